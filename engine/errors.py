@@ -1,0 +1,80 @@
+"""The one error tree of the engine.
+
+The CLI is the only place that turns these into one-line messages and exit codes, so every
+module raises one of them (``raise ... from exc``) and never prints::
+
+    FleetopsError                 anything the user can act on; never shown with a traceback
+    ├── SpecError                 the fleet specs are invalid; carries every Problem found
+    ├── SourceError               git: not a repository, unknown ref, unreadable blob
+    ├── DockerError               the Docker engine is unreachable or refused a call
+    ├── ApplyError                converging Docker to the plan failed
+    │   └── HealthError           applied bots did not answer their API in time
+    └── StateError                the revision store is locked, corrupt or missing a revision
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ApplyError",
+    "DockerError",
+    "FleetopsError",
+    "HealthError",
+    "Problem",
+    "SourceError",
+    "SpecError",
+    "StateError",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One user mistake, located at the offending value (1-based line and column)."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: error: {self.message}"
+
+    def as_json(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line, "col": self.col, "message": self.message}
+
+
+class FleetopsError(Exception):
+    """Base of every error a user can act on."""
+
+    exit_code = 1
+
+
+class SpecError(FleetopsError):
+    """Invalid specs: all problems of one run, sorted by location."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class SourceError(FleetopsError):
+    """The fleet repository or a ref in it cannot be read."""
+
+
+class DockerError(FleetopsError):
+    """The Docker engine is unreachable or refused a call."""
+
+
+class ApplyError(FleetopsError):
+    """Converging Docker to the plan failed part-way."""
+
+
+class HealthError(ApplyError):
+    """Applied bots did not become healthy in time."""
+
+    exit_code = 3
+
+
+class StateError(FleetopsError):
+    """The revision store is locked, corrupt, or lacks the asked revision."""

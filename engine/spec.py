@@ -1,0 +1,209 @@
+"""The fleet spec's vocabulary: one pydantic model per document kind.
+
+Used by ``engine.validate`` on raw documents. These models check what a single document can
+check on its own (types, ranges, formats, unknown keys); relations between documents are
+``engine.validate``'s job. Every string that later reaches a supervisord conf, a compose file or
+a path is constrained here to a safe alphabet, so no spec value can inject a section, a command
+or a path outside its bot's directory.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+__all__ = [
+    "BOT_COMMAND_PLACEHOLDERS",
+    "Bot",
+    "Fleet",
+    "FleetDefaults",
+    "Health",
+    "KIND_MODELS",
+    "NotifyTarget",
+    "Pool",
+    "SECRET_TARGETS",
+    "TrailingStop",
+    "Wallet",
+]
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+Name = Annotated[
+    str,
+    _matching(r"[a-z][a-z0-9-]{0,39}", "name (lowercase letters, digits and '-', starting with a letter, at most 40)"),
+]
+Currency = Annotated[str, _matching(r"[A-Z0-9]{2,12}", "currency code (e.g. USDT)")]
+Pair = Annotated[str, _matching(r"[A-Z0-9]{1,20}/[A-Z0-9]{2,12}(:[A-Z0-9]{2,12})?", "pair (BASE/QUOTE, e.g. BTC/USDT)")]
+Exchange = Annotated[str, _matching(r"[a-z][a-z0-9_]{1,30}", "exchange name (e.g. binance)")]
+Timeframe = Annotated[str, _matching(r"[1-9][0-9]{0,2}[smhdwM]", "timeframe (e.g. 5m, 1h)")]
+ImageRef = Annotated[
+    str,
+    _matching(r"[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?", "image reference"),
+]
+MemorySize = Annotated[str, _matching(r"[1-9][0-9]{0,6}[bkmg]?", "memory size (e.g. 512m, 2g)")]
+StrategyPinText = Annotated[
+    str,
+    _matching(r"[A-Za-z_][A-Za-z0-9_]{0,79}@[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}", "strategy pin (ClassName@git-ref)"),
+]
+RoiMinutes = Annotated[str, _matching(r"[0-9]{1,7}", "minimal_roi key (minutes as a whole number)")]
+PositiveNumber = Annotated[float, Field(gt=0)]
+
+BOT_COMMAND_PLACEHOLDERS = ("bot", "config", "secrets", "userdir", "port")
+SECRET_TARGETS: dict[str, tuple[str, str]] = {
+    "exchange_key": ("exchange", "key"),
+    "exchange_secret": ("exchange", "secret"),
+    "exchange_password": ("exchange", "password"),
+    "exchange_uid": ("exchange", "uid"),
+    "telegram_token": ("telegram", "token"),
+    "telegram_chat_id": ("telegram", "chat_id"),
+}
+"""Secret name in a bot spec → where FreqTrade reads it (section, key)."""
+
+
+def _check_bot_command(value: str) -> str:
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise ValueError("bot_command must be one line without control characters")
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"bot_command cannot be split into words: {exc}") from None
+    if not words:
+        raise ValueError("bot_command is empty")
+    for name in re.findall(r"\{([^{}]*)\}", value):
+        if name not in BOT_COMMAND_PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{name}}} in bot_command (known: {', '.join(BOT_COMMAND_PLACEHOLDERS)})")
+    if "{config}" not in value:
+        raise ValueError("bot_command must pass the rendered config with {config}")
+    return value
+
+
+def _check_secret_ref(value: str) -> str:
+    if re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]{0,127}", value) or re.fullmatch(r"file:/[A-Za-z0-9._/@+-]{1,4095}", value):
+        return value
+    raise ValueError("secrets must be references (env:VARIABLE or file:/absolute/path); a literal secret value is not allowed")
+
+
+def _stake_amount(value: Any) -> Any:
+    if value == "unlimited":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError("stake_amount must be a positive number or 'unlimited'")
+    return float(value)
+
+
+def _check_secret_name(value: str) -> str:
+    if value not in SECRET_TARGETS:
+        raise ValueError(f"unknown secret {value!r} (known: {', '.join(SECRET_TARGETS)})")
+    return value
+
+
+class _Spec(BaseModel):
+    """Strict, frozen, unknown keys rejected: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class FleetDefaults(_Spec):
+    image: ImageRef = "freqtradeorg/freqtrade:stable"
+    bot_command: Annotated[str, AfterValidator(_check_bot_command)] = (
+        "freqtrade trade --config {config} --config {secrets} --userdir {userdir}"
+    )
+    exchange: Exchange = "binance"
+    timeframe: Timeframe = "5m"
+
+
+class Health(_Spec):
+    timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    rollback: Literal["auto", "off"] = "auto"
+
+
+class NotifyTarget(_Spec):
+    url: Annotated[str, _matching(r"https?://[^\s\"'<>]{1,2000}", "http(s) URL")]
+
+
+class Fleet(_Spec):
+    kind: Literal["Fleet"]
+    name: Name
+    defaults: FleetDefaults = FleetDefaults()
+    health: Health = Health()
+    notify: list[NotifyTarget] = []
+
+
+class Wallet(_Spec):
+    kind: Literal["Wallet"]
+    name: Name
+    currency: Currency
+    balance: Annotated[float, Field(ge=0)]
+    reserve: Annotated[float, Field(ge=0)] = 0.0
+
+    @property
+    def free(self) -> float:
+        """Capital bots may take: the balance less the reserve."""
+        return self.balance - self.reserve
+
+
+class Pool(_Spec):
+    kind: Literal["Pool"]
+    name: Name
+    capacity: Annotated[int, Field(ge=1, le=500)]
+    memory: MemorySize | None = None
+    cpus: Annotated[float, Field(gt=0, le=256)] | None = None
+    image: ImageRef | None = None
+
+
+class TrailingStop(_Spec):
+    enabled: bool = False
+    positive: Annotated[float, Field(gt=0, lt=1)] | None = None
+    offset: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    only_offset_is_reached: bool = False
+
+    @model_validator(mode="after")
+    def _offset_above_positive(self) -> TrailingStop:
+        if self.positive is not None and self.offset and self.offset <= self.positive:
+            raise ValueError("trailing_stop.offset must be greater than trailing_stop.positive (FreqTrade rejects it otherwise)")
+        return self
+
+
+class Bot(_Spec):
+    kind: Literal["Bot"]
+    name: Name
+    wallet: Name
+    allocation: PositiveNumber
+    pool: Name | None = None
+    strategy: StrategyPinText
+    pairs: Annotated[list[Pair], Field(min_length=1)]
+    timeframe: Timeframe | None = None
+    exchange: Exchange | None = None
+    max_open_trades: Annotated[int, Field(ge=-1)] = 3
+    stake_amount: Annotated[float | str, BeforeValidator(_stake_amount)]
+    stoploss: Annotated[float, Field(gt=-1, lt=0)]
+    minimal_roi: dict[RoiMinutes, float] = {"0": 0.1}
+    trailing_stop: TrailingStop | None = None
+    dry_run: bool = True
+    enabled: bool = True
+    secrets: dict[Annotated[str, AfterValidator(_check_secret_name)], Annotated[str, AfterValidator(_check_secret_ref)]] = {}
+    freqtrade: dict[str, Any] = {}
+
+    @property
+    def strategy_class(self) -> str:
+        return self.strategy.split("@", 1)[0]
+
+    @property
+    def strategy_ref(self) -> str:
+        return self.strategy.split("@", 1)[1]
+
+
+KIND_MODELS: dict[str, type[_Spec]] = {"Fleet": Fleet, "Wallet": Wallet, "Pool": Pool, "Bot": Bot}

@@ -1,0 +1,62 @@
+"""The jinja2 environment over ``templates/``, with the escaping filters each target format needs.
+
+Used by ``engine.render``; ``template_version`` is folded into every hash so that a change to a
+template (a fleetops upgrade) shows up as a change of the bots and containers it renders.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+__all__ = ["TEMPLATE_DIR", "environment", "template_version"]
+
+TEMPLATE_DIR = Path(os.environ.get("FLEETOPS_TEMPLATES", Path(__file__).resolve().parent.parent / "templates"))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _supervisor(value: Any) -> str:
+    """A value safe on one line of a supervisord conf: no line breaks, ``%`` escaped for its expansion."""
+    text = str(value)
+    if any(c in text for c in "\r\n\x00"):
+        raise ValueError(f"refusing to write a line break into supervisord.conf: {text!r}")
+    return text.replace("%", "%%")
+
+
+def _compose(value: Any) -> str:
+    """A JSON scalar (valid YAML) with ``$`` doubled so compose does not interpolate it."""
+    return _json(value).replace("$", "$$")
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["json"] = _json
+    env.filters["supervisor"] = _supervisor
+    env.filters["compose"] = _compose
+    return env
+
+
+@functools.cache
+def template_version() -> str:
+    """A short hash over every template's text."""
+    digest = hashlib.sha256()
+    for path in sorted(TEMPLATE_DIR.rglob("*.j2")):
+        digest.update(path.relative_to(TEMPLATE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]

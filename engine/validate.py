@@ -1,0 +1,223 @@
+"""Raw documents → a validated ``FleetSpec``, or every problem at once.
+
+Called by ``engine.load``. Checks run in two passes: each document against its pydantic model
+(``engine.spec``), then the invariants that relate documents (references, wallet allocation,
+currencies, live-trading secrets, strategy pins). Nothing downstream runs unless both pass, so
+nothing is ever rendered or applied from an invalid fleet.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import Problem, SpecError
+from engine.freqtrade_extras import check_freqtrade_extras
+from engine.pins import PinError, ResolvedPin, resolve_pin
+from engine.rawdoc import Loc, RawDocument
+from engine.source import FleetSource
+from engine.spec import KIND_MODELS, Bot, Fleet, Pool, Wallet
+
+__all__ = ["FleetSpec", "validate_documents"]
+
+
+@dataclass
+class FleetSpec:
+    """A fleet that passed every check, with the documents it came from for locating diffs."""
+
+    fleet: Fleet
+    wallets: dict[str, Wallet]
+    pools: dict[str, Pool]
+    bots: dict[str, Bot]
+    pins: dict[str, ResolvedPin]
+    documents: dict[tuple[str, str], RawDocument] = field(default_factory=dict)
+
+    def pin_of(self, bot: Bot) -> ResolvedPin:
+        return self.pins[bot.strategy]
+
+    def allocated(self, wallet: str) -> float:
+        return sum(b.allocation for b in self.bots.values() if b.wallet == wallet)
+
+
+def did_you_mean(value: str, known: list[str]) -> str:
+    """A hint for a misspelt name, or the list of known names when nothing is close."""
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    return f" (known: {', '.join(sorted(known))})" if known else " (none are defined)"
+
+
+def validate_documents(docs: list[RawDocument], problems: list[Problem], source: FleetSource) -> FleetSpec:
+    """Check every document and every relation between them; raise SpecError listing all problems."""
+    models: dict[str, list[tuple[Any, RawDocument]]] = defaultdict(list)
+    for doc in docs:
+        model = _validate_one(doc, problems)
+        if model is not None:
+            models[doc.kind].append((model, doc))
+    by_name = {kind: _unique(models[kind], problems) for kind in KIND_MODELS}
+    fleets = list(by_name["Fleet"].values())
+    if not fleets and not any(p for p in problems if "Fleet" in p.message):
+        problems.append(Problem("fleet", 1, 1, "no 'kind: Fleet' document found under fleet/ (exactly one is required)"))
+    for extra_fleet, doc in models["Fleet"][1:]:
+        problems.append(doc.problem(("kind",), f"a second Fleet document ('{extra_fleet.name}'); exactly one is allowed"))
+    spec = FleetSpec(
+        fleet=fleets[0][0] if fleets else Fleet(kind="Fleet", name="invalid"),
+        wallets={n: m for n, (m, _) in sorted(by_name["Wallet"].items())},
+        pools={n: m for n, (m, _) in sorted(by_name["Pool"].items())},
+        bots={n: m for n, (m, _) in sorted(by_name["Bot"].items())},
+        pins={},
+        documents={(kind, n): d for kind in KIND_MODELS for n, (_, d) in by_name[kind].items()},
+    )
+    _check_wallets(spec, problems)
+    _check_bots(spec, problems)
+    _resolve_pins(spec, source, problems)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _validate_one(doc: RawDocument, problems: list[Problem]) -> Any:
+    kind = doc.data.get("kind")
+    if kind is None:
+        problems.append(doc.problem((), f"document has no 'kind' (one of {', '.join(KIND_MODELS)})"))
+        return None
+    if kind not in KIND_MODELS:
+        problems.append(doc.problem(("kind",), f"unknown kind {kind!r}{did_you_mean(str(kind), list(KIND_MODELS))}"))
+        return None
+    model = KIND_MODELS[kind]
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        problems.extend(_problem_from_pydantic(doc, model, error) for error in errors)
+    # Keep the fields that did validate, so relations are still checked and every problem of
+    # the run is reported at once; the run fails anyway, so this partial model is never used.
+    failed = {error["loc"][0] for error in errors if error["loc"]}
+    if "name" in failed or "name" not in doc.data:
+        return None
+    return model.model_construct(**{k: v for k, v in doc.data.items() if k in model.model_fields and k not in failed})
+
+
+def _problem_from_pydantic(doc: RawDocument, model: type, error: Any) -> Problem:
+    loc: Loc = tuple(error["loc"])
+    what = f"{doc.kind} '{doc.name}'" if doc.name else doc.kind
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1])
+        hint = did_you_mean(str(loc[-1]), allowed) if allowed else ""
+        return doc.problem(loc, f"unknown key '{_dotted(loc)}' in {what}{hint}", at_key=True)
+    if error["type"] == "missing":
+        return doc.problem(loc[:-1], f"{what} is missing required key '{_dotted(loc)}'")
+    on_key = bool(loc) and loc[-1] == "[key]"
+    if on_key:
+        loc = loc[:-1]
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] != "value_error":
+        message = message[0].lower() + message[1:]
+        if not _is_sensitive(loc) and isinstance(error.get("input"), (str, int, float, bool)):
+            message += f", got {error['input']!r}"
+    return doc.problem(loc, f"{_dotted(loc)}: {message}", at_key=on_key)
+
+
+def _is_sensitive(loc: Loc) -> bool:
+    return bool(loc) and loc[0] in ("secrets", "freqtrade")
+
+
+def _allowed_keys(model: type, loc: Loc) -> list[str]:
+    """The keys the model accepts at ``loc`` (nested models followed through their annotations)."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = next((a for a in getattr(annotation, "__args__", (annotation,)) if hasattr(a, "model_fields")), None)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unique(entries: list[tuple[Any, RawDocument]], problems: list[Problem]) -> dict[str, tuple[Any, RawDocument]]:
+    seen: dict[str, tuple[Any, RawDocument]] = {}
+    for model, doc in entries:
+        if model.name in seen:
+            first = seen[model.name][1]
+            line, col = first.position(("name",))
+            problems.append(
+                doc.problem(("name",), f"duplicate {doc.kind} name '{model.name}' (first defined at {first.path}:{line}:{col})")
+            )
+            continue
+        seen[model.name] = (model, doc)
+    return seen
+
+
+def _check_wallets(spec: FleetSpec, problems: list[Problem]) -> None:
+    for name, wallet in spec.wallets.items():
+        doc = spec.documents[("Wallet", name)]
+        if not _complete(wallet, "balance", "reserve", "currency"):
+            continue
+        if wallet.reserve > wallet.balance:
+            problems.append(doc.problem(("reserve",), f"wallet '{name}' reserve {wallet.reserve:g} exceeds its balance {wallet.balance:g}"))
+            continue
+        bots = [b for b in spec.bots.values() if _complete(b, "wallet", "allocation") and b.wallet == name]
+        total = sum(b.allocation for b in bots)
+        if total > wallet.free + 1e-9:
+            shares = ", ".join(f"{b.name} {b.allocation:g}" for b in sorted(bots, key=lambda b: (-b.allocation, b.name)))
+            problems.append(
+                doc.problem(
+                    ("balance",),
+                    f"wallet '{name}' is over-allocated: its bots take {total:g} {wallet.currency} but only "
+                    f"{wallet.free:g} is free (balance {wallet.balance:g} - reserve {wallet.reserve:g}); shares: {shares}",
+                )
+            )
+
+
+def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
+    for name, bot in spec.bots.items():
+        doc = spec.documents[("Bot", name)]
+        wallet = spec.wallets.get(bot.wallet) if _complete(bot, "wallet") else None
+        if _complete(bot, "wallet") and wallet is None:
+            problems.append(doc.problem(("wallet",), f"wallet '{bot.wallet}' is not defined{did_you_mean(bot.wallet, list(spec.wallets))}"))
+        elif wallet is not None and _complete(bot, "pairs") and _complete(wallet, "currency"):
+            for i, pair in enumerate(bot.pairs):
+                quote = pair.split("/", 1)[1].split(":", 1)[0]
+                if quote != wallet.currency:
+                    problems.append(
+                        doc.problem(("pairs", i), f"pair {pair} is quoted in {quote} but wallet '{wallet.name}' holds {wallet.currency}")
+                    )
+        if getattr(bot, "pool", None) is not None and bot.pool not in spec.pools:
+            problems.append(doc.problem(("pool",), f"pool '{bot.pool}' is not defined{did_you_mean(bot.pool, list(spec.pools))}"))
+        if getattr(bot, "dry_run", True) is False:
+            missing = [k for k in ("exchange_key", "exchange_secret") if k not in bot.secrets]
+            if missing:
+                problems.append(
+                    doc.problem(("dry_run",), f"bot '{name}' trades live (dry_run: false) but has no {' / '.join('secrets.' + m for m in missing)}")
+                )
+        for loc, message, at_key in check_freqtrade_extras(getattr(bot, "freqtrade", {})):
+            problems.append(doc.problem(("freqtrade", *loc), message, at_key=at_key))
+
+
+def _complete(model: Any, *names: str) -> bool:
+    """Whether a (possibly partial) model has valid values for all ``names``."""
+    return all(name in model.__dict__ for name in names)
+
+
+def _resolve_pins(spec: FleetSpec, source: FleetSource, problems: list[Problem]) -> None:
+    users: dict[str, list[Bot]] = defaultdict(list)
+    for bot in spec.bots.values():
+        if _complete(bot, "strategy"):
+            users[bot.strategy].append(bot)
+    for pin, bots in sorted(users.items()):
+        try:
+            spec.pins[pin] = resolve_pin(source, bots[0].strategy_class, bots[0].strategy_ref)
+        except PinError as exc:
+            for bot in bots:
+                problems.append(spec.documents[("Bot", bot.name)].problem(("strategy",), str(exc)))
