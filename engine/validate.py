@@ -60,7 +60,8 @@ def validate_documents(docs: list[RawDocument], problems: list[Problem], source:
             models[doc.kind].append((model, doc))
     by_name = {kind: _unique(models[kind], problems) for kind in KIND_MODELS}
     fleets = list(by_name["Fleet"].values())
-    if not fleets and not any(p for p in problems if "Fleet" in p.message):
+    unreadable = any(p.message.startswith("YAML syntax error") for p in problems)
+    if not any(doc.kind == "Fleet" for doc in docs) and not unreadable:
         problems.append(Problem("fleet", 1, 1, "no 'kind: Fleet' document found under fleet/ (exactly one is required)"))
     for extra_fleet, doc in models["Fleet"][1:]:
         problems.append(doc.problem(("kind",), f"a second Fleet document ('{extra_fleet.name}'); exactly one is allowed"))

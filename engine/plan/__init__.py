@@ -1,0 +1,5 @@
+"""Plans: what would change, computed as an immutable value and rendered apart from computing it.
+
+``model`` holds the value types, ``diff`` pairs baseline and target and decides actions,
+``risk`` classifies each change, and ``text`` / ``jsonfmt`` / ``markdown`` render a plan.
+"""

@@ -1,0 +1,155 @@
+"""Pair baseline and target by address, then decide one action per pair.
+
+Called by the CLI's plan and (later) apply. Convention for every pair ``(before, after)``:
+``before is None`` → create, ``after is None`` → delete, both → compare essences. A bot whose
+own essence is unchanged is not listed, even when its container is replaced: the container's
+entry says so. Changes of one bot never produce entries for its neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.desired import DesiredFleet
+from engine.plan.fields import diff_essences, display_number
+from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, WalletUsage
+from engine.plan.risk import bot_risk, wallet_risk
+
+__all__ = ["plan_fleets"]
+
+_COMMAND_FIELDS = frozenset({"command"})
+
+
+def plan_fleets(baseline: DesiredFleet | None, target: DesiredFleet, target_meta: dict[str, Any], baseline_meta: dict[str, Any]) -> Plan:
+    """The plan that takes ``baseline`` (None: nothing deployed) to ``target``."""
+    changes: list[Change] = []
+    changes.extend(_bot_changes(baseline, target))
+    changes.extend(_container_changes(baseline, target))
+    changes.extend(_pool_changes(baseline, target))
+    wallets = _wallet_usage(baseline, target)
+    changes.extend(_wallet_changes(baseline, target, wallets))
+    return Plan(
+        fleet=target.name,
+        target=target_meta,
+        baseline=baseline_meta,
+        changes=tuple(sorted(changes, key=Change.sort_key)),
+        wallets=wallets,
+    )
+
+
+def _pairs(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    return [(name, before.get(name), after.get(name)) for name in sorted(set(before) | set(after))]
+
+
+def _bot_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:
+    changes = []
+    for name, old, new in _pairs(baseline.bots if baseline else {}, target.bots):
+        before = old.essence if old else None
+        after = new.essence if new else None
+        if old is not None and new is not None and old.hash == new.hash:
+            continue
+        action, reason = _bot_action(before, after)
+        risk, notes = bot_risk(action, before, after)
+        diff = diff_essences(before, after, show_all=before is None or after is None)
+        changes.append(Change(f"bot/{name}", action, reason, risk, diff, notes))
+    return changes
+
+
+def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Action, str]:
+    if before is None:
+        assert after is not None
+        return Action.CREATE, f"new bot in {after['container']}" + ("" if after["enabled"] else " (disabled)")
+    if after is None:
+        return Action.DELETE, f"removed from the specs (was in {before['container']})"
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    if "container" in changed:
+        return Action.MOVE, f"moves from {before['container']} to {after['container']}"
+    if before["enabled"] and not after["enabled"]:
+        return Action.STOP, "disabled (config and data kept)"
+    if not before["enabled"] and after["enabled"]:
+        return Action.START, "enabled"
+    if changed & _COMMAND_FIELDS:
+        return Action.RESTART, "bot command changed"
+    if changed <= {"strategy", "strategy_sha256", "strategy_class"} and changed:
+        return Action.RELOAD, "strategy pin changed"
+    if not changed:
+        return Action.RELOAD, "rendered config changed (fleetops templates)"
+    return Action.RELOAD, "config changed: " + ", ".join(sorted(changed - {"strategy_sha256", "strategy_class"}))
+
+
+def _container_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:
+    changes = []
+    for name, old, new in _pairs(baseline.containers if baseline else {}, target.containers):
+        if old is not None and new is not None and old.hash == new.hash:
+            continue
+        before = old.essence if old else None
+        after = new.essence if new else None
+        diff = diff_essences(before, after, show_all=before is None or after is None)
+        if old is None:
+            what = "dedicated container" if new.dedicated else f"container {new.index} of pool {new.pool}"
+            changes.append(Change(f"container/{name}", Action.CREATE, f"new {what}", Risk.LOW, diff))
+        elif new is None:
+            changes.append(Change(f"container/{name}", Action.DELETE, "no bots left in it", Risk.MEDIUM, diff))
+        else:
+            fields = ", ".join(d.path for d in diff) or "rendered container settings"
+            bots = len(new.bots)
+            changes.append(
+                Change(f"container/{name}", Action.REPLACE, f"{fields} changed; recreates it ({bots} bot{'s' * (bots != 1)})",
+                       Risk.MEDIUM, diff, (f"restarts {bots} bot{'s' * (bots != 1)}",))
+            )
+    return changes
+
+
+def _pool_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:
+    before = {n: p.model_dump(exclude={"kind", "name"}) for n, p in (baseline.spec.pools if baseline else {}).items()}
+    after = {n: p.model_dump(exclude={"kind", "name"}) for n, p in target.spec.pools.items()}
+    return _spec_changes("pool", before, after)
+
+
+def _spec_changes(kind: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[Change]:
+    changes = []
+    for name, old, new in _pairs(before, after):
+        if old == new:
+            continue
+        diff = tuple(d for d in diff_essences(old, new, show_all=old is None or new is None))
+        action = Action.CREATE if old is None else Action.DELETE if new is None else Action.UPDATE
+        reason = {Action.CREATE: f"new {kind}", Action.DELETE: f"{kind} removed", Action.UPDATE: f"{kind} settings changed"}[action]
+        changes.append(Change(f"{kind}/{name}", action, reason, Risk.LOW, diff))
+    return changes
+
+
+def _wallet_usage(baseline: DesiredFleet | None, target: DesiredFleet) -> tuple[WalletUsage, ...]:
+    old_spec = baseline.spec if baseline else None
+    usages = []
+    for name in sorted(set(old_spec.wallets if old_spec else {}) | set(target.spec.wallets)):
+        old = old_spec.wallets.get(name) if old_spec else None
+        new = target.spec.wallets.get(name)
+        usages.append(
+            WalletUsage(
+                name=name,
+                currency=(new or old).currency,  # type: ignore[union-attr]
+                free_before=old.free if old else None,
+                free_after=new.free if new else None,
+                allocated_before=old_spec.allocated(name) if old_spec else 0.0,
+                allocated_after=target.spec.allocated(name),
+            )
+        )
+    return tuple(usages)
+
+
+def _wallet_changes(baseline: DesiredFleet | None, target: DesiredFleet, usages: tuple[WalletUsage, ...]) -> list[Change]:
+    before = {n: w.model_dump(exclude={"kind", "name"}) for n, w in (baseline.spec.wallets if baseline else {}).items()}
+    after = {n: w.model_dump(exclude={"kind", "name"}) for n, w in target.spec.wallets.items()}
+    by_name = {c.name: c for c in _spec_changes("wallet", before, after)}
+    for usage in usages:
+        if usage.allocated_before == usage.allocated_after and usage.name not in by_name:
+            continue
+        risk, notes = wallet_risk(usage.utilisation_after)
+        if usage.name not in by_name and risk is Risk.LOW:
+            continue
+        base = by_name.get(usage.name) or Change(f"wallet/{usage.name}", Action.UPDATE, "bot allocations changed")
+        allocation: tuple[FieldDiff, ...] = ()
+        if usage.allocated_before != usage.allocated_after:
+            allocation = (FieldDiff("allocated", display_number(usage.allocated_before), display_number(usage.allocated_after)),)
+        by_name[usage.name] = Change(base.address, base.action, base.reason, max(base.risk, risk), base.diff + allocation, notes)
+    return list(by_name.values())

@@ -1,0 +1,50 @@
+"""The plan as JSON (contract §4): what CI and scripts read. Byte-identical for identical inputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.plan.fields import display_number
+from engine.plan.model import Plan
+
+__all__ = ["FORMAT_VERSION", "plan_as_dict", "plan_to_json"]
+
+FORMAT_VERSION = "1"
+
+
+def plan_as_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "fleet": plan.fleet,
+        "target": plan.target,
+        "baseline": plan.baseline,
+        "changes": [
+            {
+                "address": c.address,
+                "action": c.action.value,
+                "reason": c.reason,
+                "risk": c.risk.label,
+                "risk_notes": list(c.risk_notes),
+                "diff": [d.as_json() for d in c.diff],
+            }
+            for c in plan.changes
+        ],
+        "summary": plan.summary,
+        "wallets": [
+            {
+                "name": w.name,
+                "currency": w.currency,
+                "free_before": display_number(w.free_before),
+                "free_after": display_number(w.free_after),
+                "allocated_before": display_number(w.allocated_before),
+                "allocated_after": display_number(w.allocated_after),
+                "utilisation_after": None if w.utilisation_after is None else round(w.utilisation_after, 4),
+            }
+            for w in plan.wallets
+        ],
+    }
+
+
+def plan_to_json(plan: Plan) -> str:
+    return json.dumps(plan_as_dict(plan), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,68 @@
+"""The plan as a pull-request comment: a summary table, risks first, field diffs folded away."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.plan.model import Plan, Risk
+from engine.plan.text import describe_snapshot
+
+__all__ = ["plan_to_markdown"]
+
+_RISK_BADGE = {Risk.LOW: "low", Risk.MEDIUM: "**medium**", Risk.HIGH: ":warning: **HIGH**"}
+
+
+def plan_to_markdown(plan: Plan) -> str:
+    out = [
+        f"### fleetops plan: `{plan.fleet}`",
+        "",
+        f"Target {_code(describe_snapshot(plan.target))} against {_code(describe_snapshot(plan.baseline))}.",
+        "",
+    ]
+    if not plan.changes:
+        out.append("**No changes.**")
+        return "\n".join(out) + "\n"
+    counts = ", ".join(f"{n} {a}" for a, n in plan.summary.items() if n)
+    out += [f"**{len(plan.changes)} change{'s' * (len(plan.changes) != 1)}**: {counts}. Highest risk: {_RISK_BADGE[plan.risk]}.", ""]
+    high = [c for c in plan.changes if c.risk is Risk.HIGH]
+    if high:
+        out += ["> [!WARNING]", "> High-risk changes:"]
+        out += [f"> - `{c.address}`: {_cell('; '.join(c.risk_notes))}" for c in high]
+        out.append("")
+    out += ["| | address | action | risk | reason |", "|---|---|---|---|---|"]
+    for c in plan.changes:
+        out.append(f"| `{c.action.glyph}` | `{c.address}` | {c.action.value} | {_RISK_BADGE[c.risk]} | {_cell(c.reason)} |")
+    detailed = [c for c in plan.changes if c.diff]
+    if detailed:
+        out += ["", "<details><summary>Field changes</summary>", ""]
+        for c in detailed:
+            out += [f"**`{c.address}`** ({c.action.value})", "", "| field | before | after |", "|---|---|---|"]
+            out += [f"| `{d.path}` | {_cell(_value(d.before))} | {_cell(_value(d.after))} |" for d in c.diff]
+            out.append("")
+        out.append("</details>")
+    wallets = [w for w in plan.wallets if w.allocated_before != w.allocated_after or w.free_before != w.free_after]
+    if wallets:
+        out += ["", "| wallet | allocated before | allocated after | free | used |", "|---|---|---|---|---|"]
+        for w in wallets:
+            used = f"{100 * w.utilisation_after:.0f}%" if w.utilisation_after is not None else "-"
+            free = f"{w.free_after:g} {w.currency}" if w.free_after is not None else "(deleted)"
+            out.append(f"| `{w.name}` | {w.allocated_before:g} | {w.allocated_after:g} | {free} | {used} |")
+    return "\n".join(out) + "\n"
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str) and value.startswith("("):
+        return value
+    return "`" + json.dumps(value, ensure_ascii=False, separators=(", ", ": ")) + "`"
+
+
+def _cell(text: str) -> str:
+    """Table cells must not break the table or inject markup."""
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")

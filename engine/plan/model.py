@@ -1,0 +1,125 @@
+"""The plan as a value: actions, field diffs, risk, and the plan itself.
+
+Produced by ``engine.plan.diff``; consumed by the formatters and (from issue 3 on) by apply,
+which executes exactly the plan that was printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any
+
+__all__ = ["ADDRESS_KINDS", "Action", "Change", "FieldDiff", "Plan", "Risk", "WalletUsage"]
+
+ADDRESS_KINDS = ("wallet", "pool", "container", "bot")
+"""Address kinds in the order plans list them."""
+
+
+class Action(str, Enum):
+    """What happens at an address; the value is the JSON name, ``glyph`` what text plans print."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    RELOAD = "reload"
+    RESTART = "restart"
+    START = "start"
+    STOP = "stop"
+    MOVE = "move"
+
+    @property
+    def glyph(self) -> str:
+        return _GLYPHS[self]
+
+
+_GLYPHS = {
+    Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-",
+    Action.RELOAD: "~>", Action.RESTART: "<>", Action.START: ">", Action.STOP: "||", Action.MOVE: "->",
+}
+
+
+class Risk(IntEnum):
+    """How carefully a reviewer should look; ordered so ``max`` gives the worst."""
+
+    LOW = 0
+    MEDIUM = 1
+    HIGH = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    path: str
+    before: Any
+    after: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class Change:
+    address: str
+    action: Action
+    reason: str
+    risk: Risk = Risk.LOW
+    diff: tuple[FieldDiff, ...] = ()
+    risk_notes: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.address.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.address.split("/", 1)[1]
+
+    def sort_key(self) -> tuple[int, str]:
+        return (ADDRESS_KINDS.index(self.kind), self.name)
+
+
+@dataclass(frozen=True)
+class WalletUsage:
+    """A wallet's capital before and after the plan; utilisation is of the free (unreserved) part."""
+
+    name: str
+    currency: str
+    free_before: float | None
+    free_after: float | None
+    allocated_before: float
+    allocated_after: float
+
+    @property
+    def utilisation_after(self) -> float | None:
+        if not self.free_after:
+            return None
+        return self.allocated_after / self.free_after
+
+
+@dataclass(frozen=True)
+class Plan:
+    fleet: str
+    target: dict[str, Any]
+    baseline: dict[str, Any]
+    changes: tuple[Change, ...]
+    wallets: tuple[WalletUsage, ...] = field(default=())
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {action.value: 0 for action in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def risk(self) -> Risk:
+        return max((c.risk for c in self.changes), default=Risk.LOW)

@@ -1,0 +1,81 @@
+"""The plan for a terminal: terraform-like, one line per change with its field diffs beneath.
+
+Colour is added with click styles; ``click.echo`` drops it when stdout is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from engine.plan.model import Action, Change, Plan, Risk
+
+__all__ = ["describe_snapshot", "plan_to_text"]
+
+_COLOURS = {
+    Action.CREATE: "green", Action.DELETE: "red", Action.REPLACE: "magenta", Action.UPDATE: "yellow",
+    Action.RELOAD: "cyan", Action.RESTART: "yellow", Action.START: "green", Action.STOP: "red", Action.MOVE: "blue",
+}
+_RISK_COLOURS = {Risk.LOW: None, Risk.MEDIUM: "yellow", Risk.HIGH: "red"}
+
+
+def describe_snapshot(meta: dict[str, Any]) -> str:
+    """``HEAD (a1b2c3d, dirty)``, ``live Docker (revision 7)`` …"""
+    if meta.get("kind") == "live":
+        revision = meta.get("revision")
+        return "live Docker" + (f" (revision {revision})" if revision is not None else "")
+    if meta.get("kind") == "empty":
+        return "nothing deployed"
+    commit = (meta.get("commit") or "no commit")[:7]
+    dirty = ", uncommitted changes" if meta.get("dirty") else ""
+    return f"{meta.get('ref')} ({commit}{dirty})"
+
+
+def plan_to_text(plan: Plan) -> str:
+    lines = [f"fleetops plan for fleet '{plan.fleet}': {describe_snapshot(plan.target)} against {describe_snapshot(plan.baseline)}", ""]
+    if not plan.changes:
+        lines.append("No changes. The fleet matches the target.")
+    for change in plan.changes:
+        lines.extend(_change_lines(change))
+    lines.extend(_wallet_lines(plan))
+    if plan.changes:
+        counts = ", ".join(f"{n} to {a}" for a, n in plan.summary.items() if n)
+        risk = plan.risk
+        lines += ["", f"Plan: {counts}. Highest risk: {click.style(risk.label.upper(), fg=_RISK_COLOURS[risk], bold=risk is Risk.HIGH)}."]
+    return "\n".join(lines) + "\n"
+
+
+def _change_lines(change: Change) -> list[str]:
+    colour = _COLOURS[change.action]
+    glyph = click.style(f"{change.action.glyph:>3}", fg=colour, bold=True)
+    risk = ""
+    if change.risk is not Risk.LOW:
+        risk = "  " + click.style(f"[{change.risk.label} risk: {'; '.join(change.risk_notes)}]", fg=_RISK_COLOURS[change.risk], bold=change.risk is Risk.HIGH)
+    lines = [f"{glyph} {click.style(change.address, bold=True)} {click.style(change.action.value, fg=colour)}  ({change.reason}){risk}"]
+    width = max((len(d.path) for d in change.diff), default=0)
+    for d in change.diff:
+        lines.append(f"      {d.path.ljust(width)}  {_value(d.before)} -> {_value(d.after)}")
+    lines.append("")
+    return lines
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value if value.startswith("(") else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _wallet_lines(plan: Plan) -> list[str]:
+    changed = [w for w in plan.wallets if w.allocated_before != w.allocated_after or w.free_before != w.free_after]
+    if not changed:
+        return []
+    lines = ["Wallet allocation:"]
+    for w in changed:
+        free = f"{w.free_after:g}" if w.free_after is not None else "(deleted)"
+        pct = f" ({100 * w.utilisation_after:.0f}% of free)" if w.utilisation_after is not None else ""
+        lines.append(f"  {w.name:<16} {w.allocated_before:>10g} -> {w.allocated_after:<10g} {w.currency} of {free} free{pct}")
+    return lines
