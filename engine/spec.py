@@ -75,32 +75,32 @@ SECRET_TARGETS: dict[str, tuple[str, str]] = {
 
 def _check_bot_command(value: str) -> str:
     if any(ord(c) < 32 or c == "\x7f" for c in value):
-        raise ValueError("bot_command must be one line without control characters")
+        raise ValueError("must be one line without control characters")
     try:
         words = shlex.split(value)
     except ValueError as exc:
-        raise ValueError(f"bot_command cannot be split into words: {exc}") from None
+        raise ValueError(f"cannot be split into words: {exc}") from None
     if not words:
-        raise ValueError("bot_command is empty")
+        raise ValueError("must not be empty")
     for name in re.findall(r"\{([^{}]*)\}", value):
         if name not in BOT_COMMAND_PLACEHOLDERS:
             raise ValueError(f"unknown placeholder {{{name}}} in bot_command (known: {', '.join(BOT_COMMAND_PLACEHOLDERS)})")
     if "{config}" not in value:
-        raise ValueError("bot_command must pass the rendered config with {config}")
+        raise ValueError("must pass the rendered config with {config}")
     return value
 
 
 def _check_secret_ref(value: str) -> str:
     if re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]{0,127}", value) or re.fullmatch(r"file:/[A-Za-z0-9._/@+-]{1,4095}", value):
         return value
-    raise ValueError("secrets must be references (env:VARIABLE or file:/absolute/path); a literal secret value is not allowed")
+    raise ValueError("must be a reference (env:VARIABLE or file:/absolute/path); a literal secret value is not allowed")
 
 
 def _stake_amount(value: Any) -> Any:
     if value == "unlimited":
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError("stake_amount must be a positive number or 'unlimited'")
+        raise ValueError("must be a positive number or 'unlimited'")
     return float(value)
 
 
@@ -173,7 +173,7 @@ class TrailingStop(_Spec):
     @model_validator(mode="after")
     def _offset_above_positive(self) -> TrailingStop:
         if self.positive is not None and self.offset and self.offset <= self.positive:
-            raise ValueError("trailing_stop.offset must be greater than trailing_stop.positive (FreqTrade rejects it otherwise)")
+            raise ValueError("offset must be greater than positive (FreqTrade rejects it otherwise)")
         return self
 
 

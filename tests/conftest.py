@@ -1,0 +1,43 @@
+"""Shared fixtures: real git repositories and the CLI run as a whole process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+import pytest
+
+from tests.support.repos import make_base_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def base_repo(tmp_path: Path) -> git.Repo:
+    return make_base_repo(tmp_path / "fleet-repo")
+
+
+@pytest.fixture
+def fleetops(tmp_path: Path) -> Callable[..., Run]:
+    """Run ``fleetops ARGS`` as its own process (exit codes and stderr as a user sees them)."""
+
+    def run(*args: str, cwd: Path | None = None) -> Run:
+        env = {**os.environ, "FLEETOPS_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "engine", *args], cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    return run

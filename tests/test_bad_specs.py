@@ -1,0 +1,69 @@
+"""Every invariant, broken one case at a time: the exact error lines, and nothing rendered.
+
+Cases live in ``cases/bad_specs.yaml``; a new bad spec is a new entry there.
+"""
+
+from __future__ import annotations
+
+import json
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import git
+import pytest
+from ruamel.yaml import YAML
+
+from tests.conftest import Run
+from tests.support.repos import CASES, commit, edit
+
+CASES_FILE = CASES / "bad_specs.yaml"
+BAD_SPECS: list[dict[str, Any]] = YAML(typ="safe").load(CASES_FILE.read_text())
+
+
+def apply_case(repo: git.Repo, case: dict[str, Any]) -> Path:
+    root = Path(repo.working_dir)
+    if case.get("strategies"):
+        for name, text in case["strategies"].items():
+            (root / "strategies" / name).write_text(text)
+        commit(repo, "strategies v2", tag="v2")
+    for rel, old, new in case.get("edits", []):
+        edit(root / rel, old, new)
+    for rel, text in (case.get("files") or {}).items():
+        target = root / rel
+        if text is None:
+            target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    return root
+
+
+@pytest.mark.parametrize("case", BAD_SPECS, ids=[c["name"] for c in BAD_SPECS])
+def test_bad_spec_is_reported_exactly_and_nothing_is_rendered(
+    case: dict[str, Any], base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path
+) -> None:
+    root = apply_case(base_repo, case)
+    out_dir = tmp_path / "rendered"
+    result = fleetops("render", "--repo", str(root), "--out", str(out_dir))
+    assert result.err.splitlines() == case["expect"]
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert not out_dir.exists()
+
+
+INDEPENDENT_CASES = ["unknown-pool", "reserve-above-balance", "pair-quote-not-wallet-currency", "stoploss-out-of-range", "capacity-zero"]
+
+
+def test_all_problems_of_a_run_are_reported_together(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    by_name = {c["name"]: c for c in BAD_SPECS}
+    expected: list[str] = []
+    for name in INDEPENDENT_CASES:
+        apply_case(base_repo, by_name[name])
+        expected += by_name[name]["expect"]
+    result = fleetops("validate", "--repo", base_repo.working_dir, "--format", "json")
+    report = json.loads(result.out)
+    assert result.code == 1
+    assert report["valid"] is False
+    assert [f"{p['path']}:{p['line']}:{p['col']}: error: {p['message']}" for p in report["problems"]] == sorted(expected)
