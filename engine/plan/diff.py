@@ -65,7 +65,7 @@ def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
     if "container" in changed:
         return Action.MOVE, f"moves from {before['container']} to {after['container']}"
     if before["enabled"] and not after["enabled"]:
-        return Action.STOP, "disabled (config and data kept)"
+        return Action.STOP, "disabled; config and data kept"
     if not before["enabled"] and after["enabled"]:
         return Action.START, "enabled"
     if changed & _COMMAND_FIELDS:

@@ -1,0 +1,201 @@
+"""Offline plans between two git refs: actions, least disruption, risk, formats, exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import git
+import pytest
+
+from engine.pipeline import offline_plan
+from engine.plan.jsonfmt import plan_to_json
+from engine.plan.markdown import plan_to_markdown
+from engine.plan.model import Plan
+from engine.plan.text import plan_to_text
+from tests.conftest import Run
+from tests.support.repos import commit, edit
+
+ALPHA_V2 = '    minimal_roi = {"0": 0.04}\n'
+
+
+def actions(plan: Plan) -> list[tuple[str, str]]:
+    return [(c.address, c.action.value) for c in plan.changes]
+
+
+def plan_of(repo: git.Repo, against: str = "HEAD", ref: str | None = None) -> Plan:
+    return offline_plan(repo.working_dir, ref, against)
+
+
+def bots_file(repo: git.Repo) -> Path:
+    return Path(repo.working_dir) / "fleet/bots.yaml"
+
+
+def tag_alpha_v2(repo: git.Repo) -> None:
+    edit(Path(repo.working_dir) / "strategies/Alpha.py", ALPHA_V2, '    minimal_roi = {"0": 0.05}\n')
+    commit(repo, "Alpha v2", tag="v2")
+
+
+def test_identical_refs_plan_nothing(base_repo: git.Repo) -> None:
+    plan = plan_of(base_repo)
+    assert plan.changes == ()
+    assert plan_to_text(plan).splitlines()[2] == "No changes. The fleet matches the target."
+
+
+def test_pin_change_reloads_only_that_bot(base_repo: git.Repo) -> None:
+    tag_alpha_v2(base_repo)
+    edit(bots_file(base_repo), "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]",
+         "allocation: 1000\npool: standard\nstrategy: Alpha@v2\npairs: [SOL/USDT]")
+    plan = plan_of(base_repo, against="HEAD~1")
+    assert actions(plan) == [("bot/alpha-2", "reload")]
+    change = plan.changes[0]
+    assert change.reason == "strategy pin changed"
+    v1 = git.Repo(base_repo.working_dir).commit("v1").hexsha[:7]
+    v2 = git.Repo(base_repo.working_dir).commit("v2").hexsha[:7]
+    assert [(d.path, d.before, d.after) for d in change.diff] == [("strategy", f"Alpha@v1 ({v1})", f"Alpha@v2 ({v2})")]
+
+
+def test_adding_a_bot_to_a_full_pool_adds_a_container_and_moves_nobody(base_repo: git.Repo) -> None:
+    bots_file(base_repo).write_text(bots_file(base_repo).read_text() + (
+        "---\nkind: Bot\nname: aaa-new\nwallet: main\nallocation: 100\npool: standard\nstrategy: Alpha@v1\n"
+        "pairs: [BTC/USDT]\nstake_amount: 10\nstoploss: -0.1\n"
+    ))
+    plan = plan_of(base_repo)
+    # "aaa-new" sorts first by name: a fresh compile would put it in container 1 and push beta-1 out.
+    assert actions(plan) == [("container/testfleet-standard-2", "create"), ("bot/aaa-new", "create")]
+    assert "new bot in testfleet-standard-2" == plan.changes[1].reason
+
+
+def test_removing_a_bot_removes_only_it_and_its_empty_container(base_repo: git.Repo) -> None:
+    text = bots_file(base_repo).read_text()
+    start = text.index("---\nkind: Bot\nname: euro-1")
+    end = text.index("---\nkind: Bot\nname: solo")
+    bots_file(base_repo).write_text(text[:start] + text[end:])
+    assert actions(plan_of(base_repo)) == [("container/testfleet-small-1", "delete"), ("bot/euro-1", "delete")]
+
+
+def test_removing_one_bot_of_several_keeps_the_container(base_repo: git.Repo) -> None:
+    text = bots_file(base_repo).read_text()
+    start = text.index("---\nkind: Bot\nname: alpha-2")
+    end = text.index("---\nkind: Bot\nname: beta-1")
+    bots_file(base_repo).write_text(text[:start] + text[end:])
+    assert actions(plan_of(base_repo)) == [("bot/alpha-2", "delete")]
+
+
+def test_pool_image_change_replaces_its_containers_only(base_repo: git.Repo) -> None:
+    edit(Path(base_repo.working_dir) / "fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: fleetops/standin-bot:2")
+    plan = plan_of(base_repo)
+    assert actions(plan) == [("pool/small", "update"), ("container/testfleet-small-1", "replace")]
+    assert plan.changes[1].diff[0].path == "image"
+
+
+def test_moving_a_bot_between_pools_is_a_move(base_repo: git.Repo) -> None:
+    edit(bots_file(base_repo), "pool: small", "pool: standard")
+    edit(Path(base_repo.working_dir) / "fleet/pools.yaml", "capacity: 3", "capacity: 4")
+    plan = plan_of(base_repo)
+    assert ("bot/euro-1", "move") in actions(plan)
+    assert ("container/testfleet-small-1", "delete") in actions(plan)
+    assert not any(a == "bot/alpha-1" for a, _ in actions(plan))
+
+
+def test_dedicated_bot_into_a_pool_is_a_move(base_repo: git.Repo) -> None:
+    edit(bots_file(base_repo), "allocation: 500\n", "allocation: 500\npool: small\n")
+    plan = plan_of(base_repo)
+    assert actions(plan) == [("container/testfleet-bot-solo", "delete"), ("bot/solo", "move")]
+    move = next(c for c in plan.changes if c.address == "bot/solo")
+    assert move.reason == "moves from testfleet-bot-solo to testfleet-small-1"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "note"),
+    [
+        ("stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}", "switches to live trading"),
+        ("stake_amount: 50\n", "stake_amount: 80\n", "stake_amount up 60%"),
+        ("allocation: 500\n", "allocation: 800\n", "allocation up 60%"),
+        ("stoploss: -0.15", "stoploss: -0.25", "stoploss widened from -0.15 to -0.25"),
+        ("stake_amount: 50\n", "stake_amount: unlimited\n", "stake_amount becomes unlimited"),
+    ],
+)
+def test_high_risk_changes(base_repo: git.Repo, old: str, new: str, note: str) -> None:
+    edit(bots_file(base_repo), old, new)
+    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/solo")
+    assert change.risk.label == "high"
+    assert note in change.risk_notes
+
+
+@pytest.mark.parametrize(("old", "new"), [("stake_amount: 50\n", "stake_amount: 70\n"), ("stoploss: -0.15", "stoploss: -0.12")])
+def test_moderate_money_changes_stay_low_risk(base_repo: git.Repo, old: str, new: str) -> None:
+    edit(bots_file(base_repo), old, new)
+    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/solo")
+    assert (change.action.value, change.risk.label) == ("reload", "low")
+
+
+def test_wallet_pushed_over_90_percent_is_high_risk(base_repo: git.Repo) -> None:
+    edit(bots_file(base_repo), "allocation: 2000", "allocation: 5700")
+    plan = plan_of(base_repo)
+    wallet = next(c for c in plan.changes if c.address == "wallet/main")
+    assert wallet.risk.label == "high"
+    assert wallet.risk_notes == ("wallet 91% allocated",)
+    assert [(d.path, d.before, d.after) for d in wallet.diff] == [("allocated", 4500, 8200)]
+
+
+def test_secret_changes_never_show_values(base_repo: git.Repo) -> None:
+    edit(bots_file(base_repo), "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:TG_TOKEN_OLD'}")
+    commit(base_repo, "telegram")
+    edit(bots_file(base_repo), "env:TG_TOKEN_OLD", "env:TG_TOKEN_NEW")
+    plan = plan_of(base_repo)
+    rendered = plan_to_text(plan) + plan_to_json(plan) + plan_to_markdown(plan)
+    assert "TG_TOKEN" not in rendered
+    diff = plan.changes[0].diff
+    assert [(d.path, d.before, d.after) for d in diff] == [("secrets.telegram_token", "(secret)", "(secret changed)")]
+
+
+def scenario(repo: git.Repo) -> None:
+    """Several changes at once, for the format snapshots."""
+    tag_alpha_v2(repo)
+    edit(bots_file(repo), "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]",
+         "allocation: 1000\npool: standard\nstrategy: Alpha@v2\npairs: [SOL/USDT]")
+    edit(bots_file(repo), "stoploss: -0.15", "stoploss: -0.25\nenabled: false")
+    edit(bots_file(repo), "stoploss: -0.07", "stoploss: -0.07\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'file:/run/s'}")
+    edit(Path(repo.working_dir) / "fleet/money.yaml", "balance: 3000", "balance: 1600")
+    edit(Path(repo.working_dir) / "fleet/pools.yaml", "memory: 1g", "memory: 2g")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_plan_formats_match_snapshot(base_repo: git.Repo, fleetops: Callable[..., Run], snapshot, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    scenario(base_repo)
+    result = fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD~1", "--format", fmt)
+    assert result.code == 0, result.err
+    assert result.out == snapshot
+
+
+def test_json_plan_is_byte_identical_and_follows_the_contract(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    scenario(base_repo)
+    runs = [fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD~1", "--format", "json") for _ in range(2)]
+    assert runs[0].out == runs[1].out
+    plan = json.loads(runs[0].out)
+    assert list(plan)[:6] == ["format_version", "fleet", "target", "baseline", "changes", "summary"]
+    assert plan["baseline"]["kind"] == "ref" and plan["baseline"]["ref"] == "HEAD~1"
+    assert len(plan["target"]["commit"]) == 40
+    assert set(plan["summary"]) == {"create", "update", "replace", "delete", "reload", "restart", "start", "stop", "move"}
+    assert sum(plan["summary"].values()) == len(plan["changes"])
+    for change in plan["changes"]:
+        assert set(change) >= {"address", "action", "reason", "risk", "diff"}
+        assert change["risk"] in ("low", "medium", "high")
+
+
+def test_detailed_exitcode(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    same = fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD", "--detailed-exitcode")
+    assert same.code == 0, same.err
+    edit(bots_file(base_repo), "stoploss: -0.15", "stoploss: -0.14")
+    changed = fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD", "--detailed-exitcode")
+    assert changed.code == 2
+    assert "bot/solo reload" in changed.out
+
+
+def test_unknown_against_ref_is_a_one_line_error(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    result = fleetops("plan", "--repo", base_repo.working_dir, "--against", "origin/nope")
+    assert result.code == 1
+    assert result.err.startswith("fleetops: error: git ref 'origin/nope' not found in ")
+    assert len(result.err.splitlines()) == 1
