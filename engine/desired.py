@@ -8,6 +8,7 @@ A bot's essence never includes its neighbours, so changing one bot changes only 
 
 from __future__ import annotations
 
+import functools
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -95,13 +96,16 @@ def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> dict[str, A
     defaults = spec.fleet.defaults
     pin = spec.pin_of(bot)
     directory = f"{BOT_ROOT}/{bot.name}"
-    command = defaults.bot_command.format(
-        bot=bot.name,
-        config=f"{directory}/config.json",
-        secrets=f"{directory}/secrets.json",
-        userdir=f"{directory}/user_data",
-        port=placement.port,
-    )
+    values = {
+        "bot": bot.name,
+        "config": f"{directory}/config.json",
+        "secrets": f"{directory}/secrets.json",
+        "userdir": f"{directory}/user_data",
+        "port": placement.port,
+    }
+    # Placeholder values are from a safe alphabet (no spaces or quotes), so filling each word
+    # of the once-split template equals splitting the filled command, at a fraction of the cost.
+    command = [word.format(**values) for word in _split_command(defaults.bot_command)]
     trailing = bot.trailing_stop.model_dump() if bot.trailing_stop else None
     return {
         "wallet": bot.wallet,
@@ -125,8 +129,13 @@ def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> dict[str, A
         "enabled": bot.enabled,
         "secrets": dict(sorted(bot.secrets.items())),
         "freqtrade": bot.freqtrade,
-        "command": shlex.split(command),
+        "command": command,
     }
+
+
+@functools.cache
+def _split_command(template: str) -> tuple[str, ...]:
+    return tuple(shlex.split(template))
 
 
 def _container_essence(spec: FleetSpec, placement: Placement, dedicated: DesiredBot | None) -> dict[str, Any]:

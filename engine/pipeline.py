@@ -13,6 +13,7 @@ from engine.errors import SpecError, SourceError
 from engine.load import LoadedFleet, load_fleet
 from engine.plan.diff import plan_fleets
 from engine.plan.model import Plan
+from engine.timing import stage
 
 __all__ = ["compile_at", "offline_plan", "snapshot_meta"]
 
@@ -36,16 +37,21 @@ def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) ->
 def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False) -> Plan:
     """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker."""
     try:
-        base_loaded = load_fleet(repo, against)
+        with stage(f"load {against}"):
+            base_loaded = load_fleet(repo, against)
     except SpecError as exc:
         first = exc.problems[0] if exc.problems else ""
         raise SourceError(
             f"the baseline {against} does not validate ({len(exc.problems)} problem(s), first: {first}); "
             "fix it there or plan against another ref"
         ) from exc
-    baseline = compile_fleet(base_loaded.spec)
-    target_loaded = load_fleet(repo, ref)
-    target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
+    with stage(f"compile {against}"):
+        baseline = compile_fleet(base_loaded.spec)
+    with stage(f"load {ref or 'working tree'}"):
+        target_loaded = load_fleet(repo, ref)
+    with stage(f"compile {ref or 'working tree'}"):
+        target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
     base_meta = snapshot_meta(base_loaded, kind="ref")
     base_meta["ref"] = against
-    return plan_fleets(baseline, target, snapshot_meta(target_loaded), base_meta)
+    with stage("diff"):
+        return plan_fleets(baseline, target, snapshot_meta(target_loaded), base_meta)
