@@ -58,10 +58,25 @@ class DesiredContainer:
 
 @dataclass(frozen=True)
 class DesiredFleet:
+    """Everything apply needs, as plain data: storable in a revision and rebuilt from one.
+
+    ``wallets`` and ``pools`` are the spec documents' fields (no Docker object of their own; kept
+    so plans can diff them), ``settings`` the fleet's health and notify settings.
+    """
+
     name: str
-    spec: FleetSpec
     containers: dict[str, DesiredContainer]
     bots: dict[str, DesiredBot]
+    wallets: dict[str, dict[str, Any]]
+    pools: dict[str, dict[str, Any]]
+    settings: dict[str, Any]
+
+    def allocated(self, wallet: str) -> float:
+        return sum(b.essence["allocation"] for b in self.bots.values() if b.essence["wallet"] == wallet)
+
+    def free(self, wallet: str) -> float | None:
+        fields = self.wallets.get(wallet)
+        return None if fields is None else fields["balance"] - fields["reserve"]
 
 
 def placements_of(fleet: DesiredFleet) -> dict[str, Placement]:
@@ -89,7 +104,14 @@ def compile_fleet(spec: FleetSpec, prior: dict[str, Placement] | None = None, *,
         containers[container_name] = DesiredContainer(
             container_name, placement.pool, placement.index, tuple(sorted(names)), essence, short_hash([version, essence])
         )
-    return DesiredFleet(fleet_name, spec, containers, bots)
+    return DesiredFleet(
+        fleet_name,
+        containers,
+        bots,
+        wallets={n: w.model_dump(exclude={"kind", "name"}) for n, w in spec.wallets.items()},
+        pools={n: p.model_dump(exclude={"kind", "name"}) for n, p in spec.pools.items()},
+        settings=spec.fleet.model_dump(include={"health", "notify"}),
+    )
 
 
 def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> dict[str, Any]:

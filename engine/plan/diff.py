@@ -101,9 +101,7 @@ def _container_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> l
 
 
 def _pool_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:
-    before = {n: p.model_dump(exclude={"kind", "name"}) for n, p in (baseline.spec.pools if baseline else {}).items()}
-    after = {n: p.model_dump(exclude={"kind", "name"}) for n, p in target.spec.pools.items()}
-    return _spec_changes("pool", before, after)
+    return _spec_changes("pool", baseline.pools if baseline else {}, target.pools)
 
 
 def _spec_changes(kind: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[Change]:
@@ -119,28 +117,25 @@ def _spec_changes(kind: str, before: dict[str, dict[str, Any]], after: dict[str,
 
 
 def _wallet_usage(baseline: DesiredFleet | None, target: DesiredFleet) -> tuple[WalletUsage, ...]:
-    old_spec = baseline.spec if baseline else None
+    old_wallets = baseline.wallets if baseline else {}
     usages = []
-    for name in sorted(set(old_spec.wallets if old_spec else {}) | set(target.spec.wallets)):
-        old = old_spec.wallets.get(name) if old_spec else None
-        new = target.spec.wallets.get(name)
+    for name in sorted(set(old_wallets) | set(target.wallets)):
+        fields = target.wallets.get(name) or old_wallets[name]
         usages.append(
             WalletUsage(
                 name=name,
-                currency=(new or old).currency,  # type: ignore[union-attr]
-                free_before=old.free if old else None,
-                free_after=new.free if new else None,
-                allocated_before=old_spec.allocated(name) if old_spec else 0.0,
-                allocated_after=target.spec.allocated(name),
+                currency=fields["currency"],
+                free_before=baseline.free(name) if baseline else None,
+                free_after=target.free(name),
+                allocated_before=baseline.allocated(name) if baseline else 0.0,
+                allocated_after=target.allocated(name),
             )
         )
     return tuple(usages)
 
 
 def _wallet_changes(baseline: DesiredFleet | None, target: DesiredFleet, usages: tuple[WalletUsage, ...]) -> list[Change]:
-    before = {n: w.model_dump(exclude={"kind", "name"}) for n, w in (baseline.spec.wallets if baseline else {}).items()}
-    after = {n: w.model_dump(exclude={"kind", "name"}) for n, w in target.spec.wallets.items()}
-    by_name = {c.name: c for c in _spec_changes("wallet", before, after)}
+    by_name = {c.name: c for c in _spec_changes("wallet", baseline.wallets if baseline else {}, target.wallets)}
     for usage in usages:
         if usage.allocated_before == usage.allocated_after and usage.name not in by_name:
             continue
