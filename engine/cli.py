@@ -83,17 +83,87 @@ def render(repo: str, ref: str | None, out: str) -> None:
 def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exitcode: bool, rebalance: bool) -> None:
     """Show what would change."""
     from engine.pipeline import offline_plan
-
-    if against is None:
-        raise click.UsageError("planning against live Docker is not available yet; use --against REF")
     from engine.timing import stage
 
-    result = offline_plan(repo, ref, against, rebalance=rebalance)
+    if against is None:
+        result = _context().plan_specs(repo, ref, rebalance=rebalance).plan
+    else:
+        result = offline_plan(repo, ref, against, rebalance=rebalance)
     with stage(f"format {fmt}"):
         text = _format_plan(result, fmt)
     click.echo(text, nl=False)
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
+
+
+@cli.command()
+@repo_option
+@ref_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-rollback", is_flag=True, help="Leave a failed revision in place instead of rolling back.")
+@click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
+def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: bool) -> None:
+    """Converge Docker to the specs: plan, confirm, execute, check health, roll back if broken."""
+    from engine.store import apply_lock
+
+    ctx = _context()
+    with apply_lock(ctx.state_dir):
+        live_plan = ctx.plan_specs(repo, ref, rebalance=rebalance)
+        _execute(ctx, live_plan, yes=yes, rollback=not no_rollback)
+
+
+@cli.command()
+@click.option("--to", "to", type=int, default=None, help="Revision to return to (default: the last healthy one before the latest).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rollback(to: int | None, yes: bool) -> None:
+    """Re-apply a stored revision's artifacts (no git needed)."""
+    from engine.errors import StateError
+    from engine.store import apply_lock
+
+    ctx = _context()
+    with apply_lock(ctx.state_dir):
+        revisions = ctx.store.all()
+        if not revisions:
+            raise StateError(f"no revisions in {ctx.state_dir}; nothing to roll back to")
+        if to is None:
+            latest = revisions[-1]
+            good = [r for r in revisions if r.status.is_good and r.number < latest.number and r.fleet == latest.fleet]
+            if not good:
+                raise StateError("no earlier healthy revision to roll back to (see `fleetops history`)")
+            to = good[-1].number
+        revision = ctx.store.get(to)
+        live_plan = ctx.plan_revision(revision)
+        _execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def history(fmt: str) -> None:
+    """List recorded revisions."""
+    from engine.store import RevisionStore
+
+    store = RevisionStore(_state_dir())
+    rows = [r.summary() for r in store.all()]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no revisions yet")
+    for row in rows:
+        commit = (row["commit"] or "-")[:7] + ("+dirty" if row["dirty"] else "")
+        click.echo(f"{row['revision']:>4}  {row['status']:<12} {row['started_at']}  {row['fleet']:<16} {commit:<14} {row['changes']:>3} changes  {row['message']}")
+
+
+@cli.command()
+@click.option("--fleet", default=None, help="Fleet name (default: the fleet of the latest revision).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(fleet: str | None, fmt: str) -> None:
+    """Show the live fleet: containers, bots, process states."""
+    from engine.status import fleet_status, status_to_text
+
+    ctx = _context()
+    report = fleet_status(ctx, fleet)
+    click.echo(json.dumps(report, indent=2) if fmt == "json" else status_to_text(report), nl=fmt == "json")
 
 
 @cli.command()
@@ -104,6 +174,36 @@ def init(directory: str) -> None:
 
     path = build_demo_repo(Path(directory))
     click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); try: fleetops validate --repo {path}")
+
+
+def _state_dir() -> Path:
+    from engine.store import default_state_dir
+
+    configured = click.get_current_context().find_root().obj["state_dir"]
+    return Path(configured) if configured else default_state_dir()
+
+
+def _context() -> Any:
+    from engine.live import FleetContext
+
+    obj = click.get_current_context().find_root().obj
+    return FleetContext(_state_dir(), obj["docker_host"], progress=lambda line: click.echo(f"  {line}", err=True))
+
+
+def _execute(ctx: Any, live_plan: Any, *, yes: bool, rollback: bool, message: str = "") -> None:
+    """Show the plan, ask, apply it: the shared tail of apply and rollback."""
+    from engine.plan.text import plan_to_text
+
+    click.echo(plan_to_text(live_plan.plan), nl=False)
+    if not live_plan.plan.has_changes:
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("refusing to apply without confirmation: stdin is not a terminal (pass --yes)")
+        click.confirm("Apply these changes?", abort=True)
+    outcome = ctx.apply(live_plan, rollback=rollback, message=message)
+    healthy = sum(1 for h in outcome.health.values() if h.healthy)
+    click.echo(f"{outcome.message}; {healthy} bot(s) answered their ping")
 
 
 def _format_plan(result: Any, fmt: str) -> str:

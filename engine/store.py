@@ -1,0 +1,170 @@
+"""The revision store: an embedded SQLite file under the state dir, plus the one-apply-at-a-time lock.
+
+Called by apply, rollback, history and status. A revision is recorded ``pending`` before
+Docker is touched and finalised after health checks, so an apply killed half-way leaves a
+``pending`` row that the next run detects (and repairs by converging live state again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from engine.errors import StateError
+
+__all__ = ["Revision", "RevisionStatus", "RevisionStore", "apply_lock", "default_state_dir"]
+
+
+class RevisionStatus(str, Enum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not RevisionStatus.PENDING
+
+    @property
+    def is_good(self) -> bool:
+        """Whether the fleet ran this revision healthily: a rollback target."""
+        return self is RevisionStatus.APPLIED
+
+
+@dataclass(frozen=True)
+class Revision:
+    number: int
+    fleet: str
+    commit: str | None
+    ref: str | None
+    dirty: bool
+    status: RevisionStatus
+    started_at: str
+    finished_at: str | None
+    message: str
+    plan: dict[str, Any]
+    payload: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """The revision without its bulky plan and payload (history, status)."""
+        return {
+            "revision": self.number, "fleet": self.fleet, "commit": self.commit, "ref": self.ref, "dirty": self.dirty,
+            "status": self.status.value, "started_at": self.started_at, "finished_at": self.finished_at,
+            "message": self.message, "changes": len(self.plan.get("changes", [])),
+        }
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "fleetops"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+_SCHEMA = """
+create table if not exists revisions (
+    number integer primary key,
+    fleet text not null,
+    commit_sha text,
+    ref text,
+    dirty integer not null,
+    status text not null,
+    started_at text not null,
+    finished_at text,
+    message text not null default '',
+    plan text not null,
+    payload text not null
+)
+"""
+
+
+class RevisionStore:
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / "revisions.sqlite"
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("pragma journal_mode=wal")
+        self._db.execute(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def begin(self, fleet: str, commit: str | None, ref: str | None, dirty: bool, plan: dict[str, Any], payload: dict[str, Any]) -> int:
+        """Record a new pending revision and return its number (monotonic, never reused)."""
+        cursor = self._db.execute(
+            "insert into revisions (fleet, commit_sha, ref, dirty, status, started_at, plan, payload) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            (fleet, commit, ref, int(dirty), RevisionStatus.PENDING.value, _now(), json.dumps(plan), json.dumps(payload)),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def finish(self, number: int, status: RevisionStatus, message: str = "") -> None:
+        self._db.execute("update revisions set status = ?, finished_at = ?, message = ? where number = ?", (status.value, _now(), message, number))
+
+    def get(self, number: int) -> Revision:
+        row = self._db.execute("select * from revisions where number = ?", (number,)).fetchone()
+        if row is None:
+            raise StateError(f"revision {number} does not exist (see `fleetops history`)")
+        return _revision(row)
+
+    def all(self) -> list[Revision]:
+        return [_revision(r) for r in self._db.execute("select * from revisions order by number")]
+
+    def latest(self, *, good_only: bool = False, before: int | None = None) -> Revision | None:
+        query = "select * from revisions"
+        clauses, params = [], []
+        if good_only:
+            clauses.append("status = ?")
+            params.append(RevisionStatus.APPLIED.value)
+        if before is not None:
+            clauses.append("number < ?")
+            params.append(before)
+        if clauses:
+            query += " where " + " and ".join(clauses)
+        row = self._db.execute(query + " order by number desc limit 1", params).fetchone()
+        return _revision(row) if row else None
+
+    def mark_interrupted(self) -> list[int]:
+        """Pending revisions left by a killed apply: mark them so the next apply repairs live state."""
+        numbers = [r[0] for r in self._db.execute("select number from revisions where status = ?", (RevisionStatus.PENDING.value,))]
+        for number in numbers:
+            self.finish(number, RevisionStatus.INTERRUPTED, "apply was interrupted; the next apply converged live state")
+        return numbers
+
+
+def _revision(row: tuple[Any, ...]) -> Revision:
+    number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload = row
+    return Revision(number, fleet, commit, ref, bool(dirty), RevisionStatus(status), started, finished, message, json.loads(plan), json.loads(payload))
+
+
+@contextmanager
+def apply_lock(state_dir: Path) -> Iterator[None]:
+    """Hold the state dir's apply lock, or fail at once naming the holder."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "apply.lock"
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise StateError(f"another apply is running on {state_dir} (held by {holder}); wait for it to finish") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
