@@ -1,0 +1,168 @@
+"""Apply against the real Docker engine with the stand-in bot: least disruption, idempotence, drift."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tests.integration.conftest import FLEET, LiveFleetHelper
+from tests.support.repos import commit, edit
+
+STANDARD = f"{FLEET}-standard-1"
+
+
+def actions(plan: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    return [(c["address"], c["action"]) for c in plan["changes"]]
+
+
+def test_apply_then_plan_is_empty_and_bots_answer(live: LiveFleetHelper) -> None:
+    first = live.apply()
+    assert first.code == 0, first.err
+    assert "revision 1 applied; 5 bot(s) answered their ping" in first.out
+    assert set(live.containers()) == {f"{FLEET}-bot-solo", f"{FLEET}-small-1", STANDARD}
+    assert {n: s for n, (s, _) in live.programs(STANDARD).items()} == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    config = live.show_config(STANDARD, "beta-1", 8083)
+    assert (config["bot_name"], config["strategy"]) == ("beta-1", "Beta")
+    again = live.plan("--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
+    second = live.apply()
+    assert second.code == 0 and "No changes." in second.out
+    assert "revision 2" not in second.out
+
+
+def test_pin_change_reloads_one_bot_and_leaves_neighbours_running(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    edit(live.root / "strategies/Alpha.py", '{"0": 0.04}', '{"0": 0.05}')
+    commit(live.repo, "Alpha v2", tag="v2")
+    edit(live.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v2\npairs: [SOL/USDT]")
+    assert actions(live.plan_json()) == [("bot/alpha-2", "reload")]
+    result = live.apply()
+    assert result.code == 0, result.err
+    after = live.programs(STANDARD)
+    assert after["alpha-1"] == before["alpha-1"] and after["beta-1"] == before["beta-1"]
+    assert after["alpha-2"][1] != before["alpha-2"][1]
+    v2 = hashlib.sha256((live.root / "strategies/Alpha.py").read_bytes()).hexdigest()
+    assert live.show_config(STANDARD, "alpha-2", 8082)["strategy_version"] == v2
+    assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_adding_a_bot_to_a_full_pool_creates_a_container_and_moves_nobody(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    bots = live.root / "fleet/bots.yaml"
+    bots.write_text(bots.read_text() + "---\nkind: Bot\nname: aaa-new\nwallet: main\nallocation: 100\npool: standard\n"
+                    "strategy: Alpha@v1\npairs: [BTC/USDT]\nstake_amount: 10\nstoploss: -0.1\n")
+    assert actions(live.plan_json()) == [(f"container/{FLEET}-standard-2", "create"), ("bot/aaa-new", "create")]
+    assert live.apply().code == 0
+    assert live.programs(STANDARD) == before
+    assert set(live.programs(f"{FLEET}-standard-2")) == {"aaa-new"}
+
+
+def test_removing_a_bot_removes_only_its_program_and_archives_its_data(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    text = (live.root / "fleet/bots.yaml").read_text()
+    start, end = text.index("---\nkind: Bot\nname: alpha-2"), text.index("---\nkind: Bot\nname: beta-1")
+    (live.root / "fleet/bots.yaml").write_text(text[:start] + text[end:])
+    assert actions(live.plan_json()) == [("bot/alpha-2", "delete")]
+    assert live.apply().code == 0
+    after = live.programs(STANDARD)
+    assert after == {k: v for k, v in before.items() if k != "alpha-2"}
+    archived = list((live.state / "archive" / FLEET).glob("alpha-2-from-*"))
+    assert len(archived) == 1 and (archived[0] / "config.json").exists()
+
+
+def test_stopped_container_is_planned_as_start_and_repaired(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    live.api.stop(f"{FLEET}-small-1", timeout=5)
+    assert actions(live.plan_json()) == [(f"container/{FLEET}-small-1", "start")]
+    result = live.apply()
+    assert result.code == 0, result.err
+    assert live.containers()[f"{FLEET}-small-1"]["State"] == "running"
+    assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_dead_bot_process_is_restarted_alone(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    exec_id = live.api.exec_create(STANDARD, ["supervisorctl", "-c", "/fleet/supervisord.conf", "stop", "beta-1"])
+    live.api.exec_start(exec_id)
+    assert actions(live.plan_json()) == [("bot/beta-1", "restart")]
+    assert live.apply().code == 0
+    after = live.programs(STANDARD)
+    assert after["beta-1"][0] == "RUNNING" and after["alpha-1"] == before["alpha-1"]
+
+
+def test_unlabelled_container_with_a_similar_name_is_never_touched(live: LiveFleetHelper) -> None:
+    impostor = f"{FLEET}-standard-9"
+    live.api.create_container("fleetops/base:1", command=["sleep", "300"], name=impostor, labels={"io.fleetops.test": "1"})
+    try:
+        assert live.apply().code == 0
+        assert impostor not in live.containers()
+        assert all(impostor not in c["address"] for c in live.plan_json()["changes"])
+        assert live.api.inspect_container(impostor)["State"]["Status"] == "created"
+    finally:
+        live.api.remove_container(impostor, force=True)
+
+
+def test_pool_image_change_replaces_its_containers(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    live.api.tag("fleetops/standin-bot:1", "fleetops/standin-bot", "retag")
+    try:
+        edit(live.root / "fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: fleetops/standin-bot:retag")
+        assert actions(live.plan_json()) == [("pool/small", "update"), (f"container/{FLEET}-small-1", "replace")]
+        old_id = live.containers()[f"{FLEET}-small-1"]["Id"]
+        assert live.apply().code == 0
+        assert live.containers()[f"{FLEET}-small-1"]["Id"] != old_id
+        assert live.plan("--detailed-exitcode").code == 0
+    finally:
+        live.api.remove_image("fleetops/standin-bot:retag")
+
+
+def test_dedicated_bot_moves_into_a_pool_with_its_database(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    old_db = live.state / "runtime" / FLEET / f"{FLEET}-bot-solo" / "bots/solo/tradesv3.dryrun.sqlite"
+    old_db.write_bytes(b"trades of solo")
+    edit(live.root / "fleet/bots.yaml", "allocation: 500\n", "allocation: 500\npool: small\n")
+    assert actions(live.plan_json()) == [(f"container/{FLEET}-bot-solo", "delete"), ("bot/solo", "move")]
+    result = live.apply()
+    assert result.code == 0, result.err
+    assert f"{FLEET}-bot-solo" not in live.containers()
+    assert set(live.programs(f"{FLEET}-small-1")) == {"euro-1", "solo"}
+    new_db = live.state / "runtime" / FLEET / f"{FLEET}-small-1" / "bots/solo/tradesv3.dryrun.sqlite"
+    assert new_db.read_bytes() == b"trades of solo"
+    assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_disabled_bot_is_stopped_not_deleted(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nenabled: false")
+    assert actions(live.plan_json()) == [("bot/alpha-2", "stop")]
+    assert live.apply().code == 0
+    programs = live.programs(STANDARD)
+    assert programs["alpha-2"][0] == "STOPPED" and programs["alpha-1"][0] == "RUNNING"
+    assert (live.state / "runtime" / FLEET / STANDARD / "bots/alpha-2/config.json").exists()
+    assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) -> None:
+    edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 8")
+    commit(live.repo, "short health timeout")
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    (live.root / "strategies/Alpha.py").write_text((live.root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken')\n")
+    commit(live.repo, "Alpha v3, broken at import", tag="v3")
+    edit(live.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    result = live.apply()
+    assert result.code == 3, result.out + result.err
+    assert "rolled back to revision 1" in result.err
+    assert live.plan_json()["changes"] == [{"address": "bot/alpha-2", "action": "reload", "reason": "strategy pin changed",
+                                            "risk": "medium", "risk_notes": ["trading logic changes"],
+                                            "diff": live.plan_json()["changes"][0]["diff"]}]
+    after = live.programs(STANDARD)
+    assert after["alpha-2"][0] == "RUNNING" and after["alpha-1"] == before["alpha-1"]
+    history = live.run("history", "--format", "json")
+    import json
+
+    assert [r["status"] for r in json.loads(history.out)] == ["applied", "rolled_back"]
