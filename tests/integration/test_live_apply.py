@@ -166,3 +166,27 @@ def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) 
     import json
 
     assert [r["status"] for r in json.loads(history.out)] == ["applied", "rolled_back"]
+
+
+def test_real_freqtrade_bots_serve_their_config(live: LiveFleetHelper) -> None:
+    """The real FreqTrade (webserver mode, offline) in a pool: its own API reports what fleetops rendered."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    subprocess.run([sys.executable, str(ROOT / "scripts/build-images"), "--only", "freqtrade"], check=True)
+    edit(live.root / "fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: fleetops/freqtrade:2026.9")
+    edit(live.root / "fleet/fleet.yaml", "bot_command: standin-bot webserver", "bot_command: freqtrade webserver")
+    edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 120")
+    text = (live.root / "fleet/bots.yaml").read_text()
+    (live.root / "fleet/bots.yaml").write_text(text[: text.index("---\nkind: Bot\nname: beta-1")])  # alpha-1, alpha-2 only
+    edit(live.root / "fleet/money.yaml", "---\nkind: Wallet\nname: euro", "---\nkind: Wallet\nname: euro-unused")
+    (live.root / "fleet/pools.yaml").write_text((live.root / "fleet/pools.yaml").read_text().split("---")[0])
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    assert "2 bot(s) answered their ping" in result.out
+    config = live.show_config(STANDARD, "alpha-2", 8082)
+    assert (config["bot_name"], config["strategy"], config["runmode"], config["dry_run"]) == ("alpha-2", "Alpha", "webserver", True)
+    assert config["stoploss"] == -0.08 and config["stake_currency"] == "USDT"
+    assert live.plan("--detailed-exitcode").code == 0
