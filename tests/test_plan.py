@@ -199,3 +199,25 @@ def test_unknown_against_ref_is_a_one_line_error(base_repo: git.Repo, fleetops: 
     assert result.code == 1
     assert result.err.startswith("fleetops: error: git ref 'origin/nope' not found in ")
     assert len(result.err.splitlines()) == 1
+
+
+def test_rebalance_compacts_a_pool_with_the_fewest_moves(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    new_bots = "".join(
+        f"---\nkind: Bot\nname: {name}\nwallet: main\nallocation: 100\npool: standard\nstrategy: Alpha@v1\n"
+        "pairs: [BTC/USDT]\nstake_amount: 10\nstoploss: -0.1\n" for name in ("zed-1", "zed-2")
+    )
+    bots_file(base_repo).write_text(bots_file(base_repo).read_text() + new_bots)
+    commit(base_repo, "two more bots: standard-2 holds zed-1, zed-2")
+    text = bots_file(base_repo).read_text()
+    start, end = text.index("---\nkind: Bot\nname: alpha-2"), text.index("---\nkind: Bot\nname: beta-1")
+    bots_file(base_repo).write_text(text[:start] + text[end:])  # alpha-2 goes: standard-1 keeps alpha-1, beta-1
+    edit(bots_file(base_repo), "name: alpha-1\nwallet: main\nallocation: 1000\npool: standard", "name: alpha-1\nwallet: main\nallocation: 1000\npool: small")
+    edit(Path(base_repo.working_dir) / "fleet/pools.yaml", "capacity: 2", "capacity: 3")
+    plain = offline_plan(base_repo.working_dir, None, "HEAD")
+    assert ("container/testfleet-standard-1", "delete") not in actions(plain)
+    packed = offline_plan(base_repo.working_dir, None, "HEAD", rebalance=True)
+    assert ("container/testfleet-standard-1", "delete") in actions(packed)
+    moved = [a for a, action in actions(packed) if action == "move"]
+    assert moved == ["bot/alpha-1", "bot/beta-1"]  # alpha-1 changed pool; beta-1 is the one rebalance moves
+    cli = fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD", "--rebalance", "--format", "json")
+    assert [(c["address"], c["action"]) for c in json.loads(cli.out)["changes"]] == actions(packed)
