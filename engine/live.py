@@ -32,6 +32,7 @@ from engine.render import network_name
 from engine.runtime import Runtime
 from engine.secrets import load_or_create_key
 from engine.store import Revision, RevisionStatus, RevisionStore
+from engine.timing import stage
 
 __all__ = ["ApplyOutcome", "FleetContext", "LivePlan"]
 
@@ -73,21 +74,24 @@ class FleetContext:
 
     def plan_to(self, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: dict[str, Any], fleet: str) -> LivePlan:
         """Observe Docker, compile the target with the live assignment as prior, diff, add drift."""
-        self.docker.ping()
         runtime = self.runtime(fleet)
-        live = observe(self.docker, runtime, fleet)
+        with stage("observe docker"):
+            live = observe(self.docker, runtime, fleet)
         previous_revision = self.last_good(fleet)
         previous = fleet_from_payload(previous_revision.payload) if previous_revision else None
         prior = {name: Placement(**bot.record["placement"]) for name, bot in live.bots.items()}
-        target = target_of(prior)
-        baseline = baseline_from_live(live, runtime, previous)
-        meta = {"kind": "live", "ref": None, "commit": previous_revision.commit if previous_revision else None,
-                "revision": previous_revision.number if previous_revision else None}
-        plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
+        with stage("compile target"):
+            target = target_of(prior)
+        with stage("diff"):
+            baseline = baseline_from_live(live, runtime, previous)
+            meta = {"kind": "live", "ref": None, "commit": previous_revision.commit if previous_revision else None,
+                    "revision": previous_revision.number if previous_revision else None}
+            plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
         return LivePlan(plan, target, live, source)
 
     def plan_specs(self, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
-        loaded = load_fleet(repo, ref)
+        with stage("load specs"):
+            loaded = load_fleet(repo, ref)
         return self.plan_to(lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance), snapshot_meta(loaded), loaded.spec.fleet.name)
 
     def plan_revision(self, revision: Revision) -> LivePlan:

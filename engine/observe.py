@@ -8,6 +8,7 @@ socket. Containers without the fleet label are never seen, so never touched.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,23 +58,29 @@ class LiveFleet:
 def observe(docker: DockerEngine, runtime: Runtime, fleet: str, *, with_processes: bool = True) -> LiveFleet:
     listed = {c.name: c for c in docker.list_fleet(fleet, network_name(fleet))}
     live = LiveFleet(fleet, listed)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # one supervisord round-trip per container, in parallel
+        found = dict(pool.map(lambda name: (name, _container_bots(runtime, listed[name], with_processes)), sorted(listed)))
     for name, container in listed.items():
-        records = runtime.read_bot_records(name)
-        states: dict[str, str] = {}
-        pool = container.labels.get(POOL) or None
-        if pool is None:
-            states = {bot: "RUNNING" if container.running else container.state.upper() for bot in records}
-        elif container.running and with_processes and records:
-            try:
-                states = {n: info["statename"] for n, info in Supervisor(runtime.container_dir(name), name, timeout=5).states().items()}
-            except ApplyError:
-                states = {}
-            states = {bot: states.get(bot, "MISSING") for bot in records} if states else {}
+        records, states = found[name]
         for bot, record in records.items():
             if bot in live.bots:  # a half-finished move left two copies: the newer container wins on the next apply
                 continue
             live.bots[bot] = LiveBot(bot, name, record, states.get(bot) if container.running else "CONTAINER_" + container.state.upper())
     return live
+
+
+def _container_bots(runtime: Runtime, container: ListedContainer, with_processes: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """What a container runs (its bot records) and each bot's process state where it can be known."""
+    records = runtime.read_bot_records(container.name)
+    if not (container.labels.get(POOL) or None):
+        return records, {bot: "RUNNING" if container.running else container.state.upper() for bot in records}
+    if not (container.running and with_processes and records):
+        return records, {}
+    try:
+        states = {n: i["statename"] for n, i in Supervisor(runtime.container_dir(container.name), container.name, timeout=5).states().items()}
+    except ApplyError:
+        return records, {}
+    return records, {bot: states.get(bot, "MISSING") for bot in records}
 
 
 def baseline_from_live(live: LiveFleet, runtime: Runtime, previous: DesiredFleet | None) -> DesiredFleet:
