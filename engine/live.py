@@ -107,8 +107,10 @@ class FleetContext:
                                   bool(live_plan.source.get("dirty")), plan_as_dict(plan), fleet_to_payload(target))
         runtime = self.runtime(target.name)
         try:
-            result = Executor(self.docker, runtime, target, live_plan.live, number, self.progress).run(plan)
-            health = self._health(target, result.check_bots)
+            with stage("execute plan"):
+                result = Executor(self.docker, runtime, target, live_plan.live, number, self.progress).run(plan)
+            with stage("health checks"):
+                health = self._health(target, result.check_bots)
         except HealthError as exc:
             return self._failed(number, target, rollback, str(exc), {})
         except FleetopsError as exc:

@@ -190,3 +190,25 @@ def test_real_freqtrade_bots_serve_their_config(live: LiveFleetHelper) -> None:
     assert (config["bot_name"], config["strategy"], config["runmode"], config["dry_run"]) == ("alpha-2", "Alpha", "webserver", True)
     assert config["stoploss"] == -0.08 and config["stake_currency"] == "USDT"
     assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_secrets_reach_only_the_bots_runtime_file(live: LiveFleetHelper, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    token = "tg-7f3a9c1e-very-secret"
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:FLEET_TG_TOKEN'}")
+    missing = live.apply()
+    assert missing.code == 1 and "environment variable FLEET_TG_TOKEN is not set" in missing.err
+    assert live.containers() == {}  # nothing was touched
+    monkeypatch.setenv("FLEET_TG_TOKEN", token)
+    result = live.apply()
+    assert result.code == 0, result.err
+    secrets = live.state / "runtime" / FLEET / f"{FLEET}-bot-solo" / "bots/solo/secrets.json"
+    assert token in secrets.read_text()
+    assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o600
+    for path in live.state.rglob("*"):
+        if path.is_file() and path != secrets and path.name != "bot.log":
+            assert token.encode() not in path.read_bytes(), path
+    for out in (result.out, result.err, live.plan().out, live.run("history", "--format", "json").out):
+        assert token not in out

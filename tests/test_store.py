@@ -1,0 +1,50 @@
+"""The revision store and the apply lock."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.errors import StateError
+from engine.store import RevisionStatus, RevisionStore, apply_lock
+
+
+def test_revisions_are_monotonic_and_an_interrupted_apply_is_detected(tmp_path: Path) -> None:
+    store = RevisionStore(tmp_path)
+    first = store.begin("f", "a" * 40, "HEAD", False, {"changes": []}, {"fleet": "f"})
+    store.finish(first, RevisionStatus.APPLIED)
+    second = store.begin("f", "b" * 40, "HEAD", True, {"changes": [1]}, {"fleet": "f"})
+    store.close()  # the process dies here, mid-apply
+    reopened = RevisionStore(tmp_path)
+    assert reopened.mark_interrupted() == [second]
+    assert [r.status for r in reopened.all()] == [RevisionStatus.APPLIED, RevisionStatus.INTERRUPTED]
+    assert reopened.latest(good_only=True).number == first  # type: ignore[union-attr]
+    third = reopened.begin("f", None, None, False, {}, {})
+    assert third == second + 1
+    with pytest.raises(StateError, match="revision 99 does not exist"):
+        reopened.get(99)
+
+
+def _hold_lock(state_dir: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    with apply_lock(Path(state_dir)):
+        ready.set()
+        time.sleep(5)
+
+
+def test_one_apply_at_a_time(tmp_path: Path) -> None:
+    ready = multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(str(tmp_path), ready))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(StateError, match=rf"another apply is running on {tmp_path} \(held by pid {holder.pid}\)"):
+            with apply_lock(tmp_path):
+                pass
+    finally:
+        holder.terminate()
+        holder.join()
+    with apply_lock(tmp_path):  # released when its holder died
+        pass
