@@ -72,7 +72,7 @@ class DesiredFleet:
     settings: dict[str, Any]
 
     def allocated(self, wallet: str) -> float:
-        return sum(b.essence["allocation"] for b in self.bots.values() if b.essence["wallet"] == wallet)
+        return float(sum(b.essence["allocation"] for b in self.bots.values() if b.essence["wallet"] == wallet))
 
     def free(self, wallet: str) -> float | None:
         fields = self.wallets.get(wallet)

@@ -69,9 +69,9 @@ class FleetSource:
         except KeyError:
             raise SourceError(f"{self.ref} has no '{SPEC_DIR}/' directory in {self.repo_dir}") from None
         files = [
-            BlobText(item.path, _decode(item.path, item.data_stream.read()), item.hexsha)
+            BlobText(str(item.path), _decode(str(item.path), item.data_stream.read()), item.hexsha)
             for item in tree.traverse()
-            if item.type == "blob" and item.path.endswith(_SPEC_SUFFIXES)  # type: ignore[union-attr]
+            if isinstance(item, git.Blob) and str(item.path).endswith(_SPEC_SUFFIXES)
         ]
         return sorted(files, key=lambda f: f.path)
 

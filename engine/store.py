@@ -123,7 +123,8 @@ class RevisionStore:
 
     def latest(self, *, good_only: bool = False, before: int | None = None) -> Revision | None:
         query = "select * from revisions"
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         if good_only:
             clauses.append("status = ?")
             params.append(RevisionStatus.APPLIED.value)

@@ -75,7 +75,8 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if self._proxy.supervisor.getState()["statename"] == "RUNNING":
+                state: dict[str, Any] = self._proxy.supervisor.getState()  # type: ignore[assignment]
+                if state["statename"] == "RUNNING":
                     return
             except (OSError, xmlrpc.client.Error):
                 pass

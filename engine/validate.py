@@ -195,8 +195,9 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
                     problems.append(
                         doc.problem(("pairs", i), f"pair {pair} is quoted in {quote} but wallet '{wallet.name}' holds {wallet.currency}")
                     )
-        if getattr(bot, "pool", None) is not None and bot.pool not in spec.pools:
-            problems.append(doc.problem(("pool",), f"pool '{bot.pool}' is not defined{did_you_mean(bot.pool, list(spec.pools))}"))
+        pool = getattr(bot, "pool", None)
+        if pool is not None and pool not in spec.pools:
+            problems.append(doc.problem(("pool",), f"pool '{pool}' is not defined{did_you_mean(pool, list(spec.pools))}"))
         if getattr(bot, "dry_run", True) is False:
             missing = [k for k in ("exchange_key", "exchange_secret") if k not in bot.secrets]
             if missing:
