@@ -22,7 +22,7 @@ from engine.docker_api import ContainerSpec, DockerEngine
 from engine.errors import ApplyError, HealthError
 from engine.health import check_health
 from engine.labels import FLEET, REVISION, container_labels
-from engine.observe import LiveFleet
+from engine.observe import LiveFleet, baseline_from_live
 from engine.plan.model import Action, Plan
 from engine.render import network_name
 from engine.runtime import Runtime
@@ -123,8 +123,6 @@ class Executor:
                 by_container[container][name] = action
             if action in _RUNS_BOT and self.target.bots[name].essence["enabled"]:
                 result.check_bots.add(name)
-            if action is Action.START or (action is Action.RESTART and container not in fresh):
-                result.check_bots.add(name)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(lambda item: self._update_container(*item), sorted(by_container.items())))
 
@@ -156,8 +154,6 @@ class Executor:
         leaving = [b for b in self.live.bots.values() if b.container == container.name and b.name not in container.bots]
         if not leaving:
             return container, self.target
-        from engine.observe import baseline_from_live
-
         live_view = baseline_from_live(self.live, self.runtime, None)
         bots = {**{b.name: live_view.bots[b.name] for b in leaving}, **self.target.bots}
         merged = dataclasses.replace(container, bots=tuple(sorted(set(container.bots) | {b.name for b in leaving})))

@@ -10,8 +10,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import httpx
-
 __all__ = ["BotHealth", "check_health"]
 
 
@@ -24,6 +22,8 @@ class BotHealth:
 
 
 def _ping_until(bot: str, url: str | None, deadline: float, started: float) -> BotHealth:
+    import httpx  # imported here: it costs ~50 ms at start-up and only applies use it
+
     if url is None:
         return BotHealth(bot, False, "its container has no address (not running?)", 0.0)
     last = "no answer"
