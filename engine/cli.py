@@ -199,7 +199,7 @@ def _execute(ctx: Any, live_plan: Any, *, yes: bool, rollback: bool, message: st
         return
     if not yes:
         if not sys.stdin.isatty():
-            raise click.UsageError("refusing to apply without confirmation: stdin is not a terminal (pass --yes)")
+            raise FleetopsError("refusing to apply without confirmation: stdin is not a terminal (pass --yes)")
         click.confirm("Apply these changes?", abort=True)
     outcome = ctx.apply(live_plan, rollback=rollback, message=message)
     healthy = sum(1 for h in outcome.health.values() if h.healthy)
@@ -238,9 +238,9 @@ def _run() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except click.ClickException as exc:  # bad options: exit 1 like every other error (contract §3)
         exc.show()
-        sys.exit(exc.exit_code)
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)

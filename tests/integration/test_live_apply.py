@@ -212,3 +212,29 @@ def test_secrets_reach_only_the_bots_runtime_file(live: LiveFleetHelper, monkeyp
             assert token.encode() not in path.read_bytes(), path
     for out in (result.out, result.err, live.plan().out, live.run("history", "--format", "json").out):
         assert token not in out
+
+
+def test_apply_rebalance_compacts_a_live_pool(live: LiveFleetHelper) -> None:
+    edit(live.root / "fleet/pools.yaml", "capacity: 3", "capacity: 2")
+    assert live.apply().code == 0  # standard: [alpha-1 alpha-2] [beta-1]
+    text = (live.root / "fleet/bots.yaml").read_text()
+    start, end = text.index("---\nkind: Bot\nname: alpha-2"), text.index("---\nkind: Bot\nname: beta-1")
+    (live.root / "fleet/bots.yaml").write_text(text[:start] + text[end:])  # [alpha-1] [beta-1]: one container would do
+    assert actions(live.plan_json()) == [("bot/alpha-2", "delete")]
+    packed = live.run("plan", "--repo", str(live.root), "--rebalance", "--format", "json")
+    import json
+
+    assert [(c["address"], c["action"]) for c in json.loads(packed.out)["changes"]] == [
+        (f"container/{FLEET}-standard-2", "delete"), ("bot/alpha-2", "delete"), ("bot/beta-1", "move")]
+    result = live.apply("--rebalance")
+    assert result.code == 0, result.err
+    assert set(live.programs(STANDARD)) == {"alpha-1", "beta-1"}
+    assert f"{FLEET}-standard-2" not in live.containers()
+    assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_unknown_options_and_unconfirmed_apply_exit_1(live: LiveFleetHelper) -> None:
+    assert live.run("plan", "--bogus").code == 1
+    unconfirmed = live.run("apply", "--repo", str(live.root))
+    assert unconfirmed.code == 1 and "pass --yes" in unconfirmed.err
+    assert live.containers() == {}
