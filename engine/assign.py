@@ -49,12 +49,14 @@ def assign_bots(
 ) -> dict[str, Placement]:
     """Place every bot, keeping prior placements wherever the rules allow."""
     placements: dict[str, Placement] = {}
+    members: dict[str, list[str]] = {}
     for name, bot in bots.items():
         if bot.pool is None:
             placements[name] = Placement(dedicated_container_name(fleet, name), None, 0, DEDICATED_PORT)
+        else:
+            members.setdefault(bot.pool, []).append(name)
     for pool_name, pool in pools.items():
-        members = sorted(n for n, b in bots.items() if b.pool == pool_name)
-        placements.update(_assign_pool(fleet, pool_name, pool.capacity, members, prior, rebalance))
+        placements.update(_assign_pool(fleet, pool_name, pool.capacity, sorted(members.get(pool_name, [])), prior, rebalance))
     return dict(sorted(placements.items()))
 
 

@@ -101,7 +101,9 @@ def _validate_one(doc: RawDocument, problems: list[Problem]) -> Any:
     failed = {error["loc"][0] for error in errors if error["loc"]}
     if "name" in failed or "name" not in doc.data:
         return None
-    return model.model_construct(**{k: v for k, v in doc.data.items() if k in model.model_fields and k not in failed})
+    partial = model.model_construct(**{k: v for k, v in doc.data.items() if k in model.model_fields and k not in failed})
+    _PARTIAL.add(id(partial))
+    return partial
 
 
 def _problem_from_pydantic(doc: RawDocument, model: type, error: Any) -> Problem:
@@ -162,6 +164,10 @@ def _unique(entries: list[tuple[Any, RawDocument]], problems: list[Problem]) -> 
 
 
 def _check_wallets(spec: FleetSpec, problems: list[Problem]) -> None:
+    by_wallet: dict[str, list[Bot]] = defaultdict(list)
+    for bot in spec.bots.values():
+        if _complete(bot, "wallet", "allocation"):
+            by_wallet[bot.wallet].append(bot)
     for name, wallet in spec.wallets.items():
         doc = spec.documents[("Wallet", name)]
         if not _complete(wallet, "balance", "reserve", "currency"):
@@ -169,7 +175,7 @@ def _check_wallets(spec: FleetSpec, problems: list[Problem]) -> None:
         if wallet.reserve > wallet.balance:
             problems.append(doc.problem(("reserve",), f"wallet '{name}' reserve {wallet.reserve:g} exceeds its balance {wallet.balance:g}"))
             continue
-        bots = [b for b in spec.bots.values() if _complete(b, "wallet", "allocation") and b.wallet == name]
+        bots = by_wallet[name]
         total = sum(b.allocation for b in bots)
         if total > wallet.free + 1e-9:
             shares = ", ".join(f"{b.name} {b.allocation:g}" for b in sorted(bots, key=lambda b: (-b.allocation, b.name)))
@@ -208,9 +214,13 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
             problems.append(doc.problem(("freqtrade", *loc), message, at_key=at_key))
 
 
+_PARTIAL: set[int] = set()
+"""ids of the partial models built for documents that failed validation (kept alive by the run)."""
+
+
 def _complete(model: Any, *names: str) -> bool:
     """Whether a (possibly partial) model has valid values for all ``names``."""
-    return all(name in model.__dict__ for name in names)
+    return id(model) not in _PARTIAL or all(name in model.__dict__ for name in names)
 
 
 def _resolve_pins(spec: FleetSpec, source: FleetSource, problems: list[Problem]) -> None:
