@@ -238,3 +238,17 @@ def test_unknown_options_and_unconfirmed_apply_exit_1(live: LiveFleetHelper) -> 
     unconfirmed = live.run("apply", "--repo", str(live.root))
     assert unconfirmed.code == 1 and "pass --yes" in unconfirmed.err
     assert live.containers() == {}
+
+
+def test_dedicated_bot_reload_and_disable(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    solo = f"{FLEET}-bot-solo"
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.12")
+    assert actions(live.plan_json()) == [("bot/solo", "reload")]
+    assert live.apply().code == 0
+    assert live.show_config(solo, "solo", 8080)["stoploss"] == -0.12
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.12", "stoploss: -0.12\nenabled: false")
+    assert actions(live.plan_json()) == [("bot/solo", "stop")]
+    assert live.apply().code == 0
+    assert live.containers()[solo]["State"] == "exited"
+    assert live.plan("--detailed-exitcode").code == 0  # a stopped disabled bot is not drift
