@@ -252,3 +252,21 @@ def test_dedicated_bot_reload_and_disable(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     assert live.containers()[solo]["State"] == "exited"
     assert live.plan("--detailed-exitcode").code == 0  # a stopped disabled bot is not drift
+
+
+def test_bot_moves_between_pools_and_neighbours_stay_up(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    db = live.state / "runtime" / FLEET / STANDARD / "bots/alpha-2/tradesv3.dryrun.sqlite"
+    db.write_bytes(b"alpha-2 trades")
+    edit(live.root / "fleet/bots.yaml", "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]",
+         "allocation: 1000\npool: small\nstrategy: Alpha@v1\npairs: [SOL/USDT]")
+    assert actions(live.plan_json()) == [("bot/alpha-2", "move")]
+    result = live.apply()
+    assert result.code == 0, result.err
+    after = live.programs(STANDARD)
+    assert after == {k: v for k, v in before.items() if k != "alpha-2"}  # neighbours untouched
+    assert set(live.programs(f"{FLEET}-small-1")) == {"alpha-2", "euro-1"}
+    moved_db = live.state / "runtime" / FLEET / f"{FLEET}-small-1" / "bots/alpha-2/tradesv3.dryrun.sqlite"
+    assert moved_db.read_bytes() == b"alpha-2 trades"
+    assert live.plan("--detailed-exitcode").code == 0
