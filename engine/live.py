@@ -67,10 +67,7 @@ class FleetContext:
         return Runtime(self.state_dir, fleet, self._key)
 
     def last_good(self, fleet: str) -> Revision | None:
-        for revision in reversed(self.store.all()):
-            if revision.fleet == fleet and revision.status.is_good:
-                return revision
-        return None
+        return self.store.latest(fleet=fleet, good_only=True)
 
     def plan_to(self, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: dict[str, Any], fleet: str) -> LivePlan:
         """Observe Docker, compile the target with the live assignment as prior, diff, add drift."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from engine.desired import DesiredBot, DesiredContainer, DesiredFleet
@@ -28,8 +29,6 @@ class RenderedFleet:
 
     def write(self, out_dir: str) -> list[str]:
         """Write every file under ``out_dir``; returns the relative paths written."""
-        from pathlib import Path
-
         root = Path(out_dir)
         for rel, text in self.files.items():
             target = root / rel

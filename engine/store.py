@@ -121,10 +121,13 @@ class RevisionStore:
     def all(self) -> list[Revision]:
         return [_revision(r) for r in self._db.execute("select * from revisions order by number")]
 
-    def latest(self, *, good_only: bool = False, before: int | None = None) -> Revision | None:
+    def latest(self, *, fleet: str | None = None, good_only: bool = False, before: int | None = None) -> Revision | None:
         query = "select * from revisions"
         clauses: list[str] = []
         params: list[object] = []
+        if fleet is not None:
+            clauses.append("fleet = ?")
+            params.append(fleet)
         if good_only:
             clauses.append("status = ?")
             params.append(RevisionStatus.APPLIED.value)
