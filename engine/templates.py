@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["TEMPLATE_DIR", "environment", "template_version"]
 
@@ -38,7 +39,9 @@ def _compose(value: Any) -> str:
 
 
 @functools.cache
-def environment() -> jinja2.Environment:
+def environment() -> "jinja2.Environment":
+    import jinja2  # only rendering needs it; plans hash template texts without it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         undefined=jinja2.StrictUndefined,
