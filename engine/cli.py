@@ -133,7 +133,7 @@ def rollback(to: int | None, yes: bool) -> None:
             to = good[-1].number
         revision = ctx.store.get(to)
         live_plan = ctx.plan_revision(revision)
-        _execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}")
+        _execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}", event="rollback")
 
 
 @cli.command()
@@ -190,7 +190,7 @@ def _context() -> Any:
     return FleetContext(_state_dir(), obj["docker_host"], progress=lambda line: click.echo(f"  {line}", err=True))
 
 
-def _execute(ctx: Any, live_plan: Any, *, yes: bool, rollback: bool, message: str = "") -> None:
+def _execute(ctx: Any, live_plan: Any, *, yes: bool, rollback: bool, message: str = "", event: str = "apply") -> None:
     """Show the plan, ask, apply it: the shared tail of apply and rollback."""
     from engine.plan.text import plan_to_text
 
@@ -201,7 +201,7 @@ def _execute(ctx: Any, live_plan: Any, *, yes: bool, rollback: bool, message: st
         if not sys.stdin.isatty():
             raise FleetopsError("refusing to apply without confirmation: stdin is not a terminal (pass --yes)")
         click.confirm("Apply these changes?", abort=True)
-    outcome = ctx.apply(live_plan, rollback=rollback, message=message)
+    outcome = ctx.apply(live_plan, rollback=rollback, message=message, event=event)
     healthy = sum(1 for h in outcome.health.values() if h.healthy)
     click.echo(f"{outcome.message}; {healthy} bot(s) answered their ping")
 

@@ -21,6 +21,7 @@ from engine.errors import ApplyError, FleetopsError, HealthError
 from engine.executor import Executor
 from engine.health import BotHealth, check_health
 from engine.load import load_fleet
+from engine.notify import send_event
 from engine.observe import LiveFleet, baseline_from_live, observe
 from engine.payload import fleet_from_payload, fleet_to_payload
 from engine.pipeline import snapshot_meta
@@ -96,12 +97,22 @@ class FleetContext:
         source = {"ref": f"revision {revision.number}", "commit": revision.commit, "dirty": revision.dirty}
         return self.plan_to(lambda _prior: stored, source, stored.name)
 
-    def apply(self, live_plan: LivePlan, *, rollback: bool, message: str = "") -> ApplyOutcome:
-        """Execute a plan, record the revision, check health, roll back if it breaks bots."""
+    def apply(self, live_plan: LivePlan, *, rollback: bool, message: str = "", event: str = "apply") -> ApplyOutcome:
+        """Execute a plan, record the revision, check health, roll back if it breaks bots.
+
+        However it ends, the fleet's notify hooks hear about it once the revision is final.
+        """
         self.store.mark_interrupted()
         plan, target = live_plan.plan, live_plan.target
         number = self.store.begin(target.name, live_plan.source.get("commit"), live_plan.source.get("ref"),
                                   bool(live_plan.source.get("dirty")), plan_as_dict(plan), fleet_to_payload(target))
+        try:
+            return self._execute(number, live_plan, rollback, message)
+        finally:
+            self._notify(target, number, event)
+
+    def _execute(self, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
+        plan, target = live_plan.plan, live_plan.target
         runtime = self.runtime(target.name)
         try:
             with stage("execute plan"):
@@ -119,6 +130,13 @@ class FleetContext:
             return self._failed(number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
         self.store.finish(number, RevisionStatus.APPLIED, message)
         return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied")
+
+    def _notify(self, target: DesiredFleet, number: int, kind: str) -> None:
+        """Tell the fleet's hooks how the revision ended (never changes that outcome)."""
+        revision = self.store.get(number)
+        event = {"event": kind, "fleet": target.name, **{k: v for k, v in revision.summary().items() if k != "fleet"},
+                 "plan_summary": revision.plan.get("summary", {})}
+        send_event(list(target.settings.get("notify", [])), event, self.progress)
 
     def _health(self, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
         if not bots:

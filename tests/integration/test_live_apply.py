@@ -270,3 +270,37 @@ def test_bot_moves_between_pools_and_neighbours_stay_up(live: LiveFleetHelper) -
     moved_db = live.state / "runtime" / FLEET / f"{FLEET}-small-1" / "bots/alpha-2/tradesv3.dryrun.sqlite"
     assert moved_db.read_bytes() == b"alpha-2 trades"
     assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_notify_hooks_receive_each_apply_and_rollback(live: LiveFleetHelper) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []  # type: ignore[type-arg]
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        edit(live.root / "fleet/fleet.yaml", "health:", f"notify:\n  - url: http://127.0.0.1:{server.server_port}/fleet\n"
+             "  - url: http://127.0.0.1:1/unreachable\nhealth:")
+        first = live.apply()
+        assert first.code == 0, first.err
+        assert "notify http://127.0.0.1:1/unreachable: not delivered" in first.err
+        edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.14")
+        assert live.apply().code == 0
+        assert live.run("rollback", "--yes").code == 0
+    finally:
+        server.shutdown()
+    assert [(e["event"], e["revision"], e["status"]) for e in received] == [("apply", 1, "applied"), ("apply", 2, "applied"), ("rollback", 3, "applied")]
+    assert received[0]["fleet"] == FLEET and received[0]["plan_summary"]["create"] == 12
+    assert received[2]["message"] == "rollback to revision 1"
