@@ -144,7 +144,7 @@ def ports_of(render_dir: Path) -> dict[str, int]:
 
 
 def materialise_secrets(render_dir: Path, key: bytes) -> None:
-    from engine.secrets import secrets_document
+    from engine.live.secrets import secrets_document
 
     for config in render_dir.glob("containers/*/bots/*/config.json"):
         bot = config.parent.name
@@ -170,7 +170,7 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
         t, proc = fleetops(state, "apply", "--repo", str(repo_dir), "--yes")
         assert "No changes" in proc.stdout
         noop_times.append(t)
-    from engine.live import FleetContext
+    from engine.flow import FleetContext
 
     ctx = FleetContext(state, None)
     in_process = []
@@ -230,7 +230,7 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
 
 
 def bench_api_calls(tmp: Path) -> None:
-    from engine.live import FleetContext
+    from engine.flow import FleetContext
 
     section("(d) Docker API calls per no-op live plan")
     for bots in (20, 60, 120):

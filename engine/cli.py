@@ -42,7 +42,7 @@ def cli(ctx: click.Context, state_dir: str | None, docker_host: str | None) -> N
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate(repo: str, ref: str | None, fmt: str) -> None:
     """Check the specs and strategy pins; every problem in one run."""
-    from engine.load import load_fleet
+    from engine.spec.load import load_fleet
 
     try:
         loaded = load_fleet(repo, ref)
@@ -65,8 +65,8 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
 def render(repo: str, ref: str | None, out: str) -> None:
     """Write the compose file, supervisord confs and bot configs (no secrets)."""
-    from engine.pipeline import compile_at
-    from engine.render import render_fleet
+    from engine.flow import compile_at
+    from engine.compile.render import render_fleet
 
     _, desired = compile_at(repo, ref)
     written = render_fleet(desired).write(out)
@@ -82,7 +82,7 @@ def render(repo: str, ref: str | None, out: str) -> None:
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
 def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exitcode: bool, rebalance: bool) -> None:
     """Show what would change."""
-    from engine.pipeline import offline_plan
+    from engine.flow import offline_plan
     from engine.timing import stage
 
     if against is None:
@@ -104,7 +104,7 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
 def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: bool) -> None:
     """Converge Docker to the specs: plan, confirm, execute, check health, roll back if broken."""
-    from engine.store import apply_lock
+    from engine.live.store import apply_lock
 
     ctx = _context()
     with apply_lock(ctx.state_dir):
@@ -118,7 +118,7 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
 def rollback(to: int | None, yes: bool) -> None:
     """Re-apply a stored revision's artifacts (no git needed)."""
     from engine.errors import StateError
-    from engine.store import apply_lock
+    from engine.live.store import apply_lock
 
     ctx = _context()
     with apply_lock(ctx.state_dir):
@@ -140,7 +140,7 @@ def rollback(to: int | None, yes: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(fmt: str) -> None:
     """List recorded revisions."""
-    from engine.store import RevisionStore
+    from engine.live.store import RevisionStore
 
     store = RevisionStore(_state_dir())
     rows = [r.summary() for r in store.all()]
@@ -177,14 +177,14 @@ def init(directory: str) -> None:
 
 
 def _state_dir() -> Path:
-    from engine.store import default_state_dir
+    from engine.live.store import default_state_dir
 
     configured = click.get_current_context().find_root().obj["state_dir"]
     return Path(configured) if configured else default_state_dir()
 
 
 def _context() -> Any:
-    from engine.live import FleetContext
+    from engine.flow import FleetContext
 
     obj = click.get_current_context().find_root().obj
     return FleetContext(_state_dir(), obj["docker_host"], progress=lambda line: click.echo(f"  {line}", err=True))

@@ -14,10 +14,11 @@ from pathlib import Path
 import git
 
 from engine.errors import SourceError
+from engine.resources import data_root
 
 __all__ = ["EXAMPLE_ROOT", "build_demo_repo", "commit_all"]
 
-EXAMPLE_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_ROOT = data_root()
 
 _IDENTITY = {"GIT_AUTHOR_NAME": "fleetops", "GIT_AUTHOR_EMAIL": "fleetops@localhost",
              "GIT_COMMITTER_NAME": "fleetops", "GIT_COMMITTER_EMAIL": "fleetops@localhost"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.observe import observe
+from engine.live.observe import observe
 
 __all__ = ["fleet_status", "status_to_text"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.assign import FIRST_POOL_PORT, Placement, assign_bots
-from engine.spec import Bot, Pool
+from engine.compile.assign import FIRST_POOL_PORT, Placement, assign_bots
+from engine.spec.models import Bot, Pool
 
 
 def pool(name: str, capacity: int) -> Pool:

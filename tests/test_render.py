@@ -18,9 +18,9 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.pipeline import compile_at
-from engine.render import render_fleet
-from engine.secrets import secrets_document
+from engine.flow import compile_at
+from engine.compile.render import render_fleet
+from engine.live.secrets import secrets_document
 from tests.conftest import ROOT, Run
 from tests.support.repos import edit
 
@@ -135,7 +135,7 @@ def test_docker_compose_accepts_the_compose_file(base_repo: git.Repo, tmp_path: 
 
 @pytest.mark.parametrize("bad", ["a\nb", "x\r[program:evil]"])
 def test_supervisord_filter_refuses_line_breaks(bad: str) -> None:
-    from engine.templates import environment
+    from engine.compile.templates import environment
 
     with pytest.raises(ValueError, match="line break"):
         environment().filters["supervisor"](bad)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import StateError
-from engine.store import RevisionStatus, RevisionStore, apply_lock
+from engine.live.store import RevisionStatus, RevisionStore, apply_lock
 
 
 def test_revisions_are_monotonic_and_an_interrupted_apply_is_detected(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.desired import DesiredFleet
+from engine.compile.desired import DesiredFleet
 from engine.plan.fields import diff_essences, display_number
 from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, WalletUsage
 from engine.plan.risk import bot_risk, wallet_risk

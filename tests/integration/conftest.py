@@ -14,7 +14,7 @@ import git
 import httpx
 import pytest
 
-from engine.secrets import api_credentials
+from engine.live.secrets import api_credentials
 from tests.conftest import ROOT, Run
 
 FLEET = "testfleet"

@@ -1,8 +1,8 @@
 """The fleet spec's vocabulary: one pydantic model per document kind.
 
-Used by ``engine.validate`` on raw documents. These models check what a single document can
+Used by ``engine.spec.validate`` on raw documents. These models check what a single document can
 check on its own (types, ranges, formats, unknown keys); relations between documents are
-``engine.validate``'s job. Every string that later reaches a supervisord conf, a compose file or
+``engine.spec.validate``'s job. Every string that later reaches a supervisord conf, a compose file or
 a path is constrained here to a safe alphabet, so no spec value can inject a section, a command
 or a path outside its bot's directory.
 """

@@ -1,6 +1,6 @@
 """YAML text → plain Python documents that remember where every value was written.
 
-Called by ``engine.source`` for each spec file. Every later stage (pydantic validation,
+Called by ``engine.spec.source`` for each spec file. Every later stage (pydantic validation,
 cross-reference checks, the plan's diff) reports problems by *location in data*
 (``("pairs", 1)``); this module is what turns such a location back into ``file:line:col``.
 It composes with ruamel.yaml's libyaml-based parser (the composer keeps marks, the C parser

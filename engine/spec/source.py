@@ -1,7 +1,7 @@
 """Adapter to git and the file system: the only module that reads the fleet repository.
 
-``engine.load`` asks it for the spec files of one snapshot (the working tree, or a ref read
-straight from git objects with no checkout) and ``engine.pins`` for strategy files at pinned
+``engine.spec.load`` asks it for the spec files of one snapshot (the working tree, or a ref read
+straight from git objects with no checkout) and ``engine.spec.pins`` for strategy files at pinned
 refs. Everything else in the engine sees plain text and SHAs.
 """
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import Problem
-from engine.rawdoc import RawDocument, parse_documents
-from engine.source import BlobText, FleetSource, open_source
-from engine.validate import FleetSpec, validate_documents
+from engine.spec.rawdoc import RawDocument, parse_documents
+from engine.spec.source import BlobText, FleetSource, open_source
+from engine.spec.validate import FleetSpec, validate_documents
 
 __all__ = ["LoadedFleet", "load_fleet"]
 

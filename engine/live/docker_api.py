@@ -17,7 +17,7 @@ import docker.errors
 import requests.exceptions
 
 from engine.errors import DockerError
-from engine.labels import FLEET
+from engine.naming import FLEET
 
 __all__ = ["ContainerSpec", "DockerEngine", "ListedContainer"]
 

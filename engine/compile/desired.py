@@ -13,11 +13,11 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from engine.assign import Placement, assign_bots
+from engine.compile.assign import Placement, assign_bots
 from engine.hashing import short_hash
-from engine.spec import Bot
-from engine.templates import template_version
-from engine.validate import FleetSpec
+from engine.spec.models import Bot
+from engine.compile.templates import template_version
+from engine.spec.validate import FleetSpec
 
 __all__ = ["BOT_ROOT", "DesiredBot", "DesiredContainer", "DesiredFleet", "compile_fleet", "placements_of"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ApplyError
-from engine.spec import SECRET_TARGETS
+from engine.spec.models import SECRET_TARGETS
 
 __all__ = ["API_USERNAME", "api_credentials", "load_or_create_key", "resolve_secret", "secrets_document"]
 

@@ -17,16 +17,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from engine.desired import DesiredContainer, DesiredFleet
-from engine.docker_api import ContainerSpec, DockerEngine
+from engine.compile.desired import DesiredContainer, DesiredFleet
+from engine.live.docker_api import ContainerSpec, DockerEngine
 from engine.errors import ApplyError, HealthError
-from engine.health import check_health
-from engine.labels import FLEET, REVISION, container_labels
-from engine.observe import LiveFleet, baseline_from_live
+from engine.live.health import check_health
+from engine.naming import FLEET, REVISION, container_labels
+from engine.live.observe import LiveFleet, baseline_from_live
 from engine.plan.model import Action, Plan
-from engine.render import network_name
-from engine.runtime import Runtime
-from engine.supervisor_ctl import Supervisor
+from engine.compile.render import network_name
+from engine.live.runtime import Runtime
+from engine.live.supervisor_ctl import Supervisor
 
 __all__ = ["ExecutionResult", "Executor"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.assign import Placement
-from engine.desired import DesiredBot, DesiredContainer, DesiredFleet
+from engine.compile.assign import Placement
+from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 
 __all__ = ["fleet_from_payload", "fleet_to_payload"]
 

@@ -1,6 +1,6 @@
 """Checks on a bot's free-form ``freqtrade:`` block, merged last into its FreqTrade config.
 
-Called by ``engine.validate``. The block may tune FreqTrade, but never take over what fleetops
+Called by ``engine.spec.validate``. The block may tune FreqTrade, but never take over what fleetops
 manages (paths, the API server, money settings that have their own spec keys) and never carry
 a literal secret: secrets go through ``secrets:`` references.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.rawdoc import Loc
+from engine.spec.rawdoc import Loc
 
 __all__ = ["MANAGED_KEYS", "check_freqtrade_extras"]
 

@@ -6,8 +6,8 @@ are repairs; they are skipped where the plan already recreates or restarts the t
 
 from __future__ import annotations
 
-from engine.desired import DesiredFleet
-from engine.observe import LiveFleet
+from engine.compile.desired import DesiredFleet
+from engine.live.observe import LiveFleet
 from engine.plan.model import Action, Change, Plan, Risk
 
 __all__ = ["with_drift"]

@@ -14,28 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.assign import Placement
-from engine.desired import DesiredFleet, compile_fleet
-from engine.docker_api import DockerEngine
-from engine.errors import ApplyError, FleetopsError, HealthError
-from engine.executor import Executor
-from engine.health import BotHealth, check_health
-from engine.load import load_fleet
-from engine.notify import send_event
-from engine.observe import LiveFleet, baseline_from_live, observe
-from engine.payload import fleet_from_payload, fleet_to_payload
-from engine.pipeline import snapshot_meta
+from engine.compile.assign import Placement
+from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
+from engine.live.docker_api import DockerEngine
+from engine.errors import ApplyError, FleetopsError, HealthError, SourceError, SpecError
+from engine.live.executor import Executor
+from engine.live.health import BotHealth, check_health
+from engine.spec.load import LoadedFleet, load_fleet
+from engine.live.notify import send_event
+from engine.live.observe import LiveFleet, baseline_from_live, observe
+from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.plan.diff import plan_fleets
-from engine.plan.drift import with_drift
+from engine.live.drift import with_drift
 from engine.plan.jsonfmt import plan_as_dict
 from engine.plan.model import Plan
-from engine.render import network_name
-from engine.runtime import Runtime
-from engine.secrets import load_or_create_key
-from engine.store import Revision, RevisionStatus, RevisionStore
+from engine.compile.render import network_name
+from engine.live.runtime import Runtime
+from engine.live.secrets import load_or_create_key
+from engine.live.store import Revision, RevisionStatus, RevisionStore
 from engine.timing import stage
 
-__all__ = ["ApplyOutcome", "FleetContext", "LivePlan"]
+__all__ = ["ApplyOutcome", "FleetContext", "LivePlan", "compile_at", "offline_plan", "snapshot_meta"]
 
 
 @dataclass
@@ -171,4 +170,40 @@ class FleetContext:
         self.store.finish(number, RevisionStatus.ROLLED_BACK, f"{reason}; rolled back to revision {previous.number}{note}")
         raise HealthError(f"revision {number} failed its health checks ({reason}); rolled back to revision {previous.number}{note}")
 
+def snapshot_meta(loaded: LoadedFleet, kind: str | None = None) -> dict[str, Any]:
+    """How a plan names one side: the ref as given, the commit it is, and whether it is dirty."""
+    source = loaded.source
+    meta: dict[str, Any] = {"ref": source.ref if source.ref is not None else "HEAD", "commit": source.commit}
+    if kind is not None:
+        meta = {"kind": kind, **meta, "revision": None}
+    else:
+        meta["dirty"] = source.dirty
+    return meta
 
+
+def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) -> tuple[LoadedFleet, DesiredFleet]:
+    loaded = load_fleet(repo, ref)
+    return loaded, compile_fleet(loaded.spec, rebalance=rebalance)
+
+
+def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False) -> Plan:
+    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker."""
+    try:
+        with stage(f"load {against}"):
+            base_loaded = load_fleet(repo, against)
+    except SpecError as exc:
+        first = exc.problems[0] if exc.problems else ""
+        raise SourceError(
+            f"the baseline {against} does not validate ({len(exc.problems)} problem(s), first: {first}); "
+            "fix it there or plan against another ref"
+        ) from exc
+    with stage(f"compile {against}"):
+        baseline = compile_fleet(base_loaded.spec)
+    with stage(f"load {ref or 'working tree'}"):
+        target_loaded = load_fleet(repo, ref)
+    with stage(f"compile {ref or 'working tree'}"):
+        target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
+    base_meta = snapshot_meta(base_loaded, kind="ref")
+    base_meta["ref"] = against
+    with stage("diff"):
+        return plan_fleets(baseline, target, snapshot_meta(target_loaded), base_meta)

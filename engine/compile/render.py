@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.desired import DesiredBot, DesiredContainer, DesiredFleet
-from engine.labels import container_labels
-from engine.templates import environment, template_version
+from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
+from engine.naming import container_labels
+from engine.compile.templates import environment, template_version
 
 __all__ = ["RenderedFleet", "network_name", "render_bot_config", "render_fleet"]
 

@@ -12,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.assign import Placement
-from engine.desired import DesiredBot, DesiredContainer, DesiredFleet
-from engine.docker_api import DockerEngine, ListedContainer
+from engine.compile.assign import Placement
+from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
+from engine.live.docker_api import DockerEngine, ListedContainer
 from engine.errors import ApplyError
-from engine.labels import CONTAINER_INDEX, POOL, SPEC_HASH
-from engine.render import network_name
-from engine.runtime import Runtime
-from engine.supervisor_ctl import Supervisor
+from engine.naming import CONTAINER_INDEX, POOL, SPEC_HASH
+from engine.compile.render import network_name
+from engine.live.runtime import Runtime
+from engine.live.supervisor_ctl import Supervisor
 
 __all__ = ["LiveBot", "LiveFleet", "baseline_from_live", "observe"]
 

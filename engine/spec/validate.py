@@ -1,6 +1,6 @@
 """Raw documents → a validated ``FleetSpec``, or every problem at once.
 
-Called by ``engine.load``. Checks run in two passes: each document against its pydantic model
+Called by ``engine.spec.load``. Checks run in two passes: each document against its pydantic model
 (``engine.spec``), then the invariants that relate documents (references, wallet allocation,
 currencies, live-trading secrets, strategy pins). Nothing downstream runs unless both pass, so
 nothing is ever rendered or applied from an invalid fleet.
@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import Problem, SpecError
-from engine.freqtrade_extras import check_freqtrade_extras
-from engine.pins import PinError, ResolvedPin, resolve_pin
-from engine.rawdoc import Loc, RawDocument
-from engine.source import FleetSource
-from engine.spec import KIND_MODELS, Bot, Fleet, Pool, Wallet
+from engine.spec.freqtrade_extras import check_freqtrade_extras
+from engine.spec.pins import PinError, ResolvedPin, resolve_pin
+from engine.spec.rawdoc import Loc, RawDocument
+from engine.spec.source import FleetSource
+from engine.spec.models import KIND_MODELS, Bot, Fleet, Pool, Wallet
 
 __all__ = ["FleetSpec", "validate_documents"]
 

@@ -1,6 +1,6 @@
 """Which container each bot runs in, and on which API port: stable across runs.
 
-Called by ``engine.desired``. The prior assignment (from the baseline: a git ref's desired
+Called by ``engine.compile.desired``. The prior assignment (from the baseline: a git ref's desired
 fleet, or live Docker labels) is the anchor: a bot stays in its container while that container
 still exists and has room, so adding a bot never moves another. New bots fill the least-loaded
 container; a container is added only when all are full; a container left empty disappears.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engine.spec import Bot, Pool
+from engine.spec.models import Bot, Pool
 
 __all__ = ["FIRST_POOL_PORT", "DEDICATED_PORT", "Placement", "assign_bots", "pool_container_name", "dedicated_container_name"]
 

@@ -1,6 +1,6 @@
 """Strategy pins: ``ClassName@ref`` → the exact strategy file a bot will run.
 
-Called by ``engine.validate`` once per distinct pin. A pin resolves through git to a full
+Called by ``engine.spec.validate`` once per distinct pin. A pin resolves through git to a full
 commit SHA and the sha256 of ``strategies/<ClassName>.py`` at that commit; the class must be
 defined there the way FreqTrade's resolver finds it (it greps for ``class <Name>(``).
 """
@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from engine.source import STRATEGY_DIR, FleetSource
+from engine.spec.source import STRATEGY_DIR, FleetSource
 
 __all__ = ["PinError", "ResolvedPin", "resolve_pin"]
 

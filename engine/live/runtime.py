@@ -22,9 +22,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine.desired import DesiredBot, DesiredContainer, DesiredFleet
-from engine.render import render_bot_config, render_supervisord
-from engine.secrets import secrets_document
+from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
+from engine.compile.render import render_bot_config, render_supervisord
+from engine.live.secrets import secrets_document
 
 __all__ = ["Runtime"]
 

@@ -1,6 +1,6 @@
 """The jinja2 environment over ``templates/``, with the escaping filters each target format needs.
 
-Used by ``engine.render``; ``template_version`` is folded into every hash so that a change to a
+Used by ``engine.compile.render``; ``template_version`` is folded into every hash so that a change to a
 template (a fleetops upgrade) shows up as a change of the bots and containers it renders.
 """
 
@@ -9,16 +9,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from engine.resources import template_dir
 
 if TYPE_CHECKING:
     import jinja2
 
 __all__ = ["TEMPLATE_DIR", "environment", "template_version"]
 
-TEMPLATE_DIR = Path(os.environ.get("FLEETOPS_TEMPLATES", Path(__file__).resolve().parent.parent / "templates"))
+TEMPLATE_DIR = template_dir()
 
 
 def _json(value: Any) -> str:
