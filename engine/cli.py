@@ -13,11 +13,16 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.errors import FleetopsError, SpecError
+from engine.textsafe import one_line
+
+if TYPE_CHECKING:
+    from engine.flow import Context, LivePlan
+    from engine.plan.model import Plan
 
 __all__ = ["cli", "main"]
 
@@ -82,11 +87,11 @@ def render(repo: str, ref: str | None, out: str) -> None:
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
 def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exitcode: bool, rebalance: bool) -> None:
     """Show what would change."""
-    from engine.flow import offline_plan
+    from engine.flow import offline_plan, plan_specs
     from engine.timing import stage
 
     if against is None:
-        result = _context().plan_specs(repo, ref, rebalance=rebalance).plan
+        result = plan_specs(_context(), repo, ref, rebalance=rebalance).plan
     else:
         result = offline_plan(repo, ref, against, rebalance=rebalance)
     with stage(f"format {fmt}"):
@@ -104,11 +109,12 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
 def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: bool) -> None:
     """Converge Docker to the specs: plan, confirm, execute, check health, roll back if broken."""
+    from engine.flow import plan_specs
     from engine.live.store import apply_lock
 
     ctx = _context()
     with apply_lock(ctx.state_dir):
-        live_plan = ctx.plan_specs(repo, ref, rebalance=rebalance)
+        live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance)
         _execute(ctx, live_plan, yes=yes, rollback=not no_rollback)
 
 
@@ -118,21 +124,22 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
 def rollback(to: int | None, yes: bool) -> None:
     """Re-apply a stored revision's artifacts (no git needed)."""
     from engine.errors import StateError
+    from engine.flow import plan_revision
+    from engine.live import policy
     from engine.live.store import apply_lock
 
     ctx = _context()
     with apply_lock(ctx.state_dir):
-        revisions = ctx.store.all()
-        if not revisions:
-            raise StateError(f"no revisions in {ctx.state_dir}; nothing to roll back to")
+        store = ctx.store()
         if to is None:
-            latest = revisions[-1]
-            good = [r for r in revisions if r.status.is_good and r.number < latest.number and r.fleet == latest.fleet]
-            if not good:
+            latest = store.latest()
+            if latest is None:
+                raise StateError(f"no revisions in {ctx.state_dir}; nothing to roll back to")
+            target = policy.rollback_target(store, latest.fleet, before=latest.number)
+            if target is None:
                 raise StateError("no earlier healthy revision to roll back to (see `fleetops history`)")
-            to = good[-1].number
-        revision = ctx.store.get(to)
-        live_plan = ctx.plan_revision(revision)
+            to = target.number
+        live_plan = plan_revision(ctx, store.get(to))
         _execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}", event="rollback")
 
 
@@ -142,8 +149,8 @@ def history(fmt: str) -> None:
     """List recorded revisions."""
     from engine.live.store import RevisionStore
 
-    store = RevisionStore(_state_dir())
-    rows = [r.summary() for r in store.all()]
+    store = RevisionStore.open_readonly(_state_dir())
+    rows = [r.summary() for r in store.all()] if store is not None else []
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -183,15 +190,19 @@ def _state_dir() -> Path:
     return Path(configured) if configured else default_state_dir()
 
 
-def _context() -> Any:
-    from engine.flow import FleetContext
+def _context() -> Context:
+    from engine.flow import Context
+    from engine.live.adapters import real_ports
 
     obj = click.get_current_context().find_root().obj
-    return FleetContext(_state_dir(), obj["docker_host"], progress=lambda line: click.echo(f"  {line}", err=True))
+    return Context(_state_dir(), real_ports(obj["docker_host"]), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
 
 
-def _execute(ctx: Any, live_plan: Any, *, yes: bool, rollback: bool, message: str = "", event: str = "apply") -> None:
+def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply") -> None:
     """Show the plan, ask, apply it: the shared tail of apply and rollback."""
+    from engine.errors import ApplyError, HealthError
+    from engine.flow import apply_plan
+    from engine.live.store import RevisionStatus
     from engine.plan.text import plan_to_text
 
     click.echo(plan_to_text(live_plan.plan), nl=False)
@@ -201,12 +212,16 @@ def _execute(ctx: Any, live_plan: Any, *, yes: bool, rollback: bool, message: st
         if not sys.stdin.isatty():
             raise FleetopsError("refusing to apply without confirmation: stdin is not a terminal (pass --yes)")
         click.confirm("Apply these changes?", abort=True)
-    outcome = ctx.apply(live_plan, rollback=rollback, message=message, event=event)
+    outcome = apply_plan(ctx, live_plan, rollback=rollback, message=message, event=event)
+    if outcome.status is RevisionStatus.ROLLED_BACK:
+        raise HealthError(outcome.message)
+    if outcome.status is not RevisionStatus.APPLIED:
+        raise ApplyError(outcome.message)
     healthy = sum(1 for h in outcome.health.values() if h.healthy)
     click.echo(f"{outcome.message}; {healthy} bot(s) answered their ping")
 
 
-def _format_plan(result: Any, fmt: str) -> str:
+def _format_plan(result: Plan, fmt: str) -> str:
     if fmt == "json":
         from engine.plan.jsonfmt import plan_to_json
 
@@ -245,7 +260,7 @@ def _run() -> None:
         click.echo("aborted", err=True)
         sys.exit(1)
     except FleetopsError as exc:
-        click.echo(str(exc) if isinstance(exc, SpecError) else f"fleetops: error: {exc}", err=True)
+        click.echo(str(exc) if isinstance(exc, SpecError) else f"fleetops: error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -253,5 +268,5 @@ def _run() -> None:
     except Exception as exc:  # a bug, not a user mistake
         if os.environ.get("FLEETOPS_DEBUG"):
             traceback.print_exc()
-        click.echo(f"fleetops: internal error: {type(exc).__name__}: {exc} (set FLEETOPS_DEBUG=1 for the traceback)", err=True)
+        click.echo(f"fleetops: internal error: {type(exc).__name__}: {one_line(str(exc))} (set FLEETOPS_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)

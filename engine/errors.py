@@ -7,6 +7,7 @@ module raises one of them (``raise ... from exc``) and never prints::
     ├── SpecError                 the fleet specs are invalid; carries every Problem found
     ├── SourceError               git: not a repository, unknown ref, unreadable blob
     ├── DockerError               the Docker engine is unreachable or refused a call
+    ├── SupervisorError           supervisord in a pool container did not answer or refused a call
     ├── ApplyError                converging Docker to the plan failed
     │   └── HealthError           applied bots did not answer their API in time
     └── StateError                the revision store is locked, corrupt or missing a revision
@@ -15,6 +16,8 @@ module raises one of them (``raise ... from exc``) and never prints::
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from engine.textsafe import one_line
 
 __all__ = [
     "ApplyError",
@@ -25,6 +28,7 @@ __all__ = [
     "SourceError",
     "SpecError",
     "StateError",
+    "SupervisorError",
 ]
 
 
@@ -38,7 +42,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: error: {self.message}"
+        """One line, whatever the message quotes: control characters are shown escaped."""
+        return f"{one_line(self.path)}:{self.line}:{self.col}: error: {one_line(self.message)}"
 
     def as_json(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "col": self.col, "message": self.message}
@@ -64,6 +69,10 @@ class SourceError(FleetopsError):
 
 class DockerError(FleetopsError):
     """The Docker engine is unreachable or refused a call."""
+
+
+class SupervisorError(FleetopsError):
+    """supervisord in a pool container did not answer or refused a call."""
 
 
 class ApplyError(FleetopsError):

@@ -1,40 +1,71 @@
-"""Live plan, apply and rollback: the pipeline with Docker on the baseline side.
+"""The whole pipeline, in the order it runs — a newcomer's first read::
 
-Called by the CLI (and the watcher). One path computes the plan for both ``plan`` and
-``apply``, so apply executes exactly the plan it printed::
+    offline plan:  load ref A, load ref B → compile both → pair and diff → Plan
+    live plan:     observe Docker → compile specs (keeping the live assignment) → pair and diff → + drift → Plan
+    apply:         record pending → execute → health → record applied, or roll back → notify
 
-    observe Docker → compile specs (keeping live assignment) → diff + drift → plan
-    plan → record pending revision → execute → health → applied | rolled back
+Called by the CLI and the watcher; there is one way to plan and one way to apply, and apply
+executes exactly the plan that was printed. The decisions (what failed, what to roll back to)
+are ``engine.live.policy``'s; the outside world is reached only through ``Ports``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
-from engine.live.docker_api import DockerEngine
+from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.errors import ApplyError, FleetopsError, HealthError, SourceError, SpecError
+from engine.live import policy
+from engine.live.drift import with_drift
 from engine.live.executor import Executor
-from engine.live.health import BotHealth, check_health
-from engine.spec.load import LoadedFleet, load_fleet
+from engine.live.health import BotHealth, HealthTarget, wait_healthy
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
-from engine.compile.payload import fleet_from_payload, fleet_to_payload
-from engine.plan.diff import plan_fleets
-from engine.live.drift import with_drift
-from engine.plan.jsonfmt import plan_as_dict
-from engine.plan.model import Plan
-from engine.compile.render import network_name
+from engine.live.ports import Ports
 from engine.live.runtime import Runtime
 from engine.live.secrets import load_or_create_key
 from engine.live.store import Revision, RevisionStatus, RevisionStore
+from engine.naming import network_name
+from engine.plan.diff import plan_fleets
+from engine.plan.jsonfmt import plan_as_dict
+from engine.plan.model import Plan, Snapshot
+from engine.spec.load import LoadedFleet, load_fleet
+from engine.textsafe import one_line
 from engine.timing import stage
 
-__all__ = ["ApplyOutcome", "FleetContext", "LivePlan", "compile_at", "offline_plan", "snapshot_meta"]
+__all__ = [
+    "ApplyOutcome", "Context", "LivePlan", "apply_plan", "compile_at", "offline_plan", "plan_live", "plan_revision",
+    "plan_specs", "snapshot_of",
+]
+
+
+@dataclass
+class Context:
+    """Where a fleet lives: its state dir (revisions, runtime dirs, key), the ports, and progress."""
+
+    state_dir: Path
+    ports: Ports
+    progress: Callable[[str], None] = lambda _line: None
+    environ: Mapping[str, str] | None = None
+    _store: RevisionStore | None = field(default=None, init=False, repr=False)
+
+    def store(self) -> RevisionStore:
+        """The revision store, created on first write."""
+        if self._store is None:
+            self._store = RevisionStore(self.state_dir)
+        return self._store
+
+    def read_store(self) -> RevisionStore | None:
+        """The store for reading; None when nothing was ever applied (reading creates nothing)."""
+        return self._store if self._store is not None else RevisionStore.open_readonly(self.state_dir)
+
+    def runtime(self, fleet: str, *, writable: bool = False) -> Runtime:
+        key = load_or_create_key(self.state_dir) if writable else None
+        return Runtime(self.state_dir, fleet, key, self.environ)
 
 
 @dataclass
@@ -42,143 +73,23 @@ class LivePlan:
     plan: Plan
     target: DesiredFleet
     live: LiveFleet
-    source: dict[str, Any]
+    source: Snapshot
 
 
 @dataclass
 class ApplyOutcome:
-    revision: int | None
-    status: RevisionStatus | None
+    revision: int
+    status: RevisionStatus
     health: dict[str, BotHealth]
     message: str
 
 
-class FleetContext:
-    """Docker, the state dir and the revision store, for one fleet."""
+# -- offline --------------------------------------------------------------------------------
 
-    def __init__(self, state_dir: Path, docker_host: str | None, progress: Callable[[str], None] = lambda _: None) -> None:
-        self.state_dir = state_dir
-        self.docker = DockerEngine(docker_host)
-        self.store = RevisionStore(state_dir)
-        self.progress = progress
-        self._key = load_or_create_key(state_dir)
-
-    def runtime(self, fleet: str) -> Runtime:
-        return Runtime(self.state_dir, fleet, self._key)
-
-    def last_good(self, fleet: str) -> Revision | None:
-        return self.store.latest(fleet=fleet, good_only=True)
-
-    def plan_to(self, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: dict[str, Any], fleet: str) -> LivePlan:
-        """Observe Docker, compile the target with the live assignment as prior, diff, add drift."""
-        runtime = self.runtime(fleet)
-        with stage("observe docker"):
-            live = observe(self.docker, runtime, fleet)
-        previous_revision = self.last_good(fleet)
-        previous = fleet_from_payload(previous_revision.payload) if previous_revision else None
-        prior = {name: Placement(**bot.record["placement"]) for name, bot in live.bots.items()}
-        with stage("compile target"):
-            target = target_of(prior)
-        with stage("diff"):
-            baseline = baseline_from_live(live, runtime, previous)
-            meta = {"kind": "live", "ref": None, "commit": previous_revision.commit if previous_revision else None,
-                    "revision": previous_revision.number if previous_revision else None}
-            plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
-        return LivePlan(plan, target, live, source)
-
-    def plan_specs(self, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
-        with stage("load specs"):
-            loaded = load_fleet(repo, ref)
-        return self.plan_to(lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance), snapshot_meta(loaded), loaded.spec.fleet.name)
-
-    def plan_revision(self, revision: Revision) -> LivePlan:
-        stored = fleet_from_payload(revision.payload)
-        source = {"ref": f"revision {revision.number}", "commit": revision.commit, "dirty": revision.dirty}
-        return self.plan_to(lambda _prior: stored, source, stored.name)
-
-    def apply(self, live_plan: LivePlan, *, rollback: bool, message: str = "", event: str = "apply") -> ApplyOutcome:
-        """Execute a plan, record the revision, check health, roll back if it breaks bots.
-
-        However it ends, the fleet's notify hooks hear about it once the revision is final.
-        """
-        self.store.mark_interrupted()
-        plan, target = live_plan.plan, live_plan.target
-        number = self.store.begin(target.name, live_plan.source.get("commit"), live_plan.source.get("ref"),
-                                  bool(live_plan.source.get("dirty")), plan_as_dict(plan), fleet_to_payload(target))
-        try:
-            return self._execute(number, live_plan, rollback, message)
-        finally:
-            self._notify(target, number, event)
-
-    def _execute(self, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
-        plan, target = live_plan.plan, live_plan.target
-        runtime = self.runtime(target.name)
-        try:
-            with stage("execute plan"):
-                result = Executor(self.docker, runtime, target, live_plan.live, number, self.progress).run(plan)
-            with stage("health checks"):
-                health = self._health(target, result.check_bots)
-        except HealthError as exc:
-            return self._failed(number, target, rollback, str(exc), {})
-        except FleetopsError as exc:
-            self.store.finish(number, RevisionStatus.FAILED, str(exc))
-            raise
-        sick = [h for h in health.values() if not h.healthy]
-        if sick:
-            detail = ", ".join(f"{h.bot}: {h.detail}" for h in sick)
-            return self._failed(number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
-        self.store.finish(number, RevisionStatus.APPLIED, message)
-        return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied")
-
-    def _notify(self, target: DesiredFleet, number: int, kind: str) -> None:
-        """Tell the fleet's hooks how the revision ended (never changes that outcome)."""
-        revision = self.store.get(number)
-        event = {"event": kind, "fleet": target.name, **{k: v for k, v in revision.summary().items() if k != "fleet"},
-                 "plan_summary": revision.plan.get("summary", {})}
-        send_event(list(target.settings.get("notify", [])), event, self.progress)
-
-    def _health(self, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
-        if not bots:
-            return {}
-        self.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
-        listed = {c.name: c for c in self.docker.list_fleet(target.name, network_name(target.name))}
-        timeout = float(target.settings.get("health", {}).get("timeout_seconds", 60))
-        targets = {}
-        for name in sorted(bots):
-            bot = target.bots[name]
-            container = listed.get(bot.container)
-            targets[name] = (container.ip if container else None, bot.placement.port)
-        return check_health(targets, timeout)
-
-    def _failed(self, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth]) -> ApplyOutcome:
-        auto = target.settings.get("health", {}).get("rollback", "auto") == "auto"
-        previous = self.last_good(target.name)
-        if not (rollback and auto) or previous is None:
-            why = "rollback is off" if not (rollback and auto) else "there is no earlier healthy revision"
-            self.store.finish(number, RevisionStatus.FAILED, f"{reason}; not rolled back: {why}")
-            raise ApplyError(f"revision {number} failed its health checks ({reason}); not rolled back: {why}")
-        self.progress(f"health checks failed ({reason}); rolling back to revision {previous.number}")
-        back = self.plan_revision(previous)
-        try:
-            result = Executor(self.docker, self.runtime(target.name), back.target, back.live, previous.number, self.progress).run(back.plan)
-            after = self._health(back.target, result.check_bots)
-        except FleetopsError as exc:
-            self.store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}")
-            raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc
-        still_sick = [h.bot for h in after.values() if not h.healthy]
-        note = f"; after rollback still unhealthy: {', '.join(still_sick)}" if still_sick else ""
-        self.store.finish(number, RevisionStatus.ROLLED_BACK, f"{reason}; rolled back to revision {previous.number}{note}")
-        raise HealthError(f"revision {number} failed its health checks ({reason}); rolled back to revision {previous.number}{note}")
-
-def snapshot_meta(loaded: LoadedFleet, kind: str | None = None) -> dict[str, Any]:
-    """How a plan names one side: the ref as given, the commit it is, and whether it is dirty."""
+def snapshot_of(loaded: LoadedFleet) -> Snapshot:
+    """How a plan names a side read from git: the ref as given, its commit, whether it is dirty."""
     source = loaded.source
-    meta: dict[str, Any] = {"ref": source.ref if source.ref is not None else "HEAD", "commit": source.commit}
-    if kind is not None:
-        meta = {"kind": kind, **meta, "revision": None}
-    else:
-        meta["dirty"] = source.dirty
-    return meta
+    return Snapshot("ref", source.ref if source.ref is not None else "HEAD", source.commit, source.dirty)
 
 
 def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) -> tuple[LoadedFleet, DesiredFleet]:
@@ -203,7 +114,128 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
         target_loaded = load_fleet(repo, ref)
     with stage(f"compile {ref or 'working tree'}"):
         target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
-    base_meta = snapshot_meta(base_loaded, kind="ref")
-    base_meta["ref"] = against
+    base = snapshot_of(base_loaded)
     with stage("diff"):
-        return plan_fleets(baseline, target, snapshot_meta(target_loaded), base_meta)
+        return plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))
+
+
+# -- live -------------------------------------------------------------------------------------
+
+def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: Snapshot) -> LivePlan:
+    """Observe Docker, compile the target with the live assignment as prior, pair and diff, add drift."""
+    with stage("observe docker"):
+        live = observe(ctx.ports, ctx.runtime(fleet), fleet)
+    current = policy.current_revision(ctx.read_store(), fleet)
+    with stage("compile target"):
+        target = target_of(live.placements())
+    with stage("diff"):
+        baseline = baseline_from_live(live, fleet_from_payload(current.payload) if current else None)
+        meta = Snapshot("live", None, current.commit if current else None, revision=current.number if current else None)
+        plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
+    return LivePlan(plan, target, live, source)
+
+
+def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
+    with stage("load specs"):
+        loaded = load_fleet(repo, ref)
+    return plan_live(ctx, loaded.spec.fleet.name, lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance),
+                     snapshot_of(loaded))
+
+
+def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
+    """The live plan back to a stored revision: its desired fleet exactly, placements included."""
+    stored = fleet_from_payload(revision.payload)
+    source = Snapshot("revision", f"revision {revision.number}", revision.commit, revision.dirty, revision.number)
+    return plan_live(ctx, stored.name, lambda _prior: stored, source)
+
+
+def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, message: str = "", event: str = "apply") -> ApplyOutcome:
+    """Execute a plan, record the revision, check health, roll back if it breaks bots.
+
+    A health failure is an outcome (rolled_back or failed), not an exception; anything else
+    that stops the apply marks the revision failed (or interrupted) before it propagates. The
+    fleet's notify hooks hear about every revision once it is final, and can never change it.
+    """
+    store = ctx.store()
+    store.mark_interrupted()
+    target, source = live_plan.target, live_plan.source
+    number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target))
+    try:
+        outcome = _converge(ctx, number, live_plan, rollback, message)
+    except BaseException as exc:
+        if store.get(number).status is RevisionStatus.PENDING:
+            status = RevisionStatus.FAILED if isinstance(exc, Exception) else RevisionStatus.INTERRUPTED
+            store.finish(number, status, one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
+        _notify(ctx, target, number, event)
+        raise
+    _notify(ctx, target, number, event)
+    return outcome
+
+
+def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
+    target, store = live_plan.target, ctx.store()
+    runtime = ctx.runtime(target.name, writable=True)
+    try:
+        with stage("execute plan"):
+            result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(live_plan.plan)
+        with stage("health checks"):
+            health = _health(ctx, target, result.check_bots)
+    except HealthError as exc:
+        return _fail(ctx, number, target, rollback, str(exc), {})
+    sick = policy.unhealthy(health)
+    if sick:
+        detail = ", ".join(f"{h.bot}: {h.detail}" for h in sick)
+        return _fail(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
+    store.finish(number, RevisionStatus.APPLIED, message)
+    return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied")
+
+
+def _health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
+    if not bots:
+        return {}
+    ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
+    listed = {c.name: c for c in ctx.ports.docker.list_fleet(target.name, network_name(target.name))}
+    timeout = float(target.settings.health.timeout_seconds if target.settings else 60)
+    targets = {}
+    for name in sorted(bots):
+        bot = target.bots[name]
+        container = listed.get(bot.container)
+        targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
+    return wait_healthy(targets, timeout, ctx.ports.probe)
+
+
+def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth]) -> ApplyOutcome:
+    store = ctx.store()
+    previous = policy.rollback_target(store, target.name, before=number)
+    refusal = policy.rollback_refusal(target.settings, rollback, previous)
+    if refusal is not None or previous is None:
+        note = f"{reason}; not rolled back: {refusal}"
+        store.finish(number, RevisionStatus.FAILED, note)
+        return ApplyOutcome(number, RevisionStatus.FAILED, health, f"revision {number} failed its health checks ({note})")
+    ctx.progress(f"health checks failed ({reason}); rolling back to revision {previous.number}")
+    back = plan_revision(ctx, previous)
+    try:
+        result = Executor(ctx.ports, ctx.runtime(target.name, writable=True), back.target, back.live, previous.number,
+                          ctx.progress).run(back.plan)
+        after = _health(ctx, back.target, result.check_bots)
+    except FleetopsError as exc:
+        store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}")
+        raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc
+    still_sick = [h.bot for h in policy.unhealthy(after)]
+    note = f"; after rollback still unhealthy: {', '.join(still_sick)}" if still_sick else ""
+    store.finish(number, RevisionStatus.ROLLED_BACK, f"{reason}; rolled back to revision {previous.number}{note}")
+    return ApplyOutcome(number, RevisionStatus.ROLLED_BACK, health,
+                        f"revision {number} failed its health checks ({reason}); rolled back to revision {previous.number}{note}")
+
+
+def _notify(ctx: Context, target: DesiredFleet, number: int, kind: str) -> None:
+    """Tell the fleet's hooks how the revision ended; a hook can never change that outcome."""
+    if target.settings is None or not target.settings.notify:
+        return
+    try:
+        revision = ctx.store().get(number)
+        event = {"event": kind, "fleet": target.name, **{k: v for k, v in revision.summary().items() if k != "fleet"},
+                 "plan_summary": revision.plan.get("summary", {})}
+        send_event(target.settings.notify, event, ctx.progress)
+    except Exception as exc:  # noqa: BLE001 - reporting must not mask the apply's own result
+        ctx.progress(f"notify: not delivered ({type(exc).__name__})")

@@ -1,4 +1,9 @@
-"""Canonical hashing: one function, so identical inputs give identical hashes everywhere."""
+"""Canonical JSON and hashing: one function each, so identical inputs give identical bytes everywhere.
+
+Every JSON fleetops emits (plans, rendered configs, records, hashes) is strict: a NaN or an
+infinity is a bug upstream (validation rejects them), so it raises instead of writing ``NaN``,
+which strict parsers reject.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,17 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["canonical_json", "short_hash"]
+__all__ = ["canonical_json", "pretty_json", "short_hash"]
 
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: the byte form every hash is taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def pretty_json(value: Any, *, sort_keys: bool = True) -> str:
+    """Indented strict JSON with a final newline: files and CLI output people read."""
+    return json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def short_hash(value: Any) -> str:

@@ -1,30 +1,99 @@
-"""The Docker labels fleetops owns: how the next run rebuilds desired-vs-live from Docker alone.
+"""Every name fleetops renders, in one place: containers, networks, labels, paths, programs, ports.
 
-Used by rendering (compose file) and, later, by observation and apply. Nothing without
-``io.fleetops.fleet`` is ever touched.
+Used by compile (what to create), live (what to look for) and tests. Names are built from spec
+names (``^[a-z][a-z0-9-]{0,39}$``) so they are valid Docker names and file names. Within one
+fleet they are unambiguous by construction: a pool may not be called ``bot-…`` (validation says
+so), so ``<fleet>-<pool>-<n>`` can never equal ``<fleet>-bot-<bot>``. Across fleets on one host
+(``a`` + pool ``b-c`` vs fleet ``a-b`` + pool ``c``) the same text can arise; apply checks the
+engine for a name taken by another fleet or an unmanaged container before it touches anything.
 """
 
 from __future__ import annotations
 
-__all__ = ["FLEET", "container_labels"]
+__all__ = [
+    "BOT_USER_UID",
+    "DEDICATED_PORT",
+    "FIRST_POOL_PORT",
+    "Labels",
+    "RESERVED_POOL_PREFIX",
+    "bot_data_dir",
+    "bot_etc_dir",
+    "container_labels",
+    "dedicated_container_name",
+    "network_name",
+    "pool_container_name",
+]
 
-PREFIX = "io.fleetops."
-FLEET = PREFIX + "fleet"
-POOL = PREFIX + "pool"
-CONTAINER_INDEX = PREFIX + "index"
-SPEC_HASH = PREFIX + "spec-hash"
-BOTS = PREFIX + "bots"
-REVISION = PREFIX + "revision"
-ROLE = PREFIX + "role"
+RESERVED_POOL_PREFIX = "bot-"
+"""Pool names may not start with this: dedicated containers are ``<fleet>-bot-<bot>``."""
+
+DEDICATED_PORT = 8080
+FIRST_POOL_PORT = 8081
+BOT_USER_UID = 1000
+"""The unprivileged user bots run as by default (FreqTrade's own image calls uid 1000 ftuser)."""
+
+
+def pool_container_name(fleet: str, pool: str, index: int) -> str:
+    return f"{fleet}-{pool}-{index}"
+
+
+def dedicated_container_name(fleet: str, bot: str) -> str:
+    return f"{fleet}-bot-{bot}"
+
+
+def network_name(fleet: str) -> str:
+    return f"fleetops-{fleet}"
+
+
+def compose_project(fleet: str) -> str:
+    return f"fleetops-{fleet}"
+
+
+# Inside every container: /fleet/etc is fleetops' (read-only), /fleet/data the bots' (writable).
+MOUNT_ROOT = "/fleet"
+ETC_MOUNT = f"{MOUNT_ROOT}/etc"
+DATA_MOUNT = f"{MOUNT_ROOT}/data"
+SUPERVISOR_CONF = f"{ETC_MOUNT}/supervisord.conf"
+SUPERVISOR_SOCKET = f"{DATA_MOUNT}/supervisor.sock"
+
+# On the host, under <state>/runtime/<fleet>/<container>/: the two mounted trees, and the
+# records of what was applied, which no container can reach.
+HOST_ETC = "etc"
+HOST_DATA = "data"
+HOST_RECORDS = "records"
+BOTS = "bots"
+
+
+def bot_etc_dir(bot: str) -> str:
+    """A bot's config, secrets and pinned strategy inside its container (read-only)."""
+    return f"{ETC_MOUNT}/{BOTS}/{bot}"
+
+
+def bot_data_dir(bot: str) -> str:
+    """A bot's database, user_data and log inside its container (writable by the bot)."""
+    return f"{DATA_MOUNT}/{BOTS}/{bot}"
+
+
+class Labels:
+    """The Docker labels fleetops owns; nothing without ``FLEET`` is ever touched."""
+
+    PREFIX = "io.fleetops."
+    FLEET = PREFIX + "fleet"
+    ROLE = PREFIX + "role"
+    POOL = PREFIX + "pool"
+    INDEX = PREFIX + "index"
+    SPEC_HASH = PREFIX + "spec-hash"
+    BOTS = PREFIX + "bots"
+    REVISION = PREFIX + "revision"
 
 
 def container_labels(fleet: str, pool: str | None, index: int, spec_hash: str, bots: tuple[str, ...]) -> dict[str, str]:
-    """Labels for one managed container (the revision label is added at apply time)."""
+    """Labels of one managed container (the revision label is added at apply time)."""
     return {
-        FLEET: fleet,
-        ROLE: "dedicated" if pool is None else "pool",
-        POOL: pool or "",
-        CONTAINER_INDEX: str(index),
-        SPEC_HASH: spec_hash,
-        BOTS: ",".join(bots),
+        Labels.FLEET: fleet,
+        Labels.ROLE: "dedicated" if pool is None else "pool",
+        Labels.POOL: pool or "",
+        Labels.INDEX: str(index),
+        Labels.SPEC_HASH: spec_hash,
+        Labels.BOTS: ",".join(bots),
     }

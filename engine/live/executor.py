@@ -1,12 +1,14 @@
 """The apply stage: execute exactly the printed plan against Docker, with the least disruption.
 
-Called by apply and rollback. Two phases, so that nothing running is removed before its
-replacement answers:
-  A. create / replace / start containers (4 in parallel: more did not help on 2 cores), then
-     change bots inside existing containers: write files, ``supervisorctl update``-style
-     reconcile (only changed programs are touched), restart only reloaded bots.
+Called by the flow for apply and rollback, through ``Ports`` only. Two phases, so that nothing
+running is removed before its replacement answers:
+  A. create / replace / start / restart containers (4 in parallel: more did not help on 2
+     cores), then change bots inside existing containers: write files, ``supervisorctl
+     update``-style reconcile (only changed programs are touched), restart only reloaded bots.
      A moving bot's trade database is copied into its new container first.
   B. after moved bots answer their ping: remove what left (programs, bot directories, containers).
+Everything that can fail without touching Docker (secrets, images, container names another
+fleet holds) is checked first.
 """
 
 from __future__ import annotations
@@ -17,21 +19,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from engine.compile.container import container_definition
 from engine.compile.desired import DesiredContainer, DesiredFleet
-from engine.live.docker_api import ContainerSpec, DockerEngine
 from engine.errors import ApplyError, HealthError
-from engine.live.health import check_health
-from engine.naming import FLEET, REVISION, container_labels
+from engine.live.health import HealthTarget, wait_healthy
 from engine.live.observe import LiveFleet, baseline_from_live
-from engine.plan.model import Action, Plan
-from engine.compile.render import network_name
+from engine.live.ports import Ports, SupervisorPort
 from engine.live.runtime import Runtime
-from engine.live.supervisor_ctl import Supervisor
+from engine.naming import Labels, network_name
+from engine.plan.model import Action, Plan
 
 __all__ = ["ExecutionResult", "Executor"]
 
 WORKERS = 4
+SUPERVISOR_CALL_TIMEOUT = 30.0
 _RUNS_BOT = frozenset({Action.CREATE, Action.RELOAD, Action.RESTART, Action.START, Action.MOVE})
+_NEW_CONTAINER = frozenset({Action.CREATE, Action.REPLACE})
 
 
 @dataclass
@@ -41,9 +44,10 @@ class ExecutionResult:
 
 
 class Executor:
-    def __init__(self, docker: DockerEngine, runtime: Runtime, target: DesiredFleet, live: LiveFleet, revision: int,
+    def __init__(self, ports: Ports, runtime: Runtime, target: DesiredFleet, live: LiveFleet, revision: int,
                  progress: Callable[[str], None], move_timeout: float = 60.0) -> None:
-        self.docker = docker
+        self.ports = ports
+        self.docker = ports.docker
         self.runtime = runtime
         self.target = target
         self.live = live
@@ -56,31 +60,45 @@ class Executor:
         bots = {c.name: c.action for c in plan.changes if c.kind == "bot"}
         result = ExecutionResult()
         self._check_ready(containers, bots)
-        self.docker.ensure_network(network_name(self.target.name), {FLEET: self.target.name})
+        self.docker.ensure_network(network_name(self.target.name), {Labels.FLEET: self.target.name})
         for name, action in bots.items():  # data first: a new container must start with it
             if action is Action.MOVE:
-                self.runtime.carry_bot_data(name, self.live.bots[name].container, self.target.bots[name].container)
+                self._carry(name)
         self._containers(containers, result)
         self._bots_in_place(containers, bots, result)
         moved = {n for n, a in bots.items() if a is Action.MOVE}
         if moved:
             self._check_moved(moved)
-        self._remove_leavers(containers, bots)
+        self._remove_leavers(containers)
         return result
 
+    def _supervisor(self, container: str) -> SupervisorPort:
+        return self.ports.supervisor(container, self.runtime.data_dir(container), SUPERVISOR_CALL_TIMEOUT)
+
     def _check_ready(self, containers: dict[str, Action], bots: dict[str, Action]) -> None:
-        """Everything that can fail before Docker is touched: secrets and images."""
+        """Everything that can fail before Docker is touched: secrets, images, names."""
         written = {n for n, a in bots.items() if a is not Action.DELETE}
         for name, action in containers.items():
-            if action in (Action.CREATE, Action.REPLACE):
+            if action in _NEW_CONTAINER:
                 written |= set(self.target.containers[name].bots)
-                image = self.target.containers[name].essence["image"]
+                image = self.target.containers[name].essence.image
                 if not self.docker.image_exists(image):
                     raise ApplyError(f"image {image} (for {name}) is not on this Docker engine; build or pull it first")
         self.runtime.check_secrets([self.target.bots[n] for n in sorted(written) if n in self.target.bots])
+        created = {n for n, a in containers.items() if a is Action.CREATE}
+        for name, owner in sorted(self.docker.name_owners(created).items()):
+            holder = f"fleet '{owner}'" if owner else "a container fleetops does not manage"
+            raise ApplyError(f"container name {name} (for fleet '{self.target.name}') is already taken by {holder}; "
+                             "rename the pool or the fleet so their container names differ")
+
+    def _carry(self, bot: str) -> None:
+        skipped = self.runtime.carry_bot_data(bot, self.live.bots[bot].container, self.target.bots[bot].container,
+                                              self.target.bots[bot].essence.run_as)
+        for what in skipped:
+            self.progress(f"move of {bot}: not copied (not a regular file or directory): {what}")
 
     def _containers(self, containers: dict[str, Action], result: ExecutionResult) -> None:
-        work = [(n, a) for n, a in sorted(containers.items()) if a in (Action.CREATE, Action.REPLACE, Action.START)]
+        work = [(n, a) for n, a in sorted(containers.items()) if a in (*_NEW_CONTAINER, Action.START, Action.RESTART, Action.UPDATE)]
 
         def one(item: tuple[str, Action]) -> None:
             name, action = item
@@ -88,6 +106,13 @@ class Executor:
             if action is Action.START:
                 self.progress(f"starting container {name}")
                 self.docker.start(name)
+            elif action is Action.RESTART:
+                self.progress(f"restarting container {name}")
+                self.docker.restart(name)
+            elif action is Action.UPDATE:
+                self.progress(f"rewriting the record of container {name}")
+                self.runtime.write_container(container, self.target)
+                return
             else:
                 if action is Action.REPLACE:
                     self.progress(f"replacing container {name}")
@@ -95,25 +120,16 @@ class Executor:
                 else:
                     self.progress(f"creating container {name}")
                 self.runtime.write_container(container, self.target)
-                self.docker.create_and_start(self._spec(container))
-            result.check_bots.update(b for b in container.bots if self.target.bots[b].essence["enabled"])
+                self.docker.create_and_start(container_definition(self.target, container),
+                                             self.runtime.container_dir(name), self.revision)
+            result.check_bots.update(b for b in container.bots if self.target.bots[b].essence.enabled)
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(one, work))
 
-    def _spec(self, container: DesiredContainer) -> ContainerSpec:
-        labels = container_labels(self.target.name, container.pool, container.index, container.hash, container.bots)
-        labels[REVISION] = str(self.revision)
-        essence = container.essence
-        return ContainerSpec(
-            name=container.name, image=essence["image"], command=list(essence["command"]), labels=labels,
-            runtime_dir=str(self.runtime.container_dir(container.name)), network=network_name(self.target.name),
-            memory=essence.get("memory"), cpus=essence.get("cpus"),
-        )
-
     def _bots_in_place(self, containers: dict[str, Action], bots: dict[str, Action], result: ExecutionResult) -> None:
         """Bot changes in containers that are not being (re)created."""
-        fresh = {n for n, a in containers.items() if a in (Action.CREATE, Action.REPLACE)}
+        fresh = {n for n, a in containers.items() if a in _NEW_CONTAINER}
         by_container: dict[str, dict[str, Action]] = defaultdict(dict)
         for name, action in bots.items():
             if action is Action.DELETE:
@@ -121,7 +137,7 @@ class Executor:
             container = self.target.bots[name].container
             if container not in fresh:
                 by_container[container][name] = action
-            if action in _RUNS_BOT and self.target.bots[name].essence["enabled"]:
+            if action in _RUNS_BOT and self.target.bots[name].essence.enabled:
                 result.check_bots.add(name)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(lambda item: self._update_container(*item), sorted(by_container.items())))
@@ -141,7 +157,7 @@ class Executor:
                 self.docker.restart(name)
             return
         staying = self._conf_with_leavers(container)
-        supervisor = Supervisor(self.runtime.container_dir(name), name)
+        supervisor = self._supervisor(name)
         self.runtime.write_supervisord(*staying)
         supervisor.wait_ready()
         added, changed, _ = supervisor.update()
@@ -151,23 +167,26 @@ class Executor:
 
     def _conf_with_leavers(self, container: DesiredContainer) -> tuple[DesiredContainer, DesiredFleet]:
         """Phase A's supervisord view: the target's bots plus those still to leave in phase B."""
-        leaving = [b for b in self.live.bots.values() if b.container == container.name and b.name not in container.bots]
+        leaving = [b for b in self.live.bots.values()
+                   if b.container == container.name and b.name not in container.bots and b.record is not None]
         if not leaving:
             return container, self.target
-        live_view = baseline_from_live(self.live, self.runtime, None)
+        live_view = baseline_from_live(self.live, None)
         bots = {**{b.name: live_view.bots[b.name] for b in leaving}, **self.target.bots}
         merged = dataclasses.replace(container, bots=tuple(sorted(set(container.bots) | {b.name for b in leaving})))
         return merged, dataclasses.replace(self.target, bots=bots)
 
     def _check_moved(self, moved: set[str]) -> None:
-        self.live = dataclasses.replace(self.live, containers={c.name: c for c in self.docker.list_fleet(self.target.name, network_name(self.target.name))})
-        targets = {b: (self.live.ip_of(self.target.bots[b].container), self.target.bots[b].placement.port) for b in moved if self.target.bots[b].essence["enabled"]}
-        failed = [h for h in check_health(targets, self.move_timeout).values() if not h.healthy]
+        listed = self.docker.list_fleet(self.target.name, network_name(self.target.name))
+        self.live = dataclasses.replace(self.live, containers={c.name: c for c in listed})
+        targets = {b: HealthTarget(self.live.ip_of(self.target.bots[b].container), self.target.bots[b].placement.port)
+                   for b in moved if self.target.bots[b].essence.enabled}
+        failed = [h for h in wait_healthy(targets, self.move_timeout, self.ports.probe).values() if not h.healthy]
         if failed:
             raise HealthError("moved bots did not answer in their new container, old copies kept running: "
                               + ", ".join(f"{h.bot} ({h.detail})" for h in failed))
 
-    def _remove_leavers(self, containers: dict[str, Action], bots: dict[str, Action]) -> None:
+    def _remove_leavers(self, containers: dict[str, Action]) -> None:
         """Phase B: programs, bot directories and containers that are no longer wanted."""
         leaving: dict[str, list[str]] = defaultdict(list)
         for name, live_bot in self.live.bots.items():
@@ -175,15 +194,15 @@ class Executor:
             if target is None or target.container != live_bot.container:
                 leaving[live_bot.container].append(name)
         for container, names in sorted(leaving.items()):
-            if container in self.target.containers and containers.get(container) not in (Action.CREATE, Action.REPLACE):
+            if container in self.target.containers and containers.get(container) not in _NEW_CONTAINER:
                 desired = self.target.containers[container]
                 if not desired.dedicated:
                     self.runtime.write_supervisord(desired, self.target)
-                    supervisor = Supervisor(self.runtime.container_dir(container), container)
+                    supervisor = self._supervisor(container)
                     supervisor.wait_ready()
                     supervisor.update()
             for name in names:
-                self.progress(f"removing bot {name} from {container} (its directory is archived)")
+                self.progress(f"removing bot {name} from {container} (its files are archived)")
                 self.runtime.archive_bot(container, name)
         for name, action in sorted(containers.items()):
             if action is Action.DELETE:

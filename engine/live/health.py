@@ -1,16 +1,20 @@
 """Health of applied bots: each must answer FreqTrade's ``GET /api/v1/ping`` with ``pong`` in time.
 
-Called by apply after converging and by rollback. The process state alone is never trusted: a
-FreqTrade that cannot reach its exchange can sit RUNNING with its API never up.
+Called by the flow after converging and after a rollback. The process state alone is never
+trusted: a FreqTrade that cannot reach its exchange can sit RUNNING with its API never up. The
+probing itself goes through ``ProbePort``, so the waiting logic is tested with a fake.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-__all__ = ["BotHealth", "check_health"]
+from engine.live.ports import ProbePort
+
+__all__ = ["BotHealth", "HealthTarget", "wait_healthy"]
 
 
 @dataclass(frozen=True)
@@ -21,35 +25,35 @@ class BotHealth:
     seconds: float
 
 
-def _ping_until(bot: str, url: str | None, deadline: float, started: float) -> BotHealth:
-    import httpx  # imported here: it costs ~50 ms at start-up and only applies use it
+@dataclass(frozen=True)
+class HealthTarget:
+    address: str | None
+    port: int
 
-    if url is None:
+
+def _until_pong(probe: ProbePort, bot: str, target: HealthTarget, deadline: float, started: float,
+                clock: Callable[[], float], sleep: Callable[[float], None], interval: float) -> BotHealth:
+    if target.address is None:
         return BotHealth(bot, False, "its container has no address (not running?)", 0.0)
     last = "no answer"
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            try:
-                response = client.get(url)
-                if response.status_code == 200 and response.json().get("status") == "pong":
-                    return BotHealth(bot, True, "pong", time.monotonic() - started)
-                last = f"HTTP {response.status_code}"
-            except (httpx.HTTPError, ValueError) as exc:
-                last = type(exc).__name__
-            if time.monotonic() >= deadline:
-                return BotHealth(bot, False, f"no pong within the timeout (last: {last})", time.monotonic() - started)
-            time.sleep(0.2)
+    while True:
+        answer = probe.ping(target.address, target.port)
+        if answer.ok:
+            return BotHealth(bot, True, answer.detail, clock() - started)
+        last = answer.detail
+        if clock() >= deadline:
+            return BotHealth(bot, False, f"no pong within the timeout (last: {last})", clock() - started)
+        sleep(interval)
 
 
-def check_health(targets: dict[str, tuple[str | None, int]], timeout: float) -> dict[str, BotHealth]:
-    """Ping every bot (name → (container IP, API port)) in parallel until pong or ``timeout`` seconds."""
+def wait_healthy(targets: dict[str, HealthTarget], timeout: float, probe: ProbePort, *, interval: float = 0.2,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> dict[str, BotHealth]:
+    """Ping every bot in parallel until pong or ``timeout`` seconds; one result per bot."""
     if not targets:
         return {}
-    started = time.monotonic()
+    started = clock()
     deadline = started + timeout
     with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
-        futures = {
-            bot: pool.submit(_ping_until, bot, f"http://{ip}:{port}/api/v1/ping" if ip else None, deadline, started)
-            for bot, (ip, port) in sorted(targets.items())
-        }
+        futures = {bot: pool.submit(_until_pong, probe, bot, target, deadline, started, clock, sleep, interval)
+                   for bot, target in sorted(targets.items())}
         return {bot: future.result() for bot, future in futures.items()}

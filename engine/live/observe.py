@@ -1,42 +1,46 @@
 """The observe stage: live Docker state → ``LiveFleet``, and the baseline a live plan diffs against.
 
-Called by live plan, apply and the watcher. Docker is read with one labelled list call; what
-each container runs is read from its runtime directory's records (``container.json``,
-``applied.json``) and, for running pool containers, from supervisord's process table over its
-socket. Containers without the fleet label are never seen, so never touched.
+Called by the flow for live plans, apply, status and the watcher. Docker is read with one
+labelled list call; what each container runs is read from the host-side records of its runtime
+directory and, for running pool containers, from supervisord's process table over its socket.
+Containers without the fleet label are never seen, so never touched. Nothing here fails on a
+bad answer: a supervisord that does not answer, or a record that does not parse, is recorded
+as such, so the plan can show it ("unknown: supervisord did not answer") instead of guessing.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
-from engine.live.docker_api import DockerEngine, ListedContainer
-from engine.errors import ApplyError
-from engine.naming import CONTAINER_INDEX, POOL, SPEC_HASH
-from engine.compile.render import network_name
+from engine.compile.essence import ContainerEssence
+from engine.errors import SupervisorError
+from engine.live.ports import ListedContainer, Ports
+from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.runtime import Runtime
-from engine.live.supervisor_ctl import Supervisor
+from engine.naming import Labels, network_name
 
 __all__ = ["LiveBot", "LiveFleet", "baseline_from_live", "observe"]
 
 RUNNING_STATES = frozenset({"RUNNING", "STARTING"})
+SUPERVISOR_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
 class LiveBot:
     name: str
     container: str
-    record: dict[str, Any]
+    record: AppliedBot | None
+    """What was applied to it; None when its record does not parse (``unreadable`` says why)."""
     process: str | None
     """supervisord's state name for pool bots, the container state for dedicated ones, None if unknown."""
+    unreadable: str | None = None
 
     @property
     def enabled(self) -> bool:
-        return bool(self.record["essence"].get("enabled", True))
+        return self.record.essence.enabled if self.record is not None else True
 
     @property
     def dead(self) -> bool:
@@ -49,62 +53,83 @@ class LiveFleet:
     fleet: str
     containers: dict[str, ListedContainer]
     bots: dict[str, LiveBot] = field(default_factory=dict)
+    container_records: dict[str, AppliedContainer | Unreadable | None] = field(default_factory=dict)
+    unanswered: dict[str, str] = field(default_factory=dict)
+    """Running pool containers whose supervisord did not answer → why (their bots' states are unknown)."""
 
     def ip_of(self, container: str) -> str | None:
         listed = self.containers.get(container)
         return listed.ip if listed else None
 
+    def placements(self) -> dict[str, Placement]:
+        """The live assignment: the prior a compile keeps, so bots stay where they run."""
+        return {name: bot.record.placement for name, bot in self.bots.items() if bot.record is not None}
 
-def observe(docker: DockerEngine, runtime: Runtime, fleet: str, *, with_processes: bool = True) -> LiveFleet:
-    listed = {c.name: c for c in docker.list_fleet(fleet, network_name(fleet))}
+
+def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool = True) -> LiveFleet:
+    listed = {c.name: c for c in ports.docker.list_fleet(fleet, network_name(fleet))}
     live = LiveFleet(fleet, listed)
     with ThreadPoolExecutor(max_workers=8) as pool:  # one supervisord round-trip per container, in parallel
-        found = dict(pool.map(lambda name: (name, _container_bots(runtime, listed[name], with_processes)), sorted(listed)))
+        found = dict(pool.map(lambda name: (name, _container_bots(ports, runtime, listed[name], with_processes)), sorted(listed)))
     for name, container in listed.items():
-        records, states = found[name]
+        records, states, unanswered = found[name]
+        live.container_records[name] = runtime.read_container_record(name)
+        if unanswered is not None:
+            live.unanswered[name] = unanswered
         for bot, record in records.items():
             if bot in live.bots:  # a half-finished move left two copies: the newer container wins on the next apply
                 continue
-            live.bots[bot] = LiveBot(bot, name, record, states.get(bot) if container.running else "CONTAINER_" + container.state.upper())
+            process = states.get(bot) if container.running else "CONTAINER_" + container.state.upper()
+            if isinstance(record, Unreadable):
+                live.bots[bot] = LiveBot(bot, name, None, process, record.reason)
+            else:
+                live.bots[bot] = LiveBot(bot, name, record, process)
     return live
 
 
-def _container_bots(runtime: Runtime, container: ListedContainer, with_processes: bool) -> tuple[dict[str, Any], dict[str, str]]:
-    """What a container runs (its bot records) and each bot's process state where it can be known."""
+def _container_bots(ports: Ports, runtime: Runtime, container: ListedContainer, with_processes: bool
+                    ) -> tuple[dict[str, AppliedBot | Unreadable], dict[str, str], str | None]:
+    """What a container runs (its bot records), each bot's process state where known, and why not."""
     records = runtime.read_bot_records(container.name)
-    if not (container.labels.get(POOL) or None):
-        return records, {bot: "RUNNING" if container.running else container.state.upper() for bot in records}
+    if not (container.labels.get(Labels.POOL) or None):
+        return records, {bot: "RUNNING" if container.running else container.state.upper() for bot in records}, None
     if not (container.running and with_processes and records):
-        return records, {}
+        return records, {}, None
     try:
-        states = {n: i["statename"] for n, i in Supervisor(runtime.container_dir(container.name), container.name, timeout=5).states().items()}
-    except ApplyError:
-        return records, {}
-    return records, {bot: states.get(bot, "MISSING") for bot in records}
+        supervisor = ports.supervisor(container.name, runtime.data_dir(container.name), SUPERVISOR_TIMEOUT)
+        states = {name: info.state for name, info in supervisor.states().items()}
+    except SupervisorError as exc:
+        return records, {}, str(exc)
+    return records, {bot: states.get(bot, "MISSING") for bot in records}, None
 
 
-def baseline_from_live(live: LiveFleet, runtime: Runtime, previous: DesiredFleet | None) -> DesiredFleet:
+UNKNOWN_CONTAINER = ContainerEssence(image="(unknown)", memory=None, cpus=None, command=(), pool=None, run_as=0)
+"""Shown as the 'before' of a container whose record is missing or unreadable."""
+
+
+def baseline_from_live(live: LiveFleet, previous: DesiredFleet | None) -> DesiredFleet:
     """The live fleet as a DesiredFleet, so the one diff serves live plans too.
 
     Wallets, pools and settings have no Docker object; they come from the last applied revision.
+    Bots whose record does not parse are left out here and shown by ``engine.live.drift``.
     """
     containers: dict[str, DesiredContainer] = {}
     for name, listed in live.containers.items():
-        record = runtime.read_container_record(name) or {"essence": {}, "hash": ""}
-        members = tuple(sorted(b.name for b in live.bots.values() if b.container == name))
-        pool = listed.labels.get(POOL) or None
+        record = live.container_records.get(name)
+        essence = record.essence if isinstance(record, AppliedContainer) else UNKNOWN_CONTAINER
+        members = tuple(sorted(b.name for b in live.bots.values() if b.container == name and b.record is not None))
+        index = listed.labels.get(Labels.INDEX, "0")
         containers[name] = DesiredContainer(
-            name, pool, int(listed.labels.get(CONTAINER_INDEX, "0") or 0), members, record["essence"], listed.labels.get(SPEC_HASH, "")
+            name, listed.labels.get(Labels.POOL) or None, int(index) if index.isdigit() else 0, members, essence,
+            listed.labels.get(Labels.SPEC_HASH, ""),
         )
     bots = {
-        name: DesiredBot(name, Placement(**bot.record["placement"]), bot.record["essence"], "", bot.record["hash"])
-        for name, bot in live.bots.items()
+        name: DesiredBot(name, bot.record.placement, bot.record.essence, "", bot.record.hash)
+        for name, bot in live.bots.items() if bot.record is not None
     }
     return DesiredFleet(
-        live.fleet,
-        containers,
-        bots,
+        live.fleet, containers, bots,
         wallets=previous.wallets if previous else {},
         pools=previous.pools if previous else {},
-        settings=previous.settings if previous else {},
+        settings=previous.settings if previous else None,
     )

@@ -1,46 +1,54 @@
-"""The host side of each container: its runtime directory, mounted at ``/fleet`` inside it.
+"""The host side of each container: its runtime directory, and the records of what it runs.
 
-Used by apply (writes), observe (reads what was applied) and rollback. Layout::
+Used by apply (writes), observe (reads records) and rollback. Layout::
 
-    <state>/runtime/<fleet>/<container>/container.json          the container essence + hash it was created from
-    <state>/runtime/<fleet>/<container>/supervisord.conf        pool containers only
-    <state>/runtime/<fleet>/<container>/bots/<bot>/config.json  FreqTrade config (no secrets)
-                                             .../secrets.json   mode 0600: API credentials + referenced secrets
-                                             .../strategies/X.py, user_data/, tradesv3*.sqlite, bot.log
-                                             .../applied.json   the essence + hash the bot runs: the live record
+    <state>/runtime/<fleet>/<container>/etc/                    mounted read-only at /fleet/etc
+        supervisord.conf                                        pool containers only
+        bots/<bot>/config.json, secrets.json (0400, the bot's user), strategies/<Class>.py
+    <state>/runtime/<fleet>/<container>/data/                   mounted read-write at /fleet/data
+        supervisor.sock, supervisord.log
+        bots/<bot>/user_data/, tradesv3*.sqlite, bot.log        owned by the bot's user
+    <state>/runtime/<fleet>/<container>/records/                never mounted: what was applied
+        container.json, bots/<bot>.json
 
-Nothing is ever deleted: a removed bot's or container's directory moves under
-``<state>/archive/<fleet>/`` with a timestamp, trade databases included.
+A container can rewrite anything under its ``data/``, so every access goes through
+``engine.live.safefs`` (no link is ever followed, only regular files are read or copied).
+Nothing is deleted: a removed bot's or container's files move under ``<state>/archive/<fleet>/``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import shutil
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
+from engine.compile.essence import RecordError, parse_record
 from engine.compile.render import render_bot_config, render_supervisord
+from engine.errors import ApplyError
+from engine.hashing import pretty_json
+from engine.live.records import AppliedBot, AppliedContainer, Unreadable
+from engine.live.safefs import SafeDir, UnsafePath
 from engine.live.secrets import secrets_document
+from engine.naming import BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS
 
 __all__ = ["Runtime"]
 
+RECORD_LIMIT = 4 << 20
+"""The largest record read back (a bot record is a few KB)."""
 
-def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+
+def _owner(uid: int) -> int | None:
+    """Files for a bot's user can be given to it only when fleetops runs as root."""
+    return uid if uid and os.geteuid() == 0 else None
 
 
 class Runtime:
-    def __init__(self, state_dir: Path, fleet: str, key: bytes, environ: dict[str, str] | None = None) -> None:
+    """Runtime directories of one fleet under a state dir; ``environ`` resolves secret references."""
+
+    def __init__(self, state_dir: Path, fleet: str, key: bytes | None, environ: Mapping[str, str] | None = None) -> None:
         self.root = state_dir / "runtime" / fleet
         self.archive_root = state_dir / "archive" / fleet
         self.fleet = fleet
@@ -50,88 +58,178 @@ class Runtime:
     def container_dir(self, container: str) -> Path:
         return self.root / container
 
-    def bot_dir(self, container: str, bot: str) -> Path:
-        return self.root / container / "bots" / bot
+    def data_dir(self, container: str) -> Path:
+        return self.root / container / HOST_DATA
+
+    def _secrets(self, bot: DesiredBot) -> dict[str, object]:
+        if self._key is None:
+            raise ApplyError("internal: secrets need the state dir's key (read-only runtime)")
+        return secrets_document(self._key, self.fleet, bot.name, bot.essence.secrets, self._environ)
 
     def check_secrets(self, bots: list[DesiredBot]) -> None:
         """Resolve every secret the bots will need before Docker is touched (fails naming the reference)."""
         for bot in bots:
-            secrets_document(self._key, self.fleet, bot.name, bot.essence["secrets"], self._environ)
+            self._secrets(bot)
+
+    # -- writing ---------------------------------------------------------------------------
 
     def write_container(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
         """All files of a container about to be (re)created: its record, conf and every bot."""
-        directory = self.container_dir(container.name)
-        directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(directory / "container.json", json.dumps({"hash": container.hash, "essence": container.essence}, indent=2, sort_keys=True))
-        bots_dir = directory / "bots"
-        for stale in sorted(bots_dir.iterdir()) if bots_dir.is_dir() else []:
-            if stale.name not in container.bots:  # left over from before the container was removed
-                self.archive_bot(container.name, stale.name)
+        with SafeDir.open(self.container_dir(container.name), create=True) as root:
+            with root.walk(HOST_ETC, BOTS, create=True) as etc_bots:
+                stale = [n for n in etc_bots.names() if n not in container.bots]
+            for name in stale:  # left over from before the container was removed
+                self.archive_bot(container.name, name)
+            with root.walk(HOST_RECORDS, create=True) as records:
+                record = AppliedContainer(hash=container.hash, essence=container.essence)
+                records.write("container.json", pretty_json(record.plain()).encode())
         for name in container.bots:
             self.write_bot(fleet.bots[name])
         if not container.dedicated:
             self.write_supervisord(container, fleet)
 
     def write_supervisord(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
-        _atomic_write(self.container_dir(container.name) / "supervisord.conf", render_supervisord(container, fleet))
+        with SafeDir.open(self.container_dir(container.name), create=True) as root, root.walk(HOST_ETC, create=True) as etc:
+            etc.write("supervisord.conf", render_supervisord(container, fleet).encode())
+            with root.walk(HOST_DATA, create=True):
+                pass
 
     def write_bot(self, bot: DesiredBot) -> None:
-        directory = self.bot_dir(bot.container, bot.name)
-        (directory / "user_data").mkdir(parents=True, exist_ok=True)
-        _atomic_write(directory / "config.json", render_bot_config(bot))
-        document = secrets_document(self._key, self.fleet, bot.name, bot.essence["secrets"], self._environ)
-        _atomic_write(directory / "secrets.json", json.dumps(document, indent=2, sort_keys=True), mode=0o600)
-        strategies = directory / "strategies"
-        for stale in strategies.glob("*.py") if strategies.is_dir() else []:
-            if stale.name != f"{bot.essence['strategy_class']}.py":
-                stale.unlink()
-        _atomic_write(strategies / f"{bot.essence['strategy_class']}.py", bot.strategy_text)
-        record = {"hash": bot.hash, "essence": bot.essence, "placement": bot.placement.__dict__}
-        _atomic_write(directory / "applied.json", json.dumps(record, indent=2, sort_keys=True))
+        """Config, secrets, pinned strategy and the record of one bot, in its container's directory."""
+        owner = _owner(bot.essence.run_as)
+        secrets = pretty_json(self._secrets(bot)).encode()
+        strategy_file = f"{bot.essence.strategy_class}.py"
+        with SafeDir.open(self.container_dir(bot.container), create=True) as root:
+            with root.walk(HOST_ETC, BOTS, bot.name, create=True) as etc:
+                etc.write("config.json", render_bot_config(bot).encode())
+                etc.write("secrets.json", secrets, mode=0o400 if owner is not None else 0o600, owner=owner)
+                with etc.walk("strategies", create=True) as strategies:
+                    for stale in strategies.names():
+                        if stale != strategy_file:
+                            strategies.unlink(stale)
+                    strategies.write(strategy_file, bot.strategy_text.encode())
+            with root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, BOTS, create=True):
+                pass
+            with root.walk(HOST_DATA, BOTS, bot.name, create=True, owner=owner) as data:
+                if owner is not None:
+                    data.chown(owner)
+                with data.walk("user_data", create=True, owner=owner):
+                    pass
+            with root.walk(HOST_RECORDS, BOTS, create=True) as records:
+                record = AppliedBot(hash=bot.hash, essence=bot.essence, placement=bot.placement)
+                records.write(f"{bot.name}.json", pretty_json(record.plain()).encode())
 
-    def read_container_record(self, container: str) -> dict[str, Any] | None:
-        return _read_json(self.container_dir(container) / "container.json")
+    # -- reading -----------------------------------------------------------------------------
 
-    def read_bot_records(self, container: str) -> dict[str, dict[str, Any]]:
-        """Bot name → what was applied to it in this container (from applied.json)."""
-        bots_dir = self.container_dir(container) / "bots"
-        records = {}
-        for directory in sorted(bots_dir.iterdir()) if bots_dir.is_dir() else []:
-            record = _read_json(directory / "applied.json")
-            if record is not None:
-                records[directory.name] = record
+    def read_container_record(self, container: str) -> AppliedContainer | Unreadable | None:
+        """What the container was created from; None when there is no record at all."""
+        try:
+            with SafeDir.open(self.container_dir(container)) as root, root.walk(HOST_RECORDS) as records:
+                if not records.exists("container.json"):
+                    return None
+                return parse_record(AppliedContainer, records.read("container.json", RECORD_LIMIT))
+        except FileNotFoundError:
+            return None
+        except UnsafePath as exc:
+            return None if not self.container_dir(container).exists() else Unreadable(str(exc))
+        except RecordError as exc:
+            return Unreadable(f"records/container.json: {exc}")
+
+    def read_bot_records(self, container: str) -> dict[str, AppliedBot | Unreadable]:
+        """Bot name → what was applied to it in this container (or why that cannot be read)."""
+        records: dict[str, AppliedBot | Unreadable] = {}
+        directory = self.container_dir(container) / HOST_RECORDS / BOTS
+        if not directory.is_dir():
+            return records
+        with SafeDir.open(directory) as bots:
+            for entry in bots.names():
+                name = entry.removesuffix(".json")
+                if not entry.endswith(".json") or entry.startswith("."):
+                    continue
+                try:
+                    records[name] = parse_record(AppliedBot, bots.read(entry, RECORD_LIMIT))
+                except (UnsafePath, RecordError) as exc:
+                    records[name] = Unreadable(f"records/bots/{entry}: {exc}")
         return records
 
-    def carry_bot_data(self, bot: str, from_container: str, to_container: str) -> None:
-        """Copy a moving bot's trade databases and user data into its new container's directory."""
-        source = self.bot_dir(from_container, bot)
-        target = self.bot_dir(to_container, bot)
-        target.mkdir(parents=True, exist_ok=True)
-        for db in source.glob("tradesv3*.sqlite*"):
-            shutil.copy2(db, target / db.name)
-        if (source / "user_data").is_dir():
-            shutil.copytree(source / "user_data", target / "user_data", dirs_exist_ok=True)
+    def tail_log(self, container: str, bot: str, size: int = 16384) -> str:
+        """The end of a bot's log, read without following links (empty when there is none)."""
+        try:
+            with SafeDir.open(self.data_dir(container)) as data, data.walk(BOTS, bot) as directory:
+                return directory.tail("bot.log", size).decode("utf-8", "replace")
+        except (OSError, UnsafePath):
+            return ""
+
+    # -- moving and archiving ---------------------------------------------------------------
+
+    def carry_bot_data(self, bot: str, from_container: str, to_container: str, run_as: int) -> list[str]:
+        """Copy a moving bot's trade databases and user data into its new container's directory.
+
+        Only regular files and directories are copied; anything else (a link the old container
+        planted) is skipped and returned, so the caller can report it.
+        """
+        skipped: list[str] = []
+        owner = _owner(run_as)
+        try:
+            with ExitStack() as stack:
+                source = stack.enter_context(stack.enter_context(SafeDir.open(self.data_dir(from_container))).walk(BOTS, bot))
+                target_root = stack.enter_context(SafeDir.open(self.data_dir(to_container), create=True))
+                stack.enter_context(target_root.walk(BOTS, create=True))
+                target = stack.enter_context(target_root.walk(BOTS, bot, create=True, owner=owner))
+                for entry in source.names():
+                    if entry.startswith("tradesv3") and ".sqlite" in entry:
+                        try:
+                            source.copy_file(entry, target, owner=owner)
+                        except UnsafePath as exc:
+                            skipped.append(str(exc))
+                if source.is_dir("user_data"):
+                    source.copy_tree("user_data", target, owner=owner, skipped=skipped)
+                elif source.exists("user_data"):
+                    skipped.append(f"{source.path / 'user_data'} is not a directory")
+        except UnsafePath as exc:
+            skipped.append(str(exc))
+        return skipped
 
     def archive_bot(self, container: str, bot: str) -> Path | None:
-        return self._archive(self.bot_dir(container, bot), f"{bot}-from-{container}")
+        """Move one bot's files (etc, data, record) out of its container's directory."""
+        target = self._archive_dir(f"bot-{bot}-from-{container}")
+        moved = False
+        root_path = self.container_dir(container)
+        if not root_path.is_dir():
+            return None
+        with SafeDir.open(root_path) as root, SafeDir.open(target, create=True) as archive:
+            for tree in (HOST_ETC, HOST_DATA):
+                try:
+                    with root.walk(tree, BOTS) as bots:
+                        if bots.exists(bot):
+                            with archive.walk(tree, create=True) as dest:
+                                bots.move_to(bot, dest, bot)
+                                moved = True
+                except UnsafePath:
+                    continue
+            try:
+                with root.walk(HOST_RECORDS, BOTS) as records:
+                    if records.exists(f"{bot}.json"):
+                        records.move_to(f"{bot}.json", archive, "record.json")
+                        moved = True
+            except UnsafePath:
+                pass
+        return target if moved else None
 
     def archive_container(self, container: str) -> Path | None:
-        return self._archive(self.container_dir(container), container)
-
-    def _archive(self, source: Path, label: str) -> Path | None:
+        source = self.container_dir(container)
         if not source.exists():
             return None
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-        target = self.archive_root / f"{label}-{stamp}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (source / "supervisor.sock").unlink(missing_ok=True)
-        shutil.move(str(source), str(target))
+        target = self._archive_dir(f"container-{container}")
+        with SafeDir.open(source.parent) as fleet_dir, SafeDir.open(target, create=True) as archive:
+            try:
+                with fleet_dir.walk(container, HOST_DATA) as data:
+                    data.unlink("supervisor.sock")
+            except UnsafePath:
+                pass
+            fleet_dir.move_to(container, archive, "container")
         return target
 
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    def _archive_dir(self, label: str) -> Path:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        return self.archive_root / f"{stamp}-{label}"

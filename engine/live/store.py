@@ -3,6 +3,8 @@
 Called by apply, rollback, history and status. A revision is recorded ``pending`` before
 Docker is touched and finalised after health checks, so an apply killed half-way leaves a
 ``pending`` row that the next run detects (and repairs by converging live state again).
+Read-only commands (plan, status, history) open it with ``RevisionStore.open_readonly``, which
+creates nothing: a state dir that was never applied to stays empty.
 """
 
 from __future__ import annotations
@@ -30,10 +32,6 @@ class RevisionStatus(str, Enum):
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
     INTERRUPTED = "interrupted"
-
-    @property
-    def is_final(self) -> bool:
-        return self is not RevisionStatus.PENDING
 
     @property
     def is_good(self) -> bool:
@@ -64,6 +62,9 @@ class Revision:
         }
 
 
+STORE_FILE = "revisions.sqlite"
+
+
 def default_state_dir() -> Path:
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "fleetops"
 
@@ -90,12 +91,29 @@ create table if not exists revisions (
 
 
 class RevisionStore:
+    """Revisions in SQLite. Rollback journal (not WAL), so a read-only open needs no side files."""
+
     def __init__(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.path = state_dir / "revisions.sqlite"
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("pragma journal_mode=wal")
+        self.path = state_dir / STORE_FILE
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db.execute("pragma journal_mode=delete")
         self._db.execute(_SCHEMA)
+
+    @classmethod
+    def open_readonly(cls, state_dir: Path) -> RevisionStore | None:
+        """The store if one exists (opened read-only), else None: reading never creates it."""
+        path = state_dir / STORE_FILE
+        if not path.is_file():
+            return None
+        store = cls.__new__(cls)
+        store.path = path
+        try:
+            store._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+            store._db.execute("select count(*) from revisions").fetchone()
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot read the revision store {path}: {exc}") from None
+        return store
 
     def close(self) -> None:
         self._db.close()
@@ -122,6 +140,7 @@ class RevisionStore:
         return [_revision(r) for r in self._db.execute("select * from revisions order by number")]
 
     def latest(self, *, fleet: str | None = None, good_only: bool = False, before: int | None = None) -> Revision | None:
+        """The newest revision matching every given condition (``before``: numbered below it)."""
         query = "select * from revisions"
         clauses: list[str] = []
         params: list[object] = []

@@ -1,74 +1,85 @@
 """Adapter to supervisord in a pool container: XML-RPC over its unix socket.
 
-Used by observe (program states) and apply (add, remove, restart one program). The socket is
-created by supervisord inside the container at ``/fleet/supervisor.sock``, which is the host's
-runtime directory bind-mounted, so the host talks to it directly: no ``docker exec``, no open
-port. ``update`` mirrors ``supervisorctl reread && update``: only programs whose section changed
-are touched, so a change to one bot never restarts its neighbours.
+Implements ``engine.live.ports.SupervisorPort``. supervisord creates its socket inside the
+container at ``/fleet/data/supervisor.sock``, which is the host's runtime ``data/`` directory
+bind-mounted, so the host talks to it directly: no ``docker exec``, no open port. That directory
+is writable by the container, so the socket is reached without trusting it: the directory is
+opened without following links, the socket must be a socket (not a link to one on the host),
+and after connecting the peer must have bound the in-container path. ``update`` mirrors
+``supervisorctl reread && update``: only programs whose section changed are touched, so a
+change to one bot never restarts its neighbours.
 """
 
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ApplyError
+from engine.errors import SupervisorError
+from engine.live.ports import ProcessInfo
+from engine.live.safefs import SafeDir, UnsafePath
+from engine.naming import SUPERVISOR_SOCKET
 
-__all__ = ["Supervisor"]
+__all__ = ["Supervisor", "connect_supervisor"]
 
-_MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 108 bytes
+_SOCKET_NAME = SUPERVISOR_SOCKET.rsplit("/", 1)[1]
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: Path, timeout: float) -> None:
+    def __init__(self, data_dir: Path, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
-        self._socket_path = socket_path
+        self._data_dir = data_dir
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        path = str(self._socket_path)
-        if len(path) > _MAX_SOCKET_PATH:  # reach a deep path through a short /proc alias of its directory
-            fd = os.open(self._socket_path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            directory = SafeDir.open(self._data_dir)
+        except UnsafePath as exc:
+            raise ConnectionRefusedError(str(exc)) from None
+        with directory:
+            if not directory.is_socket(_SOCKET_NAME):
+                raise ConnectionRefusedError(f"{self._data_dir / _SOCKET_NAME} is not a socket")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
             try:
-                sock.connect(f"/proc/self/fd/{fd}/{self._socket_path.name}")
-            finally:
-                os.close(fd)
-        else:
-            sock.connect(path)
+                sock.connect(f"/proc/self/fd/{directory.fd}/{_SOCKET_NAME}")
+                peer = sock.getpeername()
+            except OSError:
+                sock.close()
+                raise
+        if peer != SUPERVISOR_SOCKET:  # swapped for a link to another socket after the check
+            sock.close()
+            raise ConnectionRefusedError(f"the socket in {self._data_dir} is bound at {peer!r}, not {SUPERVISOR_SOCKET}")
         self.sock = sock
 
 
 class _UnixTransport(xmlrpc.client.Transport):
-    def __init__(self, socket_path: Path, timeout: float) -> None:
+    def __init__(self, data_dir: Path, timeout: float) -> None:
         super().__init__()
-        self._socket_path = socket_path
+        self._data_dir = data_dir
         self._timeout = timeout
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        return _UnixConnection(self._socket_path, self._timeout)
+        return _UnixConnection(self._data_dir, self._timeout)
 
 
 class Supervisor:
-    """supervisord of one pool container, reached through its runtime directory."""
+    """supervisord of one pool container, reached through its runtime ``data/`` directory."""
 
-    def __init__(self, runtime_dir: Path, container: str, timeout: float = 30.0) -> None:
+    def __init__(self, container: str, data_dir: Path, timeout: float = 30.0) -> None:
         self.container = container
-        self.socket_path = runtime_dir / "supervisor.sock"
-        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=_UnixTransport(self.socket_path, timeout))
+        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=_UnixTransport(data_dir, timeout))
 
     def _rpc(self, what: str, method: str, *args: Any) -> Any:
         try:
             return getattr(self._proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
-            raise ApplyError(f"supervisord in {self.container} refused to {what}: {exc.faultString}") from None
-        except OSError as exc:
-            raise ApplyError(f"cannot reach supervisord in {self.container} ({what}): {exc}") from None
+            raise SupervisorError(f"supervisord in {self.container} refused to {what}: {exc.faultString}") from None
+        except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+            raise SupervisorError(f"supervisord in {self.container} did not answer ({what}): {exc}") from None
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait for supervisord to answer (a freshly started container needs a moment)."""
@@ -78,18 +89,17 @@ class Supervisor:
                 state: dict[str, Any] = self._proxy.supervisor.getState()  # type: ignore[assignment]
                 if state["statename"] == "RUNNING":
                     return
-            except (OSError, xmlrpc.client.Error):
+            except (OSError, xmlrpc.client.Error, http.client.HTTPException):
                 pass
             if time.monotonic() > deadline:
-                raise ApplyError(f"supervisord in {self.container} did not answer within {timeout:.0f} s")
+                raise SupervisorError(f"supervisord in {self.container} did not answer within {timeout:.0f} s")
             time.sleep(0.1)
 
-    def states(self) -> dict[str, dict[str, Any]]:
-        """Program name → supervisord's process info (statename, pid, start …)."""
-        return {info["name"]: info for info in self._rpc("list its programs", "getAllProcessInfo")}
+    def states(self) -> dict[str, ProcessInfo]:
+        infos = self._rpc("list its programs", "getAllProcessInfo")
+        return {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0)) for i in infos}
 
     def update(self) -> tuple[list[str], list[str], list[str]]:
-        """Re-read supervisord.conf and apply only what changed: (added, changed, removed)."""
         added, changed, removed = self._rpc("re-read its config", "reloadConfig")[0]
         for name in removed + changed:
             self._stop_quietly(name)
@@ -113,6 +123,11 @@ class Supervisor:
             self._proxy.supervisor.stopProcessGroup(name, True)
         except xmlrpc.client.Fault as exc:
             if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
-                raise ApplyError(f"supervisord in {self.container} refused to stop {name}: {exc.faultString}") from None
-        except OSError as exc:
-            raise ApplyError(f"cannot reach supervisord in {self.container} (stop {name}): {exc}") from None
+                raise SupervisorError(f"supervisord in {self.container} refused to stop {name}: {exc.faultString}") from None
+        except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+            raise SupervisorError(f"supervisord in {self.container} did not answer (stop {name}): {exc}") from None
+
+
+def connect_supervisor(container: str, data_dir: Path, timeout: float) -> Supervisor:
+    """The ``SupervisorFactory`` of the real adapter."""
+    return Supervisor(container, data_dir, timeout)

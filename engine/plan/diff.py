@@ -8,21 +8,24 @@ entry says so. Changes of one bot never produce entries for its neighbours.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from engine.compile.desired import DesiredFleet
+from engine.compile.essence import Essence
 from engine.plan.fields import diff_essences, display_number
-from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, WalletUsage
-from engine.plan.risk import bot_risk, wallet_risk
+from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, Snapshot, WalletUsage
+from engine.plan.risk import bot_risk, fleet_risk, wallet_risk
 
 __all__ = ["plan_fleets"]
 
-_COMMAND_FIELDS = frozenset({"command"})
+_COMMAND_FIELDS = frozenset({"command", "run_as"})
 
 
-def plan_fleets(baseline: DesiredFleet | None, target: DesiredFleet, target_meta: dict[str, Any], baseline_meta: dict[str, Any]) -> Plan:
+def plan_fleets(baseline: DesiredFleet | None, target: DesiredFleet, target_meta: Snapshot, baseline_meta: Snapshot) -> Plan:
     """The plan that takes ``baseline`` (None: nothing deployed) to ``target``."""
     changes: list[Change] = []
+    changes.extend(_fleet_changes(baseline, target))
     changes.extend(_bot_changes(baseline, target))
     changes.extend(_container_changes(baseline, target))
     changes.extend(_pool_changes(baseline, target))
@@ -37,17 +40,30 @@ def plan_fleets(baseline: DesiredFleet | None, target: DesiredFleet, target_meta
     )
 
 
-def _pairs(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+def _pairs(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     return [(name, before.get(name), after.get(name)) for name in sorted(set(before) | set(after))]
+
+
+def _fleet_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:
+    """The Fleet document's own settings (defaults, health, notify): a change there is a change too."""
+    before = baseline.settings.plain() if baseline is not None and baseline.settings is not None else None
+    after = target.settings.plain() if target.settings is not None else None
+    if before == after or after is None:
+        return []
+    diff = diff_essences(before, after, show_all=before is None)
+    if before is None:
+        return [Change(f"fleet/{target.name}", Action.CREATE, "fleet settings recorded", Risk.LOW, diff)]
+    risk, notes = fleet_risk(before, after)
+    return [Change(f"fleet/{target.name}", Action.UPDATE, "fleet settings changed", risk, diff, notes)]
 
 
 def _bot_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:
     changes = []
     for name, old, new in _pairs(baseline.bots if baseline else {}, target.bots):
-        before = old.essence if old else None
-        after = new.essence if new else None
         if old is not None and new is not None and old.hash == new.hash:
             continue
+        before = old.essence.plain() if old else None
+        after = new.essence.plain() if new else None
         action, reason = _bot_action(before, after)
         risk, notes = bot_risk(action, before, after)
         diff = diff_essences(before, after, show_all=before is None or after is None)
@@ -82,8 +98,8 @@ def _container_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> l
     for name, old, new in _pairs(baseline.containers if baseline else {}, target.containers):
         if old is not None and new is not None and old.hash == new.hash:
             continue
-        before = old.essence if old else None
-        after = new.essence if new else None
+        before = old.essence.plain() if old else None
+        after = new.essence.plain() if new else None
         diff = diff_essences(before, after, show_all=before is None or after is None)
         if old is None:
             what = "dedicated container" if new.dedicated else f"container {new.index} of pool {new.pool}"
@@ -104,12 +120,14 @@ def _pool_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[C
     return _spec_changes("pool", baseline.pools if baseline else {}, target.pools)
 
 
-def _spec_changes(kind: str, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[Change]:
+def _spec_changes(kind: str, before: Mapping[str, Essence], after: Mapping[str, Essence]) -> list[Change]:
     changes = []
-    for name, old, new in _pairs(before, after):
+    for name, old_model, new_model in _pairs(before, after):
+        old = old_model.plain() if old_model is not None else None
+        new = new_model.plain() if new_model is not None else None
         if old == new:
             continue
-        diff = tuple(d for d in diff_essences(old, new, show_all=old is None or new is None))
+        diff = diff_essences(old, new, show_all=old is None or new is None)
         action = Action.CREATE if old is None else Action.DELETE if new is None else Action.UPDATE
         reason = {Action.CREATE: f"new {kind}", Action.DELETE: f"{kind} removed", Action.UPDATE: f"{kind} settings changed"}[action]
         changes.append(Change(f"{kind}/{name}", action, reason, Risk.LOW, diff))
@@ -124,7 +142,7 @@ def _wallet_usage(baseline: DesiredFleet | None, target: DesiredFleet) -> tuple[
         usages.append(
             WalletUsage(
                 name=name,
-                currency=fields["currency"],
+                currency=fields.currency,
                 free_before=baseline.free(name) if baseline else None,
                 free_after=target.free(name),
                 allocated_before=baseline.allocated(name) if baseline else 0.0,

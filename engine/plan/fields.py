@@ -1,31 +1,47 @@
 """Field-level diffs of essences, in the form plans show them.
 
-Used by ``engine.plan.diff``. Secret references are never shown, only that they changed;
-numbers are shown without a spurious ``.0``; nested blocks are flattened to dotted paths.
+Used by ``engine.plan.diff``. Nested blocks are flattened to paths kept as tuples, so
+``{"a.b": 1}`` and ``{a: {b: 1}}`` are different paths (a key that needs it is shown quoted:
+``freqtrade["a.b"]``). Secret references are never shown, only that they changed; notify URLs
+are shown without anything that could be a credential; numbers without a spurious ``.0``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from engine.plan.model import FieldDiff
+from engine.textsafe import mask_url
 
-__all__ = ["SECRET_CHANGED", "diff_essences", "display_number"]
+__all__ = ["SECRET_CHANGED", "diff_essences", "display_number", "show_path"]
 
 SECRET_CHANGED = "(secret changed)"
 _HIDDEN = frozenset({"strategy_class", "strategy_sha256", "currency", "port"})
-_FLATTENED = frozenset({"trailing_stop", "freqtrade", "secrets"})
+_FLATTENED = frozenset({"trailing_stop", "freqtrade", "secrets", "health"})
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+Path = tuple[str, ...]
 
 
 def display_number(value: Any) -> Any:
     """1500.0 → 1500, so plans read the way specs are written."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [display_number(v) for v in value]
     if isinstance(value, dict):
         return {k: display_number(v) for k, v in value.items()}
     return value
+
+
+def show_path(path: Path) -> str:
+    """``freqtrade.exchange.ccxt_config`` or ``freqtrade["a.b"]`` when a key needs quoting."""
+    out = path[0]
+    for key in path[1:]:
+        out += f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key, ensure_ascii=False)}]"
+    return out
 
 
 def diff_essences(before: dict[str, Any] | None, after: dict[str, Any] | None, *, show_all: bool = False) -> tuple[FieldDiff, ...]:
@@ -34,15 +50,21 @@ def diff_essences(before: dict[str, Any] | None, after: dict[str, Any] | None, *
     flat_after = _flatten(after or {})
     diffs = []
     for path in sorted(set(flat_before) | set(flat_after), key=_path_order(before or after or {})):
-        old, new = flat_before.get(path), flat_after.get(path)
+        old, new = flat_before.get(path, _ABSENT), flat_after.get(path, _ABSENT)
         if old == new and not show_all:
             continue
+        old, new = (None if old is _ABSENT else old), (None if new is _ABSENT else new)
         if old is None and new is None:
             continue
-        if path.startswith("secrets."):
+        if path[0] == "secrets":
             old, new = _mask_secret(old, new)
-        diffs.append(FieldDiff(path, display_number(old), display_number(new)))
+        elif path[0] == "notify":
+            old, new = _mask_urls(old), _mask_urls(new)
+        diffs.append(FieldDiff(show_path(path), display_number(old), display_number(new)))
     return tuple(diffs)
+
+
+_ABSENT: Any = object()
 
 
 def _mask_secret(old: Any, new: Any) -> tuple[str | None, str | None]:
@@ -55,23 +77,28 @@ def _mask_secret(old: Any, new: Any) -> tuple[str | None, str | None]:
     return shown_old, "(secret)" if old == new else SECRET_CHANGED
 
 
-def _flatten(essence: dict[str, Any]) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
+def _mask_urls(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{**t, "url": mask_url(t["url"])} if isinstance(t, dict) and isinstance(t.get("url"), str) else t for t in value]
+    return value
+
+
+def _flatten(essence: dict[str, Any]) -> dict[Path, Any]:
+    flat: dict[Path, Any] = {}
     for key, value in essence.items():
         if key in _HIDDEN:
             continue
         if key in _FLATTENED and isinstance(value, dict):
-            for sub_path, sub_value in _flatten_all(value, key).items():
-                flat[sub_path] = sub_value
+            flat.update(_flatten_all(value, (key,)))
         else:
-            flat[key] = value
+            flat[(key,)] = value
     return flat
 
 
-def _flatten_all(value: dict[str, Any], prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _flatten_all(value: dict[str, Any], prefix: Path) -> dict[Path, Any]:
+    out: dict[Path, Any] = {}
     for key, sub in value.items():
-        path = f"{prefix}.{key}"
+        path = (*prefix, str(key))
         if isinstance(sub, dict) and sub:
             out.update(_flatten_all(sub, path))
         else:
@@ -83,7 +110,7 @@ def _path_order(essence: dict[str, Any]) -> Any:
     """Keep the essence's field order (spec order), sub-paths beside their parent."""
     order = {key: i for i, key in enumerate(essence)}
 
-    def key(path: str) -> tuple[int, str]:
-        return (order.get(path.split(".", 1)[0], len(order)), path)
+    def key(path: Path) -> tuple[int, Path]:
+        return (order.get(path[0], len(order)), path)
 
     return key

@@ -1,10 +1,10 @@
-"""The plan as JSON (contract §4): what CI and scripts read. Byte-identical for identical inputs."""
+"""The plan as JSON (contract §4): what CI and scripts read. Byte-identical for identical inputs, strict JSON."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from engine.hashing import pretty_json
 from engine.plan.fields import display_number
 from engine.plan.model import Plan
 
@@ -17,8 +17,8 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "fleet": plan.fleet,
-        "target": plan.target,
-        "baseline": plan.baseline,
+        "target": plan.target.as_target(),
+        "baseline": plan.baseline.as_baseline(),
         "changes": [
             {
                 "address": c.address,
@@ -47,4 +47,4 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
 
 
 def plan_to_json(plan: Plan) -> str:
-    return json.dumps(plan_as_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    return pretty_json(plan_as_dict(plan), sort_keys=False)

@@ -1,4 +1,9 @@
-"""The plan as a pull-request comment: a summary table, risks first, field diffs folded away."""
+"""The plan as a pull-request comment: a summary table, risks first, field diffs folded away.
+
+The comment is read on GitHub by people deciding to merge, and its text comes partly from the
+pull request itself, so every user string is escaped: code spans are HTML ``<code>`` elements
+(a backtick cannot close them), cells have pipes and markup escaped, nothing spans lines.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 from engine.plan.model import Plan, Risk
 from engine.plan.text import describe_snapshot
+from engine.textsafe import md_code, md_text
 
 __all__ = ["plan_to_markdown"]
 
@@ -15,7 +21,7 @@ _RISK_BADGE = {Risk.LOW: "low", Risk.MEDIUM: "**medium**", Risk.HIGH: ":warning:
 
 def plan_to_markdown(plan: Plan) -> str:
     out = [
-        f"### fleetops plan: `{plan.fleet}`",
+        f"### fleetops plan: {md_code(plan.fleet)}",
         "",
         f"Target {_code(describe_snapshot(plan.target))} against {_code(describe_snapshot(plan.baseline))}.",
         "",
@@ -28,17 +34,17 @@ def plan_to_markdown(plan: Plan) -> str:
     high = [c for c in plan.changes if c.risk is Risk.HIGH]
     if high:
         out += ["> [!WARNING]", "> High-risk changes:"]
-        out += [f"> - `{c.address}`: {_cell('; '.join(c.risk_notes))}" for c in high]
+        out += [f"> - {md_code(c.address)}: {md_text('; '.join(c.risk_notes))}" for c in high]
         out.append("")
     out += ["| | address | action | risk | reason |", "|---|---|---|---|---|"]
     for c in plan.changes:
-        out.append(f"| `{c.action.glyph}` | `{c.address}` | {c.action.value} | {_RISK_BADGE[c.risk]} | {_cell(c.reason)} |")
+        out.append(f"| {md_code(c.action.glyph)} | {md_code(c.address)} | {c.action.value} | {_RISK_BADGE[c.risk]} | {md_text(c.reason)} |")
     detailed = [c for c in plan.changes if c.diff]
     if detailed:
         out += ["", "<details><summary>Field changes</summary>", ""]
         for c in detailed:
-            out += [f"**`{c.address}`** ({c.action.value})", "", "| field | before | after |", "|---|---|---|"]
-            out += [f"| `{d.path}` | {_cell(_value(d.before))} | {_cell(_value(d.after))} |" for d in c.diff]
+            out += [f"**{md_code(c.address)}** ({c.action.value})", "", "| field | before | after |", "|---|---|---|"]
+            out += [f"| {md_code(d.path)} | {_value(d.before)} | {_value(d.after)} |" for d in c.diff]
             out.append("")
         out.append("</details>")
     wallets = [w for w in plan.wallets if w.allocated_before != w.allocated_after or w.free_before != w.free_after]
@@ -47,22 +53,17 @@ def plan_to_markdown(plan: Plan) -> str:
         for w in wallets:
             used = f"{100 * w.utilisation_after:.0f}%" if w.utilisation_after is not None else "-"
             free = f"{w.free_after:g} {w.currency}" if w.free_after is not None else "(deleted)"
-            out.append(f"| `{w.name}` | {w.allocated_before:g} | {w.allocated_after:g} | {free} | {used} |")
+            out.append(f"| {md_code(w.name)} | {w.allocated_before:g} | {w.allocated_after:g} | {md_text(free)} | {used} |")
     return "\n".join(out) + "\n"
 
 
 def _code(text: str) -> str:
-    return f"`{text}`"
+    return md_code(text)
 
 
 def _value(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, str) and value.startswith("("):
-        return value
-    return "`" + json.dumps(value, ensure_ascii=False, separators=(", ", ": ")) + "`"
-
-
-def _cell(text: str) -> str:
-    """Table cells must not break the table or inject markup."""
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+        return md_text(value)
+    return md_code(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))

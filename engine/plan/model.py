@@ -1,18 +1,18 @@
 """The plan as a value: actions, field diffs, risk, and the plan itself.
 
-Produced by ``engine.plan.diff``; consumed by the formatters and (from issue 3 on) by apply,
-which executes exactly the plan that was printed.
+Produced by ``engine.plan.diff`` (and extended with repairs by ``engine.live.drift``); consumed
+by the formatters and by apply, which executes exactly the plan that was printed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["ADDRESS_KINDS", "Action", "Change", "FieldDiff", "Plan", "Risk", "WalletUsage"]
+__all__ = ["ADDRESS_KINDS", "Action", "Change", "FieldDiff", "Plan", "Risk", "Snapshot", "WalletUsage"]
 
-ADDRESS_KINDS = ("wallet", "pool", "container", "bot")
+ADDRESS_KINDS = ("fleet", "wallet", "pool", "container", "bot")
 """Address kinds in the order plans list them."""
 
 
@@ -50,6 +50,25 @@ class Risk(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One side of a plan: a git ref (or the working tree), live Docker, or a stored revision."""
+
+    kind: Literal["ref", "live", "revision", "empty"]
+    ref: str | None = None
+    commit: str | None = None
+    dirty: bool = False
+    revision: int | None = None
+
+    def as_target(self) -> dict[str, Any]:
+        """The plan's ``target`` object (contract §4)."""
+        return {"ref": self.ref, "commit": self.commit, "dirty": self.dirty}
+
+    def as_baseline(self) -> dict[str, Any]:
+        """The plan's ``baseline`` object (contract §4)."""
+        return {"kind": self.kind, "ref": self.ref, "commit": self.commit, "revision": self.revision}
 
 
 @dataclass(frozen=True)
@@ -104,8 +123,8 @@ class WalletUsage:
 @dataclass(frozen=True)
 class Plan:
     fleet: str
-    target: dict[str, Any]
-    baseline: dict[str, Any]
+    target: Snapshot
+    baseline: Snapshot
     changes: tuple[Change, ...]
     wallets: tuple[WalletUsage, ...] = field(default=())
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.plan.model import Action, Risk
 
-__all__ = ["WALLET_HIGH_UTILISATION", "bot_risk", "wallet_risk"]
+__all__ = ["WALLET_HIGH_UTILISATION", "bot_risk", "fleet_risk", "wallet_risk"]
 
 WALLET_HIGH_UTILISATION = 0.9
 _INCREASE_HIGH = 0.5
@@ -52,4 +52,13 @@ def _money_notes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[Ri
 def wallet_risk(utilisation_after: float | None) -> tuple[Risk, tuple[str, ...]]:
     if utilisation_after is not None and utilisation_after > WALLET_HIGH_UTILISATION:
         return Risk.HIGH, (f"wallet {100 * utilisation_after:.0f}% allocated",)
+    return Risk.LOW, ()
+
+
+def fleet_risk(before: dict[str, Any], after: dict[str, Any]) -> tuple[Risk, tuple[str, ...]]:
+    """Turning automatic rollback off removes the safety net: a reviewer must see it."""
+    old_rollback = before.get("health", {}).get("rollback")
+    new_rollback = after.get("health", {}).get("rollback")
+    if old_rollback == "auto" and new_rollback == "off":
+        return Risk.MEDIUM, ("automatic rollback turned off",)
     return Risk.LOW, ()

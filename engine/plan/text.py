@@ -1,6 +1,8 @@
 """The plan for a terminal: terraform-like, one line per change with its field diffs beneath.
 
-Colour is added with click styles; ``click.echo`` drops it when stdout is not a terminal.
+Colour is added with click styles; ``click.echo`` drops it when stdout is not a terminal. Every
+text that came from a spec or from Docker goes through ``one_line``, so no key or value can
+print a line that looks like another change.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from typing import Any
 
 import click
 
-from engine.plan.model import Action, Change, Plan, Risk
+from engine.plan.model import Action, Change, Plan, Risk, Snapshot
+from engine.textsafe import one_line
 
 __all__ = ["describe_snapshot", "plan_to_text"]
 
@@ -21,16 +24,15 @@ _COLOURS = {
 _RISK_COLOURS = {Risk.LOW: None, Risk.MEDIUM: "yellow", Risk.HIGH: "red"}
 
 
-def describe_snapshot(meta: dict[str, Any]) -> str:
+def describe_snapshot(snapshot: Snapshot) -> str:
     """``HEAD (a1b2c3d, dirty)``, ``live Docker (revision 7)`` …"""
-    if meta.get("kind") == "live":
-        revision = meta.get("revision")
-        return "live Docker" + (f" (revision {revision})" if revision is not None else "")
-    if meta.get("kind") == "empty":
+    if snapshot.kind == "live":
+        return "live Docker" + (f" (revision {snapshot.revision})" if snapshot.revision is not None else "")
+    if snapshot.kind == "empty":
         return "nothing deployed"
-    commit = (meta.get("commit") or "no commit")[:7]
-    dirty = ", uncommitted changes" if meta.get("dirty") else ""
-    return f"{meta.get('ref')} ({commit}{dirty})"
+    commit = (snapshot.commit or "no commit")[:7]
+    dirty = ", uncommitted changes" if snapshot.dirty else ""
+    return one_line(f"{snapshot.ref} ({commit}{dirty})")
 
 
 def plan_to_text(plan: Plan) -> str:
@@ -52,11 +54,14 @@ def _change_lines(change: Change) -> list[str]:
     glyph = click.style(f"{change.action.glyph:>3}", fg=colour, bold=True)
     risk = ""
     if change.risk is not Risk.LOW:
-        risk = "  " + click.style(f"[{change.risk.label} risk: {'; '.join(change.risk_notes)}]", fg=_RISK_COLOURS[change.risk], bold=change.risk is Risk.HIGH)
-    lines = [f"{glyph} {click.style(change.address, bold=True)} {click.style(change.action.value, fg=colour)}  ({change.reason}){risk}"]
-    width = max((len(d.path) for d in change.diff), default=0)
-    for d in change.diff:
-        lines.append(f"      {d.path.ljust(width)}  {_value(d.before)} -> {_value(d.after)}")
+        notes = one_line("; ".join(change.risk_notes))
+        risk = "  " + click.style(f"[{change.risk.label} risk: {notes}]", fg=_RISK_COLOURS[change.risk], bold=change.risk is Risk.HIGH)
+    address = click.style(one_line(change.address), bold=True)
+    lines = [f"{glyph} {address} {click.style(change.action.value, fg=colour)}  ({one_line(change.reason)}){risk}"]
+    paths = [one_line(d.path) for d in change.diff]
+    width = max((len(p) for p in paths), default=0)
+    for path, d in zip(paths, change.diff):
+        lines.append(f"      {path.ljust(width)}  {_value(d.before)} -> {_value(d.after)}")
     lines.append("")
     return lines
 
@@ -65,8 +70,8 @@ def _value(value: Any) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, str):
-        return value if value.startswith("(") else json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        return one_line(value if value.startswith("(") else json.dumps(value, ensure_ascii=False))
+    return one_line(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
 
 
 def _wallet_lines(plan: Plan) -> list[str]:

@@ -1,0 +1,82 @@
+"""One definition of each container, consumed by both the compose file and the Docker adapter.
+
+``render`` writes it as a compose service and ``live.executor`` hands it to Docker, so what
+``fleetops render`` shows and what ``fleetops apply`` creates cannot drift apart: init, restart
+policy, mounts (fleetops' files read-only, the bots' data writable), user, limits and labels
+are decided here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.compile.desired import DesiredContainer, DesiredFleet
+from engine.naming import (
+    DATA_MOUNT,
+    ETC_MOUNT,
+    HOST_DATA,
+    HOST_ETC,
+    Labels,
+    bot_data_dir,
+    container_labels,
+    network_name,
+)
+
+__all__ = ["ContainerDefinition", "Mount", "container_definition"]
+
+RESTART_POLICY = "unless-stopped"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A bind mount: ``source`` is relative to the container's runtime directory on the host."""
+
+    source: str
+    target: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class ContainerDefinition:
+    name: str
+    image: str
+    command: tuple[str, ...]
+    labels: dict[str, str]
+    mounts: tuple[Mount, ...]
+    network: str
+    user: str | None
+    """``uid:gid`` for a dedicated bot's container; pool containers run supervisord as root,
+    which starts each bot program as the unprivileged user itself."""
+    environment: dict[str, str]
+    memory: str | None
+    cpus: float | None
+    running: bool
+    """False for a disabled dedicated bot: its container exists, stopped, with its data."""
+    init: bool = True
+    restart: str = RESTART_POLICY
+
+    def with_revision(self, revision: int) -> dict[str, str]:
+        """The labels as apply sets them: the definition's plus the revision that created it."""
+        return {**self.labels, Labels.REVISION: str(revision)}
+
+
+MOUNTS = (Mount(HOST_ETC, ETC_MOUNT, read_only=True), Mount(HOST_DATA, DATA_MOUNT, read_only=False))
+
+
+def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:
+    essence = container.essence
+    first_bot = fleet.bots[container.bots[0]].essence if container.bots else None
+    dedicated_user = f"{essence.run_as}:{essence.run_as}" if container.dedicated and essence.run_as else None
+    return ContainerDefinition(
+        name=container.name,
+        image=essence.image,
+        command=essence.command,
+        labels=container_labels(fleet.name, container.pool, container.index, container.hash, container.bots),
+        mounts=MOUNTS,
+        network=network_name(fleet.name),
+        user=dedicated_user,
+        environment={"HOME": bot_data_dir(container.bots[0])} if container.dedicated and container.bots else {},
+        memory=essence.memory,
+        cpus=essence.cpus,
+        running=not container.dedicated or (first_bot is not None and first_bot.enabled),
+    )

@@ -1,0 +1,142 @@
+"""Essences: exactly the fields fleetops controls for each bot, container, wallet, pool and fleet.
+
+Built by ``engine.compile.desired``; diffed by ``engine.plan``; hashed onto Docker labels;
+stored in revisions and in the host-side records of what each container runs. They are frozen
+typed models so every reader is checked by mypy; ``plain()`` turns one into JSON data only
+where bytes are needed (hashing, storage, field diffs). Records read back from disk are parsed
+with ``parse_record`` — strict, unknown keys rejected — because a record that does not parse
+is drift to repair, never a value to trust.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = [
+    "BotEssence",
+    "ContainerEssence",
+    "Essence",
+    "FleetSettings",
+    "HealthSettings",
+    "NotifySettings",
+    "PoolEssence",
+    "RecordError",
+    "TrailingStopEssence",
+    "WalletEssence",
+    "parse_record",
+]
+
+JsonValue = Any
+"""A value of the free-form ``freqtrade:`` block: JSON data, already validated as finite."""
+
+
+class Essence(BaseModel):
+    """Frozen, strict, unknown keys rejected: the same rules for what we build and what we read back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+    def plain(self) -> dict[str, Any]:
+        """JSON data in field order: what gets hashed, stored and diffed."""
+        return self.model_dump(mode="json")
+
+
+class TrailingStopEssence(Essence):
+    enabled: bool
+    positive: float | None
+    offset: float
+    only_offset_is_reached: bool
+
+
+class BotEssence(Essence):
+    """One bot as it runs: never includes its neighbours, so changing one bot changes one hash."""
+
+    wallet: str
+    currency: str
+    allocation: float
+    pool: str | None
+    container: str
+    port: int
+    strategy: str
+    strategy_class: str
+    strategy_sha256: str
+    pairs: tuple[str, ...]
+    exchange: str
+    timeframe: str
+    max_open_trades: int
+    stake_amount: float | Literal["unlimited"]
+    stoploss: float
+    minimal_roi: dict[str, float]
+    trailing_stop: TrailingStopEssence | None
+    dry_run: bool
+    enabled: bool
+    secrets: dict[str, str]
+    freqtrade: dict[str, JsonValue]
+    command: tuple[str, ...]
+    run_as: int
+
+
+class ContainerEssence(Essence):
+    """One container's settings: what makes Docker recreate it when they change."""
+
+    image: str
+    memory: str | None
+    cpus: float | None
+    command: tuple[str, ...]
+    pool: str | None
+    run_as: int
+
+
+class WalletEssence(Essence):
+    currency: str
+    balance: float
+    reserve: float
+
+    @property
+    def free(self) -> float:
+        return self.balance - self.reserve
+
+
+class PoolEssence(Essence):
+    capacity: int
+    memory: str | None
+    cpus: float | None
+    image: str | None
+
+
+class HealthSettings(Essence):
+    timeout_seconds: int = 60
+    rollback: Literal["auto", "off"] = "auto"
+
+
+class NotifySettings(Essence):
+    url: str
+
+
+class FleetSettings(Essence):
+    """The Fleet document's own settings: diffed like any other spec, so turning rollback off shows."""
+
+    image: str
+    bot_command: str
+    exchange: str
+    timeframe: str
+    health: HealthSettings
+    notify: tuple[NotifySettings, ...]
+
+
+class RecordError(Exception):
+    """A stored record does not parse; the message says why in one line."""
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def parse_record(model: type[_M], text: str | bytes) -> _M:
+    """Parse JSON ``text`` strictly into ``model`` or raise RecordError with a one-line reason."""
+    try:
+        return model.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise RecordError(f"{exc.error_count()} problem(s), first at {where}: {first['msg']}") from None

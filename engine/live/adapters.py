@@ -1,0 +1,18 @@
+"""The real ``Ports``: Docker through its SDK, supervisord over its socket, bots over HTTP.
+
+Called by the CLI and the watcher to build a ``Context``; tests build one from
+``engine.live.fakes`` instead.
+"""
+
+from __future__ import annotations
+
+from engine.live.docker_api import DockerEngine
+from engine.live.ports import Ports
+from engine.live.probe import HttpProbe
+from engine.live.supervisor_ctl import connect_supervisor
+
+__all__ = ["real_ports"]
+
+
+def real_ports(docker_host: str | None) -> Ports:
+    return Ports(docker=DockerEngine(docker_host), supervisor=connect_supervisor, probe=HttpProbe())

@@ -1,0 +1,101 @@
+"""The seams of the live half: small protocols for Docker, supervisord and a bot's API.
+
+The engine's live modules (observe, executor, health, the flow) talk only to these; the real
+adapters (``docker_api``, ``supervisor_ctl``, ``probe``) implement them against the outside
+world, and ``engine.live.fakes`` implements them in memory, so apply, drift and rollback are
+unit-tested in seconds while the Docker-backed tests keep proving the real adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from engine.compile.container import ContainerDefinition
+
+__all__ = ["DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort", "ProcessInfo", "SupervisorFactory", "SupervisorPort"]
+
+
+@dataclass(frozen=True)
+class ListedContainer:
+    """One container as Docker's list call shows it."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str
+    ip: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+class DockerPort(Protocol):
+    """The Docker engine, as much of it as fleetops uses. ``calls`` and ``mutations`` count API calls."""
+
+    calls: int
+    mutations: int
+
+    def ping(self) -> None: ...
+    def list_fleet(self, fleet: str, network: str) -> list[ListedContainer]: ...
+    def name_owners(self, names: set[str]) -> dict[str, str | None]:
+        """Of ``names``, those taken by a container: name → its fleet label (None: unmanaged)."""
+        ...
+    def image_exists(self, image: str) -> bool: ...
+    def ensure_network(self, name: str, labels: dict[str, str]) -> None: ...
+    def create_and_start(self, definition: ContainerDefinition, runtime_dir: Path, revision: int) -> str: ...
+    def start(self, name: str) -> None: ...
+    def stop(self, name: str, timeout: int = 20) -> None: ...
+    def restart(self, name: str, timeout: int = 20) -> None: ...
+    def remove(self, name: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One supervisord program: its state name (RUNNING, STARTING, BACKOFF, EXITED, FATAL…) and pid."""
+
+    name: str
+    state: str
+    pid: int
+    exit_status: int = 0
+
+
+class SupervisorPort(Protocol):
+    """supervisord of one pool container."""
+
+    def wait_ready(self, timeout: float = 30.0) -> None: ...
+    def states(self) -> dict[str, ProcessInfo]: ...
+    def update(self) -> tuple[list[str], list[str], list[str]]:
+        """Re-read the conf and apply only what changed: (added, changed, removed)."""
+        ...
+    def restart(self, name: str) -> None: ...
+    def start(self, name: str) -> None: ...
+    def stop(self, name: str) -> None: ...
+
+
+SupervisorFactory = Callable[[str, Path, float], SupervisorPort]
+"""(container name, the container's host data directory, call timeout) → its supervisord."""
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    ok: bool
+    detail: str
+
+
+class ProbePort(Protocol):
+    """A bot's own API, reached at its container's address."""
+
+    def ping(self, address: str, port: int) -> ProbeAnswer: ...
+
+
+@dataclass
+class Ports:
+    """Everything outside the engine that the live half talks to."""
+
+    docker: DockerPort
+    supervisor: SupervisorFactory
+    probe: ProbePort

@@ -1,0 +1,208 @@
+"""File operations inside runtime directories that a container can write to, without trusting it.
+
+Used by ``engine.live.runtime`` for every read and write under ``<state>/runtime``. A container
+sees its ``data/`` tree read-write, so anything in it may be a symlink, a FIFO or a device planted
+to make the host overwrite, read or hang on a host file. Every operation here walks paths one
+component at a time from a directory descriptor with ``O_NOFOLLOW``, writes atomically with
+``renameat``, reads only regular files up to a size, and copies without following links. A
+path component that is not a plain directory is an ``UnsafePath`` error naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["SafeDir", "UnsafePath"]
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CHUNK = 1 << 20
+
+
+class UnsafePath(OSError):
+    """A path inside a runtime directory is a link, a special file, or otherwise not what we wrote."""
+
+
+def _check_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise UnsafePath(f"refusing the path component {name!r}")
+    return name
+
+
+class SafeDir:
+    """An open directory; every path below it is reached without following a link.
+
+    Use as a context manager, or call ``close()``. ``path`` is kept for messages only.
+    """
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False, mode: int = 0o755) -> SafeDir:
+        """Open a host-owned directory (its own path is trusted; what is below it is not)."""
+        if create:
+            path.mkdir(parents=True, exist_ok=True, mode=mode)
+        try:
+            return cls(os.open(path, _DIR_FLAGS), path)
+        except OSError as exc:
+            raise UnsafePath(f"cannot open {path} as a directory: {exc.strerror}") from None
+
+    def __enter__(self) -> SafeDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def sub(self, name: str, *, create: bool = False, mode: int = 0o755, owner: int | None = None) -> SafeDir:
+        """Open (or create) the subdirectory ``name``; a symlink or file there is refused."""
+        _check_name(name)
+        if create:
+            try:
+                os.mkdir(name, mode, dir_fd=self.fd)
+                if owner is not None:
+                    os.chown(name, owner, owner, dir_fd=self.fd, follow_symlinks=False)
+            except FileExistsError:
+                pass
+        try:
+            return SafeDir(os.open(name, _DIR_FLAGS, dir_fd=self.fd), self.path / name)
+        except OSError as exc:
+            raise UnsafePath(f"{self.path / name} is not a plain directory ({exc.strerror})") from None
+
+    @contextmanager
+    def walk(self, *names: str, create: bool = False, owner: int | None = None) -> Iterator[SafeDir]:
+        """The directory at ``names`` below this one, opened component by component."""
+        opened: list[SafeDir] = []
+        current = self
+        try:
+            for name in names:
+                current = current.sub(name, create=create, owner=owner)
+                opened.append(current)
+            yield current
+        finally:
+            for d in reversed(opened):
+                d.close()
+
+    def exists(self, name: str) -> bool:
+        try:
+            os.stat(_check_name(name), dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def names(self) -> list[str]:
+        """Entry names, sorted (whatever their type: callers open them safely)."""
+        return sorted(os.listdir(self.fd))
+
+    def is_dir(self, name: str) -> bool:
+        try:
+            return stat.S_ISDIR(os.stat(_check_name(name), dir_fd=self.fd, follow_symlinks=False).st_mode)
+        except FileNotFoundError:
+            return False
+
+    def is_socket(self, name: str) -> bool:
+        try:
+            return stat.S_ISSOCK(os.stat(_check_name(name), dir_fd=self.fd, follow_symlinks=False).st_mode)
+        except FileNotFoundError:
+            return False
+
+    def write(self, name: str, data: bytes, *, mode: int = 0o644, owner: int | None = None) -> None:
+        """Replace ``name`` atomically: a temporary file created exclusively, then ``renameat``.
+
+        Whatever was at ``name`` (a file, or a symlink planted there) is replaced, never followed.
+        """
+        self._write_chunks(name, iter((data,)), mode=mode, owner=owner)
+
+    def _write_chunks(self, name: str, chunks: Iterator[bytes], *, mode: int, owner: int | None) -> None:
+        _check_name(name)
+        tmp = f".{name}.fleetops-tmp"
+        try:
+            os.unlink(tmp, dir_fd=self.fd)
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=self.fd)
+        try:
+            os.fchmod(fd, mode)
+            if owner is not None:
+                os.fchown(fd, owner, owner)
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The bytes of a regular file ``name``, at most ``limit`` of them (UnsafePath otherwise)."""
+        fd = self._open_regular(name)
+        try:
+            data = os.read(fd, limit + 1)
+        finally:
+            os.close(fd)
+        if len(data) > limit:
+            raise UnsafePath(f"{self.path / name} is larger than {limit} bytes")
+        return data
+
+    def tail(self, name: str, size: int) -> bytes:
+        """The last ``size`` bytes of a regular file (a log)."""
+        fd = self._open_regular(name)
+        try:
+            end = os.fstat(fd).st_size
+            os.lseek(fd, max(0, end - size), os.SEEK_SET)
+            return os.read(fd, size)
+        finally:
+            os.close(fd)
+
+    def _open_regular(self, name: str) -> int:
+        try:
+            fd = os.open(_check_name(name), _READ_FLAGS, dir_fd=self.fd)
+        except OSError as exc:
+            raise UnsafePath(f"cannot open {self.path / name} ({exc.strerror})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UnsafePath(f"{self.path / name} is not a regular file")
+        return fd
+
+    def copy_file(self, name: str, target: SafeDir, *, owner: int | None = None) -> None:
+        """Copy the regular file ``name`` into ``target`` (atomically there); links are refused."""
+        fd = self._open_regular(name)
+        try:
+            target._write_chunks(name, iter(lambda: os.read(fd, _CHUNK), b""), mode=0o640, owner=owner)
+        finally:
+            os.close(fd)
+
+    def copy_tree(self, name: str, target: SafeDir, *, owner: int | None = None, skipped: list[str] | None = None) -> None:
+        """Copy directory ``name`` recursively: regular files and directories only, links skipped."""
+        with self.walk(name) as source, target.walk(name, create=True, owner=owner) as dest:
+            for entry in source.names():
+                st = os.stat(entry, dir_fd=source.fd, follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    source.copy_tree(entry, dest, owner=owner, skipped=skipped)
+                elif stat.S_ISREG(st.st_mode):
+                    source.copy_file(entry, dest, owner=owner)
+                elif skipped is not None:
+                    skipped.append(str(source.path / entry))
+
+    def unlink(self, name: str) -> None:
+        try:
+            os.unlink(_check_name(name), dir_fd=self.fd)
+        except FileNotFoundError:
+            pass
+
+    def move_to(self, name: str, target: SafeDir, new_name: str) -> None:
+        """``renameat``: moves the entry itself (a link stays a link), never what it points to."""
+        os.rename(_check_name(name), _check_name(new_name), src_dir_fd=self.fd, dst_dir_fd=target.fd)
+
+    def chown(self, owner: int) -> None:
+        os.fchown(self.fd, owner, owner)
