@@ -48,12 +48,11 @@ def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
             why = f"its record in {bot.container} is unreadable ({bot.unreadable})"
             if desired is None:
                 repairs.append(Change(address, Action.DELETE, f"{why} and it is not in the specs; archiving it", Risk.MEDIUM))
-            elif desired.container == bot.container and address not in touched:
-                repairs.append(Change(address, Action.RELOAD, f"{why}; re-applying it", Risk.LOW))
-            elif address in touched:
-                old = next(c for c in plan.changes if c.address == address)
+            elif desired.container == bot.container:
+                replaced[address] = Change(address, Action.RELOAD, f"{why}; re-applying it", Risk.LOW)
+            else:
                 replaced[address] = Change(address, Action.MOVE, f"{why}; moving it to {desired.container}", Risk.MEDIUM,
-                                           old.diff, ("move interrupts the bot",))
+                                           risk_notes=("move interrupts the bot",))
             continue
         if desired is None or not bot.dead or address in touched:
             continue
@@ -62,6 +61,6 @@ def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
         repairs.append(Change(address, Action.RESTART, f"bot process is {bot.process}; restarting it", Risk.LOW))
     if not repairs and not replaced:
         return plan
-    kept = tuple(replaced.get(c.address, c) for c in plan.changes)
-    changes = tuple(sorted(kept + tuple(repairs), key=Change.sort_key))
+    kept = tuple(replaced.pop(c.address, c) for c in plan.changes)
+    changes = tuple(sorted(kept + tuple(repairs) + tuple(replaced.values()), key=Change.sort_key))
     return Plan(plan.fleet, plan.target, plan.baseline, changes, plan.wallets)

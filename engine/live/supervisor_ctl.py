@@ -13,6 +13,7 @@ change to one bot never restarts its neighbours.
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import time
 import xmlrpc.client
@@ -27,6 +28,7 @@ from engine.naming import SUPERVISOR_SOCKET
 __all__ = ["Supervisor", "connect_supervisor"]
 
 _SOCKET_NAME = SUPERVISOR_SOCKET.rsplit("/", 1)[1]
+_SUPERVISOR_PEER = re.compile(re.escape(SUPERVISOR_SOCKET) + r"(\.[0-9]+)?")
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -50,7 +52,8 @@ class _UnixConnection(http.client.HTTPConnection):
             except OSError:
                 sock.close()
                 raise
-        if peer != SUPERVISOR_SOCKET:  # swapped for a link to another socket after the check
+        # supervisord binds "<path>.<pid>" and renames it into place, so that is the peer's name.
+        if not _SUPERVISOR_PEER.fullmatch(peer if isinstance(peer, str) else ""):  # a link swapped in after the check
             sock.close()
             raise ConnectionRefusedError(f"the socket in {self._data_dir} is bound at {peer!r}, not {SUPERVISOR_SOCKET}")
         self.sock = sock

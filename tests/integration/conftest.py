@@ -75,7 +75,7 @@ class LiveFleetHelper:
             time.sleep(0.2)
 
     def _programs(self, container: str) -> dict[str, tuple[str, int | None]]:
-        exec_id = self.api.exec_create(container, ["supervisorctl", "-c", "/fleet/supervisord.conf", "status"])
+        exec_id = self.api.exec_create(container, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "status"])
         out = self.api.exec_start(exec_id).decode()
         programs = {}
         for line in out.splitlines():

@@ -69,8 +69,8 @@ def test_removing_a_bot_removes_only_its_program_and_archives_its_data(live: Liv
     assert live.apply().code == 0
     after = live.programs(STANDARD)
     assert after == {k: v for k, v in before.items() if k != "alpha-2"}
-    archived = list((live.state / "archive" / FLEET).glob("alpha-2-from-*"))
-    assert len(archived) == 1 and (archived[0] / "config.json").exists()
+    archived = list((live.state / "archive" / FLEET).glob("*-bot-alpha-2-from-*"))
+    assert len(archived) == 1 and (archived[0] / "etc/alpha-2/config.json").exists()
 
 
 def test_stopped_container_is_planned_as_start_and_repaired(live: LiveFleetHelper) -> None:
@@ -86,7 +86,7 @@ def test_stopped_container_is_planned_as_start_and_repaired(live: LiveFleetHelpe
 def test_dead_bot_process_is_restarted_alone(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     before = live.programs(STANDARD)
-    exec_id = live.api.exec_create(STANDARD, ["supervisorctl", "-c", "/fleet/supervisord.conf", "stop", "beta-1"])
+    exec_id = live.api.exec_create(STANDARD, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "stop", "beta-1"])
     live.api.exec_start(exec_id)
     assert actions(live.plan_json()) == [("bot/beta-1", "restart")]
     assert live.apply().code == 0
@@ -122,7 +122,7 @@ def test_pool_image_change_replaces_its_containers(live: LiveFleetHelper) -> Non
 
 def test_dedicated_bot_moves_into_a_pool_with_its_database(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
-    old_db = live.state / "runtime" / FLEET / f"{FLEET}-bot-solo" / "bots/solo/tradesv3.dryrun.sqlite"
+    old_db = live.state / "runtime" / FLEET / f"{FLEET}-bot-solo" / "data/bots/solo/tradesv3.dryrun.sqlite"
     old_db.write_bytes(b"trades of solo")
     edit(live.root / "fleet/bots.yaml", "allocation: 500\n", "allocation: 500\npool: small\n")
     assert actions(live.plan_json()) == [(f"container/{FLEET}-bot-solo", "delete"), ("bot/solo", "move")]
@@ -130,7 +130,7 @@ def test_dedicated_bot_moves_into_a_pool_with_its_database(live: LiveFleetHelper
     assert result.code == 0, result.err
     assert f"{FLEET}-bot-solo" not in live.containers()
     assert set(live.programs(f"{FLEET}-small-1")) == {"euro-1", "solo"}
-    new_db = live.state / "runtime" / FLEET / f"{FLEET}-small-1" / "bots/solo/tradesv3.dryrun.sqlite"
+    new_db = live.state / "runtime" / FLEET / f"{FLEET}-small-1" / "data/bots/solo/tradesv3.dryrun.sqlite"
     assert new_db.read_bytes() == b"trades of solo"
     assert live.plan("--detailed-exitcode").code == 0
 
@@ -142,7 +142,7 @@ def test_disabled_bot_is_stopped_not_deleted(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     programs = live.programs(STANDARD)
     assert programs["alpha-2"][0] == "STOPPED" and programs["alpha-1"][0] == "RUNNING"
-    assert (live.state / "runtime" / FLEET / STANDARD / "bots/alpha-2/config.json").exists()
+    assert (live.state / "runtime" / FLEET / STANDARD / "etc/bots/alpha-2/config.json").exists()
     assert live.plan("--detailed-exitcode").code == 0
 
 
@@ -204,9 +204,9 @@ def test_secrets_reach_only_the_bots_runtime_file(live: LiveFleetHelper, monkeyp
     monkeypatch.setenv("FLEET_TG_TOKEN", token)
     result = live.apply()
     assert result.code == 0, result.err
-    secrets = live.state / "runtime" / FLEET / f"{FLEET}-bot-solo" / "bots/solo/secrets.json"
+    secrets = live.state / "runtime" / FLEET / f"{FLEET}-bot-solo" / "etc/bots/solo/secrets.json"
     assert token in secrets.read_text()
-    assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o400 and os.stat(secrets).st_uid == 1000  # the bot's user only
     for path in live.state.rglob("*"):
         if path.is_file() and path != secrets and path.name != "bot.log":
             assert token.encode() not in path.read_bytes(), path
@@ -257,7 +257,7 @@ def test_dedicated_bot_reload_and_disable(live: LiveFleetHelper) -> None:
 def test_bot_moves_between_pools_and_neighbours_stay_up(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     before = live.programs(STANDARD)
-    db = live.state / "runtime" / FLEET / STANDARD / "bots/alpha-2/tradesv3.dryrun.sqlite"
+    db = live.state / "runtime" / FLEET / STANDARD / "data/bots/alpha-2/tradesv3.dryrun.sqlite"
     db.write_bytes(b"alpha-2 trades")
     edit(live.root / "fleet/bots.yaml", "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]",
          "allocation: 1000\npool: small\nstrategy: Alpha@v1\npairs: [SOL/USDT]")
@@ -267,7 +267,7 @@ def test_bot_moves_between_pools_and_neighbours_stay_up(live: LiveFleetHelper) -
     after = live.programs(STANDARD)
     assert after == {k: v for k, v in before.items() if k != "alpha-2"}  # neighbours untouched
     assert set(live.programs(f"{FLEET}-small-1")) == {"alpha-2", "euro-1"}
-    moved_db = live.state / "runtime" / FLEET / f"{FLEET}-small-1" / "bots/alpha-2/tradesv3.dryrun.sqlite"
+    moved_db = live.state / "runtime" / FLEET / f"{FLEET}-small-1" / "data/bots/alpha-2/tradesv3.dryrun.sqlite"
     assert moved_db.read_bytes() == b"alpha-2 trades"
     assert live.plan("--detailed-exitcode").code == 0
 
@@ -295,12 +295,13 @@ def test_notify_hooks_receive_each_apply_and_rollback(live: LiveFleetHelper) -> 
              "  - url: http://127.0.0.1:1/unreachable\nhealth:")
         first = live.apply()
         assert first.code == 0, first.err
-        assert "notify http://127.0.0.1:1/unreachable: not delivered" in first.err
+        assert "notify http://127.0.0.1:1/… (#" in first.err and "not delivered (ConnectError)" in first.err
+        assert "unreachable" not in first.err  # hook URLs are shown masked: their paths often hold tokens
         edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.14")
         assert live.apply().code == 0
         assert live.run("rollback", "--yes").code == 0
     finally:
         server.shutdown()
     assert [(e["event"], e["revision"], e["status"]) for e in received] == [("apply", 1, "applied"), ("apply", 2, "applied"), ("rollback", 3, "applied")]
-    assert received[0]["fleet"] == FLEET and received[0]["plan_summary"]["create"] == 12
+    assert received[0]["fleet"] == FLEET and received[0]["plan_summary"]["create"] == 13
     assert received[2]["message"] == "rollback to revision 1"

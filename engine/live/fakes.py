@@ -1,0 +1,262 @@
+"""In-memory Docker, supervisord and bot APIs: the ``Ports`` unit tests run the live half against.
+
+Shipped beside the real adapters (as httpx ships ``MockTransport``) so that apply, drift and
+rollback, and their failure paths, are tested in seconds. The fakes keep the promises the real
+things keep and that the engine relies on: Docker names are unique, only labelled containers are
+listed, a started pool container's supervisord runs the programs of the conf fleetops wrote
+(``autostart`` honoured), ``update`` touches only programs whose section changed, and a bot
+answers its ping when its process runs and its strategy file does not contain ``BROKEN``.
+Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on Docker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.compile.container import ContainerDefinition
+from engine.compile.essence import RecordError, parse_record
+from engine.errors import DockerError, SupervisorError
+from engine.live.ports import ListedContainer, Ports, ProbeAnswer, ProcessInfo
+from engine.live.records import AppliedBot
+from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
+
+__all__ = ["FakeContainer", "FakeEngine"]
+
+_SECTION = re.compile(r"^\[program:([^\]]+)\]\n(.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    definition: ContainerDefinition
+    labels: dict[str, str]
+    runtime_dir: Path
+    state: str = "created"
+    ip: str | None = None
+    programs: dict[str, str] = field(default_factory=dict)
+    """Program → state, for pool containers (what supervisord runs)."""
+    sections: dict[str, str] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+class FakeEngine:
+    """One fake host: its Docker engine, the supervisords in its containers, its bots' APIs."""
+
+    def __init__(self, images: tuple[str, ...] = ()) -> None:
+        self.images = set(images)
+        self.containers: dict[str, FakeContainer] = {}
+        self.networks: set[str] = set()
+        self.calls = 0
+        self.mutations = 0
+        self.log: list[str] = []
+        self.fail_calls: dict[str, Exception] = {}
+        """Docker operation ("create", "start", "remove", …) → the error it raises next time."""
+        self.unreachable: set[str] = set()
+        """Containers whose supervisord does not answer."""
+        self._ids = itertools.count(1)
+        self._pids = itertools.count(100)
+        self._lock = threading.RLock()
+
+    def ports(self) -> Ports:
+        return Ports(docker=self, supervisor=self.supervisor, probe=_FakeProbe(self))
+
+    # -- Docker ----------------------------------------------------------------------------
+
+    def _count(self, operation: str, name: str = "", *, mutates: bool = False) -> None:
+        with self._lock:
+            self.calls += 1
+            if mutates:
+                self.mutations += 1
+                self.log.append(f"{operation} {name}".strip())
+            error = self.fail_calls.pop(operation, None)
+        if error is not None:
+            raise error
+
+    def ping(self) -> None:
+        self._count("ping")
+
+    def list_fleet(self, fleet: str, network: str) -> list[ListedContainer]:
+        self._count("list")
+        with self._lock:
+            return sorted((ListedContainer(c.id, name, dict(c.labels), c.state, c.ip)
+                           for name, c in self.containers.items() if c.labels.get(Labels.FLEET) == fleet), key=lambda c: c.name)
+
+    def name_owners(self, names: set[str]) -> dict[str, str | None]:
+        self._count("list")
+        return {n: self.containers[n].labels.get(Labels.FLEET) for n in names if n in self.containers}
+
+    def image_exists(self, image: str) -> bool:
+        self._count("inspect-image")
+        return image in self.images
+
+    def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        self._count("list-networks")
+        if name not in self.networks:
+            self._count("create-network", name, mutates=True)
+            self.networks.add(name)
+
+    def create_and_start(self, definition: ContainerDefinition, runtime_dir: Path, revision: int) -> str:
+        self._count("create", definition.name, mutates=True)
+        with self._lock:
+            if definition.name in self.containers:
+                raise DockerError(f"Docker refused to create container {definition.name}: the name is already in use")
+            container = FakeContainer(f"id{next(self._ids)}", definition, definition.with_revision(revision), runtime_dir)
+            self.containers[definition.name] = container
+        if definition.running:
+            self.start(definition.name)
+        return container.id
+
+    def add_unmanaged(self, name: str, labels: dict[str, str] | None = None) -> None:
+        """A container fleetops did not create (it must never touch it)."""
+        definition = ContainerDefinition(name, "other", (), labels or {}, (), "", None, {}, None, None, True)
+        self.containers[name] = FakeContainer(f"id{next(self._ids)}", definition, labels or {}, Path("/nonexistent"), "running")
+
+    def _container(self, name: str, operation: str) -> FakeContainer:
+        if name not in self.containers:
+            raise DockerError(f"Docker refused to {operation} container {name}: No such container")
+        return self.containers[name]
+
+    def start(self, name: str) -> None:
+        self._count("start", name, mutates=True)
+        with self._lock:
+            container = self._container(name, "start")
+            if container.state == "running":
+                return
+            container.state = "running"
+            container.ip = f"10.0.0.{int(container.id[2:]) % 250 + 2}"
+            self._boot(container)
+
+    def stop(self, name: str, timeout: int = 20) -> None:
+        self._count("stop", name, mutates=True)
+        with self._lock:
+            container = self._container(name, "stop")
+            container.state, container.ip = "exited", None
+            container.programs.clear()
+
+    def restart(self, name: str, timeout: int = 20) -> None:
+        self._count("restart", name, mutates=True)
+        with self._lock:
+            container = self._container(name, "restart")
+            self.unreachable.discard(name)  # a fresh supervisord answers again
+            container.programs.clear()
+            container.state = "running"
+            container.ip = container.ip or f"10.0.0.{int(container.id[2:]) % 250 + 2}"
+            self._boot(container)
+
+    def remove(self, name: str) -> None:
+        self._count("remove", name, mutates=True)
+        with self._lock:
+            self._container(name, "remove")
+            del self.containers[name]
+
+    def _boot(self, container: FakeContainer) -> None:
+        """A pool container's supervisord reads its conf and starts the autostart programs."""
+        if container.labels.get(Labels.ROLE) != "pool":
+            return
+        container.sections = _read_sections(container.runtime_dir)
+        container.programs = {n: "RUNNING" if "autostart=true" in text else "STOPPED" for n, text in container.sections.items()}
+        container.pids = {n: next(self._pids) for n in container.programs}
+
+    # -- supervisord -----------------------------------------------------------------------
+
+    def supervisor(self, container: str, data_dir: Path, timeout: float) -> _FakeSupervisor:
+        return _FakeSupervisor(self, container)
+
+    def kill_program(self, container: str, program: str, state: str = "EXITED") -> None:
+        """A bot process that died (supervisord gave up on it)."""
+        self.containers[container].programs[program] = state
+
+
+class _FakeSupervisor:
+    def __init__(self, engine: FakeEngine, container: str) -> None:
+        self.engine = engine
+        self.name = container
+
+    def _container(self, what: str) -> FakeContainer:
+        container = self.engine.containers.get(self.name)
+        if self.name in self.engine.unreachable or container is None or container.state != "running":
+            raise SupervisorError(f"supervisord in {self.name} did not answer ({what}): [Errno 111] Connection refused")
+        return container
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        self._container("get its state")
+
+    def states(self) -> dict[str, ProcessInfo]:
+        container = self._container("list its programs")
+        return {n: ProcessInfo(n, s, container.pids.get(n, 0)) for n, s in container.programs.items()}
+
+    def update(self) -> tuple[list[str], list[str], list[str]]:
+        container = self._container("re-read its config")
+        with self.engine._lock:
+            sections = _read_sections(container.runtime_dir)
+            added = sorted(set(sections) - set(container.sections))
+            removed = sorted(set(container.sections) - set(sections))
+            changed = sorted(n for n in set(sections) & set(container.sections) if sections[n] != container.sections[n])
+            for name in removed:
+                container.programs.pop(name, None)
+            for name in added + changed:
+                container.programs[name] = "RUNNING" if "autostart=true" in sections[name] else "STOPPED"
+                container.pids[name] = next(self.engine._pids)
+            container.sections = sections
+            self.engine.log.extend(f"supervisor {self.name} {verb} {n}" for verb, names in
+                                   (("add", added), ("change", changed), ("remove", removed)) for n in names)
+        return added, changed, removed
+
+    def restart(self, name: str) -> None:
+        container = self._container(f"restart {name}")
+        with self.engine._lock:
+            container.programs[name] = "RUNNING"
+            container.pids[name] = next(self.engine._pids)
+            self.engine.log.append(f"supervisor {self.name} restart {name}")
+
+    def start(self, name: str) -> None:
+        self.restart(name)
+
+    def stop(self, name: str) -> None:
+        container = self._container(f"stop {name}")
+        with self.engine._lock:
+            container.programs[name] = "STOPPED"
+            self.engine.log.append(f"supervisor {self.name} stop {name}")
+
+
+def _read_sections(runtime_dir: Path) -> dict[str, str]:
+    conf = runtime_dir / HOST_ETC / "supervisord.conf"
+    text = conf.read_text() if conf.is_file() else ""
+    return {m.group(1): m.group(2) for m in _SECTION.finditer(text)}
+
+
+class _FakeProbe:
+    """A bot answers when its process runs and its pinned strategy is not marked ``BROKEN``."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def ping(self, address: str, port: int) -> ProbeAnswer:
+        with self.engine._lock:
+            container = next((c for c in self.engine.containers.values() if c.ip == address and c.state == "running"), None)
+            if container is None:
+                return ProbeAnswer(False, "ConnectError")
+            bot = _bot_on_port(container.runtime_dir, port)
+            if bot is None:
+                return ProbeAnswer(False, "ConnectError")
+            if container.labels.get(Labels.ROLE) == "pool" and container.programs.get(bot) != "RUNNING":
+                return ProbeAnswer(False, "ConnectError")
+        strategies = container.runtime_dir / HOST_ETC / BOTS / bot / "strategies"
+        if any("BROKEN" in f.read_text() for f in strategies.glob("*.py")):
+            return ProbeAnswer(False, "ConnectError")
+        return ProbeAnswer(True, "pong")
+
+
+def _bot_on_port(runtime_dir: Path, port: int) -> str | None:
+    for record in sorted((runtime_dir / HOST_RECORDS / BOTS).glob("*.json")):
+        try:
+            applied = parse_record(AppliedBot, record.read_bytes())
+        except RecordError:
+            continue
+        if applied.placement.port == port:
+            return record.stem
+    return None

@@ -1,0 +1,61 @@
+"""A fleet repo, a state dir and a fake host: the live half driven in-process, in milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from engine.flow import ApplyOutcome, Context, LivePlan, apply_plan, plan_specs
+from engine.live.fakes import FakeEngine
+from engine.live.store import RevisionStore
+from tests.support.repos import edit
+
+FLEET = "testfleet"
+IMAGE = "fleetops/standin-bot:1"
+STANDARD = f"{FLEET}-standard-1"
+SMALL = f"{FLEET}-small-1"
+SOLO = f"{FLEET}-bot-solo"
+
+
+@dataclass
+class Harness:
+    repo: git.Repo
+    state: Path
+    engine: FakeEngine = field(default_factory=lambda: FakeEngine(images=(IMAGE,)))
+    environ: dict[str, str] = field(default_factory=dict)
+    progress: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.repo.working_dir)
+
+    def context(self) -> Context:
+        return Context(self.state, self.engine.ports(), self.progress.append, self.environ)
+
+    def plan(self) -> LivePlan:
+        return plan_specs(self.context(), self.root, None)
+
+    def actions(self) -> list[tuple[str, str]]:
+        return [(c.address, c.action.value) for c in self.plan().plan.changes]
+
+    def apply(self, *, rollback: bool = True) -> ApplyOutcome:
+        ctx = self.context()
+        return apply_plan(ctx, plan_specs(ctx, self.root, None), rollback=rollback)
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        edit(self.root / rel, old, new)
+
+    def statuses(self) -> list[str]:
+        return [r.status.value for r in RevisionStore(self.state).all()]
+
+    def programs(self, container: str) -> dict[str, str]:
+        return dict(self.engine.containers[container].programs)
+
+    def record(self, container: str, bot: str) -> Path:
+        return self.state / "runtime" / FLEET / container / "records" / "bots" / f"{bot}.json"
+
+    def fast_health(self) -> None:
+        """Failing bots are waited for; keep that wait short in unit tests."""
+        self.edit("fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 1")

@@ -1,0 +1,177 @@
+"""Apply, drift and rollback, and their failure paths, against the in-memory fakes.
+
+Each case starts from the applied test fleet (``tests/cases/base``), does one thing to the specs
+or to the live host, and states the plan it expects, the outcome of applying it, and what the
+fake host saw. The same behaviours are proven against the real Docker engine in
+``tests/integration``; these run in seconds and reach the failure paths Docker rarely shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+import pytest
+
+from engine.errors import ApplyError, DockerError
+from engine.live.store import RevisionStatus
+from tests.live.harness import SMALL, SOLO, STANDARD, Harness
+from tests.support.repos import commit
+
+
+@pytest.fixture
+def fleet(base_repo: git.Repo, tmp_path: Path) -> Harness:
+    harness = Harness(base_repo, tmp_path / "state")
+    harness.fast_health()
+    first = harness.apply()
+    assert first.status is RevisionStatus.APPLIED, first.message
+    harness.engine.log.clear()
+    return harness
+
+
+def remove_bot(h: Harness, name: str, next_name: str) -> None:
+    text = (h.root / "fleet/bots.yaml").read_text()
+    start, end = text.index(f"---\nkind: Bot\nname: {name}\n"), text.index(f"---\nkind: Bot\nname: {next_name}\n")
+    (h.root / "fleet/bots.yaml").write_text(text[:start] + text[end:])
+
+
+def break_alpha(h: Harness) -> None:
+    (h.root / "strategies/Alpha.py").write_text((h.root / "strategies/Alpha.py").read_text() + "\n# BROKEN\n")
+    commit(h.repo, "Alpha v3, broken", tag="v3")
+    h.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+
+
+def add_bot(h: Harness, name: str, pool: str) -> None:
+    (h.root / "fleet/bots.yaml").write_text((h.root / "fleet/bots.yaml").read_text() + (
+        f"---\nkind: Bot\nname: {name}\nwallet: main\nallocation: 100\npool: {pool}\n"
+        "strategy: Alpha@v1\npairs: [BTC/USDT]\nstake_amount: 10\nstoploss: -0.1\n"))
+
+
+@dataclass
+class Case:
+    name: str
+    change: Callable[[Harness], None]
+    plan: list[tuple[str, str]]
+    status: RevisionStatus = RevisionStatus.APPLIED
+    mutations: list[str] = field(default_factory=list)
+    """Exactly the Docker and supervisord mutations the apply makes, in order."""
+    reason: str = ""
+    """Text the first change's reason must contain."""
+
+
+CASES = [
+    Case("pin change reloads one bot", lambda h: (h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")),
+         [("bot/alpha-2", "reload")], mutations=["supervisor testfleet-standard-1 restart alpha-2"]),
+    Case("bot added to a full pool gets a new container", lambda h: add_bot(h, "aaa-new", "standard"),
+         [("container/testfleet-standard-2", "create"), ("bot/aaa-new", "create")],
+         mutations=["create testfleet-standard-2", "start testfleet-standard-2"]),
+    Case("bot removed: only its program goes", lambda h: remove_bot(h, "alpha-2", "beta-1"),
+         [("bot/alpha-2", "delete")], mutations=["supervisor testfleet-standard-1 remove alpha-2"]),
+    Case("stopped container is started", lambda h: h.engine.stop(SMALL),
+         [(f"container/{SMALL}", "start")], mutations=[f"start {SMALL}"], reason="container is exited"),
+    Case("dead bot process is restarted alone", lambda h: h.engine.kill_program(STANDARD, "beta-1"),
+         [("bot/beta-1", "restart")], mutations=["supervisor testfleet-standard-1 restart beta-1"], reason="EXITED"),
+    Case("supervisord that does not answer is unknown, not 'no changes'", lambda h: h.engine.unreachable.add(STANDARD),
+         [(f"container/{STANDARD}", "restart")], mutations=[f"restart {STANDARD}"], reason="unknown: supervisord in"),
+    Case("unreadable bot record is re-applied", lambda h: h.record(STANDARD, "beta-1").write_text('{"hash": 1}'),
+         [("bot/beta-1", "reload")], mutations=["supervisor testfleet-standard-1 restart beta-1"], reason="unreadable"),
+    Case("extra-keyed bot record is drift too",
+         lambda h: h.record(STANDARD, "alpha-1").write_text(h.record(STANDARD, "alpha-1").read_text().replace('"hash"', '"evil": 1, "hash"', 1)),
+         [("bot/alpha-1", "reload")], mutations=["supervisor testfleet-standard-1 restart alpha-1"], reason="Extra inputs"),
+    Case("unreadable container record is rewritten",
+         lambda h: (h.state / "runtime/testfleet" / SMALL / "records/container.json").write_text("[]"),
+         [(f"container/{SMALL}", "update")], mutations=[], reason="record is unreadable"),
+    Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
+         mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"]),
+    Case("disabled bot is stopped, not deleted", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nenabled: false"),
+         [("bot/alpha-2", "stop")], mutations=["supervisor testfleet-standard-1 change alpha-2"]),
+    Case("pool-to-pool move", lambda h: h.edit("fleet/bots.yaml", "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]",
+                                               "allocation: 1000\npool: small\nstrategy: Alpha@v1\npairs: [SOL/USDT]"),
+         [("bot/alpha-2", "move")], mutations=["supervisor testfleet-small-1 add alpha-2", "supervisor testfleet-standard-1 remove alpha-2"]),
+    Case("rollback off in the fleet: the failed revision stays", lambda h: (h.edit("fleet/fleet.yaml", "health:", "health:\n  rollback: off"), break_alpha(h)),
+         [("fleet/testfleet", "update"), ("bot/alpha-2", "reload")], RevisionStatus.FAILED,
+         mutations=["supervisor testfleet-standard-1 restart alpha-2"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_live_case(case: Case, fleet: Harness) -> None:
+    case.change(fleet)
+    fleet.engine.log.clear()
+    plan = fleet.plan().plan
+    assert [(c.address, c.action.value) for c in plan.changes] == case.plan
+    assert case.reason in plan.changes[0].reason
+    outcome = fleet.apply()
+    assert outcome.status is case.status, outcome.message
+    assert fleet.engine.log == case.mutations
+    assert fleet.statuses()[-1] == case.status.value
+    if case.status is RevisionStatus.APPLIED:
+        assert fleet.actions() == []  # converged: the next plan is empty
+
+
+def test_first_apply_creates_everything_and_a_second_plan_is_empty(base_repo: git.Repo, tmp_path: Path) -> None:
+    h = Harness(base_repo, tmp_path / "state")
+    assert h.actions()[:3] == [("fleet/testfleet", "create"), ("wallet/euro", "create"), ("wallet/main", "create")]
+    outcome = h.apply()
+    assert outcome.status is RevisionStatus.APPLIED and len(outcome.health) == 5
+    assert h.programs(STANDARD) == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    assert h.engine.containers[SOLO].definition.user == "1000:1000"
+    calls = h.engine.calls
+    assert h.actions() == []
+    assert h.engine.calls - calls == 1  # a no-op live plan is one Docker list call
+
+
+def test_a_broken_first_revision_fails_without_a_rollback_target(base_repo: git.Repo, tmp_path: Path) -> None:
+    h = Harness(base_repo, tmp_path / "state")
+    h.fast_health()
+    break_alpha(h)
+    outcome = h.apply()
+    assert outcome.status is RevisionStatus.FAILED and "there is no earlier healthy revision" in outcome.message
+
+
+def test_docker_failure_mid_apply_marks_the_revision_failed_not_pending(fleet: Harness) -> None:
+    add_bot(fleet, "aaa-new", "standard")
+    fleet.engine.fail_calls["create"] = DockerError("Docker refused to create container: disk full")
+    with pytest.raises(DockerError, match="disk full"):
+        fleet.apply()
+    assert fleet.statuses() == ["applied", "failed"]
+    assert fleet.apply().status is RevisionStatus.APPLIED  # the next apply converges
+
+
+def test_nothing_is_touched_when_the_image_is_missing(fleet: Harness) -> None:
+    fleet.edit("fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: fleetops/standin-bot:2")
+    with pytest.raises(ApplyError, match="image fleetops/standin-bot:2 .* is not on this Docker engine"):
+        fleet.apply()
+    assert fleet.engine.log == []
+
+
+def test_nothing_is_touched_when_a_secret_cannot_be_resolved(fleet: Harness) -> None:
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:FLEET_TG'}")
+    with pytest.raises(ApplyError, match="FLEET_TG is not set"):
+        fleet.apply()
+    assert fleet.engine.log == []
+
+
+def test_a_container_name_another_owner_holds_is_refused_before_any_change(fleet: Harness) -> None:
+    fleet.engine.add_unmanaged("testfleet-standard-2")
+    add_bot(fleet, "aaa-new", "standard")
+    with pytest.raises(ApplyError, match="testfleet-standard-2 .* already taken by a container fleetops does not manage"):
+        fleet.apply()
+    assert fleet.engine.log == []
+    assert fleet.engine.containers["testfleet-standard-2"].state == "running"
+
+
+def test_unmanaged_containers_are_invisible(fleet: Harness) -> None:
+    fleet.engine.add_unmanaged("testfleet-standard-9", {"io.fleetops.test": "1"})
+    assert fleet.actions() == []
+
+
+def test_plan_and_status_create_no_state_files(base_repo: git.Repo, tmp_path: Path) -> None:
+    from engine.status import fleet_status
+
+    h = Harness(base_repo, tmp_path / "state")
+    h.plan()
+    assert fleet_status(h.context(), "testfleet")["containers"] == []
+    assert not (tmp_path / "state").exists()
