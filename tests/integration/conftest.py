@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from engine.live.secrets import api_credentials
+from engine.naming import Labels, network_name
 from tests.conftest import ROOT, Run
 
 FLEET = "testfleet"
@@ -28,9 +29,9 @@ def docker_api() -> docker.APIClient:
 
 
 def remove_fleet(api: docker.APIClient, fleet: str) -> None:
-    for container in api.containers(all=True, filters={"label": f"io.fleetops.fleet={fleet}"}):
+    for container in api.containers(all=True, filters={"label": f"{Labels.FLEET}={fleet}"}):
         api.remove_container(container["Id"], force=True)
-    for network in api.networks(names=[f"fleetops-{fleet}"]):
+    for network in api.networks(names=[network_name(fleet)]):
         api.remove_network(network["Id"])
 
 
@@ -86,12 +87,12 @@ class LiveFleetHelper:
         return programs
 
     def containers(self) -> dict[str, dict]:  # type: ignore[type-arg]
-        rows = self.api.containers(all=True, filters={"label": f"io.fleetops.fleet={FLEET}"})
+        rows = self.api.containers(all=True, filters={"label": f"{Labels.FLEET}={FLEET}"})
         return {r["Names"][0].lstrip("/"): r for r in rows}
 
     def ip(self, container: str) -> str:
         info = self.api.inspect_container(container)
-        return info["NetworkSettings"]["Networks"][f"fleetops-{FLEET}"]["IPAddress"]
+        return info["NetworkSettings"]["Networks"][network_name(FLEET)]["IPAddress"]
 
     def show_config(self, container: str, bot: str, port: int) -> dict:  # type: ignore[type-arg]
         key = (self.state / "api.key").read_bytes()

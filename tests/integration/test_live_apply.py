@@ -94,6 +94,19 @@ def test_dead_bot_process_is_restarted_alone(live: LiveFleetHelper) -> None:
     assert after["beta-1"][0] == "RUNNING" and after["alpha-1"] == before["alpha-1"]
 
 
+def test_supervisord_that_does_not_answer_is_shown_as_unknown_and_repaired(live: LiveFleetHelper) -> None:
+    assert live.apply().code == 0
+    (live.state / "runtime" / FLEET / STANDARD / "data/supervisor.sock").unlink()  # supervisord runs on, unreachable
+    plan = live.plan("--detailed-exitcode")
+    assert plan.code == 2, plan.out + plan.err
+    assert f"container/{STANDARD} restart" in plan.out
+    assert "unknown: supervisord in testfleet-standard-1 did not answer" in plan.out and "(alpha-1, alpha-2, beta-1)" in plan.out
+    result = live.apply()
+    assert result.code == 0, result.err
+    assert "3 bot(s) answered their ping" in result.out
+    assert live.plan("--detailed-exitcode").code == 0
+
+
 def test_unlabelled_container_with_a_similar_name_is_never_touched(live: LiveFleetHelper) -> None:
     impostor = f"{FLEET}-standard-9"
     live.api.create_container("fleetops/base:1", command=["sleep", "300"], name=impostor, labels={"io.fleetops.test": "1"})
