@@ -65,7 +65,7 @@ class Context:
 
     def runtime(self, fleet: str, *, writable: bool = False) -> Runtime:
         key = load_or_create_key(self.state_dir) if writable else None
-        return Runtime(self.state_dir, fleet, key, self.environ)
+        return Runtime(self.state_dir, fleet, key, self.environ, self.progress)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -48,12 +48,18 @@ def _owner(uid: int) -> int | None:
 class Runtime:
     """Runtime directories of one fleet under a state dir; ``environ`` resolves secret references."""
 
-    def __init__(self, state_dir: Path, fleet: str, key: bytes | None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, state_dir: Path, fleet: str, key: bytes | None, environ: Mapping[str, str] | None = None,
+                 report: Callable[[str], None] = lambda _line: None) -> None:
         self.root = state_dir / "runtime" / fleet
         self.archive_root = state_dir / "archive" / fleet
         self.fleet = fleet
         self._key = key
         self._environ = dict(os.environ if environ is None else environ)
+        self._report = report
+
+    def _open(self, container: str) -> SafeDir:
+        """A container's runtime directory, created if needed; planted non-directories are reported."""
+        return SafeDir.open(self.container_dir(container), create=True, on_set_aside=self._report)
 
     def container_dir(self, container: str) -> Path:
         return self.root / container
@@ -75,7 +81,7 @@ class Runtime:
 
     def write_container(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
         """All files of a container about to be (re)created: its record, conf and every bot."""
-        with SafeDir.open(self.container_dir(container.name), create=True) as root:
+        with self._open(container.name) as root:
             with root.walk(HOST_ETC, BOTS, create=True) as etc_bots:
                 stale = [n for n in etc_bots.names() if n not in container.bots]
             for name in stale:  # left over from before the container was removed
@@ -89,17 +95,24 @@ class Runtime:
             self.write_supervisord(container, fleet)
 
     def write_supervisord(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
-        with SafeDir.open(self.container_dir(container.name), create=True) as root, root.walk(HOST_ETC, create=True) as etc:
-            etc.write("supervisord.conf", render_supervisord(container, fleet).encode())
-            with root.walk(HOST_DATA, create=True):
+        """The pool's conf, and a plain directory for every bot it names: supervisord refuses to
+        re-read a conf whose log directory is missing, so one planted link must not stall the pool."""
+        with self._open(container.name) as root:
+            with root.walk(HOST_ETC, create=True) as etc:
+                etc.write("supervisord.conf", render_supervisord(container, fleet).encode())
+            with root.walk(HOST_DATA, BOTS, create=True):
                 pass
+            for name in container.bots:
+                owner = _owner(fleet.bots[name].essence.run_as)
+                with root.walk(HOST_DATA, BOTS, name, create=True, owner=owner):
+                    pass
 
     def write_bot(self, bot: DesiredBot) -> None:
         """Config, secrets, pinned strategy and the record of one bot, in its container's directory."""
         owner = _owner(bot.essence.run_as)
         secrets = pretty_json(self._secrets(bot)).encode()
         strategy_file = f"{bot.essence.strategy_class}.py"
-        with SafeDir.open(self.container_dir(bot.container), create=True) as root:
+        with self._open(bot.container) as root:
             with root.walk(HOST_ETC, BOTS, bot.name, create=True) as etc:
                 etc.write("config.json", render_bot_config(bot).encode())
                 etc.write("secrets.json", secrets, mode=0o400 if owner is not None else 0o600, owner=owner)
@@ -113,8 +126,9 @@ class Runtime:
             with root.walk(HOST_DATA, BOTS, bot.name, create=True, owner=owner) as data:
                 if owner is not None:
                     data.chown(owner)
-                with data.walk("user_data", create=True, owner=owner):
-                    pass
+                data.set_aside_specials()
+                with data.walk("user_data", create=True, owner=owner) as user_data:
+                    user_data.set_aside_specials()
             with root.walk(HOST_RECORDS, BOTS, create=True) as records:
                 record = AppliedBot(hash=bot.hash, essence=bot.essence, placement=bot.placement)
                 records.write(f"{bot.name}.json", pretty_json(record.plain()).encode())
@@ -173,7 +187,7 @@ class Runtime:
         try:
             with ExitStack() as stack:
                 source = stack.enter_context(stack.enter_context(SafeDir.open(self.data_dir(from_container))).walk(BOTS, bot))
-                target_root = stack.enter_context(SafeDir.open(self.data_dir(to_container), create=True))
+                target_root = stack.enter_context(SafeDir.open(self.data_dir(to_container), create=True, on_set_aside=self._report))
                 stack.enter_context(target_root.walk(BOTS, create=True))
                 target = stack.enter_context(target_root.walk(BOTS, bot, create=True, owner=owner))
                 for entry in source.names():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,17 +39,19 @@ class SafeDir:
     Use as a context manager, or call ``close()``. ``path`` is kept for messages only.
     """
 
-    def __init__(self, fd: int, path: Path) -> None:
+    def __init__(self, fd: int, path: Path, on_set_aside: Callable[[str], None] | None = None) -> None:
         self.fd = fd
         self.path = path
+        self.on_set_aside = on_set_aside
+        """Told of every planted non-directory that ``sub(create=True)`` moved aside."""
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False, mode: int = 0o755) -> SafeDir:
+    def open(cls, path: Path, *, create: bool = False, mode: int = 0o755, on_set_aside: Callable[[str], None] | None = None) -> SafeDir:
         """Open a host-owned directory (its own path is trusted; what is below it is not)."""
         if create:
             path.mkdir(parents=True, exist_ok=True, mode=mode)
         try:
-            return cls(os.open(path, _DIR_FLAGS), path)
+            return cls(os.open(path, _DIR_FLAGS), path, on_set_aside)
         except OSError as exc:
             raise UnsafePath(f"cannot open {path} as a directory: {exc.strerror}") from None
 
@@ -65,9 +67,15 @@ class SafeDir:
             self.fd = -1
 
     def sub(self, name: str, *, create: bool = False, mode: int = 0o755, owner: int | None = None) -> SafeDir:
-        """Open (or create) the subdirectory ``name``; a symlink or file there is refused."""
+        """Open (or create) the subdirectory ``name``; a symlink or file there is refused.
+
+        With ``create``, whatever non-directory sits at ``name`` (a link a container planted) is
+        moved aside as ``.<name>.unsafe-<n>`` — kept for inspection, never followed — and a
+        fresh directory takes its place.
+        """
         _check_name(name)
         if create:
+            self._set_aside_unless_dir(name)
             try:
                 os.mkdir(name, mode, dir_fd=self.fd)
                 if owner is not None:
@@ -75,9 +83,40 @@ class SafeDir:
             except FileExistsError:
                 pass
         try:
-            return SafeDir(os.open(name, _DIR_FLAGS, dir_fd=self.fd), self.path / name)
+            return SafeDir(os.open(name, _DIR_FLAGS, dir_fd=self.fd), self.path / name, self.on_set_aside)
         except OSError as exc:
             raise UnsafePath(f"{self.path / name} is not a plain directory ({exc.strerror})") from None
+
+    def set_aside_specials(self) -> None:
+        """Move aside every entry that is neither a regular file nor a directory (links, FIFOs, sockets).
+
+        A bot's own directory never legitimately holds them; a container that planted one could
+        make the next process that opens the name (supervisord's log, the bot's database) act on
+        something else.
+        """
+        for name in self.names():
+            mode = os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and not name.startswith("."):
+                self._move_aside(name)
+
+    def _set_aside_unless_dir(self, name: str) -> None:
+        try:
+            st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            return
+        self._move_aside(name)
+
+    def _move_aside(self, name: str) -> None:
+        for n in range(1, 1000):
+            aside = f".{name}.unsafe-{n}"
+            if not self.exists(aside):
+                os.rename(name, aside, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                if self.on_set_aside is not None:
+                    self.on_set_aside(f"{self.path / name} was a link or special file (planted by its container?); moved aside as {aside}")
+                return
+        raise UnsafePath(f"{self.path / name} is a link or special file, and too many earlier ones were set aside")
 
     @contextmanager
     def walk(self, *names: str, create: bool = False, owner: int | None = None) -> Iterator[SafeDir]:
