@@ -28,15 +28,24 @@ def one_line(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+_MD_ACTIVE = re.compile(r"[\\`*_\[\]|~!#:@]")
+
+
+def _entities(text: str) -> str:
+    """Every character markdown or HTML could act on, as a numeric entity (rendered as itself)."""
+    return _MD_ACTIVE.sub(lambda m: f"&#{ord(m.group())};", html.escape(one_line(text), quote=True))
+
+
 def md_text(text: str) -> str:
-    """Text for a markdown table cell or paragraph: no markup, no pipes, no line breaks."""
-    escaped = html.escape(one_line(text), quote=True)
-    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", escaped)
+    """Text for a markdown table cell or paragraph: no markup, no links, no pipes, no line breaks."""
+    return _entities(text)
 
 
 def md_code(text: str) -> str:
-    """Inline code that no backtick in ``text`` can break out of: an HTML ``<code>`` element."""
-    return "<code>" + html.escape(one_line(text), quote=True).replace("|", "&#124;") + "</code>"
+    """Inline code no user text can break out of: an HTML ``<code>`` element whose content has
+    every markdown-active character as an entity (GitHub parses markdown inside inline HTML, so a
+    backtick there could open a code span reaching past ``</code>``)."""
+    return "<code>" + _entities(text) + "</code>"
 
 
 def mask_url(url: str) -> str:

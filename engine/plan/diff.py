@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.compile.desired import DesiredFleet
 from engine.compile.essence import Essence
-from engine.plan.fields import diff_essences, display_number
+from engine.plan.fields import BOT_HIDDEN, diff_essences, display_number
 from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, Snapshot, WalletUsage
 from engine.plan.risk import bot_risk, fleet_risk, wallet_risk
 
@@ -66,7 +66,7 @@ def _bot_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Ch
         after = new.essence.plain() if new else None
         action, reason = _bot_action(before, after)
         risk, notes = bot_risk(action, before, after)
-        diff = diff_essences(before, after, show_all=before is None or after is None)
+        diff = diff_essences(before, after, show_all=before is None or after is None, hidden=BOT_HIDDEN)
         changes.append(Change(f"bot/{name}", action, reason, risk, diff, notes))
     return changes
 

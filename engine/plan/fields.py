@@ -15,10 +15,11 @@ from typing import Any
 from engine.plan.model import FieldDiff
 from engine.textsafe import mask_url
 
-__all__ = ["SECRET_CHANGED", "diff_essences", "display_number", "show_path"]
+__all__ = ["BOT_HIDDEN", "SECRET_CHANGED", "diff_essences", "display_number", "show_path"]
 
 SECRET_CHANGED = "(secret changed)"
-_HIDDEN = frozenset({"strategy_class", "strategy_sha256", "currency", "port"})
+BOT_HIDDEN = frozenset({"strategy_class", "strategy_sha256", "currency", "port"})
+"""Bot fields derived from others (shown through them): the strategy pin, the wallet, the placement."""
 _FLATTENED = frozenset({"trailing_stop", "freqtrade", "secrets", "health"})
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -44,10 +45,11 @@ def show_path(path: Path) -> str:
     return out
 
 
-def diff_essences(before: dict[str, Any] | None, after: dict[str, Any] | None, *, show_all: bool = False) -> tuple[FieldDiff, ...]:
+def diff_essences(before: dict[str, Any] | None, after: dict[str, Any] | None, *, show_all: bool = False,
+                   hidden: frozenset[str] = frozenset()) -> tuple[FieldDiff, ...]:
     """Every shown field that differs (``show_all``: every shown field, for creates and deletes)."""
-    flat_before = _flatten(before or {})
-    flat_after = _flatten(after or {})
+    flat_before = _flatten(before or {}, hidden)
+    flat_after = _flatten(after or {}, hidden)
     diffs = []
     for path in sorted(set(flat_before) | set(flat_after), key=_path_order(before or after or {})):
         old, new = flat_before.get(path, _ABSENT), flat_after.get(path, _ABSENT)
@@ -83,10 +85,10 @@ def _mask_urls(value: Any) -> Any:
     return value
 
 
-def _flatten(essence: dict[str, Any]) -> dict[Path, Any]:
+def _flatten(essence: dict[str, Any], hidden: frozenset[str]) -> dict[Path, Any]:
     flat: dict[Path, Any] = {}
     for key, value in essence.items():
-        if key in _HIDDEN:
+        if key in hidden:
             continue
         if key in _FLATTENED and isinstance(value, dict):
             flat.update(_flatten_all(value, (key,)))
