@@ -113,7 +113,7 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
     from engine.live.store import apply_lock
 
     ctx = _context()
-    with apply_lock(ctx.state_dir):
+    with apply_lock(ctx.state_dir, wait=LOCK_WAIT, waiting=_waiting_for):
         live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance)
         _execute(ctx, live_plan, yes=yes, rollback=not no_rollback)
 
@@ -129,7 +129,7 @@ def rollback(to: int | None, yes: bool) -> None:
     from engine.live.store import apply_lock
 
     ctx = _context()
-    with apply_lock(ctx.state_dir):
+    with apply_lock(ctx.state_dir, wait=LOCK_WAIT, waiting=_waiting_for):
         store = ctx.store()
         if to is None:
             latest = store.latest()
@@ -174,6 +174,26 @@ def status(fleet: str | None, fmt: str) -> None:
 
 
 @cli.command()
+@click.option("--repo", "remote", required=True, help="The fleet repository to follow: a directory or a git URL.")
+@click.option("--branch", default="main", show_default=True)
+@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(min=0.2), help="Seconds between fetches.")
+@click.option("--resync", default=30.0, show_default=True, type=click.FloatRange(min=0.2), help="Seconds between drift repairs.")
+@click.option("--listen", default=None, help="HOST:PORT for webhooks, /healthz, /metrics and /api/status.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--flap-limit", default=3, show_default=True, type=click.IntRange(min=1), help="Restarts of a bot ...")
+@click.option("--flap-window", default=300.0, show_default=True, type=click.FloatRange(min=1), help="... within these seconds mark it failing.")
+def watch(remote: str, branch: str, interval: float, resync: float, listen: str | None, log_format: str,
+          flap_limit: int, flap_window: float) -> None:
+    """Follow a branch: apply each new commit, repair drift between commits (foreground)."""
+    from engine.watch.runner import run_watcher
+    from engine.watch.daemon import WatchOptions
+
+    gc.set_threshold(700, 10, 10)  # a long-running process: the default collector, not the CLI's tuning
+    options = WatchOptions(remote, branch, interval, resync, flap_limit, flap_window)
+    sys.exit(run_watcher(_context(), options, listen=listen, log_format=log_format))
+
+
+@cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 def init(directory: str) -> None:
     """Create a fleet repository from the example fleet, with tagged strategy versions."""
@@ -181,6 +201,14 @@ def init(directory: str) -> None:
 
     path = build_demo_repo(Path(directory))
     click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); try: fleetops validate --repo {path}")
+
+
+LOCK_WAIT = 60.0
+"""How long apply and rollback wait for another apply (a watcher's, say) before giving up."""
+
+
+def _waiting_for(holder: str) -> None:
+    click.echo(f"  waiting up to {LOCK_WAIT:.0f} s for the apply lock (held by {holder})", err=True)
 
 
 def _state_dir() -> Path:

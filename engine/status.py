@@ -1,66 +1,98 @@
-"""``fleetops status``: the live fleet as a person reads it, from Docker and supervisord.
+"""The live fleet as a person reads it: ``fleetops status``, the watcher's ``/api/status`` and metrics.
 
-Called by the CLI (and the watcher's /api/status). Read-only: it creates no state files.
+Called by the CLI and the watcher. Read-only: it creates no state files. ``summarize`` is the
+one place that decides a bot's state for people (running, failing, stopped, disabled, unknown)
+and groups pools → containers → bots, so the terminal, the JSON and the metrics agree.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from engine.compile.payload import fleet_from_payload
 from engine.flow import Context
 from engine.live import policy
-from engine.live.observe import observe
+from engine.live.observe import RUNNING_STATES, LiveBot, LiveFleet, observe
+from engine.live.store import Revision, RevisionStore
 from engine.naming import Labels
 
-__all__ = ["fleet_status", "status_to_text"]
+__all__ = ["bot_state", "fleet_status", "status_to_text", "summarize"]
+
+
+def bot_state(bot: LiveBot, failing: dict[str, str]) -> str:
+    if not bot.enabled:
+        return "disabled"
+    if bot.name in failing:
+        return "failing"
+    if bot.process is None:
+        return "unknown"
+    return "running" if bot.process in RUNNING_STATES else "stopped"
+
+
+def summarize(live: LiveFleet, revision: Revision | None, failing: dict[str, str] | None = None) -> dict[str, Any]:
+    """Pools → containers → bots with states, the counts per state, and each pool's use of its slots."""
+    failing = failing or {}
+    capacity_of = {}
+    if revision is not None:
+        capacity_of = {name: pool.capacity for name, pool in fleet_from_payload(revision.payload).pools.items()}
+    containers = []
+    states: dict[str, int] = {}
+    pool_bots: dict[str, int] = {}
+    pool_capacity: dict[str, int] = {}
+    for c in live.containers.values():
+        pool = c.labels.get(Labels.POOL) or None
+        bots = []
+        for b in sorted((b for b in live.bots.values() if b.container == c.name), key=lambda b: b.name):
+            state = bot_state(b, failing)
+            states[state] = states.get(state, 0) + 1
+            bots.append({"name": b.name, "state": state, "process": b.process, "pid": b.pid,
+                         "port": b.record.placement.port if b.record else None,
+                         "strategy": b.record.essence.strategy if b.record else None,
+                         "exchange": b.record.essence.exchange if b.record else None,
+                         "pairs": list(b.record.essence.pairs) if b.record else [],
+                         "allocation": b.record.essence.allocation if b.record else None,
+                         "record": "ok" if b.record else f"unreadable: {b.unreadable}",
+                         "failing": failing.get(b.name)})
+        if pool is not None:
+            pool_bots[pool] = pool_bots.get(pool, 0) + len(bots)
+            pool_capacity[pool] = pool_capacity.get(pool, 0) + capacity_of.get(pool, 0)
+        containers.append({"name": c.name, "pool": pool, "state": c.state, "ip": c.ip,
+                           "capacity": capacity_of.get(pool, 1) if pool else 1,
+                           "supervisor": live.unanswered.get(c.name), "bots": bots})
+    return {"containers": containers, "bot_states": states, "pool_bots": pool_bots, "pool_capacity": pool_capacity,
+            "revision": revision.summary() if revision else None}
 
 
 def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:
-    store = ctx.read_store()
+    store: RevisionStore | None = ctx.read_store()
     latest = store.latest() if store is not None else None
     name = fleet or (latest.fleet if latest else None)
     if name is None:
-        return {"fleet": None, "revision": None, "containers": [], "bots": []}
+        return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
     ctx.ports.docker.ping()
     live = observe(ctx.ports, ctx.runtime(name), name)
-    revision = policy.current_revision(store, name)
-    return {
-        "fleet": name,
-        "revision": revision.summary() if revision else None,
-        "containers": [
-            {"name": c.name, "state": c.state, "ip": c.ip, "pool": c.labels.get(Labels.POOL) or None,
-             "bots": sorted(b.name for b in live.bots.values() if b.container == c.name),
-             "supervisor": "no answer" if c.name in live.unanswered else None}
-            for c in live.containers.values()
-        ],
-        "bots": [
-            {"name": b.name, "container": b.container, "process": b.process, "enabled": b.enabled,
-             "port": b.record.placement.port if b.record else None,
-             "strategy": b.record.essence.strategy if b.record else None,
-             "record": "unreadable" if b.record is None else "ok", "healthy_process": not b.dead}
-            for b in sorted(live.bots.values(), key=lambda b: b.name)
-        ],
-    }
+    return {"fleet": name, **summarize(live, policy.current_revision(store, name))}
 
 
 def status_to_text(report: dict[str, Any]) -> str:
     if report["fleet"] is None:
         return "no fleet has been applied from this state dir yet\n"
     rev = report["revision"]
+    bots = [b for c in report["containers"] for b in c["bots"]]
     lines = [f"fleet {report['fleet']}: revision {rev['revision']} ({rev['status']}, commit {(rev['commit'] or '-')[:7]})" if rev
              else f"fleet {report['fleet']}: no healthy revision recorded"]
-    lines.append(f"{len(report['containers'])} containers, {len(report['bots'])} bots")
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(report["bot_states"].items()))
+    lines.append(f"{len(report['containers'])} containers, {len(bots)} bots ({counts or 'none'})")
     lines.append("")
     lines.append(f"{'CONTAINER':<34} {'STATE':<10} {'IP':<15} BOTS")
     for c in report["containers"]:
         note = "  (supervisord did not answer)" if c["supervisor"] else ""
-        lines.append(f"{c['name']:<34} {c['state']:<10} {c['ip'] or '-':<15} {len(c['bots'])}{note}")
+        used = f"{len(c['bots'])}/{c['capacity']}" if c["pool"] else str(len(c["bots"]))
+        lines.append(f"{c['name']:<34} {c['state']:<10} {c['ip'] or '-':<15} {used}{note}")
     lines.append("")
-    lines.append(f"{'BOT':<28} {'PROCESS':<18} {'PORT':<6} {'CONTAINER':<34} STRATEGY")
-    for b in report["bots"]:
-        process = b["process"] or "unknown"
-        if not b["enabled"]:
-            process += " (disabled)"
-        strategy = b["strategy"] or "(record unreadable)"
-        lines.append(f"{b['name']:<28} {process:<18} {b['port'] or '-'!s:<6} {b['container']:<34} {strategy}")
+    lines.append(f"{'BOT':<28} {'STATE':<10} {'PROCESS':<18} {'PORT':<6} {'CONTAINER':<34} STRATEGY")
+    for c in report["containers"]:
+        for b in c["bots"]:
+            lines.append(f"{b['name']:<28} {b['state']:<10} {b['process'] or '-':<18} {b['port'] or '-'!s:<6} {c['name']:<34} "
+                         f"{b['strategy'] or '(record unreadable)'}")
     return "\n".join(lines) + "\n"

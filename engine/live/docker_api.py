@@ -10,6 +10,7 @@ says what to do. Only "no such image" means an image is missing; any other failu
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import requests.exceptions
 
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
-from engine.live.ports import ListedContainer
+from engine.live.ports import ContainerEvent, ListedContainer
 from engine.naming import Labels
 
 __all__ = ["DockerEngine"]
@@ -118,6 +119,18 @@ class DockerEngine:
 
     def remove(self, name: str) -> None:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
+
+
+    def events(self, fleet: str) -> Iterator[ContainerEvent]:
+        filters = {"type": ["container"], "label": [f"{Labels.FLEET}={fleet}"], "event": ["die", "stop", "destroy", "start", "oom"]}
+        stream = self._call("follow events", self._api.events, decode=True, filters=filters)
+        try:
+            for event in stream:
+                name = ((event.get("Actor") or {}).get("Attributes") or {}).get("name")
+                if name:
+                    yield ContainerEvent(str(name), str(event.get("Action") or event.get("status") or ""))
+        except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+            raise DockerError(f"the Docker event stream of {self.base_url} ended: {exc}") from None
 
 
 def _listed(row: dict[str, Any], network: str) -> ListedContainer:

@@ -12,15 +12,17 @@ Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on D
 from __future__ import annotations
 
 import itertools
+import queue
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.compile.container import ContainerDefinition
 from engine.compile.essence import RecordError, parse_record
 from engine.errors import DockerError, SupervisorError
-from engine.live.ports import ListedContainer, Ports, ProbeAnswer, ProcessInfo
+from engine.live.ports import ContainerEvent, ListedContainer, Ports, ProbeAnswer, ProcessInfo
 from engine.live.records import AppliedBot
 from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
 
@@ -57,6 +59,9 @@ class FakeEngine:
         """Docker operation ("create", "start", "remove", …) → the error it raises next time."""
         self.unreachable: set[str] = set()
         """Containers whose supervisord does not answer."""
+        self.probe_delay = 0.0
+        """Seconds each ping takes: a slow bot start, to hold an apply in its health wait."""
+        self._events: queue.Queue[ContainerEvent | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._pids = itertools.count(100)
         self._lock = threading.RLock()
@@ -72,6 +77,9 @@ class FakeEngine:
             if mutates:
                 self.mutations += 1
                 self.log.append(f"{operation} {name}".strip())
+                event = {"stop": "die", "restart": "die", "remove": "destroy", "start": "start"}.get(operation)
+                if event is not None and name in self.containers:
+                    self._events.put(ContainerEvent(name, event))
             error = self.fail_calls.pop(operation, None)
         if error is not None:
             raise error
@@ -109,6 +117,14 @@ class FakeEngine:
         if definition.running:
             self.start(definition.name)
         return container.id
+
+    def events(self, fleet: str) -> Iterator[ContainerEvent]:
+        while (event := self._events.get()) is not None:
+            yield event
+
+    def close_events(self) -> None:
+        """End every ``events`` stream (the engine hung up)."""
+        self._events.put(None)
 
     def add_unmanaged(self, name: str, labels: dict[str, str] | None = None) -> None:
         """A container fleetops did not create (it must never touch it)."""
@@ -236,6 +252,8 @@ class _FakeProbe:
         self.engine = engine
 
     def ping(self, address: str, port: int) -> ProbeAnswer:
+        if self.engine.probe_delay:
+            threading.Event().wait(self.engine.probe_delay)
         with self.engine._lock:
             container = next((c for c in self.engine.containers.values() if c.ip == address and c.state == "running"), None)
             if container is None:

@@ -17,7 +17,7 @@ from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import ContainerEssence
 from engine.errors import SupervisorError
-from engine.live.ports import ListedContainer, Ports
+from engine.live.ports import ListedContainer, Ports, ProcessInfo
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.runtime import Runtime
 from engine.naming import Labels, network_name
@@ -37,6 +37,8 @@ class LiveBot:
     process: str | None
     """supervisord's state name for pool bots, the container state for dedicated ones, None if unknown."""
     unreadable: str | None = None
+    pid: int | None = None
+    """The bot's process id as supervisord reports it (pool bots), for noticing restarts."""
 
     @property
     def enabled(self) -> bool:
@@ -72,35 +74,38 @@ def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool 
     with ThreadPoolExecutor(max_workers=8) as pool:  # one supervisord round-trip per container, in parallel
         found = dict(pool.map(lambda name: (name, _container_bots(ports, runtime, listed[name], with_processes)), sorted(listed)))
     for name, container in listed.items():
-        records, states, unanswered = found[name]
+        records, infos, unanswered = found[name]
         live.container_records[name] = runtime.read_container_record(name)
         if unanswered is not None:
             live.unanswered[name] = unanswered
         for bot, record in records.items():
             if bot in live.bots:  # a half-finished move left two copies: the newer container wins on the next apply
                 continue
-            process = states.get(bot) if container.running else "CONTAINER_" + container.state.upper()
+            info = infos.get(bot)
+            process = (info.state if info else None) if container.running else "CONTAINER_" + container.state.upper()
+            pid = info.pid if info and container.running else None
             if isinstance(record, Unreadable):
-                live.bots[bot] = LiveBot(bot, name, None, process, record.reason)
+                live.bots[bot] = LiveBot(bot, name, None, process, record.reason, pid)
             else:
-                live.bots[bot] = LiveBot(bot, name, record, process)
+                live.bots[bot] = LiveBot(bot, name, record, process, None, pid)
     return live
 
 
 def _container_bots(ports: Ports, runtime: Runtime, container: ListedContainer, with_processes: bool
-                    ) -> tuple[dict[str, AppliedBot | Unreadable], dict[str, str], str | None]:
-    """What a container runs (its bot records), each bot's process state where known, and why not."""
+                    ) -> tuple[dict[str, AppliedBot | Unreadable], dict[str, ProcessInfo], str | None]:
+    """What a container runs (its bot records), each bot's process where known, and why not."""
     records = runtime.read_bot_records(container.name)
     if not (container.labels.get(Labels.POOL) or None):
-        return records, {bot: "RUNNING" if container.running else container.state.upper() for bot in records}, None
+        state = "RUNNING" if container.running else container.state.upper()
+        return records, {bot: ProcessInfo(bot, state, 0) for bot in records}, None
     if not (container.running and with_processes and records):
         return records, {}, None
     try:
         supervisor = ports.supervisor(container.name, runtime.data_dir(container.name), SUPERVISOR_TIMEOUT)
-        states = {name: info.state for name, info in supervisor.states().items()}
+        infos = supervisor.states()
     except SupervisorError as exc:
         return records, {}, str(exc)
-    return records, {bot: states.get(bot, "MISSING") for bot in records}, None
+    return records, {bot: infos.get(bot) or ProcessInfo(bot, "MISSING", 0) for bot in records}, None
 
 
 UNKNOWN_CONTAINER = ContainerEssence(image="(unknown)", memory=None, cpus=None, command=(), pool=None, run_as=0)

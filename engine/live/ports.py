@@ -8,14 +8,14 @@ unit-tested in seconds while the Docker-backed tests keep proving the real adapt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from engine.compile.container import ContainerDefinition
 
-__all__ = ["DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort", "ProcessInfo", "SupervisorFactory", "SupervisorPort"]
+__all__ = ["ContainerEvent", "DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort", "ProcessInfo", "SupervisorFactory", "SupervisorPort"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,15 @@ class ListedContainer:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    """A managed container changed state behind fleetops' back (or as a result of its own calls)."""
+
+    name: str
+    action: str
+    """``die``, ``stop``, ``destroy``, ``start`` …"""
 
 
 class DockerPort(Protocol):
@@ -51,6 +60,9 @@ class DockerPort(Protocol):
     def stop(self, name: str, timeout: int = 20) -> None: ...
     def restart(self, name: str, timeout: int = 20) -> None: ...
     def remove(self, name: str) -> None: ...
+    def events(self, fleet: str) -> Iterator[ContainerEvent]:
+        """Container events of ``fleet`` as they happen; blocks between them. Ends when the engine hangs up."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -110,9 +111,12 @@ class RevisionStore:
         store.path = path
         try:
             store._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30, check_same_thread=False)
-            store._db.execute("select count(*) from revisions").fetchone()
+            tables = store._db.execute("select name from sqlite_master where type = 'table' and name = 'revisions'").fetchall()
         except sqlite3.Error as exc:
             raise StateError(f"cannot read the revision store {path}: {exc}") from None
+        if not tables:  # the watcher's journal was written first; no revision yet
+            store.close()
+            return None
         return store
 
     def close(self) -> None:
@@ -172,21 +176,36 @@ def _revision(row: tuple[Any, ...]) -> Revision:
 
 
 @contextmanager
-def apply_lock(state_dir: Path) -> Iterator[None]:
-    """Hold the state dir's apply lock, or fail at once naming the holder."""
+def apply_lock(state_dir: Path, *, wait: float = 0.0, waiting: Callable[[str], None] = lambda _holder: None) -> Iterator[None]:
+    """Hold the state dir's apply lock; wait up to ``wait`` seconds for it, then fail naming the holder.
+
+    The lock is an ``flock`` on ``apply.lock`` (released by the kernel when its holder dies, so a
+    killed apply never leaves it stuck); the file names the holder's PID and start time.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "apply.lock"
     handle = open(path, "a+")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise StateError(f"another apply is running on {state_dir} (held by {holder}); wait for it to finish") from None
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    waited = f" after waiting {wait:.0f} s" if wait else ""
+                    raise StateError(f"another apply is running on {state_dir} (held by {holder}){waited}; "
+                                     "wait for it to finish") from None
+                if not told:
+                    waiting(holder)
+                    told = True
+                time.sleep(0.2)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}")
+        handle.write(f"pid {os.getpid()} since {_now()}")
         handle.flush()
         yield
     finally:

@@ -1,0 +1,285 @@
+"""The watcher's loop: fetch → queue → apply one commit at a time; between commits, heal.
+
+Called by ``fleetops watch``. Threads, and what each may do:
+  poller    fetches every interval (or at once when woken by a webhook), offers the head to the
+            queue; failures back off (capped at the interval) and are counted, never fatal;
+  events    follows Docker's container events and wakes the loop on a ``die``/``stop``;
+  server    (optional) serves webhooks, health, metrics and status; it only wakes the poller;
+  main      the loop: takes the next commit and runs it through ``engine.flow`` exactly as
+            ``fleetops apply`` would, or heals; it alone touches Docker and the revision store.
+A stop request lets the apply in progress (and its rollback) finish; the loop then returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from engine.compile.desired import compile_fleet
+from engine.errors import FleetopsError, SourceError, SpecError, StateError
+from engine.flow import Context, apply_plan, plan_live
+from engine.live import policy
+from engine.live.store import RevisionStatus, apply_lock
+from engine.naming import dedicated_container_name
+from engine.plan.model import Snapshot
+from engine.spec.load import load_fleet
+from engine.status import summarize
+from engine.watch.guard import FlapGuard
+from engine.watch.heal import heal
+from engine.watch.journal import Journal
+from engine.watch.logs import WatchLog
+from engine.watch.metrics import WatchMetrics
+from engine.watch.mirror import GitMirror
+from engine.watch.queue import CommitQueue
+
+__all__ = ["WatchOptions", "Watcher"]
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    remote: str
+    branch: str = "main"
+    interval: float = 30.0
+    resync: float = 30.0
+    flap_limit: int = 3
+    flap_window: float = 300.0
+
+
+class Watcher:
+    def __init__(self, ctx: Context, options: WatchOptions, log: WatchLog | None = None) -> None:
+        self.ctx = ctx
+        self.options = options
+        self.log = log or WatchLog()
+        self.mirror = GitMirror(options.remote, ctx.state_dir, options.branch)
+        self.journal = Journal(ctx.state_dir)
+        self.metrics = WatchMetrics()
+        self.guard = FlapGuard(options.flap_limit, options.flap_window)
+        self.stopping = threading.Event()
+        self._fetch_now = threading.Event()
+        self._heal_now = threading.Event()
+        self._deaths: deque[tuple[float, str]] = deque(maxlen=1000)
+        self._busy: deque[tuple[float, float]] = deque(maxlen=20)
+        self.fetches = 0
+        """Fetch attempts so far (tests and benchmarks count them)."""
+        self.last_fetch: float | None = None
+        self.fetch_error: str | None = None
+        self.last_apply: dict[str, Any] | None = None
+        self.summary: dict[str, Any] = {}
+        latest = ctx.read_store()
+        newest = latest.latest() if latest is not None else None
+        self.fleet: str | None = newest.fleet if newest else None
+        self.queue = CommitQueue(applied=self._applied_commit(), quarantined=self.journal.quarantined())
+        self.metrics.quarantined.set(len(self.queue.quarantined))
+
+    def _applied_commit(self) -> str | None:
+        for record in self.journal.commits(limit=50):
+            if record.status in ("applied", "unchanged"):
+                return record.sha
+        current = policy.current_revision(self.ctx.read_store(), self.fleet) if self.fleet else None
+        return current.commit if current else None
+
+    # -- the threads -------------------------------------------------------------------------
+
+    def wake_fetch(self) -> None:
+        """A webhook arrived: fetch now (the commit applied is whatever the fetch finds)."""
+        self._fetch_now.set()
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+        self._fetch_now.set()
+        self.queue.wake()
+
+    def healthy(self) -> tuple[bool, str]:
+        """The loop runs and the poller fetched successfully within 3 intervals."""
+        if self.last_fetch is None:
+            return (False, f"no successful fetch yet ({self.fetch_error})") if self.fetch_error else (True, "starting")
+        age = time.time() - self.last_fetch
+        if age > 3 * self.options.interval:
+            return False, f"last successful fetch {age:.0f} s ago ({self.fetch_error or 'no error reported'})"
+        return True, "ok"
+
+    def _poll(self) -> None:
+        backoff = 1.0
+        while not self.stopping.is_set():
+            self.fetches += 1
+            try:
+                head = self.mirror.fetch()
+            except SourceError as exc:
+                self.metrics.fetch_errors.inc()
+                self.fetch_error = str(exc)
+                self.log(f"fetch failed: {exc}; retrying in {backoff:.0f} s", event="fetch", level="warn")
+                wait, backoff = backoff, min(backoff * 2, self.options.interval)
+            else:
+                backoff, self.fetch_error = 1.0, None
+                self.last_fetch = time.time()
+                self.metrics.last_fetch.set(self.last_fetch)
+                self.queue.offer(head)
+                wait = self.options.interval
+            self._fetch_now.wait(wait)
+            self._fetch_now.clear()
+
+    def _follow_events(self) -> None:
+        while not self.stopping.is_set():
+            fleet = self.fleet
+            if fleet is None:
+                self.stopping.wait(1.0)
+                continue
+            try:
+                for event in self.ctx.ports.docker.events(fleet):
+                    if event.action in ("die", "stop", "destroy", "oom"):
+                        self._deaths.append((time.monotonic(), event.name))
+                        self._heal_now.set()
+                        self.queue.wake()
+                    if self.stopping.is_set():
+                        return
+            except FleetopsError as exc:
+                self.log(f"Docker events: {exc}; following again in 5 s", event="events", level="warn")
+            self.stopping.wait(5.0)
+
+    def run(self) -> int:
+        """The main loop; returns once a stop was requested and the apply in progress ended."""
+        threading.Thread(target=self._poll, name="fleetops-poller", daemon=True).start()
+        threading.Thread(target=self._follow_events, name="fleetops-events", daemon=True).start()
+        self.log(f"watching {self.mirror.remote} branch {self.options.branch} every {self.options.interval:g} s", event="start")
+        next_heal = time.monotonic() + self.options.resync
+        while not self.stopping.is_set():
+            sha = self.queue.take()
+            if sha is not None:
+                self._guarded(self._apply, sha)
+                continue
+            if time.monotonic() >= next_heal or self._heal_now.is_set():
+                self._heal_now.clear()
+                self._guarded(self._heal)
+                next_heal = time.monotonic() + self.options.resync
+                continue
+            self.queue.wait(max(0.05, min(1.0, next_heal - time.monotonic())))
+        self.log("stopped", event="stop")
+        return 0
+
+    def _guarded(self, step: Any, *args: Any) -> None:
+        """Nothing a step raises stops the loop: it is logged and the loop goes on."""
+        began = time.monotonic()
+        try:
+            step(*args)
+        except FleetopsError as exc:
+            self.log(str(exc), event="error", level="error")
+        except Exception as exc:  # noqa: BLE001 - a daemon must outlive its bugs; the traceback goes to the log
+            self.log(f"internal error: {type(exc).__name__}: {exc}", event="error", level="error", traceback=traceback.format_exc())
+        finally:
+            self._busy.append((began, time.monotonic()))
+
+    # -- one commit ----------------------------------------------------------------------------
+
+    def _apply(self, sha: str) -> None:
+        started = time.monotonic()
+        seen = self.queue.seen_at(sha) or started
+        subject = self.mirror.subject(sha)
+        self.log(f"applying {sha[:12]} ({subject})", event="apply", commit=sha)
+        try:
+            with apply_lock(self.ctx.state_dir):
+                result, revision, reason = self._run_pipeline(sha, subject)
+        except StateError as exc:  # someone else applies right now: try again shortly
+            self.log(f"{exc}; retrying", event="apply", level="warn")
+            self.queue.finish(sha, retry_in=min(5.0, self.options.interval))
+            return
+        except FleetopsError as exc:
+            result, revision, reason = "error", None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - see _guarded
+            result, revision, reason = "error", None, f"internal error: {type(exc).__name__}: {exc}"
+            self.log(reason, event="error", level="error", traceback=traceback.format_exc())
+        duration = time.monotonic() - started
+        self.metrics.applies.labels(result).inc()
+        self.metrics.apply_duration.observe(duration)
+        if result in ("applied", "unchanged"):
+            self.queue.finish(sha, applied=True)
+            self.journal.record(sha, self.fleet or "", self.options.branch, result, "", revision)
+            self.guard.reset()
+            if result == "applied":
+                self.metrics.commit_to_healthy.observe(time.monotonic() - seen)
+        elif result == "error":
+            self.queue.finish(sha, retry_in=min(30.0, self.options.interval))
+            self.journal.record(sha, self.fleet or "", self.options.branch, "failed", reason, revision)
+        else:
+            self.queue.finish(sha, quarantine=reason)
+            self.journal.record(sha, self.fleet or "", self.options.branch, "quarantined", reason, revision)
+            self.metrics.quarantined.set(len(self.queue.view().quarantined))
+        if revision is not None:
+            self.metrics.revision.set(revision)
+        self.last_apply = {"commit": sha, "subject": subject, "result": result, "revision": revision, "reason": reason,
+                           "finished_at": time.time(), "seconds": round(duration, 3)}
+        self.log(f"{sha[:12]}: {result}" + (f" ({reason})" if reason else ""), event="applied", commit=sha, result=result,
+                 revision=revision, seconds=round(duration, 3))
+
+    def _run_pipeline(self, sha: str, subject: str) -> tuple[str, int | None, str]:
+        """(result, revision, reason): the same pipeline as ``fleetops apply``, for one commit."""
+        try:
+            loaded = load_fleet(self.mirror.path, sha)
+        except (SpecError, SourceError) as exc:
+            return "invalid", None, str(exc).splitlines()[0] + (f" (+{len(exc.problems) - 1} more)" if isinstance(exc, SpecError) and len(exc.problems) > 1 else "")
+        self.fleet = loaded.spec.fleet.name
+        for old in self.mirror.between(self.queue.applied, sha):
+            if self.journal.get(old) is None:
+                self.journal.record(old, self.fleet, self.options.branch, "superseded", f"{sha[:12]} was applied in its place")
+        source = Snapshot("ref", self.options.branch, sha)
+        live_plan = plan_live(self.ctx, self.fleet, lambda prior: compile_fleet(loaded.spec, prior), source)
+        if not live_plan.plan.changes:
+            return "unchanged", None, ""
+        outcome = apply_plan(self.ctx, live_plan, rollback=True, message=f"watch: {subject}"[:200])
+        self.guard.forget_pids()
+        if outcome.status is RevisionStatus.APPLIED:
+            return "applied", outcome.revision, ""
+        result = "rolled_back" if outcome.status is RevisionStatus.ROLLED_BACK else "failed"
+        return result, outcome.revision, outcome.message
+
+    # -- between commits -------------------------------------------------------------------------
+
+    def _heal(self) -> None:
+        if self.fleet is None:
+            return
+        deaths = self._own_deaths_removed()
+        try:
+            with apply_lock(self.ctx.state_dir):
+                repair, live = heal(self.ctx, self.fleet, self.guard, self.journal, deaths, lambda m: self.log(m, event="repair"))
+        except StateError:
+            return  # an apply elsewhere holds the lock; heal on the next round
+        if repair is not None:
+            for action in repair.actions:
+                self.metrics.repairs.labels(action.rsplit(" ", 1)[-1]).inc()
+            for _bot in repair.newly_failing:
+                self.metrics.repairs.labels("failing").inc()
+        if live is not None:
+            current = policy.current_revision(self.ctx.read_store(), self.fleet)
+            self.summary = summarize(live, current, self.guard.failing)
+            self.metrics.set_bots(self.summary["bot_states"])
+            self.metrics.set_pools(self.summary["pool_bots"], self.summary["pool_capacity"])
+
+    def _own_deaths_removed(self) -> list[str]:
+        """Dedicated bots whose container died on its own (not during one of our applies or heals)."""
+        prefix = dedicated_container_name(self.fleet or "", "")
+        deaths = []
+        while self._deaths:
+            at, container = self._deaths.popleft()
+            if any(start - 0.5 <= at <= end + 1.0 for start, end in self._busy):
+                continue
+            if container.startswith(prefix):
+                deaths.append(container.removeprefix(prefix))
+        return deaths
+
+    def exposition(self) -> bytes:
+        return self.metrics.exposition()
+
+    def status(self) -> dict[str, Any]:
+        """What ``/api/status`` serves."""
+        view = self.queue.view()
+        healthy, why = self.healthy()
+        return {
+            "fleet": self.fleet, "branch": self.options.branch, "remote": self.mirror.remote,
+            "healthy": healthy, "health_detail": why, "last_fetch": self.last_fetch, "fetch_error": self.fetch_error,
+            "queue": {"applied": view.applied, "running": view.running, "waiting": view.waiting},
+            "quarantine": [{"commit": sha, "reason": reason} for sha, reason in sorted(view.quarantined.items())],
+            "last_apply": self.last_apply, "failing": dict(self.guard.failing), **self.summary,
+        }

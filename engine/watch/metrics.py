@@ -1,0 +1,51 @@
+"""The watcher's Prometheus metrics: the only module that imports prometheus-client's collectors.
+
+Used by the daemon (updates) and the server (``/metrics``). Each watcher has its own registry,
+so tests can run several. Label values are bounded: results, bot states, pool names and repair
+kinds from fixed sets or the specs — never commit SHAs.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["WatchMetrics"]
+
+APPLY_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 180, 300, 600)
+BOT_STATES = ("running", "failing", "stopped", "disabled", "unknown")
+
+
+class WatchMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.applies = Counter("fleetops_applies", "Applies by result", ["result"], registry=r)
+        self.apply_duration = Histogram("fleetops_apply_duration_seconds", "Duration of an apply, health and rollback included",
+                                        buckets=APPLY_BUCKETS, registry=r)
+        self.commit_to_healthy = Histogram("fleetops_commit_to_healthy_seconds",
+                                           "From first seeing a commit (fetch or webhook) to every changed bot healthy",
+                                           buckets=APPLY_BUCKETS, registry=r)
+        self.revision = Gauge("fleetops_revision", "The revision the fleet runs", registry=r)
+        self.bots = Gauge("fleetops_bots", "Bots by state", ["state"], registry=r)
+        self.pool_bots = Gauge("fleetops_pool_bots", "Bots assigned to each pool", ["pool"], registry=r)
+        self.pool_capacity = Gauge("fleetops_pool_capacity", "Bot slots of each pool's containers", ["pool"], registry=r)
+        self.repairs = Counter("fleetops_repairs", "Self-heal repairs by kind", ["kind"], registry=r)
+        self.quarantined = Gauge("fleetops_quarantined_commits", "Commits quarantined (failed validation or rolled back)", registry=r)
+        self.fetch_errors = Counter("fleetops_fetch_errors", "Fetches of the fleet repository that failed", registry=r)
+        self.last_fetch = Gauge("fleetops_last_fetch_timestamp_seconds", "Unix time of the last successful fetch", registry=r)
+        for result in ("applied", "unchanged", "rolled_back", "failed", "invalid", "error"):
+            self.applies.labels(result)
+        for state in BOT_STATES:
+            self.bots.labels(state)
+
+    def set_bots(self, counts: dict[str, int]) -> None:
+        for state in BOT_STATES:
+            self.bots.labels(state).set(counts.get(state, 0))
+
+    def set_pools(self, members: dict[str, int], capacity: dict[str, int]) -> None:
+        for pool in set(members) | set(capacity):
+            self.pool_bots.labels(pool).set(members.get(pool, 0))
+            self.pool_capacity.labels(pool).set(capacity.get(pool, 0))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,165 @@
+"""The watcher's HTTP side: webhooks, health, metrics, status — Starlette served by uvicorn.
+
+Used by ``fleetops watch --listen`` (and, later, ``fleetops serve``). It never applies anything:
+a verified webhook only wakes the poller, and every other route reads. The apply pipeline knows
+nothing of HTTP; this module knows the watcher only through the small ``WatchView`` protocol.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from engine.errors import FleetopsError
+from engine.watch.webhook import MAX_BODY, Deliveries, judge
+
+__all__ = ["HttpServer", "WatchView", "check_listen", "create_app", "parse_listen", "ui_token"]
+
+
+class WatchView(Protocol):
+    def wake_fetch(self) -> None: ...
+    def healthy(self) -> tuple[bool, str]: ...
+    def status(self) -> dict[str, Any]: ...
+    def exposition(self) -> bytes: ...
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise FleetopsError(f"--listen {value!r}: expected HOST:PORT, e.g. 127.0.0.1:9400")
+    return host, int(port)
+
+
+def check_listen(host: str, token: str | None) -> None:
+    """Contract §3: anything but loopback needs a UI token, or the server refuses to start."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not token:
+        raise FleetopsError(f"refusing to listen on {host} without a token: set FLEETOPS_UI_TOKEN "
+                            "(or FLEETOPS_UI_TOKEN_FILE), or listen on 127.0.0.1")
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it passes ``limit`` bytes (never read further)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def ui_token(environ: Mapping[str, str]) -> str | None:
+    """``FLEETOPS_UI_TOKEN``, or the file named by ``FLEETOPS_UI_TOKEN_FILE`` (contract §3)."""
+    if environ.get("FLEETOPS_UI_TOKEN"):
+        return environ["FLEETOPS_UI_TOKEN"]
+    path = environ.get("FLEETOPS_UI_TOKEN_FILE")
+    if not path:
+        return None
+    try:
+        token = open(path, encoding="utf-8").read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FleetopsError(f"cannot read FLEETOPS_UI_TOKEN_FILE {path}: {exc}") from None
+    if not token:
+        raise FleetopsError(f"FLEETOPS_UI_TOKEN_FILE {path} is empty")
+    return token
+
+
+def _authorized(request: Request, token: str | None) -> bool:
+    if token is None:
+        return True
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.cookies.get(TOKEN_COOKIE, "")
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+TOKEN_COOKIE = "fleetops_token"
+OPEN_PATHS = frozenset({"/healthz", "/hooks/git"})
+"""Reachable without the UI token: liveness probes, and webhooks (they carry their own signature)."""
+
+
+def create_app(view: WatchView, *, secret: bytes | None, branch: str, token: str | None = None) -> Starlette:
+    deliveries = Deliveries()
+
+    async def hooks(request: Request) -> Response:
+        body = await _body(request, MAX_BODY)
+        if body is None:
+            return JSONResponse({"result": "body over 1 MiB"}, status_code=413)
+        headers: Mapping[str, str] = {k.lower(): v for k, v in request.headers.items()}
+        verdict = judge(headers, body, secret, branch, deliveries)
+        if verdict.fetch:
+            view.wake_fetch()
+        return JSONResponse({"result": verdict.message}, status_code=verdict.status)
+
+    async def healthz(request: Request) -> Response:
+        ok, detail = view.healthy()
+        return JSONResponse({"ok": ok, "detail": detail}, status_code=200 if ok else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(view.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    async def status(request: Request) -> Response:
+        return JSONResponse(view.status())
+
+    routes = [
+        Route("/hooks/git", hooks, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        Route("/api/status", status),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)])
+
+
+class TokenGate:
+    """Every route but the open ones needs the UI token (a pure ASGI middleware: streams pass through)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not _authorized(Request(scope), self.token):
+            response = JSONResponse({"error": "a token is required (Authorization: Bearer …)"}, status_code=401)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class HttpServer:
+    """uvicorn in a background thread (the main thread keeps the signals and the loop)."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fleetops-http", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        for _ in range(int(timeout / 0.05)):
+            if self._server.started or not self._thread.is_alive():
+                break
+            threading.Event().wait(0.05)
+        if not self._server.started:
+            raise FleetopsError("the HTTP server did not start (is the address in use?)")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)

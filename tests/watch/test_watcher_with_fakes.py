@@ -1,0 +1,99 @@
+"""The watcher's loop against the fakes and a real bare git repository, in seconds."""
+
+from __future__ import annotations
+
+from engine.live.store import RevisionStore
+from engine.watch.journal import Journal
+from tests.watch.conftest import Origin, RunningWatcher
+
+ALPHA2_STOPLOSS = ("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")
+
+
+def test_the_head_is_applied_then_each_new_commit(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    w: RunningWatcher = watching()
+    head = origin.work.head.commit.hexsha
+    w.until(lambda: w.applied() == head, what="the first apply")
+    new = origin.push("tighten alpha-2", origin.edit(*ALPHA2_STOPLOSS))
+    w.until(lambda: w.applied() == new, what="the second commit")
+    revisions = RevisionStore(w.watcher.ctx.state_dir).all()
+    assert [(r.commit, r.status.value) for r in revisions] == [(head, "applied"), (new, "applied")]
+
+
+def test_an_invalid_commit_is_quarantined_and_nothing_changes(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    mutations = w.engine.mutations
+    bad = origin.push("typo", origin.edit("fleet/bots.yaml", "wallet: main", "wallet: mian"))
+    w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
+    assert "wallet 'mian' is not defined" in w.watcher.queue.view().quarantined[bad]
+    assert w.engine.mutations == mutations
+    assert Journal(w.watcher.ctx.state_dir).get(bad).status == "quarantined"  # type: ignore[union-attr]
+    fixed = origin.push("fix", origin.edit("fleet/bots.yaml", "wallet: mian", "wallet: main"))
+    w.until(lambda: w.applied() == fixed, what="the fix")
+
+
+def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    w.engine.stop("testfleet-small-1")
+    w.until(lambda: w.engine.containers["testfleet-small-1"].state == "running", what="the repair")
+    assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
+    repairs = Journal(w.watcher.ctx.state_dir).repairs()
+    assert repairs and repairs[0].actions == ["container/testfleet-small-1 start"] and repairs[0].revision == 1
+
+
+def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    """20 commits pushed while applies run (each held 0.3 s in its health wait); half the webhooks
+    dropped, the rest delivered twice and late: the fleet ends at the last commit, every commit
+    is accounted for, none applied twice."""
+    import random
+
+    from engine.flow import Context, plan_specs
+    from engine.live.fakes import FakeEngine
+    from tests.watch.conftest import IMAGE
+
+    engine = FakeEngine(images=(IMAGE,))
+    engine.probe_delay = 0.3
+    w: RunningWatcher = watching(engine, interval=1.0)
+    first = origin.work.head.commit.hexsha
+    w.until(lambda: w.applied() == first, what="the first apply")
+    rng = random.Random(7)
+    pushed = []
+    late: list[int] = []
+    for i in range(20):
+        pushed.append(origin.push(f"stoploss {i}", origin.edit("fleet/bots.yaml", f"stoploss: -0.{8 + i:02d}" if i else "stoploss: -0.08",
+                                                               f"stoploss: -0.{9 + i:02d}")))
+        if rng.random() < 0.5:
+            late += [i, i]
+        if late and rng.random() < 0.5:
+            late.pop(rng.randrange(len(late)))
+            w.watcher.wake_fetch()
+    for _ in late:
+        w.watcher.wake_fetch()
+    w.until(lambda: w.applied() == pushed[-1], timeout=60, what="the last commit")
+    ctx = Context(w.watcher.ctx.state_dir, engine.ports(), lambda _l: None, {})
+    assert plan_specs(ctx, origin.root, None).plan.changes == ()  # the fleet is exactly the last commit
+    journal = Journal(w.watcher.ctx.state_dir)
+    statuses = {sha: journal.get(sha).status for sha in [first, *pushed]}  # type: ignore[union-attr]
+    assert set(statuses.values()) <= {"applied", "superseded"}, statuses
+    assert statuses[pushed[-1]] == "applied" and list(statuses.values()).count("superseded") >= 1
+    commits = [r.commit for r in RevisionStore(w.watcher.ctx.state_dir).all()]
+    assert len(commits) == len(set(commits))  # none applied twice
+
+
+def test_a_bot_killed_again_and_again_is_marked_failing_not_looped(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    w: RunningWatcher = watching(resync=0.2, flap_limit=3)
+    w.until(lambda: w.applied() is not None)
+    for attempt in range(3):
+        w.engine.kill_program("testfleet-standard-1", "beta-1")
+        w.until(lambda: w.engine.containers["testfleet-standard-1"].programs["beta-1"] in ("RUNNING", "STOPPED"), what=f"repair {attempt}")
+        if "beta-1" in w.watcher.guard.failing:
+            break
+    w.until(lambda: "beta-1" in w.watcher.guard.failing, what="failing")
+    restarts = w.engine.log.count("supervisor testfleet-standard-1 restart beta-1")
+    w.engine.kill_program("testfleet-standard-1", "beta-1")
+    import time
+
+    time.sleep(1.0)  # several resyncs
+    assert w.engine.log.count("supervisor testfleet-standard-1 restart beta-1") == restarts  # not restarted any more
+    assert w.watcher.status()["failing"]["beta-1"].startswith("3 restarts within 300 s")
