@@ -38,7 +38,7 @@ from engine.textsafe import one_line
 from engine.timing import stage
 
 __all__ = [
-    "ApplyOutcome", "Context", "LivePlan", "apply_plan", "compile_at", "offline_plan", "plan_live", "plan_revision",
+    "ApplyOutcome", "Context", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
     "plan_specs", "snapshot_of",
 ]
 
@@ -179,7 +179,7 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
         with stage("execute plan"):
             result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(live_plan.plan)
         with stage("health checks"):
-            health = _health(ctx, target, result.check_bots)
+            health = check_health(ctx, target, result.check_bots)
     except HealthError as exc:
         return _fail(ctx, number, target, rollback, str(exc), {})
     sick = policy.unhealthy(health)
@@ -190,7 +190,8 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied")
 
 
-def _health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
+def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
+    """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout."""
     if not bots:
         return {}
     ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
@@ -217,7 +218,7 @@ def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reaso
     try:
         result = Executor(ctx.ports, ctx.runtime(target.name, writable=True), back.target, back.live, previous.number,
                           ctx.progress).run(back.plan)
-        after = _health(ctx, back.target, result.check_bots)
+        after = check_health(ctx, back.target, result.check_bots)
     except FleetopsError as exc:
         store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}")
         raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc

@@ -29,7 +29,7 @@ from engine.plan.model import Snapshot
 from engine.spec.load import load_fleet
 from engine.status import summarize
 from engine.watch.guard import FlapGuard
-from engine.watch.heal import heal
+from engine.watch.heal import DriftConfirmer, heal
 from engine.watch.journal import Journal
 from engine.watch.logs import WatchLog
 from engine.watch.metrics import WatchMetrics
@@ -58,6 +58,7 @@ class Watcher:
         self.journal = Journal(ctx.state_dir)
         self.metrics = WatchMetrics()
         self.guard = FlapGuard(options.flap_limit, options.flap_window)
+        self.confirmer = DriftConfirmer(min(2.0, options.resync))
         self.stopping = threading.Event()
         self._fetch_now = threading.Event()
         self._heal_now = threading.Event()
@@ -102,23 +103,29 @@ class Watcher:
             return False, f"last successful fetch {age:.0f} s ago ({self.fetch_error or 'no error reported'})"
         return True, "ok"
 
+    def poll_once(self) -> bool:
+        """One fetch; the head goes to the queue. False when the fetch failed (counted, logged)."""
+        self.fetches += 1
+        try:
+            head = self.mirror.fetch()
+        except SourceError as exc:
+            self.metrics.fetch_errors.inc()
+            self.fetch_error = str(exc)
+            self.log(f"fetch failed: {exc}", event="fetch", level="warn")
+            return False
+        self.fetch_error = None
+        self.last_fetch = time.time()
+        self.metrics.last_fetch.set(self.last_fetch)
+        self.queue.offer(head)
+        return True
+
     def _poll(self) -> None:
         backoff = 1.0
         while not self.stopping.is_set():
-            self.fetches += 1
-            try:
-                head = self.mirror.fetch()
-            except SourceError as exc:
-                self.metrics.fetch_errors.inc()
-                self.fetch_error = str(exc)
-                self.log(f"fetch failed: {exc}; retrying in {backoff:.0f} s", event="fetch", level="warn")
+            if self.poll_once():
+                backoff, wait = 1.0, self.options.interval
+            else:  # back off, capped at the interval, so a remote that comes back is seen soon
                 wait, backoff = backoff, min(backoff * 2, self.options.interval)
-            else:
-                backoff, self.fetch_error = 1.0, None
-                self.last_fetch = time.time()
-                self.metrics.last_fetch.set(self.last_fetch)
-                self.queue.offer(head)
-                wait = self.options.interval
             self._fetch_now.wait(wait)
             self._fetch_now.clear()
 
@@ -237,13 +244,18 @@ class Watcher:
 
     # -- between commits -------------------------------------------------------------------------
 
+    def heal_once(self) -> None:
+        """One self-heal pass (what the loop does every resync)."""
+        self._guarded(self._heal)
+
     def _heal(self) -> None:
         if self.fleet is None:
             return
         deaths = self._own_deaths_removed()
         try:
             with apply_lock(self.ctx.state_dir):
-                repair, live = heal(self.ctx, self.fleet, self.guard, self.journal, deaths, lambda m: self.log(m, event="repair"))
+                repair, live = heal(self.ctx, self.fleet, self.guard, self.journal, deaths, lambda m: self.log(m, event="repair"),
+                                    self.confirmer)
         except StateError:
             return  # an apply elsewhere holds the lock; heal on the next round
         if repair is not None:

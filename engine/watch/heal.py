@@ -10,11 +10,12 @@ not as revisions: history shows them as repairs of the revision they restore.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.errors import SupervisorError
-from engine.flow import Context, plan_revision
+from engine.flow import Context, check_health, plan_revision
 from engine.live import policy
 from engine.live.executor import Executor
 from engine.live.observe import LiveFleet
@@ -23,7 +24,26 @@ from engine.plan.model import Action, Change, Plan
 from engine.watch.guard import FlapGuard
 from engine.watch.journal import Journal
 
-__all__ = ["Repair", "heal"]
+__all__ = ["DriftConfirmer", "Repair", "heal"]
+
+
+class DriftConfirmer:
+    """Drift is repaired only once it has lasted ``grace`` seconds (seen in two passes at least).
+
+    A container Docker is stopping, a supervisord still starting, a program supervisord is about
+    to restart itself: each looks like drift for a moment. Acting on the first sight made the
+    watcher restart what was already coming back, and count those restarts as flaps.
+    """
+
+    def __init__(self, grace: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.grace = grace
+        self.clock = clock
+        self._since: dict[str, float] = {}
+
+    def confirmed(self, addresses: set[str]) -> set[str]:
+        now = self.clock()
+        self._since = {a: self._since.get(a, now) for a in addresses}
+        return {a for a, since in self._since.items() if now - since >= self.grace}
 
 
 @dataclass
@@ -40,7 +60,7 @@ def _bots_of(change: Change, live: LiveFleet) -> list[str]:
 
 
 def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_deaths: list[str],
-         report: Callable[[str], None]) -> tuple[Repair | None, LiveFleet | None]:
+         report: Callable[[str], None], confirmer: DriftConfirmer | None = None) -> tuple[Repair | None, LiveFleet | None]:
     """One self-heal pass, and the live fleet it observed; ``observed_deaths`` are dedicated bots
     whose container died on its own."""
     current = policy.current_revision(ctx.read_store(), fleet)
@@ -55,8 +75,11 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
     for bot in observed_deaths:
         if guard.count(bot, "its container died"):
             repair.newly_failing.append(bot)
+    confirmed = (confirmer or DriftConfirmer(0.0)).confirmed({c.address for c in live_plan.plan.changes})
     allowed = []
     for change in live_plan.plan.changes:
+        if change.address not in confirmed:
+            continue
         bots = _bots_of(change, live_plan.live)
         if any(guard.blocked(b) for b in bots) and change.action in (Action.START, Action.RESTART, Action.RELOAD):
             continue
@@ -73,8 +96,11 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         for change in allowed:
             report(f"repair: {change.address} {change.action.value} ({change.reason})")
         runtime = ctx.runtime(fleet, writable=True)
-        Executor(ctx.ports, runtime, live_plan.target, live_plan.live, current.number, ctx.progress).run(plan)
+        executed = Executor(ctx.ports, runtime, live_plan.target, live_plan.live, current.number, ctx.progress).run(plan)
         repair.actions = [f"{c.address} {c.action.value}" for c in allowed]
+        sick = [h.bot for h in check_health(ctx, live_plan.target, executed.check_bots).values() if not h.healthy]
+        if sick:
+            report(f"after the repair, still not answering: {', '.join(sick)}")
         guard.forget_pids()
     if not repair.actions and not repair.newly_failing:
         return None, live_plan.live
