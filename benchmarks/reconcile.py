@@ -123,8 +123,8 @@ def wait_all_pings(ports: dict[str, int], timeout: float = 300) -> float:
 
 
 def pids(container: str) -> dict[str, int]:
-    out = API.exec_start(API.exec_create(container, ["supervisorctl", "-c", "/fleet/supervisord.conf", "pid", "all"])).decode()
-    status = API.exec_start(API.exec_create(container, ["supervisorctl", "-c", "/fleet/supervisord.conf", "status"])).decode()
+    out = API.exec_start(API.exec_create(container, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "pid", "all"])).decode()
+    status = API.exec_start(API.exec_create(container, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "status"])).decode()
     names = [line.split()[0] for line in status.splitlines() if line.strip()]
     return dict(zip(names, (int(p) for p in out.split()), strict=False))
 
@@ -146,10 +146,13 @@ def ports_of(render_dir: Path) -> dict[str, int]:
 def materialise_secrets(render_dir: Path, key: bytes) -> None:
     from engine.live.secrets import secrets_document
 
-    for config in render_dir.glob("containers/*/bots/*/config.json"):
+    for config in render_dir.glob("containers/*/etc/bots/*/config.json"):
         bot = config.parent.name
         (config.parent / "secrets.json").write_text(json.dumps(secrets_document(key, FLEET, bot, {}, {})))
-        (config.parent / "user_data").mkdir(exist_ok=True)
+        data = config.parents[3] / "data" / "bots" / bot  # what fleetops' runtime creates: the bot's own directory
+        (data / "user_data").mkdir(parents=True, exist_ok=True)
+        for path in (data.parent.parent, data.parent, data, data / "user_data"):
+            os.chown(path, 1000 if path.name in (bot, "user_data") else 0, 1000 if path.name in (bot, "user_data") else 0)
 
 
 def section(title: str) -> None:
@@ -170,13 +173,14 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
         t, proc = fleetops(state, "apply", "--repo", str(repo_dir), "--yes")
         assert "No changes" in proc.stdout
         noop_times.append(t)
-    from engine.flow import FleetContext
+    from engine.flow import Context, plan_specs
+    from engine.live.adapters import real_ports
 
-    ctx = FleetContext(state, None)
+    ctx = Context(state, real_ports(None))
     in_process = []
     for _ in range(4):  # the first run warms caches, as a long-running watcher would have
         start = time.perf_counter()
-        assert not ctx.plan_specs(repo_dir, None).plan.has_changes
+        assert not plan_specs(ctx, repo_dir, None).plan.has_changes
         in_process.append(time.perf_counter() - start)
     in_process = in_process[1:]
     section("(c) one bot's pin change")
@@ -215,8 +219,8 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
                 command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}", pin_of={7: "Bench@v2"})
     fleetops(state, "render", "--repo", str(repo_dir), "--out", str(render2))
     target_container = json.loads((render2 / "manifest.json").read_text())["bots"]["b007"]["container"]
-    changed = render2 / "containers" / target_container / "bots" / "b007"
-    shutil.copytree(changed, render / "containers" / target_container / "bots" / "b007", dirs_exist_ok=True)
+    changed = render2 / "containers" / target_container / "etc" / "bots" / "b007"
+    shutil.copytree(changed, render / "containers" / target_container / "etc" / "bots" / "b007", dirs_exist_ok=True)
     start = time.perf_counter()
     subprocess.run([COMPOSE, "up", "-d", "--force-recreate", target_container], cwd=render, check=True, capture_output=True)
     wait_all_pings({"b007": ports_of(render)["b007"]})
@@ -230,7 +234,8 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
 
 
 def bench_api_calls(tmp: Path) -> None:
-    from engine.flow import FleetContext
+    from engine.flow import Context, plan_specs
+    from engine.live.adapters import real_ports
 
     section("(d) Docker API calls per no-op live plan")
     for bots in (20, 60, 120):
@@ -240,12 +245,12 @@ def bench_api_calls(tmp: Path) -> None:
                   command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}")
         state = tmp / f"calls-state-{bots}"
         fleetops(state, "apply", "--repo", str(root), "--yes")
-        ctx = FleetContext(state, None)
+        ctx = Context(state, real_ports(None))
         start = time.perf_counter()
-        plan = ctx.plan_specs(root, None).plan
+        plan = plan_specs(ctx, root, None).plan
         elapsed = time.perf_counter() - start
         assert not plan.has_changes
-        print(f"{bots:>4} bots / {bots // 10:>2} containers: {ctx.docker.calls} Docker API calls, {elapsed * 1000:.0f} ms in-process")
+        print(f"{bots:>4} bots / {bots // 10:>2} containers: {ctx.ports.docker.calls} Docker API calls, {elapsed * 1000:.0f} ms in-process")
     teardown()
 
 

@@ -40,6 +40,12 @@ def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
             record = live.container_records[name]
             assert isinstance(record, Unreadable)
             repairs.append(Change(address, Action.UPDATE, f"its record is unreadable ({record.reason}); rewriting it", Risk.LOW))
+    for stray in live.strays:
+        address = f"container/{stray.container}"
+        if address in touched or any(c.address == address for c in repairs) or stray.container not in target.containers:
+            continue  # recreated or deleted anyway, which removes the stray with it
+        repairs.append(Change(address, Action.UPDATE, f"holds a second copy of bot {stray.name} (a move was cut short); "
+                              "removing that copy", Risk.MEDIUM, risk_notes=("a bot must never run twice",)))
     repaired = {c.address.split("/", 1)[1] for c in repairs}
     for name, bot in live.bots.items():
         desired = target.bots.get(name)

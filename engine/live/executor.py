@@ -61,8 +61,9 @@ class Executor:
         result = ExecutionResult()
         self._check_ready(containers, bots)
         self.docker.ensure_network(network_name(self.target.name), {Labels.FLEET: self.target.name})
-        for name, action in bots.items():  # data first: a new container must start with it
+        for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's
             if action is Action.MOVE:
+                self._stop_old_copy(name)
                 self._carry(name)
         self._containers(containers, result)
         self._bots_in_place(containers, bots, result)
@@ -91,6 +92,18 @@ class Executor:
             raise ApplyError(f"container name {name} (for fleet '{self.target.name}') is already taken by {holder}; "
                              "rename the pool or the fleet so their container names differ")
 
+    def _stop_old_copy(self, bot: str) -> None:
+        """Never two copies of one bot: the old one stops before its database is copied."""
+        live = self.live.bots[bot]
+        container = self.live.containers.get(live.container)
+        if container is None or not container.running:
+            return
+        self.progress(f"stopping bot {bot} in {live.container} before it moves")
+        if container.labels.get(Labels.ROLE) == "dedicated":
+            self.docker.stop(live.container)
+        else:
+            self._supervisor(live.container).stop(bot)
+
     def _carry(self, bot: str) -> None:
         skipped = self.runtime.carry_bot_data(bot, self.live.bots[bot].container, self.target.bots[bot].container,
                                               self.target.bots[bot].essence.run_as)
@@ -110,7 +123,15 @@ class Executor:
                 self.progress(f"restarting container {name}")
                 self.docker.restart(name)
             elif action is Action.UPDATE:
-                self.progress(f"rewriting the record of container {name}")
+                strays = [b.name for b in self.live.strays if b.container == name]
+                if strays and not container.dedicated:  # stop the second copies first, then archive them
+                    self.runtime.write_supervisord(container, self.target)
+                    supervisor = self._supervisor(name)
+                    supervisor.wait_ready()
+                    supervisor.update()
+                for bot in strays:
+                    self.progress(f"removing the second copy of bot {bot} from {name} (its files are archived)")
+                self.progress(f"rewriting the files of container {name}")
                 self.runtime.write_container(container, self.target)
                 return
             else:
@@ -164,6 +185,8 @@ class Executor:
         for bot, action in sorted(changes.items()):
             if action in (Action.RELOAD, Action.RESTART) and bot not in added + changed:
                 supervisor.restart(bot)
+            elif action is Action.MOVE and bot not in added + changed and self.target.bots[bot].essence.enabled:
+                supervisor.start(bot)  # moving back into a container that still lists it, stopped
 
     def _conf_with_leavers(self, container: DesiredContainer) -> tuple[DesiredContainer, DesiredFleet]:
         """Phase A's supervisord view: the target's bots plus those still to leave in phase B."""

@@ -26,7 +26,11 @@ from engine.live.ports import ContainerEvent, ListedContainer, Ports, ProbeAnswe
 from engine.live.records import AppliedBot
 from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
 
-__all__ = ["FakeContainer", "FakeEngine"]
+__all__ = ["FakeContainer", "FakeEngine", "Killed"]
+
+
+class Killed(BaseException):
+    """The process died (SIGKILL) in the middle of a call: nothing after it runs, no handler cleans up."""
 
 _SECTION = re.compile(r"^\[program:([^\]]+)\]\n(.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
 
@@ -59,6 +63,8 @@ class FakeEngine:
         """Docker operation ("create", "start", "remove", …) → the error it raises next time."""
         self.unreachable: set[str] = set()
         """Containers whose supervisord does not answer."""
+        self.crash_after: int | None = None
+        """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
         self.probe_delay = 0.0
         """Seconds each ping takes: a slow bot start, to hold an apply in its health wait."""
         self._events: queue.Queue[ContainerEvent | None] = queue.Queue()
@@ -75,6 +81,7 @@ class FakeEngine:
         with self._lock:
             self.calls += 1
             if mutates:
+                self._maybe_die()
                 self.mutations += 1
                 self.log.append(f"{operation} {name}".strip())
                 event = {"stop": "die", "restart": "die", "remove": "destroy", "start": "start"}.get(operation)
@@ -177,6 +184,10 @@ class FakeEngine:
         container.programs = {n: "RUNNING" if "autostart=true" in text else "STOPPED" for n, text in container.sections.items()}
         container.pids = {n: next(self._pids) for n in container.programs}
 
+    def _maybe_die(self) -> None:
+        if self.crash_after is not None and self.mutations >= self.crash_after:
+            raise Killed(f"killed before mutation {self.mutations}")
+
     # -- supervisord -----------------------------------------------------------------------
 
     def supervisor(self, container: str, data_dir: Path, timeout: float) -> _FakeSupervisor:
@@ -208,6 +219,8 @@ class _FakeSupervisor:
     def update(self) -> tuple[list[str], list[str], list[str]]:
         container = self._container("re-read its config")
         with self.engine._lock:
+            self.engine._maybe_die()
+            self.engine.mutations += 1
             sections = _read_sections(container.runtime_dir)
             added = sorted(set(sections) - set(container.sections))
             removed = sorted(set(container.sections) - set(sections))
@@ -225,6 +238,8 @@ class _FakeSupervisor:
     def restart(self, name: str) -> None:
         container = self._container(f"restart {name}")
         with self.engine._lock:
+            self.engine._maybe_die()
+            self.engine.mutations += 1
             container.programs[name] = "RUNNING"
             container.pids[name] = next(self.engine._pids)
             self.engine.log.append(f"supervisor {self.name} restart {name}")
@@ -235,6 +250,8 @@ class _FakeSupervisor:
     def stop(self, name: str) -> None:
         container = self._container(f"stop {name}")
         with self.engine._lock:
+            self.engine._maybe_die()
+            self.engine.mutations += 1
             container.programs[name] = "STOPPED"
             self.engine.log.append(f"supervisor {self.name} stop {name}")
 
@@ -242,7 +259,7 @@ class _FakeSupervisor:
 def _read_sections(runtime_dir: Path) -> dict[str, str]:
     conf = runtime_dir / HOST_ETC / "supervisord.conf"
     text = conf.read_text() if conf.is_file() else ""
-    return {m.group(1): m.group(2) for m in _SECTION.finditer(text)}
+    return {m.group(1): m.group(2).strip() for m in _SECTION.finditer(text)}
 
 
 class _FakeProbe:

@@ -58,6 +58,8 @@ class LiveFleet:
     container_records: dict[str, AppliedContainer | Unreadable | None] = field(default_factory=dict)
     unanswered: dict[str, str] = field(default_factory=dict)
     """Running pool containers whose supervisord did not answer → why (their bots' states are unknown)."""
+    strays: list[LiveBot] = field(default_factory=list)
+    """Second copies of a bot in another container (a move cut short): removed by the next apply."""
 
     def ip_of(self, container: str) -> str | None:
         listed = self.containers.get(container)
@@ -73,21 +75,26 @@ def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool 
     live = LiveFleet(fleet, listed)
     with ThreadPoolExecutor(max_workers=8) as pool:  # one supervisord round-trip per container, in parallel
         found = dict(pool.map(lambda name: (name, _container_bots(ports, runtime, listed[name], with_processes)), sorted(listed)))
+    copies: dict[str, list[LiveBot]] = {}
     for name, container in listed.items():
         records, infos, unanswered = found[name]
         live.container_records[name] = runtime.read_container_record(name)
         if unanswered is not None:
             live.unanswered[name] = unanswered
         for bot, record in records.items():
-            if bot in live.bots:  # a half-finished move left two copies: the newer container wins on the next apply
-                continue
             info = infos.get(bot)
             process = (info.state if info else None) if container.running else "CONTAINER_" + container.state.upper()
             pid = info.pid if info and container.running else None
             if isinstance(record, Unreadable):
-                live.bots[bot] = LiveBot(bot, name, None, process, record.reason, pid)
+                copies.setdefault(bot, []).append(LiveBot(bot, name, None, process, record.reason, pid))
             else:
-                live.bots[bot] = LiveBot(bot, name, record, process, None, pid)
+                copies.setdefault(bot, []).append(LiveBot(bot, name, record, process, None, pid))
+    for bot, found_copies in copies.items():
+        # A move cut short can leave a bot in two containers: the running copy is the bot, any
+        # other is a stray that the next apply removes (never two running at once).
+        ranked = sorted(found_copies, key=lambda b: (b.process not in RUNNING_STATES, b.record is None, b.container))
+        live.bots[bot] = ranked[0]
+        live.strays.extend(ranked[1:])
     return live
 
 
