@@ -11,6 +11,7 @@ are ``engine.live.policy``'s; the outside world is reached only through ``Ports`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from engine.live.health import BotHealth, HealthTarget, wait_healthy
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
+from engine.live.processes import ProcessWatch
 from engine.live.runtime import Runtime
 from engine.live.secrets import load_or_create_key
 from engine.live.store import Revision, RevisionStatus, RevisionStore
@@ -185,13 +187,19 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     sick = policy.unhealthy(health)
     if sick:
         detail = ", ".join(f"{h.bot}: {h.detail}" for h in sick)
+        for h in sick:
+            if h.log:
+                ctx.progress(f"{h.bot}: last {len(h.log)} log lines:")
+                for line in h.log:
+                    ctx.progress(f"  | {line}")
         return _fail(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
     store.finish(number, RevisionStatus.APPLIED, message)
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied")
 
 
 def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
-    """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout."""
+    """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout; a
+    bot whose process dies fails at once, with its last log lines."""
     if not bots:
         return {}
     ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
@@ -202,16 +210,19 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str
         bot = target.bots[name]
         container = listed.get(bot.container)
         targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
-    return wait_healthy(targets, timeout, ctx.ports.probe)
+    watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots)
+    results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
+    return {name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}
 
 
 def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth]) -> ApplyOutcome:
     store = ctx.store()
+    details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
     previous = policy.rollback_target(store, target.name, before=number)
     refusal = policy.rollback_refusal(target.settings, rollback, previous)
     if refusal is not None or previous is None:
         note = f"{reason}; not rolled back: {refusal}"
-        store.finish(number, RevisionStatus.FAILED, note)
+        store.finish(number, RevisionStatus.FAILED, note, details)
         return ApplyOutcome(number, RevisionStatus.FAILED, health, f"revision {number} failed its health checks ({note})")
     ctx.progress(f"health checks failed ({reason}); rolling back to revision {previous.number}")
     back = plan_revision(ctx, previous)
@@ -220,11 +231,11 @@ def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reaso
                           ctx.progress).run(back.plan)
         after = check_health(ctx, back.target, result.check_bots)
     except FleetopsError as exc:
-        store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}")
+        store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}", details)
         raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc
     still_sick = [h.bot for h in policy.unhealthy(after)]
     note = f"; after rollback still unhealthy: {', '.join(still_sick)}" if still_sick else ""
-    store.finish(number, RevisionStatus.ROLLED_BACK, f"{reason}; rolled back to revision {previous.number}{note}")
+    store.finish(number, RevisionStatus.ROLLED_BACK, f"{reason}; rolled back to revision {previous.number}{note}", details)
     return ApplyOutcome(number, RevisionStatus.ROLLED_BACK, health,
                         f"revision {number} failed its health checks ({reason}); rolled back to revision {previous.number}{note}")
 

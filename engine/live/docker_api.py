@@ -121,6 +121,10 @@ class DockerEngine:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
 
 
+    def logs(self, name: str, lines: int) -> str:
+        raw = self._call(f"read the log of {name}", self._api.logs, name, stdout=True, stderr=True, tail=lines)
+        return bytes(raw).decode("utf-8", "replace")
+
     def events(self, fleet: str) -> Iterator[ContainerEvent]:
         filters = {"type": ["container"], "label": [f"{Labels.FLEET}={fleet}"], "event": ["die", "stop", "destroy", "start", "oom"]}
         stream = self._call("follow events", self._api.events, decode=True, filters=filters)

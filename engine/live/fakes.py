@@ -5,7 +5,9 @@ rollback, and their failure paths, are tested in seconds. The fakes keep the pro
 things keep and that the engine relies on: Docker names are unique, only labelled containers are
 listed, a started pool container's supervisord runs the programs of the conf fleetops wrote
 (``autostart`` honoured), ``update`` touches only programs whose section changed, and a bot
-answers its ping when its process runs and its strategy file does not contain ``BROKEN``.
+answers its ping when its process runs and its strategy file does not contain ``BROKEN``; a bot
+whose strategy contains ``CRASH`` dies at start (supervisord: BACKOFF) after printing a traceback
+that quotes its secrets file, as a careless strategy might.
 Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on Docker.
 """
 
@@ -47,6 +49,8 @@ class FakeContainer:
     """Program → state, for pool containers (what supervisord runs)."""
     sections: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)
+    """What the container printed (a dedicated bot's log)."""
 
 
 class FakeEngine:
@@ -125,6 +129,10 @@ class FakeEngine:
             self.start(definition.name)
         return container.id
 
+    def logs(self, name: str, lines: int) -> str:
+        self._count("logs")
+        return "\n".join(self._container(name, "read the log of").output[-lines:])
+
     def events(self, fleet: str) -> Iterator[ContainerEvent]:
         while (event := self._events.get()) is not None:
             yield event
@@ -181,8 +189,21 @@ class FakeEngine:
         if container.labels.get(Labels.ROLE) != "pool":
             return
         container.sections = _read_sections(container.runtime_dir)
-        container.programs = {n: "RUNNING" if "autostart=true" in text else "STOPPED" for n, text in container.sections.items()}
+        container.programs = {n: self._spawn(container, n) if "autostart=true" in text else "STOPPED"
+                              for n, text in container.sections.items()}
         container.pids = {n: next(self._pids) for n in container.programs}
+
+    def _spawn(self, container: FakeContainer, bot: str) -> str:
+        """Start one bot's process: RUNNING, or BACKOFF for a strategy that crashes at start."""
+        etc = container.runtime_dir / HOST_ETC / BOTS / bot
+        if any("CRASH" in f.read_text() for f in (etc / "strategies").glob("*.py")):
+            secrets = (etc / "secrets.json").read_text() if (etc / "secrets.json").is_file() else ""
+            log = container.runtime_dir / "data" / BOTS / bot / "bot.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as handle:
+                handle.write(f"Traceback (most recent call last):\nRuntimeError: strategy crashed; config was {secrets}\n")
+            return "BACKOFF"
+        return "RUNNING"
 
     def _maybe_die(self) -> None:
         if self.crash_after is not None and self.mutations >= self.crash_after:
@@ -228,7 +249,7 @@ class _FakeSupervisor:
             for name in removed:
                 container.programs.pop(name, None)
             for name in added + changed:
-                container.programs[name] = "RUNNING" if "autostart=true" in sections[name] else "STOPPED"
+                container.programs[name] = self.engine._spawn(container, name) if "autostart=true" in sections[name] else "STOPPED"
                 container.pids[name] = next(self.engine._pids)
             container.sections = sections
             self.engine.log.extend(f"supervisor {self.name} {verb} {n}" for verb, names in
@@ -240,7 +261,7 @@ class _FakeSupervisor:
         with self.engine._lock:
             self.engine._maybe_die()
             self.engine.mutations += 1
-            container.programs[name] = "RUNNING"
+            container.programs[name] = self.engine._spawn(container, name)
             container.pids[name] = next(self.engine._pids)
             self.engine.log.append(f"supervisor {self.name} restart {name}")
 

@@ -166,6 +166,18 @@ class Runtime:
                     records[name] = Unreadable(f"records/bots/{entry}: {exc}")
         return records
 
+    def mask(self, bot: DesiredBot, text: str) -> str:
+        """``text`` with every secret value the bot was given replaced by ``***``."""
+        try:
+            document = self._secrets(bot) if self._key is not None else {}
+        except ApplyError:
+            document = {}
+        values = sorted({v for section in document.values() if isinstance(section, dict) for v in section.values()
+                         if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True)
+        for value in values:
+            text = text.replace(value, "***")
+        return text
+
     def tail_log(self, container: str, bot: str, size: int = 16384) -> str:
         """The end of a bot's log, read without following links (empty when there is none)."""
         try:

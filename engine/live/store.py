@@ -53,13 +53,15 @@ class Revision:
     message: str
     plan: dict[str, Any]
     payload: dict[str, Any]
+    details: dict[str, Any]
+    """Why it failed, per bot: the health detail and the bot's last log lines (secrets masked)."""
 
     def summary(self) -> dict[str, Any]:
         """The revision without its bulky plan and payload (history, status)."""
         return {
             "revision": self.number, "fleet": self.fleet, "commit": self.commit, "ref": self.ref, "dirty": self.dirty,
             "status": self.status.value, "started_at": self.started_at, "finished_at": self.finished_at,
-            "message": self.message, "changes": len(self.plan.get("changes", [])),
+            "message": self.message, "changes": len(self.plan.get("changes", [])), "failures": self.details,
         }
 
 
@@ -86,9 +88,11 @@ create table if not exists revisions (
     finished_at text,
     message text not null default '',
     plan text not null,
-    payload text not null
+    payload text not null,
+    details text not null default '{}'
 )
 """
+_COLUMNS = "number, fleet, commit_sha, ref, dirty, status, started_at, finished_at, message, plan, payload, details"
 
 
 class RevisionStore:
@@ -100,6 +104,9 @@ class RevisionStore:
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
         self._db.execute("pragma journal_mode=delete")
         self._db.execute(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("pragma table_info(revisions)")}
+        if "details" not in columns:  # a store written before failures were recorded per bot
+            self._db.execute("alter table revisions add column details text not null default '{}'")
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> RevisionStore | None:
@@ -131,21 +138,22 @@ class RevisionStore:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def finish(self, number: int, status: RevisionStatus, message: str = "") -> None:
-        self._db.execute("update revisions set status = ?, finished_at = ?, message = ? where number = ?", (status.value, _now(), message, number))
+    def finish(self, number: int, status: RevisionStatus, message: str = "", details: dict[str, Any] | None = None) -> None:
+        self._db.execute("update revisions set status = ?, finished_at = ?, message = ?, details = ? where number = ?",
+                         (status.value, _now(), message, json.dumps(details or {}), number))
 
     def get(self, number: int) -> Revision:
-        row = self._db.execute("select * from revisions where number = ?", (number,)).fetchone()
+        row = self._db.execute(f"select {_COLUMNS} from revisions where number = ?", (number,)).fetchone()
         if row is None:
             raise StateError(f"revision {number} does not exist (see `fleetops history`)")
         return _revision(row)
 
     def all(self) -> list[Revision]:
-        return [_revision(r) for r in self._db.execute("select * from revisions order by number")]
+        return [_revision(r) for r in self._db.execute(f"select {_COLUMNS} from revisions order by number")]
 
     def latest(self, *, fleet: str | None = None, good_only: bool = False, before: int | None = None) -> Revision | None:
         """The newest revision matching every given condition (``before``: numbered below it)."""
-        query = "select * from revisions"
+        query = f"select {_COLUMNS} from revisions"
         clauses: list[str] = []
         params: list[object] = []
         if fleet is not None:
@@ -171,8 +179,9 @@ class RevisionStore:
 
 
 def _revision(row: tuple[Any, ...]) -> Revision:
-    number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload = row
-    return Revision(number, fleet, commit, ref, bool(dirty), RevisionStatus(status), started, finished, message, json.loads(plan), json.loads(payload))
+    number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload, details = row
+    return Revision(number, fleet, commit, ref, bool(dirty), RevisionStatus(status), started, finished, message,
+                    json.loads(plan), json.loads(payload), json.loads(details or "{}"))
 
 
 @contextmanager

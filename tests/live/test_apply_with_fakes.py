@@ -16,7 +16,7 @@ import git
 import pytest
 
 from engine.errors import ApplyError, DockerError
-from engine.live.store import RevisionStatus
+from engine.live.store import RevisionStatus, RevisionStore
 from tests.live.harness import SMALL, SOLO, STANDARD, Harness
 from tests.support.repos import commit
 
@@ -176,3 +176,25 @@ def test_plan_and_status_create_no_state_files(base_repo: git.Repo, tmp_path: Pa
     h.plan()
     assert fleet_status(h.context(), "testfleet")["containers"] == []
     assert not (tmp_path / "state").exists()
+
+
+def test_a_bot_that_dies_at_start_fails_at_once_with_its_log_masked(fleet: Harness) -> None:
+    import json
+    import time
+
+    fleet.edit("fleet/fleet.yaml", "timeout_seconds: 1", "timeout_seconds: 60")
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nsecrets: {telegram_token: 'env:FLEET_TG'}")
+    fleet.environ["FLEET_TG"] = "tg-very-secret-123"
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\n# CRASH\n")
+    commit(fleet.repo, "Alpha v3, crashes", tag="v3")
+    fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    started = time.monotonic()
+    outcome = fleet.apply()
+    assert time.monotonic() - started < 5  # not the 60 s health timeout
+    assert outcome.status is RevisionStatus.ROLLED_BACK and "its process is BACKOFF (supervisord)" in outcome.message
+    revision = RevisionStore(fleet.state).get(outcome.revision)
+    log = revision.details["alpha-2"]["log"]
+    assert any("RuntimeError: strategy crashed" in line for line in log)
+    assert "tg-very-secret-123" not in json.dumps(revision.details) and "***" in json.dumps(log)
+    assert any("| RuntimeError" in line for line in fleet.progress)
