@@ -146,11 +146,16 @@ def rollback(to: int | None, yes: bool) -> None:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(fmt: str) -> None:
-    """List recorded revisions."""
+    """List recorded revisions, each with the self-heal repairs that restored it."""
     from engine.live.store import RevisionStore
+    from engine.watch.journal import Journal
 
     store = RevisionStore.open_readonly(_state_dir())
+    journal = Journal.open_readonly(_state_dir())
+    repairs = journal.repairs(limit=10_000) if journal is not None else []
     rows = [r.summary() for r in store.all()] if store is not None else []
+    for row in rows:
+        row["repairs"] = [{"at": r.at, "actions": r.actions, "result": r.result} for r in reversed(repairs) if r.revision == row["revision"]]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -158,7 +163,10 @@ def history(fmt: str) -> None:
         click.echo("no revisions yet")
     for row in rows:
         commit = (row["commit"] or "-")[:7] + ("+dirty" if row["dirty"] else "")
-        click.echo(f"{row['revision']:>4}  {row['status']:<12} {row['started_at']}  {row['fleet']:<16} {commit:<14} {row['changes']:>3} changes  {row['message']}")
+        click.echo(one_line(f"{row['revision']:>4}  {row['status']:<12} {row['started_at']}  {row['fleet']:<16} {commit:<14} "
+                            f"{row['changes']:>3} changes  {row['message']}"))
+        for repair in row["repairs"]:
+            click.echo(one_line(f"      repair       {repair['at']}  {', '.join(repair['actions'])} ({repair['result']})"))
 
 
 @cli.command()

@@ -97,3 +97,25 @@ def test_a_bot_killed_again_and_again_is_marked_failing_not_looped(origin: Origi
     time.sleep(1.0)  # several resyncs
     assert w.engine.log.count("supervisor testfleet-standard-1 restart beta-1") == restarts  # not restarted any more
     assert w.watcher.status()["failing"]["beta-1"].startswith("3 restarts within 300 s")
+
+
+def test_history_shows_repairs_under_the_revision_they_restored(origin: Origin, watching, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    w.engine.stop("testfleet-small-1")
+    w.until(lambda: Journal(w.watcher.ctx.state_dir).repairs() != [], what="a repair")
+    env = {**os.environ, "FLEETOPS_STATE_DIR": str(w.watcher.ctx.state_dir)}
+    out = subprocess.run([sys.executable, "-m", "engine", "history", "--format", "json"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    rows = json.loads(out)
+    assert [r["revision"] for r in rows] == [1]  # a repair is not a revision
+    assert rows[0]["repairs"][0]["actions"] == ["container/testfleet-small-1 start"]
+    text = subprocess.run([sys.executable, "-m", "engine", "history"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+    assert "repair" in text.splitlines()[1] and "container/testfleet-small-1 start" in text
