@@ -44,13 +44,16 @@ def assign_bots(
             placements[name] = Placement(container=dedicated_container_name(fleet, name), pool=None, index=0, port=DEDICATED_PORT)
         else:
             members.setdefault(bot.pool, []).append(name)
+    held: dict[str, set[int]] = {}
+    for placement in prior.values():
+        held.setdefault(placement.container, set()).add(placement.port)
     for pool_name, pool in pools.items():
-        placements.update(_assign_pool(fleet, pool_name, pool.capacity, sorted(members.get(pool_name, [])), prior, rebalance))
+        placements.update(_assign_pool(fleet, pool_name, pool.capacity, sorted(members.get(pool_name, [])), prior, held, rebalance))
     return dict(sorted(placements.items()))
 
 
 def _assign_pool(
-    fleet: str, pool: str, capacity: int, members: list[str], prior: dict[str, Placement], rebalance: bool
+    fleet: str, pool: str, capacity: int, members: list[str], prior: dict[str, Placement], held: dict[str, set[int]], rebalance: bool
 ) -> dict[str, Placement]:
     by_index: dict[int, list[str]] = {}
     homeless: list[str] = []
@@ -76,7 +79,7 @@ def _assign_pool(
         if not names:
             continue
         container = pool_container_name(fleet, pool, index)
-        for bot, port in _ports(names, container, prior).items():
+        for bot, port in _ports(names, container, prior, held.get(container, set())).items():
             result[bot] = Placement(container=container, pool=pool, index=index, port=port)
     return result
 
@@ -91,13 +94,17 @@ def _compact(by_index: dict[int, list[str]], capacity: int, homeless: list[str])
     homeless.sort()
 
 
-def _ports(names: list[str], container: str, prior: dict[str, Placement]) -> dict[str, int]:
-    """A bot keeps its port while it stays in its container; newcomers take the lowest free port."""
+def _ports(names: list[str], container: str, prior: dict[str, Placement], held: set[int]) -> dict[str, int]:
+    """A bot keeps its port while it stays in its container; newcomers take the lowest free port.
+
+    ``held`` are the ports bots had in this container before: one that leaves keeps running until
+    its replacement answers, so its port is not given to a newcomer in the same change.
+    """
     ports: dict[str, int] = {}
-    taken: set[int] = set()
+    taken: set[int] = set(held)
     for bot in sorted(names):
         before = prior.get(bot)
-        if before is not None and before.container == container and before.port not in taken:
+        if before is not None and before.container == container and before.port not in ports.values():
             ports[bot] = before.port
             taken.add(before.port)
     free = (p for p in range(FIRST_POOL_PORT, 65535) if p not in taken)

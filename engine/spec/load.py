@@ -6,6 +6,7 @@ share most of their files, as the two sides of a plan do, each file is parsed on
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 from engine.errors import Problem
@@ -15,7 +16,9 @@ from engine.spec.validate import FleetSpec, validate_documents
 
 __all__ = ["LoadedFleet", "load_fleet"]
 
-_parsed: dict[tuple[str, str], tuple[list[RawDocument], list[Problem]]] = {}
+_PARSED_LIMIT = 64
+_parsed: OrderedDict[tuple[str, str], tuple[list[RawDocument], list[Problem]]] = OrderedDict()
+"""Bounded (least recently used goes first): a long-running watcher sees new blobs every commit."""
 
 
 class LoadedFleet:
@@ -40,6 +43,10 @@ def load_fleet(repo_dir: str | Path, ref: str | None = None) -> LoadedFleet:
 
 def _parse(file: BlobText) -> tuple[list[RawDocument], list[Problem]]:
     key = (file.path, file.blob_sha)
-    if key not in _parsed:
+    if key in _parsed:
+        _parsed.move_to_end(key)
+    else:
         _parsed[key] = parse_documents(file.path, file.text)
+        while len(_parsed) > _PARSED_LIMIT:
+            _parsed.popitem(last=False)
     return _parsed[key]
