@@ -159,7 +159,8 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     fleet's notify hooks hear about every revision once it is final, and can never change it.
     """
     store = ctx.store()
-    store.mark_interrupted()
+    for interrupted in store.mark_interrupted():
+        ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
     target, source = live_plan.target, live_plan.source
     number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target))
     try:

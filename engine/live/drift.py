@@ -46,7 +46,6 @@ def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
             continue  # recreated or deleted anyway, which removes the stray with it
         repairs.append(Change(address, Action.UPDATE, f"holds a second copy of bot {stray.name} (a move was cut short); "
                               "removing that copy", Risk.MEDIUM, risk_notes=("a bot must never run twice",)))
-    repaired = {c.address.split("/", 1)[1] for c in repairs}
     for name, bot in live.bots.items():
         desired = target.bots.get(name)
         address = f"bot/{name}"
@@ -62,8 +61,10 @@ def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
             continue
         if desired is None or not bot.dead or address in touched:
             continue
-        if f"container/{desired.container}" in touched or desired.container in repaired or desired.container != bot.container:
-            continue
+        restarted = {c.address for c in plan.changes + tuple(repairs)
+                     if c.action in (Action.CREATE, Action.REPLACE, Action.START, Action.RESTART)}
+        if f"container/{desired.container}" in restarted or desired.container != bot.container:
+            continue  # the container's own change (re)starts the bot
         repairs.append(Change(address, Action.RESTART, f"bot process is {bot.process}; restarting it", Risk.LOW))
     if not repairs and not replaced:
         return plan

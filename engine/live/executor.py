@@ -123,16 +123,7 @@ class Executor:
                 self.progress(f"restarting container {name}")
                 self.docker.restart(name)
             elif action is Action.UPDATE:
-                strays = [b.name for b in self.live.strays if b.container == name]
-                if strays and not container.dedicated:  # stop the second copies first, then archive them
-                    self.runtime.write_supervisord(container, self.target)
-                    supervisor = self._supervisor(name)
-                    supervisor.wait_ready()
-                    supervisor.update()
-                for bot in strays:
-                    self.progress(f"removing the second copy of bot {bot} from {name} (its files are archived)")
-                self.progress(f"rewriting the files of container {name}")
-                self.runtime.write_container(container, self.target)
+                self._rewrite(container)
                 return
             else:
                 if action is Action.REPLACE:
@@ -143,10 +134,30 @@ class Executor:
                 self.runtime.write_container(container, self.target)
                 self.docker.create_and_start(container_definition(self.target, container),
                                              self.runtime.container_dir(name), self.revision)
+                self.runtime.record_container(container, self.target)
             result.check_bots.update(b for b in container.bots if self.target.bots[b].essence.enabled)
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(one, work))
+
+    def _rewrite(self, container: DesiredContainer) -> None:
+        """Files and records of a container that stays: after a record went bad, or to drop the
+        second copy of a bot (a move cut short). Every bot's files first, then supervisord —
+        which stops the strays and starts nothing from stale files — then the strays' archive."""
+        name = container.name
+        strays = [b.name for b in self.live.strays if b.container == name]
+        self.progress(f"rewriting the files of container {name}")
+        for bot in container.bots:
+            self.runtime.write_bot(self.target.bots[bot])
+        if strays and not container.dedicated:
+            self.runtime.write_supervisord(container, self.target)
+            supervisor = self._supervisor(name)
+            supervisor.wait_ready()
+            supervisor.update()
+        for bot in strays:
+            self.progress(f"removing the second copy of bot {bot} from {name} (its files are archived)")
+        self.runtime.write_container(container, self.target)
+        self.runtime.record_container(container, self.target)
 
     def _bots_in_place(self, containers: dict[str, Action], bots: dict[str, Action], result: ExecutionResult) -> None:
         """Bot changes in containers that are not being (re)created."""
@@ -176,6 +187,7 @@ class Executor:
                 self.docker.start(name)
             else:
                 self.docker.restart(name)
+            self._record(changes)
             return
         staying = self._conf_with_leavers(container)
         supervisor = self._supervisor(name)
@@ -183,10 +195,16 @@ class Executor:
         supervisor.wait_ready()
         added, changed, _ = supervisor.update()
         for bot, action in sorted(changes.items()):
-            if action in (Action.RELOAD, Action.RESTART) and bot not in added + changed:
+            # Its files are new; unless supervisord just (re)added the program, restart it so the
+            # process runs them: a reload, or a program an interrupted apply already started.
+            if action in _RUNS_BOT and action is not Action.START and bot not in added + changed \
+                    and self.target.bots[bot].essence.enabled:
                 supervisor.restart(bot)
-            elif action is Action.MOVE and bot not in added + changed and self.target.bots[bot].essence.enabled:
-                supervisor.start(bot)  # moving back into a container that still lists it, stopped
+        self._record(changes)
+
+    def _record(self, changes: dict[str, Action]) -> None:
+        for bot in sorted(changes):
+            self.runtime.record_bot(self.target.bots[bot])
 
     def _conf_with_leavers(self, container: DesiredContainer) -> tuple[DesiredContainer, DesiredFleet]:
         """Phase A's supervisord view: the target's bots plus those still to leave in phase B."""

@@ -51,6 +51,8 @@ class FakeContainer:
     pids: dict[str, int] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
     """What the container printed (a dedicated bot's log)."""
+    started_with: dict[str, str] = field(default_factory=dict)
+    """Bot → the config.json its running process read when it started (what it really runs)."""
 
 
 class FakeEngine:
@@ -161,6 +163,13 @@ class FakeEngine:
             container.ip = f"10.0.0.{int(container.id[2:]) % 250 + 2}"
             self._boot(container)
 
+    def running_config(self, container: str, bot: str) -> str | None:
+        """The config a running bot process started with (None when it does not run)."""
+        c = self.containers[container]
+        if c.state != "running" or (c.labels.get(Labels.ROLE) == "pool" and c.programs.get(bot) != "RUNNING"):
+            return None
+        return c.started_with.get(bot)
+
     def stop(self, name: str, timeout: int = 20) -> None:
         self._count("stop", name, mutates=True)
         with self._lock:
@@ -187,6 +196,9 @@ class FakeEngine:
     def _boot(self, container: FakeContainer) -> None:
         """A pool container's supervisord reads its conf and starts the autostart programs."""
         if container.labels.get(Labels.ROLE) != "pool":
+            bot = container.labels.get(Labels.BOTS, "")
+            if bot:
+                self._spawn(container, bot)
             return
         container.sections = _read_sections(container.runtime_dir)
         container.programs = {n: self._spawn(container, n) if "autostart=true" in text else "STOPPED"
@@ -196,6 +208,8 @@ class FakeEngine:
     def _spawn(self, container: FakeContainer, bot: str) -> str:
         """Start one bot's process: RUNNING, or BACKOFF for a strategy that crashes at start."""
         etc = container.runtime_dir / HOST_ETC / BOTS / bot
+        config = etc / "config.json"
+        container.started_with[bot] = config.read_text() if config.is_file() else ""
         if any("CRASH" in f.read_text() for f in (etc / "strategies").glob("*.py")):
             secrets = (etc / "secrets.json").read_text() if (etc / "secrets.json").is_file() else ""
             log = container.runtime_dir / "data" / BOTS / bot / "bot.log"
@@ -257,8 +271,12 @@ class _FakeSupervisor:
         return added, changed, removed
 
     def restart(self, name: str) -> None:
+        """Two calls, as supervisord's: stop, then start (a process can die between them)."""
         container = self._container(f"restart {name}")
         with self.engine._lock:
+            self.engine._maybe_die()
+            self.engine.mutations += 1
+            container.programs[name] = "STOPPED"
             self.engine._maybe_die()
             self.engine.mutations += 1
             container.programs[name] = self.engine._spawn(container, name)

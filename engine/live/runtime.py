@@ -80,19 +80,25 @@ class Runtime:
     # -- writing ---------------------------------------------------------------------------
 
     def write_container(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
-        """All files of a container about to be (re)created: its record, conf and every bot."""
+        """All files of a container about to be (re)created: its conf and every bot (records come after)."""
         with self._open(container.name) as root:
             with root.walk(HOST_ETC, BOTS, create=True) as etc_bots:
                 stale = [n for n in etc_bots.names() if n not in container.bots]
             for name in stale:  # left over from before the container was removed
                 self.archive_bot(container.name, name)
-            with root.walk(HOST_RECORDS, create=True) as records:
-                record = AppliedContainer(hash=container.hash, essence=container.essence)
-                records.write("container.json", pretty_json(record.plain()).encode())
         for name in container.bots:
             self.write_bot(fleet.bots[name])
         if not container.dedicated:
             self.write_supervisord(container, fleet)
+
+    def record_container(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
+        """Record what the container and its bots now run. Called only once they were (re)started,
+        so an apply killed in between leaves the old records and the next plan redoes the step."""
+        with self._open(container.name) as root, root.walk(HOST_RECORDS, create=True) as records:
+            record = AppliedContainer(hash=container.hash, essence=container.essence)
+            records.write("container.json", pretty_json(record.plain()).encode())
+        for name in container.bots:
+            self.record_bot(fleet.bots[name])
 
     def write_supervisord(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
         """The pool's conf, and a plain directory for every bot it names: supervisord refuses to
@@ -108,7 +114,7 @@ class Runtime:
                     pass
 
     def write_bot(self, bot: DesiredBot) -> None:
-        """Config, secrets, pinned strategy and the record of one bot, in its container's directory."""
+        """Config, secrets and pinned strategy of one bot, in its container's directory."""
         owner = _owner(bot.essence.run_as)
         secrets = pretty_json(self._secrets(bot)).encode()
         strategy_file = f"{bot.essence.strategy_class}.py"
@@ -129,9 +135,12 @@ class Runtime:
                 data.set_aside_specials()
                 with data.walk("user_data", create=True, owner=owner) as user_data:
                     user_data.set_aside_specials()
-            with root.walk(HOST_RECORDS, BOTS, create=True) as records:
-                record = AppliedBot(hash=bot.hash, essence=bot.essence, placement=bot.placement)
-                records.write(f"{bot.name}.json", pretty_json(record.plain()).encode())
+
+    def record_bot(self, bot: DesiredBot) -> None:
+        """Record what the bot now runs (after its process was started with the files above)."""
+        with self._open(bot.container) as root, root.walk(HOST_RECORDS, BOTS, create=True) as records:
+            record = AppliedBot(hash=bot.hash, essence=bot.essence, placement=bot.placement)
+            records.write(f"{bot.name}.json", pretty_json(record.plain()).encode())
 
     # -- reading -----------------------------------------------------------------------------
 

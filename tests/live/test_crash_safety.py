@@ -85,6 +85,11 @@ def test_killed_before_mutation_k_the_next_apply_recovers(k: int, total: int, ba
     assert max(running_copies(h).values()) == 1
     known = set(RevisionStore(h.state).latest(good_only=True).payload["containers"])  # type: ignore[union-attr]
     assert set(h.engine.containers) == known
+    for name, container in h.engine.containers.items():  # every running bot runs the config on disk
+        for bot in container.started_with:
+            running = h.engine.running_config(name, bot)
+            config = h.state / "runtime/testfleet" / name / "etc/bots" / bot / "config.json"
+            assert running is None or running == config.read_text(), f"{bot} in {name} runs a stale config"
 
 
 def test_the_table_covers_every_mutation(total: int) -> None:
