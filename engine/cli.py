@@ -202,6 +202,17 @@ def watch(remote: str, branch: str, interval: float, resync: float, listen: str 
 
 
 @cli.command()
+@click.option("--listen", default="127.0.0.1:9400", show_default=True, help="HOST:PORT to serve the status page on.")
+@click.option("--repo-url", default=None, help="The fleet repository's web URL (GitHub/GitLab), to link commits.")
+def serve(listen: str, repo_url: str | None) -> None:
+    """Serve the read-only status page of this state dir's fleet (for hosts without a watcher)."""
+    from engine.watch.runner import run_server
+
+    gc.set_threshold(700, 10, 10)
+    sys.exit(run_server(_context(), listen=listen, repo_url=repo_url))
+
+
+@cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 def init(directory: str) -> None:
     """Create a fleet repository from the example fleet, with tagged strategy versions."""

@@ -51,6 +51,7 @@ def summarize(live: LiveFleet, revision: Revision | None, failing: dict[str, str
                          "exchange": b.record.essence.exchange if b.record else None,
                          "pairs": list(b.record.essence.pairs) if b.record else [],
                          "allocation": b.record.essence.allocation if b.record else None,
+                         "currency": b.record.essence.currency if b.record else None,
                          "record": "ok" if b.record else f"unreadable: {b.unreadable}",
                          "failing": failing.get(b.name)})
         if pool is not None:

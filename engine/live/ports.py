@@ -15,7 +15,7 @@ from typing import Protocol
 
 from engine.compile.container import ContainerDefinition
 
-__all__ = ["ContainerEvent", "DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort", "ProcessInfo", "SupervisorFactory", "SupervisorPort"]
+__all__ = ["BotAnswer", "BotApiPort", "ContainerEvent", "DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort", "ProcessInfo", "SupervisorFactory", "SupervisorPort"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,20 @@ class ProbePort(Protocol):
     """A bot's own API, reached at its container's address."""
 
     def ping(self, address: str, port: int) -> ProbeAnswer: ...
+
+
+@dataclass(frozen=True)
+class BotAnswer:
+    """A bot API's JSON answer (None when it failed; ``detail`` says why)."""
+
+    data: object
+    detail: str
+
+
+class BotApiPort(Protocol):
+    """A bot's authenticated REST API (``/api/v1/<path>``)."""
+
+    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer: ...
 
 
 @dataclass

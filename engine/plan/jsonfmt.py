@@ -6,9 +6,9 @@ from typing import Any
 
 from engine.hashing import pretty_json
 from engine.plan.fields import display_number
-from engine.plan.model import Plan
+from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, Snapshot, WalletUsage
 
-__all__ = ["FORMAT_VERSION", "plan_as_dict", "plan_to_json"]
+__all__ = ["FORMAT_VERSION", "plan_as_dict", "plan_from_dict", "plan_to_json"]
 
 FORMAT_VERSION = "1"
 
@@ -48,3 +48,25 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
 
 def plan_to_json(plan: Plan) -> str:
     return pretty_json(plan_as_dict(plan), sort_keys=False)
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """A stored plan (``plan_as_dict``'s output) as a value again, so it prints as the CLI did."""
+    target, baseline = data.get("target") or {}, data.get("baseline") or {}
+    changes = tuple(
+        Change(c["address"], Action(c["action"]), c.get("reason", ""), Risk[str(c.get("risk", "low")).upper()],
+               tuple(FieldDiff(d["path"], d.get("before"), d.get("after")) for d in c.get("diff", [])),
+               tuple(c.get("risk_notes", [])))
+        for c in data.get("changes", [])
+    )
+    wallets = tuple(
+        WalletUsage(w["name"], w["currency"], w.get("free_before"), w.get("free_after"), w.get("allocated_before", 0),
+                    w.get("allocated_after", 0))
+        for w in data.get("wallets", [])
+    )
+    return Plan(
+        data.get("fleet", ""),
+        Snapshot("ref", target.get("ref"), target.get("commit"), bool(target.get("dirty"))),
+        Snapshot(baseline.get("kind", "ref"), baseline.get("ref"), baseline.get("commit"), revision=baseline.get("revision")),
+        changes, wallets,
+    )

@@ -1,8 +1,9 @@
-"""``fleetops watch``: wire the watcher, its HTTP server and the signals together, then run.
+"""``fleetops watch`` and ``fleetops serve``: wire the loop, the HTTP server and the signals, then run.
 
-Called by the CLI. The first SIGTERM or SIGINT lets the apply in progress (or its rollback)
-finish and exits 0; a second one exits 1 at once, leaving the revision pending, which the next
-run marks interrupted and repairs by converging again.
+Called by the CLI. For the watcher, the first SIGTERM or SIGINT lets the apply in progress (or
+its rollback) finish and exits 0; a second one exits 1 at once, leaving the revision pending,
+which the next run marks interrupted and repairs by converging again. ``serve`` only reads: it
+stops at the first signal.
 """
 
 from __future__ import annotations
@@ -11,25 +12,60 @@ import os
 import signal
 from types import FrameType
 
+import threading
+
 from engine.flow import Context
+from engine.live.botapi import HttpBotApi
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog
 from engine.watch.server import HttpServer, check_listen, create_app, parse_listen, ui_token
 from engine.watch.webhook import webhook_secret
+from engine.web.figures import FigureCache
+from engine.web.refresher import Refresher
+from engine.web.view import web_url
 
-__all__ = ["run_watcher"]
+__all__ = ["run_server", "run_watcher"]
+
+
+def _refresher(ctx: Context, watcher: Watcher | None) -> Refresher:
+    figures = FigureCache(HttpBotApi(ctx.state_dir))
+    return Refresher(ctx, figures, watcher=watcher.status if watcher is not None else None)
+
+
+def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int:
+    """``fleetops serve``: the status page of the state dir's fleet, read-only, until a signal."""
+    log = WatchLog("text")
+    host, port = parse_listen(listen)
+    token = ui_token(os.environ)
+    check_listen(host, token)
+    refresher = _refresher(ctx, None)
+    refresher.start()
+    server = HttpServer(create_app(None, secret=None, branch="", token=token, web=refresher, repo_url=web_url(repo_url)), host, port)
+    server.start()
+    log(f"serving the status page on http://{host}:{port}", event="listen")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    refresher.stop()
+    return 0
 
 
 def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_format: str) -> int:
     log = WatchLog(log_format)
     ctx.progress = lambda line: log(line)
     server = None
+    refresher = None
     watcher = Watcher(ctx, options, log)
     if listen is not None:
         host, port = parse_listen(listen)
         token = ui_token(os.environ)
         check_listen(host, token)
-        app = create_app(watcher, secret=webhook_secret(os.environ), branch=options.branch, token=token)
+        refresher = _refresher(ctx, watcher)
+        refresher.start()
+        app = create_app(watcher, secret=webhook_secret(os.environ), branch=options.branch, token=token, web=refresher,
+                         repo_url=web_url(options.remote))
         server = HttpServer(app, host, port)
         server.start()
         log(f"listening on http://{host}:{port}", event="listen")
@@ -52,3 +88,5 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
     finally:
         if server is not None:
             server.stop()
+        if refresher is not None:
+            refresher.stop()

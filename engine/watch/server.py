@@ -18,12 +18,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.errors import FleetopsError
 from engine.watch.webhook import MAX_BODY, Deliveries, judge
+from engine.web.pages import web_routes
+from engine.web.refresher import Refresher
 
 __all__ = ["HttpServer", "WatchView", "check_listen", "create_app", "parse_listen", "ui_token"]
 
@@ -92,14 +94,21 @@ def _authorized(request: Request, token: str | None) -> bool:
 
 
 TOKEN_COOKIE = "fleetops_token"
-OPEN_PATHS = frozenset({"/healthz", "/hooks/git"})
-"""Reachable without the UI token: liveness probes, and webhooks (they carry their own signature)."""
+OPEN_PATHS = frozenset({"/healthz", "/hooks/git", "/login"})
+"""Reachable without the UI token: liveness probes, webhooks (they carry their own signature),
+the login form and the page's static files."""
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
-def create_app(view: WatchView, *, secret: bytes | None, branch: str, token: str | None = None) -> Starlette:
+def create_app(view: WatchView | None, *, secret: bytes | None, branch: str, token: str | None = None,
+               web: Refresher | None = None, repo_url: str | None = None) -> Starlette:
+    """The watcher's routes (when ``view``), the status page (when ``web``), and ``/healthz``."""
     deliveries = Deliveries()
 
     async def hooks(request: Request) -> Response:
+        assert view is not None
         body = await _body(request, MAX_BODY)
         if body is None:
             return JSONResponse({"result": "body over 1 MiB"}, status_code=413)
@@ -110,22 +119,45 @@ def create_app(view: WatchView, *, secret: bytes | None, branch: str, token: str
         return JSONResponse({"result": verdict.message}, status_code=verdict.status)
 
     async def healthz(request: Request) -> Response:
-        ok, detail = view.healthy()
+        ok, detail = view.healthy() if view is not None else (True, "serving")
         return JSONResponse({"ok": ok, "detail": detail}, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
+        assert view is not None
         return Response(view.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def status(request: Request) -> Response:
+        assert view is not None
         return JSONResponse(view.status())
 
-    routes = [
-        Route("/hooks/git", hooks, methods=["POST"]),
-        Route("/healthz", healthz),
-        Route("/metrics", metrics),
-        Route("/api/status", status),
-    ]
-    return Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)])
+    routes: list[Any] = [Route("/healthz", healthz)]
+    if view is not None:
+        routes += [Route("/hooks/git", hooks, methods=["POST"]), Route("/metrics", metrics), Route("/api/status", status)]
+    if web is not None:
+        routes += web_routes(web, repo_url=repo_url, check_token=lambda given: token is None or hmac.compare_digest(
+            given.encode(), token.encode()))
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(TokenGate, token=token)])
+
+
+class SecurityHeaders:
+    """A strict Content-Security-Policy and friends on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                                      (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class TokenGate:
@@ -136,8 +168,15 @@ class TokenGate:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not _authorized(Request(scope), self.token):
-            response = JSONResponse({"error": "a token is required (Authorization: Bearer …)"}, status_code=401)
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path not in OPEN_PATHS and not path.startswith("/static/") \
+                and not _authorized(Request(scope), self.token):
+            request = Request(scope)
+            response: Response
+            if request.method == "GET" and "text/html" in request.headers.get("accept", "") and path != "/events":
+                response = RedirectResponse("/login", status_code=303)
+            else:
+                response = JSONResponse({"error": "a token is required (Authorization: Bearer …)"}, status_code=401)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

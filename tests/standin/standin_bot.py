@@ -9,6 +9,11 @@ fails, and serves FreqTrade's REST API for what fleetops uses:
   GET  /api/v1/show_config    HTTP Basic (api_server.username/password): bot_name, strategy,
                               strategy_version (sha256 of the strategy file), dry_run, state, ...
   POST /api/v1/reload_config  HTTP Basic: re-reads configs and strategy in place
+  GET  /api/v1/health, count, profit, status, logs   trade mode only (503 as a webserver, as
+                              FreqTrade does): a stand-in trading loop ticks every
+                              internals.process_throttle_secs; a strategy module may set
+                              STANDIN_LOOP_ERROR (logged on every tick, as FreqTrade logs a
+                              strategy that raises) and STANDIN_OPEN_TRADES
 
 Stdlib only, a few MB of memory, exits 0 on SIGTERM. Strategies import freqtrade, pandas,
 talib ...: where those are missing, permissive stand-in modules are installed so the file runs.
@@ -24,6 +29,7 @@ import json
 import signal
 import sys
 import threading
+import time
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,6 +105,25 @@ class Bot:
             raise SystemExit(f"standin-bot: {path} does not define class {name}")
         self.config = config
         self.strategy_version = hashlib.sha256(text).hexdigest()
+        self.loop_error = getattr(module, "STANDIN_LOOP_ERROR", None)
+        self.open_trades = int(getattr(module, "STANDIN_OPEN_TRADES", 0))
+        self.started = time.time()
+        self.last_process = 0.0
+        self.logs: list[list[Any]] = []
+
+    def log(self, level: str, message: str) -> None:
+        now = time.time()
+        self.logs = [*self.logs[-199:], [time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)), now * 1000, "freqtrade.worker", level, message]]
+        print(f"{level} {message}", flush=True)
+
+    def loop(self) -> None:
+        """The stand-in trading loop: one tick per process_throttle_secs."""
+        throttle = float((self.config.get("internals") or {}).get("process_throttle_secs", 5))
+        while True:
+            if self.loop_error:
+                self.log("ERROR", f"Strategy caused the following exception: {self.loop_error}")
+            self.last_process = time.time()
+            time.sleep(throttle)
 
     def show_config(self) -> dict[str, Any]:
         c = self.config
@@ -110,12 +135,28 @@ class Bot:
         }
 
 
-def make_handler(bot: Bot) -> type[BaseHTTPRequestHandler]:
+def trade_answer(bot: Bot, path: str) -> dict[str, Any] | list[Any] | None:
+    """FreqTrade's trade-mode endpoints, from the stand-in loop's state."""
+    if path == "/api/v1/health":
+        return {"last_process": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(bot.last_process)),
+                "last_process_ts": int(bot.last_process), "bot_start_ts": int(bot.started), "bot_startup_ts": int(bot.started)}
+    if path == "/api/v1/count":
+        return {"current": bot.open_trades, "max": bot.config.get("max_open_trades"), "total_stake": 0.0}
+    if path == "/api/v1/profit":
+        return {"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": 0.0, "trade_count": bot.open_trades}
+    if path == "/api/v1/status":
+        return [{"trade_id": i + 1, "pair": "BTC/USDT", "is_open": True} for i in range(bot.open_trades)]
+    if path.startswith("/api/v1/logs"):
+        return {"log_count": len(bot.logs), "logs": bot.logs}
+    return None
+
+
+def make_handler(bot: Bot, mode: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # keep logs quiet
             pass
 
-        def _send(self, code: int, body: dict[str, Any]) -> None:
+        def _send(self, code: int, body: dict[str, Any] | list[Any]) -> None:
             data = json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
@@ -136,7 +177,14 @@ def make_handler(bot: Bot) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"status": "pong"})
             elif self.path == "/api/v1/show_config":
                 if self._authorised():
-                    self._send(200, bot.show_config())
+                    self._send(200, {**bot.show_config(), "runmode": "dry_run" if mode == "trade" else "webserver"})
+            elif trade_answer(bot, self.path) is not None:
+                if self._authorised():
+                    answer = trade_answer(bot, self.path) if mode == "trade" else None
+                    if answer is None:
+                        self._send(503, {"detail": "Bot is not in the correct state."})
+                    else:
+                        self._send(200, answer)
             else:
                 self._send(404, {"detail": "Not Found"})
 
@@ -170,10 +218,12 @@ def main(argv: list[str]) -> int:
         print(f"standin-bot: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     api = bot.config.get("api_server", {})
-    server = ThreadingHTTPServer((api.get("listen_ip_address", "127.0.0.1"), int(api.get("listen_port", 8080))), make_handler(bot))
+    server = ThreadingHTTPServer((api.get("listen_ip_address", "127.0.0.1"), int(api.get("listen_port", 8080))), make_handler(bot, args.mode))
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"standin-bot: {bot.config.get('bot_name')} serving on port {api.get('listen_port')}", flush=True)
+    if args.mode == "trade":
+        threading.Thread(target=bot.loop, daemon=True).start()
     server.serve_forever(poll_interval=0.05)
     return 0
 

@@ -1,0 +1,65 @@
+"""Adapter to a bot's own FreqTrade REST API, authenticated: what a bot says about its trading.
+
+Implements ``engine.live.ports.BotApiPort``; used by the status page (loop age, open trades,
+profit) and the trading-aware operations. Every answer is input from a container: read with a
+size bound and a timeout, parsed as JSON, and handed on only as plain numbers and short strings
+chosen here — never a bot's text into a page or a log unescaped. Credentials are the per-bot
+ones derived from the state dir's key (``engine.live.secrets``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.live.ports import BotAnswer
+from engine.live.secrets import api_credentials
+
+__all__ = ["HttpBotApi", "read_key"]
+
+_MAX_BODY = 1 << 20
+
+
+def read_key(state_dir: Path) -> bytes | None:
+    """The state dir's API key if an apply created one (reading never creates it)."""
+    try:
+        return (state_dir / "api.key").read_bytes()
+    except OSError:
+        return None
+
+
+class HttpBotApi:
+    """Reads the state dir's key when first needed: a watcher starts before its first apply creates it."""
+
+    def __init__(self, state_dir: Path, timeout: float = 2.0) -> None:
+        import httpx  # only commands that talk to bots pay for the import
+
+        self._httpx = httpx
+        self._state_dir = state_dir
+        self._key: bytes | None = None
+        self._client = httpx.Client(timeout=timeout)
+
+    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
+        httpx = self._httpx
+        self._key = self._key or read_key(self._state_dir)
+        if self._key is None:
+            return BotAnswer(None, "no API key in the state dir yet")
+        creds = api_credentials(self._key, fleet, bot)
+        url = f"http://{address}:{port}/api/v1/{path}"
+        try:
+            with self._client.stream(method, url, auth=(creds["username"], creds["password"])) as response:
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > _MAX_BODY:
+                        return BotAnswer(None, "answer over 1 MiB")
+            if response.status_code != 200:
+                return BotAnswer(None, f"HTTP {response.status_code}")
+            data: Any = json.loads(body)
+            return BotAnswer(data, "ok")
+        except (httpx.HTTPError, ValueError) as exc:
+            return BotAnswer(None, type(exc).__name__)
+
+    def close(self) -> None:
+        self._client.close()

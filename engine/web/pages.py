@@ -1,0 +1,141 @@
+"""The status page's routes: ``/`` (the fleet), ``/revisions``, ``/events`` (SSE), ``/api/fleet``, ``/login``.
+
+Mounted by ``engine.watch.server`` for ``fleetops watch --listen`` and ``fleetops serve``. Every
+route reads the refresher's snapshot; HTML is rendered by jinja2 with autoescaping, so every
+value from the specs, git or a bot's API is text, never markup; the security headers (a strict
+Content-Security-Policy: scripts and styles from this server only) are set in ``server``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from engine.plan.jsonfmt import plan_from_dict
+from engine.plan.text import plan_to_text
+from engine.resources import template_dir
+from engine.web.refresher import Refresher
+from engine.web.view import SORT_KEYS, bot_rows, commit_link, container_rows
+
+if TYPE_CHECKING:
+    import jinja2
+
+__all__ = ["web_routes"]
+
+HEARTBEAT = 15.0
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir()), autoescape=True, undefined=jinja2.ChainableUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = _when
+    return env
+
+
+def _when(stamp: str | None) -> str:
+    """``2026-11-25 05:18:53 UTC`` from a stored ISO time."""
+    return (stamp or "").replace("T", " ").replace("+00:00", " UTC")
+
+
+def _render(name: str, **context: Any) -> str:
+    return _environment().get_template(f"web/{name}").render(**context)
+
+
+def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) -> list[Route | Mount]:
+    """``check_token(value) -> bool`` validates the login form; the gate itself is the server's."""
+
+    def link(sha: str | None) -> str | None:
+        return commit_link(repo_url, sha)
+
+    def fragments(snapshot: dict[str, Any], version: int, q: str = "", sort: str = "name") -> dict[str, Any]:
+        rows = bot_rows(snapshot, q, sort)
+        return {"version": version, "rows": rows, "containers": container_rows(snapshot),
+                "summary": _render("summary.html.j2", s=snapshot, commit_link=link)}
+
+    async def fleet(request: Request) -> Response:
+        q = request.query_params.get("q", "")[:200]
+        sort = request.query_params.get("sort", "name")
+        snapshot, version = refresher.snapshot, refresher.version
+        rows = bot_rows(snapshot, q, sort)
+        html = _render("fleet.html.j2", page="fleet", s=snapshot, version=version, bots=rows, q=q, sort=sort,
+                       sort_keys=SORT_KEYS, containers=container_rows(snapshot), commit_link=link)
+        return HTMLResponse(html)
+
+    async def revisions(request: Request) -> Response:
+        snapshot = refresher.snapshot
+        shown = []
+        for r in snapshot.get("revisions", []):
+            try:
+                text = plan_to_text(plan_from_dict(r.get("plan") or {}))
+            except (KeyError, ValueError, TypeError):
+                text = "(the stored plan could not be read)"
+            shown.append({**r, "plan_text": text, "link": link(r.get("commit")), "duration": _duration(r)})
+        return HTMLResponse(_render("revisions.html.j2", page="revisions", s=snapshot, revisions=shown))
+
+    async def api_fleet(request: Request) -> Response:
+        snapshot = {k: v for k, v in refresher.snapshot.items() if k != "revisions"}
+        return JSONResponse({"version": refresher.version, **snapshot})
+
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncIterator[str]:
+            version = -1
+            quiet_since = time.monotonic()
+            while not await request.is_disconnected():
+                if refresher.version != version:
+                    version = refresher.version
+                    data = fragments(refresher.snapshot, version)
+                    payload = {"version": version, "summary": data["summary"],
+                               "bots": _render("bots.html.j2", bots=data["rows"]),
+                               "containers": _render("containers.html.j2", containers=data["containers"])}
+                    yield f"event: fleet\ndata: {json.dumps(payload)}\n\n"
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > HEARTBEAT:
+                    yield ": still here\n\n"
+                    quiet_since = time.monotonic()
+                await asyncio.sleep(0.2)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return HTMLResponse(_render("login.html.j2", page="login", failed=False))
+        form = await request.form()
+        token = str(form.get("token") or "")
+        if not check_token(token):
+            return HTMLResponse(_render("login.html.j2", page="login", failed=True), status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie("fleetops_token", token, httponly=True, samesite="strict", max_age=7 * 24 * 3600)
+        return response
+
+    return [
+        Route("/", fleet),
+        Route("/revisions", revisions),
+        Route("/events", events),
+        Route("/api/fleet", api_fleet),
+        Route("/login", login, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=template_dir() / "web" / "static"), name="static"),
+    ]
+
+
+def _duration(revision: dict[str, Any]) -> str:
+    import datetime as dt
+
+    try:
+        start = dt.datetime.fromisoformat(revision["started_at"])
+        end = dt.datetime.fromisoformat(revision["finished_at"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return f"{(end - start).total_seconds():.0f} s"

@@ -1,0 +1,130 @@
+"""The status page over real HTTP against the fakes: content, escaping, live events, token, headers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import httpx
+import pytest
+
+from engine.live.store import RevisionStatus
+from engine.watch.server import HttpServer, create_app
+from engine.web.figures import FigureCache
+from engine.web.refresher import Refresher
+from tests.live.harness import SMALL, Harness
+
+MARKUP = "<img src=x onerror=alert(1)>"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Page:
+    def __init__(self, harness: Harness, url: str, refresher: Refresher) -> None:
+        self.h, self.url, self.refresher = harness, url, refresher
+
+    def get(self, path: str = "/", **kwargs: object) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def page(base_repo: git.Repo, tmp_path: Path) -> Iterator[Page]:
+    h = Harness(base_repo, tmp_path / "state")
+    assert h.apply().status is RevisionStatus.APPLIED
+    refresher = Refresher(h.context(), FigureCache(None), every=0.2)
+    refresher.start()
+    port = free_port()
+    server = HttpServer(create_app(None, secret=None, branch="", web=refresher, token=None), "127.0.0.1", port)
+    server.start()
+    yield Page(h, f"http://127.0.0.1:{port}", refresher)
+    server.stop()
+    refresher.stop()
+
+
+def test_the_page_lists_every_bot_with_its_pool_and_state(page: Page) -> None:
+    html = page.get().text
+    for bot, pool in [("alpha-1", "standard"), ("alpha-2", "standard"), ("beta-1", "standard"), ("euro-1", "small"), ("solo", "(dedicated)")]:
+        row = html.split(f'<tr data-name="{bot}"')[1].split("</tr>")[0]
+        assert f'<td data-label="Pool">{pool}</td>' in row and ">running</span>" in row
+    filtered = page.get("/?q=kraken&sort=-allocation").text
+    assert filtered.count('<tr data-name="') == 1 and 'data-name="euro-1"' in filtered  # works without JavaScript
+
+
+def test_values_from_records_logs_and_git_are_shown_as_text(page: Page) -> None:
+    record = page.h.record(SMALL, "euro-1")
+    data = json.loads(record.read_text())
+    data["essence"]["pairs"] = [MARKUP]
+    record.write_text(json.dumps(data))
+    page.refresher.poke()
+    time.sleep(0.5)
+    html = page.get().text
+    assert MARKUP not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html.replace('<script src="/static/app.js" defer></script>', "")
+    policy = page.get().headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy and "unsafe-inline" not in policy
+
+
+def test_failure_logs_on_the_revisions_page_are_escaped(page: Page) -> None:
+    from tests.live.test_apply_with_fakes import break_alpha
+
+    page.h.fast_health()
+    break_alpha(page.h)
+    (page.h.root / "strategies/Alpha.py").write_text((page.h.root / "strategies/Alpha.py").read_text().replace("# BROKEN", "# CRASH"))
+    from tests.support.repos import commit
+
+    commit(page.h.repo, f"v4 {MARKUP}", tag="v4")
+    page.h.edit("fleet/bots.yaml", "strategy: Alpha@v3", "strategy: Alpha@v4")
+    assert page.h.apply().status is RevisionStatus.ROLLED_BACK
+    page.refresher.poke()
+    time.sleep(0.5)
+    html = page.get("/revisions").text
+    assert "rolled_back" in html and "RuntimeError: strategy crashed" in html and "bot/alpha-2" in html
+    assert MARKUP not in html
+
+
+def test_the_event_stream_sends_a_change_within_two_seconds(page: Page) -> None:
+    with httpx.stream("GET", page.url + "/events", timeout=10) as stream:
+        lines = stream.iter_lines()
+        first = json.loads(next(line for line in lines if line.startswith("data: "))[6:])
+        assert 'data-name="euro-1"' in first["bots"]
+        page.h.engine.stop(SMALL)
+        stopped = time.monotonic()
+        while True:
+            line = next(lines)
+            if line.startswith("data: "):
+                update = json.loads(line[6:])
+                row = update["bots"].split('data-name="euro-1"')[1].split("</tr>")[0]
+                if ">stopped</span>" in row:
+                    break
+        assert time.monotonic() - stopped < 2.0
+
+
+def test_a_token_guards_everything_but_health_login_and_assets(base_repo: git.Repo, tmp_path: Path) -> None:
+    h = Harness(base_repo, tmp_path / "state")
+    refresher = Refresher(h.context(), FigureCache(None))
+    refresher.start()
+    port = free_port()
+    server = HttpServer(create_app(None, secret=None, branch="", web=refresher, token="t0k3n"), "127.0.0.1", port)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert httpx.get(url + "/api/fleet").status_code == 401
+        assert httpx.get(url + "/events").status_code == 401  # the event stream closes at once
+        assert httpx.get(url + "/", headers={"Accept": "text/html"}).headers["location"] == "/login"
+        assert httpx.get(url + "/healthz").status_code == 200 and httpx.get(url + "/static/app.css").status_code == 200
+        assert httpx.post(url + "/login", data={"token": "wrong"}).status_code == 401
+        login = httpx.post(url + "/login", data={"token": "t0k3n"})
+        assert login.status_code == 303 and "httponly" in login.headers["set-cookie"].lower()
+        assert httpx.get(url + "/", cookies={"fleetops_token": "t0k3n"}).status_code == 200
+        assert httpx.get(url + "/api/fleet", headers={"Authorization": "Bearer t0k3n"}).status_code == 200
+    finally:
+        server.stop()
+        refresher.stop()
