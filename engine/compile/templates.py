@@ -57,10 +57,14 @@ def environment() -> "jinja2.Environment":
     return env
 
 
+RENDERED = ("compose", "supervisord")
+"""The templates whose output reaches a container (the status page's templates do not)."""
+
+
 @functools.cache
 def template_version() -> str:
     """A short hash over every template's text and the FreqTrade config builder's version."""
     digest = hashlib.sha256(CONFIG_VERSION.encode())
-    for path in sorted(TEMPLATE_DIR.rglob("*.j2")):
+    for path in sorted(p for kind in RENDERED for p in (TEMPLATE_DIR / kind).rglob("*.j2")):
         digest.update(path.relative_to(TEMPLATE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
