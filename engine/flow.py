@@ -35,7 +35,7 @@ from engine.naming import network_name
 from engine.plan.diff import plan_fleets
 from engine.plan.jsonfmt import plan_as_dict
 from engine.plan.model import Plan, Snapshot
-from engine.spec.load import LoadedFleet, load_fleet
+from engine.spec.load import LoadedFleet, ParseCache, load_fleet
 from engine.textsafe import one_line
 from engine.timing import stage
 
@@ -53,6 +53,8 @@ class Context:
     ports: Ports
     progress: Callable[[str], None] = lambda _line: None
     environ: Mapping[str, str] | None = None
+    parse_cache: ParseCache = field(default_factory=ParseCache)
+    """Parsed spec files for this context's life (a watcher's: bounded, see ParseCache)."""
     _store: RevisionStore | None = field(default=None, init=False, repr=False)
 
     def store(self) -> RevisionStore:
@@ -101,9 +103,10 @@ def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) ->
 
 def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False) -> Plan:
     """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker."""
+    cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
     try:
         with stage(f"load {against}"):
-            base_loaded = load_fleet(repo, against)
+            base_loaded = load_fleet(repo, against, cache=cache)
     except SpecError as exc:
         first = exc.problems[0] if exc.problems else ""
         raise SourceError(
@@ -113,7 +116,7 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
     with stage(f"compile {against}"):
         baseline = compile_fleet(base_loaded.spec)
     with stage(f"load {ref or 'working tree'}"):
-        target_loaded = load_fleet(repo, ref)
+        target_loaded = load_fleet(repo, ref, cache=cache)
     with stage(f"compile {ref or 'working tree'}"):
         target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
     base = snapshot_of(base_loaded)
@@ -139,7 +142,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
 
 def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
     with stage("load specs"):
-        loaded = load_fleet(repo, ref)
+        loaded = load_fleet(repo, ref, cache=ctx.parse_cache)
     return plan_live(ctx, loaded.spec.fleet.name, lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance),
                      snapshot_of(loaded))
 

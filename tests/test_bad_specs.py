@@ -37,6 +37,10 @@ def apply_case(repo: git.Repo, case: dict[str, Any]) -> Path:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
+    for rel, text in (case.get("bytes") or {}).items():  # "\xff" in YAML is byte 0xff here
+        (root / rel).write_bytes(text.encode("latin-1"))
+    for rel, spec in (case.get("generated") or {}).items():  # large inputs: head + repeat * times
+        (root / rel).write_text(spec["head"] + spec["repeat"] * spec["times"] + spec.get("tail", ""))
     return root
 
 
@@ -67,3 +71,27 @@ def test_all_problems_of_a_run_are_reported_together(base_repo: git.Repo, fleeto
     assert result.code == 1
     assert report["valid"] is False
     assert [f"{p['path']}:{p['line']}:{p['col']}: error: {p['message']}" for p in report["problems"]] == sorted(expected)
+
+
+ADVERSARIAL = ["alias-bomb", "deep-nesting", "file-over-1-mib", "huge-integer"]
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_adversarial_inputs_are_refused_within_bounded_memory_and_time(name: str, base_repo: git.Repo, tmp_path: Path) -> None:
+    """The same cases as above, in a process capped at 1 GiB of address space and 10 s: before the
+    bounds, the alias bomb took 25 s and gigabytes, a 50 MB file 54 s and 3 GB."""
+    import resource
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    case = next(c for c in BAD_SPECS if c["name"] == name)
+    root = apply_case(base_repo, case)
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    proc = subprocess.run([sys.executable, "-m", "engine", "validate", "--repo", str(root)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=10, preexec_fn=cap)
+    assert proc.returncode == 1 and proc.stderr.splitlines() == case["expect"], proc.stderr[-2000:]

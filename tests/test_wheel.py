@@ -28,7 +28,8 @@ def test_the_built_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     pip = tmp_path / "venv/bin/pip"
     run(str(pip), "install", "-q", "--disable-pip-version-check", str(wheel), cwd=tmp_path)
     fleetops = str(tmp_path / "venv/bin/fleetops")
-    site = run(str(tmp_path / "venv/bin/python"), "-c", "import engine; print(engine.__file__)", cwd=tmp_path).stdout
+    site = run(str(tmp_path / "venv/bin/python"), "-c", "import engine, engine.watch.runner, engine.web.pages; print(engine.__file__)",
+               cwd=tmp_path).stdout
     assert str(tmp_path / "venv") in site  # the installed package, not the checkout
 
     run(fleetops, "init", "my-fleet", cwd=tmp_path)
@@ -37,6 +38,9 @@ def test_the_built_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     rendered = run(fleetops, "render", "--repo", "my-fleet", "--out", "out", cwd=tmp_path)
     assert "rendered" in rendered.stdout and (tmp_path / "out/docker-compose.yml").is_file()
     assert list((tmp_path / "out/containers").glob("*/etc/supervisord.conf"))
+    statics = run(str(tmp_path / "venv/bin/python"), "-c", "from engine.resources import template_dir; "
+                  "print(sorted(p.name for p in (template_dir() / 'web' / 'static').iterdir()))", cwd=tmp_path).stdout
+    assert "app.css" in statics and "app.js" in statics  # the status page's assets ship too
     bots = tmp_path / "my-fleet/fleet/bots/standard.yaml"
     bots.write_text(bots.read_text().replace("stoploss: -0.1\n", "stoploss: -0.11\n", 1))
     run("git", "-C", "my-fleet", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tighten", cwd=tmp_path)

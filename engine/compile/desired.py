@@ -27,7 +27,7 @@ from engine.compile.templates import template_version
 from engine.hashing import short_hash
 from engine.naming import BOT_USER_UID, SUPERVISOR_CONF, bot_data_dir, bot_etc_dir
 from engine.spec.models import Bot
-from engine.spec.validate import FleetSpec
+from engine.spec.fleetspec import FleetSpec
 
 __all__ = ["DesiredBot", "DesiredContainer", "DesiredFleet", "compile_fleet", "placements_of"]
 

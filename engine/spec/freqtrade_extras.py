@@ -1,12 +1,22 @@
-"""Checks on a bot's free-form ``freqtrade:`` block, merged last into its FreqTrade config.
+"""Checks on a bot's free-form ``freqtrade:`` block, merged under its rendered FreqTrade config.
 
-Called by ``engine.spec.validate``. The block may tune FreqTrade, but never take over what fleetops
-manages (paths, the API server, money settings that have their own spec keys) and never carry
-a literal secret: secrets go through ``secrets:`` references.
+Called by ``engine.spec.validate``. The block may tune FreqTrade, but never take over what
+fleetops manages (paths, the API server, the exchange and pairs, money settings that have their
+own spec keys), never carry a literal secret and never hold a non-finite number.
+
+Which keys hold credentials comes from FreqTrade's own config schema (``CONF_SCHEMA``, 2026.9):
+``exchange.key/secret/password/uid/wallet_address/private_key/api_key``, ``telegram.token`` and
+``chat_id``, ``webhook.url``, ``discord.webhook_url``, ``coingecko.api_key``,
+``external_message_consumer.producers[].ws_token``, ``api_server.*`` and ``db_url``; ccxt's
+constructor options (``exchange.ccxt_*config``) can carry ``apiKey``, ``secret``, ``password``,
+``uid``, ``token``, ``privateKey``, ``walletAddress`` and ``headers``. Each of those is either
+managed (set by fleetops) or a secret that must come through ``secrets:`` references; as a
+second net, any key whose name says it holds a secret cannot hold a literal value.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from engine.spec.rawdoc import Loc
@@ -14,38 +24,74 @@ from engine.spec.rawdoc import Loc
 __all__ = ["MANAGED_KEYS", "check_freqtrade_extras"]
 
 MANAGED_KEYS = frozenset({
-    "add_config_files", "api_server", "bot_name", "datadir", "db_url", "dry_run", "dry_run_wallet",
-    "logfile", "max_open_trades", "minimal_roi", "recursive_strategy_search", "runmode", "stake_amount",
-    "stake_currency", "stoploss", "strategy", "strategy_path", "timeframe", "trailing_only_offset_is_reached",
-    "trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset", "user_data_dir",
+    "add_config_files", "api_server", "bot_name", "datadir", "db_url", "dry_run", "dry_run_wallet", "entry_pricing",
+    "exit_pricing", "initial_state", "internals", "logfile", "max_open_trades", "minimal_roi", "pairlists",
+    "recursive_strategy_search", "runmode", "stake_amount", "stake_currency", "stoploss", "strategy", "strategy_path",
+    "timeframe", "trailing_only_offset_is_reached", "trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset",
+    "user_data_dir",
 })
-_MANAGED_EXCHANGE_KEYS = frozenset({"name", "key", "secret", "password", "uid", "pair_whitelist"})
-_SECRET_WORDS = ("secret", "password", "token", "key", "passphrase", "chat_id", "uid")
+"""Keys fleetops renders: set through the bot spec, never through the block."""
+_MANAGED_EXCHANGE = frozenset({"name", "pair_whitelist", "pair_blacklist", "key", "secret", "password", "uid",
+                               "wallet_address", "private_key", "api_key"})
+_SECRET_PATHS = {
+    ("telegram", "token"), ("telegram", "chat_id"), ("webhook", "url"), ("discord", "webhook_url"), ("coingecko", "api_key"),
+}
+_CCXT_BLOCKS = frozenset({"ccxt_config", "ccxt_async_config", "ccxt_sync_config"})
+_CCXT_FORBIDDEN = frozenset({"apikey", "secret", "password", "uid", "login", "token", "privatekey", "walletaddress", "twofa",
+                             "headers", "urls", "hostname"})
+_SECRET_WORDS = ("secret", "password", "token", "key", "passphrase", "chat_id", "uid", "auth", "webhook")
+MAX_DEPTH = 8
+MAX_INT = 10**15
 
 
 def check_freqtrade_extras(extras: dict[str, Any]) -> list[tuple[Loc, str, bool]]:
-    """(location inside the block, message, at the key?) for every managed key, literal secret or path."""
+    """(location inside the block, message, at the key?) for every managed key, literal secret, path or bad number."""
     problems: list[tuple[Loc, str, bool]] = []
     for key, value in extras.items():
         if key in MANAGED_KEYS:
             problems.append(((key,), f"freqtrade.{key} is managed by fleetops; set it through the bot spec, not the freqtrade block", True))
-        elif key == "exchange" and isinstance(value, dict):
-            for sub in sorted(set(value) & _MANAGED_EXCHANGE_KEYS):
+        elif key == "exchange":
+            if not isinstance(value, dict):
+                problems.append(((key,), "freqtrade.exchange must be a mapping of extra exchange settings (the exchange itself is the bot's 'exchange')", False))
+                continue
+            for sub in sorted(set(value) & _MANAGED_EXCHANGE):
                 problems.append(((key, sub), f"freqtrade.exchange.{sub} is managed by fleetops (use exchange, pairs or secrets)", True))
+            for block in sorted(set(value) & _CCXT_BLOCKS):
+                options = value[block]
+                for option in sorted(options) if isinstance(options, dict) else []:
+                    if str(option).lower() in _CCXT_FORBIDDEN:
+                        problems.append(((key, block, option), f"freqtrade.exchange.{block}.{option} may carry credentials or "
+                                         "endpoints; credentials go through secrets:, endpoints are not a pass-through setting", True))
+        elif key == "external_message_consumer":
+            problems.append(((key,), "freqtrade.external_message_consumer carries producer tokens; it is not supported in the freqtrade block", True))
+    for section, field in sorted(_SECRET_PATHS):
+        if isinstance(extras.get(section), dict) and field in extras[section]:
+            problems.append(((section, field), f"freqtrade.{section}.{field} is a credential: set it with the bot's "
+                             f"secrets: ({section}_{field}: env:… or file:…), never in the spec", True))
     _walk(extras, (), problems)
     return problems
 
 
 def _walk(value: Any, loc: Loc, problems: list[tuple[Loc, str, bool]]) -> None:
+    dotted = ".".join(map(str, loc))
+    if len(loc) > MAX_DEPTH:
+        problems.append((loc, f"freqtrade.{dotted} is nested more than {MAX_DEPTH} levels deep", False))
+        return
     if isinstance(value, dict):
         for key, sub in value.items():
-            if any(word in key.lower() for word in _SECRET_WORDS) and isinstance(sub, (str, int)) and sub not in ("", 0):
-                if not (loc == ("exchange",) and key in _MANAGED_EXCHANGE_KEYS):
+            if any(word in str(key).lower() for word in _SECRET_WORDS) and isinstance(sub, (str, int)) and sub not in ("", 0) \
+                    and not isinstance(sub, bool):
+                reported = {p[0] for p in problems}
+                if (*loc, key) not in reported:
                     problems.append(((*loc, key), f"literal secret at freqtrade.{'.'.join(map(str, (*loc, key)))}: use the bot's secrets: references", False))
                 continue
             _walk(sub, (*loc, key), problems)
     elif isinstance(value, list):
         for i, sub in enumerate(value):
             _walk(sub, (*loc, i), problems)
+    elif isinstance(value, float) and not math.isfinite(value):
+        problems.append((loc, f"freqtrade.{dotted}: {value} is not a finite number", False))
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        problems.append((loc, f"freqtrade.{dotted}: {value} is out of range (at most {MAX_INT:.0e})", False))
     elif isinstance(value, str) and (value.startswith(("/", "~")) or ".." in value.split("/")):
-        problems.append((loc, f"freqtrade.{'.'.join(map(str, loc))} points outside the bot's directory ({value!r}); paths are managed by fleetops", False))
+        problems.append((loc, f"freqtrade.{dotted} points outside the bot's directory ({value!r}); paths are managed by fleetops", False))

@@ -1,24 +1,58 @@
 """The loading stage of the pipeline: a repository snapshot → a validated ``FleetSpec``.
 
-Called by every CLI command. Parsed files are memoised by (path, blob SHA): when two refs
-share most of their files, as the two sides of a plan do, each file is parsed once.
+Called by the flow for every command. Parsed files are kept in a ``ParseCache`` keyed by
+(path, blob SHA): the two sides of a plan share one, so a file they have in common is parsed
+once; a watcher keeps one for its whole life, bounded, so it never grows without end.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from engine.errors import Problem
 from engine.spec.rawdoc import RawDocument, parse_documents
-from engine.spec.source import BlobText, FleetSource, open_source
-from engine.spec.validate import FleetSpec, validate_documents
+from engine.spec.source import Blob, FleetSource, open_source
+from engine.spec.fleetspec import FleetSpec
+from engine.spec.validate import validate_documents
 
-__all__ = ["LoadedFleet", "load_fleet"]
+__all__ = ["LoadedFleet", "ParseCache", "load_fleet"]
 
-_PARSED_LIMIT = 64
-_parsed: OrderedDict[tuple[str, str], tuple[list[RawDocument], list[Problem]]] = OrderedDict()
-"""Bounded (least recently used goes first): a long-running watcher sees new blobs every commit."""
+
+class ParseCache:
+    """Parsed spec files, least recently used first out beyond ``limit`` files.
+
+    The limit follows the fleet: twice the files of the last snapshot read (at least ``floor``),
+    enough for both sides of a plan and for a watcher's next commit to find what it shares with
+    the last one, and never more, however many commits a watcher reads in its life.
+    """
+
+    def __init__(self, floor: int = 64) -> None:
+        self.floor = floor
+        self.limit = floor
+        self._parsed: OrderedDict[tuple[str, str], tuple[list[RawDocument], list[Problem]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parse(self, file: Blob) -> tuple[list[RawDocument], list[Problem]]:
+        key = (file.path, file.blob_sha)
+        with self._lock:
+            if key in self._parsed:
+                self._parsed.move_to_end(key)
+                return self._parsed[key]
+        parsed = parse_documents(file.path, file.data, file.size)
+        with self._lock:
+            self._parsed[key] = parsed
+            while len(self._parsed) > self.limit:
+                self._parsed.popitem(last=False)
+        return parsed
+
+    def fit(self, files: int) -> None:
+        """Size the cache for snapshots of ``files`` files."""
+        self.limit = max(self.floor, 2 * files)
+
+    def __len__(self) -> int:
+        return len(self._parsed)
 
 
 class LoadedFleet:
@@ -29,24 +63,16 @@ class LoadedFleet:
         self.source = source
 
 
-def load_fleet(repo_dir: str | Path, ref: str | None = None) -> LoadedFleet:
+def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCache | None = None) -> LoadedFleet:
     """Read and validate the fleet at ``ref`` (None: the working tree); SpecError lists all problems."""
+    cache = cache if cache is not None else ParseCache()
     source = open_source(repo_dir, ref)
     docs: list[RawDocument] = []
     problems: list[Problem] = []
-    for file in source.spec_files():
-        file_docs, file_problems = _parse(file)
+    files = source.spec_files()
+    cache.fit(len(files))
+    for file in files:
+        file_docs, file_problems = cache.parse(file)
         docs.extend(file_docs)
         problems.extend(file_problems)
     return LoadedFleet(validate_documents(docs, problems, source), source)
-
-
-def _parse(file: BlobText) -> tuple[list[RawDocument], list[Problem]]:
-    key = (file.path, file.blob_sha)
-    if key in _parsed:
-        _parsed.move_to_end(key)
-    else:
-        _parsed[key] = parse_documents(file.path, file.text)
-        while len(_parsed) > _PARSED_LIMIT:
-            _parsed.popitem(last=False)
-    return _parsed[key]

@@ -9,11 +9,15 @@ or a path outside its bot's directory.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
+import string
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from engine.naming import RESERVED_POOL_PREFIX
 
 __all__ = [
     "BOT_COMMAND_PLACEHOLDERS",
@@ -48,18 +52,39 @@ Name = Annotated[
 Currency = Annotated[str, _matching(r"[A-Z0-9]{2,12}", "currency code (e.g. USDT)")]
 Pair = Annotated[str, _matching(r"[A-Z0-9]{1,20}/[A-Z0-9]{2,12}(:[A-Z0-9]{2,12})?", "pair (BASE/QUOTE, e.g. BTC/USDT)")]
 Exchange = Annotated[str, _matching(r"[a-z][a-z0-9_]{1,30}", "exchange name (e.g. binance)")]
-Timeframe = Annotated[str, _matching(r"[1-9][0-9]{0,2}[smhdwM]", "timeframe (e.g. 5m, 1h)")]
+TIMEFRAMES = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
+"""The candle sizes FreqTrade's exchanges offer (binance's set, the widest; an exchange may offer fewer)."""
+Timeframe = Annotated[str, _matching("|".join(TIMEFRAMES), f"timeframe (one of {', '.join(TIMEFRAMES)})")]
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_DOMAIN = rf"(?:(?:localhost|{_LABEL}(?:\.{_LABEL})+)(?::[0-9]{{1,5}})?/|{_LABEL}:[0-9]{{1,5}}/)?"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 ImageRef = Annotated[
     str,
-    _matching(r"[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?", "image reference"),
+    _matching(_DOMAIN + _PATH + r"(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[a-f0-9]{64})?", "image reference"),
 ]
-MemorySize = Annotated[str, _matching(r"[1-9][0-9]{0,6}[bkmg]?", "memory size (e.g. 512m, 2g)")]
+"""Docker's reference grammar (distribution/reference): [registry[:port]/]path[:tag][@digest]."""
+
+
+def _memory(value: str) -> str:
+    match = re.fullmatch(r"([1-9][0-9]{0,12})([bkmg]?)", value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a valid memory size (e.g. 512m, 2g)")
+    size = int(match.group(1)) * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[match.group(2)]
+    if size < 6 << 20:
+        raise ValueError(f"{value!r} is below Docker's minimum container memory of 6m")
+    if size > 1 << 40:
+        raise ValueError(f"{value!r} is more than 1 TiB")
+    return value
+
+
+MemorySize = Annotated[str, AfterValidator(_memory)]
 StrategyPinText = Annotated[
     str,
     _matching(r"[A-Za-z_][A-Za-z0-9_]{0,79}@[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}", "strategy pin (ClassName@git-ref)"),
 ]
 RoiMinutes = Annotated[str, _matching(r"[0-9]{1,7}", "minimal_roi key (minutes as a whole number)")]
-PositiveNumber = Annotated[float, Field(gt=0)]
+MAX_MONEY = 1e12
+PositiveNumber = Annotated[float, Field(gt=0, le=MAX_MONEY)]
 
 BOT_COMMAND_PLACEHOLDERS = ("bot", "config", "secrets", "userdir", "port")
 SECRET_TARGETS: dict[str, tuple[str, str]] = {
@@ -67,31 +92,52 @@ SECRET_TARGETS: dict[str, tuple[str, str]] = {
     "exchange_secret": ("exchange", "secret"),
     "exchange_password": ("exchange", "password"),
     "exchange_uid": ("exchange", "uid"),
+    "exchange_wallet_address": ("exchange", "wallet_address"),
+    "exchange_private_key": ("exchange", "private_key"),
     "telegram_token": ("telegram", "token"),
     "telegram_chat_id": ("telegram", "chat_id"),
+    "webhook_url": ("webhook", "url"),
+    "discord_webhook_url": ("discord", "webhook_url"),
+    "coingecko_api_key": ("coingecko", "api_key"),
 }
-"""Secret name in a bot spec → where FreqTrade reads it (section, key)."""
+"""Secret name in a bot spec → where FreqTrade reads it (section, key): every credential
+location of FreqTrade's config schema that a bot may need (see ``engine.spec.freqtrade_extras``)."""
 
 
 def _check_bot_command(value: str) -> str:
     if any(ord(c) < 32 or c == "\x7f" for c in value):
         raise ValueError("must be one line without control characters")
     try:
+        fields = [(name, conversion, spec) for _, name, spec, conversion in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"has a stray brace ({exc}); write {{{{ and }}}} for literal braces") from None
+    for name, conversion, spec in fields:
+        if name not in BOT_COMMAND_PLACEHOLDERS or conversion or spec:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"unknown placeholder {shown} in bot_command (known: {', '.join('{' + p + '}' for p in BOT_COMMAND_PLACEHOLDERS)})")
+    try:
         words = shlex.split(value)
     except ValueError as exc:
         raise ValueError(f"cannot be split into words: {exc}") from None
     if not words:
         raise ValueError("must not be empty")
-    for name in re.findall(r"\{([^{}]*)\}", value):
-        if name not in BOT_COMMAND_PLACEHOLDERS:
-            raise ValueError(f"unknown placeholder {{{name}}} in bot_command (known: {', '.join(BOT_COMMAND_PLACEHOLDERS)})")
-    if "{config}" not in value:
+    used = {name for name, _, _ in fields}
+    if "config" not in used:
         raise ValueError("must pass the rendered config with {config}")
+    if "secrets" not in used:
+        raise ValueError("must pass the secrets file with --config {secrets}: without it the bot's API has no credentials "
+                         "and a live bot has no exchange keys")
     return value
 
 
 def _check_secret_ref(value: str) -> str:
-    if re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]{0,127}", value) or re.fullmatch(r"file:/[A-Za-z0-9._/@+-]{1,4095}", value):
+    if re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        if value.upper().startswith("ENV:FLEETOPS_"):
+            raise ValueError("cannot read fleetops' own settings (FLEETOPS_*): use a variable of its own")
+        return value
+    if re.fullmatch(r"file:/[A-Za-z0-9._/@+-]{1,4095}", value):
+        if "/../" in value + "/" or "/./" in value + "/":
+            raise ValueError("must be an absolute path without '.' or '..' components")
         return value
     raise ValueError("must be a reference (env:VARIABLE or file:/absolute/path); a literal secret value is not allowed")
 
@@ -99,8 +145,8 @@ def _check_secret_ref(value: str) -> str:
 def _stake_amount(value: Any) -> Any:
     if value == "unlimited":
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError("must be a positive number or 'unlimited'")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= MAX_MONEY:
+        raise ValueError(f"must be a positive number up to {MAX_MONEY:.0e} or 'unlimited'")
     return float(value)
 
 
@@ -111,9 +157,9 @@ def _check_secret_name(value: str) -> str:
 
 
 class _Spec(BaseModel):
-    """Strict, frozen, unknown keys rejected: a typo must never be silently ignored."""
+    """Strict, frozen, unknown keys rejected (a typo must never be silently ignored), finite numbers only."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class FleetDefaults(_Spec):
@@ -146,8 +192,8 @@ class Wallet(_Spec):
     kind: Literal["Wallet"]
     name: Name
     currency: Currency
-    balance: Annotated[float, Field(ge=0)]
-    reserve: Annotated[float, Field(ge=0)] = 0.0
+    balance: Annotated[float, Field(ge=0, le=MAX_MONEY)]
+    reserve: Annotated[float, Field(ge=0, le=MAX_MONEY)] = 0.0
 
     @property
     def free(self) -> float:
@@ -155,12 +201,19 @@ class Wallet(_Spec):
         return self.balance - self.reserve
 
 
+def _pool_name(value: str) -> str:
+    if value.startswith(RESERVED_POOL_PREFIX):
+        raise ValueError(f"pool names may not start with '{RESERVED_POOL_PREFIX}': dedicated bots' containers are "
+                         f"named <fleet>-bot-<bot>, and '<fleet>-{value}-<n>' could be one of them")
+    return value
+
+
 class Pool(_Spec):
     kind: Literal["Pool"]
-    name: Name
+    name: Annotated[Name, AfterValidator(_pool_name)]
     capacity: Annotated[int, Field(ge=1, le=500)]
     memory: MemorySize | None = None
-    cpus: Annotated[float, Field(gt=0, le=256)] | None = None
+    cpus: Annotated[float, Field(ge=0.01, le=256)] | None = None
     image: ImageRef | None = None
 
 
@@ -184,13 +237,13 @@ class Bot(_Spec):
     allocation: PositiveNumber
     pool: Name | None = None
     strategy: StrategyPinText
-    pairs: Annotated[list[Pair], Field(min_length=1)]
+    pairs: Annotated[list[Pair], Field(min_length=1, max_length=1000)]
     timeframe: Timeframe | None = None
     exchange: Exchange | None = None
-    max_open_trades: Annotated[int, Field(ge=-1)] = 3
+    max_open_trades: Annotated[int, Field(ge=-1, le=10_000)] = 3
     stake_amount: Annotated[float | str, BeforeValidator(_stake_amount)]
     stoploss: Annotated[float, Field(gt=-1, lt=0)]
-    minimal_roi: dict[RoiMinutes, float] = {"0": 0.1}
+    minimal_roi: Annotated[dict[RoiMinutes, Annotated[float, Field(ge=-1, le=100)]], Field(max_length=100)] = {"0": 0.1}
     trailing_stop: TrailingStop | None = None
     dry_run: bool = True
     enabled: bool = True

@@ -10,36 +10,11 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from dataclasses import dataclass
 
-from engine.spec.source import STRATEGY_DIR, FleetSource
+from engine.spec.fleetspec import ResolvedPin
+from engine.spec.source import MAX_FILE_BYTES, STRATEGY_DIR, FleetSource
 
 __all__ = ["PinError", "ResolvedPin", "resolve_pin"]
-
-
-@dataclass(frozen=True)
-class ResolvedPin:
-    """A pin as git resolved it; ``text`` is what gets written into the bot's strategy dir."""
-
-    class_name: str
-    ref: str
-    commit: str
-    sha256: str
-    immutable: bool
-    text: str
-
-    @property
-    def pin(self) -> str:
-        return f"{self.class_name}@{self.ref}"
-
-    @property
-    def display(self) -> str:
-        """How plans show a pin: the ref plus the short commit it resolved to."""
-        return f"{self.pin} ({self.commit[:7]})"
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.class_name}.py"
 
 
 class PinError(Exception):
@@ -51,7 +26,7 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
     pin = f"{class_name}@{ref}"
     if source.repo is None:
         raise PinError(f"strategy pin '{pin}' needs a git repository to resolve '{ref}'")
-    commit = source.find_commit(ref)
+    commit = source.find_pinned(ref)
     if commit is None:
         tags = source.tag_names()
         hint = f" (tags: {', '.join(tags[-10:])})" if tags else " (the repository has no tags)"
@@ -60,15 +35,16 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
     blob = source.file_at(commit, path)
     if blob is None:
         raise PinError(f"strategy pin '{pin}': {path} does not exist at {ref} ({commit.hexsha[:7]})")
-    _check_class(pin, path, ref, class_name, blob.text)
-    return ResolvedPin(
-        class_name=class_name,
-        ref=ref,
-        commit=commit.hexsha,
-        sha256=hashlib.sha256(blob.text.encode()).hexdigest(),
-        immutable=source.is_immutable_ref(ref),
-        text=blob.text,
-    )
+    if blob.size > MAX_FILE_BYTES:
+        raise PinError(f"strategy pin '{pin}': {path} at {ref} is {blob.size} bytes; strategy files are limited to {MAX_FILE_BYTES}")
+    try:
+        text = blob.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PinError(f"strategy pin '{pin}': {path} at {ref} is not UTF-8 text (byte {exc.start})") from None
+    if "\0" in text:
+        raise PinError(f"strategy pin '{pin}': {path} at {ref} contains a NUL byte")
+    _check_class(pin, path, ref, class_name, text)
+    return ResolvedPin(class_name=class_name, ref=ref, commit=commit.hexsha, sha256=hashlib.sha256(blob.data).hexdigest(), text=text)
 
 
 def _check_class(pin: str, path: str, ref: str, class_name: str, text: str) -> None:
@@ -76,6 +52,8 @@ def _check_class(pin: str, path: str, ref: str, class_name: str, text: str) -> N
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         raise PinError(f"strategy pin '{pin}': {path} at {ref} has a Python syntax error at line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise PinError(f"strategy pin '{pin}': {path} at {ref} cannot be parsed as Python (nested too deeply)") from None
     defined = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     if class_name not in defined:
         known = f" (it defines: {', '.join(sorted(defined))})" if defined else ""

@@ -10,6 +10,7 @@ non-string keys become located problems instead of silent overwrites.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,15 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from engine.errors import Problem
 
-__all__ = ["Loc", "RawDocument", "parse_documents"]
+__all__ = ["Loc", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_DOCUMENTS", "MAX_VALUES", "RawDocument", "parse_documents"]
+
+MAX_FILE_BYTES = 1 << 20
+"""A spec or strategy file larger than this is an error, reported without reading it (a fleet of
+a thousand bots is ~300 KB of YAML)."""
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
+MAX_DOCUMENTS = 1_000
+MAX_INT_DIGITS = 100
 
 Loc = tuple[str | int, ...]
 """A location in a document's data: keys and list indexes from the document root."""
@@ -35,6 +44,8 @@ class RawDocument:
     data: dict[str, Any]
     value_pos: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     key_pos: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    reported: set[Loc] = field(default_factory=set)
+    """Locations already reported while reading (a number too long): validation stays quiet there."""
 
     @property
     def kind(self) -> str:
@@ -63,7 +74,9 @@ class RawDocument:
 
 class _MemoResolver(VersionedResolver):
     """Tag resolution memoised per (kind, text): specs repeat the same keys and values thousands
-    of times, and ruamel's resolver is pure Python (it was 40 % of loading a 1,000-bot fleet)."""
+    of times, and ruamel's resolver is pure Python (it was 40 % of loading a 1,000-bot fleet).
+    The memo is bounded, and only short texts are remembered, so a long-running watcher reading
+    new values every commit does not grow."""
 
     _memo: dict[tuple[Any, Any, Any], Any] = {}
 
@@ -71,16 +84,30 @@ class _MemoResolver(VersionedResolver):
         key = (kind, value, implicit)
         tag = self._memo.get(key)
         if tag is None:
-            tag = self._memo[key] = super().resolve(kind, value, implicit)
+            tag = super().resolve(kind, value, implicit)
+            if len(self._memo) < _MEMO_LIMIT and (not isinstance(value, str) or len(value) <= 40):
+                self._memo[key] = tag
         return tag
+
+
+_MEMO_LIMIT = 20_000
 
 
 _yaml = YAML(typ="safe", pure=False)
 _yaml.Resolver = _MemoResolver
 
 
-def parse_documents(path: str, text: str) -> tuple[list[RawDocument], list[Problem]]:
+def parse_documents(path: str, data: bytes, size: int | None = None) -> tuple[list[RawDocument], list[Problem]]:
     """Every mapping document of one file, plus the problems found while reading it."""
+    size = len(data) if size is None else size
+    if size > MAX_FILE_BYTES:
+        return [], [Problem(path, 1, 1, f"file is {size} bytes; spec files are limited to {MAX_FILE_BYTES} bytes (1 MiB)")]
+    text, problem = _decode(path, data)
+    if problem is not None:
+        return [], [problem]
+    too_deep = _too_deep(path, text)
+    if too_deep is not None:
+        return [], [too_deep]
     try:
         nodes = list(_yaml.compose_all(text))
     except MarkedYAMLError as exc:
@@ -89,22 +116,102 @@ def parse_documents(path: str, text: str) -> tuple[list[RawDocument], list[Probl
         reason = exc.problem or exc.context or "invalid YAML"
         return [], [Problem(path, line, col, f"YAML syntax error: {reason}")]
     except YAMLError as exc:
-        return [], [Problem(path, 1, 1, f"YAML syntax error: {exc}")]
+        return [], [Problem(path, 1, 1, f"YAML syntax error: {str(exc).splitlines()[0] if str(exc) else 'invalid YAML'}")]
+    except RecursionError:
+        return [], [Problem(path, 1, 1, f"YAML nested more than {MAX_DEPTH} levels deep")]
+    if len(nodes) > MAX_DOCUMENTS:
+        return [], [Problem(path, 1, 1, f"{len(nodes)} documents in one file; the limit is {MAX_DOCUMENTS}")]
     documents: list[RawDocument] = []
     problems: list[Problem] = []
+    budget = _Budget()
     for index, node in enumerate(nodes):
         if node is None:
             continue
         doc = RawDocument(path, index, {})
-        builder = _Builder(doc, problems)
-        data = builder.build(node, ())
-        if not isinstance(data, dict):
+        builder = _Builder(doc, problems, budget)
+        try:
+            built = builder.build(node, ())
+        except _TooMany as exc:
+            problems.append(Problem(path, exc.line, exc.col, f"more than {MAX_VALUES} values once aliases are expanded; "
+                                    "aliases this deep are not allowed in specs"))
+            return documents, problems
+        if not isinstance(built, dict):
             line, col = _pos(node)
             problems.append(Problem(path, line, col, "a spec document must be a mapping with 'kind' and 'name'"))
             continue
-        doc.data = data
+        doc.data = built
         documents.append(doc)
     return documents, problems
+
+
+def _decode(path: str, data: bytes) -> tuple[str, Problem | None]:
+    """UTF-8 text (a leading BOM dropped), or the located problem of the first bad byte or NUL."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(data, exc.start)
+        return "", Problem(path, line, col, f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot start or continue a character")
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        return "", Problem(path, line, col, "NUL byte in a spec file")
+    return text, None
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, offset) + 1
+    start = data.rfind(b"\n", 0, offset) + 1
+    return line, len(data[start:offset].decode("utf-8", "replace")) + 1
+
+
+_BRACKETS = re.compile(r"[\[\]{}\"'#\n]")
+
+
+def _too_deep(path: str, text: str) -> Problem | None:
+    """Flow nesting (``[[[…``) deeper than MAX_DEPTH, found by a scan that skips quotes and comments.
+
+    Block nesting needs two spaces of indentation per level, so a file deep enough to hurt the
+    composer would be caught by its size first; flow brackets are what a short file can nest.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth, line, line_start, quote, comment = 0, 1, 0, "", False
+    for match in _BRACKETS.finditer(text):
+        char, at = match.group(), match.start()
+        if char == "\n":
+            line, line_start, comment = line + 1, at + 1, False
+            if quote == "'":  # plain YAML allows multi-line quoted scalars; keep the quote open
+                continue
+        if comment:
+            continue
+        if quote:
+            if char == quote and not (quote == '"' and text[at - 1] == "\\"):
+                quote = ""
+            continue
+        if char in "\"'":
+            quote = char
+        elif char == "#" and (at == line_start or text[at - 1] in " \t"):
+            comment = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Problem(path, line, at - line_start + 1, f"YAML nested more than {MAX_DEPTH} levels deep")
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+class _TooMany(Exception):
+    def __init__(self, line: int, col: int) -> None:
+        self.line, self.col = line, col
+
+
+class _Budget:
+    """How many values a file may still build (aliases count every time they are expanded)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUES
 
 
 def _pos(node: Node) -> tuple[int, int]:
@@ -114,17 +221,31 @@ def _pos(node: Node) -> tuple[int, int]:
 class _Builder:
     """Builds plain values from composed nodes, recording positions as it goes."""
 
-    def __init__(self, doc: RawDocument, problems: list[Problem]) -> None:
+    def __init__(self, doc: RawDocument, problems: list[Problem], budget: _Budget) -> None:
         self.doc = doc
         self.problems = problems
+        self.budget = budget
 
     def build(self, node: Node, loc: Loc) -> Any:
+        self.budget.left -= 1
+        if self.budget.left < 0:
+            raise _TooMany(*_pos(node))
         self.doc.value_pos[loc] = _pos(node)
+        if len(loc) > MAX_DEPTH:
+            line, col = _pos(node)
+            self.problems.append(Problem(self.doc.path, line, col, f"YAML nested more than {MAX_DEPTH} levels deep"))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, loc)
         if isinstance(node, SequenceNode):
             return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
-        return _scalar(node)
+        try:
+            return _scalar(node)
+        except (ValueError, OverflowError):
+            line, col = _pos(node)
+            self.problems.append(Problem(self.doc.path, line, col, f"number with more than {MAX_INT_DIGITS} digits"))
+            self.doc.reported.add(loc)
+            return None
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -139,7 +260,12 @@ class _Builder:
                 self.problems.append(Problem(self.doc.path, line, col, f"duplicate key '{key}'"))
                 continue
             self.doc.key_pos[(*loc, key)] = _pos(key_node)
-            result[key] = self.build(value_node, (*loc, key))
+            try:
+                result[key] = self.build(value_node, (*loc, key))
+            except _TooMany:
+                if loc:
+                    raise
+                raise _TooMany(*_pos(key_node)) from None  # report the top-level key whose value exploded
         return result
 
 
@@ -149,11 +275,17 @@ def _scalar(node: Node) -> Any:
     kind = _SCALAR_KINDS.get(str(node.ctag))
     if kind is None:
         return str(node.value)
+    if kind == "int" and len(str(node.value)) > MAX_INT_DIGITS:
+        raise ValueError("too many digits")
     key = (kind, node.value)
-    if key not in _scalar_memo:
-        _scalar_memo[key] = _yaml.constructor.construct_object(node, deep=True)
-    return _scalar_memo[key]
+    value = _scalar_memo.get(key, _MISSING)
+    if value is _MISSING:
+        value = _yaml.constructor.construct_object(node, deep=True)
+        if len(_scalar_memo) < _MEMO_LIMIT:
+            _scalar_memo[key] = value
+    return value
 
 
 _SCALAR_KINDS = {f"tag:yaml.org,2002:{k}": k for k in ("int", "float", "bool", "null")}
 _scalar_memo: dict[tuple[str, str], Any] = {}
+_MISSING: Any = object()

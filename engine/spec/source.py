@@ -8,6 +8,7 @@ refs. Everything else in the engine sees plain text and SHAs.
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,21 +17,28 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from engine.errors import SourceError
+from engine.spec.rawdoc import MAX_FILE_BYTES
 
-__all__ = ["BlobText", "FleetSource", "SPEC_DIR", "STRATEGY_DIR", "open_source"]
+__all__ = ["MAX_FILE_BYTES", "MAX_FILES", "Blob", "FleetSource", "SPEC_DIR", "STRATEGY_DIR", "open_source"]
 
 SPEC_DIR = "fleet"
 STRATEGY_DIR = "strategies"
 _SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_FILES = 10_000
+"""Spec files per snapshot."""
 
 
 @dataclass(frozen=True)
-class BlobText:
-    """A file's text with an identity that is equal whenever the bytes are (the git blob SHA)."""
+class Blob:
+    """A file's bytes with an identity that is equal whenever the bytes are (the git blob SHA).
+
+    ``data`` is empty when ``size`` is over ``MAX_FILE_BYTES``: such a file is never read.
+    """
 
     path: str
-    text: str
+    data: bytes
     blob_sha: str
+    size: int
 
 
 class FleetSource:
@@ -52,13 +60,8 @@ class FleetSource:
             self.commit = repo.head.commit.hexsha
             self.dirty = _is_dirty(repo_dir)
 
-    @property
-    def label(self) -> str:
-        """How to name this snapshot to a user."""
-        return self.ref if self.ref is not None else "working tree"
-
-    def spec_files(self) -> list[BlobText]:
-        """Every ``fleet/**/*.yaml|yml`` of the snapshot, sorted by path."""
+    def spec_files(self) -> list[Blob]:
+        """Every ``fleet/**/*.yaml|yml`` of the snapshot, sorted by path (at most ``MAX_FILES``)."""
         if self.ref is None:
             return self._spec_files_on_disk()
         assert self.repo is not None
@@ -68,49 +71,72 @@ class FleetSource:
             tree = commit.tree / SPEC_DIR
         except KeyError:
             raise SourceError(f"{self.ref} has no '{SPEC_DIR}/' directory in {self.repo_dir}") from None
-        files = [
-            BlobText(str(item.path), _decode(str(item.path), item.data_stream.read()), item.hexsha)
-            for item in tree.traverse()
-            if isinstance(item, git.Blob) and str(item.path).endswith(_SPEC_SUFFIXES)
-        ]
+        files: list[Blob] = []
+        for item in tree.traverse():
+            if isinstance(item, git.Blob) and str(item.path).endswith(_SPEC_SUFFIXES):
+                self._check_count(len(files))
+                size = int(item.size)
+                files.append(Blob(str(item.path), item.data_stream.read() if size <= MAX_FILE_BYTES else b"", item.hexsha, size))
         return sorted(files, key=lambda f: f.path)
 
-    def _spec_files_on_disk(self) -> list[BlobText]:
+    def _spec_files_on_disk(self) -> list[Blob]:
         root = self.repo_dir / SPEC_DIR
         if not root.is_dir():
             raise SourceError(f"no '{SPEC_DIR}/' directory in {self.repo_dir}")
-        files = []
+        files: list[Blob] = []
         for file in sorted(p for p in root.rglob("*") if p.suffix in _SPEC_SUFFIXES and p.is_file()):
-            data = file.read_bytes()
+            self._check_count(len(files))
             rel = file.relative_to(self.repo_dir).as_posix()
-            files.append(BlobText(rel, _decode(rel, data), _git_blob_sha(data)))
+            size = file.stat().st_size
+            data = file.read_bytes() if size <= MAX_FILE_BYTES else b""
+            files.append(Blob(rel, data, _git_blob_sha(data) if data or not size else f"size-{size}", size))
         return files
 
+    def _check_count(self, count: int) -> None:
+        if count >= MAX_FILES:
+            raise SourceError(f"more than {MAX_FILES} spec files under {SPEC_DIR}/; split the fleet or merge files")
+
     def find_commit(self, ref: str) -> git.Commit | None:
-        """The commit a ref (tag, branch, SHA, ``HEAD~1`` …) names, or None; cached per snapshot."""
-        if self.repo is None:
+        """The commit a ref (tag, branch, SHA, ``HEAD~1``, ``origin/main`` …) names, or None.
+
+        Only plain revision syntax is resolved (names, hex SHAs, ``~n`` / ``^n`` suffixes);
+        reflog (``@{…}``), search (``:/text``) and range forms are None, never an exception.
+        """
+        if self.repo is None or not _REVISION.fullmatch(ref) or ".." in ref:
             return None
         if ref not in self._commit_cache:
-            try:
-                self._commit_cache[ref] = self.repo.commit(ref)
-            except (BadName, BadObject, ValueError, IndexError, git.GitCommandError):
-                self._commit_cache[ref] = None
+            self._commit_cache[ref] = self._commit(ref)
         return self._commit_cache[ref]
 
-    def is_immutable_ref(self, ref: str) -> bool:
-        """Tags and SHAs pin; anything else (a branch) re-resolves on every plan."""
-        assert self.repo is not None
-        if ref in {tag.name for tag in self.repo.tags}:
-            return True
-        commit = self.find_commit(ref)
-        return commit is not None and len(ref) >= 7 and commit.hexsha.startswith(ref.lower())
+    def find_pinned(self, ref: str) -> git.Commit | None:
+        """The commit a strategy pin names: a tag, a branch or a hex SHA, nothing else."""
+        if self.repo is None or not _PIN_REF.fullmatch(ref) or ".." in ref:
+            return None
+        if re.fullmatch(r"[0-9a-f]{7,40}", ref):
+            commit = self._commit(ref)
+            if commit is not None and commit.hexsha.startswith(ref):
+                return commit
+        for namespace in ("refs/tags/", "refs/heads/", "refs/remotes/origin/"):
+            commit = self._commit(namespace + ref)
+            if commit is not None:
+                return commit
+        return None
 
-    def file_at(self, commit: git.Commit, path: str) -> BlobText | None:
+    def _commit(self, rev: str) -> git.Commit | None:
+        assert self.repo is not None
+        try:
+            commit = self.repo.commit(rev)
+        except (BadName, BadObject, ValueError, IndexError, TypeError, NotImplementedError, git.GitError, AttributeError):
+            return None
+        return commit if isinstance(commit, git.Commit) else None
+
+    def file_at(self, commit: git.Commit, path: str) -> Blob | None:
         try:
             blob = commit.tree / path
         except KeyError:
             return None
-        return BlobText(path, _decode(path, blob.data_stream.read()), blob.hexsha)
+        size = int(blob.size)
+        return Blob(path, blob.data_stream.read() if size <= MAX_FILE_BYTES else b"", blob.hexsha, size)
 
     def _known_refs_hint(self) -> str:
         if self.repo is None:
@@ -120,6 +146,10 @@ class FleetSource:
 
     def tag_names(self) -> list[str]:
         return sorted(t.name for t in self.repo.tags) if self.repo is not None else []
+
+
+_REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}([~^][0-9]{0,4})*")
+_PIN_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
 
 
 def open_source(repo_dir: str | Path, ref: str | None) -> FleetSource:
@@ -134,13 +164,6 @@ def open_source(repo_dir: str | Path, ref: str | None) -> FleetSource:
             raise SourceError(f"{repo_dir} is not a git repository, so --ref {ref} cannot be read") from None
         repo = None
     return FleetSource(path, repo, ref)
-
-
-def _decode(path: str, data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _git_blob_sha(data: bytes) -> str:

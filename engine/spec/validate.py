@@ -17,30 +17,13 @@ from pydantic import ValidationError
 
 from engine.errors import Problem, SpecError
 from engine.spec.freqtrade_extras import check_freqtrade_extras
-from engine.spec.pins import PinError, ResolvedPin, resolve_pin
+from engine.spec.fleetspec import FleetSpec
+from engine.spec.pins import PinError, resolve_pin
 from engine.spec.rawdoc import Loc, RawDocument
 from engine.spec.source import FleetSource
 from engine.spec.models import KIND_MODELS, Bot, Fleet, Pool, Wallet
 
-__all__ = ["FleetSpec", "validate_documents"]
-
-
-@dataclass
-class FleetSpec:
-    """A fleet that passed every check, with the documents it came from for locating diffs."""
-
-    fleet: Fleet
-    wallets: dict[str, Wallet]
-    pools: dict[str, Pool]
-    bots: dict[str, Bot]
-    pins: dict[str, ResolvedPin]
-    documents: dict[tuple[str, str], RawDocument] = field(default_factory=dict)
-
-    def pin_of(self, bot: Bot) -> ResolvedPin:
-        return self.pins[bot.strategy]
-
-    def allocated(self, wallet: str) -> float:
-        return sum(b.allocation for b in self.bots.values() if b.wallet == wallet)
+__all__ = ["validate_documents"]
 
 
 def did_you_mean(value: str, known: list[str]) -> str:
@@ -87,23 +70,24 @@ def _validate_one(doc: RawDocument, problems: list[Problem]) -> Any:
     if kind is None:
         problems.append(doc.problem((), f"document has no 'kind' (one of {', '.join(KIND_MODELS)})"))
         return None
-    if kind not in KIND_MODELS:
-        problems.append(doc.problem(("kind",), f"unknown kind {kind!r}{did_you_mean(str(kind), list(KIND_MODELS))}"))
+    if not isinstance(kind, str) or kind not in KIND_MODELS:
+        shown = repr(kind) if isinstance(kind, str) else f"of type {type(kind).__name__}"
+        problems.append(doc.problem(("kind",), f"unknown kind {shown}{did_you_mean(kind, list(KIND_MODELS)) if isinstance(kind, str) else ''}"
+                                    + ("" if isinstance(kind, str) else f" (one of {', '.join(KIND_MODELS)})")))
         return None
     model = KIND_MODELS[kind]
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        problems.extend(_problem_from_pydantic(doc, model, error) for error in errors)
+        problems.extend(_problem_from_pydantic(doc, model, error) for error in errors if tuple(error["loc"]) not in doc.reported)
     # Keep the fields that did validate, so relations are still checked and every problem of
     # the run is reported at once; the run fails anyway, so this partial model is never used.
     failed = {error["loc"][0] for error in errors if error["loc"]}
     if "name" in failed or "name" not in doc.data:
         return None
-    partial = model.model_construct(**{k: v for k, v in doc.data.items() if k in model.model_fields and k not in failed})
-    _PARTIAL.add(id(partial))
-    return partial
+    return Partial(model.model_construct(**{k: v for k, v in doc.data.items() if k in model.model_fields and k not in failed}),
+                   frozenset(k for k in doc.data if k in model.model_fields and k not in failed))
 
 
 def _problem_from_pydantic(doc: RawDocument, model: type, error: Any) -> Problem:
@@ -214,13 +198,22 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
             problems.append(doc.problem(("freqtrade", *loc), message, at_key=at_key))
 
 
-_PARTIAL: set[int] = set()
-"""ids of the partial models built for documents that failed validation (kept alive by the run)."""
+@dataclass(frozen=True)
+class Partial:
+    """A document that failed validation, with the fields that did validate: enough to check the
+    relations those fields take part in, so one bad field does not hide every other problem. The
+    run fails anyway (there is a problem), so a Partial is never compiled."""
+
+    model: Any
+    valid: frozenset[str]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
 
 
 def _complete(model: Any, *names: str) -> bool:
     """Whether a (possibly partial) model has valid values for all ``names``."""
-    return id(model) not in _PARTIAL or all(name in model.__dict__ for name in names)
+    return not isinstance(model, Partial) or all(name in model.valid for name in names)
 
 
 def _resolve_pins(spec: FleetSpec, source: FleetSource, problems: list[Problem]) -> None:
