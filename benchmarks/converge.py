@@ -77,7 +77,7 @@ def watched(state: Path, bare: Path, work: git.Repo, commits: int, offset: int, 
                 signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 httpx.post(f"{url}/hooks/git", content=body, headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signature,
                                                                        "X-GitHub-Delivery": sha}).raise_for_status()
-            wait_for(lambda: status(url)["queue"]["applied"] == sha, 120, f"commit {n}")
+            wait_for(lambda sha=sha: status(url)["queue"]["applied"] == sha, 120, f"commit {n}")
             times.append(time.perf_counter() - pushed)
             assert status(url)["last_apply"]["result"] == "applied"
         return times

@@ -19,7 +19,7 @@ from pathlib import Path
 import git
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from engine.demo_repo import commit_all  # noqa: E402
+from engine.demo_repo import commit_all
 
 POOLS = 100
 BOTS = 1000

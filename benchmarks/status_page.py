@@ -19,7 +19,6 @@ import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -59,7 +58,7 @@ async def sse_client(url: str, seen: set[int], stop: asyncio.Event) -> None:
                 return
 
 
-async def hold_clients(url: str, clients: int, seconds: float, change: "callable") -> tuple[list[set[int]], list[int]]:  # type: ignore[valid-type]
+async def hold_clients(url: str, clients: int, seconds: float, change: callable) -> tuple[list[set[int]], list[int]]:  # type: ignore[valid-type]
     seen: list[set[int]] = [set() for _ in range(clients)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(sse_client(url, s, stop)) for s in seen]

@@ -70,8 +70,8 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
 def render(repo: str, ref: str | None, out: str) -> None:
     """Write the compose file, supervisord confs and bot configs (no secrets)."""
-    from engine.flow import compile_at
     from engine.compile.render import render_fleet
+    from engine.flow import compile_at
 
     _, desired = compile_at(repo, ref)
     written = render_fleet(desired).write(out)
@@ -193,8 +193,8 @@ def status(fleet: str | None, fmt: str) -> None:
 def watch(remote: str, branch: str, interval: float, resync: float, listen: str | None, log_format: str,
           flap_limit: int, flap_window: float) -> None:
     """Follow a branch: apply each new commit, repair drift between commits (foreground)."""
-    from engine.watch.runner import run_watcher
     from engine.watch.daemon import WatchOptions
+    from engine.watch.runner import run_watcher
 
     gc.set_threshold(700, 10, 10)  # a long-running process: the default collector, not the CLI's tuning
     options = WatchOptions(remote, branch, interval, resync, flap_limit, flap_window)
@@ -312,7 +312,7 @@ def _run() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug, not a user mistake
+    except Exception as exc:  # noqa: BLE001 - a bug, not a user mistake: one line, the traceback on request
         if os.environ.get("FLEETOPS_DEBUG"):
             traceback.print_exc()
         click.echo(f"fleetops: internal error: {type(exc).__name__}: {one_line(str(exc))} (set FLEETOPS_DEBUG=1 for the traceback)", err=True)

@@ -6,7 +6,6 @@ Cases live in ``cases/bad_specs.yaml``; a new bad spec is a new entry there.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

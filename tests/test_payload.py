@@ -7,9 +7,9 @@ import json
 import git
 
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
+from engine.compile.render import render_fleet
 from engine.flow import compile_at
 from engine.plan.diff import plan_fleets
-from engine.compile.render import render_fleet
 
 
 def test_payload_round_trip_is_lossless(base_repo: git.Repo) -> None:

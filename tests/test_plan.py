@@ -64,7 +64,7 @@ def test_adding_a_bot_to_a_full_pool_adds_a_container_and_moves_nobody(base_repo
     plan = plan_of(base_repo)
     # "aaa-new" sorts first by name: a fresh compile would put it in container 1 and push beta-1 out.
     assert actions(plan) == [("container/testfleet-standard-2", "create"), ("bot/aaa-new", "create")]
-    assert "new bot in testfleet-standard-2" == plan.changes[1].reason
+    assert plan.changes[1].reason == "new bot in testfleet-standard-2"
 
 
 def test_removing_a_bot_removes_only_it_and_its_empty_container(base_repo: git.Repo) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.flow import compile_at
 from engine.compile.render import render_fleet
+from engine.flow import compile_at
 from engine.live.secrets import secrets_document
 from tests.conftest import ROOT, Run
 from tests.support.repos import edit

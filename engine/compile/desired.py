@@ -26,8 +26,8 @@ from engine.compile.essence import (
 from engine.compile.templates import template_version
 from engine.hashing import short_hash
 from engine.naming import BOT_USER_UID, SUPERVISOR_CONF, bot_data_dir, bot_etc_dir
-from engine.spec.models import Bot
 from engine.spec.fleetspec import FleetSpec
+from engine.spec.models import Bot
 
 __all__ = ["DesiredBot", "DesiredContainer", "DesiredFleet", "compile_fleet", "placements_of"]
 

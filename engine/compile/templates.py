@@ -40,7 +40,7 @@ def _compose(value: Any) -> str:
 
 
 @functools.cache
-def environment() -> "jinja2.Environment":
+def environment() -> jinja2.Environment:
     import jinja2  # only rendering needs it; plans hash template texts without it
 
     env = jinja2.Environment(

@@ -266,5 +266,5 @@ class Runtime:
         return target
 
     def _archive_dir(self, label: str) -> Path:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         return self.archive_root / f"{stamp}-{label}"

@@ -73,7 +73,7 @@ def default_state_dir() -> Path:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 _SCHEMA = """
@@ -193,7 +193,7 @@ def apply_lock(state_dir: Path, *, wait: float = 0.0, waiting: Callable[[str], N
     """
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "apply.lock"
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 - held for as long as the lock is
     try:
         deadline = time.monotonic() + wait
         told = False

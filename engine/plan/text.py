@@ -60,7 +60,7 @@ def _change_lines(change: Change) -> list[str]:
     lines = [f"{glyph} {address} {click.style(change.action.value, fg=colour)}  ({one_line(change.reason)}){risk}"]
     paths = [one_line(d.path) for d in change.diff]
     width = max((len(p) for p in paths), default=0)
-    for path, d in zip(paths, change.diff):
+    for path, d in zip(paths, change.diff, strict=True):
         lines.append(f"      {path.ljust(width)}  {_value(d.before)} -> {_value(d.after)}")
     lines.append("")
     return lines

@@ -12,9 +12,9 @@ from collections import OrderedDict
 from pathlib import Path
 
 from engine.errors import Problem
+from engine.spec.fleetspec import FleetSpec
 from engine.spec.rawdoc import RawDocument, parse_documents
 from engine.spec.source import Blob, FleetSource, open_source
-from engine.spec.fleetspec import FleetSpec
 from engine.spec.validate import validate_documents
 
 __all__ = ["LoadedFleet", "ParseCache", "load_fleet"]

@@ -21,14 +21,14 @@ from engine.naming import RESERVED_POOL_PREFIX
 
 __all__ = [
     "BOT_COMMAND_PLACEHOLDERS",
+    "KIND_MODELS",
+    "SECRET_TARGETS",
     "Bot",
     "Fleet",
     "FleetDefaults",
     "Health",
-    "KIND_MODELS",
     "NotifyTarget",
     "Pool",
-    "SECRET_TARGETS",
     "TrailingStop",
     "Wallet",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -21,7 +21,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from engine.errors import Problem
 
-__all__ = ["Loc", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_DOCUMENTS", "MAX_VALUES", "RawDocument", "parse_documents"]
+__all__ = ["MAX_DEPTH", "MAX_DOCUMENTS", "MAX_FILE_BYTES", "MAX_VALUES", "Loc", "RawDocument", "parse_documents"]
 
 MAX_FILE_BYTES = 1 << 20
 """A spec or strategy file larger than this is an error, reported without reading it (a fleet of
@@ -78,7 +78,7 @@ class _MemoResolver(VersionedResolver):
     The memo is bounded, and only short texts are remembered, so a long-running watcher reading
     new values every commit does not grow."""
 
-    _memo: dict[tuple[Any, Any, Any], Any] = {}
+    _memo: ClassVar[dict[tuple[Any, Any, Any], Any]] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         key = (kind, value, implicit)

@@ -19,7 +19,7 @@ from gitdb.exc import BadName, BadObject
 from engine.errors import SourceError
 from engine.spec.rawdoc import MAX_FILE_BYTES
 
-__all__ = ["MAX_FILE_BYTES", "MAX_FILES", "Blob", "FleetSource", "SPEC_DIR", "STRATEGY_DIR", "open_source"]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "SPEC_DIR", "STRATEGY_DIR", "Blob", "FleetSource", "open_source"]
 
 SPEC_DIR = "fleet"
 STRATEGY_DIR = "strategies"

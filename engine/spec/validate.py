@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from engine.errors import Problem, SpecError
-from engine.spec.freqtrade_extras import check_freqtrade_extras
 from engine.spec.fleetspec import FleetSpec
+from engine.spec.freqtrade_extras import check_freqtrade_extras
+from engine.spec.models import KIND_MODELS, Bot, Fleet
 from engine.spec.pins import PinError, resolve_pin
 from engine.spec.rawdoc import Loc, RawDocument
 from engine.spec.source import FleetSource
-from engine.spec.models import KIND_MODELS, Bot, Fleet, Pool, Wallet
 
 __all__ = ["validate_documents"]
 

@@ -23,7 +23,7 @@ class WatchLog:
         self.stream = stream or sys.stderr
 
     def __call__(self, message: str, *, event: str = "progress", level: str = "info", **fields: Any) -> None:
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         if self.fmt == "json":
             line = json.dumps({"time": now, "level": level, "event": event, "message": message, **fields},
                               ensure_ascii=False, default=str)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-from types import FrameType
-
 import threading
+from types import FrameType
 
 from engine.flow import Context
 from engine.live.botapi import HttpBotApi

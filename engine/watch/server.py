@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
@@ -78,7 +79,7 @@ def ui_token(environ: Mapping[str, str]) -> str | None:
     if not path:
         return None
     try:
-        token = open(path, encoding="utf-8").read().strip()
+        token = Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise FleetopsError(f"cannot read FLEETOPS_UI_TOKEN_FILE {path}: {exc}") from None
     if not token:

@@ -36,7 +36,7 @@ def remove_fleet(api: docker.APIClient, fleet: str) -> None:
 
 
 @pytest.fixture
-def live(docker_api: docker.APIClient, base_repo: git.Repo, tmp_path: Path, fleetops: Callable[..., Run]) -> Iterator["LiveFleetHelper"]:
+def live(docker_api: docker.APIClient, base_repo: git.Repo, tmp_path: Path, fleetops: Callable[..., Run]) -> Iterator[LiveFleetHelper]:
     remove_fleet(docker_api, FLEET)
     helper = LiveFleetHelper(docker_api, base_repo, tmp_path / "state", fleetops)
     yield helper

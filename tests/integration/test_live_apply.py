@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from tests.integration.conftest import FLEET, LiveFleetHelper
 from tests.support.repos import commit, edit

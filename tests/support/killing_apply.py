@@ -15,8 +15,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine.cli import main  # noqa: E402
-from engine.live import docker_api, supervisor_ctl  # noqa: E402
+from engine.cli import main
+from engine.live import docker_api, supervisor_ctl
 
 KILL_AT = int(sys.argv[1])
 _made = 0

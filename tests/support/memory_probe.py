@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine.flow import Context, apply_plan, plan_specs  # noqa: E402
-from engine.live.fakes import FakeEngine  # noqa: E402
-from tests.support.bigfleet import make_big_fleet, write_bots  # noqa: E402
+from engine.flow import Context, apply_plan, plan_specs
+from engine.live.fakes import FakeEngine
+from tests.support.bigfleet import make_big_fleet, write_bots
 
 
 def rss_kib() -> int:
