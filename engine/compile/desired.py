@@ -127,8 +127,10 @@ def fleet_settings(spec: FleetSpec) -> FleetSettings:
         image=fleet.defaults.image,
         bot_command=fleet.defaults.bot_command,
         exchange=fleet.defaults.exchange,
+        exchange_url=fleet.defaults.exchange_url,
         timeframe=fleet.defaults.timeframe,
-        health=HealthSettings(timeout_seconds=fleet.health.timeout_seconds, rollback=fleet.health.rollback),
+        drain_timeout=fleet.defaults.drain_timeout,
+        health=HealthSettings(timeout_seconds=fleet.health.timeout_seconds, rollback=fleet.health.rollback, check=fleet.health.check),
         notify=tuple(NotifySettings(url=n.url) for n in fleet.notify),
     )
 
@@ -155,6 +157,7 @@ def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> BotEssence:
         strategy_sha256=pin.sha256,
         pairs=tuple(bot.pairs),
         exchange=bot.exchange or defaults.exchange,
+        exchange_url=bot.exchange_url or defaults.exchange_url,
         timeframe=bot.timeframe or defaults.timeframe,
         max_open_trades=bot.max_open_trades,
         stake_amount=bot.stake_amount if isinstance(bot.stake_amount, float) else "unlimited",
@@ -169,6 +172,8 @@ def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> BotEssence:
         freqtrade=dict(bot.freqtrade),
         command=command,
         run_as=BOT_USER_UID,
+        on_change=bot.on_change or ("restart" if bot.dry_run else "drain"),
+        drain_timeout=bot.drain_timeout or defaults.drain_timeout,
     )
 
 

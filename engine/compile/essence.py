@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 __all__ = [
+    "POLICY_FIELDS",
     "BotEssence",
     "ContainerEssence",
     "Essence",
@@ -63,6 +64,7 @@ class BotEssence(Essence):
     strategy_sha256: str
     pairs: tuple[str, ...]
     exchange: str
+    exchange_url: str | None
     timeframe: str
     max_open_trades: int
     stake_amount: float | Literal["unlimited"]
@@ -75,6 +77,13 @@ class BotEssence(Essence):
     freqtrade: dict[str, JsonValue]
     command: tuple[str, ...]
     run_as: int
+    on_change: Literal["restart", "drain"]
+    drain_timeout: int
+
+
+POLICY_FIELDS = frozenset({"on_change", "drain_timeout"})
+"""Bot fields that decide how fleetops treats the bot, not what its process runs: changing only
+these updates the record, never restarts the bot."""
 
 
 class ContainerEssence(Essence):
@@ -108,6 +117,7 @@ class PoolEssence(Essence):
 class HealthSettings(Essence):
     timeout_seconds: int = 60
     rollback: Literal["auto", "off"] = "auto"
+    check: Literal["loop", "ping"] = "loop"
 
 
 class NotifySettings(Essence):
@@ -120,7 +130,9 @@ class FleetSettings(Essence):
     image: str
     bot_command: str
     exchange: str
+    exchange_url: str | None
     timeframe: str
+    drain_timeout: int
     health: HealthSettings
     notify: tuple[NotifySettings, ...]
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from engine.compile.essence import BotEssence
 from engine.naming import bot_data_dir, bot_etc_dir
+from engine.spec.exchanges import ccxt_overrides
 
 __all__ = ["CONFIG_VERSION", "freqtrade_config"]
 
-CONFIG_VERSION = "2"
+CONFIG_VERSION = "3"
 """Folded into every bot's hash (with the templates'): bump it when this builder's output changes."""
 
 PROCESS_THROTTLE_SECS = 5
@@ -45,7 +46,8 @@ def freqtrade_config(bot: str, essence: BotEssence) -> dict[str, Any]:
         "db_url": f"sqlite:///{data}/{database}",
         "entry_pricing": {"price_side": "same"},
         "exit_pricing": {"price_side": "same"},
-        "exchange": {"name": essence.exchange, "pair_whitelist": list(essence.pairs)},
+        "exchange": {"name": essence.exchange, "pair_whitelist": list(essence.pairs),
+                     **(ccxt_overrides(essence.exchange, essence.exchange_url) if essence.exchange_url else {})},
         "pairlists": [{"method": "StaticPairList"}],
         "internals": {"process_throttle_secs": PROCESS_THROTTLE_SECS},
         "api_server": {"enabled": True, "listen_ip_address": "0.0.0.0", "listen_port": essence.port},

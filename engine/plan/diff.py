@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.compile.desired import DesiredFleet
-from engine.compile.essence import Essence
+from engine.compile.essence import POLICY_FIELDS, Essence
 from engine.plan.fields import BOT_HIDDEN, diff_essences, display_number
 from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, Snapshot, WalletUsage
 from engine.plan.risk import bot_risk, fleet_risk, wallet_risk
@@ -88,6 +88,8 @@ def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
         return Action.RESTART, "bot command changed"
     if changed <= {"strategy", "strategy_sha256", "strategy_class"} and changed:
         return Action.RELOAD, "strategy pin changed"
+    if changed and changed <= POLICY_FIELDS:
+        return Action.UPDATE, "how changes reach it: " + ", ".join(sorted(changed)) + " (the bot keeps running)"
     if not changed:
         return Action.RELOAD, "rendered config changed (fleetops templates)"
     return Action.RELOAD, "config changed: " + ", ".join(sorted(changed - {"strategy_sha256", "strategy_class"}))

@@ -162,18 +162,28 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
+ExchangeUrl = Annotated[str, _matching(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?", "exchange API base URL (scheme://host[:port])")]
+"""Where a bot's exchange answers instead of its public endpoint: a sandbox, or a local market for
+paper trading (fleetops renders ccxt's URL overrides for every API of the exchange onto it)."""
+DrainSeconds = Annotated[int, Field(ge=1, le=7 * 86400)]
+
+
 class FleetDefaults(_Spec):
     image: ImageRef = "freqtradeorg/freqtrade:stable"
     bot_command: Annotated[str, AfterValidator(_check_bot_command)] = (
         "freqtrade trade --config {config} --config {secrets} --userdir {userdir}"
     )
     exchange: Exchange = "binance"
+    exchange_url: ExchangeUrl | None = None
     timeframe: Timeframe = "5m"
+    drain_timeout: DrainSeconds = 900
 
 
 class Health(_Spec):
     timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     rollback: Literal["auto", "off"] = "auto"
+    check: Literal["loop", "ping"] = "loop"
+    """``loop``: the API answers, the trading loop runs and logs no strategy error; ``ping``: the API answers."""
 
 
 class NotifyTarget(_Spec):
@@ -240,6 +250,7 @@ class Bot(_Spec):
     pairs: Annotated[list[Pair], Field(min_length=1, max_length=1000)]
     timeframe: Timeframe | None = None
     exchange: Exchange | None = None
+    exchange_url: ExchangeUrl | None = None
     max_open_trades: Annotated[int, Field(ge=-1, le=10_000)] = 3
     stake_amount: Annotated[float | str, BeforeValidator(_stake_amount)]
     stoploss: Annotated[float, Field(gt=-1, lt=0)]
@@ -247,6 +258,10 @@ class Bot(_Spec):
     trailing_stop: TrailingStop | None = None
     dry_run: bool = True
     enabled: bool = True
+    on_change: Literal["restart", "drain"] | None = None
+    """How a change reaches a running bot: ``restart`` at once, or ``drain`` (stop entering, wait for
+    open trades to close, then change). Default: restart for dry-run bots, drain for live ones."""
+    drain_timeout: DrainSeconds | None = None
     secrets: dict[Annotated[str, AfterValidator(_check_secret_name)], Annotated[str, AfterValidator(_check_secret_ref)]] = {}
     freqtrade: dict[str, Any] = {}
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import Problem, SpecError
+from engine.spec.exchanges import SUPPORTED as EXCHANGE_URL_SUPPORT
 from engine.spec.fleetspec import FleetSpec
 from engine.spec.freqtrade_extras import check_freqtrade_extras
 from engine.spec.models import KIND_MODELS, Bot, Fleet
@@ -185,6 +186,11 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
                     problems.append(
                         doc.problem(("pairs", i), f"pair {pair} is quoted in {quote} but wallet '{wallet.name}' holds {wallet.currency}")
                     )
+        exchange = bot.exchange or spec.fleet.defaults.exchange
+        if (getattr(bot, "exchange_url", None) or spec.fleet.defaults.exchange_url) and exchange not in EXCHANGE_URL_SUPPORT:
+            where = ("exchange_url",) if getattr(bot, "exchange_url", None) else ("exchange",)
+            problems.append(doc.problem(where, f"bot '{name}' points exchange {exchange} at another URL (exchange_url), which "
+                                        f"fleetops can do for {', '.join(sorted(EXCHANGE_URL_SUPPORT))} only"))
         pool = getattr(bot, "pool", None)
         if pool is not None and pool not in spec.pools:
             problems.append(doc.problem(("pool",), f"pool '{pool}' is not defined{did_you_mean(pool, list(spec.pools))}"))

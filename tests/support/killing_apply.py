@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,20 @@ from engine.live import docker_api, supervisor_ctl
 
 KILL_AT = int(sys.argv[1])
 _made = 0
+_lock = threading.Lock()
 _MUTATING_RPC = {"reloadConfig", "addProcessGroup", "removeProcessGroup", "startProcess", "stopProcessGroup"}
 
 
 def _before(what: str) -> None:
+    """Count the call (the executor makes them from several threads) and die at the k-th."""
     global _made
-    if _made == KILL_AT:
-        sys.stderr.write(f"killed before call {_made}: {what}\n")
-        sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-    sys.stderr.write(f"call {_made}: {what}\n")
-    _made += 1
+    with _lock:
+        if _made == KILL_AT:
+            sys.stderr.write(f"killed before call {_made}: {what}\n")
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        sys.stderr.write(f"call {_made}: {what}\n")
+        _made += 1
 
 
 _docker_call = docker_api.DockerEngine._call
