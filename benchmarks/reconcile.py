@@ -176,7 +176,7 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
     from engine.flow import Context, plan_specs
     from engine.live.adapters import real_ports
 
-    ctx = Context(state, real_ports(None))
+    ctx = Context(state, real_ports(None, state))
     in_process = []
     for _ in range(4):  # the first run warms caches, as a long-running watcher would have
         start = time.perf_counter()
@@ -245,7 +245,7 @@ def bench_api_calls(tmp: Path) -> None:
                   command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}")
         state = tmp / f"calls-state-{bots}"
         fleetops(state, "apply", "--repo", str(root), "--yes")
-        ctx = Context(state, real_ports(None))
+        ctx = Context(state, real_ports(None, state))
         start = time.perf_counter()
         plan = plan_specs(ctx, root, None).plan
         elapsed = time.perf_counter() - start

@@ -242,7 +242,8 @@ def _context() -> Context:
     from engine.live.adapters import real_ports
 
     obj = click.get_current_context().find_root().obj
-    return Context(_state_dir(), real_ports(obj["docker_host"]), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
+    state_dir = _state_dir()
+    return Context(state_dir, real_ports(obj["docker_host"], state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
 
 
 def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply") -> None:

@@ -31,6 +31,7 @@ from engine.live.processes import ProcessWatch
 from engine.live.runtime import Runtime
 from engine.live.secrets import load_or_create_key
 from engine.live.store import Revision, RevisionStatus, RevisionStore
+from engine.live.trading import LOOP_WINDOW, wait_trading
 from engine.naming import network_name
 from engine.plan.diff import plan_fleets
 from engine.plan.jsonfmt import plan_as_dict
@@ -216,6 +217,14 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str
         targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
     watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots)
     results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
+    if target.settings is None or target.settings.health.check == "loop":
+        answering = {n: (t.address, t.port) for n, t in targets.items() if results[n].healthy and t.address is not None}
+        if answering:
+            ctx.progress(f"waiting for {len(answering)} bot(s) to run their trading loop")
+        window = min(LOOP_WINDOW, timeout)  # the loop gets at most the fleet's health timeout, and 30 s
+        for name, why in wait_trading(ctx.ports.bot_api, target.name, answering, window=window, failed=watch.failed).items():
+            if why is not None:
+                results[name] = BotHealth(name, False, why, results[name].seconds)
     return {name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}
 
 

@@ -24,7 +24,7 @@ ALPHA_2 = "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USD
 # (kind, field) → edits [(file, old, new)], the address and the diff path the plan must show.
 CASES: dict[tuple[str, str], tuple[list[tuple[str, str, str]], str, str]] = {
     ("Fleet", "defaults.image"): ([(FLEET, "image: fleetops/standin-bot:1", "image: fleetops/standin-bot:2")], "fleet/testfleet", "image"),
-    ("Fleet", "defaults.bot_command"): ([(FLEET, "standin-bot webserver", "standin-bot trade")], "fleet/testfleet", "bot_command"),
+    ("Fleet", "defaults.bot_command"): ([(FLEET, "standin-bot trade", "standin-bot webserver")], "fleet/testfleet", "bot_command"),
     ("Fleet", "defaults.exchange"): ([(FLEET, "defaults:\n", "defaults:\n  exchange: kraken\n")], "fleet/testfleet", "exchange"),
     ("Fleet", "defaults.timeframe"): ([(FLEET, "defaults:\n", "defaults:\n  timeframe: 1h\n")], "fleet/testfleet", "timeframe"),
     ("Fleet", "defaults.exchange_url"): ([(FLEET, "defaults:\n", "defaults:\n  exchange_url: http://172.17.0.1:9100\n"),

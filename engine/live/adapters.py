@@ -6,6 +6,9 @@ Called by the CLI and the watcher to build a ``Context``; tests build one from
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from engine.live.botapi import HttpBotApi
 from engine.live.docker_api import DockerEngine
 from engine.live.ports import Ports
 from engine.live.probe import HttpProbe
@@ -14,5 +17,5 @@ from engine.live.supervisor_ctl import connect_supervisor
 __all__ = ["real_ports"]
 
 
-def real_ports(docker_host: str | None) -> Ports:
-    return Ports(docker=DockerEngine(docker_host), supervisor=connect_supervisor, probe=HttpProbe())
+def real_ports(docker_host: str | None, state_dir: Path) -> Ports:
+    return Ports(docker=DockerEngine(docker_host), supervisor=connect_supervisor, probe=HttpProbe(), bot_api=HttpBotApi(state_dir))

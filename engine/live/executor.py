@@ -185,7 +185,7 @@ class Executor:
                 self.docker.stop(name)
             elif action is Action.START:
                 self.docker.start(name)
-            else:
+            elif action is not Action.UPDATE:  # a policy change reaches no process
                 self.docker.restart(name)
             self._record(changes)
             return

@@ -7,7 +7,10 @@ listed, a started pool container's supervisord runs the programs of the conf fle
 (``autostart`` honoured), ``update`` touches only programs whose section changed, and a bot
 answers its ping when its process runs and its strategy file does not contain ``BROKEN``; a bot
 whose strategy contains ``CRASH`` dies at start (supervisord: BACKOFF) after printing a traceback
-that quotes its secrets file, as a careless strategy might.
+that quotes its secrets file, as a careless strategy might. Its trading API (``/api/v1/health``,
+``logs``, ``count``, ``stopbuy``…) answers like FreqTrade's: the loop ticks unless the strategy
+contains ``STALL`` (or ``market_down`` is set), logs a strategy error when it contains
+``LOOPERROR``, and ``open_trades[bot]`` trades stay open until ``close_trades`` closes them.
 Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on Docker.
 """
 
@@ -17,6 +20,7 @@ import itertools
 import queue
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +28,7 @@ from pathlib import Path
 from engine.compile.container import ContainerDefinition
 from engine.compile.essence import RecordError, parse_record
 from engine.errors import DockerError, SupervisorError
-from engine.live.ports import ContainerEvent, ListedContainer, Ports, ProbeAnswer, ProcessInfo
+from engine.live.ports import BotAnswer, ContainerEvent, ListedContainer, Ports, ProbeAnswer, ProcessInfo
 from engine.live.records import AppliedBot
 from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
 
@@ -53,6 +57,7 @@ class FakeContainer:
     """What the container printed (a dedicated bot's log)."""
     started_with: dict[str, str] = field(default_factory=dict)
     """Bot → the config.json its running process read when it started (what it really runs)."""
+    started_at: dict[str, float] = field(default_factory=dict)
 
 
 class FakeEngine:
@@ -71,6 +76,10 @@ class FakeEngine:
         """Containers whose supervisord does not answer."""
         self.crash_after: int | None = None
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
+        self.open_trades: dict[str, int] = {}
+        self.entries_stopped: set[str] = set()
+        """Bots that received ``POST /api/v1/stopbuy`` since they last started."""
+        self.market_down = False
         self.probe_delay = 0.0
         """Seconds each ping takes: a slow bot start, to hold an apply in its health wait."""
         self._events: queue.Queue[ContainerEvent | None] = queue.Queue()
@@ -79,7 +88,7 @@ class FakeEngine:
         self._lock = threading.RLock()
 
     def ports(self) -> Ports:
-        return Ports(docker=self, supervisor=self.supervisor, probe=_FakeProbe(self))
+        return Ports(docker=self, supervisor=self.supervisor, probe=_FakeProbe(self), bot_api=_FakeBotApi(self))
 
     # -- Docker ----------------------------------------------------------------------------
 
@@ -210,6 +219,8 @@ class FakeEngine:
         etc = container.runtime_dir / HOST_ETC / BOTS / bot
         config = etc / "config.json"
         container.started_with[bot] = config.read_text() if config.is_file() else ""
+        container.started_at[bot] = time.time()
+        self.entries_stopped.discard(bot)
         if any("CRASH" in f.read_text() for f in (etc / "strategies").glob("*.py")):
             secrets = (etc / "secrets.json").read_text() if (etc / "secrets.json").is_file() else ""
             log = container.runtime_dir / "data" / BOTS / bot / "bot.log"
@@ -301,6 +312,25 @@ def _read_sections(runtime_dir: Path) -> dict[str, str]:
     return {m.group(1): m.group(2).strip() for m in _SECTION.finditer(text)}
 
 
+def _answering(engine: FakeEngine, address: str, port: int) -> tuple[FakeContainer, str] | None:
+    """The container and bot serving ``address:port``, when its process runs."""
+    with engine._lock:
+        container = next((c for c in engine.containers.values() if c.ip == address and c.state == "running"), None)
+        if container is None:
+            return None
+        bot = _bot_on_port(container.runtime_dir, port)
+        if bot is None:
+            return None
+        if container.labels.get(Labels.ROLE) == "pool" and container.programs.get(bot) != "RUNNING":
+            return None
+    return container, bot
+
+
+def _strategy_says(container: FakeContainer, bot: str, word: str) -> bool:
+    strategies = container.runtime_dir / HOST_ETC / BOTS / bot / "strategies"
+    return any(word in f.read_text() for f in strategies.glob("*.py"))
+
+
 class _FakeProbe:
     """A bot answers when its process runs and its pinned strategy is not marked ``BROKEN``."""
 
@@ -310,19 +340,43 @@ class _FakeProbe:
     def ping(self, address: str, port: int) -> ProbeAnswer:
         if self.engine.probe_delay:
             threading.Event().wait(self.engine.probe_delay)
-        with self.engine._lock:
-            container = next((c for c in self.engine.containers.values() if c.ip == address and c.state == "running"), None)
-            if container is None:
-                return ProbeAnswer(False, "ConnectError")
-            bot = _bot_on_port(container.runtime_dir, port)
-            if bot is None:
-                return ProbeAnswer(False, "ConnectError")
-            if container.labels.get(Labels.ROLE) == "pool" and container.programs.get(bot) != "RUNNING":
-                return ProbeAnswer(False, "ConnectError")
-        strategies = container.runtime_dir / HOST_ETC / BOTS / bot / "strategies"
-        if any("BROKEN" in f.read_text() for f in strategies.glob("*.py")):
+        found = _answering(self.engine, address, port)
+        if found is None or _strategy_says(*found, "BROKEN"):
             return ProbeAnswer(False, "ConnectError")
         return ProbeAnswer(True, "pong")
+
+
+class _FakeBotApi:
+    """FreqTrade's trade-mode REST API, as far as fleetops reads it."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
+        found = _answering(self.engine, address, port)
+        if found is None or found[1] != bot or _strategy_says(*found, "BROKEN"):
+            return BotAnswer(None, "ConnectError")
+        container, _ = found
+        started = container.started_at.get(bot, time.time())
+        stalled = self.engine.market_down or _strategy_says(container, bot, "STALL")
+        route = path.split("?")[0]
+        if route == "health":
+            return BotAnswer({"bot_start_ts": started - 1, "last_process_ts": None if stalled else time.time()}, "ok")
+        if route == "logs":
+            rows = []
+            if _strategy_says(container, bot, "LOOPERROR"):
+                rows.append(["", (started + 0.5) * 1000, "freqtrade.strategy", "ERROR",
+                             "Strategy caused the following exception: ZeroDivisionError('division by zero')"])
+            return BotAnswer({"log_count": len(rows), "logs": rows}, "ok")
+        if route in ("count", "status"):
+            n = self.engine.open_trades.get(bot, 0)
+            return BotAnswer({"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)], "ok")
+        if route == "profit":
+            return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0}, "ok")
+        if route in ("stopbuy", "stopentry") and method == "POST":
+            self.engine.entries_stopped.add(bot)
+            return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")
+        return BotAnswer(None, "HTTP 404")
 
 
 def _bot_on_port(runtime_dir: Path, port: int) -> str | None:

@@ -128,3 +128,4 @@ class Ports:
     docker: DockerPort
     supervisor: SupervisorFactory
     probe: ProbePort
+    bot_api: BotApiPort

@@ -189,7 +189,8 @@ def test_real_freqtrade_bots_serve_their_config(live: LiveFleetHelper) -> None:
 
     subprocess.run([sys.executable, str(ROOT / "scripts/build-images"), "--only", "freqtrade"], check=True)
     edit(live.root / "fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: fleetops/freqtrade:2026.9")
-    edit(live.root / "fleet/fleet.yaml", "bot_command: standin-bot webserver", "bot_command: freqtrade webserver")
+    edit(live.root / "fleet/fleet.yaml", "bot_command: standin-bot trade", "bot_command: freqtrade webserver")
+    edit(live.root / "fleet/fleet.yaml", "health:", "health:\n  check: ping")  # webserver mode has no trading loop
     edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 120")
     text = (live.root / "fleet/bots.yaml").read_text()
     (live.root / "fleet/bots.yaml").write_text(text[: text.index("---\nkind: Bot\nname: beta-1")])  # alpha-1, alpha-2 only

@@ -38,8 +38,6 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def watcher(live: LiveFleetHelper, tmp_path: Path) -> Iterator[tuple[str, git.Repo]]:
-    edit(live.root / "fleet/fleet.yaml", "standin-bot webserver", "standin-bot trade")
-    commit(live.repo, "trade mode")
     bare = tmp_path / "origin.git"
     git.Repo.clone_from(live.root, bare, bare=True)
     work = git.Repo.clone_from(bare, tmp_path / "work")

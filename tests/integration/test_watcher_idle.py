@@ -18,7 +18,7 @@ STANDARD = f"{FLEET}-standard-1"
 def test_a_thousand_idle_polls_touch_nothing(live: LiveFleetHelper, tmp_path: Path) -> None:
     bare = tmp_path / "origin.git"
     git.Repo.clone_from(live.root, bare, bare=True)
-    ports = real_ports(None)
+    ports = real_ports(None, live.state)
     watcher = Watcher(Context(live.state, ports, lambda _l: None, {}), WatchOptions(str(bare), resync=1.0),
                       WatchLog("text", open("/dev/null", "w")))
     assert watcher.poll_once()

@@ -85,6 +85,8 @@ CASES = [
          [(f"container/{SMALL}", "update")], mutations=[], reason="record is unreadable"),
     Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
          mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"]),
+    Case("a policy change updates the record and restarts nothing", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\non_change: drain"),
+         [("bot/solo", "update")], mutations=[], reason="the bot keeps running"),
     Case("disabled bot is stopped, not deleted", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nenabled: false"),
          [("bot/alpha-2", "stop")], mutations=["supervisor testfleet-standard-1 change alpha-2"]),
     Case("pool-to-pool move", lambda h: h.edit("fleet/bots.yaml", "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]",
@@ -198,3 +200,23 @@ def test_a_bot_that_dies_at_start_fails_at_once_with_its_log_masked(fleet: Harne
     assert any("RuntimeError: strategy crashed" in line for line in log)
     assert "tg-very-secret-123" not in json.dumps(revision.details) and "***" in json.dumps(log)
     assert any("| RuntimeError" in line for line in fleet.progress)
+
+
+@pytest.mark.parametrize("marker, reason", [
+    ("STALL", "its trading loop has not run since it started"),
+    ("LOOPERROR", "its strategy raised since it started: Strategy caused the following exception"),
+])
+def test_a_bot_that_answers_but_does_not_trade_fails_the_gate(marker: str, reason: str, fleet: Harness) -> None:
+    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + f"\n# {marker}\n")
+    commit(fleet.repo, f"Alpha v3, {marker}", tag="v3")
+    fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    outcome = fleet.apply()
+    assert outcome.status is RevisionStatus.ROLLED_BACK and reason in outcome.message, outcome.message
+
+
+def test_with_health_check_ping_a_stalled_loop_passes(fleet: Harness) -> None:
+    fleet.edit("fleet/fleet.yaml", "health:", "health:\n  check: ping")
+    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\n# STALL\n")
+    commit(fleet.repo, "Alpha v3, stalls", tag="v3")
+    fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    assert fleet.apply().status is RevisionStatus.APPLIED
