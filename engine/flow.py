@@ -21,6 +21,7 @@ from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.errors import ApplyError, FleetopsError, HealthError, SourceError, SpecError
 from engine.live import policy
+from engine.live.drain import drain, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
@@ -55,6 +56,8 @@ class Context:
     progress: Callable[[str], None] = lambda _line: None
     environ: Mapping[str, str] | None = None
     parse_cache: ParseCache = field(default_factory=ParseCache)
+    drain_wait: float | None = None
+    """Caps every bot's drain_timeout (the watcher's self-heal does not wait on trades)."""
     """Parsed spec files for this context's life (a watcher's: bounded, see ParseCache)."""
     _store: RevisionStore | None = field(default=None, init=False, repr=False)
 
@@ -87,6 +90,8 @@ class ApplyOutcome:
     status: RevisionStatus
     health: dict[str, BotHealth]
     message: str
+    postponed: dict[str, str] = field(default_factory=dict)
+    """Bots whose change waits for their open trades to close (drain timed out); the next apply tries again."""
 
 
 # -- offline --------------------------------------------------------------------------------
@@ -138,6 +143,8 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
         baseline = baseline_from_live(live, fleet_from_payload(current.payload) if current else None)
         meta = Snapshot("live", None, current.commit if current else None, revision=current.number if current else None)
         plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
+    with stage("open trades"):
+        plan, _counts = with_open_trades(plan, live, ctx.ports.bot_api)
     return LivePlan(plan, target, live, source)
 
 
@@ -182,9 +189,14 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
 def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
     target, store = live_plan.target, ctx.store()
     runtime = ctx.runtime(target.name, writable=True)
+    with stage("drain"):
+        drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait)
+    plan = without(live_plan.plan, drained.postponed, live_plan.live)
+    if drained.postponed:
+        message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(drained.postponed.items())])
     try:
         with stage("execute plan"):
-            result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(live_plan.plan)
+            result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(plan)
         with stage("health checks"):
             health = check_health(ctx, target, result.check_bots)
     except HealthError as exc:
@@ -199,7 +211,8 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
                     ctx.progress(f"  | {line}")
         return _fail(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
     store.finish(number, RevisionStatus.APPLIED, message)
-    return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied")
+    postponed = f"; postponed until their trades close: {', '.join(sorted(drained.postponed))}" if drained.postponed else ""
+    return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
 
 
 def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:

@@ -77,6 +77,8 @@ class FakeEngine:
         self.crash_after: int | None = None
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
         self.open_trades: dict[str, int] = {}
+        self.api_posts: list[str] = []
+        """Every POST a bot's API received ("alpha-2 stopbuy"), in order."""
         self.entries_stopped: set[str] = set()
         """Bots that received ``POST /api/v1/stopbuy`` since they last started."""
         self.market_down = False
@@ -357,6 +359,8 @@ class _FakeBotApi:
         if found is None or found[1] != bot or _strategy_says(*found, "BROKEN"):
             return BotAnswer(None, "ConnectError")
         container, _ = found
+        if method == "POST":
+            self.engine.api_posts.append(f"{bot} {path}")
         started = container.started_at.get(bot, time.time())
         stalled = self.engine.market_down or _strategy_says(container, bot, "STALL")
         route = path.split("?")[0]
@@ -376,6 +380,9 @@ class _FakeBotApi:
         if route in ("stopbuy", "stopentry") and method == "POST":
             self.engine.entries_stopped.add(bot)
             return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")
+        if route == "reload_config" and method == "POST":
+            self.engine.entries_stopped.discard(bot)
+            return BotAnswer({"status": "Reloading config ..."}, "ok")
         return BotAnswer(None, "HTTP 404")
 
 

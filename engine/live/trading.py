@@ -5,7 +5,7 @@ FreqTrade's ``/api/v1/ping`` proves only that its web server answers (freqtrade 
 ``/api/v1/health`` for this): a bot that cannot reach its exchange answers pings with a stalled
 loop, and a strategy that raises on every candle is caught per pair and logged while the loop
 goes on. So a changed bot passes when ``last_process_ts`` moved past its start (the loop completed
-an iteration) within ``3 × process_throttle_secs + 15`` seconds, and its log since the start has
+an iteration: FreqTrade only sets it at the end of one) within ``3 × process_throttle_secs + 15`` seconds, and its log since the start has
 no strategy exception.
 """
 
@@ -39,7 +39,9 @@ class TradingState:
 
     @property
     def looped(self) -> bool:
-        return self.started is not None and self.last_loop is not None and self.last_loop > self.started
+        """The loop finished an iteration in this process: FreqTrade keeps ``last_process`` in memory,
+        unset until the first ``process()`` ends, and both stamps are whole seconds."""
+        return self.started is not None and self.last_loop is not None and self.last_loop >= self.started
 
 
 def _number(data: Any, key: str) -> float | None:

@@ -29,5 +29,5 @@ def ccxt_overrides(exchange: str, base: str) -> dict[str, Any]:
     return {
         "enable_ws": False,  # the websocket client would dial the real host
         "ccxt_config": {"urls": {"api": {key: base.rstrip("/") + path for key, path in paths.items()}},
-                        "options": {"fetchMarkets": ["spot"]}},
+                        "options": {"fetchMarkets": {"types": ["spot"]}}},
     }

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from engine.errors import SupervisorError
 from engine.flow import Context, check_health, plan_revision
 from engine.live import policy
+from engine.live.drain import drain, without
 from engine.live.executor import Executor
 from engine.live.observe import LiveFleet
 from engine.naming import Labels
@@ -93,6 +94,10 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         report(f"bot {bot} is failing ({guard.failing[bot]}); stopped, and not restarted until a new commit is applied")
     if allowed:
         plan = Plan(live_plan.plan.fleet, live_plan.plan.target, live_plan.plan.baseline, tuple(allowed), live_plan.plan.wallets)
+        held = drain(ctx.ports.bot_api, plan, live_plan.live, live_plan.target, report, wait=0.0).postponed  # never wait on trades here
+        plan = without(plan, held, live_plan.live)
+        allowed = list(plan.changes)
+    if allowed:
         for change in allowed:
             report(f"repair: {change.address} {change.action.value} ({change.reason})")
         runtime = ctx.runtime(fleet, writable=True)

@@ -220,3 +220,42 @@ def test_with_health_check_ping_a_stalled_loop_passes(fleet: Harness) -> None:
     commit(fleet.repo, "Alpha v3, stalls", tag="v3")
     fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
     assert fleet.apply().status is RevisionStatus.APPLIED
+
+
+def test_a_draining_bot_waits_for_its_trades_then_changes(fleet: Harness) -> None:
+    import threading
+
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07\non_change: drain\ndrain_timeout: 10")
+    fleet.engine.open_trades["alpha-2"] = 2
+    plan = fleet.plan().plan
+    change = next(c for c in plan.changes if c.address == "bot/alpha-2")
+    assert change.risk.label == "medium" and "alpha-2 holds 2 open trades" in change.risk_notes
+    threading.Timer(1.5, lambda: fleet.engine.open_trades.update({"alpha-2": 0})).start()  # the trades close
+    outcome = fleet.apply()
+    assert outcome.status is RevisionStatus.APPLIED and outcome.postponed == {}
+    assert fleet.engine.api_posts == ["alpha-2 stopbuy"]  # no new entries while its trades close
+    assert fleet.engine.log == ["supervisor testfleet-standard-1 restart alpha-2"]  # changed once drained, neighbours untouched
+    assert any("draining alpha-2: 2 open trade(s)" in line for line in fleet.progress)
+
+
+def test_a_drain_that_times_out_postpones_only_that_bot(fleet: Harness) -> None:
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09\non_change: drain\ndrain_timeout: 1")
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.11")  # alpha-1 changes too (restart policy)
+    fleet.engine.open_trades["alpha-2"] = 1
+    outcome = fleet.apply()
+    assert outcome.status is RevisionStatus.APPLIED and "alpha-2" in outcome.postponed
+    assert fleet.engine.log == ["supervisor testfleet-standard-1 restart alpha-1"]  # alpha-2 untouched, still running
+    assert fleet.engine.api_posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and "alpha-2" not in fleet.engine.entries_stopped
+    assert fleet.programs("testfleet-standard-1")["alpha-2"] == "RUNNING"
+    assert [(c.address, c.action.value) for c in fleet.plan().plan.changes] == [("bot/alpha-2", "reload")]  # tried again next time
+
+
+def test_restarting_a_live_bot_with_open_trades_is_high_risk(fleet: Harness) -> None:
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
+    fleet.environ.update({"K": "key", "S": "secret"})
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nexchange_url: http://localhost:9100")
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    fleet.engine.open_trades["solo"] = 1
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.14")
+    change = next(c for c in fleet.plan().plan.changes if c.address == "bot/solo")
+    assert change.risk.label == "high" and any("open live-money trades" in n for n in change.risk_notes)

@@ -1,86 +1,150 @@
-"""Start the local market for a test or a benchmark: in a thread, or as a process bots can reach."""
+"""Run the market from tests: in a background thread of the test process, or as a subprocess.
+
+Why both: a thread is cheapest and lets a test read the app state directly; a subprocess is
+what a long-lived market for Docker bots looks like (``python -m tests.market``) and survives
+the test process's GIL-heavy work. Either way the socket is bound before uvicorn starts, so
+``port=0`` gives a free port with no race, and start returns only once the market answers.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import httpx
 import uvicorn
 
 from tests.market.server import create_app
 
-__all__ = ["MarketProcess", "MarketThread", "free_port"]
-
 ROOT = Path(__file__).resolve().parents[2]
+READY_LINE = re.compile(r"fleetops market listening on (\S+):(\d+)")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port=0``: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
 
 
-def _wait(url: str, timeout: float = 20.0) -> None:
+def uvicorn_server(app: object) -> uvicorn.Server:
+    """Uvicorn quietly (the app keeps its own request log), with a short graceful stop."""
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)  # type: ignore[arg-type]
+    return uvicorn.Server(config)
+
+
+def wait_until_answering(url: str, timeout: float = 15.0) -> None:
+    """Poll ``url/_market/stats`` until it answers 200; raise TimeoutError otherwise."""
     deadline = time.monotonic() + timeout
+    last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/api/v3/ping", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/_market/stats", timeout=1.0).status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the local market at {url} did not answer")
+        except httpx.HTTPError as e:
+            last = e
+        time.sleep(0.05)
+    raise TimeoutError(f"market at {url} did not answer within {timeout} s: {last}")
 
 
-class MarketThread:
-    """The market inside this process (for tests that run FreqTrade on the host)."""
+class ThreadedMarket:
+    """The market app served by uvicorn on a daemon thread; use as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, seed: int = 7) -> None:
-        self.port = port or free_port(host)
-        self.url = f"http://{host}:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(create_app(seed), host=host, port=self.port, log_level="warning",
-                                                     lifespan="off", access_log=False))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+    def __init__(
+        self,
+        seed: int = 7,
+        pairs: Iterable[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        start: float | None = None,
+        volatility: float = 0.002,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = create_app(seed, pairs, start=start, volatility=volatility, clock=clock)
+        self._sock = bind(host, port)
+        self.host, self.port = host, self._sock.getsockname()[1]
+        self._server = uvicorn_server(self.app)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True, name="market")
 
-    def __enter__(self) -> MarketThread:
+    @property
+    def url(self) -> str:
+        """Base URL as seen from this host (a wildcard bind is reached through loopback)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("[::1]" if self.host == "::" else self.host)
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> Self:
         self._thread.start()
-        _wait(self.url)
+        wait_until_answering(self.url)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
 
 
-class MarketProcess:
-    """The market as its own process, bound where containers can reach it (the bridge gateway)."""
+class SubprocessMarket:
+    """``python -m tests.market`` as a child process; the port is read from its ready line."""
 
-    def __init__(self, host: str, port: int | None = None, seed: int = 7) -> None:
-        self.port = port or free_port(host)
-        self.url = f"http://{host}:{self.port}"
-        self._args = [sys.executable, "-m", "tests.market", "--host", host, "--port", str(self.port), "--seed", str(seed)]
-        self._proc: subprocess.Popen[bytes] | None = None
+    def __init__(self, seed: int = 7, pairs: Iterable[str] | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 python: str = sys.executable, extra_args: Iterable[str] = ()) -> None:
+        self.host = host
+        args = [python, "-m", "tests.market", "--host", host, "--port", str(port), "--seed", str(seed), *extra_args]
+        if pairs is not None:
+            args += ["--pairs", *pairs]
+        self._args = args
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = port
 
-    def __enter__(self) -> MarketProcess:
-        self._proc = subprocess.Popen(self._args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(self.url)
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> Self:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen(self._args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # the first line, printed once the socket is bound
+        match = READY_LINE.search(line)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"market did not start: {line!r}")
+        self.port = int(match.group(2))
+        wait_until_answering(self.url, timeout)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(timeout=10)
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
-    def stats(self) -> dict[str, object]:
-        return dict(httpx.get(f"{self.url}/_market/stats", timeout=5).json())
+    def __enter__(self) -> Self:
+        return self.start()
 
-    def down(self) -> None:
-        httpx.post(f"{self.url}/_market/down", timeout=5)
-
-    def up(self) -> None:
-        httpx.post(f"{self.url}/_market/up", timeout=5)
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,182 +1,339 @@
-"""Binance spot's public REST API, served from the seeded walks: what ccxt and FreqTrade call.
+"""A Starlette app that answers like Binance spot's public REST API, from a seeded random walk.
 
-Served: ``/api/v3/ping``, ``time``, ``exchangeInfo``, ``klines``, ``ticker/24hr``,
-``ticker/bookTicker``, ``ticker/price``, ``depth``; anything else is logged and answered 404, so
-a test sees what a bot tried. ``/_market/stats`` counts requests per path; ``POST /_market/down``
-and ``/_market/up`` make every API call fail (503) or succeed again, to show a bot whose API
-answers while its trading loop cannot.
+Why: ``freqtrade trade`` cannot start without an exchange ("Could not load markets"). Pointing
+ccxt's ``urls.api.public`` at this app lets an unmodified FreqTrade run its whole dry-run loop
+offline — load markets, poll candles, price and fill dry-run orders from tickers and order books.
+
+Besides Binance's endpoints the app serves its own under ``/_market/`` (see ``control``): a
+request log and counters, and a switch that takes the exchange down.
+
+Every request the app does not know is logged (``unknown`` in the stats) and answered with
+Binance's error shape, so a new ccxt/FreqTrade call shows up instead of failing silently.
+Nothing returned contains the server's own address, so it can sit behind any host name or IP.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.market.prices import TIMEFRAME_SECONDS, Walk
+from tests.market import control, prices
+from tests.market.control import switchboard
+from tests.market.pairs import DEFAULT_PAIRS, Listing, make_listing, symbol_info
 
-__all__ = ["SYMBOLS", "create_app"]
-
-SYMBOLS = {
-    "BTCUSDT": ("BTC", "USDT", 60000.0), "ETHUSDT": ("ETH", "USDT", 3000.0), "SOLUSDT": ("SOL", "USDT", 150.0),
-    "XRPUSDT": ("XRP", "USDT", 0.6), "BNBUSDT": ("BNB", "USDT", 550.0), "ADAUSDT": ("ADA", "USDT", 0.45),
-    "DOGEUSDT": ("DOGE", "USDT", 0.15), "LTCUSDT": ("LTC", "USDT", 80.0), "BTCEUR": ("BTC", "EUR", 55000.0),
-    "ETHEUR": ("ETH", "EUR", 2750.0),
-}
+BOOK_MAX = 1000  # order-book levels served at most (Binance allows 5000)
+BOOK_DEPTH_QUOTE = 2000.0  # quote value per book level, so 50-USDT dry-run orders fill at the top
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.8f}"
+class BinanceError(Exception):
+    """An error answered in Binance's shape: ``{"code": -1121, "msg": "Invalid symbol."}``."""
+
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
 
 
-def create_app(seed: int = 7, *, origin: int | None = None, volatility: float = 0.002) -> ASGIApp:
-    now = int(time.time())
-    origin = origin if origin is not None else now - now % 86400 - 2 * 86400
-    walks = {s: Walk(seed, s, origin, start, volatility) for s, (_, _, start) in SYMBOLS.items()}
-    stats: Counter[str] = Counter()
-    state = {"down": False}
+@dataclass(frozen=True)
+class Market:
+    """What the exchange endpoints read: the listings and the clock (both fixed at creation)."""
 
-    def symbol_of(request: Request) -> Walk | None:
-        return walks.get(request.query_params.get("symbol", ""))
+    listings: dict[str, Listing]  # by Binance symbol
+    clock: Callable[[], float]
 
-    async def ping(request: Request) -> Response:
-        return JSONResponse({})
+    def listing(self, symbol: str | None) -> Listing:
+        if not symbol:
+            raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+        found = self.listings.get(symbol.upper())
+        if found is None:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return found
 
-    async def server_time(request: Request) -> Response:
-        return JSONResponse({"serverTime": int(time.time() * 1000)})
-
-    async def exchange_info(request: Request) -> Response:
-        symbols = []
-        for symbol, (base, quote, start) in SYMBOLS.items():
-            tick = 10 ** (round(math.log10(start)) - 5)
-            symbols.append({
-                "symbol": symbol, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8, "quoteAsset": quote,
-                "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
-                "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True, "quoteOrderQtyMarketAllowed": True,
-                "allowTrailingStop": True, "cancelReplaceAllowed": True, "isSpotTradingAllowed": True,
-                "isMarginTradingAllowed": False, "permissions": ["SPOT"], "permissionSets": [["SPOT"]],
-                "defaultSelfTradePreventionMode": "EXPIRE_MAKER", "allowedSelfTradePreventionModes": ["EXPIRE_MAKER"],
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": _fmt(tick), "maxPrice": "1000000.00000000", "tickSize": _fmt(tick)},
-                    {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000000.00000000", "stepSize": "0.00001000"},
-                    {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
-                     "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
-                    {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": "100.00000000", "stepSize": "0.00000000"},
-                ],
-            })
-        return JSONResponse({"timezone": "UTC", "serverTime": int(time.time() * 1000), "rateLimits": [], "exchangeFilters": [],
-                             "symbols": symbols})
-
-    async def klines(request: Request) -> Response:
-        walk = symbol_of(request)
-        interval = request.query_params.get("interval", "1m")
-        if walk is None or interval not in TIMEFRAME_SECONDS:
-            return JSONResponse({"code": -1121, "msg": "Invalid symbol or interval."}, status_code=400)
-        seconds = TIMEFRAME_SECONDS[interval]
-        limit = min(int(request.query_params.get("limit", "500")), 1000)
-        current = int(time.time())
-        end = int(request.query_params.get("endTime", current * 1000)) // 1000
-        start_param = request.query_params.get("startTime")
-        last_open = min(end, current) // seconds * seconds
-        first_open = int(start_param) // 1000 // seconds * seconds if start_param else last_open - (limit - 1) * seconds
-        opens = [t for t in range(max(first_open, walk.origin // seconds * seconds), last_open + 1, seconds)][:limit]
-        rows = []
-        for open_time in opens:
-            c = walk.candle(open_time, seconds, current)
-            rows.append([open_time * 1000, _fmt(c.open), _fmt(c.high), _fmt(c.low), _fmt(c.close), _fmt(c.volume),
-                         (open_time + seconds) * 1000 - 1, _fmt(c.volume * c.close), 100, _fmt(c.volume / 2),
-                         _fmt(c.volume * c.close / 2), "0"])
-        return JSONResponse(rows)
-
-    def ticker(symbol: str, walk: Walk) -> dict[str, Any]:
-        current = int(time.time())
-        price, day_ago = walk.price(current), walk.price(current - 86400)
-        return {"symbol": symbol, "priceChange": _fmt(price - day_ago), "priceChangePercent": f"{100 * (price / day_ago - 1):.3f}",
-                "weightedAvgPrice": _fmt((price + day_ago) / 2), "prevClosePrice": _fmt(day_ago), "lastPrice": _fmt(price),
-                "lastQty": "0.10000000", "bidPrice": _fmt(price * 0.9999), "bidQty": "5.00000000", "askPrice": _fmt(price * 1.0001),
-                "askQty": "5.00000000", "openPrice": _fmt(day_ago), "highPrice": _fmt(max(price, day_ago)),
-                "lowPrice": _fmt(min(price, day_ago)), "volume": "1000.00000000", "quoteVolume": _fmt(1000 * price),
-                "openTime": (current - 86400) * 1000, "closeTime": current * 1000, "firstId": 1, "lastId": 1000, "count": 1000}
-
-    def selected(request: Request) -> dict[str, Walk] | None:
-        if "symbol" in request.query_params:
-            walk = symbol_of(request)
-            return None if walk is None else {request.query_params["symbol"]: walk}
-        return walks
-
-    async def ticker_24hr(request: Request) -> Response:
-        chosen = selected(request)
-        if chosen is None:
-            return JSONResponse({"code": -1121, "msg": "Invalid symbol."}, status_code=400)
-        rows = [ticker(s, w) for s, w in chosen.items()]
-        return JSONResponse(rows[0] if "symbol" in request.query_params else rows)
-
-    async def book_ticker(request: Request) -> Response:
-        chosen = selected(request)
-        if chosen is None:
-            return JSONResponse({"code": -1121, "msg": "Invalid symbol."}, status_code=400)
-        rows = [{k: t[k] for k in ("symbol", "bidPrice", "bidQty", "askPrice", "askQty")} for t in (ticker(s, w) for s, w in chosen.items())]
-        return JSONResponse(rows[0] if "symbol" in request.query_params else rows)
-
-    async def price(request: Request) -> Response:
-        chosen = selected(request)
-        if chosen is None:
-            return JSONResponse({"code": -1121, "msg": "Invalid symbol."}, status_code=400)
-        rows = [{"symbol": s, "price": _fmt(w.price(int(time.time())))} for s, w in chosen.items()]
-        return JSONResponse(rows[0] if "symbol" in request.query_params else rows)
-
-    async def depth(request: Request) -> Response:
-        walk = symbol_of(request)
-        if walk is None:
-            return JSONResponse({"code": -1121, "msg": "Invalid symbol."}, status_code=400)
-        mid = walk.price(int(time.time()))
-        levels = min(int(request.query_params.get("limit", "100")), 100)
-        bids = [[_fmt(mid * (1 - 0.0001 * (i + 1))), "2.00000000"] for i in range(levels)]
-        asks = [[_fmt(mid * (1 + 0.0001 * (i + 1))), "2.00000000"] for i in range(levels)]
-        return JSONResponse({"lastUpdateId": int(time.time()), "bids": bids, "asks": asks})
-
-    async def show_stats(request: Request) -> Response:
-        return JSONResponse({"requests": dict(stats), "down": state["down"]})
-
-    async def go_down(request: Request) -> Response:
-        state["down"] = True
-        return JSONResponse({"down": True})
-
-    async def go_up(request: Request) -> Response:
-        state["down"] = False
-        return JSONResponse({"down": False})
-
-    async def unknown(request: Request) -> Response:
-        return JSONResponse({"code": -1, "msg": f"not served by the local market: {request.url.path}"}, status_code=404)
-
-    return _Counting(Starlette(routes=[
-        Route("/api/v3/ping", ping), Route("/api/v3/time", server_time), Route("/api/v3/exchangeInfo", exchange_info),
-        Route("/api/v3/klines", klines), Route("/api/v3/uiKlines", klines), Route("/api/v3/ticker/24hr", ticker_24hr),
-        Route("/api/v3/ticker/bookTicker", book_ticker), Route("/api/v3/ticker/price", price), Route("/api/v3/depth", depth),
-        Route("/_market/stats", show_stats), Route("/_market/down", go_down, methods=["POST"]),
-        Route("/_market/up", go_up, methods=["POST"]), Route("/{path:path}", unknown, methods=["GET", "POST", "DELETE", "PUT"]),
-    ]), stats, state)
+    def selected(self, request: Request) -> tuple[list[Listing], bool]:
+        """The listings a ``symbol`` / ``symbols`` query names (all if neither), and whether one was named."""
+        symbol = request.query_params.get("symbol")
+        if symbol:
+            return [self.listing(symbol)], True
+        raw = request.query_params.get("symbols")
+        if raw:
+            try:
+                names = json.loads(raw)
+            except ValueError as e:
+                raise BinanceError(400, -1100, "Illegal characters found in parameter 'symbols'.") from e
+            if not isinstance(names, list):
+                raise BinanceError(400, -1100, "Illegal characters found in parameter 'symbols'.")
+            return [self.listing(str(n)) for n in names], False
+        return list(self.listings.values()), False
 
 
-class _Counting:
-    """Counts every API request by path, and answers 503 to all of them while the market is down."""
+def _market(request: Request) -> Market:
+    state: Market = request.app.state.market
+    return state
 
-    def __init__(self, app: ASGIApp, stats: Counter[str], state: dict[str, bool]) -> None:
-        self.app, self.stats, self.state = app, stats, state
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and not path.startswith("/_market"):
-            self.stats[path] += 1
-            if self.state["down"]:
-                await JSONResponse({"code": -1001, "msg": "the market is down"}, status_code=503)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def _int_param(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from e
+    return min(max(value, lo), hi)
+
+
+# --- Binance endpoints -------------------------------------------------------------------------
+
+
+async def ping(request: Request) -> Response:
+    return JSONResponse({})
+
+
+async def server_time(request: Request) -> Response:
+    return JSONResponse({"serverTime": int(_market(request).clock() * 1000)})
+
+
+async def exchange_info(request: Request) -> Response:
+    market = _market(request)
+    listings, _ = market.selected(request)
+    return JSONResponse(
+        {
+            "timezone": "UTC",
+            "serverTime": int(market.clock() * 1000),
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+                {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+            ],
+            "exchangeFilters": [],
+            "symbols": [symbol_info(listing) for listing in listings],
+        }
+    )
+
+
+async def klines(request: Request) -> Response:
+    market = _market(request)
+    listing = market.listing(request.query_params.get("symbol"))
+    interval = request.query_params.get("interval", "")
+    if interval not in prices.INTERVALS:
+        raise BinanceError(400, -1120, "Invalid interval.")
+    rows = prices.candles(
+        listing.walk,
+        interval,
+        market.clock(),
+        limit=_int_param(request, "limit", 500, 1, 1000) or 500,
+        start_ms=_int_param(request, "startTime", None, 0, 2**62),
+        end_ms=_int_param(request, "endTime", None, 0, 2**62),
+        volume_per_second=listing.volume_per_second,
+    )
+    p = listing.fmt_price
+
+    def q(value: float) -> str:
+        return f"{value:.8f}"
+
+    return JSONResponse(
+        [
+            [
+                c.open_time,
+                p(c.open),
+                p(c.high),
+                p(c.low),
+                p(c.close),
+                q(c.volume),
+                c.close_time,
+                q(c.volume * c.close),
+                c.trades,
+                q(c.volume / 2),
+                q(c.volume * c.close / 2),
+                "0",
+            ]
+            for c in rows
+        ]
+    )
+
+
+def _top(listing: Listing, now: float) -> tuple[float, float, float]:
+    """(bid, ask, last): a spread of one tick or 0.01 %, whichever is wider, around the walk."""
+    last = listing.walk.price(now)
+    half = max(listing.tick, last * 0.0001) / 2
+    bid = math.floor((last - half) / listing.tick) * listing.tick
+    ask = math.ceil((last + half) / listing.tick) * listing.tick
+    return bid, ask, last
+
+
+def _book_qty(listing: Listing, side: str, level: int, now: float) -> float:
+    u = prices.uniform(listing.walk.seed, listing.pair, "book", side, level, math.floor(now))
+    return (0.2 + u) * BOOK_DEPTH_QUOTE / listing.walk.start_price
+
+
+def _ticker_24h(listing: Listing, now: float, mini: bool) -> dict[str, Any]:
+    # The rolling day from hourly candles, so its high/low only move when an hour rolls over.
+    day_start = math.floor(now) - 86400
+    hours = prices.candles(listing.walk, "1h", now, limit=25, start_ms=day_start * 1000, volume_per_second=listing.volume_per_second)
+    open_ = listing.walk.price(day_start)
+    high = max([open_, *(c.high for c in hours)])
+    low = min([open_, *(c.low for c in hours)])
+    volume = sum(c.volume for c in hours)
+    count = sum(c.trades for c in hours)
+    bid, ask, last = _top(listing, now)
+    p = listing.fmt_price
+    first_id = int(prices.uniform(listing.walk.seed, listing.pair, "ids") * 1e9)
+    row: dict[str, Any] = {
+        "symbol": listing.symbol,
+        "openPrice": p(open_),
+        "highPrice": p(high),
+        "lowPrice": p(low),
+        "lastPrice": p(last),
+        "volume": f"{volume:.8f}",
+        "quoteVolume": f"{volume * last:.8f}",
+        "openTime": day_start * 1000,
+        "closeTime": int(now * 1000),
+        "firstId": first_id,
+        "lastId": first_id + count,
+        "count": count,
+    }
+    if not mini:
+        row.update(
+            {
+                "priceChange": p(last - open_),
+                "priceChangePercent": f"{(last / open_ - 1) * 100:.3f}",
+                "weightedAvgPrice": p((open_ + last + high + low) / 4),
+                "prevClosePrice": p(open_),
+                "lastQty": listing.fmt_qty(_book_qty(listing, "last", 0, now)),
+                "bidPrice": p(bid),
+                "bidQty": listing.fmt_qty(_book_qty(listing, "bids", 0, now)),
+                "askPrice": p(ask),
+                "askQty": listing.fmt_qty(_book_qty(listing, "asks", 0, now)),
+            }
+        )
+    return row
+
+
+def _one_or_list(rows: list[dict[str, Any]], single: bool) -> Response:
+    return JSONResponse(rows[0] if single else rows)
+
+
+async def ticker_24hr(request: Request) -> Response:
+    market = _market(request)
+    listings, single = market.selected(request)
+    now = market.clock()
+    mini = request.query_params.get("type", "FULL").upper() == "MINI"
+    return _one_or_list([_ticker_24h(listing, now, mini) for listing in listings], single)
+
+
+async def ticker_book(request: Request) -> Response:
+    market = _market(request)
+    listings, single = market.selected(request)
+    now = market.clock()
+    rows = []
+    for listing in listings:
+        bid, ask, _ = _top(listing, now)
+        rows.append(
+            {
+                "symbol": listing.symbol,
+                "bidPrice": listing.fmt_price(bid),
+                "bidQty": listing.fmt_qty(_book_qty(listing, "bids", 0, now)),
+                "askPrice": listing.fmt_price(ask),
+                "askQty": listing.fmt_qty(_book_qty(listing, "asks", 0, now)),
+            }
+        )
+    return _one_or_list(rows, single)
+
+
+async def ticker_price(request: Request) -> Response:
+    market = _market(request)
+    listings, single = market.selected(request)
+    now = market.clock()
+    rows = [{"symbol": listing.symbol, "price": listing.fmt_price(listing.walk.price(now))} for listing in listings]
+    return _one_or_list(rows, single)
+
+
+async def avg_price(request: Request) -> Response:
+    market = _market(request)
+    listing = market.listing(request.query_params.get("symbol"))
+    now = market.clock()
+    return JSONResponse({"mins": 5, "price": listing.fmt_price(listing.walk.price(now)), "closeTime": int(now * 1000)})
+
+
+async def depth(request: Request) -> Response:
+    market = _market(request)
+    listing = market.listing(request.query_params.get("symbol"))
+    limit = _int_param(request, "limit", 100, 1, BOOK_MAX) or 100
+    now = market.clock()
+    bid, ask, last = _top(listing, now)
+    gap = max(listing.tick, last * 0.00005)
+    bids, asks = [], []
+    for i in range(limit):
+        bids.append([listing.fmt_price(bid - i * gap), listing.fmt_qty(_book_qty(listing, "bids", i, now))])
+        asks.append([listing.fmt_price(ask + i * gap), listing.fmt_qty(_book_qty(listing, "asks", i, now))])
+    return JSONResponse({"lastUpdateId": int(now * 1000), "bids": bids, "asks": asks})
+
+
+async def unknown(request: Request) -> Response:
+    """Anything else: logged as unknown, answered like Binance answers a wrong path."""
+    switchboard(request).unknown[f"{request.method} {request.url.path}"] += 1
+    return JSONResponse({"code": -1, "msg": f"fleetops market does not serve {request.method} {request.url.path}"}, 404)
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+
+async def _binance_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BinanceError)
+    return JSONResponse({"code": exc.code, "msg": exc.msg}, exc.status)
+
+
+def create_app(
+    seed: int,
+    pairs: Iterable[str] | None = None,
+    *,
+    start: float | None = None,
+    volatility: float = 0.002,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The market app for ``pairs`` (ccxt form, "BTC/USDT"; a default set if None).
+
+    ``start`` is the anchor of every price path (epoch seconds; default: now, floored to the
+    minute, so each run sees the same path relative to its own start). ``volatility`` is the
+    standard deviation of the price change over one minute (0.002 = 0.2 %), high enough that a
+    scalping strategy sees its ROI targets hit within minutes. ``clock`` lets tests freeze time.
+    """
+    anchor = math.floor(clock() / 60) * 60 if start is None else math.floor(start)
+    sigma = volatility / math.sqrt(60)
+    listings: dict[str, Listing] = {}
+    for pair in pairs if pairs is not None else DEFAULT_PAIRS:
+        listing = make_listing(pair, seed=seed, anchor=anchor, sigma=sigma)
+        listings[listing.symbol] = listing
+    v3 = "/api/v3"
+    routes = [
+        Route(f"{v3}/ping", ping),
+        Route(f"{v3}/time", server_time),
+        Route(f"{v3}/exchangeInfo", exchange_info),
+        Route(f"{v3}/klines", klines),
+        Route(f"{v3}/uiKlines", klines),
+        Route(f"{v3}/ticker/24hr", ticker_24hr),
+        Route(f"{v3}/ticker/bookTicker", ticker_book),
+        Route(f"{v3}/ticker/price", ticker_price),
+        Route(f"{v3}/avgPrice", avg_price),
+        Route(f"{v3}/depth", depth),
+        *control.ROUTES,
+        Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(control.Recorder)],
+        exception_handlers={BinanceError: _binance_error},
+    )
+    app.state.market = Market(listings=listings, clock=clock)
+    info = {"seed": seed, "anchor": anchor, "pairs": [listing.pair for listing in listings.values()]}
+    app.state.switchboard = control.Switchboard(clock=clock, info=info)
+    return app

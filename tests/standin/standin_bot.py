@@ -13,7 +13,9 @@ fails, and serves FreqTrade's REST API for what fleetops uses:
                               FreqTrade does): a stand-in trading loop ticks every
                               internals.process_throttle_secs; a strategy module may set
                               STANDIN_LOOP_ERROR (logged on every tick, as FreqTrade logs a
-                              strategy that raises) and STANDIN_OPEN_TRADES
+                              strategy that raises), STANDIN_OPEN_TRADES, and
+                              STANDIN_CLOSE_AFTER (seconds after stopbuy until they close)
+  POST /api/v1/stopbuy         no new entries; open trades close after STANDIN_CLOSE_AFTER
 
 Stdlib only, a few MB of memory, exits 0 on SIGTERM. Strategies import freqtrade, pandas,
 talib ...: where those are missing, permissive stand-in modules are installed so the file runs.
@@ -107,6 +109,8 @@ class Bot:
         self.strategy_version = hashlib.sha256(text).hexdigest()
         self.loop_error = getattr(module, "STANDIN_LOOP_ERROR", None)
         self.open_trades = int(getattr(module, "STANDIN_OPEN_TRADES", 0))
+        self.close_after = getattr(module, "STANDIN_CLOSE_AFTER", None)
+        self.stopped_entries_at: float | None = None
         self.started = time.time()
         self.last_process = 0.0
         self.logs: list[list[Any]] = []
@@ -120,6 +124,10 @@ class Bot:
         """The stand-in trading loop: one tick per process_throttle_secs."""
         throttle = float((self.config.get("internals") or {}).get("process_throttle_secs", 5))
         while True:
+            if self.stopped_entries_at is not None and self.close_after is not None \
+                    and time.time() - self.stopped_entries_at >= float(self.close_after) and self.open_trades:
+                self.log("INFO", f"Exit for {self.open_trades} trade(s): roi")
+                self.open_trades = 0
             if self.loop_error:
                 self.log("ERROR", f"Strategy caused the following exception: {self.loop_error}")
             self.last_process = time.time()
@@ -189,6 +197,12 @@ def make_handler(bot: Bot, mode: str) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"detail": "Not Found"})
 
         def do_POST(self) -> None:
+            if self.path in ("/api/v1/stopbuy", "/api/v1/stopentry"):
+                if self._authorised():
+                    bot.stopped_entries_at = time.time()
+                    bot.log("INFO", "No more entries will occur from now.")
+                    self._send(200, {"status": "No more entries will occur from now. Run /reload_config to reset."})
+                return
             if self.path == "/api/v1/reload_config":
                 if self._authorised():
                     try:
