@@ -202,6 +202,38 @@ def watch(remote: str, branch: str, interval: float, resync: float, listen: str 
 
 
 @cli.command()
+@click.option("--repo", default=None, type=click.Path(file_okay=False), help="Read wallets from these specs (default: the running revision).")
+@ref_option
+@click.option("--history", is_flag=True, help="Also show how allocations moved, revision by revision.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def wallets(repo: str | None, ref: str | None, history: bool, fmt: str) -> None:
+    """Wallets: capital, allocations, and each bot's equity, open trades and realised P/L (live)."""
+    from engine.compile.desired import compile_fleet
+    from engine.compile.payload import fleet_from_payload
+    from engine.errors import StateError
+    from engine.live import policy
+    from engine.spec.load import load_fleet
+    from engine.wallets import ledger, wallet_report, wallets_to_text
+
+    ctx = _context()
+    store = ctx.read_store()
+    if repo is not None:
+        desired = compile_fleet(load_fleet(repo, ref).spec)
+    else:
+        latest = store.latest() if store is not None else None
+        current = policy.current_revision(store, latest.fleet) if latest else None
+        if current is None:
+            raise StateError("no fleet has been applied from this state dir yet; pass --repo to read the specs")
+        desired = fleet_from_payload(current.payload)
+    report = wallet_report(ctx, desired)
+    entries = ledger(store, desired.name) if history else None
+    if fmt == "json":
+        click.echo(json.dumps({**report, **({"ledger": entries} if entries is not None else {})}, indent=2))
+    else:
+        click.echo(wallets_to_text(report, entries), nl=False)
+
+
+@cli.command()
 @click.option("--listen", default="127.0.0.1:9400", show_default=True, help="HOST:PORT to serve the status page on.")
 @click.option("--repo-url", default=None, help="The fleet repository's web URL (GitHub/GitLab), to link commits.")
 def serve(listen: str, repo_url: str | None) -> None:

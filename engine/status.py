@@ -7,6 +7,8 @@ and groups pools → containers → bots, so the terminal, the JSON and the metr
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from engine.compile.payload import fleet_from_payload
@@ -14,6 +16,7 @@ from engine.flow import Context
 from engine.live import policy
 from engine.live.observe import RUNNING_STATES, LiveBot, LiveFleet, observe
 from engine.live.store import Revision, RevisionStore
+from engine.live.trading import read_trading
 from engine.naming import Labels
 
 __all__ = ["bot_state", "fleet_status", "status_to_text", "summarize"]
@@ -72,7 +75,29 @@ def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:
         return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
     ctx.ports.docker.ping()
     live = observe(ctx.ports, ctx.runtime(name), name)
-    return {"fleet": name, **summarize(live, policy.current_revision(store, name))}
+    report = {"fleet": name, **summarize(live, policy.current_revision(store, name))}
+    _add_trading(ctx, live, report)
+    return report
+
+
+def _add_trading(ctx: Context, live: LiveFleet, report: dict[str, Any]) -> None:
+    """Each running bot's loop age and the strategy errors it logged since it started (its own API)."""
+    asked = [(c, b) for c in report["containers"] for b in c["bots"] if b["state"] == "running" and c["ip"] and b["port"]]
+    now = time.time()
+
+    def ask(item: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        container, bot = item
+        state = read_trading(ctx.ports.bot_api, live.fleet, bot["name"], container["ip"], bot["port"])
+        bot["loop_age"] = round(now - state.last_loop, 1) if state.last_loop is not None else None
+        bot["errors"] = len(state.errors) if state.started is not None else None
+
+    for c in report["containers"]:
+        for b in c["bots"]:
+            b.setdefault("loop_age", None)
+            b.setdefault("errors", None)
+    if asked:
+        with ThreadPoolExecutor(max_workers=min(16, len(asked))) as pool:
+            list(pool.map(ask, asked))
 
 
 def status_to_text(report: dict[str, Any]) -> str:
@@ -91,9 +116,11 @@ def status_to_text(report: dict[str, Any]) -> str:
         used = f"{len(c['bots'])}/{c['capacity']}" if c["pool"] else str(len(c["bots"]))
         lines.append(f"{c['name']:<34} {c['state']:<10} {c['ip'] or '-':<15} {used}{note}")
     lines.append("")
-    lines.append(f"{'BOT':<28} {'STATE':<10} {'PROCESS':<18} {'PORT':<6} {'CONTAINER':<34} STRATEGY")
+    lines.append(f"{'BOT':<28} {'STATE':<10} {'PROCESS':<18} {'PORT':<6} {'LOOP':>7} {'ERRORS':>6}  {'CONTAINER':<34} STRATEGY")
     for c in report["containers"]:
         for b in c["bots"]:
-            lines.append(f"{b['name']:<28} {b['state']:<10} {b['process'] or '-':<18} {b['port'] or '-'!s:<6} {c['name']:<34} "
-                         f"{b['strategy'] or '(record unreadable)'}")
+            loop = "-" if b.get("loop_age") is None else f"{b['loop_age']:.0f} s"
+            errors = "-" if b.get("errors") is None else str(b["errors"])
+            lines.append(f"{b['name']:<28} {b['state']:<10} {b['process'] or '-':<18} {b['port'] or '-'!s:<6} {loop:>7} {errors:>6}  "
+                         f"{c['name']:<34} {b['strategy'] or '(record unreadable)'}")
     return "\n".join(lines) + "\n"

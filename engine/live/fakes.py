@@ -77,6 +77,7 @@ class FakeEngine:
         self.crash_after: int | None = None
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
         self.open_trades: dict[str, int] = {}
+        self.realised: dict[str, float] = {}
         self.api_posts: list[str] = []
         """Every POST a bot's API received ("alpha-2 stopbuy"), in order."""
         self.entries_stopped: set[str] = set()
@@ -376,7 +377,9 @@ class _FakeBotApi:
             n = self.engine.open_trades.get(bot, 0)
             return BotAnswer({"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)], "ok")
         if route == "profit":
-            return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0}, "ok")
+            return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.engine.realised.get(bot, 0.0)}, "ok")
+        if route == "balance":
+            return BotAnswer({"total": 1000.0 + self.engine.realised.get(bot, 0.0), "stake": "USDT"}, "ok")
         if route in ("stopbuy", "stopentry") and method == "POST":
             self.engine.entries_stopped.add(bot)
             return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")

@@ -152,6 +152,9 @@ def trade_answer(bot: Bot, path: str) -> dict[str, Any] | list[Any] | None:
         return {"current": bot.open_trades, "max": bot.config.get("max_open_trades"), "total_stake": 0.0}
     if path == "/api/v1/profit":
         return {"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": 0.0, "trade_count": bot.open_trades}
+    if path == "/api/v1/balance":
+        wallet = float(bot.config.get("dry_run_wallet") or 0)
+        return {"currencies": [], "total": wallet, "total_bot": wallet, "value": wallet, "stake": bot.config.get("stake_currency")}
     if path == "/api/v1/status":
         return [{"trade_id": i + 1, "pair": "BTC/USDT", "is_open": True} for i in range(bot.open_trades)]
     if path.startswith("/api/v1/logs"):
