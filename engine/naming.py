@@ -14,6 +14,11 @@ __all__ = [
     "BOT_USER_UID",
     "DEDICATED_PORT",
     "FIRST_POOL_PORT",
+    "PRELOAD",
+    "PRELOAD_DATA",
+    "PRELOAD_ETC",
+    "PRELOAD_PROGRAM",
+    "PRELOAD_SOCKET",
     "RESERVED_POOL_PREFIX",
     "Labels",
     "bot_data_dir",
@@ -22,6 +27,7 @@ __all__ = [
     "dedicated_container_name",
     "network_name",
     "pool_container_name",
+    "preload_launcher",
 ]
 
 RESERVED_POOL_PREFIX = "bot-"
@@ -62,6 +68,20 @@ HOST_ETC = "etc"
 HOST_DATA = "data"
 HOST_RECORDS = "records"
 BOTS = "bots"
+
+
+# Pools with ``preload: true``: the preloader's files (read-only) and its socket and log (writable).
+PRELOAD = "preload"
+PRELOAD_ETC = f"{ETC_MOUNT}/{PRELOAD}"
+PRELOAD_DATA = f"{DATA_MOUNT}/{PRELOAD}"
+PRELOAD_SOCKET = f"{PRELOAD_DATA}/preload.sock"
+PRELOAD_PROGRAM = "_preload"
+"""The preloader's supervisord program: bot names start with a letter, so no bot can take it."""
+
+
+def preload_launcher(bot: str) -> tuple[str, ...]:
+    """The words put before a bot's command in a preloaded pool: ask the preloader for a fork."""
+    return ("python3", f"{PRELOAD_ETC}/preload.py", "launch", "--socket", PRELOAD_SOCKET, "--name", bot, "--")
 
 
 def bot_etc_dir(bot: str) -> str:

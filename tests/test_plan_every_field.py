@@ -40,6 +40,7 @@ CASES: dict[tuple[str, str], tuple[list[tuple[str, str, str]], str, str]] = {
     ("Pool", "capacity"): ([(POOLS, "capacity: 3", "capacity: 4")], "pool/standard", "capacity"),
     ("Pool", "memory"): ([(POOLS, "memory: 1g", "memory: 2g")], "pool/standard", "memory"),
     ("Pool", "cpus"): ([(POOLS, "cpus: 1.0", "cpus: 2.0")], "pool/standard", "cpus"),
+    ("Pool", "preload"): ([(POOLS, "capacity: 2", "capacity: 2\npreload: true")], "pool/small", "preload"),
     ("Pool", "image"): ([(POOLS, "capacity: 2", "capacity: 2\nimage: fleetops/standin-bot:2")], "pool/small", "image"),
     ("Bot", "wallet"): ([(BOTS, "name: solo\nwallet: main", "name: solo\nwallet: euro"), (BOTS, "pairs: [ETH/USDT]", "pairs: [ETH/EUR]")], "bot/solo", "wallet"),
     ("Bot", "allocation"): ([(BOTS, "allocation: 500", "allocation: 501")], "bot/solo", "allocation"),

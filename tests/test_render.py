@@ -165,3 +165,32 @@ def test_supervisord_filter_refuses_line_breaks(bad: str) -> None:
 
     with pytest.raises(ValueError, match="line break"):
         environment().filters["supervisor"](bad)
+
+
+def test_a_preloaded_pool_renders_its_preloader_and_a_launcher_per_bot(base_repo: git.Repo, tmp_path: Path) -> None:
+    from supervisor.options import ServerOptions
+
+    edit(Path(base_repo.working_dir) / "fleet/pools.yaml", "capacity: 3\n", "capacity: 3\npreload: true\n")
+    _, desired = compile_at(base_repo.working_dir, None)
+    files = render_fleet(desired).files
+    etc = "containers/testfleet-standard-1/etc"
+    assert files[f"{etc}/preload/preload.py"] == (ROOT / "engine/container/preload.py").read_text()
+    assert "freqtrade.freqtradebot" in files[f"{etc}/preload/freqtrade.modules"].splitlines()
+    assert not any("/preload/" in name for name in files if "testfleet-small-1" in name)  # only the pool that asked
+    root = tmp_path / "root"
+    for name in ("alpha-1", "alpha-2", "beta-1"):
+        (root / "fleet/data/bots" / name).mkdir(parents=True)
+    (root / "fleet/data/preload").mkdir(parents=True)
+    conf = root / "supervisord.conf"
+    conf.write_text(files[f"{etc}/supervisord.conf"].replace("/fleet/", f"{root}/fleet/"))
+    options = ServerOptions()
+    options.realize(args=["-c", str(conf)])
+    programs = {g.name: g.process_configs[0] for g in options.process_group_configs}
+    assert sorted(programs) == ["_preload", "alpha-1", "alpha-2", "beta-1"]
+    preloader = programs["_preload"]
+    assert preloader.priority < min(p.priority for n, p in programs.items() if n != "_preload")  # started first
+    assert preloader.uid == 1000 and shlex.split(preloader.command)[2] == "serve"
+    launcher = shlex.split(programs["alpha-1"].command)
+    assert launcher[:8] == ["python3", f"{root}/fleet/etc/preload/preload.py", "launch", "--socket", f"{root}/fleet/data/preload/preload.sock",
+                            "--name", "alpha-1", "--"]
+    assert launcher[8] == "standin-bot" and programs["alpha-1"].uid == 1000

@@ -25,7 +25,7 @@ from engine.compile.essence import (
 )
 from engine.compile.templates import template_version
 from engine.hashing import short_hash
-from engine.naming import BOT_USER_UID, SUPERVISOR_CONF, bot_data_dir, bot_etc_dir
+from engine.naming import BOT_USER_UID, SUPERVISOR_CONF, bot_data_dir, bot_etc_dir, preload_launcher
 from engine.spec.fleetspec import FleetSpec
 from engine.spec.models import Bot
 
@@ -118,7 +118,8 @@ def _wallets(spec: FleetSpec) -> dict[str, WalletEssence]:
 
 
 def _pools(spec: FleetSpec) -> dict[str, PoolEssence]:
-    return {n: PoolEssence(capacity=p.capacity, memory=p.memory, cpus=p.cpus, image=p.image) for n, p in spec.pools.items()}
+    return {n: PoolEssence(capacity=p.capacity, memory=p.memory, cpus=p.cpus, image=p.image, preload=p.preload)
+            for n, p in spec.pools.items()}
 
 
 def fleet_settings(spec: FleetSpec) -> FleetSettings:
@@ -144,6 +145,8 @@ def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> BotEssence:
     # Placeholder values are from a safe alphabet (no spaces or quotes), so filling each word
     # of the once-split template equals splitting the filled command, at a fraction of the cost.
     command = tuple(word.format(**values) for word in _split_command(defaults.bot_command))
+    if placement.pool is not None and spec.pools[placement.pool].preload:
+        command = (*preload_launcher(bot.name), *command)
     trailing = bot.trailing_stop
     return BotEssence(
         wallet=bot.wallet,
@@ -190,4 +193,4 @@ def _container_essence(spec: FleetSpec, placement: Placement, dedicated: Desired
                                 pool=None, run_as=dedicated.essence.run_as)
     pool = spec.pools[placement.pool]
     return ContainerEssence(image=pool.image or defaults.image, memory=pool.memory, cpus=pool.cpus,
-                            command=POOL_COMMAND, pool=placement.pool, run_as=BOT_USER_UID)
+                            command=POOL_COMMAND, pool=placement.pool, run_as=BOT_USER_UID, preload=pool.preload)

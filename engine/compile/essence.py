@@ -95,6 +95,7 @@ class ContainerEssence(Essence):
     command: tuple[str, ...]
     pool: str | None
     run_as: int
+    preload: bool = False
 
 
 class WalletEssence(Essence):
@@ -112,6 +113,7 @@ class PoolEssence(Essence):
     memory: str | None
     cpus: float | None
     image: str | None
+    preload: bool = False
 
 
 class HealthSettings(Essence):

@@ -17,10 +17,25 @@ from typing import Any
 from engine.compile.container import container_definition
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.ftconfig import freqtrade_config
+from engine.compile.preload import MODULE_LIST, SCRIPT, preload_files, preload_hash
 from engine.compile.templates import environment, template_version
 from engine.errors import FleetopsError
 from engine.hashing import pretty_json
-from engine.naming import BOTS, DATA_MOUNT, HOST_ETC, SUPERVISOR_SOCKET, bot_data_dir, compose_project, network_name
+from engine.naming import (
+    BOT_USER_UID,
+    BOTS,
+    DATA_MOUNT,
+    HOST_ETC,
+    PRELOAD,
+    PRELOAD_DATA,
+    PRELOAD_ETC,
+    PRELOAD_PROGRAM,
+    PRELOAD_SOCKET,
+    SUPERVISOR_SOCKET,
+    bot_data_dir,
+    compose_project,
+    network_name,
+)
 
 __all__ = ["RenderedFleet", "render_bot_config", "render_fleet", "render_supervisord"]
 
@@ -75,7 +90,8 @@ def render_bot_config(bot: DesiredBot) -> str:
 def render_supervisord(container: DesiredContainer, fleet: DesiredFleet) -> str:
     bots = [_BotView(fleet.bots[name]) for name in container.bots]
     return environment().get_template("supervisord/supervisord.conf.j2").render(
-        container=container, bots=bots, socket=SUPERVISOR_SOCKET, data=DATA_MOUNT)
+        container=container, bots=bots, socket=SUPERVISOR_SOCKET, data=DATA_MOUNT,
+        preload=_PreloadView() if container.essence.preload else None)
 
 
 def render_compose(fleet: DesiredFleet) -> str:
@@ -91,6 +107,9 @@ def render_fleet(fleet: DesiredFleet) -> RenderedFleet:
         etc = f"containers/{container.name}/{HOST_ETC}"
         if not container.dedicated:
             files[f"{etc}/supervisord.conf"] = render_supervisord(container, fleet)
+        if container.essence.preload:
+            for name, content in preload_files().items():
+                files[f"{etc}/{PRELOAD}/{name}"] = content.decode()
         for name in container.bots:
             bot = fleet.bots[name]
             files[f"{etc}/{BOTS}/{name}/config.json"] = render_bot_config(bot)
@@ -108,6 +127,20 @@ def manifest(fleet: DesiredFleet, files: list[str]) -> dict[str, Any]:
         "bots": {n: {"hash": b.hash, "container": b.container, "port": b.placement.port} for n, b in fleet.bots.items()},
         "files": files,
     }
+
+
+class _PreloadView:
+    """What the supervisord template needs of a pool's preloader."""
+
+    program = PRELOAD_PROGRAM
+    data = PRELOAD_DATA
+    user = str(BOT_USER_UID)
+    command = shlex.join(["python3", f"{PRELOAD_ETC}/{SCRIPT}", "serve", "--socket", PRELOAD_SOCKET,
+                          "--modules", f"{PRELOAD_ETC}/{MODULE_LIST}"])
+
+    @property
+    def hash(self) -> str:
+        return preload_hash()
 
 
 class _BotView:

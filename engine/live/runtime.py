@@ -26,13 +26,14 @@ from pathlib import Path
 
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import RecordError, parse_record
+from engine.compile.preload import preload_files
 from engine.compile.render import render_bot_config, render_supervisord
 from engine.errors import ApplyError
 from engine.hashing import pretty_json
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.safefs import SafeDir, UnsafePath
 from engine.live.secrets import secrets_document
-from engine.naming import BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS
+from engine.naming import BOT_USER_UID, BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD
 
 __all__ = ["Runtime"]
 
@@ -106,6 +107,12 @@ class Runtime:
         with self._open(container.name) as root:
             with root.walk(HOST_ETC, create=True) as etc:
                 etc.write("supervisord.conf", render_supervisord(container, fleet).encode())
+            if container.essence.preload:
+                with root.walk(HOST_ETC, PRELOAD, create=True) as preload:
+                    for name, content in preload_files().items():
+                        preload.write(name, content)
+                with root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, PRELOAD, create=True, owner=_owner(BOT_USER_UID)):
+                    pass
             with root.walk(HOST_DATA, BOTS, create=True):
                 pass
             for name in container.bots:

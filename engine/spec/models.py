@@ -225,6 +225,8 @@ class Pool(_Spec):
     memory: MemorySize | None = None
     cpus: Annotated[float, Field(ge=0.01, le=256)] | None = None
     image: ImageRef | None = None
+    preload: bool = False
+    """One FreqTrade import per container, forked for each bot (engine/container/preload.py)."""
 
 
 class TrailingStop(_Spec):

@@ -14,9 +14,11 @@ import git
 import httpx
 import pytest
 
+from engine.demo_repo import commit_all
 from engine.live.secrets import api_credentials
-from engine.naming import Labels, network_name
+from engine.naming import PRELOAD_PROGRAM, Labels, network_name
 from tests.conftest import ROOT, Run
+from tests.support.repos import FIXED_DATE
 
 FLEET = "testfleet"
 
@@ -35,9 +37,25 @@ def remove_fleet(api: docker.APIClient, fleet: str) -> None:
         api.remove_network(network["Id"])
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``also_preloaded`` run twice: plain pools, and pools with ``preload: true``."""
+    if metafunc.definition.get_closest_marker("also_preloaded"):
+        metafunc.parametrize("preloaded", [False, True], ids=["plain", "preloaded"])
+
+
 @pytest.fixture
-def live(docker_api: docker.APIClient, base_repo: git.Repo, tmp_path: Path, fleetops: Callable[..., Run]) -> Iterator[LiveFleetHelper]:
+def preloaded() -> bool:
+    return False
+
+
+@pytest.fixture
+def live(docker_api: docker.APIClient, base_repo: git.Repo, tmp_path: Path, fleetops: Callable[..., Run], preloaded: bool
+         ) -> Iterator[LiveFleetHelper]:
     remove_fleet(docker_api, FLEET)
+    if preloaded:
+        pools = Path(base_repo.working_dir) / "fleet/pools.yaml"
+        pools.write_text(re.sub(r"^(capacity: .*)$", r"\1\npreload: true", pools.read_text(), flags=re.M))
+        commit_all(base_repo, "preload every pool", when=FIXED_DATE)
     helper = LiveFleetHelper(docker_api, base_repo, tmp_path / "state", fleetops)
     yield helper
     remove_fleet(docker_api, FLEET)
@@ -81,10 +99,23 @@ class LiveFleetHelper:
         programs = {}
         for line in out.splitlines():
             parts = line.split()
-            if len(parts) >= 2:
+            if len(parts) >= 2 and parts[0] != PRELOAD_PROGRAM:
                 pid = re.search(r"pid (\d+)", line)
                 programs[parts[0]] = (parts[1], int(pid.group(1)) if pid else None)
         return programs
+
+    def preloader_children(self, container: str) -> tuple[str, list[int]] | None:
+        """(the preloader's supervisord state, the pids it forked) — None without a preloader."""
+        exec_id = self.api.exec_create(container, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "status", PRELOAD_PROGRAM])
+        status = self.api.exec_start(exec_id).decode().split()
+        if len(status) < 2 or status[0] != PRELOAD_PROGRAM:
+            return None
+        script = ("import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
+                  "    print(p, open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1])")  # comm may hold spaces
+        exec_id = self.api.exec_create(container, ["python3", "-c", script])
+        table = [tuple(map(int, line.split())) for line in self.api.exec_start(exec_id).decode().splitlines() if line.strip()]
+        pid = int(status[3].rstrip(",")) if status[1] == "RUNNING" else 0
+        return status[1], [child for child, parent in table if parent == pid]
 
     def containers(self) -> dict[str, dict]:  # type: ignore[type-arg]
         rows = self.api.containers(all=True, filters={"label": f"{Labels.FLEET}={FLEET}"})

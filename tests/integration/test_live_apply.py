@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from tests.integration.conftest import FLEET, LiveFleetHelper
 from tests.support.repos import commit, edit
 
@@ -14,12 +16,18 @@ def actions(plan: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
     return [(c["address"], c["action"]) for c in plan["changes"]]
 
 
-def test_apply_then_plan_is_empty_and_bots_answer(live: LiveFleetHelper) -> None:
+@pytest.mark.also_preloaded
+def test_apply_then_plan_is_empty_and_bots_answer(live: LiveFleetHelper, preloaded: bool) -> None:
     first = live.apply()
     assert first.code == 0, first.err
     assert "revision 1 applied; 5 bot(s) answered their ping" in first.out
     assert set(live.containers()) == {f"{FLEET}-bot-solo", f"{FLEET}-small-1", STANDARD}
     assert {n: s for n, (s, _) in live.programs(STANDARD).items()} == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    preloader = live.preloader_children(STANDARD)
+    if preloaded:  # every bot of the pool was forked by its preloader
+        assert preloader is not None and preloader[0] == "RUNNING" and len(preloader[1]) == 3, preloader
+    else:
+        assert preloader is None
     config = live.show_config(STANDARD, "beta-1", 8083)
     assert (config["bot_name"], config["strategy"]) == ("beta-1", "Beta")
     again = live.plan("--detailed-exitcode")
@@ -29,6 +37,7 @@ def test_apply_then_plan_is_empty_and_bots_answer(live: LiveFleetHelper) -> None
     assert "revision 2" not in second.out
 
 
+@pytest.mark.also_preloaded
 def test_pin_change_reloads_one_bot_and_leaves_neighbours_running(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     before = live.programs(STANDARD)
@@ -46,6 +55,7 @@ def test_pin_change_reloads_one_bot_and_leaves_neighbours_running(live: LiveFlee
     assert live.plan("--detailed-exitcode").code == 0
 
 
+@pytest.mark.also_preloaded
 def test_adding_a_bot_to_a_full_pool_creates_a_container_and_moves_nobody(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     before = live.programs(STANDARD)
@@ -58,6 +68,7 @@ def test_adding_a_bot_to_a_full_pool_creates_a_container_and_moves_nobody(live: 
     assert set(live.programs(f"{FLEET}-standard-2")) == {"aaa-new"}
 
 
+@pytest.mark.also_preloaded
 def test_removing_a_bot_removes_only_its_program_and_archives_its_data(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     before = live.programs(STANDARD)
@@ -72,6 +83,7 @@ def test_removing_a_bot_removes_only_its_program_and_archives_its_data(live: Liv
     assert len(archived) == 1 and (archived[0] / "etc/alpha-2/config.json").exists()
 
 
+@pytest.mark.also_preloaded
 def test_stopped_container_is_planned_as_start_and_repaired(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     live.api.stop(f"{FLEET}-small-1", timeout=5)
@@ -82,6 +94,7 @@ def test_stopped_container_is_planned_as_start_and_repaired(live: LiveFleetHelpe
     assert live.plan("--detailed-exitcode").code == 0
 
 
+@pytest.mark.also_preloaded
 def test_dead_bot_process_is_restarted_alone(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     before = live.programs(STANDARD)
@@ -158,6 +171,7 @@ def test_disabled_bot_is_stopped_not_deleted(live: LiveFleetHelper) -> None:
     assert live.plan("--detailed-exitcode").code == 0
 
 
+@pytest.mark.also_preloaded
 def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) -> None:
     edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 8")
     commit(live.repo, "short health timeout")
