@@ -31,7 +31,8 @@ def bot_processes() -> dict[str, int]:
             args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(a.endswith(b"standin_bot.py") for a in args):
+        # the image's standin-bot console script (python3 /usr/local/bin/standin-bot …), never a preload launcher
+        if len(args) > 1 and args[1].endswith(b"/standin-bot"):
             config = next((a.decode() for a in args if a.endswith(b"/config.json")), "")
             bot = config.split("/bots/")[-1].split("/")[0]
             counts[bot] = counts.get(bot, 0) + 1

@@ -43,7 +43,7 @@ def test_hostile_container(live: LiveFleetHelper, tmp_path: Path) -> None:
     before = fingerprint(canary_dir)
     assert live.apply().code == 0
 
-    code, out = sh(live, "ps -o user,args | grep '[s]tandin_bot.py' | awk '{print $1}' | sort -u")
+    code, out = sh(live, "ps -o user,args | grep '[/]usr/local/bin/standin-bot' | awk '{print $1}' | sort -u")
     assert out.split() == ["bot"], out  # bots run unprivileged; only supervisord is root
     code, out = sh(live, "echo evil > /fleet/etc/bots/alpha-1/config.json")
     assert code != 0 and "Read-only file system" in out  # fleetops' files are read-only inside
