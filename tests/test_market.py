@@ -2,7 +2,7 @@
 thing — an unmodified ``freqtrade trade`` dry-run opening and closing trades against it offline.
 
 FreqTrade is not a dependency of the project: it lives in ``.venv-freqtrade`` and runs here only
-as a subprocess. The real test is skipped when that venv is missing.
+as a subprocess; the real test fails, naming the README's test command, when that venv is missing.
 """
 
 from __future__ import annotations
@@ -234,8 +234,8 @@ def _wait(what: str, check: Callable[[], Any], timeout: float, proc: subprocess.
     pytest.fail(f"no {what} within {timeout} s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.mark.skipif(not FREQTRADE.exists(), reason="needs FreqTrade in .venv-freqtrade")
 def test_freqtrade_trades_offline_and_stalls_when_the_market_hangs(tmp_path: Path) -> None:
+    assert FREQTRADE.exists(), f"FreqTrade is needed for this test: run the README's test command (missing {FREQTRADE})"
     pairs = ["BTC/USDT", "ETH/USDT"]
     port = _free_port()
     with ThreadedMarket(seed=7, pairs=pairs) as market:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.live.ports import BotAnswer
+from engine.live.probe import read_bounded
 from engine.live.secrets import api_credentials
 
 __all__ = ["HttpBotApi", "read_key"]
@@ -48,14 +49,11 @@ class HttpBotApi:
         creds = api_credentials(self._key, fleet, bot)
         url = f"http://{address}:{port}/api/v1/{path}"
         try:
-            with self._client.stream(method, url, auth=(creds["username"], creds["password"])) as response:
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > _MAX_BODY:
-                        return BotAnswer(None, "answer over 1 MiB")
-            if response.status_code != 200:
-                return BotAnswer(None, f"HTTP {response.status_code}")
+            status, body = read_bounded(self._client, method, url, _MAX_BODY, auth=(creds["username"], creds["password"]))
+            if body is None:
+                return BotAnswer(None, "answer over 1 MiB")
+            if status != 200:
+                return BotAnswer(None, f"HTTP {status}")
             data: Any = json.loads(body)
             return BotAnswer(data, "ok")
         except (httpx.HTTPError, ValueError) as exc:

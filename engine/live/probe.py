@@ -1,17 +1,31 @@
-"""Adapter to a bot's own HTTP API: the only module of the live half that imports httpx.
+"""Adapter to a bot's own HTTP API for pings (``engine.live.botapi`` makes the authenticated calls).
 
 Implements ``engine.live.ports.ProbePort``. A bot answers at its container's address on the
 bridge network; its answer is input like any other, so only a 200 with ``{"status": "pong"}``
-counts, and bodies are read with a size bound.
+counts, and bodies are read with a size bound (``read_bounded``, shared with botapi).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.live.ports import ProbeAnswer
 
-__all__ = ["HttpProbe"]
+__all__ = ["HttpProbe", "read_bounded"]
 
 _MAX_BODY = 64 << 10
+
+
+def read_bounded(client: Any, method: str, url: str, limit: int, auth: tuple[str, str] | None = None) -> tuple[int, bytes | None]:
+    """(HTTP status, body) of one request through an ``httpx.Client``; the body is None when the
+    answer passed ``limit`` bytes — reading stops there, so a container cannot make us buffer more."""
+    with client.stream(method, url, auth=auth) as response:
+        body = b""
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > limit:
+                return response.status_code, None
+    return response.status_code, body
 
 
 class HttpProbe:
@@ -26,14 +40,11 @@ class HttpProbe:
     def ping(self, address: str, port: int) -> ProbeAnswer:
         httpx = self._httpx
         try:
-            with self._client.stream("GET", f"http://{address}:{port}/api/v1/ping") as response:
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > _MAX_BODY:
-                        return ProbeAnswer(False, "answer too large")
-            if response.status_code != 200:
-                return ProbeAnswer(False, f"HTTP {response.status_code}")
+            status, body = read_bounded(self._client, "GET", f"http://{address}:{port}/api/v1/ping", _MAX_BODY)
+            if body is None:
+                return ProbeAnswer(False, "answer too large")
+            if status != 200:
+                return ProbeAnswer(False, f"HTTP {status}")
             import json
 
             data = json.loads(body)
