@@ -162,7 +162,7 @@ def section(title: str) -> None:
 def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
     repo_dir = tmp / "repo"
     repo = make_repo(repo_dir, bots=bots, per_pool=10, dedicated=False, image="fleetops/standin-bot:1",
-                     command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}")
+                     command="standin-bot trade --config {config} --config {secrets} --userdir {userdir}")
     state = tmp / "state"
     teardown()
     section(f"(a) cold apply, {bots} stand-in bots in pools of 10 ({bots // 10} containers)")
@@ -186,7 +186,7 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
     section("(c) one bot's pin change")
     before = all_pids()
     write_fleet(repo_dir, bots=bots, per_pool=10, dedicated=False, image="fleetops/standin-bot:1",
-                command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}", pin_of={7: "Bench@v2"})
+                command="standin-bot trade --config {config} --config {secrets} --userdir {userdir}", pin_of={7: "Bench@v2"})
     commit_all(repo, "pin b007 to v2")
     pin_time, proc = fleetops(state, "apply", "--repo", str(repo_dir), "--yes")
     after = all_pids()
@@ -196,7 +196,7 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
 
     render = tmp / "render"
     write_fleet(repo_dir, bots=bots, per_pool=10, dedicated=False, image="fleetops/standin-bot:1",
-                command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}", pin_of={})
+                command="standin-bot trade --config {config} --config {secrets} --userdir {userdir}", pin_of={})
     fleetops(state, "render", "--repo", str(repo_dir), "--out", str(render))
     materialise_secrets(render, b"k" * 32)
     up = compose(render, "up", "-d")
@@ -216,7 +216,7 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
     before = all_pids()
     render2 = tmp / "render2"
     write_fleet(repo_dir, bots=bots, per_pool=10, dedicated=False, image="fleetops/standin-bot:1",
-                command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}", pin_of={7: "Bench@v2"})
+                command="standin-bot trade --config {config} --config {secrets} --userdir {userdir}", pin_of={7: "Bench@v2"})
     fleetops(state, "render", "--repo", str(repo_dir), "--out", str(render2))
     target_container = json.loads((render2 / "manifest.json").read_text())["bots"]["b007"]["container"]
     changed = render2 / "containers" / target_container / "etc" / "bots" / "b007"
@@ -242,7 +242,7 @@ def bench_api_calls(tmp: Path) -> None:
         teardown()
         root = tmp / f"calls-{bots}"
         make_repo(root, bots=bots, per_pool=10, dedicated=False, image="fleetops/standin-bot:1",
-                  command="standin-bot webserver --config {config} --config {secrets} --userdir {userdir}")
+                  command="standin-bot trade --config {config} --config {secrets} --userdir {userdir}")
         state = tmp / f"calls-state-{bots}"
         fleetops(state, "apply", "--repo", str(root), "--yes")
         ctx = Context(state, real_ports(None, state))
@@ -309,7 +309,7 @@ def main() -> None:
             bench_apply_vs_compose(Path(tmp), args.bots)
             bench_api_calls(Path(tmp))
             section("(m) memory")
-            bench_memory(Path(tmp), 50, "fleetops/standin-bot:1", "standin-bot webserver --config {config} --config {secrets} --userdir {userdir}", "stand-in bots")
+            bench_memory(Path(tmp), 50, "fleetops/standin-bot:1", "standin-bot trade --config {config} --config {secrets} --userdir {userdir}", "stand-in bots")
             if args.freqtrade:
                 bench_memory(Path(tmp), 10, "fleetops/freqtrade:2026.9", "freqtrade webserver --config {config} --config {secrets} --userdir {userdir}", "FreqTrade bots")
         finally:

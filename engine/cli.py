@@ -71,7 +71,7 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
 def render(repo: str, ref: str | None, out: str) -> None:
     """Write the compose file, supervisord confs and bot configs (no secrets)."""
     from engine.compile.render import render_fleet
-    from engine.flow import compile_at
+    from engine.offline import compile_at
 
     _, desired = compile_at(repo, ref)
     written = render_fleet(desired).write(out)
@@ -87,12 +87,17 @@ def render(repo: str, ref: str | None, out: str) -> None:
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
 def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exitcode: bool, rebalance: bool) -> None:
     """Show what would change."""
-    from engine.flow import offline_plan, plan_specs
+    if against is None and ref is None and fmt == "text" and not rebalance and _proven_unchanged(repo):
+        return
     from engine.timing import stage
 
     if against is None:
+        from engine.flow import plan_specs
+
         result = plan_specs(_context(), repo, ref, rebalance=rebalance).plan
     else:
+        from engine.offline import offline_plan
+
         result = offline_plan(repo, ref, against, rebalance=rebalance)
     with stage(f"format {fmt}"):
         text = _format_plan(result, fmt)
@@ -109,13 +114,18 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
 def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: bool) -> None:
     """Converge Docker to the specs: plan, confirm, execute, check health, roll back if broken."""
-    from engine.flow import plan_specs
     from engine.live.store import apply_lock
 
-    ctx = _context()
-    with apply_lock(ctx.state_dir, wait=LOCK_WAIT, waiting=_waiting_for):
+    with apply_lock(_state_dir(), wait=LOCK_WAIT, waiting=_waiting_for):
+        if ref is None and not rebalance and _proven_unchanged(repo):
+            return
+        from engine.flow import plan_specs, record_noop_proof
+
+        ctx = _context()
         live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance)
         _execute(ctx, live_plan, yes=yes, rollback=not no_rollback)
+        if _proofs_enabled():
+            record_noop_proof(ctx, live_plan, repo, _docker_host())
 
 
 @cli.command()
@@ -262,6 +272,34 @@ def _waiting_for(holder: str) -> None:
     click.echo(f"  waiting up to {LOCK_WAIT:.0f} s for the apply lock (held by {holder})", err=True)
 
 
+def _proofs_enabled() -> bool:
+    return not os.environ.get("FLEETOPS_FULL_PLAN")
+
+
+def _proven_unchanged(repo: str) -> bool:
+    """Print the "No changes" plan and say so when the last no-changes apply's proof still holds.
+
+    Checked before importing the compiler, git or the Docker SDK (``engine.live.noop_proof``);
+    ``FLEETOPS_FULL_PLAN=1`` always runs the full plan.
+    """
+    if not _proofs_enabled():
+        return False
+    from engine.live.noop_proof import no_changes_text, proven_unchanged
+    from engine.timing import stage
+
+    with stage("no-op proof"):
+        header = proven_unchanged(_state_dir(), repo, _docker_host())
+    if header is None:
+        return False
+    click.echo(no_changes_text(header), nl=False)
+    return True
+
+
+def _docker_host() -> str | None:
+    docker_host: str | None = click.get_current_context().find_root().obj["docker_host"]
+    return docker_host
+
+
 def _state_dir() -> Path:
     from engine.live.store import default_state_dir
 
@@ -273,9 +311,8 @@ def _context() -> Context:
     from engine.flow import Context
     from engine.live.adapters import real_ports
 
-    obj = click.get_current_context().find_root().obj
     state_dir = _state_dir()
-    return Context(state_dir, real_ports(obj["docker_host"], state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
+    return Context(state_dir, real_ports(_docker_host(), state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
 
 
 def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply") -> None:

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.compile.assign import Placement
-from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
+from engine.compile.desired import DesiredFleet, compile_fleet
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
-from engine.errors import ApplyError, FleetopsError, HealthError, SourceError, SpecError
+from engine.errors import ApplyError, FleetopsError, HealthError
 from engine.live import policy
 from engine.live.drain import drain, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
+from engine.live.noop_proof import ContainerSeen, SpecInputs, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
@@ -33,17 +34,18 @@ from engine.live.runtime import Runtime
 from engine.live.secrets import load_or_create_key
 from engine.live.store import Revision, RevisionStatus, RevisionStore
 from engine.live.trading import LOOP_WINDOW, wait_trading
-from engine.naming import network_name
+from engine.naming import Labels, network_name
+from engine.offline import compile_at, offline_plan, snapshot_of
 from engine.plan.diff import plan_fleets
 from engine.plan.jsonfmt import plan_as_dict
 from engine.plan.model import Plan, Snapshot
-from engine.spec.load import LoadedFleet, ParseCache, load_fleet
+from engine.spec.load import ParseCache, load_fleet
 from engine.textsafe import one_line
 from engine.timing import stage
 
 __all__ = [
     "ApplyOutcome", "Context", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
-    "plan_specs", "snapshot_of",
+    "plan_specs", "record_noop_proof", "snapshot_of",
 ]
 
 
@@ -82,6 +84,8 @@ class LivePlan:
     target: DesiredFleet
     live: LiveFleet
     source: Snapshot
+    inputs: SpecInputs | None = None
+    """What the compile read, when it read a working tree: lets a no-changes plan write a no-op proof."""
 
 
 @dataclass
@@ -94,41 +98,7 @@ class ApplyOutcome:
     """Bots whose change waits for their open trades to close (drain timed out); the next apply tries again."""
 
 
-# -- offline --------------------------------------------------------------------------------
-
-def snapshot_of(loaded: LoadedFleet) -> Snapshot:
-    """How a plan names a side read from git: the ref as given, its commit, whether it is dirty."""
-    source = loaded.source
-    return Snapshot("ref", source.ref if source.ref is not None else "HEAD", source.commit, source.dirty)
-
-
-def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) -> tuple[LoadedFleet, DesiredFleet]:
-    loaded = load_fleet(repo, ref)
-    return loaded, compile_fleet(loaded.spec, rebalance=rebalance)
-
-
-def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False) -> Plan:
-    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker."""
-    cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
-    try:
-        with stage(f"load {against}"):
-            base_loaded = load_fleet(repo, against, cache=cache)
-    except SpecError as exc:
-        first = exc.problems[0] if exc.problems else ""
-        raise SourceError(
-            f"the baseline {against} does not validate ({len(exc.problems)} problem(s), first: {first}); "
-            "fix it there or plan against another ref"
-        ) from exc
-    with stage(f"compile {against}"):
-        baseline = compile_fleet(base_loaded.spec)
-    with stage(f"load {ref or 'working tree'}"):
-        target_loaded = load_fleet(repo, ref, cache=cache)
-    with stage(f"compile {ref or 'working tree'}"):
-        target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
-    base = snapshot_of(base_loaded)
-    with stage("diff"):
-        return plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))
-
+# -- offline: engine.offline (kept apart so `plan --against` never imports the live half) --------
 
 # -- live -------------------------------------------------------------------------------------
 
@@ -151,8 +121,26 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
 def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
     with stage("load specs"):
         loaded = load_fleet(repo, ref, cache=ctx.parse_cache)
-    return plan_live(ctx, loaded.spec.fleet.name, lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance),
-                     snapshot_of(loaded))
+    planned = plan_live(ctx, loaded.spec.fleet.name, lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance),
+                        snapshot_of(loaded))
+    if ref is None and not rebalance:
+        planned.inputs = SpecInputs(loaded.files, {pin.ref: pin.commit for pin in loaded.spec.pins.values()})
+    return planned
+
+
+def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path, docker_host: str | None) -> bool:
+    """After a full plan of a working tree found nothing to do, let the next one prove it cheaply
+    (``engine.live.noop_proof``). Written only from a plan that saw every bot's process."""
+    plan, live = live_plan.plan, live_plan.live
+    if plan.has_changes or live_plan.inputs is None or live.unanswered or plan.baseline.revision is None:
+        return False
+    containers = {
+        name: ContainerSeen(listed.id, listed.state, listed.labels, tuple(sorted(
+            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else ())
+        for name, listed in live.containers.items()
+    }
+    write_proof(ctx.state_dir, Path(repo).resolve(), docker_host, live_plan.inputs, live.fleet, plan.baseline.revision, containers)
+    return True
 
 
 def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
@@ -229,13 +217,16 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str
         container = listed.get(bot.container)
         targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
     watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots)
-    results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
+    with stage("health: pings"):
+        results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
     if target.settings is None or target.settings.health.check == "loop":
         answering = {n: (t.address, t.port) for n, t in targets.items() if results[n].healthy and t.address is not None}
         if answering:
             ctx.progress(f"waiting for {len(answering)} bot(s) to run their trading loop")
         window = min(LOOP_WINDOW, timeout)  # the loop gets at most the fleet's health timeout, and 30 s
-        for name, why in wait_trading(ctx.ports.bot_api, target.name, answering, window=window, failed=watch.failed).items():
+        with stage("health: trading loops"):
+            looped = wait_trading(ctx.ports.bot_api, target.name, answering, window=window, failed=watch.failed)
+        for name, why in looped.items():
             if why is not None:
                 results[name] = BotHealth(name, False, why, results[name].seconds)
     return {name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}

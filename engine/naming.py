@@ -10,6 +10,8 @@ engine for a name taken by another fleet or an unmanaged container before it tou
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "BOT_USER_UID",
     "DEDICATED_PORT",
@@ -67,6 +69,12 @@ SUPERVISOR_SOCKET = f"{DATA_MOUNT}/supervisor.sock"
 HOST_ETC = "etc"
 HOST_DATA = "data"
 HOST_RECORDS = "records"
+
+
+def runtime_root(state_dir: Path, fleet: str) -> Path:
+    """Where a fleet's containers' runtime directories live under the state dir."""
+    return state_dir / "runtime" / fleet
+
 BOTS = "bots"
 
 

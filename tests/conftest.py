@@ -33,8 +33,8 @@ def base_repo(tmp_path: Path) -> git.Repo:
 def fleetops(tmp_path: Path) -> Callable[..., Run]:
     """Run ``fleetops ARGS`` as its own process (exit codes and stderr as a user sees them)."""
 
-    def run(*args: str, cwd: Path | None = None) -> Run:
-        env = {**os.environ, "FLEETOPS_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1"}
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
+        env = {**os.environ, "FLEETOPS_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1", **(env or {})}
         proc = subprocess.run(
             [sys.executable, "-m", "engine", *args], cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=120
         )

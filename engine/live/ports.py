@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from engine.compile.container import ContainerDefinition
+if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes without loading the compiler
+    from engine.compile.container import ContainerDefinition
 
 __all__ = ["BotAnswer", "BotApiPort", "ContainerEvent", "DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort", "ProcessInfo", "SupervisorFactory", "SupervisorPort"]
 

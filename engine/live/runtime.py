@@ -33,7 +33,7 @@ from engine.hashing import pretty_json
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.safefs import SafeDir, UnsafePath
 from engine.live.secrets import secrets_document
-from engine.naming import BOT_USER_UID, BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD
+from engine.naming import BOT_USER_UID, BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD, runtime_root
 
 __all__ = ["Runtime"]
 
@@ -51,7 +51,7 @@ class Runtime:
 
     def __init__(self, state_dir: Path, fleet: str, key: bytes | None, environ: Mapping[str, str] | None = None,
                  report: Callable[[str], None] = lambda _line: None) -> None:
-        self.root = state_dir / "runtime" / fleet
+        self.root = runtime_root(state_dir, fleet)
         self.archive_root = state_dir / "archive" / fleet
         self.fleet = fleet
         self._key = key

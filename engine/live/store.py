@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import os
 import sqlite3
@@ -51,10 +52,17 @@ class Revision:
     started_at: str
     finished_at: str | None
     message: str
-    plan: dict[str, Any]
+    plan_json: str
+    """The plan as stored: parsed only when asked for (``plan``), as it is the bulk of a revision
+    and the no-op path that reads the current revision needs only its payload."""
     payload: dict[str, Any]
     details: dict[str, Any]
     """Why it failed, per bot: the health detail and the bot's last log lines (secrets masked)."""
+
+    @functools.cached_property
+    def plan(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.plan_json)
+        return parsed
 
     def summary(self) -> dict[str, Any]:
         """The revision without its bulky plan and payload (history, status)."""
@@ -181,7 +189,7 @@ class RevisionStore:
 def _revision(row: tuple[Any, ...]) -> Revision:
     number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload, details = row
     return Revision(number, fleet, commit, ref, bool(dirty), RevisionStatus(status), started, finished, message,
-                    json.loads(plan), json.loads(payload), json.loads(details or "{}"))
+                    plan, json.loads(payload), json.loads(details or "{}"))
 
 
 @contextmanager

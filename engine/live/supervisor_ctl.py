@@ -19,6 +19,7 @@ import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from engine.errors import SupervisorError
 from engine.live.ports import ProcessInfo
@@ -59,6 +60,10 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+MAX_ANSWER_BYTES = 4 << 20
+"""An answer from supervisord larger than this is refused (the container could send anything)."""
+
+
 class _UnixTransport(xmlrpc.client.Transport):
     def __init__(self, data_dir: Path, timeout: float) -> None:
         super().__init__()
@@ -67,6 +72,47 @@ class _UnixTransport(xmlrpc.client.Transport):
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
         return _UnixConnection(self._data_dir, self._timeout)
+
+    def parse_response(self, response: Any) -> tuple[Any, ...]:
+        """Decode the answer with ElementTree (C) instead of xmlrpc's pure-Python unmarshaller.
+
+        Reading every pool container's process table is the part of a no-op plan that hashes
+        cannot replace; the stock unmarshaller spent ~1 ms per container on it. Bounded, too.
+        """
+        body = response.read(MAX_ANSWER_BYTES + 1)
+        if len(body) > MAX_ANSWER_BYTES:
+            raise xmlrpc.client.ProtocolError("supervisord", 500, f"answer over {MAX_ANSWER_BYTES} bytes", {})
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError as exc:
+            raise xmlrpc.client.ProtocolError("supervisord", 500, f"unreadable answer: {exc}", {}) from None
+        fault = root.find("fault/value")
+        if fault is not None:
+            detail = _decode(fault)
+            raise xmlrpc.client.Fault(detail.get("faultCode", 0), str(detail.get("faultString", "")))
+        return tuple(_decode(value) for value in root.iterfind("params/param/value"))
+
+
+def _decode(value: ElementTree.Element) -> Any:
+    """One XML-RPC ``<value>``: the types supervisord sends (an untyped value is a string)."""
+    typed = value[0] if len(value) else None
+    if typed is None:
+        return value.text or ""
+    tag, text = typed.tag, typed.text or ""
+    if tag in ("int", "i4", "i8"):
+        return int(text)
+    if tag == "boolean":
+        return text.strip() == "1"
+    if tag == "double":
+        return float(text)
+    if tag == "struct":
+        members = ((member.findtext("name", ""), member.find("value")) for member in typed.iterfind("member"))
+        return {name: _decode(value) for name, value in members if value is not None}
+    if tag == "array":
+        return [_decode(item) for item in typed.iterfind("data/value")]
+    if tag == "nil":
+        return None
+    return text
 
 
 class Supervisor:

@@ -58,9 +58,11 @@ class ParseCache:
 class LoadedFleet:
     """A validated fleet and the snapshot it was read from (ref, commit, dirty flag)."""
 
-    def __init__(self, spec: FleetSpec, source: FleetSource) -> None:
+    def __init__(self, spec: FleetSpec, source: FleetSource, files: tuple[tuple[str, str], ...] = ()) -> None:
         self.spec = spec
         self.source = source
+        self.files = files
+        """Every spec file read, as (path, blob SHA): what a no-op proof digests."""
 
 
 def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCache | None = None) -> LoadedFleet:
@@ -75,4 +77,4 @@ def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCach
         file_docs, file_problems = cache.parse(file)
         docs.extend(file_docs)
         problems.extend(file_problems)
-    return LoadedFleet(validate_documents(docs, problems, source), source)
+    return LoadedFleet(validate_documents(docs, problems, source), source, tuple((f.path, f.blob_sha) for f in files))

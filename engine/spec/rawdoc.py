@@ -20,12 +20,10 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from engine.errors import Problem
+from engine.spec.worktree import MAX_FILE_BYTES  # a file over it is an error, reported without reading it
 
 __all__ = ["MAX_DEPTH", "MAX_DOCUMENTS", "MAX_FILE_BYTES", "MAX_VALUES", "Loc", "RawDocument", "parse_documents"]
 
-MAX_FILE_BYTES = 1 << 20
-"""A spec or strategy file larger than this is an error, reported without reading it (a fleet of
-a thousand bots is ~300 KB of YAML)."""
 MAX_DEPTH = 32
 MAX_VALUES = 100_000
 MAX_DOCUMENTS = 1_000

@@ -7,39 +7,17 @@ refs. Everything else in the engine sees plain text and SHAs.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import git
 from gitdb.exc import BadName, BadObject
 
 from engine.errors import SourceError
-from engine.spec.rawdoc import MAX_FILE_BYTES
+from engine.spec.worktree import MAX_FILE_BYTES, MAX_FILES, SPEC_DIR, SPEC_SUFFIXES, STRATEGY_DIR, Blob, check_count, spec_files_on_disk
 
 __all__ = ["MAX_FILES", "MAX_FILE_BYTES", "SPEC_DIR", "STRATEGY_DIR", "Blob", "FleetSource", "open_source"]
-
-SPEC_DIR = "fleet"
-STRATEGY_DIR = "strategies"
-_SPEC_SUFFIXES = (".yaml", ".yml")
-MAX_FILES = 10_000
-"""Spec files per snapshot."""
-
-
-@dataclass(frozen=True)
-class Blob:
-    """A file's bytes with an identity that is equal whenever the bytes are (the git blob SHA).
-
-    ``data`` is empty when ``size`` is over ``MAX_FILE_BYTES``: such a file is never read.
-    """
-
-    path: str
-    data: bytes
-    blob_sha: str
-    size: int
-
 
 class FleetSource:
     """One snapshot of a fleet repository: the working tree (``ref is None``) or a git ref."""
@@ -63,7 +41,7 @@ class FleetSource:
     def spec_files(self) -> list[Blob]:
         """Every ``fleet/**/*.yaml|yml`` of the snapshot, sorted by path (at most ``MAX_FILES``)."""
         if self.ref is None:
-            return self._spec_files_on_disk()
+            return spec_files_on_disk(self.repo_dir)
         assert self.repo is not None
         commit = self.find_commit(self.ref)
         assert commit is not None
@@ -73,28 +51,11 @@ class FleetSource:
             raise SourceError(f"{self.ref} has no '{SPEC_DIR}/' directory in {self.repo_dir}") from None
         files: list[Blob] = []
         for item in tree.traverse():
-            if isinstance(item, git.Blob) and str(item.path).endswith(_SPEC_SUFFIXES):
-                self._check_count(len(files))
+            if isinstance(item, git.Blob) and str(item.path).endswith(SPEC_SUFFIXES):
+                check_count(len(files))
                 size = int(item.size)
                 files.append(Blob(str(item.path), item.data_stream.read() if size <= MAX_FILE_BYTES else b"", item.hexsha, size))
         return sorted(files, key=lambda f: f.path)
-
-    def _spec_files_on_disk(self) -> list[Blob]:
-        root = self.repo_dir / SPEC_DIR
-        if not root.is_dir():
-            raise SourceError(f"no '{SPEC_DIR}/' directory in {self.repo_dir}")
-        files: list[Blob] = []
-        for file in sorted(p for p in root.rglob("*") if p.suffix in _SPEC_SUFFIXES and p.is_file()):
-            self._check_count(len(files))
-            rel = file.relative_to(self.repo_dir).as_posix()
-            size = file.stat().st_size
-            data = file.read_bytes() if size <= MAX_FILE_BYTES else b""
-            files.append(Blob(rel, data, _git_blob_sha(data) if data or not size else f"size-{size}", size))
-        return files
-
-    def _check_count(self, count: int) -> None:
-        if count >= MAX_FILES:
-            raise SourceError(f"more than {MAX_FILES} spec files under {SPEC_DIR}/; split the fleet or merge files")
 
     def find_commit(self, ref: str) -> git.Commit | None:
         """The commit a ref (tag, branch, SHA, ``HEAD~1``, ``origin/main`` …) names, or None.
@@ -164,10 +125,6 @@ def open_source(repo_dir: str | Path, ref: str | None) -> FleetSource:
             raise SourceError(f"{repo_dir} is not a git repository, so --ref {ref} cannot be read") from None
         repo = None
     return FleetSource(path, repo, ref)
-
-
-def _git_blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _is_dirty(repo_dir: Path) -> bool:

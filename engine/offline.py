@@ -1,0 +1,53 @@
+"""The offline half of the pipeline: two git refs → compile both → pair and diff → Plan. No Docker.
+
+What CI runs on a pull request (``plan --against``) and what ``render`` compiles. Split from
+``engine.flow`` so these commands import the spec, compile and plan layers only: the live half
+(Docker SDK, supervisord, HTTP, the revision store) costs start-up time they never use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
+from engine.errors import SourceError, SpecError
+from engine.plan.diff import plan_fleets
+from engine.plan.model import Plan, Snapshot
+from engine.spec.load import LoadedFleet, ParseCache, load_fleet
+from engine.timing import stage
+
+__all__ = ["compile_at", "offline_plan", "snapshot_of"]
+
+
+def snapshot_of(loaded: LoadedFleet) -> Snapshot:
+    """How a plan names a side read from git: the ref as given, its commit, whether it is dirty."""
+    source = loaded.source
+    return Snapshot("ref", source.ref if source.ref is not None else "HEAD", source.commit, source.dirty)
+
+
+def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) -> tuple[LoadedFleet, DesiredFleet]:
+    loaded = load_fleet(repo, ref)
+    return loaded, compile_fleet(loaded.spec, rebalance=rebalance)
+
+
+def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False) -> Plan:
+    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker."""
+    cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
+    try:
+        with stage(f"load {against}"):
+            base_loaded = load_fleet(repo, against, cache=cache)
+    except SpecError as exc:
+        first = exc.problems[0] if exc.problems else ""
+        raise SourceError(
+            f"the baseline {against} does not validate ({len(exc.problems)} problem(s), first: {first}); "
+            "fix it there or plan against another ref"
+        ) from exc
+    with stage(f"compile {against}"):
+        baseline = compile_fleet(base_loaded.spec)
+    with stage(f"load {ref or 'working tree'}"):
+        target_loaded = load_fleet(repo, ref, cache=cache)
+    with stage(f"compile {ref or 'working tree'}"):
+        target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
+    base = snapshot_of(base_loaded)
+    with stage("diff"):
+        return plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))

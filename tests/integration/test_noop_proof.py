@@ -1,0 +1,141 @@
+"""The no-op proof against the real engine: a proven "No changes" is exactly what the full plan says.
+
+Differential: after each way the fleet or its inputs can change behind a proof, ``plan`` (which
+may use the proof) must print what ``FLEETOPS_FULL_PLAN=1 plan`` prints, and when nothing
+changed it must have answered from the proof (no spec was loaded, no Docker SDK imported).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from engine.naming import Labels
+from tests.conftest import Run
+from tests.integration.conftest import FLEET, LiveFleetHelper
+from tests.support.repos import commit
+
+FULL = {"FLEETOPS_FULL_PLAN": "1"}
+TIMED = {"FLEETOPS_TIMINGS": "1"}
+
+
+def proven(run: Run) -> bool:
+    """Whether the plan was answered from the proof (its stages show no spec load)."""
+    return "timing: no-op proof" in run.err and "timing: load specs" not in run.err
+
+
+def plan_both(live: LiveFleetHelper) -> tuple[Run, Run]:
+    fast = live.run("plan", "--repo", str(live.root), env=TIMED)
+    full = live.run("plan", "--repo", str(live.root), env={**FULL, **TIMED})
+    assert fast.code == full.code == 0, (fast.err, full.err)
+    return fast, full
+
+
+def converged_with_proof(live: LiveFleetHelper) -> None:
+    """Apply until nothing changes; the no-changes apply writes the proof the next plan uses."""
+    assert live.apply().code == 0
+    settled = live.apply()
+    assert settled.code == 0 and "No changes" in settled.out, settled.out + settled.err
+    fast, full = plan_both(live)
+    assert proven(fast), fast.err
+    assert fast.out == full.out
+
+
+@pytest.fixture
+def fleet(live: LiveFleetHelper) -> LiveFleetHelper:
+    converged_with_proof(live)
+    return live
+
+
+def test_an_unchanged_fleet_is_answered_from_the_proof_and_says_what_the_full_plan_says(fleet: LiveFleetHelper) -> None:
+    for _ in range(2):
+        fast, full = plan_both(fleet)
+        assert proven(fast) and not proven(full)
+        assert fast.out == full.out and "No changes. The fleet matches the target." in fast.out
+    applied = fleet.run("apply", "--repo", str(fleet.root), "--yes", env=TIMED)
+    assert applied.code == 0 and proven(applied) and "No changes" in applied.out
+
+
+def widen_a_stoploss(live: LiveFleetHelper) -> None:
+    bots = live.root / "fleet/bots.yaml"
+    text = bots.read_text()
+    assert "stoploss: -0.10\n" in text
+    bots.write_text(text.replace("stoploss: -0.10\n", "stoploss: -0.20\n", 1))
+
+
+def test_a_spec_edit_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    widen_a_stoploss(fleet)
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "stoploss" in fast.out
+
+
+def test_a_moved_tag_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    strategy = fleet.root / "strategies/Alpha.py"
+    strategy.write_text(strategy.read_text() + "\n# v1 re-cut\n")
+    commit(fleet.repo, "re-cut Alpha")
+    fleet.repo.git.tag("-f", "v1")  # the pin's name stays, its commit moves
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "reload" in fast.out
+
+
+def test_an_uncommitted_change_outside_the_specs_changes_only_the_header(fleet: LiveFleetHelper) -> None:
+    strategy = fleet.root / "strategies/Alpha.py"
+    strategy.write_text(strategy.read_text() + "\n# work in progress\n")  # pins read commits: nothing to do, but dirty
+    fast, full = plan_both(fleet)
+    assert proven(fast) and fast.out == full.out and "uncommitted changes" in fast.out
+
+
+def test_a_dead_bot_process_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    container = next(n for n, c in fleet.containers().items() if c["Labels"].get(Labels.POOL) == "standard")
+    _, pid = fleet.programs(container)["alpha-2"]
+    assert pid is not None
+    run = fleet.api.exec_create(container, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "stop", "alpha-2"])
+    fleet.api.exec_start(run)
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "bot/alpha-2" in fast.out and "restart" in fast.out
+
+
+def test_a_stopped_container_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    fleet.api.stop(f"{FLEET}-bot-solo", timeout=1)
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "start" in fast.out
+
+
+def test_a_recreated_or_removed_container_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    fleet.api.remove_container(f"{FLEET}-bot-solo", force=True)
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and f"container/{FLEET}-bot-solo" in fast.out
+
+
+def test_a_rewritten_record_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    record = next((fleet.state / "runtime" / FLEET).glob("*/records/bots/alpha-1.json"))
+    with record.open("r+") as handle:  # in place, not by rename: the directory's own times do not move
+        handle.write("not json")
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "unreadable" in fast.out
+
+
+def test_another_revision_or_setting_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    widen_a_stoploss(fleet)
+    commit(fleet.repo, "widen a stoploss")
+    assert fleet.apply().code == 0  # a new revision: the old proof names revision 1
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "No changes" in fast.out
+    converged_with_proof(fleet)
+    secrets_dir = {"FLEETOPS_SECRETS_DIR": str(fleet.state)}  # a setting validation reads
+    fast = fleet.run("plan", "--repo", str(fleet.root), env={**TIMED, **secrets_dir})
+    assert fast.code == 0 and not proven(fast)
+
+
+def test_a_killed_supervisord_is_not_proven_running(fleet: LiveFleetHelper) -> None:
+    container = next(n for n, c in fleet.containers().items() if c["Labels"].get(Labels.POOL) == "small")
+    top = fleet.api.top(container, ps_args="-eo pid,comm")
+    pid = next(int(row[0]) for row in top["Processes"] if "supervisord" in row[1])
+    os.kill(pid, signal.SIGSTOP)  # alive but silent: its bots' states are unknown
+    try:
+        fast = fleet.run("plan", "--repo", str(fleet.root), env=TIMED)
+        assert fast.code == 0 and not proven(fast) and "unknown" in fast.out
+    finally:
+        os.kill(pid, signal.SIGCONT)
