@@ -26,137 +26,24 @@ import tempfile
 import time
 from pathlib import Path
 
-import docker
-import git
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from engine.demo_repo import commit_all  # noqa: E402
-
-FLEET = "bench"
-API = docker.APIClient(version="1.41")
-COMPOSE = shutil.which("docker-compose", path=str(Path(sys.executable).parent)) or "docker-compose"
-STRATEGY = 'from freqtrade.strategy import IStrategy\n\n\nclass Bench(IStrategy):\n    INTERFACE_VERSION = 3\n    minimal_roi = {"0": %s}\n'
-
-
-def write_fleet(root: Path, bots: int, per_pool: int, dedicated: bool, image: str, command: str, pin_of: dict[int, str]) -> None:
-    (root / "fleet").mkdir(exist_ok=True)
-    (root / "fleet" / "fleet.yaml").write_text(
-        f"kind: Fleet\nname: {FLEET}\ndefaults:\n  image: {image}\n  bot_command: {command}\nhealth:\n  timeout_seconds: 300\n"
-        f"---\nkind: Wallet\nname: main\ncurrency: USDT\nbalance: {bots * 100 + 1000}\nreserve: 0\n"
-        f"---\nkind: Pool\nname: p\ncapacity: {per_pool}\n"
-    )
-    docs = []
-    for i in range(bots):
-        pool = "" if dedicated else "pool: p\n"
-        docs.append(f"kind: Bot\nname: b{i:03d}\nwallet: main\nallocation: 100\n{pool}strategy: {pin_of.get(i, 'Bench@v1')}\n"
-                    "pairs: [BTC/USDT]\nstake_amount: 10\nstoploss: -0.1\n")
-    (root / "fleet" / "bots.yaml").write_text("---\n".join(docs))
-
-
-def make_repo(root: Path, **fleet: object) -> git.Repo:
-    repo = git.Repo.init(root, initial_branch="main")
-    (root / "strategies").mkdir()
-    (root / "strategies" / "Bench.py").write_text(STRATEGY % "0.04")
-    commit_all(repo, "v1", tag="v1")
-    (root / "strategies" / "Bench.py").write_text(STRATEGY % "0.05")
-    commit_all(repo, "v2", tag="v2")
-    write_fleet(root, pin_of={}, **fleet)  # type: ignore[arg-type]
-    commit_all(repo, "fleet")
-    return repo
-
-
-def fleetops(state: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-    env = {**os.environ, "FLEETOPS_STATE_DIR": str(state)}
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True, env=env, cwd=ROOT)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 2):
-        sys.exit(f"fleetops {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return elapsed, proc
-
-
-def compose(project_dir: Path, *args: str) -> float:
-    start = time.perf_counter()
-    subprocess.run([COMPOSE, *args], cwd=project_dir, check=True, capture_output=True)
-    return time.perf_counter() - start
-
-
-def teardown() -> None:
-    for c in API.containers(all=True, filters={"label": f"io.fleetops.fleet={FLEET}"}):
-        API.remove_container(c["Id"], force=True)
-    for n in API.networks(names=[f"fleetops-{FLEET}"]):
-        API.remove_network(n["Id"])
-
-
-def bot_endpoints() -> dict[str, tuple[str, str, int]]:
-    """bot → (container, ip, port), from the runtime records fleetops or compose mounted."""
-    endpoints = {}
-    for c in API.containers(filters={"label": f"io.fleetops.fleet={FLEET}"}):
-        name = c["Names"][0].lstrip("/")
-        ip = next(iter(c["NetworkSettings"]["Networks"].values()))["IPAddress"]
-        for bot in (c["Labels"].get("io.fleetops.bots") or "").split(","):
-            if bot:
-                endpoints[bot] = (name, ip, 0)
-    return endpoints
-
-
-def wait_all_pings(ports: dict[str, int], timeout: float = 300) -> float:
-    start = time.perf_counter()
-    pending = dict(ports)
-    endpoints = bot_endpoints()
-    with httpx.Client(timeout=1) as client:
-        while pending and time.perf_counter() - start < timeout:
-            for bot in list(pending):
-                try:
-                    if client.get(f"http://{endpoints[bot][1]}:{pending[bot]}/api/v1/ping").status_code == 200:
-                        del pending[bot]
-                except (httpx.HTTPError, KeyError):
-                    pass
-            if pending:
-                time.sleep(0.1)
-                endpoints = bot_endpoints()
-    if pending:
-        sys.exit(f"bots never answered: {sorted(pending)[:5]} ...")
-    return time.perf_counter() - start
-
-
-def pids(container: str) -> dict[str, int]:
-    out = API.exec_start(API.exec_create(container, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "pid", "all"])).decode()
-    status = API.exec_start(API.exec_create(container, ["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "status"])).decode()
-    names = [line.split()[0] for line in status.splitlines() if line.strip()]
-    return dict(zip(names, (int(p) for p in out.split()), strict=False))
-
-
-def all_pids() -> dict[str, tuple[str, int]]:
-    """bot → (container id, pid): a recreated container or a restarted program both change it."""
-    result = {}
-    for c in API.containers(filters={"label": f"io.fleetops.fleet={FLEET}"}):
-        for bot, pid in pids(c["Id"]).items():
-            result[bot] = (c["Id"], pid)
-    return result
-
-
-def ports_of(render_dir: Path) -> dict[str, int]:
-    manifest = json.loads((render_dir / "manifest.json").read_text())
-    return {bot: info["port"] for bot, info in manifest["bots"].items()}
-
-
-def materialise_secrets(render_dir: Path, key: bytes) -> None:
-    from engine.live.secrets import secrets_document
-
-    for config in render_dir.glob("containers/*/etc/bots/*/config.json"):
-        bot = config.parent.name
-        (config.parent / "secrets.json").write_text(json.dumps(secrets_document(key, FLEET, bot, {}, {})))
-        data = config.parents[3] / "data" / "bots" / bot  # what fleetops' runtime creates: the bot's own directory
-        (data / "user_data").mkdir(parents=True, exist_ok=True)
-        for path in (data.parent.parent, data.parent, data, data / "user_data"):
-            os.chown(path, 1000 if path.name in (bot, "user_data") else 0, 1000 if path.name in (bot, "user_data") else 0)
-
-
-def section(title: str) -> None:
-    print(f"\n== {title}", flush=True)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fleetbench import (  # noqa: E402  (the helpers shared with scale.py)
+    API,
+    COMPOSE,
+    FLEET,
+    all_pids,
+    commit_all,
+    compose,
+    fleetops,
+    make_repo,
+    materialise_secrets,
+    ports_of,
+    section,
+    teardown,
+    wait_all_pings,
+    write_fleet,
+)
 
 
 def bench_apply_vs_compose(tmp: Path, bots: int) -> None:

@@ -62,6 +62,17 @@ class Context:
     """Caps every bot's drain_timeout (the watcher's self-heal does not wait on trades)."""
     """Parsed spec files for this context's life (a watcher's: bounded, see ParseCache)."""
     _store: RevisionStore | None = field(default=None, init=False, repr=False)
+    _stored_fleets: dict[tuple[int, str], DesiredFleet] = field(default_factory=dict, init=False, repr=False)
+
+    def stored_fleet(self, revision: Revision) -> DesiredFleet:
+        """A revision's desired fleet, parsed once per context: a revision's payload never changes
+        after it is recorded, and a watcher reads the running one on every resync."""
+        key = (revision.number, revision.started_at)
+        if key not in self._stored_fleets:
+            if len(self._stored_fleets) >= 4:
+                self._stored_fleets.pop(next(iter(self._stored_fleets)))
+            self._stored_fleets[key] = fleet_from_payload(revision.payload)
+        return self._stored_fleets[key]
 
     def store(self) -> RevisionStore:
         """The revision store, created on first write."""
@@ -110,7 +121,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
     with stage("compile target"):
         target = target_of(live.placements())
     with stage("diff"):
-        baseline = baseline_from_live(live, fleet_from_payload(current.payload) if current else None)
+        baseline = baseline_from_live(live, ctx.stored_fleet(current) if current else None)
         meta = Snapshot("live", None, current.commit if current else None, revision=current.number if current else None)
         plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
     with stage("open trades"):
@@ -145,7 +156,7 @@ def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path, docke
 
 def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
     """The live plan back to a stored revision: its desired fleet exactly, placements included."""
-    stored = fleet_from_payload(revision.payload)
+    stored = ctx.stored_fleet(revision)
     source = Snapshot("revision", f"revision {revision.number}", revision.commit, revision.dirty, revision.number)
     return plan_live(ctx, stored.name, lambda _prior: stored, source)
 

@@ -12,10 +12,11 @@ from engine.live.botapi import HttpBotApi
 from engine.live.docker_api import DockerEngine
 from engine.live.ports import Ports
 from engine.live.probe import HttpProbe
-from engine.live.supervisor_ctl import connect_supervisor
+from engine.live.supervisor_ctl import connect_supervisor, states_of_many
 
 __all__ = ["real_ports"]
 
 
 def real_ports(docker_host: str | None, state_dir: Path) -> Ports:
-    return Ports(docker=DockerEngine(docker_host), supervisor=connect_supervisor, probe=HttpProbe(), bot_api=HttpBotApi(state_dir))
+    return Ports(docker=DockerEngine(docker_host), supervisor=connect_supervisor, probe=HttpProbe(), bot_api=HttpBotApi(state_dir),
+                 bulk_states=states_of_many)

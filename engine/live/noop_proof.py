@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.errors import SourceError, SupervisorError
-from engine.live.supervisor_ctl import connect_supervisor
+from engine.live.supervisor_ctl import states_of_many
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
 from engine.resources import template_dir
 from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, spec_files_on_disk
@@ -145,12 +145,12 @@ def _containers_hold(state_dir: Path, proof: dict[str, Any], docker_host: str | 
             return False
         if _records_stamp(state_dir, proof["fleet"], name) != want["records"]:
             return False
-    for name, want in sorted(expected.items()):  # what no hash proves: the pool bots' processes run
-        if want["state"] != "running" or not want["enabled_bots"]:
-            continue
-        data_dir = runtime_root(state_dir, proof["fleet"]) / name / HOST_DATA
-        states = connect_supervisor(name, data_dir, SUPERVISOR_TIMEOUT).states()
-        if any(states[bot].state not in RUNNING_STATES if bot in states else True for bot in want["enabled_bots"]):
+    pools = {name: runtime_root(state_dir, proof["fleet"]) / name / HOST_DATA  # what no hash proves: the pool bots run
+             for name, want in sorted(expected.items()) if want["state"] == "running" and want["enabled_bots"]}
+    for name, states in states_of_many(pools, SUPERVISOR_TIMEOUT).items():
+        if isinstance(states, SupervisorError):
+            return False
+        if any(states[bot].state not in RUNNING_STATES if bot in states else True for bot in expected[name]["enabled_bots"]):
             return False
     return True
 

@@ -10,9 +10,6 @@ as such, so the plan can show it ("unknown: supervisord did not answer") instead
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from engine.compile.assign import Placement
@@ -28,8 +25,6 @@ __all__ = ["LiveBot", "LiveFleet", "baseline_from_live", "observe"]
 
 RUNNING_STATES = frozenset({"RUNNING", "STARTING"})
 SUPERVISOR_TIMEOUT = 5.0
-SLOW_ANSWER = 0.25
-"""Seconds one container's read may take before the rest are read in parallel."""
 
 
 @dataclass(frozen=True)
@@ -77,14 +72,17 @@ class LiveFleet:
 def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool = True) -> LiveFleet:
     listed = {c.name: c for c in ports.docker.list_fleet(fleet, network_name(fleet))}
     live = LiveFleet(fleet, listed)
-    found = _read_in_turn(sorted(listed), lambda name: _container_bots(ports, runtime, listed[name], with_processes))
+    records = {name: runtime.read_bot_records(name) for name in sorted(listed)}
+    asked = {name: runtime.data_dir(name) for name, c in sorted(listed.items())  # one round of questions to every supervisord
+             if with_processes and c.running and records[name] and c.labels.get(Labels.POOL)}
+    tables = ports.states_of(asked, SUPERVISOR_TIMEOUT) if asked else {}
     copies: dict[str, list[LiveBot]] = {}
     for name, container in listed.items():
-        records, infos, unanswered = found[name]
+        infos = _processes(container, records[name], tables.get(name))
         live.container_records[name] = runtime.read_container_record(name)
-        if unanswered is not None:
-            live.unanswered[name] = unanswered
-        for bot, record in records.items():
+        if isinstance(tables.get(name), SupervisorError):
+            live.unanswered[name] = str(tables[name])
+        for bot, record in records[name].items():
             info = infos.get(bot)
             process = (info.state if info else None) if container.running else "CONTAINER_" + container.state.upper()
             pid = info.pid if info and container.running else None
@@ -101,42 +99,16 @@ def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool 
     return live
 
 
-def _read_in_turn(names: list[str], read: Callable[[str], _Found]) -> dict[str, _Found]:
-    """Each container's records and process table, one after another while answers are quick.
-
-    Threads made a 20-container read slower (35 → 58 ms: the work is small and holds the GIL),
-    but one supervisord that hangs must not make the rest wait behind it: after the first slow
-    answer, the remaining containers are read in parallel.
-    """
-    found: dict[str, _Found] = {}
-    for index, name in enumerate(names):
-        started = time.monotonic()
-        found[name] = read(name)
-        rest = names[index + 1:]
-        if rest and time.monotonic() - started > SLOW_ANSWER:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                found.update(zip(rest, pool.map(read, rest), strict=True))
-            break
-    return found
-
-
-_Found = tuple[dict[str, "AppliedBot | Unreadable"], dict[str, ProcessInfo], str | None]
-
-
-def _container_bots(ports: Ports, runtime: Runtime, container: ListedContainer, with_processes: bool) -> _Found:
-    """What a container runs (its bot records), each bot's process where known, and why not."""
-    records = runtime.read_bot_records(container.name)
+def _processes(container: ListedContainer, records: dict[str, AppliedBot | Unreadable],
+               table: dict[str, ProcessInfo] | SupervisorError | None) -> dict[str, ProcessInfo]:
+    """Each recorded bot's process: the container's own state for a dedicated bot, supervisord's
+    table for a pool (MISSING when it has no such program), nothing when that is unknown."""
     if not (container.labels.get(Labels.POOL) or None):
         state = "RUNNING" if container.running else container.state.upper()
-        return records, {bot: ProcessInfo(bot, state, 0) for bot in records}, None
-    if not (container.running and with_processes and records):
-        return records, {}, None
-    try:
-        supervisor = ports.supervisor(container.name, runtime.data_dir(container.name), SUPERVISOR_TIMEOUT)
-        infos = supervisor.states()
-    except SupervisorError as exc:
-        return records, {}, str(exc)
-    return records, {bot: infos.get(bot) or ProcessInfo(bot, "MISSING", 0) for bot in records}, None
+        return {bot: ProcessInfo(bot, state, 0) for bot in records}
+    if table is None or isinstance(table, SupervisorError):
+        return {}
+    return {bot: table.get(bot) or ProcessInfo(bot, "MISSING", 0) for bot in records}
 
 
 UNKNOWN_CONTAINER = ContainerEssence(image="(unknown)", memory=None, cpus=None, command=(), pool=None, run_as=0)

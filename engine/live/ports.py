@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from engine.errors import SupervisorError
+
 if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes without loading the compiler
     from engine.compile.container import ContainerDefinition
 
-__all__ = ["BotAnswer", "BotApiPort", "ContainerEvent", "DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort", "ProcessInfo", "SupervisorFactory", "SupervisorPort"]
+__all__ = [
+    "BotAnswer", "BotApiPort", "BulkStates", "ContainerEvent", "DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort",
+    "ProcessInfo", "SupervisorFactory", "SupervisorPort",
+]
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class SupervisorPort(Protocol):
 
 SupervisorFactory = Callable[[str, Path, float], SupervisorPort]
 """(container name, the container's host data directory, call timeout) → its supervisord."""
+BulkStates = Callable[[dict[str, Path], float], "dict[str, dict[str, ProcessInfo] | SupervisorError]"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +136,18 @@ class Ports:
     supervisor: SupervisorFactory
     probe: ProbePort
     bot_api: BotApiPort
+    bulk_states: BulkStates | None = None
+    """Every pool's process table in one go (the real adapter asks all supervisords at once);
+    None: ``supervisor(...).states()`` one container after another."""
+
+    def states_of(self, data_dirs: dict[str, Path], timeout: float) -> dict[str, dict[str, ProcessInfo] | SupervisorError]:
+        """Container → its supervisord's process table, or the error saying why it did not answer."""
+        if self.bulk_states is not None:
+            return self.bulk_states(data_dirs, timeout)
+        found: dict[str, dict[str, ProcessInfo] | SupervisorError] = {}
+        for container, data_dir in data_dirs.items():
+            try:
+                found[container] = self.supervisor(container, data_dir, timeout).states()
+            except SupervisorError as exc:
+                found[container] = exc
+        return found

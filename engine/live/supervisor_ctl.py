@@ -26,7 +26,7 @@ from engine.live.ports import ProcessInfo
 from engine.live.safefs import SafeDir, UnsafePath
 from engine.naming import SUPERVISOR_SOCKET
 
-__all__ = ["Supervisor", "connect_supervisor"]
+__all__ = ["Supervisor", "connect_supervisor", "states_of_many"]
 
 _SOCKET_NAME = SUPERVISOR_SOCKET.rsplit("/", 1)[1]
 _SUPERVISOR_PEER = re.compile(re.escape(SUPERVISOR_SOCKET) + r"(\.[0-9]+)?")
@@ -175,6 +175,43 @@ class Supervisor:
                 raise SupervisorError(f"supervisord in {self.container} refused to stop {name}: {exc.faultString}") from None
         except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
             raise SupervisorError(f"supervisord in {self.container} did not answer (stop {name}): {exc}") from None
+
+
+def states_of_many(data_dirs: dict[str, Path], timeout: float) -> dict[str, dict[str, ProcessInfo] | SupervisorError]:
+    """Every container's process table at once: all questions are sent before any answer is read.
+
+    Each supervisord is its own process, so they answer in parallel; asked in turn, a no-op plan
+    of 40 pools waited on them one by one. Same socket checks and answer bounds as ``Supervisor``.
+    """
+    body = xmlrpc.client.dumps((), "supervisor.getAllProcessInfo").encode()
+    asked: dict[str, _UnixConnection | SupervisorError] = {}
+    for container, data_dir in data_dirs.items():
+        connection = _UnixConnection(data_dir, timeout)
+        try:
+            connection.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
+            asked[container] = connection
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            asked[container] = SupervisorError(f"supervisord in {container} did not answer (list its programs): {exc}")
+    found: dict[str, dict[str, ProcessInfo] | SupervisorError] = {}
+    for container, pending in asked.items():
+        if isinstance(pending, SupervisorError):
+            found[container] = pending
+            continue
+        try:
+            response = pending.getresponse()
+            if response.status != 200:
+                raise xmlrpc.client.ProtocolError("supervisord", response.status, response.reason, {})
+            (infos,) = _UnixTransport(data_dirs[container], timeout).parse_response(response)
+            found[container] = {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0))
+                                for i in infos}
+        except xmlrpc.client.Fault as exc:
+            found[container] = SupervisorError(f"supervisord in {container} refused to list its programs: {exc.faultString}")
+        except (OSError, ValueError, TypeError, KeyError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
+            found[container] = SupervisorError(f"supervisord in {container} did not answer (list its programs): {exc}")
+        finally:
+            pending.close()
+    return found
 
 
 def connect_supervisor(container: str, data_dir: Path, timeout: float) -> Supervisor:
