@@ -25,6 +25,9 @@ from engine.live.ports import BotApiPort
 __all__ = ["LOOP_WINDOW", "TradingState", "read_trading", "wait_trading"]
 
 LOOP_WINDOW = 3 * PROCESS_THROTTLE_SECS + 15
+FIRST_LOOK, LAST_LOOK = 0.2, 1.0
+"""Seconds between looks at a bot's loop: soon at first (a reloaded bot often loops within a
+second, and a fixed 1 s wait was half of a one-bot change), then every second (two API calls each)."""
 STRATEGY_ERROR = re.compile(r"Strategy caused the following exception|Unable to analyze candle|Unexpected error .* calling|"
                             r"Unable to populate|Exception in ", re.IGNORECASE)
 
@@ -76,6 +79,7 @@ def _until_trading(api: BotApiPort, fleet: str, bot: str, address: str, port: in
                    failed: Callable[[str], str | None], clock: Callable[[], float], sleep: Callable[[float], None]) -> str | None:
     deadline = clock() + window
     state = TradingState(None, None, ())
+    interval = FIRST_LOOK
     while True:
         state = read_trading(api, fleet, bot, address, port)
         if state.errors:
@@ -90,7 +94,8 @@ def _until_trading(api: BotApiPort, fleet: str, bot: str, address: str, port: in
                 return state.detail
             return (f"its trading loop has not run since it started {window:.0f} s ago "
                     f"(last_process_ts {state.last_loop}, started {state.started}): is its exchange reachable?")
-        sleep(1.0)
+        sleep(interval)
+        interval = min(interval * 2, LAST_LOOK)
 
 
 def wait_trading(api: BotApiPort, fleet: str, targets: dict[str, tuple[str, int]], *, window: float = LOOP_WINDOW,
