@@ -26,8 +26,8 @@ __all__ = ["LOOP_WINDOW", "TradingState", "read_trading", "wait_trading"]
 
 LOOP_WINDOW = 3 * PROCESS_THROTTLE_SECS + 15
 FIRST_LOOK, LAST_LOOK = 0.2, 1.0
-"""Seconds between looks at a bot's loop: soon at first (a reloaded bot often loops within a
-second, and a fixed 1 s wait was half of a one-bot change), then every second (two API calls each)."""
+"""Seconds between looks at a bot's loop: soon at first (a bot that loops at once is passed at
+once), then every second (two API calls each)."""
 STRATEGY_ERROR = re.compile(r"Strategy caused the following exception|Unable to analyze candle|Unexpected error .* calling|"
                             r"Unable to populate|Exception in ", re.IGNORECASE)
 
