@@ -292,7 +292,8 @@ def draw(results: dict[str, Any], png: Path) -> None:
     ax = axes[0][1]
     line(ax, "fleetops", "noop_apply", "fleetops apply --yes (CLI)", 1000, **fo)
     line(ax, "fleetops", "noop_plan", "fleetops plan (CLI)", 1000, color="C0", linestyle="-.")
-    line(ax, "fleetops", "inprocess_plan", "fleetops in-process plan (watcher)", 1000, color="C2")
+    line(ax, "fleetops", "inprocess_plan", "fleetops in-process plan_specs", 1000, color="C2")
+    line(ax, "fleetops", "inprocess_resync", "watcher resync (in-process)", 1000, color="C2", linestyle="--")
     line(ax, "fleetops", "noop_full", "fleetops plan, full plan forced", 1000, color="gray", linestyle=":")
     line(ax, "compose", "noop", "compose up -d", 1000, **co)
     frame(ax, "No-op (nothing changed), median", "wall time (ms, log scale)", sizes, logy=True)
