@@ -69,13 +69,12 @@ SUPERVISOR_SOCKET = f"{DATA_MOUNT}/supervisor.sock"
 HOST_ETC = "etc"
 HOST_DATA = "data"
 HOST_RECORDS = "records"
+BOTS = "bots"
 
 
 def runtime_root(state_dir: Path, fleet: str) -> Path:
     """Where a fleet's containers' runtime directories live under the state dir."""
     return state_dir / "runtime" / fleet
-
-BOTS = "bots"
 
 
 # Pools with ``preload: true``: the preloader's files (read-only) and its socket and log (writable).

@@ -14,7 +14,8 @@ from typing import Any
 from engine.compile.payload import fleet_from_payload
 from engine.flow import Context
 from engine.live import policy
-from engine.live.observe import RUNNING_STATES, LiveBot, LiveFleet, observe
+from engine.live.observe import LiveBot, LiveFleet, observe
+from engine.live.ports import RUNNING_STATES
 from engine.live.store import Revision, RevisionStore
 from engine.live.trading import read_trading
 from engine.naming import Labels

@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.errors import SourceError, SupervisorError
+from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT
 from engine.live.supervisor_ctl import states_of_many
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
 from engine.resources import template_dir
@@ -45,8 +46,6 @@ from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, spec_files_on_disk
 __all__ = ["NO_CHANGES", "ContainerSeen", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "write_proof"]
 
 PROOF_FORMAT = 1
-RUNNING_STATES = frozenset({"RUNNING", "STARTING"})
-SUPERVISOR_TIMEOUT = 5.0
 MAX_LIST_BYTES = 64 << 20
 NO_CHANGES = "No changes. The fleet matches the target."
 _PIN_NAMESPACES = ("refs/tags/", "refs/heads/", "refs/remotes/origin/")
@@ -150,7 +149,7 @@ def _containers_hold(state_dir: Path, proof: dict[str, Any], docker_host: str | 
     for name, states in states_of_many(pools, SUPERVISOR_TIMEOUT).items():
         if isinstance(states, SupervisorError):
             return False
-        if any(states[bot].state not in RUNNING_STATES if bot in states else True for bot in expected[name]["enabled_bots"]):
+        if any(bot not in states or states[bot].state not in RUNNING_STATES for bot in expected[name]["enabled_bots"]):
             return False
     return True
 

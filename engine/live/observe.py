@@ -16,15 +16,13 @@ from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import ContainerEssence
 from engine.errors import SupervisorError
-from engine.live.ports import ListedContainer, Ports, ProcessInfo
+from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports, ProcessInfo
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.runtime import Runtime
 from engine.naming import Labels, network_name
 
 __all__ = ["LiveBot", "LiveFleet", "baseline_from_live", "observe"]
 
-RUNNING_STATES = frozenset({"RUNNING", "STARTING"})
-SUPERVISOR_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,20 @@ if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes wit
     from engine.compile.container import ContainerDefinition
 
 __all__ = [
-    "BotAnswer", "BotApiPort", "BulkStates", "ContainerEvent", "DockerPort", "ListedContainer", "Ports", "ProbeAnswer", "ProbePort",
-    "ProcessInfo", "SupervisorFactory", "SupervisorPort",
+    "RUNNING_STATES",
+    "SUPERVISOR_TIMEOUT",
+    "BotAnswer",
+    "BotApiPort",
+    "BulkStates",
+    "ContainerEvent",
+    "DockerPort",
+    "ListedContainer",
+    "Ports",
+    "ProbeAnswer",
+    "ProbePort",
+    "ProcessInfo",
+    "SupervisorFactory",
+    "SupervisorPort",
 ]
 
 
@@ -72,6 +84,12 @@ class DockerPort(Protocol):
     def events(self, fleet: str) -> Iterator[ContainerEvent]:
         """Container events of ``fleet`` as they happen; blocks between them. Ends when the engine hangs up."""
         ...
+
+
+RUNNING_STATES = frozenset({"RUNNING", "STARTING"})
+"""supervisord states in which a bot's process counts as running."""
+SUPERVISOR_TIMEOUT = 5.0
+"""Seconds to wait for a supervisord's process table while observing."""
 
 
 @dataclass(frozen=True)

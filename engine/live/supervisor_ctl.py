@@ -145,8 +145,7 @@ class Supervisor:
             time.sleep(0.1)
 
     def states(self) -> dict[str, ProcessInfo]:
-        infos = self._rpc("list its programs", "getAllProcessInfo")
-        return {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0)) for i in infos}
+        return _process_table(self._rpc("list its programs", "getAllProcessInfo"))
 
     def update(self) -> tuple[list[str], list[str], list[str]]:
         added, changed, removed = self._rpc("re-read its config", "reloadConfig")[0]
@@ -222,8 +221,7 @@ def states_of_many(data_dirs: dict[str, Path], timeout: float) -> dict[str, dict
             if response.status != 200:
                 raise xmlrpc.client.ProtocolError("supervisord", response.status, response.reason, {})
             (infos,) = _UnixTransport(data_dirs[container], timeout).parse_response(response)
-            found[container] = {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0))
-                                for i in infos}
+            found[container] = _process_table(infos)
         except xmlrpc.client.Fault as exc:
             found[container] = SupervisorError(f"supervisord in {container} refused to list its programs: {exc.faultString}")
         except (OSError, ValueError, TypeError, KeyError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
@@ -231,6 +229,11 @@ def states_of_many(data_dirs: dict[str, Path], timeout: float) -> dict[str, dict
         finally:
             pending.close()
     return found
+
+
+def _process_table(infos: list[dict[str, Any]]) -> dict[str, ProcessInfo]:
+    """supervisord's ``getAllProcessInfo`` answer as program → ProcessInfo."""
+    return {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0)) for i in infos}
 
 
 def connect_supervisor(container: str, data_dir: Path, timeout: float) -> Supervisor:
