@@ -25,8 +25,11 @@ import git
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+from plan_offline import tagged_strategy_repo  # noqa: E402
+
 from engine.demo_repo import commit_all  # noqa: E402
 
 FLEET = "bench"
@@ -54,12 +57,7 @@ def write_fleet(root: Path, bots: int, per_pool: int, dedicated: bool, image: st
 
 def make_repo(root: Path, **fleet: object) -> git.Repo:
     """A git repo with strategy tags v1 and v2 and the fleet (``write_fleet``'s arguments, every bot on v1) committed."""
-    repo = git.Repo.init(root, initial_branch="main")
-    (root / "strategies").mkdir()
-    (root / "strategies" / "Bench.py").write_text(STRATEGY % "0.04")
-    commit_all(repo, "v1", tag="v1")
-    (root / "strategies" / "Bench.py").write_text(STRATEGY % "0.05")
-    commit_all(repo, "v2", tag="v2")
+    repo = tagged_strategy_repo(root, STRATEGY)
     write_fleet(root, pin_of={}, **fleet)  # type: ignore[arg-type]
     commit_all(repo, "fleet")
     return repo

@@ -62,13 +62,20 @@ def write_fleet(root: Path, changed: bool, bots: int) -> None:
         (fleet / "bots" / f"pool-{p:04d}.yaml").write_text("---\n".join(docs))
 
 
-def build_repo(root: Path, bots: int = 1000) -> None:
+def tagged_strategy_repo(root: Path, strategy: str = STRATEGY) -> git.Repo:
+    """A new repository whose ``strategies/Bench.py`` is tagged v1 and v2 (``strategy`` % its ROI):
+    the pins every benchmark fleet starts from."""
     repo = git.Repo.init(root, initial_branch="main")
     (root / "strategies").mkdir()
-    (root / "strategies" / "Bench.py").write_text(STRATEGY % "0.04")
+    (root / "strategies" / "Bench.py").write_text(strategy % "0.04")
     commit_all(repo, "strategy v1", tag="v1")
-    (root / "strategies" / "Bench.py").write_text(STRATEGY % "0.05")
+    (root / "strategies" / "Bench.py").write_text(strategy % "0.05")
     commit_all(repo, "strategy v2", tag="v2")
+    return repo
+
+
+def build_repo(root: Path, bots: int = 1000) -> None:
+    repo = tagged_strategy_repo(root)
     write_fleet(root, changed=False, bots=bots)
     commit_all(repo, "fleet")
     write_fleet(root, changed=True, bots=bots)
