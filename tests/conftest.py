@@ -17,6 +17,15 @@ from tests.support.repos import make_base_repo
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration needs the Docker engine: mark it, so the fast lane
+    (``scripts/test --fast``: ``-m "not docker and not slow"``) leaves it out without a list to keep."""
+    integration = ROOT / "tests" / "integration"
+    for item in items:
+        if Path(str(item.path)).is_relative_to(integration):
+            item.add_marker(pytest.mark.docker)
+
+
 @dataclass
 class Run:
     code: int

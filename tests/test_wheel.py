@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -20,6 +22,7 @@ def run(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProces
     return proc
 
 
+@pytest.mark.slow
 def test_the_built_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(ROOT), cwd=tmp_path)

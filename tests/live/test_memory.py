@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 PLANS = 500
@@ -20,6 +22,7 @@ ALLOWED_GROWTH_KIB = 4096
 """Allocator noise over 350 plans; an entry kept per plan (~70 KiB each here) would be 24 MiB."""
 
 
+@pytest.mark.slow
 def test_resident_memory_stops_growing_after_warm_up(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "tests/support/memory_probe.py"), str(tmp_path), "200", str(PLANS)],
                           capture_output=True, text=True, timeout=600)
