@@ -11,18 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.compile.desired import DesiredContainer, DesiredFleet
+from engine.compile.essence import BotEssence
 from engine.naming import (
     DATA_MOUNT,
     ETC_MOUNT,
     HOST_DATA,
     HOST_ETC,
     Labels,
+    account_digest,
     bot_data_dir,
     container_labels,
     network_name,
 )
 
-__all__ = ["ContainerDefinition", "Mount", "container_definition"]
+__all__ = ["ContainerDefinition", "Mount", "account_of", "container_definition"]
 
 RESTART_POLICY = "unless-stopped"
 
@@ -63,6 +65,13 @@ class ContainerDefinition:
 MOUNTS = (Mount(HOST_ETC, ETC_MOUNT, read_only=True), Mount(HOST_DATA, DATA_MOUNT, read_only=False))
 
 
+def account_of(essence: BotEssence) -> str | None:
+    """The exchange account a bot trades with real money (``account_digest``), None for a dry-run
+    bot or one without an exchange key: two copies of such a bot move no money."""
+    key = essence.secrets.get("exchange_key")
+    return account_digest(essence.exchange, key) if key is not None and not essence.dry_run else None
+
+
 def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:
     essence = container.essence
     first_bot = fleet.bots[container.bots[0]].essence if container.bots else None
@@ -71,7 +80,8 @@ def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> Co
         name=container.name,
         image=essence.image,
         command=essence.command,
-        labels=container_labels(fleet.name, container.pool, container.index, container.hash, container.bots),
+        labels=container_labels(fleet.name, container.pool, container.index, container.hash, container.bots,
+                                {b: a for b in container.bots if (a := account_of(fleet.bots[b].essence)) is not None}),
         mounts=MOUNTS,
         network=network_name(fleet.name),
         user=dedicated_user,

@@ -253,7 +253,7 @@ def test_a_drain_that_times_out_postpones_only_that_bot(fleet: Harness) -> None:
 def test_restarting_a_live_bot_with_open_trades_is_high_risk(fleet: Harness) -> None:
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
     fleet.environ.update({"K": "key", "S": "secret"})
-    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nexchange_url: http://localhost:9100")
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nexchange_url: https://localhost:9100")
     assert fleet.apply().status is RevisionStatus.APPLIED
     fleet.engine.open_trades["solo"] = 1
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.14")
