@@ -126,9 +126,12 @@ def _container_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> l
             what = "dedicated container" if new.dedicated else f"container {new.index} of pool {new.pool}"
             changes.append(Change(f"container/{name}", Action.CREATE, f"new {what}", Risk.LOW, diff))
         elif new is None:
-            why = "no bots left in it" if baseline is None or baseline.name == target.name else \
-                f"fleet '{baseline.name}' is renamed '{target.name}': its bots leave first (stopped, trade databases carried over)"
-            changes.append(Change(f"container/{name}", Action.DELETE, why, Risk.MEDIUM, diff))
+            if baseline is None or baseline.name == target.name:
+                why, note = "no bots left in it", "removes the container (its directory is archived)"
+            else:
+                why = f"fleet '{baseline.name}' is renamed '{target.name}': its bots leave first (stopped, trade databases carried over)"
+                note = f"removed once its bots answer in fleet '{target.name}' (its directory is archived)"
+            changes.append(Change(f"container/{name}", Action.DELETE, why, Risk.MEDIUM, diff, (note,)))
         else:
             fields = ", ".join(d.path for d in diff) or "rendered container settings"
             bots = len(new.bots)

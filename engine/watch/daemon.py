@@ -214,10 +214,10 @@ class Watcher:
             self.queue.finish(sha, retry_in=min(30.0, self.options.interval))
             self.journal.record(sha, self.fleet or "", self.options.branch, "failed", reason, revision)
         else:
-            self.queue.finish(sha, quarantine=reason)
-            self.journal.record(sha, self.fleet or "", self.options.branch, "quarantined", reason, revision)
-            self.metrics.quarantined.set(len(self.queue.view().quarantined))
             self.metrics.quarantines.labels(why or result).inc()
+            self.journal.record(sha, self.fleet or "", self.options.branch, "quarantined", reason, revision)
+            self.queue.finish(sha, quarantine=reason)
+            self.metrics.quarantined.set(len(self.queue.view().quarantined))
         if revision is not None:
             self.metrics.revision.set(revision)
         self.last_apply = {"commit": sha, "subject": subject, "result": result, "revision": revision, "reason": reason,
