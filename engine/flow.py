@@ -244,7 +244,7 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     runtime = _runtime_for(ctx, live_plan)
     with stage("drain"):
         drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait)
-    plan = without(live_plan.plan, drained.postponed, live_plan.live)
+    plan = without(live_plan.plan, drained.postponed, live_plan.live, target)
     if drained.postponed:
         message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(drained.postponed.items())])
     try:

@@ -142,10 +142,20 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
     return Drained(ready | {b for b in affected if b not in postponed}, postponed)
 
 
-def without(plan: Plan, postponed: dict[str, str], live: LiveFleet) -> Plan:
-    """The plan less every change that would disrupt a postponed bot (its own, or its container's)."""
+def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: DesiredFleet | None = None) -> Plan:
+    """The plan less every change that would disrupt a postponed bot (its own, or its container's)
+    and, given the ``target``, every change that would start it in another container while it
+    still runs here: the creation of the container it was moving to, and every bot change into
+    that container (those wait with it; the next apply plans them again)."""
     if not postponed:
         return plan
     held = {address for bot, address in affected_bots(plan, live).items() if bot in postponed}
+    if target is not None:
+        created = {c.name for c in plan.changes if c.kind == "container" and c.action in (Action.CREATE, Action.REPLACE)}
+        waiting = {target.bots[b].container for b in postponed if b in target.bots and target.bots[b].container in created
+                   and b in live.bots and live.bots[b].container != target.bots[b].container}
+        held |= {f"container/{name}" for name in waiting}
+        held |= {c.address for c in plan.changes if c.kind == "bot" and c.action is not Action.DELETE and c.name in target.bots
+                 and target.bots[c.name].container in waiting}
     kept = tuple(c for c in plan.changes if c.address not in held and not (c.kind == "bot" and c.name in postponed))
     return plan.with_changes(kept)

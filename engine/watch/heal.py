@@ -95,7 +95,7 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
     if allowed:
         plan = live_plan.plan.with_changes(tuple(allowed))
         held = drain(ctx.ports.bot_api, plan, live_plan.live, live_plan.target, report, wait=0.0).postponed  # never wait on trades here
-        plan = without(plan, held, live_plan.live)
+        plan = without(plan, held, live_plan.live, live_plan.target)
         allowed = list(plan.changes)
     if allowed:
         for change in allowed:
