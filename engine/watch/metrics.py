@@ -7,7 +7,9 @@ kinds from fixed sets or the specs — never commit SHAs.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the contract (§9): no ``*_created`` series; counters are read as rates
 
 __all__ = ["QUARANTINE_REASONS", "WatchMetrics"]
 

@@ -59,6 +59,15 @@ def test_a_change_deleting_most_of_the_fleet_is_refused_until_allowed(live: Live
     allowed = live.apply("--allow-mass-delete")
     assert allowed.code == 0, allowed.err
     assert ids(live) == {}
+    back = live.run("rollback", "--to", "1", "--yes")  # creating the fleet again needs no flag
+    assert back.code == 0, back.err
+    assert len(ids(live)) == 3
+    again = live.run("rollback", "--to", "2", "--yes")  # a rollback is an apply: deleting most of the fleet needs saying so
+    assert again.code == 1 and again.err.splitlines() == [
+        "fleetops: error: refusing to apply: this plan deletes 5 of the 5 bots of fleet 'testfleet' (all of them); "
+        "if that is intended, run it again with --allow-mass-delete"]
+    assert len(ids(live)) == 3
+    assert live.run("rollback", "--to", "2", "--yes", "--allow-mass-delete").code == 0 and ids(live) == {}
 
 
 def test_a_renamed_fleet_moves_its_bots_with_their_databases_and_never_runs_twice(both_names: LiveFleetHelper) -> None:

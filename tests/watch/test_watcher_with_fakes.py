@@ -149,6 +149,7 @@ def test_a_commit_deleting_most_of_the_fleet_is_quarantined_until_a_trailer_allo
     assert w.watcher.status()["quarantine"] == [{"commit": bad, "reason": reason}]
     metrics = w.watcher.exposition().decode()
     assert 'fleetops_quarantines_total{reason="mass_delete"} 1.0' in metrics and 'fleetops_applies_total{result="refused"} 1.0' in metrics
+    assert "_created" not in metrics  # contract §9
     env = {**os.environ, "FLEETOPS_STATE_DIR": str(w.watcher.ctx.state_dir)}
     rows = json.loads(subprocess.run([sys.executable, "-m", "engine", "history", "--format", "json"], cwd=ROOT, env=env,
                                      capture_output=True, text=True, check=True).stdout)
