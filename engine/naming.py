@@ -116,14 +116,14 @@ class Labels:
     BOTS = PREFIX + "bots"
     REVISION = PREFIX + "revision"
     ACCOUNTS = PREFIX + "accounts"
-    """``bot:digest,…`` for the live bots with exchange keys the container was created with:
+    """``bot:digest,…`` for the bots with exchange keys the container was created with:
     ``account_digest`` of exchange and key reference, never a key."""
 
 
 def container_labels(fleet: str, pool: str | None, index: int, spec_hash: str, bots: tuple[str, ...],
                      accounts: dict[str, str] | None = None) -> dict[str, str]:
     """Labels of one managed container (the revision label is added at apply time); ``accounts``
-    (bot → ``account_digest``) only when it has live bots with keys, so other containers' labels
+    (bot → ``account_digest``) only when it has bots with exchange keys, so other containers' labels
     stay as they were."""
     labels = {
         Labels.FLEET: fleet,

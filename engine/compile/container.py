@@ -66,10 +66,11 @@ MOUNTS = (Mount(HOST_ETC, ETC_MOUNT, read_only=True), Mount(HOST_DATA, DATA_MOUN
 
 
 def account_of(essence: BotEssence) -> str | None:
-    """The exchange account a bot trades with real money (``account_digest``), None for a dry-run
-    bot or one without an exchange key: two copies of such a bot move no money."""
+    """The exchange account a bot is given (``account_digest`` of its exchange and key reference),
+    None without an exchange key. A dry-run bot with a key counts too: one flag away from trading
+    that account, and two copies of it would then trade it twice."""
     key = essence.secrets.get("exchange_key")
-    return account_digest(essence.exchange, key) if key is not None and not essence.dry_run else None
+    return account_digest(essence.exchange, key) if key is not None else None
 
 
 def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:

@@ -1,7 +1,7 @@
 """One exchange account, one running bot: nothing starts a bot whose account trades in another fleet.
 
-Called by the flow for every live plan that (re)starts a bot trading live money with an exchange
-key. Two processes on one account each believe they own its balance and its open orders; two
+Called by the flow for every live plan that (re)starts a bot with an exchange key. Two processes
+on one account each believe they own its balance and its open orders; two
 copies of one bot (the same fleet applied under two names, say) cancel and duplicate each other's
 orders. An account is ``engine.compile.container.account_of``: a digest of the exchange and the
 key's *reference*, never the key. What runs under other fleet labels on this Docker engine is read
@@ -56,7 +56,7 @@ def starting_bots(plan: Plan, target: DesiredFleet) -> set[str]:
 def account_conflicts(ports: Ports, runtime: Runtime, target: DesiredFleet, bots: set[str], *, ignore: frozenset[str] = frozenset()
                       ) -> list[Conflict]:
     """Each of ``bots`` whose account a running container of another fleet (not in ``ignore``) trades.
-    No Docker call when none of them trades live money with a key."""
+    No Docker call when none of them has an exchange key."""
     wanted: dict[str, list[str]] = {}
     for bot in sorted(bots):
         account = account_of(target.bots[bot].essence)
@@ -75,7 +75,7 @@ def account_conflicts(ports: Ports, runtime: Runtime, target: DesiredFleet, bots
 
 
 def _accounts_in(ports: Ports, runtime: Runtime, listed: ListedContainer, wanted: set[str]) -> dict[str, str]:
-    """Bot → account of the live-money bots ``listed`` runs, as far as they matter (in ``wanted``)."""
+    """Bot → account of the bots with keys ``listed`` runs, as far as they matter (in ``wanted``)."""
     records = {b: r for b, r in runtime.read_bot_records(listed.name).items() if isinstance(r, AppliedBot)}
     if not records:  # another state dir's container: its label is all there is
         return {b: a for b, a in parse_accounts(listed.labels.get(Labels.ACCOUNTS, "")).items() if a in wanted}

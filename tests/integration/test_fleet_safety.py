@@ -114,7 +114,9 @@ def test_a_bot_is_never_started_on_an_account_another_fleet_trades(both_names: L
     assert ("bot 'solo' would trade the exchange account (on binance, same exchange_key) that bot 'solo' of fleet 'testfleet' "
             f"trades on this Docker engine (container {FLEET}-bot-solo)") in refused.err
     assert "key-value-1" not in refused.err + refused.out and ids(live, NEW) == {}
-    edit(other / "fleet/bots.yaml", "dry_run: false", "dry_run: true")  # a paper copy moves no money: it may run
+    edit(other / "fleet/bots.yaml", "dry_run: false", "dry_run: true")  # a paper copy with the same key: still that account
+    assert "bot 'solo' would trade the exchange account" in live.run("apply", "--repo", str(other), "--yes", env=env).err
+    edit(other / "fleet/bots.yaml", "secrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}", "secrets: {}")  # no key: no account
     assert live.run("apply", "--repo", str(other), "--yes", env=env).code == 0
     status = json.loads(live.run("status", "--format", "json", "--fleet", FLEET).out)
     assert [(o["fleet"], o["bot_states"]) for o in status["other_fleets"]] == [(NEW, {"running": 5})]

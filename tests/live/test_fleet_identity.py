@@ -61,6 +61,9 @@ def test_a_renamed_fleet_is_refused_naming_both_names_and_the_option(fleet: Harn
 
 
 def test_an_allowed_rename_stops_the_old_copies_first_carries_their_databases_and_removes_the_old_fleet(fleet: Harness) -> None:
+    fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)  # its account runs under the old name: the rename itself is no conflict
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    fleet.engine.log.clear()
     alpha = put_trades(fleet, STANDARD, "alpha-1", "alpha-1 trades")
     put_trades(fleet, SOLO, "solo", "solo trades")
     rename(fleet)
@@ -145,7 +148,7 @@ def test_a_new_live_container_carries_its_accounts_never_a_key(base_repo: git.Re
     assert h.apply().status is RevisionStatus.APPLIED
     label = h.engine.containers[SOLO].labels[Labels.ACCOUNTS]
     assert label == f"solo:{account_digest('binance', 'env:K')}" and "key-value-1" not in label and "env:K" not in label
-    assert Labels.ACCOUNTS not in h.engine.containers[STANDARD].labels  # dry-run bots trade no account
+    assert Labels.ACCOUNTS not in h.engine.containers[STANDARD].labels  # bots without keys have no account
 
 
 def test_the_identity_follows_the_repository_path(fleet: Harness, tmp_path: Path) -> None:
