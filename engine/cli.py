@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -167,7 +167,7 @@ def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
 def history(fmt: str) -> None:
     """List recorded revisions, each with the self-heal repairs that restored it."""
     from engine.live.store import RevisionStore
-    from engine.watch.journal import Journal
+    from engine.watch.journal import Journal, with_quarantines
 
     store = RevisionStore.open_readonly(_state_dir())
     journal = Journal.open_readonly(_state_dir())
@@ -175,7 +175,7 @@ def history(fmt: str) -> None:
     rows = [r.summary() for r in store.all()] if store is not None else []
     for row in rows:
         row["repairs"] = [{"at": r.at, "actions": r.actions, "result": r.result} for r in reversed(repairs) if r.revision == row["revision"]]
-    rows = _with_quarantines(rows, journal)
+    rows = with_quarantines(rows, journal)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -188,17 +188,6 @@ def history(fmt: str) -> None:
                             f"{row['changes']:>3} changes  {row['message']}"))
         for repair in row["repairs"]:
             click.echo(one_line(f"      repair       {repair['at']}  {', '.join(repair['actions'])} ({repair['result']})"))
-
-
-def _with_quarantines(rows: list[dict[str, Any]], journal: Any) -> list[dict[str, Any]]:
-    """Revision rows plus a row (``revision: null``) for each commit the watcher quarantined before
-    any revision was recorded for it (invalid specs, a plan-wide risk nobody allowed), in time order."""
-    if journal is None:
-        return rows
-    extra = [{"revision": None, "fleet": c.fleet, "commit": c.sha, "ref": c.branch, "dirty": False, "status": "quarantined",
-              "started_at": c.seen_at, "finished_at": c.updated_at, "message": c.reason, "changes": 0, "failures": {}, "repairs": []}
-             for c in journal.commits(status="quarantined", limit=10_000) if c.revision is None]
-    return sorted(rows + extra, key=lambda r: (r["started_at"], r["revision"] is None, r["revision"] or 0))
 
 
 @cli.command()
