@@ -29,6 +29,8 @@ __all__ = ["cli", "main"]
 _FORMATS = click.Choice(["text", "json", "markdown"])
 repo_option = click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False), help="Fleet repository.")
 ref_option = click.option("--ref", default=None, help="Git ref to read (default: the working tree).")
+allow_mass_delete_option = click.option("--allow-mass-delete", is_flag=True,
+                                        help="Apply even if the plan deletes more than half of the fleet's bots (or all).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -112,18 +114,23 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-rollback", is_flag=True, help="Leave a failed revision in place instead of rolling back.")
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
-def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: bool) -> None:
+@allow_mass_delete_option
+@click.option("--allow-rename", is_flag=True, help="Apply even if the specs rename the fleet this repository was applied as "
+              "(its bots move to the new name's containers: stopped first, trade databases carried over).")
+def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: bool, allow_mass_delete: bool, allow_rename: bool) -> None:
     """Converge Docker to the specs: plan, confirm, execute, check health, roll back if broken."""
     from engine.live.store import apply_lock
 
     with apply_lock(_state_dir(), wait=LOCK_WAIT, waiting=_waiting_for):
         if ref is None and not rebalance and _proven_unchanged(repo):
             return
-        from engine.flow import plan_specs, record_noop_proof
+        from engine.flow import plan_specs, record_noop_proof, remember_origin
 
         ctx = _context()
         live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance)
-        _execute(ctx, live_plan, yes=yes, rollback=not no_rollback)
+        _execute(ctx, live_plan, yes=yes, rollback=not no_rollback, allow=_allowed(allow_mass_delete, allow_rename))
+        if not live_plan.plan.has_changes:
+            remember_origin(ctx, live_plan)
         if _proofs_enabled():
             record_noop_proof(ctx, live_plan, repo, _docker_host())
 
@@ -131,7 +138,8 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
 @cli.command()
 @click.option("--to", "to", type=int, default=None, help="Revision to return to (default: the last healthy one before the latest).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def rollback(to: int | None, yes: bool) -> None:
+@allow_mass_delete_option
+def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
     """Re-apply a stored revision's artifacts (no git needed)."""
     from engine.errors import StateError
     from engine.flow import plan_revision
@@ -150,7 +158,8 @@ def rollback(to: int | None, yes: bool) -> None:
                 raise StateError("no earlier healthy revision to roll back to (see `fleetops history`)")
             to = target.number
         live_plan = plan_revision(ctx, store.get(to))
-        _execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}", event="rollback")
+        _execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}", event="rollback",
+                 allow=_allowed(allow_mass_delete, False))
 
 
 @cli.command()
@@ -158,7 +167,7 @@ def rollback(to: int | None, yes: bool) -> None:
 def history(fmt: str) -> None:
     """List recorded revisions, each with the self-heal repairs that restored it."""
     from engine.live.store import RevisionStore
-    from engine.watch.journal import Journal
+    from engine.watch.journal import Journal, with_quarantines
 
     store = RevisionStore.open_readonly(_state_dir())
     journal = Journal.open_readonly(_state_dir())
@@ -166,6 +175,7 @@ def history(fmt: str) -> None:
     rows = [r.summary() for r in store.all()] if store is not None else []
     for row in rows:
         row["repairs"] = [{"at": r.at, "actions": r.actions, "result": r.result} for r in reversed(repairs) if r.revision == row["revision"]]
+    rows = with_quarantines(rows, journal)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -173,7 +183,8 @@ def history(fmt: str) -> None:
         click.echo("no revisions yet")
     for row in rows:
         commit = (row["commit"] or "-")[:7] + ("+dirty" if row["dirty"] else "")
-        click.echo(one_line(f"{row['revision']:>4}  {row['status']:<12} {row['started_at']}  {row['fleet']:<16} {commit:<14} "
+        number = "-" if row["revision"] is None else row["revision"]
+        click.echo(one_line(f"{number:>4}  {row['status']:<12} {row['started_at']}  {row['fleet']:<16} {commit:<14} "
                             f"{row['changes']:>3} changes  {row['message']}"))
         for repair in row["repairs"]:
             click.echo(one_line(f"      repair       {repair['at']}  {', '.join(repair['actions'])} ({repair['result']})"))
@@ -315,21 +326,30 @@ def _context() -> Context:
     return Context(state_dir, real_ports(_docker_host(), state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
 
 
-def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply") -> None:
-    """Show the plan, ask, apply it: the shared tail of apply and rollback."""
+def _allowed(mass_delete: bool, rename: bool) -> frozenset[str]:
+    """The plan-wide risks the user allowed by flag (``engine.plan.model.PlanRisk`` kinds)."""
+    return frozenset(kind for kind, given in (("mass-delete", mass_delete), ("rename", rename)) if given)
+
+
+def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply",
+             allow: frozenset[str] = frozenset()) -> None:
+    """Show the plan, refuse it or ask, apply it: the shared tail of apply and rollback."""
     from engine.errors import ApplyError, HealthError
-    from engine.flow import apply_plan
+    from engine.flow import apply_plan, refusal
     from engine.live.store import RevisionStatus
     from engine.plan.text import plan_to_text
 
     click.echo(plan_to_text(live_plan.plan), nl=False)
     if not live_plan.plan.has_changes:
         return
+    refused = refusal(live_plan, allow)
+    if refused is not None:  # before the question: nothing to confirm
+        raise ApplyError(refused)
     if not yes:
         if not sys.stdin.isatty():
             raise FleetopsError("refusing to apply without confirmation: stdin is not a terminal (pass --yes)")
         click.confirm("Apply these changes?", abort=True)
-    outcome = apply_plan(ctx, live_plan, rollback=rollback, message=message, event=event)
+    outcome = apply_plan(ctx, live_plan, rollback=rollback, message=message, event=event, allow=allow)
     if outcome.status is RevisionStatus.ROLLED_BACK:
         raise HealthError(outcome.message)
     if outcome.status is not RevisionStatus.APPLIED:

@@ -21,15 +21,18 @@ from engine.compile.desired import DesiredFleet, compile_fleet
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.errors import ApplyError, FleetopsError, HealthError
 from engine.live import policy
+from engine.live.accounts import account_conflicts, starting_bots, with_account_conflicts
 from engine.live.drain import drain, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
+from engine.live.identity import origin_of_path, remember_fleet
 from engine.live.noop_proof import ContainerSeen, SpecInputs, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
 from engine.live.processes import ProcessWatch
+from engine.live.rename import find_rename, merged, placements_as
 from engine.live.runtime import Runtime
 from engine.live.secrets import load_or_create_key
 from engine.live.store import Revision, RevisionStatus, RevisionStore
@@ -45,7 +48,7 @@ from engine.timing import stage
 
 __all__ = [
     "ApplyOutcome", "Context", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
-    "plan_specs", "record_noop_proof", "snapshot_of",
+    "plan_specs", "record_noop_proof", "refusal", "remember_origin", "snapshot_of",
 ]
 
 
@@ -97,6 +100,12 @@ class LivePlan:
     source: Snapshot
     inputs: SpecInputs | None = None
     """What the compile read, when it read a working tree: lets a no-changes plan write a no-op proof."""
+    origin: str | None = None
+    """The source planned (``engine.live.identity``): a repository's path, or the watcher's remote and branch."""
+    renamed_from: str | None = None
+    """The fleet name this source was last applied as, when the plan renames it (``engine.live.rename``)."""
+    conflicts: tuple[str, ...] = ()
+    """Bots the plan would start on an exchange account another fleet trades on this engine (one sentence each)."""
 
 
 @dataclass
@@ -113,27 +122,43 @@ class ApplyOutcome:
 
 # -- live -------------------------------------------------------------------------------------
 
-def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: Snapshot) -> LivePlan:
-    """Observe Docker, compile the target with the live assignment as prior, pair and diff, add drift."""
+def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: Snapshot, *,
+              origin: str | None = None) -> LivePlan:
+    """Observe Docker, compile the target with the live assignment as prior, pair and diff, add drift.
+
+    ``origin`` names the source planned: when it was last applied under another fleet name that
+    still runs, the old fleet is planned into this one (a rename, ``engine.live.rename``)."""
     with stage("observe docker"):
         live = observe(ctx.ports, ctx.runtime(fleet), fleet)
+        rename = find_rename(ctx.ports, ctx.runtime(fleet), origin, fleet)
     current = policy.current_revision(ctx.read_store(), fleet)
+    if rename is not None:
+        live = merged(live, rename)
     with stage("compile target"):
-        target = target_of(live.placements())
+        target = target_of(placements_as(live))
     with stage("diff"):
-        baseline = baseline_from_live(live, ctx.stored_fleet(current) if current else None)
-        meta = Snapshot("live", None, current.commit if current else None, revision=current.number if current else None)
+        # In a rename, the old name's wallets and settings stand for the new one's until it has its own.
+        stored = current or (policy.current_revision(ctx.read_store(), rename.old) if rename else None)
+        baseline = baseline_from_live(live, ctx.stored_fleet(stored) if stored else None)
+        if rename is not None:
+            baseline = dataclasses.replace(baseline, name=rename.old)
+        meta = Snapshot("live", None, stored.commit if stored else None, revision=stored.number if stored else None)
         plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
     with stage("open trades"):
         plan, _counts = with_open_trades(plan, live, ctx.ports.bot_api)
-    return LivePlan(plan, target, live, source)
+    with stage("accounts"):
+        ignore = frozenset({rename.old}) if rename else frozenset()
+        conflicts = account_conflicts(ctx.ports, ctx.runtime(fleet), target, starting_bots(plan, target), ignore=ignore)
+        plan = with_account_conflicts(plan, target, conflicts)
+    return LivePlan(plan, target, live, source, origin=origin, renamed_from=rename.old if rename else None,
+                    conflicts=tuple(c.sentence() for c in conflicts))
 
 
 def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
     with stage("load specs"):
         loaded = load_fleet(repo, ref, cache=ctx.parse_cache)
     planned = plan_live(ctx, loaded.spec.fleet.name, lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance),
-                        snapshot_of(loaded))
+                        snapshot_of(loaded), origin=origin_of_path(repo))
     if ref is None and not rebalance:
         planned.inputs = SpecInputs(loaded.files, {pin.ref: pin.commit for pin in loaded.spec.pins.values()})
     return planned
@@ -161,20 +186,49 @@ def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
     return plan_live(ctx, stored.name, lambda _prior: stored, source)
 
 
-def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, message: str = "", event: str = "apply") -> ApplyOutcome:
+def refusal(live_plan: LivePlan, allow: frozenset[str]) -> str | None:
+    """Why this plan must not be applied, in one sentence; None when it may be. A plan-wide risk
+    (``engine.plan.risk``: most of the fleet deleted, the fleet renamed) needs its kind in
+    ``allow``; a bot whose exchange account another fleet trades on this engine is never started."""
+    risks = [r for r in live_plan.plan.plan_risks if r.kind not in allow]
+    if risks:
+        return (f"refusing to apply: this plan {' and '.join(r.reason for r in risks)}; "
+                f"if that is intended, run it again with {' '.join(r.flag for r in risks)}")
+    if live_plan.conflicts:
+        return (f"refusing to apply: {'; '.join(live_plan.conflicts)}; stop that fleet first (if it is this repository under "
+                "an earlier name, apply the rename from the same repository with --allow-rename)")
+    return None
+
+
+def remember_origin(ctx: Context, live_plan: LivePlan) -> None:
+    """Record which fleet the planned source is applied as (``engine.live.identity``)."""
+    if live_plan.origin is not None:
+        remember_fleet(ctx.state_dir, live_plan.origin, live_plan.target.name)
+
+
+def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, message: str = "", event: str = "apply",
+               allow: frozenset[str] = frozenset()) -> ApplyOutcome:
     """Execute a plan, record the revision, check health, roll back if it breaks bots.
 
     A health failure is an outcome (rolled_back or failed), not an exception; anything else
     that stops the apply marks the revision failed (or interrupted) before it propagates. The
     fleet's notify hooks hear about every revision once it is final, and can never change it.
+    A plan ``refusal`` names raises ApplyError before anything is recorded or touched.
     """
+    refused = refusal(live_plan, allow)
+    if refused is not None:
+        raise ApplyError(refused)
     store = ctx.store()
     for interrupted in store.mark_interrupted():
         ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
     target, source = live_plan.target, live_plan.source
     number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target))
+    if live_plan.renamed_from is None:  # a rename is the new name's only once it worked
+        remember_origin(ctx, live_plan)
     try:
         outcome = _converge(ctx, number, live_plan, rollback, message)
+        if live_plan.renamed_from is not None and outcome.status is RevisionStatus.APPLIED:
+            remember_origin(ctx, live_plan)
     except BaseException as exc:
         if store.get(number).status is RevisionStatus.PENDING:
             status = RevisionStatus.FAILED if isinstance(exc, Exception) else RevisionStatus.INTERRUPTED
@@ -187,10 +241,10 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
 
 def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
     target, store = live_plan.target, ctx.store()
-    runtime = ctx.runtime(target.name, writable=True)
+    runtime = _runtime_for(ctx, live_plan)
     with stage("drain"):
         drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait)
-    plan = without(live_plan.plan, drained.postponed, live_plan.live)
+    plan = without(live_plan.plan, drained.postponed, live_plan.live, target)
     if drained.postponed:
         message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(drained.postponed.items())])
     try:
@@ -212,6 +266,14 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     store.finish(number, RevisionStatus.APPLIED, message)
     postponed = f"; postponed until their trades close: {', '.join(sorted(drained.postponed))}" if drained.postponed else ""
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
+
+
+def _runtime_for(ctx: Context, live_plan: LivePlan) -> Runtime:
+    """The target's runtime, reaching the containers of a fleet being renamed into it."""
+    runtime = ctx.runtime(live_plan.target.name, writable=True)
+    for container, owner in live_plan.live.owners.items():
+        runtime.adopt(owner, container)
+    return runtime
 
 
 def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:

@@ -10,6 +10,7 @@ engine for a name taken by another fleet or an unmanaged container before it tou
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 __all__ = [
@@ -23,11 +24,13 @@ __all__ = [
     "PRELOAD_SOCKET",
     "RESERVED_POOL_PREFIX",
     "Labels",
+    "account_digest",
     "bot_data_dir",
     "bot_etc_dir",
     "container_labels",
     "dedicated_container_name",
     "network_name",
+    "parse_accounts",
     "pool_container_name",
     "preload_launcher",
 ]
@@ -112,11 +115,17 @@ class Labels:
     SPEC_HASH = PREFIX + "spec-hash"
     BOTS = PREFIX + "bots"
     REVISION = PREFIX + "revision"
+    ACCOUNTS = PREFIX + "accounts"
+    """``bot:digest,…`` for the bots with exchange keys the container was created with:
+    ``account_digest`` of exchange and key reference, never a key."""
 
 
-def container_labels(fleet: str, pool: str | None, index: int, spec_hash: str, bots: tuple[str, ...]) -> dict[str, str]:
-    """Labels of one managed container (the revision label is added at apply time)."""
-    return {
+def container_labels(fleet: str, pool: str | None, index: int, spec_hash: str, bots: tuple[str, ...],
+                     accounts: dict[str, str] | None = None) -> dict[str, str]:
+    """Labels of one managed container (the revision label is added at apply time); ``accounts``
+    (bot → ``account_digest``) only when it has bots with exchange keys, so other containers' labels
+    stay as they were."""
+    labels = {
         Labels.FLEET: fleet,
         Labels.ROLE: "dedicated" if pool is None else "pool",
         Labels.POOL: pool or "",
@@ -124,3 +133,23 @@ def container_labels(fleet: str, pool: str | None, index: int, spec_hash: str, b
         Labels.SPEC_HASH: spec_hash,
         Labels.BOTS: ",".join(bots),
     }
+    if accounts:
+        labels[Labels.ACCOUNTS] = ",".join(f"{bot}:{digest}" for bot, digest in sorted(accounts.items()))
+    return labels
+
+
+def account_digest(exchange: str, key_reference: str) -> str:
+    """Which exchange account a bot trades, as a name that reveals neither key nor reference:
+    16 hex digits of sha256 over the exchange and the key's *reference* (``env:NAME``,
+    ``file:/path``, as written in the spec). Two bots with equal digests trade one account."""
+    return hashlib.sha256(f"{exchange}\n{key_reference}".encode()).hexdigest()[:16]
+
+
+def parse_accounts(label: str) -> dict[str, str]:
+    """``Labels.ACCOUNTS``'s value back as bot → digest (malformed parts are skipped: it is input)."""
+    found = {}
+    for part in label.split(",")[:1000]:
+        bot, _, digest = part.partition(":")
+        if bot and len(digest) == 16 and all(c in "0123456789abcdef" for c in digest):
+            found[bot] = digest
+    return found

@@ -7,6 +7,7 @@ and groups pools → containers → bots, so the terminal, the JSON and the metr
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,9 +19,12 @@ from engine.live.observe import LiveBot, LiveFleet, observe
 from engine.live.ports import RUNNING_STATES
 from engine.live.store import Revision, RevisionStore
 from engine.live.trading import read_trading
-from engine.naming import Labels
+from engine.naming import Labels, runtime_root
 
-__all__ = ["bot_state", "fleet_status", "status_to_text", "summarize"]
+__all__ = ["bot_state", "fleet_status", "other_fleets", "status_to_text", "summarize"]
+
+
+_FLEET_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 
 
 def bot_state(bot: LiveBot, failing: dict[str, str]) -> str:
@@ -78,7 +82,30 @@ def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:
     live = observe(ctx.ports, ctx.runtime(name), name)
     report = {"fleet": name, **summarize(live, policy.current_revision(store, name))}
     _add_trading(ctx, live, report)
+    report["other_fleets"] = other_fleets(ctx, name)
     return report
+
+
+def other_fleets(ctx: Context, fleet: str | None) -> list[dict[str, Any]]:
+    """Every other fleet name applied from this state dir that still has containers on the engine,
+    summarised like the fleet itself: what runs, even when it is a copy left by a rename.
+
+    Found from the state dir's runtime directories (a fleet whose containers were all removed has
+    none left there), so a state dir with one fleet costs no Docker call here.
+    """
+    root = runtime_root(ctx.state_dir, "")
+    try:
+        names = sorted(d.name for d in root.iterdir() if d.name != fleet and _FLEET_NAME.fullmatch(d.name) and d.is_dir()
+                       and any(c.is_dir() for c in d.iterdir()))
+    except OSError:
+        return []
+    store = ctx.read_store()
+    found = []
+    for name in names:
+        live = observe(ctx.ports, ctx.runtime(name), name)
+        if live.containers:
+            found.append({"fleet": name, **summarize(live, policy.current_revision(store, name))})
+    return found
 
 
 def _add_trading(ctx: Context, live: LiveFleet, report: dict[str, Any]) -> None:
@@ -124,4 +151,20 @@ def status_to_text(report: dict[str, Any]) -> str:
             errors = "-" if b.get("errors") is None else str(b["errors"])
             lines.append(f"{b['name']:<28} {b['state']:<10} {b['process'] or '-':<18} {b['port'] or '-'!s:<6} {loop:>7} {errors:>6}  "
                          f"{c['name']:<34} {b['strategy'] or '(record unreadable)'}")
+    lines.extend(_other_fleet_lines(report.get("other_fleets") or []))
     return "\n".join(lines) + "\n"
+
+
+def _other_fleet_lines(others: list[dict[str, Any]]) -> list[str]:
+    if not others:
+        return []
+    lines = ["", "ALSO RUNNING from this state dir under another fleet name (a copy left by a rename?):"]
+    for other in others:
+        bots = [b for c in other["containers"] for b in c["bots"]]
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(other["bot_states"].items()))
+        lines.append(f"fleet {other['fleet']}: {len(other['containers'])} containers, {len(bots)} bots ({counts or 'none'}); "
+                     f"see `fleetops status --fleet {other['fleet']}`")
+        for c in other["containers"]:
+            shown = ", ".join(f"{b['name']} ({b['state']})" for b in c["bots"]) or "no bots"
+            lines.append(f"  {c['name']:<34} {c['state']:<10} {shown}")
+    return lines

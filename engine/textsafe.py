@@ -28,12 +28,14 @@ def one_line(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
-_MD_ACTIVE = re.compile(r"[\\`*_\[\]|~!#:@]")
+_MD_ACTIVE = re.compile(r"&#x27;|[\\`*_\[\]|~!#:@]")
+"""Markdown's active characters, after ``html.escape``: its ``&#x27;`` (an apostrophe) is kept whole,
+or its ``#`` would become an entity too and the comment would show ``&#x27;`` instead of ``'``."""
 
 
 def _entities(text: str) -> str:
     """Every character markdown or HTML could act on, as a numeric entity (rendered as itself)."""
-    return _MD_ACTIVE.sub(lambda m: f"&#{ord(m.group())};", html.escape(one_line(text), quote=True))
+    return _MD_ACTIVE.sub(lambda m: m.group() if len(m.group()) > 1 else f"&#{ord(m.group())};", html.escape(one_line(text), quote=True))
 
 
 def md_text(text: str) -> str:

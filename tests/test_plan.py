@@ -124,6 +124,102 @@ def test_high_risk_changes(base_repo: git.Repo, old: str, new: str, note: str) -
     assert note in change.risk_notes
 
 
+LIVE_SOLO = "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}\nexchange_url: https://api.example.com"
+PROXY = "freqtrade: {exchange: {ccxt_config: {httpsProxy: 'http://10.9.9.9:3128'}}}"
+
+
+@pytest.mark.parametrize(("old", "new", "note"), [
+    ("exchange_url: https://api.example.com", "exchange_url: https://api.example.net",
+     "changes where a live bot's signed requests go: exchange_url https://api.example.com -> https://api.example.net"),
+    ("exchange_url: https://api.example.com", "exchange_url: https://api.example.com\n" + PROXY,
+     "changes where a live bot's signed requests go: freqtrade.exchange.ccxt_config"),
+    ("exchange_url: https://api.example.com", "exchange_url: https://api.example.com\nfreqtrade: {exchange: {ccxt_async_config: {aiohttp_trust_env: true}}}",
+     "changes where a live bot's signed requests go: freqtrade.exchange.ccxt_async_config"),
+    ("exchange_url: https://api.example.com", "exchange: kraken",
+     "changes where a live bot's signed requests go: exchange binance -> kraken, exchange_url https://api.example.com -> (none)"),
+])
+def test_where_a_live_bots_requests_go_is_high_risk(base_repo: git.Repo, old: str, new: str, note: str) -> None:
+    edit(bots_file(base_repo), "stoploss: -0.15", LIVE_SOLO)
+    commit(base_repo, "solo trades live through a gateway")
+    edit(bots_file(base_repo), old, new)
+    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/solo")
+    assert change.risk.label == "high" and note in change.risk_notes, change.risk_notes
+
+
+@pytest.mark.parametrize("new", ["exchange_url: https://api.example.net", "exchange_url: https://api.example.com\n" + PROXY])
+def test_the_same_route_change_of_a_dry_run_bot_is_not_high_risk(base_repo: git.Repo, new: str) -> None:
+    edit(bots_file(base_repo), "stoploss: -0.15", "stoploss: -0.15\nexchange_url: https://api.example.com")
+    commit(base_repo, "solo paper-trades against a sandbox")
+    edit(bots_file(base_repo), "exchange_url: https://api.example.com", new)
+    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/solo")
+    assert (change.action.value, change.risk.label) == ("reload", "low")
+
+
+@pytest.mark.parametrize(("old", "new", "note"), [
+    ("stoploss: -0.15", LIVE_SOLO, "trades live with its requests sent through exchange_url https://api.example.com"),
+    ("stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}\n" + PROXY,
+     "trades live with its requests sent through freqtrade.exchange.ccxt_config"),
+])
+def test_a_bot_going_live_on_a_custom_route_says_where_its_requests_go(base_repo: git.Repo, old: str, new: str, note: str) -> None:
+    edit(bots_file(base_repo), old, new)
+    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/solo")
+    assert change.risk.label == "high" and change.risk_notes[:2] == ("switches to live trading", note)
+
+
+def test_a_live_bot_created_on_a_custom_url_is_high_risk(base_repo: git.Repo) -> None:
+    bots_file(base_repo).write_text(bots_file(base_repo).read_text() + (
+        "---\nkind: Bot\nname: gw\nwallet: main\nallocation: 100\nstrategy: Alpha@v1\npairs: [BTC/USDT]\nstake_amount: 10\n"
+        "stoploss: -0.1\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}\nexchange_url: https://gw.example.com\n"))
+    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/gw")
+    assert change.risk_notes == ("created trading live money", "trades live with its requests sent through exchange_url https://gw.example.com")
+
+
+def remove_bots(repo: git.Repo, *names: str) -> None:
+    text = bots_file(repo).read_text()
+    docs = text.split("---\n")
+    bots_file(repo).write_text("---\n".join(d for d in docs if not any(d.startswith(f"kind: Bot\nname: {n}\n") for n in names)))
+
+
+@pytest.mark.parametrize(("names", "reason"), [
+    (("alpha-1", "alpha-2", "beta-1"), "deletes 3 of the 5 bots of fleet 'testfleet' (more than half)"),
+    (("alpha-1", "alpha-2", "beta-1", "euro-1", "solo"), "deletes 5 of the 5 bots of fleet 'testfleet' (all of them)"),
+    (("alpha-1", "alpha-2"), None),
+])
+def test_a_plan_deleting_most_of_the_fleet_is_high_risk_as_a_whole(base_repo: git.Repo, fleetops: Callable[..., Run],
+                                                                   names: tuple[str, ...], reason: str | None) -> None:
+    remove_bots(base_repo, *names)
+    plan = plan_of(base_repo)
+    assert [c.address for c in plan.changes if c.action.value == "delete" and c.kind == "bot"] == [f"bot/{n}" for n in sorted(names)]
+    if reason is None:
+        assert plan.plan_risks == () and plan.risk.label == "medium"
+        return
+    assert [(r.kind, r.reason, r.risk.label) for r in plan.plan_risks] == [("mass-delete", reason, "high")] and plan.risk.label == "high"
+    text = fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD").out
+    assert (f"High risk for the whole plan: {reason}; apply refuses it unless given --allow-mass-delete "
+            "(the watcher: a commit trailer 'Fleetops-Allow: mass-delete').") in text.splitlines()
+    as_json = json.loads(fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD", "--format", "json").out)
+    assert as_json["risk"] == "high" and as_json["plan_risks"] == [{"kind": "mass-delete", "risk": "high", "reason": reason,
+                                                                    "allow": {"flag": "--allow-mass-delete", "trailer": "Fleetops-Allow: mass-delete"}}]
+    markdown = fleetops("plan", "--repo", base_repo.working_dir, "--against", "HEAD", "--format", "markdown").out
+    from engine.textsafe import md_text
+
+    assert f"> - **whole plan**: {md_text(reason)}" in markdown and "Highest risk: :warning: **HIGH**" in markdown
+
+
+def test_a_renamed_fleet_is_a_rename_not_a_second_fleet(base_repo: git.Repo) -> None:
+    edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "name: testfleet", "name: newfleet")
+    plan = plan_of(base_repo)
+    assert [(r.kind, r.risk.label) for r in plan.plan_risks] == [("rename", "high")]
+    assert "renames fleet 'testfleet' to 'newfleet'" in plan.plan_risks[0].reason
+    fleet = plan.changes[0]
+    assert (fleet.address, fleet.action.value, fleet.risk.label) == ("fleet/newfleet", "update", "high")
+    assert [(d.path, d.before, d.after) for d in fleet.diff] == [("name", "testfleet", "newfleet")]
+    moves = [c.address for c in plan.changes if c.action.value == "move"]
+    assert moves == ["bot/alpha-1", "bot/alpha-2", "bot/beta-1", "bot/euro-1", "bot/solo"]
+    gone = next(c for c in plan.changes if c.address == "container/testfleet-standard-1")
+    assert gone.action.value == "delete" and "renamed 'newfleet'" in gone.reason
+
+
 @pytest.mark.parametrize(("old", "new"), [("stake_amount: 50\n", "stake_amount: 70\n"), ("stoploss: -0.15", "stoploss: -0.12")])
 def test_moderate_money_changes_stay_low_risk(base_repo: git.Repo, old: str, new: str) -> None:
     edit(bots_file(base_repo), old, new)
@@ -158,6 +254,8 @@ def scenario(repo: git.Repo) -> None:
          "allocation: 1000\npool: standard\nstrategy: Alpha@v2\npairs: [SOL/USDT]")
     edit(bots_file(repo), "stoploss: -0.15", "stoploss: -0.25\nenabled: false")
     edit(bots_file(repo), "stoploss: -0.07", "stoploss: -0.07\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'file:/run/s'}")
+    edit(bots_file(repo), "freqtrade: {process_only_new_candles: true}",
+         "freqtrade: {process_only_new_candles: true, exchange: {ccxt_config: {httpsProxy: 'http://10.0.0.8:3128'}}}")
     edit(Path(repo.working_dir) / "fleet/money.yaml", "balance: 3000", "balance: 1600")
     edit(Path(repo.working_dir) / "fleet/pools.yaml", "memory: 1g", "memory: 2g")
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.compile.desired import DesiredContainer, DesiredFleet
+from engine.compile.essence import BotEssence
 from engine.naming import (
     DATA_MOUNT,
     ETC_MOUNT,
     HOST_DATA,
     HOST_ETC,
     Labels,
+    account_digest,
     bot_data_dir,
     container_labels,
     network_name,
 )
 
-__all__ = ["ContainerDefinition", "Mount", "container_definition"]
+__all__ = ["ContainerDefinition", "Mount", "account_of", "container_definition"]
 
 RESTART_POLICY = "unless-stopped"
 
@@ -63,6 +65,14 @@ class ContainerDefinition:
 MOUNTS = (Mount(HOST_ETC, ETC_MOUNT, read_only=True), Mount(HOST_DATA, DATA_MOUNT, read_only=False))
 
 
+def account_of(essence: BotEssence) -> str | None:
+    """The exchange account a bot is given (``account_digest`` of its exchange and key reference),
+    None without an exchange key. A dry-run bot with a key counts too: one flag away from trading
+    that account, and two copies of it would then trade it twice."""
+    key = essence.secrets.get("exchange_key")
+    return account_digest(essence.exchange, key) if key is not None else None
+
+
 def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:
     essence = container.essence
     first_bot = fleet.bots[container.bots[0]].essence if container.bots else None
@@ -71,7 +81,8 @@ def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> Co
         name=container.name,
         image=essence.image,
         command=essence.command,
-        labels=container_labels(fleet.name, container.pool, container.index, container.hash, container.bots),
+        labels=container_labels(fleet.name, container.pool, container.index, container.hash, container.bots,
+                                {b: a for b in container.bots if (a := account_of(fleet.bots[b].essence)) is not None}),
         mounts=MOUNTS,
         network=network_name(fleet.name),
         user=dedicated_user,

@@ -65,6 +65,10 @@ class DockerEngine:
         rows = self._call("list containers", self._api.containers, all=True, filters={"label": f"{Labels.FLEET}={fleet}"})
         return sorted((_listed(row, network) for row in rows), key=lambda c: c.name)
 
+    def list_managed(self) -> list[ListedContainer]:
+        rows = self._call("list containers", self._api.containers, all=True, filters={"label": Labels.FLEET})
+        return sorted((_listed(row, "") for row in rows), key=lambda c: c.name)
+
     def name_owners(self, names: set[str]) -> dict[str, str | None]:
         if not names:
             return {}

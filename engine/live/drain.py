@@ -2,8 +2,9 @@
 
 Used by the flow, twice. For a live plan, ``open_trades`` asks every bot the plan will restart,
 reload, move, stop or remove (directly, or through its container) how many trades it holds, so
-the plan can show them and rate a restart with open live-money trades high risk. Before
-executing, ``drain`` applies each bot's ``on_change`` policy: a ``drain`` bot with open trades
+the plan can show them and rate a restart with open live-money trades, and any delete of a bot
+holding trades, high risk. Before executing, ``drain`` applies each bot's ``on_change`` policy
+(a live bot being deleted always drains: nothing manages its trades after it): a ``drain`` bot with open trades
 gets ``POST /api/v1/stopbuy`` (no new entries) and the change waits up to its ``drain_timeout``
 for the trades to close; if they do not, that bot's change is postponed — the bot keeps running
 and trading normally again (``reload_config`` resets stopbuy) — and the next apply tries again.
@@ -49,7 +50,7 @@ def open_trades(api: BotApiPort, live: LiveFleet, bots: list[str]) -> dict[str, 
         address = live.ip_of(running.container)
         if address is None or running.record is None:
             return bot, None
-        answer = api.call(live.fleet, bot, address, running.record.placement.port, "GET", "count")
+        answer = api.call(live.fleet_of(running.container), bot, address, running.record.placement.port, "GET", "count")
         current = answer.data.get("current") if isinstance(answer.data, dict) else None
         return bot, current if isinstance(current, int) and not isinstance(current, bool) and current >= 0 else None
 
@@ -66,9 +67,12 @@ def with_open_trades(plan: Plan, live: LiveFleet, api: BotApiPort) -> tuple[Plan
     held = {b: n for b, n in counts.items() if n}
     if not held:
         return plan, counts
+    own = {c.name: c.address for c in plan.changes if c.kind == "bot" and c.action in DISRUPTIVE}
+    noted = {b: own.get(b, address) for b, address in affected.items()}  # a bot's own change first, else its container's
+    deleted = {c.name for c in plan.changes if c.kind == "bot" and c.action is Action.DELETE}
     changes = []
     for change in plan.changes:
-        bots = sorted(b for b, address in affected.items() if address == change.address and b in held)
+        bots = sorted(b for b, address in noted.items() if address == change.address and b in held)
         if not bots:
             changes.append(change)
             continue
@@ -80,8 +84,11 @@ def with_open_trades(plan: Plan, live: LiveFleet, api: BotApiPort) -> tuple[Plan
             notes = (f"{change.action.value} with open live-money trades ({', '.join(live_money)})", *notes)
         elif risk < Risk.MEDIUM:
             risk = Risk.MEDIUM
+        if any(b in deleted for b in bots):  # after a delete, no bot manages those trades any more
+            risk = Risk.HIGH
+            notes = ("deletes a bot that holds open trades; it drains first when its on_change is drain or it trades live", *notes)
         changes.append(Change(change.address, change.action, change.reason, risk, change.diff, (*change.risk_notes, *notes)))
-    return Plan(plan.fleet, plan.target, plan.baseline, tuple(changes), plan.wallets), counts
+    return plan.with_changes(tuple(changes)), counts
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,9 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
     draining = []
     for bot in affected:
         essence = target.bots[bot].essence if bot in target.bots else live.bots[bot].record.essence  # type: ignore[union-attr]
-        if essence.on_change == "drain":
+        # A restart hands the trades back to the same bot; a delete leaves them to nobody, so a
+        # live bot drains before it goes whatever its on_change says.
+        if essence.on_change == "drain" or (bot not in target.bots and not essence.dry_run):
             draining.append((bot, float(essence.drain_timeout if wait is None else min(wait, essence.drain_timeout))))
     counts = open_trades(api, live, [b for b, _ in draining])
     ready: set[str] = set()
@@ -107,19 +116,20 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
     def one(bot: str, timeout: float) -> None:
         running = live.bots[bot]
         address, port = live.ip_of(running.container), running.record.placement.port  # type: ignore[union-attr]
+        fleet = live.fleet_of(running.container)
         assert address is not None
         progress(f"draining {bot}: {counts[bot]} open trade(s); no new entries (stopbuy), waiting up to {timeout:.0f} s")
-        api.call(live.fleet, bot, address, port, "POST", "stopbuy")
+        api.call(fleet, bot, address, port, "POST", "stopbuy")
         deadline = clock() + timeout
         while True:
-            answer = api.call(live.fleet, bot, address, port, "GET", "count")
+            answer = api.call(fleet, bot, address, port, "GET", "count")
             current = answer.data.get("current") if isinstance(answer.data, dict) else None
             if current == 0:
                 progress(f"{bot} drained: no open trades")
                 ready.add(bot)
                 return
             if clock() >= deadline:
-                api.call(live.fleet, bot, address, port, "POST", "reload_config")  # trading resumes as before
+                api.call(fleet, bot, address, port, "POST", "reload_config")  # trading resumes as before
                 postponed[bot] = f"{current if current is not None else 'its'} open trade(s) still open after {timeout:.0f} s"
                 progress(f"{bot}: change postponed ({postponed[bot]}); it keeps trading and the next apply tries again")
                 return
@@ -132,10 +142,20 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
     return Drained(ready | {b for b in affected if b not in postponed}, postponed)
 
 
-def without(plan: Plan, postponed: dict[str, str], live: LiveFleet) -> Plan:
-    """The plan less every change that would disrupt a postponed bot (its own, or its container's)."""
+def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: DesiredFleet | None = None) -> Plan:
+    """The plan less every change that would disrupt a postponed bot (its own, or its container's)
+    and, given the ``target``, every change that would start it in another container while it
+    still runs here: the creation of the container it was moving to, and every bot change into
+    that container (those wait with it; the next apply plans them again)."""
     if not postponed:
         return plan
     held = {address for bot, address in affected_bots(plan, live).items() if bot in postponed}
+    if target is not None:
+        created = {c.name for c in plan.changes if c.kind == "container" and c.action in (Action.CREATE, Action.REPLACE)}
+        waiting = {target.bots[b].container for b in postponed if b in target.bots and target.bots[b].container in created
+                   and b in live.bots and live.bots[b].container != target.bots[b].container}
+        held |= {f"container/{name}" for name in waiting}
+        held |= {c.address for c in plan.changes if c.kind == "bot" and c.action is not Action.DELETE and c.name in target.bots
+                 and target.bots[c.name].container in waiting}
     kept = tuple(c for c in plan.changes if c.address not in held and not (c.kind == "bot" and c.name in postponed))
-    return Plan(plan.fleet, plan.target, plan.baseline, kept, plan.wallets)
+    return plan.with_changes(kept)

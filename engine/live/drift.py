@@ -70,4 +70,4 @@ def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
         return plan
     kept = tuple(replaced.pop(c.address, c) for c in plan.changes)
     changes = tuple(sorted(kept + tuple(repairs) + tuple(replaced.values()), key=Change.sort_key))
-    return Plan(plan.fleet, plan.target, plan.baseline, changes, plan.wallets)
+    return plan.with_changes(changes)

@@ -54,11 +54,19 @@ class Executor:
         self.revision = revision
         self.progress = progress
         self.move_timeout = move_timeout
+        self.removing: set[str] = set()
+        """Live bots the plan being run takes out of their containers (``_removed_by``)."""
+        self.arriving: set[str] = set()
+        """Bots the plan being run changes, creates or brings into a container (all but deletes)."""
 
     def run(self, plan: Plan) -> ExecutionResult:
         containers = {c.name: c.action for c in plan.changes if c.kind == "container"}
         bots = {c.name: c.action for c in plan.changes if c.kind == "bot"}
         result = ExecutionResult()
+        self.removing = self._removed_by(plan)
+        self.arriving = {c.name for c in plan.changes if c.kind == "bot" and c.action is not Action.DELETE}
+        self.arriving.update(b for n, a in containers.items() if a in _NEW_CONTAINER and n in self.target.containers
+                             for b in self.target.containers[n].bots)
         self._check_ready(containers, bots)
         self.docker.ensure_network(network_name(self.target.name), {Labels.FLEET: self.target.name})
         for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's
@@ -72,6 +80,14 @@ class Executor:
             self._check_moved(moved)
         self._remove_leavers(containers)
         return result
+
+    def _removed_by(self, plan: Plan) -> set[str]:
+        """Live bots this plan takes out of their container: by their own delete or move, or their
+        container's delete. Any other live bot the target lacks stays where it runs (a delete
+        postponed until its trades close is not in the plan, and must not happen anyway)."""
+        gone = {c.name for c in plan.changes if c.kind == "bot" and c.action in (Action.DELETE, Action.MOVE)}
+        dropped = {c.name for c in plan.changes if c.kind == "container" and c.action is Action.DELETE}
+        return gone | {b.name for b in self.live.bots.values() if b.container in dropped}
 
     def _supervisor(self, container: str) -> SupervisorPort:
         return self.ports.supervisor(container, self.runtime.data_dir(container), SUPERVISOR_CALL_TIMEOUT)
@@ -147,17 +163,18 @@ class Executor:
         name = container.name
         strays = [b.name for b in self.live.strays if b.container == name]
         self.progress(f"rewriting the files of container {name}")
-        for bot in container.bots:
-            self.runtime.write_bot(self.target.bots[bot])
+        view, fleet = self._conf_with_leavers(container, only=self._kept())
+        for bot in view.bots:
+            self.runtime.write_bot(fleet.bots[bot])
         if strays and not container.dedicated:
-            self.runtime.write_supervisord(container, self.target)
+            self.runtime.write_supervisord(view, fleet)
             supervisor = self._supervisor(name)
             supervisor.wait_ready()
             supervisor.update()
         for bot in strays:
             self.progress(f"removing the second copy of bot {bot} from {name} (its files are archived)")
-        self.runtime.write_container(container, self.target)
-        self.runtime.record_container(container, self.target)
+        self.runtime.write_container(view, fleet)
+        self.runtime.record_container(view, fleet)
 
     def _bots_in_place(self, containers: dict[str, Action], bots: dict[str, Action], result: ExecutionResult) -> None:
         """Bot changes in containers that are not being (re)created."""
@@ -206,15 +223,25 @@ class Executor:
         for bot in sorted(changes):
             self.runtime.record_bot(self.target.bots[bot])
 
-    def _conf_with_leavers(self, container: DesiredContainer) -> tuple[DesiredContainer, DesiredFleet]:
-        """Phase A's supervisord view: the target's bots plus those still to leave in phase B."""
+    def _kept(self) -> set[str]:
+        """Live bots the target lacks here but that this plan does not remove: they keep running."""
+        return {b.name for b in self.live.bots.values() if b.name not in self.removing}
+
+    def _conf_with_leavers(self, container: DesiredContainer, only: set[str] | None = None) -> tuple[DesiredContainer, DesiredFleet]:
+        """Phase A's supervisord view: the target's bots plus those still to leave in phase B
+        (``only``: plus just these of them, the ones that stay for now). A target bot that is not
+        here yet and that this plan does not bring (its move waits for its trades) is left out:
+        it runs where it is, and must not start here too."""
+        absent = {b for b in container.bots if b not in self.arriving
+                  and (b not in self.live.bots or self.live.bots[b].container != container.name)}
         leaving = [b for b in self.live.bots.values()
-                   if b.container == container.name and b.name not in container.bots and b.record is not None]
-        if not leaving:
+                   if b.container == container.name and b.name not in container.bots and b.record is not None
+                   and (only is None or b.name in only)]
+        if not leaving and not absent:
             return container, self.target
         live_view = baseline_from_live(self.live, None)
-        bots = {**{b.name: live_view.bots[b.name] for b in leaving}, **self.target.bots}
-        merged = dataclasses.replace(container, bots=tuple(sorted(set(container.bots) | {b.name for b in leaving})))
+        bots = {**self.target.bots, **{b.name: live_view.bots[b.name] for b in leaving}}  # a leaver as it runs here
+        merged = dataclasses.replace(container, bots=tuple(sorted((set(container.bots) - absent) | {b.name for b in leaving})))
         return merged, dataclasses.replace(self.target, bots=bots)
 
     def _check_moved(self, moved: set[str]) -> None:
@@ -232,13 +259,13 @@ class Executor:
         leaving: dict[str, list[str]] = defaultdict(list)
         for name, live_bot in self.live.bots.items():
             target = self.target.bots.get(name)
-            if target is None or target.container != live_bot.container:
+            if (target is None or target.container != live_bot.container) and name in self.removing:
                 leaving[live_bot.container].append(name)
         for container, names in sorted(leaving.items()):
             if container in self.target.containers and containers.get(container) not in _NEW_CONTAINER:
                 desired = self.target.containers[container]
                 if not desired.dedicated:
-                    self.runtime.write_supervisord(desired, self.target)
+                    self.runtime.write_supervisord(*self._conf_with_leavers(desired, only=self._kept()))
                     supervisor = self._supervisor(container)
                     supervisor.wait_ready()
                     supervisor.update()

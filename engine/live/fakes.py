@@ -118,6 +118,12 @@ class FakeEngine:
             return sorted((ListedContainer(c.id, name, dict(c.labels), c.state, c.ip)
                            for name, c in self.containers.items() if c.labels.get(Labels.FLEET) == fleet), key=lambda c: c.name)
 
+    def list_managed(self) -> list[ListedContainer]:
+        self._count("list")
+        with self._lock:
+            return sorted((ListedContainer(c.id, name, dict(c.labels), c.state, None)
+                           for name, c in self.containers.items() if Labels.FLEET in c.labels), key=lambda c: c.name)
+
     def name_owners(self, names: set[str]) -> dict[str, str | None]:
         self._count("list")
         return {n: self.containers[n].labels.get(Labels.FLEET) for n in names if n in self.containers}

@@ -57,6 +57,12 @@ class LiveFleet:
     """Running pool containers whose supervisord did not answer → why (their bots' states are unknown)."""
     strays: list[LiveBot] = field(default_factory=list)
     """Second copies of a bot in another container (a move cut short): removed by the next apply."""
+    owners: dict[str, str] = field(default_factory=dict)
+    """Containers of another fleet seen with this one (the fleet being renamed into it) → that fleet."""
+
+    def fleet_of(self, container: str) -> str:
+        """The fleet label a container carries: its bots' API credentials are derived from it."""
+        return self.owners.get(container, self.fleet)
 
     def ip_of(self, container: str) -> str | None:
         listed = self.containers.get(container)

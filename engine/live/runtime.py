@@ -51,22 +51,33 @@ class Runtime:
 
     def __init__(self, state_dir: Path, fleet: str, key: bytes | None, environ: Mapping[str, str] | None = None,
                  report: Callable[[str], None] = lambda _line: None) -> None:
+        self.state_dir = state_dir
         self.root = runtime_root(state_dir, fleet)
         self.archive_root = state_dir / "archive" / fleet
         self.fleet = fleet
         self._key = key
         self._environ = dict(os.environ if environ is None else environ)
         self._report = report
+        self._adopted: dict[str, Path] = {}
+
+    def of_fleet(self, fleet: str) -> Runtime:
+        """Another fleet's runtime directories in the same state dir, for reading its records."""
+        return Runtime(self.state_dir, fleet, None, self._environ, self._report)
+
+    def adopt(self, fleet: str, container: str) -> None:
+        """Reach ``container`` of ``fleet`` through this runtime: a rename moves its bots (their
+        data copied, then its directory archived) into this fleet's containers."""
+        self._adopted[container] = runtime_root(self.state_dir, fleet) / container
 
     def _open(self, container: str) -> SafeDir:
         """A container's runtime directory, created if needed; planted non-directories are reported."""
         return SafeDir.open(self.container_dir(container), create=True, on_set_aside=self._report)
 
     def container_dir(self, container: str) -> Path:
-        return self.root / container
+        return self._adopted.get(container) or self.root / container
 
     def data_dir(self, container: str) -> Path:
-        return self.root / container / HOST_DATA
+        return self.container_dir(container) / HOST_DATA
 
     def _secrets(self, bot: DesiredBot) -> dict[str, object]:
         if self._key is None:

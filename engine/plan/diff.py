@@ -14,8 +14,8 @@ from typing import Any
 from engine.compile.desired import DesiredFleet
 from engine.compile.essence import POLICY_FIELDS, Essence
 from engine.plan.fields import BOT_HIDDEN, diff_essences, display_number
-from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, Snapshot, WalletUsage
-from engine.plan.risk import bot_risk, fleet_risk, wallet_risk
+from engine.plan.model import Action, Change, FieldDiff, Plan, PlanRisk, Risk, Snapshot, WalletUsage
+from engine.plan.risk import bot_risk, fleet_risk, mass_delete_risk, rename_risk, wallet_risk
 
 __all__ = ["plan_fleets"]
 
@@ -37,7 +37,22 @@ def plan_fleets(baseline: DesiredFleet | None, target: DesiredFleet, target_meta
         baseline=baseline_meta,
         changes=tuple(sorted(changes, key=Change.sort_key)),
         wallets=wallets,
+        plan_risks=_plan_risks(baseline, target, changes),
     )
+
+
+def _plan_risks(baseline: DesiredFleet | None, target: DesiredFleet, changes: list[Change]) -> tuple[PlanRisk, ...]:
+    """What only the whole plan shows: most of the fleet going at once, or the fleet changing its name."""
+    if baseline is None:
+        return ()
+    risks = []
+    if baseline.name != target.name:
+        risks.append(rename_risk(baseline.name, target.name))
+    deleted = sum(1 for c in changes if c.kind == "bot" and c.action is Action.DELETE)
+    mass = mass_delete_risk(baseline.name, len(baseline.bots), deleted)
+    if mass is not None:
+        risks.append(mass)
+    return tuple(risks)
 
 
 def _pairs(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -48,6 +63,10 @@ def _fleet_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[
     """The Fleet document's own settings (defaults, health, notify): a change there is a change too."""
     before = baseline.settings.plain() if baseline is not None and baseline.settings is not None else None
     after = target.settings.plain() if target.settings is not None else None
+    if baseline is not None and baseline.name != target.name and before is not None and after is not None:
+        renamed = rename_risk(baseline.name, target.name)
+        diff = (FieldDiff("name", baseline.name, target.name), *diff_essences(before, after, show_all=False))
+        return [Change(f"fleet/{target.name}", Action.UPDATE, f"fleet renamed from '{baseline.name}'", Risk.HIGH, diff, (renamed.reason,))]
     if before == after or after is None:
         return []
     diff = diff_essences(before, after, show_all=before is None)
@@ -107,7 +126,12 @@ def _container_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> l
             what = "dedicated container" if new.dedicated else f"container {new.index} of pool {new.pool}"
             changes.append(Change(f"container/{name}", Action.CREATE, f"new {what}", Risk.LOW, diff))
         elif new is None:
-            changes.append(Change(f"container/{name}", Action.DELETE, "no bots left in it", Risk.MEDIUM, diff))
+            if baseline is None or baseline.name == target.name:
+                why, note = "no bots left in it", "removes the container (its directory is archived)"
+            else:
+                why = f"fleet '{baseline.name}' is renamed '{target.name}': its bots leave first (stopped, trade databases carried over)"
+                note = f"removed once its bots answer in fleet '{target.name}' (its directory is archived)"
+            changes.append(Change(f"container/{name}", Action.DELETE, why, Risk.MEDIUM, diff, (note,)))
         else:
             fields = ", ".join(d.path for d in diff) or "rendered container settings"
             bots = len(new.bots)

@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.hashing import pretty_json
 from engine.plan.fields import display_number
-from engine.plan.model import Action, Change, FieldDiff, Plan, Risk, Snapshot, WalletUsage
+from engine.plan.model import Action, Change, FieldDiff, Plan, PlanRisk, Risk, Snapshot, WalletUsage
 
 __all__ = ["FORMAT_VERSION", "plan_as_dict", "plan_from_dict", "plan_to_json"]
 
@@ -43,6 +43,8 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
             }
             for w in plan.wallets
         ],
+        "risk": plan.risk.label,
+        "plan_risks": [r.as_json() for r in plan.plan_risks],
     }
 
 
@@ -64,9 +66,11 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
                     w.get("allocated_after", 0))
         for w in data.get("wallets", [])
     )
+    plan_risks = tuple(PlanRisk(str(r["kind"]), str(r.get("reason", "")), Risk[str(r.get("risk", "high")).upper()])
+                       for r in data.get("plan_risks", []))
     return Plan(
         data.get("fleet", ""),
         Snapshot("ref", target.get("ref"), target.get("commit"), bool(target.get("dirty"))),
         Snapshot(baseline.get("kind", "ref"), baseline.get("ref"), baseline.get("commit"), revision=baseline.get("revision")),
-        changes, wallets,
+        changes, wallets, plan_risks,
     )

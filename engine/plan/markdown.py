@@ -32,8 +32,9 @@ def plan_to_markdown(plan: Plan) -> str:
     counts = ", ".join(f"{n} {a}" for a, n in plan.summary.items() if n)
     out += [f"**{len(plan.changes)} change{'s' * (len(plan.changes) != 1)}**: {counts}. Highest risk: {_RISK_BADGE[plan.risk]}.", ""]
     high = [c for c in plan.changes if c.risk is Risk.HIGH]
-    if high:
+    if high or plan.plan_risks:
         out += ["> [!WARNING]", "> High-risk changes:"]
+        out += [f"> - **whole plan**: {md_text(r.reason)}; {md_text(r.allow_hint)}" for r in plan.plan_risks]
         out += [f"> - {md_code(c.address)}: {md_text('; '.join(c.risk_notes))}" for c in high]
         out.append("")
     out += ["| | address | action | risk | reason |", "|---|---|---|---|---|"]

@@ -6,11 +6,12 @@ by the formatters and by apply, which executes exactly the plan that was printed
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, Literal
 
-__all__ = ["ADDRESS_KINDS", "Action", "Change", "FieldDiff", "Plan", "Risk", "Snapshot", "WalletUsage"]
+__all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "Change", "FieldDiff", "Plan", "PlanRisk", "Risk", "Snapshot", "WalletUsage"]
 
 ADDRESS_KINDS = ("fleet", "wallet", "pool", "container", "bot")
 """Address kinds in the order plans list them."""
@@ -120,6 +121,37 @@ class WalletUsage:
         return self.allocated_after / self.free_after
 
 
+ALLOW_TRAILER = "Fleetops-Allow"
+"""The commit trailer that allows a plan-wide risk to the watcher (``Fleetops-Allow: mass-delete``)."""
+
+
+@dataclass(frozen=True)
+class PlanRisk:
+    """A risk of the plan as a whole, not of one address: apply refuses such a plan unless the
+    user allows its ``kind`` by name (``--allow-<kind>``; for the watcher, the trailer
+    ``Fleetops-Allow: <kind>`` in the commit applied). Kinds: ``mass-delete``, ``rename``."""
+
+    kind: str
+    reason: str
+    risk: Risk = Risk.HIGH
+
+    @property
+    def flag(self) -> str:
+        return f"--allow-{self.kind}"
+
+    @property
+    def trailer(self) -> str:
+        return f"{ALLOW_TRAILER}: {self.kind}"
+
+    @property
+    def allow_hint(self) -> str:
+        """How to allow it, for people reading a plan."""
+        return f"apply refuses it unless given {self.flag} (the watcher: a commit trailer '{self.trailer}')"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "risk": self.risk.label, "reason": self.reason, "allow": {"flag": self.flag, "trailer": self.trailer}}
+
+
 @dataclass(frozen=True)
 class Plan:
     fleet: str
@@ -127,6 +159,8 @@ class Plan:
     baseline: Snapshot
     changes: tuple[Change, ...]
     wallets: tuple[WalletUsage, ...] = field(default=())
+    plan_risks: tuple[PlanRisk, ...] = field(default=())
+    """Risks of the whole plan (``engine.plan.risk``): each one makes apply refuse unless allowed."""
 
     @property
     def summary(self) -> dict[str, int]:
@@ -141,4 +175,8 @@ class Plan:
 
     @property
     def risk(self) -> Risk:
-        return max((c.risk for c in self.changes), default=Risk.LOW)
+        return max((*(c.risk for c in self.changes), *(r.risk for r in self.plan_risks)), default=Risk.LOW)
+
+    def with_changes(self, changes: tuple[Change, ...]) -> Plan:
+        """The same plan with other changes (drift added, postponed changes left out…); its plan-wide risks stay."""
+        return dataclasses.replace(self, changes=changes)

@@ -2,20 +2,27 @@
 
 Called by ``engine.plan.diff`` for every change. High: a bot switched to (or created with) live
 money, a stake or allocation raised by more than 50 %, a stoploss widened, a wallet pushed past
-90 % allocated. Medium: changes that restart or remove running bots or swap trading logic.
+90 % allocated, a change of where a live bot's signed requests go (its exchange, ``exchange_url``
+or the ccxt options under ``freqtrade.exchange.ccxt_*config``, where proxies and endpoints are
+set), a live bot created or switched on with such a custom route, and plan-wide: a plan that
+deletes more than half of the fleet's bots, or renames the fleet. Medium: changes that restart
+or remove running bots or swap trading logic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.plan.model import Action, Risk
+from engine.plan.model import Action, PlanRisk, Risk
 
-__all__ = ["WALLET_HIGH_UTILISATION", "bot_risk", "fleet_risk", "wallet_risk"]
+__all__ = ["CCXT_BLOCKS", "WALLET_HIGH_UTILISATION", "bot_risk", "fleet_risk", "mass_delete_risk", "rename_risk", "wallet_risk"]
 
 WALLET_HIGH_UTILISATION = 0.9
 _INCREASE_HIGH = 0.5
 _DISRUPTIVE = frozenset({Action.DELETE, Action.REPLACE, Action.MOVE, Action.STOP, Action.RESTART})
+CCXT_BLOCKS = ("ccxt_config", "ccxt_async_config", "ccxt_sync_config")
+"""FreqTrade's ``exchange`` keys handed to ccxt's constructor: proxies (``httpsProxy``,
+``socksProxy``, ``proxies``…), hosts and options that decide where signed requests go."""
 
 
 def bot_risk(action: Action, before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[Risk, tuple[str, ...]]:
@@ -23,6 +30,7 @@ def bot_risk(action: Action, before: dict[str, Any] | None, after: dict[str, Any
     notes: list[tuple[Risk, str]] = []
     if after is not None and after.get("dry_run") is False and (before is None or before.get("dry_run") is not False):
         notes.append((Risk.HIGH, "switches to live trading" if before is not None else "created trading live money"))
+    notes.extend(_route_notes(before, after))
     if before is not None and after is not None:
         notes.extend(_money_notes(before, after))
         if before.get("strategy") != after.get("strategy"):
@@ -47,6 +55,47 @@ def _money_notes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[Ri
     if isinstance(old_sl, (int, float)) and isinstance(new_sl, (int, float)) and new_sl < old_sl:
         notes.append((Risk.HIGH, f"stoploss widened from {old_sl:g} to {new_sl:g}"))
     return notes
+
+
+def _routes(essence: dict[str, Any]) -> dict[str, Any]:
+    """Where a bot's requests go: its exchange, exchange URL and every ccxt option that is set."""
+    exchange_block = (essence.get("freqtrade") or {}).get("exchange")
+    ccxt = exchange_block if isinstance(exchange_block, dict) else {}
+    routes = {"exchange": essence.get("exchange"), "exchange_url": essence.get("exchange_url")}
+    routes.update({f"freqtrade.exchange.{block}": ccxt[block] for block in CCXT_BLOCKS if ccxt.get(block)})
+    return routes
+
+
+def _route_notes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[tuple[Risk, str]]:
+    """A live bot's signed requests carry its key: where they go is a money decision."""
+    if after is None or after.get("dry_run") is not False:
+        return []
+    new = _routes(after)
+    if before is None or before.get("dry_run") is not False:  # live from now on: any custom route is news
+        custom = [f"exchange_url {new['exchange_url']}"] if new["exchange_url"] else []
+        custom += sorted(k for k in new if k.startswith("freqtrade."))
+        return [(Risk.HIGH, "trades live with its requests sent through " + ", ".join(custom))] if custom else []
+    old = _routes(before)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if not changed:
+        return []
+    shown = [f"{k} {old.get(k) or '(none)'} -> {new.get(k) or '(none)'}" if k in ("exchange", "exchange_url") else k for k in changed]
+    return [(Risk.HIGH, "changes where a live bot's signed requests go: " + ", ".join(shown))]
+
+
+def mass_delete_risk(fleet: str, total: int, deleted: int) -> PlanRisk | None:
+    """More than half of the fleet's bots (or all of them) going at once is almost never meant:
+    an emptied directory, a submodule the reader cannot see, a bad merge."""
+    if total == 0 or deleted * 2 <= total:
+        return None
+    share = "all of them" if deleted == total else "more than half"
+    return PlanRisk("mass-delete", f"deletes {deleted} of the {total} bots of fleet '{fleet}' ({share})")
+
+
+def rename_risk(old: str, new: str) -> PlanRisk:
+    """Every container name carries the fleet's name: renaming moves every bot to new containers."""
+    return PlanRisk("rename", f"renames fleet '{old}' to '{new}': every bot stops in '{old}' and starts in '{new}' "
+                              "with its trade database; the old containers are removed")
 
 
 def wallet_risk(utilisation_after: float | None) -> tuple[Risk, tuple[str, ...]]:

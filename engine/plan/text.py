@@ -46,6 +46,9 @@ def plan_to_text(plan: Plan) -> str:
         counts = ", ".join(f"{n} to {a}" for a, n in plan.summary.items() if n)
         risk = plan.risk
         lines += ["", f"Plan: {counts}. Highest risk: {click.style(risk.label.upper(), fg=_RISK_COLOURS[risk], bold=risk is Risk.HIGH)}."]
+    for whole in plan.plan_risks:
+        label = click.style(f"{whole.risk.label.capitalize()} risk for the whole plan:", fg=_RISK_COLOURS[whole.risk], bold=whole.risk is Risk.HIGH)
+        lines.append(f"{label} {one_line(whole.reason)}; {whole.allow_hint}.")
     return "\n".join(lines) + "\n"
 
 

@@ -191,6 +191,7 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
             where = ("exchange_url",) if getattr(bot, "exchange_url", None) else ("exchange",)
             problems.append(doc.problem(where, f"bot '{name}' points exchange {exchange} at another URL (exchange_url), which "
                                         f"fleetops can do for {', '.join(sorted(EXCHANGE_URL_SUPPORT))} only"))
+        _check_live_url(spec, name, bot, doc, problems)
         pool = getattr(bot, "pool", None)
         if pool is not None and pool not in spec.pools:
             problems.append(doc.problem(("pool",), f"pool '{pool}' is not defined{did_you_mean(pool, list(spec.pools))}"))
@@ -202,6 +203,22 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
                 )
         for loc, message, at_key in check_freqtrade_extras(getattr(bot, "freqtrade", {})):
             problems.append(doc.problem(("freqtrade", *loc), message, at_key=at_key))
+
+
+def _check_live_url(spec: FleetSpec, name: str, bot: Bot, doc: RawDocument, problems: list[Problem]) -> None:
+    """A live bot signs every private request with its API key: over plain http, whoever sits on
+    the path reads the key and can replay or alter orders. Dry-run bots (a sandbox, the local
+    market of the tests) may use http; live ones only https."""
+    if getattr(bot, "dry_run", True) is not False or ("exchange_url" in doc.data and not _complete(bot, "exchange_url")):
+        return
+    own = getattr(bot, "exchange_url", None)
+    url = own or spec.fleet.defaults.exchange_url
+    if url is None or not url.lower().startswith("http://"):
+        return
+    whose = "its exchange_url" if own else "the fleet's defaults.exchange_url"
+    problems.append(doc.problem(("exchange_url",) if own else ("dry_run",),
+                                f"bot '{name}' trades live (dry_run: false) but {whose} {url} is plain http: its signed "
+                                "requests and API key would cross the network unencrypted; use an https:// URL"))
 
 
 @dataclass(frozen=True)

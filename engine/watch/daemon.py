@@ -21,13 +21,14 @@ from typing import Any
 
 from engine.compile.desired import compile_fleet
 from engine.errors import FleetopsError, SourceError, SpecError, StateError
-from engine.flow import Context, apply_plan, plan_live
+from engine.flow import Context, apply_plan, plan_live, remember_origin
 from engine.live import policy
+from engine.live.identity import origin_of_remote
 from engine.live.store import RevisionStatus, apply_lock
 from engine.naming import dedicated_container_name
-from engine.plan.model import Snapshot
+from engine.plan.model import PlanRisk, Snapshot
 from engine.spec.load import load_fleet
-from engine.status import summarize
+from engine.status import other_fleets, summarize
 from engine.watch.guard import FlapGuard
 from engine.watch.heal import DriftConfirmer, heal
 from engine.watch.journal import Journal
@@ -55,6 +56,8 @@ class Watcher:
         self.options = options
         self.log = log or WatchLog()
         self.mirror = GitMirror(options.remote, ctx.state_dir, options.branch)
+        self.origin = origin_of_remote(self.mirror.remote, options.branch)
+        """This remote and branch, as fleet identities know it (``engine.live.identity``)."""
         self.journal = Journal(ctx.state_dir)
         self.metrics = WatchMetrics()
         self.guard = FlapGuard(options.flap_limit, options.flap_window)
@@ -188,15 +191,15 @@ class Watcher:
         self.log(f"applying {sha[:12]} ({subject})", event="apply", commit=sha)
         try:
             with apply_lock(self.ctx.state_dir):
-                result, revision, reason = self._run_pipeline(sha, subject)
+                result, revision, reason, why = self._run_pipeline(sha, subject)
         except StateError as exc:  # someone else applies right now: try again shortly
             self.log(f"{exc}; retrying", event="apply", level="warn")
             self.queue.finish(sha, retry_in=min(5.0, self.options.interval))
             return
         except FleetopsError as exc:
-            result, revision, reason = "error", None, str(exc)
+            result, revision, reason, why = "error", None, str(exc), ""
         except Exception as exc:  # noqa: BLE001 - see _guarded
-            result, revision, reason = "error", None, f"internal error: {type(exc).__name__}: {exc}"
+            result, revision, reason, why = "error", None, f"internal error: {type(exc).__name__}: {exc}", ""
             self.log(reason, event="error", level="error", traceback=traceback.format_exc())
         duration = time.monotonic() - started
         self.metrics.applies.labels(result).inc()
@@ -211,8 +214,9 @@ class Watcher:
             self.queue.finish(sha, retry_in=min(30.0, self.options.interval))
             self.journal.record(sha, self.fleet or "", self.options.branch, "failed", reason, revision)
         else:
-            self.queue.finish(sha, quarantine=reason)
+            self.metrics.quarantines.labels(why or result).inc()
             self.journal.record(sha, self.fleet or "", self.options.branch, "quarantined", reason, revision)
+            self.queue.finish(sha, quarantine=reason)
             self.metrics.quarantined.set(len(self.queue.view().quarantined))
         if revision is not None:
             self.metrics.revision.set(revision)
@@ -221,26 +225,33 @@ class Watcher:
         self.log(f"{sha[:12]}: {result}" + (f" ({reason})" if reason else ""), event="applied", commit=sha, result=result,
                  revision=revision, seconds=round(duration, 3))
 
-    def _run_pipeline(self, sha: str, subject: str) -> tuple[str, int | None, str]:
-        """(result, revision, reason): the same pipeline as ``fleetops apply``, for one commit."""
+    def _run_pipeline(self, sha: str, subject: str) -> tuple[str, int | None, str, str]:
+        """(result, revision, reason, why it is quarantined): the same pipeline as ``fleetops apply``, for one commit."""
         try:
             loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache)
         except (SpecError, SourceError) as exc:
-            return "invalid", None, str(exc).splitlines()[0] + (f" (+{len(exc.problems) - 1} more)" if isinstance(exc, SpecError) and len(exc.problems) > 1 else "")
-        self.fleet = loaded.spec.fleet.name
+            first = str(exc).splitlines()[0] + (f" (+{len(exc.problems) - 1} more)" if isinstance(exc, SpecError) and len(exc.problems) > 1 else "")
+            return "invalid", None, first, "invalid"
+        fleet = loaded.spec.fleet.name
         for old in self.mirror.between(self.queue.applied, sha):
             if self.journal.get(old) is None:
-                self.journal.record(old, self.fleet, self.options.branch, "superseded", f"{sha[:12]} was applied in its place")
+                self.journal.record(old, fleet, self.options.branch, "superseded", f"{sha[:12]} was applied in its place")
         source = Snapshot("ref", self.options.branch, sha)
-        live_plan = plan_live(self.ctx, self.fleet, lambda prior: compile_fleet(loaded.spec, prior), source)
+        live_plan = plan_live(self.ctx, fleet, lambda prior: compile_fleet(loaded.spec, prior), source, origin=self.origin)
+        allowed = self.mirror.allowances(sha)
+        refused = [r for r in live_plan.plan.plan_risks if r.kind not in allowed]
+        if refused:
+            return "refused", None, _refused(refused), refused[0].kind.replace("-", "_")
+        self.fleet = fleet  # only now: a refused rename leaves the watcher healing the fleet that runs
         if not live_plan.plan.changes:
-            return "unchanged", None, ""
-        outcome = apply_plan(self.ctx, live_plan, rollback=True, message=f"watch: {subject}"[:200])
+            remember_origin(self.ctx, live_plan)
+            return "unchanged", None, "", ""
+        outcome = apply_plan(self.ctx, live_plan, rollback=True, message=f"watch: {subject}"[:200], allow=allowed)
         self.guard.forget_pids()
         if outcome.status is RevisionStatus.APPLIED:
-            return "applied", outcome.revision, ""
+            return "applied", outcome.revision, "", ""
         result = "rolled_back" if outcome.status is RevisionStatus.ROLLED_BACK else "failed"
-        return result, outcome.revision, outcome.message
+        return result, outcome.revision, outcome.message, result
 
     # -- between commits -------------------------------------------------------------------------
 
@@ -266,8 +277,10 @@ class Watcher:
         if live is not None:
             current = policy.current_revision(self.ctx.read_store(), self.fleet)
             self.summary = summarize(live, current, self.guard.failing)
+            self.summary["other_fleets"] = other_fleets(self.ctx, self.fleet)
             self.metrics.set_bots(self.summary["bot_states"])
             self.metrics.set_pools(self.summary["pool_bots"], self.summary["pool_capacity"])
+            self.metrics.set_other_fleets({o["fleet"]: o["bot_states"] for o in self.summary["other_fleets"]})
 
     def _own_deaths_removed(self) -> list[str]:
         """Dedicated bots whose container died on its own (not during one of our applies or heals)."""
@@ -295,3 +308,10 @@ class Watcher:
             "quarantine": [{"commit": sha, "reason": reason} for sha, reason in sorted(view.quarantined.items())],
             "last_apply": self.last_apply, "failing": dict(self.guard.failing), **self.summary,
         }
+
+
+def _refused(risks: list[PlanRisk]) -> str:
+    """The quarantine reason of a commit whose plan has plan-wide risks its trailers do not allow."""
+    trailers = ", ".join(f"'{r.trailer}'" for r in risks)
+    return (f"refused: the plan {' and '.join(r.reason for r in risks)}; if that is intended, push a newer commit "
+            f"whose message carries the trailer {trailers}")

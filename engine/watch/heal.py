@@ -21,7 +21,7 @@ from engine.live.drain import drain, without
 from engine.live.executor import Executor
 from engine.live.observe import LiveFleet
 from engine.naming import Labels
-from engine.plan.model import Action, Change, Plan
+from engine.plan.model import Action, Change
 from engine.watch.guard import FlapGuard
 from engine.watch.journal import Journal
 
@@ -93,9 +93,9 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         _stop_failing(ctx, live_plan.live, bot, report)
         report(f"bot {bot} is failing ({guard.failing[bot]}); stopped, and not restarted until a new commit is applied")
     if allowed:
-        plan = Plan(live_plan.plan.fleet, live_plan.plan.target, live_plan.plan.baseline, tuple(allowed), live_plan.plan.wallets)
+        plan = live_plan.plan.with_changes(tuple(allowed))
         held = drain(ctx.ports.bot_api, plan, live_plan.live, live_plan.target, report, wait=0.0).postponed  # never wait on trades here
-        plan = without(plan, held, live_plan.live)
+        plan = without(plan, held, live_plan.live, live_plan.target)
         allowed = list(plan.changes)
     if allowed:
         for change in allowed:

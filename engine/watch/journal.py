@@ -16,10 +16,11 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.live.store import STORE_FILE
 
-__all__ = ["CommitRecord", "Journal", "RepairRecord"]
+__all__ = ["CommitRecord", "Journal", "RepairRecord", "with_quarantines"]
 
 _SCHEMA = """
 create table if not exists commits (
@@ -125,3 +126,15 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+
+
+def with_quarantines(rows: list[dict[str, Any]], journal: Journal | None) -> list[dict[str, Any]]:
+    """``fleetops history``'s revision rows plus a row (``revision: null``) for each commit the
+    watcher quarantined before any revision was recorded for it (invalid specs, a plan-wide risk
+    no trailer allowed), in time order."""
+    if journal is None:
+        return rows
+    extra: list[dict[str, Any]] = [{"revision": None, "fleet": c.fleet, "commit": c.sha, "ref": c.branch, "dirty": False, "status": "quarantined",
+              "started_at": c.seen_at, "finished_at": c.updated_at, "message": c.reason, "changes": 0, "failures": {}, "repairs": []}
+             for c in journal.commits(status="quarantined", limit=10_000) if c.revision is None]
+    return sorted(rows + extra, key=lambda r: (r["started_at"], r["revision"] is None, r["revision"] or 0))

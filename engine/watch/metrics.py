@@ -7,12 +7,16 @@ kinds from fixed sets or the specs — never commit SHAs.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
-__all__ = ["WatchMetrics"]
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the contract (§9): no ``*_created`` series; counters are read as rates
+
+__all__ = ["QUARANTINE_REASONS", "WatchMetrics"]
 
 APPLY_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 180, 300, 600)
 BOT_STATES = ("running", "failing", "stopped", "disabled", "unknown")
+QUARANTINE_REASONS = ("invalid", "rolled_back", "failed", "mass_delete", "rename")
+"""Why a commit was quarantined: its specs, its health, or a plan-wide risk no trailer allowed."""
 
 
 class WatchMetrics:
@@ -31,10 +35,16 @@ class WatchMetrics:
         self.pool_capacity = Gauge("fleetops_pool_capacity", "Bot slots of each pool's containers", ["pool"], registry=r)
         self.repairs = Counter("fleetops_repairs", "Self-heal repairs by kind", ["kind"], registry=r)
         self.quarantined = Gauge("fleetops_quarantined_commits", "Commits quarantined (failed validation or rolled back)", registry=r)
+        self.quarantines = Counter("fleetops_quarantines", "Commits quarantined since start, by reason", ["reason"], registry=r)
+        self.other_fleet_bots = Gauge("fleetops_other_fleet_bots",
+                                      "Bots of other fleet names applied from this state dir that still have containers, by state",
+                                      ["fleet", "state"], registry=r)
         self.fetch_errors = Counter("fleetops_fetch_errors", "Fetches of the fleet repository that failed", registry=r)
         self.last_fetch = Gauge("fleetops_last_fetch_timestamp_seconds", "Unix time of the last successful fetch", registry=r)
-        for result in ("applied", "unchanged", "rolled_back", "failed", "invalid", "error"):
+        for result in ("applied", "unchanged", "rolled_back", "failed", "invalid", "refused", "error"):
             self.applies.labels(result)
+        for reason in QUARANTINE_REASONS:
+            self.quarantines.labels(reason)
         for state in BOT_STATES:
             self.bots.labels(state)
 
@@ -46,6 +56,13 @@ class WatchMetrics:
         for pool in set(members) | set(capacity):
             self.pool_bots.labels(pool).set(members.get(pool, 0))
             self.pool_capacity.labels(pool).set(capacity.get(pool, 0))
+
+    def set_other_fleets(self, states: dict[str, dict[str, int]]) -> None:
+        """Fleet → its bots by state, for every other fleet name that still runs from this state dir."""
+        self.other_fleet_bots.clear()
+        for fleet, counts in states.items():
+            for state in BOT_STATES:
+                self.other_fleet_bots.labels(fleet, state).set(counts.get(state, 0))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
 from engine.errors import SourceError
+from engine.plan.model import ALLOW_TRAILER
 
 __all__ = ["GitMirror"]
 
@@ -70,6 +72,15 @@ class GitMirror:
         except SourceError:
             return []  # ``old`` is gone (a force-push): nothing to account for
         return [sha for sha in out.split() if sha != new]
+
+    def allowances(self, sha: str) -> frozenset[str]:
+        """What the commit's ``Fleetops-Allow:`` trailers allow (plan-wide risk kinds: ``mass-delete``,
+        ``rename``): read from the commit itself, so only what was merged can allow anything."""
+        try:
+            out = self._git("log", "-1", f"--format=%(trailers:key={ALLOW_TRAILER},valueonly,separator=%x2C)", sha, cwd=self.path)
+        except SourceError:
+            return frozenset()
+        return frozenset(word.lower() for word in re.split(r"[\s,]+", out) if word)
 
     def subject(self, sha: str) -> str:
         try:

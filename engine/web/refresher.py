@@ -19,7 +19,7 @@ from engine.flow import Context
 from engine.live import policy
 from engine.live.cgroup import container_memory
 from engine.live.observe import observe
-from engine.status import summarize
+from engine.status import other_fleets, summarize
 from engine.web.figures import FigureCache
 
 __all__ = ["Refresher"]
@@ -98,10 +98,14 @@ class Refresher:
                              "profit": figures.profit if figures else None,
                              "profit_pct": figures.profit_pct if figures else None})
         self.figures.refresh(fleet, targets)
+        others = [{"fleet": o["fleet"], "counts": o["bot_states"],
+                   "containers": [{"name": c["name"], "state": c["state"], "bots": [{"name": b["name"], "state": b["state"]} for b in c["bots"]]}
+                                  for c in o["containers"]]}
+                  for o in other_fleets(self.ctx, fleet)]
         revisions = store.all()[-HISTORY:] if store is not None else []
         pending = next((r for r in reversed(revisions) if r.status.value == "pending"), None)
         self._publish({
-            **snapshot, "bots": bots, "containers": containers, "counts": summary["bot_states"],
+            **snapshot, "bots": bots, "containers": containers, "counts": summary["bot_states"], "other_fleets": others,
             "revision": current.summary() if current else None,
             "latest": latest.summary() if latest else None,
             "applying": pending.summary() if pending else None,

@@ -40,9 +40,9 @@ class Harness:
     def actions(self) -> list[tuple[str, str]]:
         return [(c.address, c.action.value) for c in self.plan().plan.changes]
 
-    def apply(self, *, rollback: bool = True) -> ApplyOutcome:
+    def apply(self, *, rollback: bool = True, allow: frozenset[str] = frozenset()) -> ApplyOutcome:
         ctx = self.context()
-        return apply_plan(ctx, plan_specs(ctx, self.root, None), rollback=rollback)
+        return apply_plan(ctx, plan_specs(ctx, self.root, None), rollback=rollback, allow=allow)
 
     def edit(self, rel: str, old: str, new: str) -> None:
         edit(self.root / rel, old, new)
@@ -55,6 +55,13 @@ class Harness:
 
     def record(self, container: str, bot: str) -> Path:
         return self.state / "runtime" / FLEET / container / "records" / "bots" / f"{bot}.json"
+
+    def remove_bots(self, *names: str) -> None:
+        """Take these bots' documents out of fleet/bots.yaml."""
+        path = self.root / "fleet/bots.yaml"
+        docs = path.read_text().split("---\n")
+        assert all(any(d.startswith(f"kind: Bot\nname: {n}\n") for d in docs) for n in names), names
+        path.write_text("---\n".join(d for d in docs if not any(d.startswith(f"kind: Bot\nname: {n}\n") for n in names)))
 
     def fast_health(self) -> None:
         """Failing bots are waited for; keep that wait short in unit tests."""

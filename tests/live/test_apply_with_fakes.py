@@ -59,6 +59,37 @@ class Case:
     """Exactly the Docker and supervisord mutations the apply makes, in order."""
     reason: str = ""
     """Text the first change's reason must contain."""
+    allow: frozenset[str] = frozenset()
+    """Plan-wide risks allowed, as ``--allow-<kind>`` does."""
+    refused: str = ""
+    """The one-line error apply must refuse with, before any mutation and any revision."""
+    risk: str = ""
+    """The plan's highest risk, when the case is about risk."""
+    postponed: tuple[str, ...] = ()
+    """Bots whose change waits for their trades (the fleet does not converge yet)."""
+
+
+def live_alpha_2_with_trades(h: Harness) -> None:
+    """alpha-2 trades live money (keys from the environment) and holds a trade that does not close."""
+    h.environ.update({"K": "key", "S": "secret"})
+    h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\ndry_run: false\ndrain_timeout: 1\n"
+           "secrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.engine.open_trades["alpha-2"] = 1
+
+
+def alpha_2_holding_trades_moves_to_small(h: Harness, *, new_container: bool) -> None:
+    """alpha-2 (on_change: drain) holds a trade that does not close, and moves to the small pool:
+    into a container this apply creates, or into the existing one while its neighbour changes too."""
+    h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\non_change: drain\ndrain_timeout: 1")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.engine.open_trades["alpha-2"] = 1
+    if new_container:
+        h.edit("fleet/pools.yaml", "capacity: 2", "capacity: 1")
+    else:
+        h.edit("fleet/bots.yaml", "stoploss: -0.07", "stoploss: -0.06")
+    h.edit("fleet/bots.yaml", "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]",
+           "allocation: 1000\npool: small\nstrategy: Alpha@v1\npairs: [SOL/USDT]")
 
 
 CASES = [
@@ -93,6 +124,34 @@ CASES = [
                                                "allocation: 1000\npool: small\nstrategy: Alpha@v1\npairs: [SOL/USDT]"),
          [("bot/alpha-2", "move")], mutations=["supervisor testfleet-standard-1 stop alpha-2", "supervisor testfleet-small-1 add alpha-2",
                                                "supervisor testfleet-standard-1 remove alpha-2"]),
+    Case("more than half of the bots removed: refused before anything changes", lambda h: h.remove_bots("alpha-1", "alpha-2", "beta-1"),
+         [(f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"), ("bot/alpha-2", "delete"), ("bot/beta-1", "delete")],
+         risk="high", refused="refusing to apply: this plan deletes 3 of the 5 bots of fleet 'testfleet' (more than half); "
+                              "if that is intended, run it again with --allow-mass-delete"),
+    Case("every bot removed (an emptied or unreadable fleet/ directory): refused",
+         lambda h: h.remove_bots("alpha-1", "alpha-2", "beta-1", "euro-1", "solo"),
+         [(f"container/{SOLO}", "delete"), (f"container/{SMALL}", "delete"), (f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"),
+          ("bot/alpha-2", "delete"), ("bot/beta-1", "delete"), ("bot/euro-1", "delete"), ("bot/solo", "delete")],
+         risk="high", refused="refusing to apply: this plan deletes 5 of the 5 bots of fleet 'testfleet' (all of them); "
+                              "if that is intended, run it again with --allow-mass-delete"),
+    Case("most of the fleet removed on purpose (--allow-mass-delete)", lambda h: h.remove_bots("alpha-1", "alpha-2", "beta-1"),
+         [(f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"), ("bot/alpha-2", "delete"), ("bot/beta-1", "delete")],
+         allow=frozenset({"mass-delete"}), mutations=[f"remove {STANDARD}"]),
+    Case("half of the bots is not 'most': two of five go without a flag", lambda h: h.remove_bots("alpha-2", "euro-1"),
+         [(f"container/{SMALL}", "delete"), ("bot/alpha-2", "delete"), ("bot/euro-1", "delete")],
+         mutations=[f"supervisor {STANDARD} remove alpha-2", f"remove {SMALL}"]),
+    Case("a dry-run bot deleted with open trades: high risk, then deleted (its on_change is restart)",
+         lambda h: (h.engine.open_trades.update({"alpha-2": 2}), h.remove_bots("alpha-2")),
+         [("bot/alpha-2", "delete")], risk="high", mutations=[f"supervisor {STANDARD} remove alpha-2"]),
+    Case("a live bot deleted with open trades drains first; still open: the delete waits, the bot keeps running",
+         lambda h: (live_alpha_2_with_trades(h), h.remove_bots("alpha-2")),
+         [("bot/alpha-2", "delete")], risk="high", mutations=[], postponed=("alpha-2",)),
+    Case("a move postponed by open trades never starts the bot in the container created for it",
+         lambda h: alpha_2_holding_trades_moves_to_small(h, new_container=True),
+         [("pool/small", "update"), ("container/testfleet-small-2", "create"), ("bot/alpha-2", "move")], mutations=[], postponed=("alpha-2",)),
+    Case("a move postponed by open trades never starts the bot in an existing container rewritten for a neighbour",
+         lambda h: alpha_2_holding_trades_moves_to_small(h, new_container=False),
+         [("bot/alpha-2", "move"), ("bot/euro-1", "reload")], mutations=[f"supervisor {SMALL} restart euro-1"], postponed=("alpha-2",)),
     Case("rollback off in the fleet: the failed revision stays", lambda h: (h.edit("fleet/fleet.yaml", "health:", "health:\n  rollback: off"), break_alpha(h)),
          [("fleet/testfleet", "update"), ("bot/alpha-2", "reload")], RevisionStatus.FAILED,
          mutations=["supervisor testfleet-standard-1 restart alpha-2"]),
@@ -106,12 +165,25 @@ def test_live_case(case: Case, fleet: Harness) -> None:
     plan = fleet.plan().plan
     assert [(c.address, c.action.value) for c in plan.changes] == case.plan
     assert case.reason in plan.changes[0].reason
-    outcome = fleet.apply()
+    if case.risk:
+        assert plan.risk.label == case.risk
+    if case.refused:
+        revisions = fleet.statuses()
+        with pytest.raises(ApplyError) as refused:
+            fleet.apply(allow=case.allow)
+        assert str(refused.value) == case.refused
+        assert fleet.engine.log == [] and fleet.statuses() == revisions  # nothing touched, nothing recorded
+        return
+    outcome = fleet.apply(allow=case.allow)
     assert outcome.status is case.status, outcome.message
     assert fleet.engine.log == case.mutations
     assert fleet.statuses()[-1] == case.status.value
-    if case.status is RevisionStatus.APPLIED:
+    assert tuple(sorted(outcome.postponed)) == case.postponed
+    if case.status is RevisionStatus.APPLIED and not case.postponed:
         assert fleet.actions() == []  # converged: the next plan is empty
+    for bot in case.postponed:  # still running where it was, once, and still planned
+        assert [n for n, c in fleet.engine.containers.items() if c.programs.get(bot) == "RUNNING"] == [STANDARD]
+        assert f"bot/{bot}" in [a for a, _ in fleet.actions()]
 
 
 def test_first_apply_creates_everything_and_a_second_plan_is_empty(base_repo: git.Repo, tmp_path: Path) -> None:
@@ -253,7 +325,7 @@ def test_a_drain_that_times_out_postpones_only_that_bot(fleet: Harness) -> None:
 def test_restarting_a_live_bot_with_open_trades_is_high_risk(fleet: Harness) -> None:
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
     fleet.environ.update({"K": "key", "S": "secret"})
-    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nexchange_url: http://localhost:9100")
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nexchange_url: https://localhost:9100")
     assert fleet.apply().status is RevisionStatus.APPLIED
     fleet.engine.open_trades["solo"] = 1
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.14")

@@ -119,3 +119,79 @@ def test_history_shows_repairs_under_the_revision_they_restored(origin: Origin, 
     assert rows[0]["repairs"][0]["actions"] == ["container/testfleet-small-1 start"]
     text = subprocess.run([sys.executable, "-m", "engine", "history"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
     assert "repair" in text.splitlines()[1] and "container/testfleet-small-1 start" in text
+
+
+def _drop_bots(*names: str):  # type: ignore[no-untyped-def]
+    def change(root):  # type: ignore[no-untyped-def]
+        path = root / "fleet/bots.yaml"
+        docs = path.read_text().split("---\n")
+        path.write_text("---\n".join(d for d in docs if not any(d.startswith(f"kind: Bot\nname: {n}\n") for n in names)))
+    return change
+
+
+def test_a_commit_deleting_most_of_the_fleet_is_quarantined_until_a_trailer_allows_it(origin: Origin, watching, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    mutations = w.engine.mutations
+    bad = origin.push("move the bots into a submodule", _drop_bots("alpha-1", "alpha-2", "beta-1", "euro-1", "solo"))
+    w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
+    reason = w.watcher.queue.view().quarantined[bad]
+    assert reason == ("refused: the plan deletes 5 of the 5 bots of fleet 'testfleet' (all of them); if that is intended, push a newer "
+                      "commit whose message carries the trailer 'Fleetops-Allow: mass-delete'")
+    assert w.engine.mutations == mutations and len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1  # nothing touched or recorded
+    assert w.watcher.status()["quarantine"] == [{"commit": bad, "reason": reason}]
+    metrics = w.watcher.exposition().decode()
+    assert 'fleetops_quarantines_total{reason="mass_delete"} 1.0' in metrics and 'fleetops_applies_total{result="refused"} 1.0' in metrics
+    assert "_created" not in metrics  # contract §9
+    env = {**os.environ, "FLEETOPS_STATE_DIR": str(w.watcher.ctx.state_dir)}
+    rows = json.loads(subprocess.run([sys.executable, "-m", "engine", "history", "--format", "json"], cwd=ROOT, env=env,
+                                     capture_output=True, text=True, check=True).stdout)
+    assert [(r["revision"], r["status"], r["commit"], r["message"]) for r in rows] == [
+        (1, "applied", rows[0]["commit"], rows[0]["message"]), (None, "quarantined", bad, reason)]
+    text = subprocess.run([sys.executable, "-m", "engine", "history"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+    assert text.splitlines()[1].split()[:2] == ["-", "quarantined"] and "deletes 5 of the 5 bots" in text
+    allowed = origin.push("yes, retire the whole fleet\n\nFleetops-Allow: mass-delete")
+    w.until(lambda: w.applied() == allowed, what="the allowed commit")
+    assert not any(n.startswith("testfleet-") for n in w.engine.containers)
+
+
+def test_a_rename_through_the_watcher_needs_its_trailer_and_then_moves_every_bot(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    renamed = origin.push("rename the fleet", origin.edit("fleet/fleet.yaml", "name: testfleet", "name: newfleet"))
+    w.until(lambda: renamed in w.watcher.queue.view().quarantined, what="quarantine")
+    assert "renames fleet 'testfleet' to 'newfleet'" in w.watcher.queue.view().quarantined[renamed]
+    assert 'fleetops_quarantines_total{reason="rename"} 1.0' in w.watcher.exposition().decode()
+    assert w.watcher.fleet == "testfleet"  # it keeps healing the fleet that runs
+    w.engine.stop("testfleet-small-1")
+    w.until(lambda: w.engine.containers["testfleet-small-1"].state == "running", what="the old name healed")
+    allowed = origin.push("rename it\n\nFleetops-Allow: rename")
+    w.until(lambda: w.applied() == allowed, what="the rename")
+    assert sorted(w.engine.containers) == ["newfleet-bot-solo", "newfleet-small-1", "newfleet-standard-1"]
+    assert w.watcher.fleet == "newfleet"
+
+
+def test_other_fleet_names_of_the_state_dir_are_in_the_status_and_metrics(origin: Origin, watching, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import git
+
+    from engine.live.fakes import FakeEngine
+    from tests.live.harness import Harness
+    from tests.watch.conftest import IMAGE
+
+    engine = FakeEngine(images=(IMAGE,))
+    w: RunningWatcher = watching(engine)
+    w.until(lambda: w.applied() is not None)
+    copy = git.Repo.clone_from(origin.bare, tmp_path / "copy")
+    other = Harness(copy, w.watcher.ctx.state_dir, engine)
+    (other.root / "fleet/fleet.yaml").write_text((other.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", "name: oldname"))
+    assert other.apply().status.value == "applied"  # a second name applied from the same state dir
+    w.until(lambda: 'fleetops_other_fleet_bots{fleet="oldname",state="running"} 5.0' in w.watcher.exposition().decode(), what="metrics")
+    others = w.watcher.status()["other_fleets"]
+    assert [(o["fleet"], o["bot_states"]) for o in others] == [("oldname", {"running": 5})]

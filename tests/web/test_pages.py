@@ -128,3 +128,17 @@ def test_a_token_guards_everything_but_health_login_and_assets(base_repo: git.Re
     finally:
         server.stop()
         refresher.stop()
+
+
+def test_another_fleet_name_still_running_from_the_state_dir_is_on_the_page(page: Page, tmp_path: Path) -> None:
+    copy = git.Repo.clone_from(page.h.repo.working_dir, tmp_path / "copy")
+    other = Harness(copy, page.h.state, page.h.engine)
+    (other.root / "fleet/fleet.yaml").write_text((other.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", "name: oldname"))
+    assert other.apply().status is RevisionStatus.APPLIED  # now the latest revision's fleet: the page shows it, and testfleet beside it
+    deadline = time.monotonic() + 10
+    while "Also running from this state dir" not in (html := page.get().text) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    banner = html.split('class="banner bad other-fleet"')[1].split("</div>")[0]
+    assert "<strong>testfleet</strong>" in banner and "5 running" in banner
+    assert "<code>testfleet-standard-1</code> running: alpha-1 (running), alpha-2 (running), beta-1 (running)" in banner
+    assert page.get("/api/fleet").json()["other_fleets"][0]["fleet"] == "testfleet"

@@ -1,0 +1,111 @@
+"""One exchange account, one running bot: nothing starts a bot whose account trades in another fleet.
+
+Called by the flow for every live plan that (re)starts a bot with an exchange key. Two processes
+on one account each believe they own its balance and its open orders; two
+copies of one bot (the same fleet applied under two names, say) cancel and duplicate each other's
+orders. An account is ``engine.compile.container.account_of``: a digest of the exchange and the
+key's *reference*, never the key. What runs under other fleet labels on this Docker engine is read
+from one labelled list call: the ``io.fleetops.accounts`` label (any state dir; set when the
+container was created, so a pool container's label misses bots added to it later) and, for
+fleets applied from this state dir, their records, which are current (a disabled bot does not
+count, and a pool bot counts only while supervisord runs it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.compile.container import account_of
+from engine.compile.desired import DesiredFleet
+from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports
+from engine.live.records import AppliedBot
+from engine.live.runtime import Runtime
+from engine.naming import Labels, parse_accounts
+from engine.plan.model import Action, Change, Plan, Risk
+
+__all__ = ["Conflict", "account_conflicts", "starting_bots", "with_account_conflicts"]
+
+_STARTS_BOT = frozenset({Action.CREATE, Action.MOVE, Action.START, Action.RESTART, Action.RELOAD})
+_STARTS_CONTAINER = frozenset({Action.CREATE, Action.REPLACE, Action.START, Action.RESTART})
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """``bot`` would trade the account that ``other_bot`` of ``fleet`` trades in ``container``."""
+
+    bot: str
+    exchange: str
+    fleet: str
+    other_bot: str
+    container: str
+
+    def sentence(self) -> str:
+        return (f"bot '{self.bot}' would trade the exchange account (on {self.exchange}, same exchange_key) that bot "
+                f"'{self.other_bot}' of fleet '{self.fleet}' trades on this Docker engine (container {self.container})")
+
+
+def starting_bots(plan: Plan, target: DesiredFleet) -> set[str]:
+    """Enabled bots of ``target`` whose process the plan starts: by their own change or their container's."""
+    bots = {c.name for c in plan.changes if c.kind == "bot" and c.action in _STARTS_BOT and c.name in target.bots}
+    for change in plan.changes:
+        if change.kind == "container" and change.action in _STARTS_CONTAINER and change.name in target.containers:
+            bots.update(target.containers[change.name].bots)
+    return {b for b in bots if target.bots[b].essence.enabled}
+
+
+def account_conflicts(ports: Ports, runtime: Runtime, target: DesiredFleet, bots: set[str], *, ignore: frozenset[str] = frozenset()
+                      ) -> list[Conflict]:
+    """Each of ``bots`` whose account a running container of another fleet (not in ``ignore``) trades.
+    No Docker call when none of them has an exchange key."""
+    wanted: dict[str, list[str]] = {}
+    for bot in sorted(bots):
+        account = account_of(target.bots[bot].essence)
+        if account is not None:
+            wanted.setdefault(account, []).append(bot)
+    if not wanted:
+        return []
+    conflicts = []
+    for listed in ports.docker.list_managed():
+        fleet = listed.labels.get(Labels.FLEET, "")
+        if fleet == target.name or fleet in ignore or not listed.running:
+            continue
+        for other_bot, account in sorted(_accounts_in(ports, runtime.of_fleet(fleet), listed, set(wanted)).items()):
+            conflicts += [Conflict(bot, target.bots[bot].essence.exchange, fleet, other_bot, listed.name) for bot in wanted[account]]
+    return sorted(conflicts, key=lambda c: (c.bot, c.fleet, c.container))
+
+
+def _accounts_in(ports: Ports, runtime: Runtime, listed: ListedContainer, wanted: set[str]) -> dict[str, str]:
+    """Bot → account of the bots with keys ``listed`` runs, as far as they matter (in ``wanted``)."""
+    records = {b: r for b, r in runtime.read_bot_records(listed.name).items() if isinstance(r, AppliedBot)}
+    if not records:  # another state dir's container: its label is all there is
+        return {b: a for b, a in parse_accounts(listed.labels.get(Labels.ACCOUNTS, "")).items() if a in wanted}
+    found = {b: a for b, r in records.items() if r.essence.enabled and (a := account_of(r.essence)) in wanted and a is not None}
+    if found and listed.labels.get(Labels.POOL):  # only what supervisord runs; silence counts as running
+        table = ports.states_of({listed.name: runtime.data_dir(listed.name)}, SUPERVISOR_TIMEOUT).get(listed.name)
+        if isinstance(table, dict):
+            found = {b: a for b, a in found.items() if b in table and table[b].state in RUNNING_STATES}
+    return found
+
+
+def with_account_conflicts(plan: Plan, target: DesiredFleet, conflicts: list[Conflict]) -> Plan:
+    """The plan with each conflicting bot's start marked high risk, naming the other fleet."""
+    if not conflicts:
+        return plan
+    by_bot: dict[str, list[Conflict]] = {}
+    for conflict in conflicts:
+        by_bot.setdefault(conflict.bot, []).append(conflict)
+    own = {c.name for c in plan.changes if c.kind == "bot"}
+    changes = []
+    for change in plan.changes:
+        if change.kind == "bot":
+            hits = by_bot.get(change.name, [])
+        elif change.kind == "container" and change.name in target.containers:
+            hits = [c for b in target.containers[change.name].bots if b not in own for c in by_bot.get(b, [])]
+        else:
+            hits = []
+        if hits:
+            notes = tuple(f"its exchange account already trades in fleet '{c.fleet}' (bot {c.other_bot}, container {c.container}); "
+                          f"apply refuses to start {c.bot} while that runs" for c in hits)
+            change = Change(change.address, change.action, change.reason, Risk.HIGH, change.diff, (*notes, *change.risk_notes))
+        changes.append(change)
+    return plan.with_changes(tuple(changes))
