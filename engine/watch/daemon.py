@@ -224,7 +224,8 @@ class Watcher:
     def _run_pipeline(self, sha: str, subject: str) -> tuple[str, int | None, str]:
         """(result, revision, reason): the same pipeline as ``fleetops apply``, for one commit."""
         try:
-            loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache)
+            loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache,
+                                warn=lambda w: self.log(str(w), event="warning", level="warn", commit=sha))
         except (SpecError, SourceError) as exc:
             return "invalid", None, str(exc).splitlines()[0] + (f" (+{len(exc.problems) - 1} more)" if isinstance(exc, SpecError) and len(exc.problems) > 1 else "")
         self.fleet = loaded.spec.fleet.name
