@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import Run
-from tests.support.repos import CASES, commit, edit
+from tests.support.repos import CASES, commit, edit, move_into_submodule
 
 CASES_FILE = CASES / "bad_specs.yaml"
 BAD_SPECS: list[dict[str, Any]] = YAML(typ="safe").load(CASES_FILE.read_text())
@@ -49,24 +49,13 @@ def apply_case(repo: git.Repo, case: dict[str, Any]) -> Path:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).symlink_to(target)
     for rel, moved in (case.get("submodules") or {}).items():  # a real submodule holding files moved out of the repository
-        _submodule(repo, rel, moved)
+        move_into_submodule(repo, rel, moved)
     for rel in case.get("gitlinks") or []:  # a submodule registered but never checked out: an empty directory
         (root / rel).mkdir(parents=True)
         repo.git.update_index("--add", "--cacheinfo", f"160000,{repo.head.commit.hexsha},{rel}")
     for rel in case.get("fifos") or []:
         os.mkfifo(root / rel)
     return root
-
-
-def _submodule(repo: git.Repo, rel: str, moved: list[str]) -> None:
-    root = Path(repo.working_dir)
-    origin = root.parent / f"submodule-{rel.replace('/', '-')}"
-    sub = git.Repo.init(origin, initial_branch="main")
-    for path in moved:
-        (origin / Path(path).name).write_bytes((root / path).read_bytes())
-        (root / path).unlink()
-    commit(sub, "moved here")
-    repo.git.execute(["git", "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(origin), rel])
 
 
 @pytest.mark.parametrize("case", BAD_SPECS, ids=[c["name"] for c in BAD_SPECS])

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
 from engine.live.store import RevisionStore
 from engine.watch.journal import Journal
+from tests.support.repos import move_into_submodule
 from tests.watch.conftest import Origin, RunningWatcher
 
 ALPHA2_STOPLOSS = ("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")
@@ -119,3 +125,45 @@ def test_history_shows_repairs_under_the_revision_they_restored(origin: Origin, 
     assert rows[0]["repairs"][0]["actions"] == ["container/testfleet-small-1 start"]
     text = subprocess.run([sys.executable, "-m", "engine", "history"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
     assert "repair" in text.splitlines()[1] and "container/testfleet-small-1 start" in text
+
+
+def _into_submodule(origin: Origin) -> Callable[[Path], None]:
+    return lambda _root: move_into_submodule(origin.work, "fleet/bots", ["fleet/bots.yaml"])
+
+
+def _into_symlink(origin: Origin) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        (root / "docs").mkdir()
+        (root / "fleet/bots.yaml").rename(root / "docs/bots.yaml")
+        (root / "fleet/bots.yaml").symlink_to("../docs/bots.yaml")
+    return change
+
+
+def _into_lfs(origin: Origin) -> Callable[[Path], None]:
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 881\n"
+    return lambda root: (root / "fleet/bots.yaml").write_text(pointer)
+
+
+@pytest.mark.parametrize(("shape", "reason"), [
+    (_into_submodule, "fleet/bots:1:1: error: fleet/bots is a git submodule or nested repository"),
+    (_into_symlink, "fleet/bots.yaml:1:1: error: fleet/bots.yaml is a symbolic link"),
+    (_into_lfs, "fleet/bots.yaml:1:1: error: fleet/bots.yaml is a Git LFS pointer"),
+], ids=["submodule", "symlink", "lfs-pointer"])
+def test_a_commit_whose_bots_moved_out_of_reach_is_quarantined_not_applied(  # type: ignore[no-untyped-def]
+    origin: Origin, watching, shape: Callable[[Origin], Callable[[Path], None]], reason: str
+) -> None:
+    """Issue 17: bot specs moved into a submodule read as 0 bots from git objects, and the watcher
+    deleted every bot. Now the commit is refused with a located reason, and nothing is touched."""
+    w: RunningWatcher = watching()
+    head = origin.work.head.commit.hexsha
+    w.until(lambda: w.applied() == head, what="the first apply")
+    containers = sorted(w.engine.containers)
+    mutations = w.engine.mutations
+    bad = origin.push("move the bot specs", shape(origin))
+    w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
+    assert w.watcher.queue.view().quarantined[bad].startswith(reason)
+    assert Journal(w.watcher.ctx.state_dir).get(bad).status == "quarantined"  # type: ignore[union-attr]
+    w.watcher.heal_once()  # a resync after the quarantine repairs back to what runs, never to the commit
+    assert w.engine.mutations == mutations
+    assert sorted(w.engine.containers) == containers and all(c.state == "running" for c in w.engine.containers.values())
+    assert w.applied() == head
