@@ -303,9 +303,14 @@ def _proven_unchanged(repo: str) -> bool:
     return True
 
 
-def _docker_host() -> str | None:
-    docker_host: str | None = click.get_current_context().find_root().obj["docker_host"]
-    return docker_host
+def _docker_host() -> str:
+    """The Docker address to use, checked (``engine.live.docker_address``): a malformed one is a
+    one-line error naming where it came from, before anything reads it."""
+    from engine.live.docker_address import docker_address
+
+    root = click.get_current_context().find_root()
+    from_env = root.get_parameter_source("docker_host") is click.core.ParameterSource.ENVIRONMENT
+    return docker_address(root.obj["docker_host"], "DOCKER_HOST" if from_env else "--docker-host")
 
 
 def _state_dir() -> Path:

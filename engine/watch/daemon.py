@@ -111,7 +111,7 @@ class Watcher:
         except SourceError as exc:
             self.metrics.fetch_errors.inc()
             self.fetch_error = str(exc)
-            self.log(f"fetch failed: {exc}", event="fetch", level="warn")
+            self.log(str(exc), event="fetch", level="warn")
             return False
         self.fetch_error = None
         self.last_fetch = time.time()

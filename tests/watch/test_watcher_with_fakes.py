@@ -167,3 +167,59 @@ def test_a_commit_whose_bots_moved_out_of_reach_is_quarantined_not_applied(  # t
     assert w.engine.mutations == mutations
     assert sorted(w.engine.containers) == containers and all(c.state == "running" for c in w.engine.containers.values())
     assert w.applied() == head
+
+
+SENTENCE = r"could not (clone|fetch) (?P<remote>\S+): git says \"[^\n]+\"; (?P<advice>[^\n]+) \(the watcher tries again with backoff\)"
+
+
+@pytest.mark.parametrize(("remote", "advice"), [
+    ("{tmp}/no-such-repo.git", "check the --repo address: it must name an existing git repository"),
+    ("file://{tmp}", "check the --repo address: it must name an existing git repository"),
+    ("https://fleet-bot:s3cret-token@127.0.0.1:1/fleet.git", "check the address and the network"),
+    ("theirs", "it belongs to another user; if you trust it, run `git config --global --add safe.directory "),
+    ("gone", "check the --repo address: it must name an existing git repository"),
+], ids=["missing", "not-a-repository", "unreachable-with-credentials", "another-users", "removed-after-clone"])
+def test_a_failed_fetch_is_one_sentence_naming_the_remote_and_what_to_do(  # type: ignore[no-untyped-def]
+    remote: str, advice: str, origin: Origin, tmp_path, monkeypatch
+) -> None:
+    """Issue 17: the watcher logged git's last stderr line ("and the repository exists.")."""
+    import os
+    import re
+    import shutil
+
+    from engine.errors import SourceError
+    from engine.flow import Context
+    from engine.live.fakes import FakeEngine
+    from engine.watch.daemon import Watcher, WatchOptions
+    from engine.watch.logs import WatchLog
+    from engine.watch.mirror import GitMirror
+    from tests.watch.conftest import IMAGE, _Lines
+
+    if remote == "theirs":
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the repository to another user")
+        remote = str(tmp_path / "theirs.git")
+        shutil.copytree(origin.bare, remote)
+        for directory, _dirs, files in os.walk(remote):
+            for name in [directory, *(os.path.join(directory, f) for f in files)]:
+                os.lchown(name, 12345, 12345)
+        config = tmp_path / "gitconfig"
+        config.write_text("")
+        monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    elif remote == "gone":
+        remote = str(tmp_path / "gone.git")
+        shutil.copytree(origin.bare, remote)
+        GitMirror(remote, tmp_path / "state", "main").fetch()
+        shutil.rmtree(remote)
+    remote = remote.format(tmp=tmp_path)
+    lines: list[str] = []
+    watcher = Watcher(Context(tmp_path / "state", FakeEngine(images=(IMAGE,)).ports(), lambda _l: None, {}),
+                      WatchOptions(remote, "main"), WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]
+    assert watcher.poll_once() is False
+    message = watcher.fetch_error or ""
+    match = re.fullmatch(SENTENCE, message)
+    assert match is not None and match["advice"].startswith(advice), message
+    assert "s3cret" not in message and "fleet-bot" not in message and "s3cret" not in "\n".join(lines)
+    assert lines[-1].endswith(message) and watcher.metrics.fetch_errors._value.get() == 1  # type: ignore[attr-defined]
+    with pytest.raises(SourceError):
+        watcher.mirror.fetch()
