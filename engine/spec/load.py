@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.errors import Problem
 from engine.spec.fleetspec import FleetSpec
 from engine.spec.rawdoc import RawDocument, parse_documents
-from engine.spec.source import Blob, FleetSource, open_source
+from engine.spec.source import SPEC_DIR, Blob, FleetSource, open_source
 from engine.spec.validate import validate_documents
 
 __all__ = ["LoadedFleet", "ParseCache", "load_fleet"]
@@ -90,5 +90,6 @@ def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCach
         file_docs, file_problems = cache.parse(file)
         docs.extend(file_docs)
         problems.extend(file_problems)
-    spec = validate_documents(docs, problems, source, incomplete=bool(listing.problems))
+    unread = any(p.path == SPEC_DIR or p.path.startswith(f"{SPEC_DIR}/") for p in listing.problems)
+    spec = validate_documents(docs, problems, source, incomplete=unread)
     return LoadedFleet(spec, source, tuple((f.path, f.blob_sha) for f in files), listing.warnings)

@@ -123,16 +123,19 @@ def _read(path: Path) -> tuple[bytes, str]:
     """A regular file's bytes (at most MAX_FILE_BYTES + 1), never through a link, never blocking."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(0, "it is no longer a regular file")
         chunks: list[bytes] = []
         left = MAX_FILE_BYTES + 1
+        want = min(left, info.st_size + 1)  # sized to the file: a fixed 1 MiB buffer per read fragments the heap
         while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
+            chunk = os.read(fd, want)
             chunks.append(chunk)
             left -= len(chunk)
+            if len(chunk) < want:  # a regular file reads short only at its end
+                break
+            want = min(left, 1 << 16)
     finally:
         os.close(fd)
     data = b"".join(chunks)
