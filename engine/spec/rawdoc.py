@@ -299,7 +299,7 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        seen: dict[Any, str] = {}
+        typed: dict[Any, str] = {}  # keys that stand for a number, a boolean or null: what they are → the text first seen
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 line, col = _pos(key_node)
@@ -310,20 +310,22 @@ class _Builder:
                 line, col = _pos(key_node)
                 self.problems.append(Problem(self.doc.path, line, col, f"duplicate key '{key}'"))
                 continue
-            if key_node.tag == _MERGE_TAG:
-                line, col = _pos(key_node)
-                self.problems.append(Problem(self.doc.path, line, col, "YAML merge keys ('<<') are not supported in specs: "
-                                             "write the keys out in full"))
-                continue
-            identity = _key_identity(key_node, key)
-            if identity in seen:
-                line, col = _pos(key_node)
-                first = seen[identity]
-                first_line = self.doc.key_pos[(*loc, first)][0]
-                self.problems.append(Problem(self.doc.path, line, col, f"key '{key}' is the same key as '{first}' on line {first_line} "
-                                             f"(both are {_meaning(identity)}); keep one of them"))
-                continue
-            seen[identity] = key
+            if key_node.tag != _STR_TAG or key[:1] in _NUMBER_START:  # most keys are names: one comparison each
+                if key_node.tag == _MERGE_TAG:
+                    line, col = _pos(key_node)
+                    self.problems.append(Problem(self.doc.path, line, col, "YAML merge keys ('<<') are not supported in specs: "
+                                                 "write the keys out in full"))
+                    continue
+                identity = _key_identity(key_node, key)
+                if identity in typed:
+                    line, col = _pos(key_node)
+                    first = typed[identity]
+                    first_line = self.doc.key_pos[(*loc, first)][0]
+                    self.problems.append(Problem(self.doc.path, line, col, f"key '{key}' is the same key as '{first}' on line "
+                                                 f"{first_line} (both are {_meaning(identity)}); keep one of them"))
+                    continue
+                if identity is not None:
+                    typed[identity] = key
             self.doc.key_pos[(*loc, key)] = _pos(key_node)
             try:
                 result[key] = self.build(value_node, (*loc, key))
@@ -352,14 +354,15 @@ def _scalar(node: Node) -> Any:
 
 
 def _key_identity(node: ScalarNode, text: str) -> Any:
-    """What a key is once a consumer reads it: its text, or the number (or boolean, or null) it
-    stands for. YAML types plain keys (``0x1``, ``1.0`` and ``1`` are one number); FreqTrade reads
-    ``minimal_roi`` keys with ``int()`` (``"01"`` and ``"1"`` are one minute)."""
+    """The number (or boolean, or null) a key stands for once a consumer reads it; None when it is
+    just its text (two such keys collide only when their texts do, a duplicate key). YAML types
+    plain keys (``0x1``, ``1.0`` and ``1`` are one number); FreqTrade reads ``minimal_roi`` keys
+    with ``int()`` (``"01"`` and ``"1"`` are one minute)."""
     if not node.style and str(node.tag) in _SCALAR_KINDS:
         try:
             value = _scalar(node)
         except (ValueError, OverflowError):
-            return text
+            return None
         if value is None or isinstance(value, bool):
             return ("value", value)
         if isinstance(value, float):
@@ -369,8 +372,8 @@ def _key_identity(node: ScalarNode, text: str) -> Any:
         try:
             return ("number", int(text))
         except ValueError:
-            return text
-    return text
+            return None
+    return None
 
 
 def _meaning(identity: Any) -> str:
@@ -383,6 +386,7 @@ def _meaning(identity: Any) -> str:
 _NUMBER_START = frozenset("0123456789+-")
 _DECIMAL = re.compile(r"[+-]?[0-9][0-9_]*")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_KINDS = {f"tag:yaml.org,2002:{k}": k for k in ("int", "float", "bool", "null")}
 _scalar_memo: dict[tuple[str, str], Any] = {}
 _MISSING: Any = object()
