@@ -109,6 +109,7 @@ class Listing:
 
 
 def git_blob_sha(data: bytes) -> str:
+    """The SHA-1 git gives ``data`` as a blob (40 hex digits): a file's identity in any snapshot."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
@@ -143,6 +144,7 @@ def kind_problem(path: str, kind: Kind, detail: str = "", where: str = "") -> Pr
 
 
 def lfs_problem(path: str, where: str = "") -> Problem:
+    """The located error for a Git LFS pointer where a file's content belongs."""
     return Problem(shown(path), 1, 1, f"{shown(path)}{where} {_LFS}")
 
 

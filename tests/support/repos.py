@@ -49,4 +49,7 @@ def move_into_submodule(repo: git.Repo, rel: str, moved: list[str]) -> None:
         (origin / Path(path).name).write_bytes((root / path).read_bytes())
         (root / path).unlink()
     commit(sub, "moved here")
+    repo.git.rm("-rq", "--cached", "--ignore-unmatch", rel)
+    if (root / rel).is_dir() and not any((root / rel).iterdir()):
+        (root / rel).rmdir()
     repo.git.execute(["git", "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(origin), rel])
