@@ -115,8 +115,9 @@ class FleetSource:
                 return (f"git ref '{ref}' is older than the history of this shallow clone ({self.repo_dir}); fetch the "
                         "commits it needs with `git fetch --deepen=1` (or `git fetch --unshallow`), or in GitHub Actions set "
                         "`fetch-depth: 0` on actions/checkout")
-            return (f"git ref '{ref}' not found in this shallow clone ({self.repo_dir}); fetch it (for a branch: "
-                    f"`git fetch origin {ref.removeprefix('origin/')}`), or in GitHub Actions set `fetch-depth: 0` on actions/checkout")
+            return (f"git ref '{ref}' not found in this shallow clone ({self.repo_dir}); fetch it first (a branch: "
+                    f"`git fetch origin {ref.removeprefix('origin/')}`, tags: `git fetch --tags`), or in GitHub Actions set "
+                    "`fetch-depth: 0` on actions/checkout")
         return f"git ref '{ref}' not found in {self.repo_dir}{self._known_refs_hint()}"
 
     def file_at(self, commit: git.Commit, path: str) -> Blob | None:

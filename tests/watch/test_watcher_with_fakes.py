@@ -43,6 +43,7 @@ def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, 
     w.until(lambda: w.applied() is not None)
     w.engine.stop("testfleet-small-1")
     w.until(lambda: w.engine.containers["testfleet-small-1"].state == "running", what="the repair")
+    w.until(lambda: Journal(w.watcher.ctx.state_dir).repairs() != [], what="the repair's record")  # written after the repair
     assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
     repairs = Journal(w.watcher.ctx.state_dir).repairs()
     assert repairs and repairs[0].actions == ["container/testfleet-small-1 start"] and repairs[0].revision == 1
