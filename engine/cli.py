@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from engine.errors import FleetopsError, SpecError
+from engine.errors import FleetopsError, Problem, SpecError
 from engine.textsafe import one_line
 
 if TYPE_CHECKING:
@@ -51,17 +51,20 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
     """Check the specs and strategy pins; every problem in one run."""
     from engine.spec.load import load_fleet
 
+    warnings: list[Problem] = []
     try:
-        loaded = load_fleet(repo, ref)
+        loaded = load_fleet(repo, ref, warn=warnings.append if fmt == "json" else _warn)
     except SpecError as exc:
         if fmt == "json":
-            click.echo(json.dumps({"valid": False, "problems": [p.as_json() for p in exc.problems]}, indent=2))
+            click.echo(json.dumps({"valid": False, "problems": [p.as_json() for p in exc.problems],
+                                   "warnings": [w.as_json() for w in warnings]}, indent=2))
             sys.exit(1)
         raise
     spec = loaded.spec
     counts = {"wallets": len(spec.wallets), "pools": len(spec.pools), "bots": len(spec.bots), "strategy_pins": len(spec.pins)}
     if fmt == "json":
-        click.echo(json.dumps({"valid": True, "fleet": spec.fleet.name, "commit": loaded.source.commit, "counts": counts, "problems": []}, indent=2))
+        click.echo(json.dumps({"valid": True, "fleet": spec.fleet.name, "commit": loaded.source.commit, "counts": counts, "problems": [],
+                               "warnings": [w.as_json() for w in warnings]}, indent=2))
     else:
         click.echo(f"fleet '{spec.fleet.name}' is valid: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
 
@@ -75,7 +78,7 @@ def render(repo: str, ref: str | None, out: str) -> None:
     from engine.compile.render import render_fleet
     from engine.offline import compile_at
 
-    _, desired = compile_at(repo, ref)
+    _, desired = compile_at(repo, ref, warn=_warn)
     written = render_fleet(desired).write(out)
     click.echo(f"rendered {len(desired.containers)} containers and {len(desired.bots)} bots: {len(written)} files in {out}")
 
@@ -96,11 +99,11 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
     if against is None:
         from engine.flow import plan_specs
 
-        result = plan_specs(_context(), repo, ref, rebalance=rebalance).plan
+        result = plan_specs(_context(), repo, ref, rebalance=rebalance, warn=_warn).plan
     else:
         from engine.offline import offline_plan
 
-        result = offline_plan(repo, ref, against, rebalance=rebalance)
+        result = offline_plan(repo, ref, against, rebalance=rebalance, warn=_warn)
     with stage(f"format {fmt}"):
         text = _format_plan(result, fmt)
     click.echo(text, nl=False)
@@ -127,7 +130,7 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
         from engine.flow import plan_specs, record_noop_proof, remember_origin
 
         ctx = _context()
-        live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance)
+        live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance, warn=_warn)
         _execute(ctx, live_plan, yes=yes, rollback=not no_rollback, allow=_allowed(allow_mass_delete, allow_rename))
         if not live_plan.plan.has_changes:
             remember_origin(ctx, live_plan)
@@ -239,7 +242,7 @@ def wallets(repo: str | None, ref: str | None, history: bool, fmt: str) -> None:
     ctx = _context()
     store = ctx.read_store()
     if repo is not None:
-        desired = compile_fleet(load_fleet(repo, ref).spec)
+        desired = compile_fleet(load_fleet(repo, ref, warn=_warn).spec)
     else:
         latest = store.latest() if store is not None else None
         current = policy.current_revision(store, latest.fleet) if latest else None
@@ -283,6 +286,11 @@ def _waiting_for(holder: str) -> None:
     click.echo(f"  waiting up to {LOCK_WAIT:.0f} s for the apply lock (held by {holder})", err=True)
 
 
+def _warn(problem: Problem) -> None:
+    """A warning about the specs (a file that looks like one but is not read): stderr, never a failure."""
+    click.echo(str(problem), err=True)
+
+
 def _proofs_enabled() -> bool:
     return not os.environ.get("FLEETOPS_FULL_PLAN")
 
@@ -306,9 +314,14 @@ def _proven_unchanged(repo: str) -> bool:
     return True
 
 
-def _docker_host() -> str | None:
-    docker_host: str | None = click.get_current_context().find_root().obj["docker_host"]
-    return docker_host
+def _docker_host() -> str:
+    """The Docker address to use, checked (``engine.live.docker_address``): a malformed one is a
+    one-line error naming where it came from, before anything reads it."""
+    from engine.live.docker_address import docker_address
+
+    root = click.get_current_context().find_root()
+    from_env = root.get_parameter_source("docker_host") is click.core.ParameterSource.ENVIRONMENT
+    return docker_address(root.obj["docker_host"], "DOCKER_HOST" if from_env else "--docker-host")
 
 
 def _state_dir() -> Path:

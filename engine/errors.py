@@ -16,6 +16,7 @@ module raises one of them (``raise ... from exc``) and never prints::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from engine.textsafe import one_line
 
@@ -34,16 +35,21 @@ __all__ = [
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One user mistake, located at the offending value (1-based line and column)."""
+    """One user mistake, located at the offending value (1-based line and column).
+
+    A ``warning`` names something the user probably meant otherwise (a file that looks like a
+    spec but is not read); it is printed, never fails a run.
+    """
 
     path: str
     line: int
     col: int
     message: str
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         """One line, whatever the message quotes: control characters are shown escaped."""
-        return f"{one_line(self.path)}:{self.line}:{self.col}: error: {one_line(self.message)}"
+        return f"{one_line(self.path)}:{self.line}:{self.col}: {self.severity}: {one_line(self.message)}"
 
     def as_json(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "col": self.col, "message": self.message}

@@ -19,7 +19,7 @@ from pathlib import Path
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet, compile_fleet
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
-from engine.errors import ApplyError, FleetopsError, HealthError
+from engine.errors import ApplyError, FleetopsError, HealthError, Problem
 from engine.live import policy
 from engine.live.accounts import account_conflicts, starting_bots, with_account_conflicts
 from engine.live.drain import drain, with_open_trades, without
@@ -154,9 +154,10 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
                     conflicts=tuple(c.sentence() for c in conflicts))
 
 
-def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
+def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False,
+               warn: Callable[[Problem], None] | None = None) -> LivePlan:
     with stage("load specs"):
-        loaded = load_fleet(repo, ref, cache=ctx.parse_cache)
+        loaded = load_fleet(repo, ref, cache=ctx.parse_cache, warn=warn)
     planned = plan_live(ctx, loaded.spec.fleet.name, lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance),
                         snapshot_of(loaded), origin=origin_of_path(repo))
     if ref is None and not rebalance:

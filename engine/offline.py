@@ -7,10 +7,11 @@ What CI runs on a pull request (``plan --against``) and what ``render`` compiles
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
-from engine.errors import SourceError, SpecError
+from engine.errors import Problem, SourceError, SpecError
 from engine.plan.diff import plan_fleets
 from engine.plan.model import Plan, Snapshot
 from engine.spec.load import LoadedFleet, ParseCache, load_fleet
@@ -25,13 +26,18 @@ def snapshot_of(loaded: LoadedFleet) -> Snapshot:
     return Snapshot("ref", source.ref if source.ref is not None else "HEAD", source.commit, source.dirty)
 
 
-def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) -> tuple[LoadedFleet, DesiredFleet]:
-    loaded = load_fleet(repo, ref)
+def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False,
+               warn: Callable[[Problem], None] | None = None) -> tuple[LoadedFleet, DesiredFleet]:
+    loaded = load_fleet(repo, ref, warn=warn)
     return loaded, compile_fleet(loaded.spec, rebalance=rebalance)
 
 
-def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False) -> Plan:
-    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker."""
+def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False,
+                 warn: Callable[[Problem], None] | None = None) -> Plan:
+    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker.
+
+    ``warn`` hears the target's warnings (files that look like specs but are not read).
+    """
     cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
     try:
         with stage(f"load {against}"):
@@ -45,7 +51,7 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
     with stage(f"compile {against}"):
         baseline = compile_fleet(base_loaded.spec)
     with stage(f"load {ref or 'working tree'}"):
-        target_loaded = load_fleet(repo, ref, cache=cache)
+        target_loaded = load_fleet(repo, ref, cache=cache, warn=warn)
     with stage(f"compile {ref or 'working tree'}"):
         target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
     base = snapshot_of(base_loaded)

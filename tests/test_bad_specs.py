@@ -6,6 +6,7 @@ Cases live in ``cases/bad_specs.yaml``; a new bad spec is a new entry there.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import Run
-from tests.support.repos import CASES, commit, edit
+from tests.support.repos import CASES, commit, edit, move_into_submodule
 
 CASES_FILE = CASES / "bad_specs.yaml"
 BAD_SPECS: list[dict[str, Any]] = YAML(typ="safe").load(CASES_FILE.read_text())
@@ -23,9 +24,11 @@ BAD_SPECS: list[dict[str, Any]] = YAML(typ="safe").load(CASES_FILE.read_text())
 
 def apply_case(repo: git.Repo, case: dict[str, Any]) -> Path:
     root = Path(repo.working_dir)
-    if case.get("strategies"):
-        for name, text in case["strategies"].items():
+    if case.get("strategies") or case.get("strategy_links"):
+        for name, text in (case.get("strategies") or {}).items():
             (root / "strategies" / name).write_text(text)
+        for name, target in (case.get("strategy_links") or {}).items():
+            (root / "strategies" / name).symlink_to(target)
         commit(repo, "strategies v2", tag="v2")
     for rel, old, new in case.get("edits", []):
         edit(root / rel, old, new)
@@ -40,6 +43,18 @@ def apply_case(repo: git.Repo, case: dict[str, Any]) -> Path:
         (root / rel).write_bytes(text.encode("latin-1"))
     for rel, spec in (case.get("generated") or {}).items():  # large inputs: head + repeat * times
         (root / rel).write_text(spec["head"] + spec["repeat"] * spec["times"] + spec.get("tail", ""))
+    for rel, target in (case.get("moves") or {}).items():  # a path moved (outside the repository with ../)
+        (root / rel).rename(root / target)
+    for rel, target in (case.get("links") or {}).items():  # symbolic links, target as written
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).symlink_to(target)
+    for rel, moved in (case.get("submodules") or {}).items():  # a real submodule holding files moved out of the repository
+        move_into_submodule(repo, rel, moved)
+    for rel in case.get("gitlinks") or []:  # a submodule registered but never checked out: an empty directory
+        (root / rel).mkdir(parents=True)
+        repo.git.update_index("--add", "--cacheinfo", f"160000,{repo.head.commit.hexsha},{rel}")
+    for rel in case.get("fifos") or []:
+        os.mkfifo(root / rel)
     return root
 
 
@@ -51,9 +66,26 @@ def test_bad_spec_is_reported_exactly_and_nothing_is_rendered(
     out_dir = tmp_path / "rendered"
     result = fleetops("render", "--repo", str(root), "--out", str(out_dir))
     assert result.err.splitlines() == case["expect"]
-    assert result.code == 1
     assert "Traceback" not in result.err
-    assert not out_dir.exists()
+    if case.get("exit", 1) == 0:  # warnings only: printed, and the run goes on
+        assert result.code == 0 and out_dir.is_dir()
+    else:
+        assert result.code == 1
+        assert not out_dir.exists()
+
+
+@pytest.mark.parametrize("case", [c for c in BAD_SPECS if not c.get("worktree_only")], ids=lambda c: c["name"])
+def test_the_same_shape_committed_reads_the_same(
+    case: dict[str, Any], base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path
+) -> None:
+    """The differential test of the two readers: every case, committed as it is (``git add -A``),
+    read from the ref gives exactly what the working tree gave — the same files or the same errors."""
+    root = apply_case(base_repo, case)
+    commit(base_repo, "the case, committed")
+    out_dir = tmp_path / "rendered"
+    result = fleetops("render", "--repo", str(root), "--ref", "HEAD", "--out", str(out_dir))
+    assert result.err.splitlines() == case.get("ref_expect", case["expect"])
+    assert result.code == case.get("exit", 1)
 
 
 INDEPENDENT_CASES = ["unknown-pool", "reserve-above-balance", "pair-quote-not-wallet-currency", "stoploss-out-of-range", "capacity-zero"]

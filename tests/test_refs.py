@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import git
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Run
 
@@ -27,3 +30,151 @@ def test_a_registry_image_with_a_port_is_valid(base_repo: git.Repo, fleetops: Ca
     edit(Path(base_repo.working_dir) / "fleet/pools.yaml", "memory: 1g", "memory: 1g\nimage: registry.local:5000/team/bot:2026.9")
     result = fleetops("validate", "--repo", base_repo.working_dir)
     assert result.code == 0, result.err
+
+
+# -- git environments CI really has (issue 17, item 9) ----------------------------------------------
+
+def one_error(result: Run) -> str:
+    """The single error line of a failed run (exit 1, no traceback, no internal error)."""
+    lines = result.err.splitlines()
+    assert result.code == 1 and len(lines) == 1, (result.code, result.err)
+    assert lines[0].startswith("fleetops: error: ") and "internal error" not in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_shallow_clone_says_to_fetch_the_history_it_lacks(base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """actions/checkout clones one commit by default: `plan --against HEAD~1` was an internal ValueError."""
+    shallow = tmp_path / "shallow"
+    git.Repo.clone_from(f"file://{base_repo.working_dir}", shallow, depth=1)
+    for args in (["plan", "--against", "HEAD~1"], ["plan", "--against", "HEAD^"], ["validate", "--ref", "HEAD~1"]):
+        line = one_error(fleetops(*args, "--repo", str(shallow)))
+        assert f"is older than the history of this shallow clone ({shallow})" in line, line
+        assert "git fetch --deepen=1" in line and "fetch-depth: 0" in line, line
+    line = one_error(fleetops("plan", "--against", "origin/feature", "--repo", str(shallow)))
+    assert "not found in this shallow clone" in line and "git fetch origin feature" in line and "fetch-depth: 0" in line, line
+    shallow_repo = git.Repo(shallow)
+    shallow_repo.git.fetch("--deepen=1")  # what the message says to do
+    result = fleetops("validate", "--ref", "HEAD~1", "--repo", str(shallow))
+    assert "shallow clone" not in result.err, result.err
+
+
+def test_a_repository_owned_by_another_user_says_how_to_mark_it_safe(  # type: ignore[no-untyped-def]
+    base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path
+) -> None:
+    """git's "dubious ownership": before, exit 1 with no output at all (GitPython's pipe to git broke)."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the repository to another user")
+    other = tmp_path / "theirs"
+    shutil.copytree(base_repo.working_dir, other, symlinks=True)
+    for directory, _dirs, files in os.walk(other):
+        for name in [directory, *(os.path.join(directory, f) for f in files)]:
+            os.lchown(name, 12345, 12345)
+    config = tmp_path / "gitconfig"
+    config.write_text("")
+    env = {"GIT_CONFIG_GLOBAL": str(config)}  # whatever this machine's own git config says
+    for args in (["validate"], ["validate", "--ref", "HEAD"], ["plan", "--against", "HEAD"], ["render", "--out", str(tmp_path / "r")],
+                 ["plan"], ["wallets", "--repo", str(other)]):
+        repo_args = [] if "--repo" in args else ["--repo", str(other)]
+        line = one_error(fleetops(*args, *repo_args, env=env))
+        assert f"git refuses to read {other}: it belongs to another user (uid 12345)" in line, line
+        assert f"git config --global --add safe.directory {other}" in line, line
+    config.write_text(f"[safe]\n\tdirectory = {other}\n")  # what the message says to do
+    assert fleetops("validate", "--repo", str(other), env=env).code == 0
+
+
+BAD_DOCKER_HOSTS = ["http://[::1", "tcp://host:notaport", "tcp://1.2.3.4:99999", "tcp://[zz]:1", "foo", "tcp://", "unix://var/run/docker.sock",
+                    "fd://3", "tcp://h:2375/path?x", "tcp://user:hunter2@h:2375", "http://a b", "ssh://", "tcp://h:0"]
+
+
+@pytest.mark.parametrize("address", BAD_DOCKER_HOSTS)
+def test_a_malformed_docker_address_is_one_line_naming_it_and_the_accepted_forms(
+    address: str, base_repo: git.Repo, fleetops: Callable[..., Run]
+) -> None:
+    for args, env, source in ((["plan", "--repo", base_repo.working_dir], {"DOCKER_HOST": address}, "DOCKER_HOST"),
+                              (["--docker-host", address, "status"], {}, "--docker-host")):
+        line = one_error(fleetops(*args, env=env))
+        assert line.startswith(f"fleetops: error: {source} '") and "is not a Docker engine address: " in line, line
+        assert line.endswith("use unix:///path/to/docker.sock, tcp://HOST:PORT (or http:// and https://), or ssh://[USER@]HOST[:PORT]"), line
+        assert "hunter2" not in line
+
+
+def test_plan_against_a_ref_needs_no_docker_address(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    result = fleetops("plan", "--against", "HEAD", "--repo", base_repo.working_dir, env={"DOCKER_HOST": "http://[::1"})
+    assert result.code == 0 and "No changes" in result.out, result.err
+
+
+# -- the sweep: no internal error for any ref or Docker address -------------------------------------
+
+SWEEP = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")), deadline=5000, derandomize="FUZZ_EXAMPLES" not in os.environ,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+_SCHEMES = st.sampled_from(["tcp://", "http://", "https://", "unix://", "ssh://", "npipe://", "fd://", "TCP://", "tcp:/", "", "http+unix://"])
+_ADDRESS_TAIL = st.lists(st.sampled_from([*list("[]:@%/?#.-_ 09azAZ~\\ä\n\x00"), "::1", "127.0.0.1", "host", "2375", "65536"]),
+                         max_size=12).map("".join)
+_REF = st.lists(st.sampled_from([*list("~^@{}:./-_*?[\\ 019\n"), "HEAD", "main", "v1", "origin/", "refs/", "..", "@{-1}"]),
+                min_size=1, max_size=10).map("".join)
+
+
+def run_in_process(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """The CLI's own error boundary (``engine.cli._run``), in this process: hundreds of runs in seconds."""
+    import contextlib
+    import io
+    import sys
+    from unittest import mock
+
+    from engine import cli
+
+    err = io.StringIO()
+    with mock.patch.dict(os.environ, env), mock.patch.object(sys, "argv", ["fleetops", *args]), contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(io.StringIO()):
+        try:
+            cli._run()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sweep_repo(tmp_path_factory: pytest.TempPathFactory) -> git.Repo:
+    from tests.support.repos import make_base_repo
+
+    return make_base_repo(tmp_path_factory.mktemp("sweep") / "repo")
+
+
+@SWEEP
+@given(scheme=_SCHEMES, tail=_ADDRESS_TAIL)
+def test_no_docker_address_is_an_internal_error(scheme: str, tail: str, sweep_repo: git.Repo, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """An address the check refuses is one line through the CLI; one it accepts is one the Docker SDK
+    builds a client and a request URL for (no connection is made, so no example waits on the network)."""
+    import docker
+    import requests
+
+    from engine.errors import DockerError
+    from engine.live.docker_address import docker_address
+
+    address = scheme + tail
+    try:
+        accepted = docker_address(address)
+    except DockerError:
+        code, err = run_in_process(["--docker-host", address, "plan", "--repo", sweep_repo.working_dir],
+                                   {"FLEETOPS_STATE_DIR": str(tmp_path_factory.getbasetemp() / "sweep-state")})
+        assert code == 1 and len(err.splitlines()) == 1 and "is not a Docker engine address" in err, (address, err)
+        return
+    try:
+        client = docker.APIClient(base_url=accepted, version="1.41", timeout=1)
+    except docker.errors.DockerException:
+        return  # the adapter turns these into DockerError (ssh:// without paramiko, npipe:// off Windows)
+    requests.Request("GET", client._url("/containers/json")).prepare()
+
+
+@SWEEP
+@given(ref=_REF)
+def test_no_git_ref_is_an_internal_error(ref: str, sweep_repo: git.Repo) -> None:
+    for args in (["validate", "--ref", ref], ["plan", "--against", ref]):
+        code, err = run_in_process([*args, "--repo", sweep_repo.working_dir], {})
+        assert code in (0, 1) and "internal error" not in err and "Traceback" not in err, (ref, err)
+        if code == 1:
+            assert len(err.splitlines()) == 1 and err.startswith("fleetops: error: "), (ref, err)

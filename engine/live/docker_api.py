@@ -20,6 +20,7 @@ import requests.exceptions
 
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
+from engine.live.docker_address import docker_address
 from engine.live.ports import ContainerEvent, ListedContainer
 from engine.naming import Labels
 
@@ -33,13 +34,13 @@ class DockerEngine:
     """A connection to one Docker engine, with call counters."""
 
     def __init__(self, base_url: str | None = None, timeout: int = 60) -> None:
-        self.base_url = base_url or "unix:///var/run/docker.sock"
+        self.base_url = docker_address(base_url)
         self.calls = 0
         self.mutations = 0
         self._lock = threading.Lock()
         try:
             self._api = docker.APIClient(base_url=self.base_url, version=API_VERSION, timeout=timeout)
-        except docker.errors.DockerException as exc:
+        except (docker.errors.DockerException, ValueError) as exc:
             raise DockerError(f"cannot use the Docker engine at {self.base_url}: {exc}") from None
 
     def _call(self, what: str, fn: Any, *args: Any, mutates: bool = False, **kwargs: Any) -> Any:
@@ -48,7 +49,7 @@ class DockerEngine:
             self.mutations += mutates
         try:
             return fn(*args, **kwargs)
-        except requests.exceptions.ConnectionError:
+        except (requests.exceptions.ConnectionError, requests.exceptions.InvalidURL):
             raise DockerError(
                 f"cannot reach the Docker engine at {self.base_url} ({what}); is dockerd running? scripts/ensure-docker starts one"
             ) from None

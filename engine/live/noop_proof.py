@@ -12,11 +12,14 @@ nothing to do, it writes down what that conclusion rested on:
   stamp of its host-side records directory (every record is written by rename into it).
 
 The next ``plan``/``apply`` of the same repository checks exactly those — one Docker list call,
-two ``git`` calls, a file walk and some stats — plus the one thing hashes cannot prove: that the
-enabled bots of each running pool container are running, asked of its supervisord. Any
-difference or doubt (a pin that is not a plain tag, branch or full SHA, a Docker host that is
-not a local socket, a proof that does not parse, supervisord not answering) falls back to the
-full plan, which is always right and writes a fresh proof when it finds nothing to do.
+``git`` (three calls, then the working tree's listing with two more, each round side by side),
+a file walk and some stats — plus the one thing hashes cannot prove: that the enabled bots of
+each running pool container are running, asked of its supervisord. The spec files come from
+``engine.spec.worktree.list_worktree``, the loader's own listing. Any difference or doubt (a
+pin that is not a plain tag, branch or full SHA, a Docker host that is not a local socket, a
+proof that does not parse, supervisord not answering, a listing with anything refused or
+warned about) falls back to the full plan, which is always right (and says what is wrong) and
+writes a fresh proof when it finds nothing to do.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT
 from engine.live.supervisor_ctl import states_of_many
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
 from engine.resources import template_dir
-from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, spec_files_on_disk
+from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, list_worktree
 
 __all__ = ["NO_CHANGES", "ContainerSeen", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "write_proof"]
 
@@ -113,7 +116,10 @@ def proven_unchanged(state_dir: Path, repo: str | Path, docker_host: str | None)
         if git is None:
             return None
         commit, dirty, pins = git
-        files = tuple((f.path, f.blob_sha) for f in spec_files_on_disk(repo_dir))
+        listing = list_worktree(repo_dir)  # exactly what the loader lists; anything it refuses or warns about takes the full plan
+        if listing.problems or listing.warnings:
+            return None
+        files = tuple((f.path, f.blob_sha) for f in listing.spec_files)
         if _inputs_digest(files, pins) != proof["inputs"] or _latest_revision(state_dir) != (proof["revision"], "applied"):
             return None
         if not _containers_hold(state_dir, proof, docker_host):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import Problem
 from engine.spec.fleetspec import FleetSpec
 from engine.spec.rawdoc import RawDocument, parse_documents
-from engine.spec.source import Blob, FleetSource, open_source
+from engine.spec.source import SPEC_DIR, Blob, FleetSource, open_source
 from engine.spec.validate import validate_documents
 
 __all__ = ["LoadedFleet", "ParseCache", "load_fleet"]
@@ -58,23 +59,37 @@ class ParseCache:
 class LoadedFleet:
     """A validated fleet and the snapshot it was read from (ref, commit, dirty flag)."""
 
-    def __init__(self, spec: FleetSpec, source: FleetSource, files: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(self, spec: FleetSpec, source: FleetSource, files: tuple[tuple[str, str], ...] = (),
+                 warnings: tuple[Problem, ...] = ()) -> None:
         self.spec = spec
         self.source = source
         self.files = files
         """Every spec file read, as (path, blob SHA): what a no-op proof digests."""
+        self.warnings = warnings
+        """Files under fleet/ that look like specs but are not read (they never fail a run)."""
 
 
-def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCache | None = None) -> LoadedFleet:
-    """Read and validate the fleet at ``ref`` (None: the working tree); SpecError lists all problems."""
+def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCache | None = None,
+               warn: Callable[[Problem], None] | None = None) -> LoadedFleet:
+    """Read and validate the fleet at ``ref`` (None: the working tree); SpecError lists all problems.
+
+    Entries that are not regular files (links, submodules, LFS pointers) are problems like any
+    other; ``warn`` hears each warning as soon as the snapshot is listed, before validation.
+    """
     cache = cache if cache is not None else ParseCache()
     source = open_source(repo_dir, ref)
     docs: list[RawDocument] = []
-    problems: list[Problem] = []
-    files = source.spec_files()
+    listing = source.listing()
+    for warning in listing.warnings:
+        if warn is not None:
+            warn(warning)
+    problems: list[Problem] = list(listing.problems)
+    files = listing.spec_files
     cache.fit(len(files))
     for file in files:
         file_docs, file_problems = cache.parse(file)
         docs.extend(file_docs)
         problems.extend(file_problems)
-    return LoadedFleet(validate_documents(docs, problems, source), source, tuple((f.path, f.blob_sha) for f in files))
+    unread = any(p.path == SPEC_DIR or p.path.startswith(f"{SPEC_DIR}/") for p in listing.problems)
+    spec = validate_documents(docs, problems, source, incomplete=unread)
+    return LoadedFleet(spec, source, tuple((f.path, f.blob_sha) for f in files), listing.warnings)

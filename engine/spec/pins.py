@@ -11,6 +11,7 @@ import ast
 import hashlib
 import re
 
+from engine.errors import SourceError
 from engine.spec.fleetspec import ResolvedPin
 from engine.spec.source import MAX_FILE_BYTES, STRATEGY_DIR, FleetSource
 
@@ -32,7 +33,10 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
         hint = f" (tags: {', '.join(tags[-10:])})" if tags else " (the repository has no tags)"
         raise PinError(f"strategy pin '{pin}': git ref '{ref}' not found{hint}")
     path = f"{STRATEGY_DIR}/{class_name}.py"
-    blob = source.file_at(commit, path)
+    try:
+        blob = source.file_at(commit, path)
+    except SourceError as exc:  # a link, a submodule or an LFS pointer: never followed
+        raise PinError(f"strategy pin '{pin}': {exc}") from None
     if blob is None:
         raise PinError(f"strategy pin '{pin}': {path} does not exist at {ref} ({commit.hexsha[:7]})")
     if blob.size > MAX_FILE_BYTES:

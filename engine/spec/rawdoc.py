@@ -6,6 +6,20 @@ cross-reference checks, the plan's diff) reports problems by *location in data*
 It composes with ruamel.yaml's libyaml-based parser (the composer keeps marks, the C parser
 makes it ~6x faster than the pure-Python one) and builds values itself so duplicate keys and
 non-string keys become located problems instead of silent overwrites.
+
+YAML features a spec does not use are located errors, because each would make fleetops and
+the tools around it (FreqTrade, a reviewer, another YAML library) read one file two ways:
+- tags, all of them (``!!str``, ``!!binary``, ``!!python/…``, ``!custom``, the bare ``!``):
+  a spec value means what its text says under its key, and quoting is the one way to make a
+  value text — no tag is needed, so none is accepted, not even one that would change nothing;
+- ``%YAML`` directives other than 1.2 (1.1 reads ``yes``/``on`` as booleans and ``010`` as
+  eight) and ``%TAG`` directives;
+- merge keys (``<<: *base``): they would otherwise reach FreqTrade as a literal ``"<<"`` key
+  it ignores;
+- two keys of one mapping that a consumer merges: the same key written two ways (``1`` and
+  ``"1"``, ``0x1`` and ``1``, ``1.0`` and ``1``, ``"01"`` and ``1`` — FreqTrade reads
+  ``minimal_roi`` keys with ``int()`` —, ``~`` and ``null``).
+Anchors and aliases stay allowed (bounded by ``MAX_VALUES``).
 """
 
 from __future__ import annotations
@@ -16,11 +30,12 @@ from typing import Any, ClassVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import DocumentStartEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from engine.errors import Problem
-from engine.spec.worktree import MAX_FILE_BYTES  # a file over it is an error, reported without reading it
+from engine.spec.snapshot import MAX_FILE_BYTES  # a file over it is an error, reported without reading it
 
 __all__ = ["MAX_DEPTH", "MAX_DOCUMENTS", "MAX_FILE_BYTES", "MAX_VALUES", "Loc", "RawDocument", "parse_documents"]
 
@@ -106,6 +121,11 @@ def parse_documents(path: str, data: bytes, size: int | None = None) -> tuple[li
     too_deep = _too_deep(path, text)
     if too_deep is not None:
         return [], [too_deep]
+    problems: list[Problem] = []
+    if "!" in text or text.startswith("%") or "\n%" in text:  # a tag or a directive may be there: ask the parser
+        problems, versioned = _tags_and_directives(path, text)
+        if versioned:  # reported; the rest is read as the YAML 1.2 every spec is (same lines and columns)
+            text = _VERSION_DIRECTIVE.sub(lambda m: "#" + " " * (len(m.group()) - 1), text)
     try:
         nodes = list(_yaml.compose_all(text))
     except MarkedYAMLError as exc:
@@ -120,7 +140,6 @@ def parse_documents(path: str, data: bytes, size: int | None = None) -> tuple[li
     if len(nodes) > MAX_DOCUMENTS:
         return [], [Problem(path, 1, 1, f"{len(nodes)} documents in one file; the limit is {MAX_DOCUMENTS}")]
     documents: list[RawDocument] = []
-    problems: list[Problem] = []
     budget = _Budget()
     for index, node in enumerate(nodes):
         if node is None:
@@ -161,6 +180,39 @@ def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     line = data.count(b"\n", 0, offset) + 1
     start = data.rfind(b"\n", 0, offset) + 1
     return line, len(data[start:offset].decode("utf-8", "replace")) + 1
+
+
+_TAG_EVENTS = (ScalarEvent, MappingStartEvent, SequenceStartEvent)
+_YAML_ORG = "tag:yaml.org,2002:"
+
+
+def _tags_and_directives(path: str, text: str) -> tuple[list[Problem], bool]:
+    """Every explicit tag and unsupported directive, located; True when a ``%YAML`` directive
+    other than 1.2 must be taken out before composing (it changes how every value resolves)."""
+    problems: list[Problem] = []
+    versioned = False
+    try:
+        for event in _yaml.parse(text):
+            line, col = event.start_mark.line + 1, event.start_mark.column + 1
+            if isinstance(event, DocumentStartEvent):
+                version = getattr(event, "version", None)
+                if version is not None and tuple(version) != (1, 2):
+                    problems.append(Problem(path, line, col, f"'%YAML {version[0]}.{version[1]}' directive: specs are read as YAML 1.2 "
+                                            "(where yes, no, on and off are text and 010 is ten); remove the directive"))
+                    versioned = True
+                if getattr(event, "tags", None):
+                    problems.append(Problem(path, line, col, "'%TAG' directive: specs use no YAML tags; remove the directive"))
+            elif isinstance(event, _TAG_EVENTS) and event.tag is not None:
+                tag = str(event.tag)
+                shown = "!!" + tag.removeprefix(_YAML_ORG) if tag.startswith(_YAML_ORG) else tag
+                problems.append(Problem(path, line, col, f"YAML tag '{shown}' is not supported in specs: a value means what its text "
+                                        "says under its key; remove the tag (quote the value to keep it as text)"))
+    except (YAMLError, RecursionError):
+        pass  # composing reports the syntax error, located
+    return problems, versioned
+
+
+_VERSION_DIRECTIVE = re.compile(r"^%YAML[ \t][^\n]*", re.MULTILINE)
 
 
 _BRACKETS = re.compile(r"[\[\]{}\"'#\n]")
@@ -247,6 +299,7 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        typed: dict[Any, str] = {}  # keys that stand for a number, a boolean or null: what they are → the text first seen
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 line, col = _pos(key_node)
@@ -257,6 +310,22 @@ class _Builder:
                 line, col = _pos(key_node)
                 self.problems.append(Problem(self.doc.path, line, col, f"duplicate key '{key}'"))
                 continue
+            if key_node.tag != _STR_TAG or key[:1] in _NUMBER_START:  # most keys are names: one comparison each
+                if key_node.tag == _MERGE_TAG:
+                    line, col = _pos(key_node)
+                    self.problems.append(Problem(self.doc.path, line, col, "YAML merge keys ('<<') are not supported in specs: "
+                                                 "write the keys out in full"))
+                    continue
+                identity = _key_identity(key_node, key)
+                if identity in typed:
+                    line, col = _pos(key_node)
+                    first = typed[identity]
+                    first_line = self.doc.key_pos[(*loc, first)][0]
+                    self.problems.append(Problem(self.doc.path, line, col, f"key '{key}' is the same key as '{first}' on line "
+                                                 f"{first_line} (both are {_meaning(identity)}); keep one of them"))
+                    continue
+                if identity is not None:
+                    typed[identity] = key
             self.doc.key_pos[(*loc, key)] = _pos(key_node)
             try:
                 result[key] = self.build(value_node, (*loc, key))
@@ -284,6 +353,40 @@ def _scalar(node: Node) -> Any:
     return value
 
 
+def _key_identity(node: ScalarNode, text: str) -> Any:
+    """The number (or boolean, or null) a key stands for once a consumer reads it; None when it is
+    just its text (two such keys collide only when their texts do, a duplicate key). YAML types
+    plain keys (``0x1``, ``1.0`` and ``1`` are one number); FreqTrade reads ``minimal_roi`` keys
+    with ``int()`` (``"01"`` and ``"1"`` are one minute)."""
+    if not node.style and str(node.tag) in _SCALAR_KINDS:
+        try:
+            value = _scalar(node)
+        except (ValueError, OverflowError):
+            return None
+        if value is None or isinstance(value, bool):
+            return ("value", value)
+        if isinstance(value, float):
+            return ("number", int(value) if value.is_integer() else repr(value))
+        return ("number", value)
+    if text[:1] in _NUMBER_START and _DECIMAL.fullmatch(text):
+        try:
+            return ("number", int(text))
+        except ValueError:
+            return None
+    return None
+
+
+def _meaning(identity: Any) -> str:
+    kind, value = identity
+    if kind == "value":
+        return "null" if value is None else str(value).lower()
+    return f"the number {value}"
+
+
+_NUMBER_START = frozenset("0123456789+-")
+_DECIMAL = re.compile(r"[+-]?[0-9][0-9_]*")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_KINDS = {f"tag:yaml.org,2002:{k}": k for k in ("int", "float", "bool", "null")}
 _scalar_memo: dict[tuple[str, str], Any] = {}
 _MISSING: Any = object()

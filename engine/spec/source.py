@@ -1,23 +1,42 @@
 """Adapter to git and the file system: the only module that reads the fleet repository.
 
-``engine.spec.load`` asks it for the spec files of one snapshot (the working tree, or a ref read
-straight from git objects with no checkout) and ``engine.spec.pins`` for strategy files at pinned
-refs. Everything else in the engine sees plain text and SHAs.
+``engine.spec.load`` asks it for the listing of one snapshot (the working tree, through
+``engine.spec.worktree``, or a ref read straight from git objects with no checkout) and
+``engine.spec.pins`` for strategy files at pinned refs. Both kinds of snapshot are decided by
+``engine.spec.snapshot.select``, so they read the same files or refuse the same entries.
+Everything else in the engine sees plain text and SHAs.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import git
 from gitdb.exc import BadName, BadObject
 
 from engine.errors import SourceError
-from engine.spec.worktree import MAX_FILE_BYTES, MAX_FILES, SPEC_DIR, SPEC_SUFFIXES, STRATEGY_DIR, Blob, check_count, spec_files_on_disk
+from engine.spec.snapshot import (
+    MAX_ENTRIES,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    SPEC_DIR,
+    STRATEGY_DIR,
+    Blob,
+    Entry,
+    Kind,
+    Listing,
+    is_lfs_pointer,
+    kind_problem,
+    lfs_problem,
+    select,
+)
+from engine.spec.worktree import dubious_ownership, list_worktree
 
-__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "SPEC_DIR", "STRATEGY_DIR", "Blob", "FleetSource", "open_source"]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "SPEC_DIR", "STRATEGY_DIR", "Blob", "FleetSource", "Listing", "open_source"]
 
 class FleetSource:
     """One snapshot of a fleet repository: the working tree (``ref is None``) or a git ref."""
@@ -32,30 +51,25 @@ class FleetSource:
         if ref is not None:
             commit = self.find_commit(ref)
             if commit is None:
-                raise SourceError(f"git ref '{ref}' not found in {repo_dir}{self._known_refs_hint()}")
+                raise SourceError(self._not_found(ref))
             self.commit = commit.hexsha
         elif repo is not None and repo.head.is_valid():
             self.commit = repo.head.commit.hexsha
             self.dirty = _is_dirty(repo_dir)
 
-    def spec_files(self) -> list[Blob]:
-        """Every ``fleet/**/*.yaml|yml`` of the snapshot, sorted by path (at most ``MAX_FILES``)."""
+    def listing(self) -> Listing:
+        """The snapshot's spec files (sorted by path, at most ``MAX_FILES``), the entries under
+        fleet/ and strategies/ it refuses (links, submodules, LFS pointers), and its warnings:
+        the same decisions whichever the snapshot (``engine.spec.snapshot.select``)."""
         if self.ref is None:
-            return spec_files_on_disk(self.repo_dir)
-        assert self.repo is not None
+            return list_worktree(self.repo_dir)
         commit = self.find_commit(self.ref)
         assert commit is not None
         try:
-            tree = commit.tree / SPEC_DIR
-        except KeyError:
-            raise SourceError(f"{self.ref} has no '{SPEC_DIR}/' directory in {self.repo_dir}") from None
-        files: list[Blob] = []
-        for item in tree.traverse():
-            if isinstance(item, git.Blob) and str(item.path).endswith(SPEC_SUFFIXES):
-                check_count(len(files))
-                size = int(item.size)
-                files.append(Blob(str(item.path), item.data_stream.read() if size <= MAX_FILE_BYTES else b"", item.hexsha, size))
-        return sorted(files, key=lambda f: f.path)
+            return _list_commit(commit, f"{self.ref} ({commit.hexsha[:7]})", self.repo_dir)
+        except _GIT_FAILURES as exc:
+            raise SourceError(f"git cannot read the files of {self.ref} ({commit.hexsha[:7]}) in {self.repo_dir}: "
+                              f"{_first_line(exc)}; check the repository with `git fsck`") from None
 
     def find_commit(self, ref: str) -> git.Commit | None:
         """The commit a ref (tag, branch, SHA, ``HEAD~1``, ``origin/main`` …) names, or None.
@@ -84,20 +98,57 @@ class FleetSource:
         return None
 
     def _commit(self, rev: str) -> git.Commit | None:
+        """The commit ``rev`` names, when git has it: a shallow clone names parents it does not hold."""
         assert self.repo is not None
         try:
             commit = self.repo.commit(rev)
-        except (BadName, BadObject, ValueError, IndexError, TypeError, NotImplementedError, git.GitError, AttributeError):
+            if not isinstance(commit, git.Commit):
+                return None
+            commit.tree.hexsha  # noqa: B018 - reads the commit object: None when it is not in this clone
+        except (BadName, BadObject, KeyError, *_GIT_FAILURES):
             return None
-        return commit if isinstance(commit, git.Commit) else None
+        return commit
+
+    def _not_found(self, ref: str) -> str:
+        if self.repo is not None and Path(self.repo.common_dir, "shallow").is_file():
+            if re.search(r"[~^][0-9]*$", ref):
+                return (f"git ref '{ref}' is older than the history of this shallow clone ({self.repo_dir}); fetch the "
+                        "commits it needs with `git fetch --deepen=1` (or `git fetch --unshallow`), or in GitHub Actions set "
+                        "`fetch-depth: 0` on actions/checkout")
+            return (f"git ref '{ref}' not found in this shallow clone ({self.repo_dir}); fetch it first (a branch: "
+                    f"`git fetch origin {ref.removeprefix('origin/')}`, tags: `git fetch --tags`), or in GitHub Actions set "
+                    "`fetch-depth: 0` on actions/checkout")
+        return f"git ref '{ref}' not found in {self.repo_dir}{self._known_refs_hint()}"
 
     def file_at(self, commit: git.Commit, path: str) -> Blob | None:
+        """The regular file at ``path`` in ``commit``, or None when there is none.
+
+        Raises SourceError when something else is there or on the way — a symbolic link, a
+        submodule, a Git LFS pointer — saying what it is and what to do (never following it).
+        """
+        item: Any = commit.tree
+        walked: list[str] = []
         try:
-            blob = commit.tree / path
-        except KeyError:
-            return None
-        size = int(blob.size)
-        return Blob(path, blob.data_stream.read() if size <= MAX_FILE_BYTES else b"", blob.hexsha, size)
+            for part in path.split("/"):
+                if not isinstance(item, git.Tree):
+                    return None
+                try:
+                    item = item[part]
+                except KeyError:
+                    return None
+                walked.append(part)
+                kind = _kind(item)
+                if kind is not Kind.FILE and kind is not None:
+                    raise SourceError(kind_problem("/".join(walked), kind, where=f" at {commit.hexsha[:7]}").message)
+            if not isinstance(item, git.Blob):
+                return None
+            size = int(item.size)
+            data = item.data_stream.read() if size <= MAX_FILE_BYTES else b""
+        except _GIT_FAILURES as exc:
+            raise SourceError(f"git cannot read {path} at {commit.hexsha[:7]}: {_first_line(exc)}") from None
+        if is_lfs_pointer(data):
+            raise SourceError(lfs_problem(path, where=f" at {commit.hexsha[:7]}").message)
+        return Blob(path, data, item.hexsha, size)
 
     def _known_refs_hint(self) -> str:
         if self.repo is None:
@@ -114,7 +165,11 @@ _PIN_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
 
 
 def open_source(repo_dir: str | Path, ref: str | None) -> FleetSource:
-    """Open the fleet repository at ``repo_dir``; a working-tree read also works outside git."""
+    """Open the fleet repository at ``repo_dir``; a working-tree read also works outside git.
+
+    Raises SourceError when the directory is missing, when ``ref`` is given outside git or is
+    not found, and when git refuses the repository (another user's: "dubious ownership").
+    """
     path = Path(repo_dir).resolve()
     if not path.is_dir():
         raise SourceError(f"repository directory {repo_dir} does not exist")
@@ -124,7 +179,87 @@ def open_source(repo_dir: str | Path, ref: str | None) -> FleetSource:
         if ref is not None:
             raise SourceError(f"{repo_dir} is not a git repository, so --ref {ref} cannot be read") from None
         repo = None
+    if repo is not None:
+        _check_ownership(path)
     return FleetSource(path, repo, ref)
+
+
+def _check_ownership(path: Path) -> None:
+    """Git refuses a repository another user owns unless it is marked safe; GitPython then fails
+    with a broken pipe half-way. Asked of git itself, only when the owner differs."""
+    try:
+        owner = os.stat(path / ".git").st_uid
+    except OSError:
+        return
+    if owner == os.geteuid():
+        return
+    proc = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=path, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise dubious_ownership(path, proc.stderr) or SourceError(f"git cannot read {path}: {proc.stderr.strip() or 'no message'}")
+
+
+_GIT_FAILURES = (ValueError, IndexError, TypeError, NotImplementedError, AttributeError, OSError, git.GitError)
+"""What GitPython raises for an object it cannot read (missing in a shallow or partial clone, a
+broken pipe to ``git cat-file``): not found, or an error that says so — never an internal error."""
+_TOPS = (SPEC_DIR, STRATEGY_DIR)
+
+
+def _kind(item: Any) -> Kind | None:
+    """What a tree entry is; None for a directory (a tree)."""
+    if isinstance(item, git.Submodule) or getattr(item, "type", "") == "submodule":
+        return Kind.GITLINK
+    if isinstance(item, git.Tree):
+        return None
+    if isinstance(item, git.Blob):
+        return Kind.SYMLINK if item.mode == _SYMLINK_MODE else Kind.FILE
+    return Kind.SPECIAL
+
+
+_SYMLINK_MODE = 0o120000
+
+
+def _list_commit(commit: git.Commit, shown_ref: str, repo_dir: Path) -> Listing:
+    """The commit's entries under fleet/ and strategies/, decided by ``select`` like a working tree's."""
+    entries: list[Entry] = []
+    blobs: dict[str, git.Blob] = {}
+    for top in _TOPS:
+        try:
+            item = commit.tree[top]
+        except KeyError:
+            item = None
+        kind = _kind(item) if item is not None else Kind.FILE
+        if item is None or (kind is Kind.FILE):
+            if top == SPEC_DIR:
+                raise SourceError(f"{shown_ref} has no '{SPEC_DIR}/' directory in {repo_dir}")
+            continue
+        if kind is not None:
+            entries.append(Entry(top, kind))
+            continue
+        sub: Any
+        for sub in item.traverse():
+            if len(entries) >= MAX_ENTRIES:
+                raise SourceError(f"{shown_ref} has more than {MAX_ENTRIES} entries under {SPEC_DIR}/ and {STRATEGY_DIR}/; "
+                                  "keep other files elsewhere")
+            sub_kind = _kind(sub)
+            if sub_kind is None:
+                continue
+            path = str(sub.path)
+            if sub_kind is Kind.FILE and isinstance(sub, git.Blob):
+                blobs[path] = sub
+                entries.append(Entry(path, Kind.FILE, int(sub.size)))
+            else:
+                entries.append(Entry(path, sub_kind))
+
+    def read(entry: Entry) -> tuple[bytes, str]:
+        blob = blobs[entry.path]
+        return blob.data_stream.read(), blob.hexsha
+
+    return select(entries, read)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _is_dirty(repo_dir: Path) -> bool:

@@ -114,7 +114,7 @@ class Watcher:
         except SourceError as exc:
             self.metrics.fetch_errors.inc()
             self.fetch_error = str(exc)
-            self.log(f"fetch failed: {exc}", event="fetch", level="warn")
+            self.log(str(exc), event="fetch", level="warn")
             return False
         self.fetch_error = None
         self.last_fetch = time.time()
@@ -228,7 +228,8 @@ class Watcher:
     def _run_pipeline(self, sha: str, subject: str) -> tuple[str, int | None, str, str]:
         """(result, revision, reason, why it is quarantined): the same pipeline as ``fleetops apply``, for one commit."""
         try:
-            loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache)
+            loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache,
+                                warn=lambda w: self.log(str(w), event="warning", level="warn", commit=sha))
         except (SpecError, SourceError) as exc:
             first = str(exc).splitlines()[0] + (f" (+{len(exc.problems) - 1} more)" if isinstance(exc, SpecError) and len(exc.problems) > 1 else "")
             return "invalid", None, first, "invalid"

@@ -4,7 +4,8 @@ Used by the daemon. A mirror clone (``git clone --mirror``) keeps every branch a
 the remote has them, so strategy pins resolve as they would in the repository itself, and specs
 are read straight from git objects (``engine.spec`` needs no working tree). Git runs with no
 terminal prompt and a timeout, so a remote that asks for credentials or hangs is a fetch error
-(retried with backoff by the caller), never a stalled watcher.
+(retried with backoff by the caller), never a stalled watcher. A failure is one sentence naming
+the remote (without its credentials), git's own reason, and what to do.
 """
 
 from __future__ import annotations
@@ -17,10 +18,26 @@ from pathlib import Path
 
 from engine.errors import SourceError
 from engine.plan.model import ALLOW_TRAILER
+from engine.textsafe import one_line
 
 __all__ = ["GitMirror"]
 
 GIT_TIMEOUT = 120
+_USERINFO = re.compile(r"://[^/@\s]*@")
+_VERBS = {"clone": "clone", "fetch": "fetch", "rev-parse": "read the branch of", "rev-list": "list the commits of",
+          "log": "read a commit of"}
+_ADVICE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("dubious ownership",), "it belongs to another user; if you trust it, run `git config --global --add safe.directory {path}` "
+                             "as the user the watcher runs as"),
+    (("could not read username", "could not read password", "authentication failed", "permission denied (publickey",
+      "terminal prompts disabled", "host key verification failed"),
+     "give the user the watcher runs as read access that needs no prompt (a deploy key, or a credential helper)"),
+    (("could not resolve host", "connection refused", "connection timed out", "network is unreachable", "timed out",
+      "could not connect", "unable to access"),
+     "check the address and the network"),
+    (("does not exist", "not found", "does not appear to be a git repository", "no such file"),
+     "check the --repo address: it must name an existing git repository"),
+)
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "SSH_ASKPASS": "/bin/true", "GIT_SSH_COMMAND": "ssh -oBatchMode=yes"}
 
 
@@ -31,16 +48,39 @@ class GitMirror:
         digest = hashlib.sha256(self.remote.encode()).hexdigest()[:12]
         self.path = state_dir / "watch" / f"mirror-{digest}.git"
 
+    @property
+    def shown(self) -> str:
+        """The remote as messages and logs show it: an address's user and password left out."""
+        return _USERINFO.sub("://", self.remote)
+
     def _git(self, *args: str, cwd: Path | None = None) -> str:
+        verb = _VERBS.get(args[0], f"run git {args[0]} for")
         try:
             proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT,
                                   env={**os.environ, **_ENV})
         except subprocess.TimeoutExpired:
-            raise SourceError(f"git {args[0]} of {self.remote} did not finish within {GIT_TIMEOUT} s") from None
+            raise SourceError(f"could not {verb} {self.shown}: git did not finish within {GIT_TIMEOUT} s; check the network "
+                              "and that the remote answers (the watcher tries again with backoff)") from None
+        except OSError as exc:
+            raise SourceError(f"could not {verb} {self.shown}: git cannot run ({exc.strerror}); install git for the user "
+                              "the watcher runs as") from None
         if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-            raise SourceError(f"git {args[0]} of {self.remote} failed: {last}")
+            raise SourceError(self._failure(verb, proc.stderr))
         return proc.stdout
+
+    def _failure(self, verb: str, stderr: str) -> str:
+        """One sentence: what failed, git's own reason, and what to do about it."""
+        text = _USERINFO.sub("://", stderr.replace(self.remote, self.shown))
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        reason = next((line for line in lines if not line.startswith(("hint:", "warning:", "Cloning into"))), "no message")
+        reason = one_line(reason.removeprefix("fatal: ").removeprefix("error: ").rstrip("."))
+        lowered = text.lower()
+        advice = next((what for words, what in _ADVICE if any(w in lowered for w in words)),
+                      f"check that `git ls-remote {self.shown}` works for the user the watcher runs as")
+        if "safe.directory" in advice:
+            path = next((line.split("safe.directory", 1)[1].strip() for line in lines if "safe.directory" in line), self.shown)
+            advice = advice.format(path=path)
+        return f"could not {verb} {self.shown}: git says \"{reason}\"; {advice} (the watcher tries again with backoff)"
 
     def fetch(self) -> str:
         """Bring the mirror up to date (cloning it the first time); the branch head's SHA."""
@@ -61,7 +101,7 @@ class GitMirror:
         try:
             return self._git("rev-parse", "--verify", f"refs/heads/{self.branch}^{{commit}}", cwd=self.path).strip()
         except SourceError:
-            raise SourceError(f"branch '{self.branch}' does not exist in {self.remote}") from None
+            raise SourceError(f"branch '{self.branch}' does not exist in {self.shown}; name an existing branch with --branch") from None
 
     def between(self, old: str | None, new: str) -> list[str]:
         """Commits reachable from ``new`` but not ``old``, oldest first, without ``new`` itself."""

@@ -71,6 +71,26 @@ def test_a_spec_edit_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None
     assert not proven(fast) and fast.out == full.out and "stoploss" in fast.out
 
 
+@pytest.mark.parametrize("shape", ["warned-about", "symbolic-link", "submodule-not-checked-out"])
+def test_an_entry_the_loader_refuses_or_warns_about_falls_back_to_the_full_plan(fleet: LiveFleetHelper, shape: str) -> None:
+    """The proof lists the working tree with the loader's own listing (issue 17): a file it would
+    only warn about, or an entry it refuses, is never answered "No changes" from the proof."""
+    if shape == "warned-about":
+        (fleet.root / "fleet/more-bots.yaml.txt").write_text("kind: Bot\n")
+    elif shape == "symbolic-link":
+        (fleet.root / "fleet/again.yaml").symlink_to("bots.yaml")
+    else:
+        (fleet.root / "fleet/vendor").mkdir()
+        fleet.repo.git.update_index("--add", "--cacheinfo", f"160000,{fleet.repo.head.commit.hexsha},fleet/vendor")
+    fast = fleet.run("plan", "--repo", str(fleet.root), env=TIMED)
+    full = fleet.run("plan", "--repo", str(fleet.root), env={**FULL, **TIMED})
+    assert not proven(fast)
+    untimed = [[line for line in run.err.splitlines() if not line.startswith("timing")] for run in (fast, full)]
+    assert (fast.code, fast.out, untimed[0]) == (full.code, full.out, untimed[1])
+    assert any(f"{'warning' if shape == 'warned-about' else 'error'}: fleet/" in line for line in untimed[0]), fast.err
+    assert fast.code == (0 if shape == "warned-about" else 1)
+
+
 def test_a_moved_tag_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
     strategy = fleet.root / "strategies/Alpha.py"
     strategy.write_text(strategy.read_text() + "\n# v1 re-cut\n")

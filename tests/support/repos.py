@@ -37,3 +37,19 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
 
 def commit(repo: git.Repo, message: str, tag: str | None = None) -> str:
     return commit_all(repo, message, when=FIXED_DATE, tag=tag)
+
+
+def move_into_submodule(repo: git.Repo, rel: str, moved: list[str]) -> None:
+    """Move files of ``repo`` into a new repository beside it, added back as a submodule at ``rel``
+    (what a user does to share specs between fleet repositories)."""
+    root = Path(repo.working_dir)
+    origin = root.parent / f"submodule-{rel.replace('/', '-')}"
+    sub = git.Repo.init(origin, initial_branch="main")
+    for path in moved:
+        (origin / Path(path).name).write_bytes((root / path).read_bytes())
+        (root / path).unlink()
+    commit(sub, "moved here")
+    repo.git.rm("-rq", "--cached", "--ignore-unmatch", rel)
+    if (root / rel).is_dir() and not any((root / rel).iterdir()):
+        (root / rel).rmdir()
+    repo.git.execute(["git", "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(origin), rel])

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
 from engine.live.store import RevisionStore
 from engine.watch.journal import Journal
+from tests.support.repos import move_into_submodule
 from tests.watch.conftest import Origin, RunningWatcher
 
 ALPHA2_STOPLOSS = ("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")
@@ -37,6 +43,7 @@ def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, 
     w.until(lambda: w.applied() is not None)
     w.engine.stop("testfleet-small-1")
     w.until(lambda: w.engine.containers["testfleet-small-1"].state == "running", what="the repair")
+    w.until(lambda: Journal(w.watcher.ctx.state_dir).repairs() != [], what="the repair's record")  # written after the repair
     assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
     repairs = Journal(w.watcher.ctx.state_dir).repairs()
     assert repairs and repairs[0].actions == ["container/testfleet-small-1 start"] and repairs[0].revision == 1
@@ -195,3 +202,101 @@ def test_other_fleet_names_of_the_state_dir_are_in_the_status_and_metrics(origin
     w.until(lambda: 'fleetops_other_fleet_bots{fleet="oldname",state="running"} 5.0' in w.watcher.exposition().decode(), what="metrics")
     others = w.watcher.status()["other_fleets"]
     assert [(o["fleet"], o["bot_states"]) for o in others] == [("oldname", {"running": 5})]
+
+
+def _into_submodule(origin: Origin) -> Callable[[Path], None]:
+    return lambda _root: move_into_submodule(origin.work, "fleet/bots", ["fleet/bots.yaml"])
+
+
+def _into_symlink(origin: Origin) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        (root / "docs").mkdir()
+        (root / "fleet/bots.yaml").rename(root / "docs/bots.yaml")
+        (root / "fleet/bots.yaml").symlink_to("../docs/bots.yaml")
+    return change
+
+
+def _into_lfs(origin: Origin) -> Callable[[Path], None]:
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 881\n"
+    return lambda root: (root / "fleet/bots.yaml").write_text(pointer)
+
+
+@pytest.mark.parametrize(("shape", "reason"), [
+    (_into_submodule, "fleet/bots:1:1: error: fleet/bots is a git submodule or nested repository"),
+    (_into_symlink, "fleet/bots.yaml:1:1: error: fleet/bots.yaml is a symbolic link"),
+    (_into_lfs, "fleet/bots.yaml:1:1: error: fleet/bots.yaml is a Git LFS pointer"),
+], ids=["submodule", "symlink", "lfs-pointer"])
+def test_a_commit_whose_bots_moved_out_of_reach_is_quarantined_not_applied(  # type: ignore[no-untyped-def]
+    origin: Origin, watching, shape: Callable[[Origin], Callable[[Path], None]], reason: str
+) -> None:
+    """Issue 17: bot specs moved into a submodule read as 0 bots from git objects, and the watcher
+    deleted every bot. Now the commit is refused with a located reason, and nothing is touched."""
+    w: RunningWatcher = watching()
+    head = origin.work.head.commit.hexsha
+    w.until(lambda: w.applied() == head, what="the first apply")
+    containers = sorted(w.engine.containers)
+    mutations = w.engine.mutations
+    bad = origin.push("move the bot specs", shape(origin))
+    w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
+    assert w.watcher.queue.view().quarantined[bad].startswith(reason)
+    assert Journal(w.watcher.ctx.state_dir).get(bad).status == "quarantined"  # type: ignore[union-attr]
+    w.watcher.heal_once()  # a resync after the quarantine repairs back to what runs, never to the commit
+    assert w.engine.mutations == mutations
+    assert sorted(w.engine.containers) == containers and all(c.state == "running" for c in w.engine.containers.values())
+    assert w.applied() == head
+
+
+SENTENCE = r"could not (clone|fetch) (?P<remote>\S+): git says \"[^\n]+\"; (?P<advice>[^\n]+) \(the watcher tries again with backoff\)"
+
+
+@pytest.mark.parametrize(("remote", "advice"), [
+    ("{tmp}/no-such-repo.git", "check the --repo address: it must name an existing git repository"),
+    ("file://{tmp}", "check the --repo address: it must name an existing git repository"),
+    ("https://fleet-bot:s3cret-token@127.0.0.1:1/fleet.git", "check the address and the network"),
+    ("theirs", "it belongs to another user; if you trust it, run `git config --global --add safe.directory "),
+    ("gone", "check the --repo address: it must name an existing git repository"),
+], ids=["missing", "not-a-repository", "unreachable-with-credentials", "another-users", "removed-after-clone"])
+def test_a_failed_fetch_is_one_sentence_naming_the_remote_and_what_to_do(  # type: ignore[no-untyped-def]
+    remote: str, advice: str, origin: Origin, tmp_path, monkeypatch
+) -> None:
+    """Issue 17: the watcher logged git's last stderr line ("and the repository exists.")."""
+    import os
+    import re
+    import shutil
+
+    from engine.errors import SourceError
+    from engine.flow import Context
+    from engine.live.fakes import FakeEngine
+    from engine.watch.daemon import Watcher, WatchOptions
+    from engine.watch.logs import WatchLog
+    from engine.watch.mirror import GitMirror
+    from tests.watch.conftest import IMAGE, _Lines
+
+    if remote == "theirs":
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the repository to another user")
+        remote = str(tmp_path / "theirs.git")
+        shutil.copytree(origin.bare, remote)
+        for directory, _dirs, files in os.walk(remote):
+            for name in [directory, *(os.path.join(directory, f) for f in files)]:
+                os.lchown(name, 12345, 12345)
+        config = tmp_path / "gitconfig"
+        config.write_text("")
+        monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    elif remote == "gone":
+        remote = str(tmp_path / "gone.git")
+        shutil.copytree(origin.bare, remote)
+        GitMirror(remote, tmp_path / "state", "main").fetch()
+        shutil.rmtree(remote)
+    remote = remote.format(tmp=tmp_path)
+    lines: list[str] = []
+    watcher = Watcher(Context(tmp_path / "state", FakeEngine(images=(IMAGE,)).ports(), lambda _l: None, {}),
+                      WatchOptions(remote, "main"), WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]
+    assert watcher.poll_once() is False
+    message = watcher.fetch_error or ""
+    match = re.fullmatch(SENTENCE, message)
+    assert match is not None and match["advice"].startswith(advice), message
+    assert "s3cret" not in message and "fleet-bot" not in message and "s3cret" not in "\n".join(lines)
+    assert lines[-1].endswith(message) and watcher.metrics.fetch_errors._value.get() == 1  # type: ignore[attr-defined]
+    with pytest.raises(SourceError):
+        watcher.mirror.fetch()
