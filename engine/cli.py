@@ -21,6 +21,7 @@ from engine.errors import FleetopsError, SpecError
 from engine.textsafe import one_line
 
 if TYPE_CHECKING:
+    from engine.check import CheckSettings
     from engine.flow import Context, LivePlan
     from engine.plan.model import Plan
 
@@ -46,11 +47,14 @@ def cli(ctx: click.Context, state_dir: str | None, docker_host: str | None) -> N
 @ref_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate(repo: str, ref: str | None, fmt: str) -> None:
-    """Check the specs and strategy pins; every problem in one run."""
+    """Check the specs, strategy pins and, with FreqTrade's own checks, every bot's config; every problem in one run."""
+    from engine.check import require_accepted
+    from engine.compile.desired import compile_fleet
     from engine.spec.load import load_fleet
 
     try:
         loaded = load_fleet(repo, ref)
+        report = require_accepted(loaded.spec, compile_fleet(loaded.spec), _check_settings())
     except SpecError as exc:
         if fmt == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.as_json() for p in exc.problems]}, indent=2))
@@ -59,9 +63,11 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
     spec = loaded.spec
     counts = {"wallets": len(spec.wallets), "pools": len(spec.pools), "bots": len(spec.bots), "strategy_pins": len(spec.pins)}
     if fmt == "json":
-        click.echo(json.dumps({"valid": True, "fleet": spec.fleet.name, "commit": loaded.source.commit, "counts": counts, "problems": []}, indent=2))
+        click.echo(json.dumps({"valid": True, "fleet": spec.fleet.name, "commit": loaded.source.commit, "counts": counts,
+                               "freqtrade_check": report.judges, "problems": []}, indent=2))
     else:
-        click.echo(f"fleet '{spec.fleet.name}' is valid: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
+        accepted = f"; {report.summary()}" if report.summary() else ""
+        click.echo(f"fleet '{spec.fleet.name}' is valid: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()) + accepted)
 
 
 @cli.command()
@@ -70,10 +76,12 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
 def render(repo: str, ref: str | None, out: str) -> None:
     """Write the compose file, supervisord confs and bot configs (no secrets)."""
+    from engine.check import require_accepted
     from engine.compile.render import render_fleet
     from engine.offline import compile_at
 
-    _, desired = compile_at(repo, ref)
+    loaded, desired = compile_at(repo, ref)
+    require_accepted(loaded.spec, desired, _check_settings())
     written = render_fleet(desired).write(out)
     click.echo(f"rendered {len(desired.containers)} containers and {len(desired.bots)} bots: {len(written)} files in {out}")
 
@@ -98,7 +106,7 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
     else:
         from engine.offline import offline_plan
 
-        result = offline_plan(repo, ref, against, rebalance=rebalance)
+        result = offline_plan(repo, ref, against, rebalance=rebalance, check=_check_settings())
     with stage(f"format {fmt}"):
         text = _format_plan(result, fmt)
     click.echo(text, nl=False)
@@ -312,7 +320,15 @@ def _context() -> Context:
     from engine.live.adapters import real_ports
 
     state_dir = _state_dir()
-    return Context(state_dir, real_ports(_docker_host(), state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
+    return Context(state_dir, real_ports(_docker_host(), state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True),
+                   freqtrade_check=_check_settings())
+
+
+def _check_settings() -> CheckSettings:
+    """Where the FreqTrade check may look (engine.check): the state dir for its cache, the Docker engine, warnings to stderr."""
+    from engine.check import CheckSettings
+
+    return CheckSettings(_state_dir(), _docker_host(), dict(os.environ), warn=lambda line: click.echo(f"fleetops: warning: {one_line(line)}", err=True))
 
 
 def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply") -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.check import CheckSettings, require_accepted
 from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
 from engine.errors import SourceError, SpecError
 from engine.plan.diff import plan_fleets
@@ -30,8 +31,10 @@ def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False) ->
     return loaded, compile_fleet(loaded.spec, rebalance=rebalance)
 
 
-def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False) -> Plan:
-    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker."""
+def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False, check: CheckSettings | None = None) -> Plan:
+    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker
+    for the plan itself. With ``check``, the target's configs go through the FreqTrade check
+    (``engine.check``: the image's FreqTrade when a Docker engine has it) and a refusal is a SpecError."""
     cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
     try:
         with stage(f"load {against}"):
@@ -48,6 +51,9 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
         target_loaded = load_fleet(repo, ref, cache=cache)
     with stage(f"compile {ref or 'working tree'}"):
         target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
+    if check is not None:
+        with stage("freqtrade check"):
+            require_accepted(target_loaded.spec, target, check)
     base = snapshot_of(base_loaded)
     with stage("diff"):
         return plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))

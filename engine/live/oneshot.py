@@ -1,0 +1,116 @@
+"""Adapter: run one short, sandboxed process in a throwaway container of an image, input on stdin.
+
+Used by the FreqTrade check (``engine.check``) to run FreqTrade's own checks with the FreqTrade
+version an image holds. The container is created for the call and removed after it, whatever
+happens: no network (``--network none``), a read-only root file system with a small ``/tmp``,
+every capability dropped and no privilege gain, a memory and process cap, and a deadline after
+which it is killed. It carries no fleet label, so no fleet ever observes it. The SDK is the
+only client (no ``docker`` CLI needed); its failures become ``DockerError``.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.utils.socket import STDOUT, frames_iter
+
+from engine.errors import DockerError
+
+__all__ = ["OneShot", "OneShotResult"]
+
+API_VERSION = "1.41"
+CHECK_LABEL = "io.fleetops.check"
+MAX_OUTPUT = 64 << 20
+
+
+@dataclass(frozen=True)
+class OneShotResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+class OneShot:
+    """One Docker engine, for throwaway runs. Construction does not touch the network."""
+
+    def __init__(self, base_url: str | None, timeout: float = 10.0) -> None:
+        self.base_url = base_url or "unix:///var/run/docker.sock"
+        try:
+            self._api = docker.APIClient(base_url=self.base_url, version=API_VERSION, timeout=timeout)
+        except (docker.errors.DockerException, ValueError) as exc:
+            raise DockerError(f"cannot use the Docker engine at {self.base_url}: {exc}") from None
+
+    def image_id(self, image: str) -> str | None:
+        """The image's ID, or None when the engine does not have it (fleetops never pulls)."""
+        try:
+            return str(self._call("inspect an image", self._api.inspect_image, image)["Id"])
+        except _Missing:
+            return None
+
+    def run(self, image: str, argv: list[str], stdin: bytes, *, deadline: float, memory: str = "1g") -> OneShotResult:
+        """Run ``argv`` (as the entrypoint, replacing the image's) with ``stdin``; kill it after
+        ``deadline`` seconds (DockerError then). Output beyond 64 MiB is cut."""
+        host_config = self._api.create_host_config(
+            network_mode="none", read_only=True, tmpfs={"/tmp": "size=16m"}, mem_limit=memory, memswap_limit=memory,
+            pids_limit=256, cap_drop=["ALL"], security_opt=["no-new-privileges"])
+        created = self._call("create a throwaway container", self._api.create_container, image, entrypoint=argv,
+                             stdin_open=True, network_disabled=True, labels={CHECK_LABEL: "1"},
+                             environment={"PYTHONDONTWRITEBYTECODE": "1"}, host_config=host_config)
+        container = created["Id"]
+        end = time.monotonic() + deadline
+        try:
+            stream = self._call("attach to a throwaway container", self._api.attach_socket, container,
+                                params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            raw: socket.socket = getattr(stream, "_sock", stream)
+            self._call("start a throwaway container", self._api.start, container)
+            raw.settimeout(max(0.1, end - time.monotonic()))
+            try:
+                raw.sendall(stdin)
+                raw.shutdown(socket.SHUT_WR)
+                out, err = _collect(stream)
+            except TimeoutError:
+                raise DockerError(f"the throwaway container of {image} did not finish within {deadline:.0f} s; it was killed") from None
+            except OSError as exc:
+                raise DockerError(f"lost the throwaway container of {image}: {exc}") from None
+            finally:
+                stream.close()
+            status = self._call("wait for a throwaway container", self._api.wait, container, timeout=max(1, int(end - time.monotonic()) + 1))
+            return OneShotResult(int(status.get("StatusCode", -1)), out, err)
+        finally:
+            try:
+                self._api.remove_container(container, force=True)
+            except (docker.errors.DockerException, requests.exceptions.RequestException):
+                pass  # best effort: it is labelled io.fleetops.check and holds nothing
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.ImageNotFound:
+            raise _Missing() from None
+        except requests.exceptions.ConnectionError:
+            raise DockerError(f"cannot reach the Docker engine at {self.base_url} ({what})") from None
+        except requests.exceptions.RequestException as exc:
+            raise DockerError(f"the Docker engine at {self.base_url} did not answer ({what}): {type(exc).__name__}") from None
+        except docker.errors.APIError as exc:
+            raise DockerError(f"Docker refused to {what}: {exc.explanation or exc}") from None
+        except docker.errors.DockerException as exc:
+            raise DockerError(f"Docker failed to {what}: {exc}") from None
+
+
+class _Missing(Exception):
+    """The engine has no such image."""
+
+
+def _collect(stream: Any) -> tuple[bytes, bytes]:
+    out, err = bytearray(), bytearray()
+    for kind, data in frames_iter(stream, tty=False):
+        target = out if kind == STDOUT else err
+        if len(target) < MAX_OUTPUT:
+            target += data
+    return bytes(out), bytes(err)
