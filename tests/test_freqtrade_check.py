@@ -113,8 +113,8 @@ def test_the_judge_is_chosen_by_setting_and_never_skipped_silently(base_repo: gi
     warnings.clear()
     report = check_fleet(loaded.spec, desired, _settings(nowhere, warnings))
     assert report.problems == [] and report.judges[0]["skipped"]
-    assert warnings == ["the FreqTrade check of 5 bot(s) on image fleetops/standin-bot:1 could not run: no Docker engine answered (cannot reach "
-                        "the Docker engine at unix:///nonexistent/docker.sock (inspect an image)), and "
+    assert warnings == ["the FreqTrade check of 5 bot(s) on image fleetops/standin-bot:1 could not run: no Docker engine answers at "
+                        "unix:///nonexistent/docker.sock (FileNotFoundError), and "
                         f"{tmp_path}/no-python does not run (FileNotFoundError); it was skipped. To run it, make the image available to Docker "
                         "or set FLEETOPS_FREQTRADE_PYTHON to a Python that has freqtrade"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.check.locate import locate
 from engine.check.request import BotRequest, bot_request
-from engine.check.runners import ImageJudge, Judgement, LocalJudge, Unavailable, cache_dir
+from engine.check.runners import DockerDown, ImageJudge, Judgement, LocalJudge, Requests, Unavailable, cache_dir
 from engine.compile.desired import DesiredFleet
 from engine.errors import CheckError, FleetopsError, Problem, SpecError
 from engine.spec.fleetspec import FleetSpec
@@ -69,26 +69,33 @@ def check_fleet(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings)
     if mode == "off":
         settings.warn(f"the FreqTrade check is off ({SETTING}=off): a config FreqTrade would refuse to start is not caught before apply")
         return CheckReport([], [])
-    by_image: dict[str, dict[str, BotRequest]] = {}
+    by_image: dict[str, list[str]] = {}
     for name, bot in sorted(desired.bots.items()):
-        by_image.setdefault(desired.containers[bot.container].essence.image, {})[name] = bot_request(desired, bot)
+        by_image.setdefault(desired.containers[bot.container].essence.image, []).append(name)
     judges = _Judges(settings, mode)
     problems: list[Problem] = []
     rows: list[dict[str, object]] = []
-    for image, requests in sorted(by_image.items()):
-        judgement, why = judges.judge(image, requests)
+    for image, names in sorted(by_image.items()):
+        requests: dict[str, BotRequest] = {}
+
+        def make_requests(names: list[str] = names, requests: dict[str, BotRequest] = requests) -> dict[str, BotRequest]:
+            if not requests:
+                requests.update({name: bot_request(desired, desired.bots[name]) for name in names})
+            return requests
+
+        judgement, why = judges.judge(image, make_requests)
         if judgement is None:
-            text = f"the FreqTrade check of {len(requests)} bot(s) on image {image} could not run: {', and '.join(why)}"
+            text = f"the FreqTrade check of {len(names)} bot(s) on image {image} could not run: {', and '.join(why)}"
             if mode != "auto":
                 raise CheckError(f"{text} ({SETTING}={mode})")
             settings.warn(f"{text}; it was skipped. To run it, make the image available to Docker or set FLEETOPS_FREQTRADE_PYTHON "
                           "to a Python that has freqtrade")
-            rows.append({"image": image, "bots": len(requests), "skipped": ", and ".join(why)})
+            rows.append({"image": image, "bots": len(names), "skipped": ", and ".join(why)})
             continue
         if why:
-            settings.warn(f"the {len(requests)} bot(s) on image {image} were checked with FreqTrade {judgement.version} from "
+            settings.warn(f"the {len(names)} bot(s) on image {image} were checked with FreqTrade {judgement.version} from "
                           f"{judgement.judge}, not the image's own: {', and '.join(why)}")
-        rows.append({"image": image, "bots": len(requests), "judge": judgement.judge, "freqtrade": judgement.version})
+        rows.append({"image": image, "bots": len(names), "judge": judgement.judge, "freqtrade": judgement.version})
         for bot_name, findings in sorted(judgement.findings.items()):
             problems += [locate(spec, bot_name, finding, judgement.version, requests[bot_name].strategy) for finding in findings]
     return CheckReport(problems, rows)
@@ -113,7 +120,7 @@ class _Judges:
         self._image: ImageJudge | None = None
         self._local: LocalJudge | None = None
 
-    def judge(self, image: str, requests: dict[str, BotRequest]) -> tuple[Judgement | None, list[str]]:
+    def judge(self, image: str, requests: Requests) -> tuple[Judgement | None, list[str]]:
         why: list[str] = []
         if self.mode in ("auto", "image"):
             if self.docker_down is not None:
@@ -123,12 +130,10 @@ class _Judges:
                     if self._image is None:
                         self._image = ImageJudge(self.settings.docker_host)
                     return self._image.judge(image, requests, self.cache), why
-                except FleetopsError as exc:
-                    self.docker_down = f"no Docker engine is usable ({exc})"
+                except (FleetopsError, DockerDown) as exc:
+                    self.docker_down = str(exc)
                     why.append(self.docker_down)
                 except Unavailable as exc:
-                    if str(exc).startswith("no Docker engine answered"):
-                        self.docker_down = str(exc)
                     why.append(str(exc))
         if self.mode in ("auto", "local"):
             if self._local is None:

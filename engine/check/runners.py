@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -43,6 +43,10 @@ CACHE_LIMIT = 20_000
 
 class Unavailable(Exception):
     """This judge cannot judge; the message says why in a sentence part."""
+
+
+class DockerDown(Unavailable):
+    """No Docker engine answered: no image of this run can be judged through it."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,13 @@ class _Cache:
             pass  # a cache that cannot be written costs time, never correctness
 
 
-def _judge(identity: str, name: str, cache: Path | None, requests: Mapping[str, BotRequest], run: Any) -> Judgement:
+Requests = Callable[[], Mapping[str, BotRequest]]
+"""Built only once a judge is known to be able to judge: nothing is rendered for a check that is skipped."""
+
+
+def _judge(identity: str, name: str, cache: Path | None, make_requests: Requests, run: Any) -> Judgement:
     stored = _Cache(cache, identity)
-    known, missing, version = stored.split(requests)
+    known, missing, version = stored.split(make_requests())
     if missing:
         answer = run({"bots": {bot: r.payload for bot, r in missing.items()}}, len(missing))
         if "unavailable" in answer:
@@ -135,11 +143,11 @@ class ImageJudge:
 
         self.docker = OneShot(docker_host)
 
-    def judge(self, image: str, requests: Mapping[str, BotRequest], cache: Path | None) -> Judgement:
+    def judge(self, image: str, requests: Requests, cache: Path | None) -> Judgement:
         try:
             image_id = self.docker.image_id(image)
         except FleetopsError as exc:
-            raise Unavailable(f"no Docker engine answered ({exc})") from None  # the caller stops asking Docker
+            raise DockerDown(str(exc)) from None
         if image_id is None:
             raise Unavailable(f"the Docker engine does not have image {image} (fleetops never pulls; pull or build it)")
 
@@ -163,7 +171,7 @@ class LocalJudge:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.python = _local_python(environ)
 
-    def judge(self, requests: Mapping[str, BotRequest], cache: Path | None) -> Judgement:
+    def judge(self, requests: Requests, cache: Path | None) -> Judgement:
         if self.python is None:
             raise Unavailable("no local FreqTrade was found")
         python = self.python
