@@ -24,7 +24,7 @@ from engine.compile.essence import (
     TrailingStopEssence,
     WalletEssence,
 )
-from engine.compile.strategy_settings import strategy_settings
+from engine.compile.strategy_settings import declared_order_types
 from engine.compile.templates import template_version
 from engine.hashing import short_hash
 from engine.naming import BOT_USER_UID, SUPERVISOR_CONF, bot_data_dir, bot_etc_dir, preload_launcher
@@ -190,10 +190,9 @@ def _order_settings(bot: Bot, strategy_text: str, class_name: str) -> dict[str, 
     ``bid``) (``_validate_price_config``, 2026.9); the order types are the spec's, else the ones
     the strategy declares literally (``engine.compile.strategy_settings``)."""
     order_types = bot.order_types.model_dump(exclude_none=True) if bot.order_types is not None else None
-    effective = order_types if order_types is not None else strategy_settings(strategy_text, class_name).get("order_types")
-    effective = effective if isinstance(effective, dict) else {}
-    entry = bot.entry_pricing.model_dump(exclude_none=True)
-    exit_ = bot.exit_pricing.model_dump(exclude_none=True)
+    effective = order_types if order_types is not None else declared_order_types(strategy_text, class_name)
+    entry = bot.entry_pricing.model_dump(exclude_none=True) if bot.entry_pricing.model_fields_set else {}
+    exit_ = bot.exit_pricing.model_dump(exclude_none=True) if bot.exit_pricing.model_fields_set else {}
     entry.setdefault("price_side", "other" if effective.get("entry") == "market" else "same")
     exit_.setdefault("price_side", "other" if effective.get("exit") == "market" else "same")
     return {"order_types": order_types, "entry_pricing": entry, "exit_pricing": exit_}

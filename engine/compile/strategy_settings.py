@@ -19,7 +19,7 @@ import copy
 import functools
 from typing import Any
 
-__all__ = ["STRATEGY_SETTINGS", "strategy_settings"]
+__all__ = ["STRATEGY_SETTINGS", "declared_order_types", "strategy_settings"]
 
 STRATEGY_SETTINGS = ("order_types", "order_time_in_force", "unfilledtimeout", "trailing_stop_positive")
 """The attributes FreqTrade copies into the config that its consistency checks read and that
@@ -33,6 +33,12 @@ def strategy_settings(text: str, class_name: str) -> dict[str, Any]:
     not parse or is not a literal is left out. A deep copy: the caller may change it.
     """
     return copy.deepcopy(_settings(text, class_name))
+
+
+def declared_order_types(text: str, class_name: str) -> dict[str, Any]:
+    """The strategy's literal ``order_types`` ({} when it declares none): read-only, shared."""
+    order_types = _settings(text, class_name).get("order_types")
+    return order_types if isinstance(order_types, dict) else {}
 
 
 @functools.lru_cache(maxsize=256)
