@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.errors import Problem
 from engine.spec.fleetspec import FleetSpec
-from engine.spec.managed import FLEETOPS_OWN, FROM_FLEET_DEFAULTS, MANAGED_EXCHANGE_KEYS, MANAGED_KEYS, spec_key_of
+from engine.spec.managed import FLEETOPS_OWN, FROM_FLEET_DEFAULTS, MANAGED_EXCHANGE_KEYS, MANAGED_KEYS, SET_BY_SPEC, spec_key_of
 from engine.spec.rawdoc import Loc, RawDocument
 
 __all__ = ["CHECK_READS", "locate"]
@@ -95,13 +95,16 @@ def _origin(spec: FleetSpec, bot: str, doc: RawDocument, fleet_doc: RawDocument 
     if key is not None:
         if (key[0],) in doc.value_pos:
             loc = _deepest(doc, key, minimum=1)
-            return (doc, loc, loc == key), ".".join(key) + ("" if loc == key else " (left at its default)")
+            return (doc, loc, loc == key), ".".join(key) + ("" if loc == key else " (not set)")
         fallback = FROM_FLEET_DEFAULTS.get((key[0],))
         if fallback is not None and fleet_doc is not None and fallback in fleet_doc.value_pos:
             return (fleet_doc, fallback, True), f"the fleet's {'.'.join(fallback)}"
         if top in strategy:
             return (doc, ("strategy",), True), f"{top} of strategy {spec.bots[bot].strategy}"
-        return None, f"{'.'.join(key)} (left at its default)"
+        return None, f"{'.'.join(key)} (not set)"
+    for config_path, spec_path in SET_BY_SPEC.items():  # a section that exists because a secret is put there
+        if config_path[0] == top and spec_path[0] == "secrets" and spec_path in doc.value_pos:
+            return (doc, spec_path, False), f"{'.'.join(spec_path)} (it puts FreqTrade's {top} section in the config)"
     if top == "exchange" and len(path) > 1 and path[1] in _CCXT:
         url = _exchange_url(spec, bot)
         if url == "bot":

@@ -42,6 +42,11 @@ SET_BY_SPEC: dict[tuple[str, ...], tuple[str, ...]] = {
     ("exchange", "wallet_address"): ("secrets", "exchange_wallet_address"),
     ("exchange", "private_key"): ("secrets", "exchange_private_key"),
     ("exchange", "api_key"): ("secrets", "exchange_key"),
+    ("telegram", "token"): ("secrets", "telegram_token"),
+    ("telegram", "chat_id"): ("secrets", "telegram_chat_id"),
+    ("webhook", "url"): ("secrets", "webhook_url"),
+    ("discord", "webhook_url"): ("secrets", "discord_webhook_url"),
+    ("coingecko", "api_key"): ("secrets", "coingecko_api_key"),
 }
 """FreqTrade config path → the bot spec key that sets it."""
 

@@ -224,7 +224,9 @@ def test_secrets_reach_only_the_bots_runtime_file(live: LiveFleetHelper, monkeyp
     import stat
 
     token = "tg-7f3a9c1e-very-secret"
-    edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:FLEET_TG_TOKEN'}")
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nfreqtrade: {telegram: {enabled: false}}\n"
+         "secrets: {telegram_token: 'env:FLEET_TG_TOKEN', telegram_chat_id: 'env:FLEET_TG_CHAT'}")  # what FreqTrade's schema requires
+    monkeypatch.setenv("FLEET_TG_CHAT", "4242")
     missing = live.apply()
     assert missing.code == 1 and "environment variable FLEET_TG_TOKEN is not set" in missing.err
     assert live.containers() == {}  # nothing was touched
