@@ -18,7 +18,9 @@ import docker
 import git
 
 from engine.live.oneshot import CHECK_LABEL
+from engine.naming import Labels
 from tests.conftest import ROOT, Run
+from tests.integration.conftest import FLEET, remove_fleet
 from tests.support.repos import commit, edit
 
 REFUSAL = ("fleet/bots.yaml:32:18: error: bot 'beta-1': FreqTrade 2026.9 would refuse to start with this config: "
@@ -34,6 +36,7 @@ def checker_containers_created(api: docker.APIClient, since: float) -> int:
 def test_the_fleets_own_image_judges_its_configs(docker_api: docker.APIClient, base_repo: git.Repo, fleetops: Callable[..., Run],
                                                  tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(ROOT / "scripts/build-images"), "--only", "freqtrade"], check=True)
+    remove_fleet(docker_api, FLEET)
     root = Path(base_repo.working_dir)
     edit(root / "fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: fleetops/freqtrade:2026.9")
     commit(base_repo, "the real FreqTrade image")
@@ -45,7 +48,10 @@ def test_the_fleets_own_image_judges_its_configs(docker_api: docker.APIClient, b
     assert (refused.code, refused.err.splitlines()) == (1, [REFUSAL])
     ci_plan = fleetops("plan", "--repo", str(root), "--against", "HEAD", env=env)  # what CI runs on the pull request
     assert (ci_plan.code, ci_plan.err.splitlines()) == (1, [REFUSAL])
-    assert checker_containers_created(docker_api, started) == 1  # the second run was answered from the cache
+    applied = fleetops("apply", "--repo", str(root), "--yes", env=env)
+    assert (applied.code, applied.err.splitlines()) == (1, [REFUSAL])
+    assert docker_api.containers(all=True, filters={"label": f"{Labels.FLEET}={FLEET}"}) == []  # apply changed nothing
+    assert checker_containers_created(docker_api, started) == 1  # the later runs were answered from the cache
 
     edit(root / "fleet/bots.yaml", "max_open_trades: -1", "max_open_trades: 5")
     accepted = fleetops("validate", "--repo", str(root), "--format", "json", env=env)
