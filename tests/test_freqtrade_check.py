@@ -110,6 +110,12 @@ def test_the_judge_is_chosen_by_setting_and_never_skipped_silently(base_repo: gi
         check_fleet(loaded.spec, desired, _settings({**nowhere, "FLEETOPS_FREQTRADE_CHECK": "local"}, []))
     with pytest.raises(CheckError, match="must be one of auto, image, local, off"):
         check_fleet(loaded.spec, desired, _settings({"FLEETOPS_FREQTRADE_CHECK": "sometimes"}, []))
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / "freqtrade").write_text(f"#!{LOCAL['FLEETOPS_FREQTRADE_PYTHON']}\nimport sys\nfrom freqtrade.main import main\nsys.exit(main())\n")
+    (on_path / "freqtrade").chmod(0o755)
+    report = check_fleet(loaded.spec, desired, _settings({"PATH": str(on_path)}, []))  # the freqtrade command's own Python
+    assert report.judges[0]["judge"] == f"local {LOCAL['FLEETOPS_FREQTRADE_PYTHON']}"
     warnings.clear()
     report = check_fleet(loaded.spec, desired, _settings(nowhere, warnings))
     assert report.problems == [] and report.judges[0]["skipped"]

@@ -210,8 +210,9 @@ def _local_python(environ: Mapping[str, str]) -> str | None:
             first = Path(command).read_bytes()[:512].split(b"\n", 1)[0]
         except OSError:
             return None
-        if first.startswith(b"#!") and b" " not in first[2:].strip():
-            return first[2:].strip().decode(errors="replace")
+        interpreter = first[2:].strip().decode(errors="replace") if first.startswith(b"#!") else ""
+        if interpreter and " " not in interpreter and Path(interpreter).name.startswith("python"):
+            return interpreter  # pip's console script names the Python it was installed into
     return None
 
 
