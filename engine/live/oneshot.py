@@ -99,11 +99,11 @@ class OneShot:
                                 params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             raw: socket.socket = getattr(stream, "_sock", stream)
             self._call("start a throwaway container", self._api.start, container)
-            raw.settimeout(max(0.1, end - time.monotonic()))
             try:
+                raw.settimeout(max(0.1, end - time.monotonic()))
                 raw.sendall(stdin)
                 raw.shutdown(socket.SHUT_WR)
-                out, err = _collect(stream)
+                out, err = _demux(_read_until_eof(raw, end))
             except TimeoutError:
                 raise DockerError(f"the throwaway container of {image} did not finish within {deadline:.0f} s; it was killed") from None
             except OSError as exc:
@@ -152,12 +152,31 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock = sock
 
 
-def _collect(stream: Any) -> tuple[bytes, bytes]:
-    from docker.utils.socket import STDOUT, frames_iter
+def _read_until_eof(raw: socket.socket, end: float) -> bytes:
+    """Everything the container writes until it closes the stream, by ``end`` (TimeoutError after).
+    Read here rather than with docker-py's frame reader, which polls without a timeout."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        raw.settimeout(remaining)
+        chunk = raw.recv(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        if size < 2 * MAX_OUTPUT:
+            chunks.append(chunk)
+            size += len(chunk)
 
-    out, err = bytearray(), bytearray()
-    for kind, data in frames_iter(stream, tty=False):
-        target = out if kind == STDOUT else err
+
+def _demux(data: bytes) -> tuple[bytes, bytes]:
+    """Docker's multiplexed attach stream (8-byte headers: stream, 0, 0, 0, big-endian size) → (stdout, stderr)."""
+    out, err, at = bytearray(), bytearray(), 0
+    while at + 8 <= len(data):
+        kind, size = data[at], int.from_bytes(data[at + 4:at + 8], "big")
+        target = out if kind == 1 else err
         if len(target) < MAX_OUTPUT:
-            target += data
+            target += data[at + 8:at + 8 + size]
+        at += 8 + size
     return bytes(out), bytes(err)

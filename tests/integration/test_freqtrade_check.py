@@ -73,3 +73,25 @@ def test_an_image_without_freqtrade_is_named_in_a_warning(docker_api: docker.API
         "skipped. To run it, make the image available to Docker or set FLEETOPS_FREQTRADE_PYTHON to a Python that has freqtrade"]
     required = fleetops("validate", "--repo", base_repo.working_dir, env={**env, "FLEETOPS_FREQTRADE_CHECK": "image"})
     assert required.code == 1 and "could not run" in required.err and "(FLEETOPS_FREQTRADE_CHECK=image)" in required.err
+
+
+def test_a_throwaway_container_is_sandboxed_bounded_and_removed(docker_api: docker.APIClient) -> None:
+    import pytest
+
+    from engine.errors import DockerError
+    from engine.live.oneshot import OneShot
+
+    engine = OneShot(None)
+    probe = ("import os, socket, sys; data = sys.stdin.read()\n"
+             "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=1); net = 'net'\nexcept OSError:\n    net = 'no-net'\n"
+             "try:\n    open('/x', 'w'); fs = 'writable'\nexcept OSError:\n    fs = 'read-only'\n"
+             "print(len(data), net, fs, open('/proc/self/status').read().split('CapEff:')[1].split()[0])")
+    result = engine.run("fleetops/standin-bot:1", ["python3", "-c", probe], b"x" * 300_000, deadline=30)
+    assert (result.exit_code, result.stdout.split()) == (0, [b"300000", b"no-net", b"read-only", b"0000000000000000"])
+    started = time.monotonic()
+    with pytest.raises(DockerError, match="did not finish within 2 s"):
+        engine.run("fleetops/standin-bot:1", ["python3", "-c", "import time; time.sleep(60)"], b"", deadline=2)
+    assert time.monotonic() - started < 15
+    hog = engine.run("fleetops/standin-bot:1", ["python3", "-c", "b = bytearray(2 << 30)"], b"", deadline=30, memory="256m")
+    assert hog.exit_code != 0  # killed or refused by its memory limit
+    assert docker_api.containers(all=True, filters={"label": CHECK_LABEL}) == []
