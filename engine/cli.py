@@ -21,6 +21,7 @@ from engine.errors import FleetopsError, Problem, SpecError
 from engine.textsafe import one_line
 
 if TYPE_CHECKING:
+    from engine.check import CheckSettings
     from engine.flow import Context, LivePlan
     from engine.plan.model import Plan
 
@@ -48,12 +49,15 @@ def cli(ctx: click.Context, state_dir: str | None, docker_host: str | None) -> N
 @ref_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate(repo: str, ref: str | None, fmt: str) -> None:
-    """Check the specs and strategy pins; every problem in one run."""
+    """Check the specs, strategy pins and, with FreqTrade's own checks, every bot's config; every problem in one run."""
+    from engine.check import require_accepted
+    from engine.compile.desired import compile_fleet
     from engine.spec.load import load_fleet
 
     warnings: list[Problem] = []
     try:
         loaded = load_fleet(repo, ref, warn=warnings.append if fmt == "json" else _warn)
+        report = require_accepted(loaded.spec, compile_fleet(loaded.spec), _check_settings())
     except SpecError as exc:
         if fmt == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.as_json() for p in exc.problems],
@@ -63,10 +67,11 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
     spec = loaded.spec
     counts = {"wallets": len(spec.wallets), "pools": len(spec.pools), "bots": len(spec.bots), "strategy_pins": len(spec.pins)}
     if fmt == "json":
-        click.echo(json.dumps({"valid": True, "fleet": spec.fleet.name, "commit": loaded.source.commit, "counts": counts, "problems": [],
-                               "warnings": [w.as_json() for w in warnings]}, indent=2))
+        click.echo(json.dumps({"valid": True, "fleet": spec.fleet.name, "commit": loaded.source.commit, "counts": counts,
+                               "freqtrade_check": report.judges, "problems": [], "warnings": [w.as_json() for w in warnings]}, indent=2))
     else:
-        click.echo(f"fleet '{spec.fleet.name}' is valid: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
+        accepted = f"; {report.summary()}" if report.summary() else ""
+        click.echo(f"fleet '{spec.fleet.name}' is valid: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()) + accepted)
 
 
 @cli.command()
@@ -75,10 +80,12 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
 def render(repo: str, ref: str | None, out: str) -> None:
     """Write the compose file, supervisord confs and bot configs (no secrets)."""
+    from engine.check import require_accepted
     from engine.compile.render import render_fleet
     from engine.offline import compile_at
 
-    _, desired = compile_at(repo, ref, warn=_warn)
+    loaded, desired = compile_at(repo, ref, warn=_warn)
+    require_accepted(loaded.spec, desired, _check_settings())
     written = render_fleet(desired).write(out)
     click.echo(f"rendered {len(desired.containers)} containers and {len(desired.bots)} bots: {len(written)} files in {out}")
 
@@ -103,7 +110,7 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
     else:
         from engine.offline import offline_plan
 
-        result = offline_plan(repo, ref, against, rebalance=rebalance, warn=_warn)
+        result = offline_plan(repo, ref, against, rebalance=rebalance, warn=_warn, check=_check_settings())
     with stage(f"format {fmt}"):
         text = _format_plan(result, fmt)
     click.echo(text, nl=False)
@@ -336,7 +343,20 @@ def _context() -> Context:
     from engine.live.adapters import real_ports
 
     state_dir = _state_dir()
-    return Context(state_dir, real_ports(_docker_host(), state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True))
+    return Context(state_dir, real_ports(_docker_host(), state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True),
+                   freqtrade_check=_check_settings())
+
+
+def _check_settings() -> CheckSettings:
+    """Where the FreqTrade check may look (engine.check): the state dir for its cache, the Docker engine, warnings to stderr."""
+    from engine.check import CheckSettings
+
+    try:
+        docker_host, problem = _docker_host(), None
+    except FleetopsError as exc:  # validate and plan --against need no Docker: the image's FreqTrade is then out of reach
+        docker_host, problem = None, str(exc)
+    return CheckSettings(_state_dir(), docker_host, dict(os.environ), docker_problem=problem,
+                         warn=lambda line: click.echo(f"fleetops: warning: {one_line(line)}", err=True))
 
 
 def _allowed(mass_delete: bool, rename: bool) -> frozenset[str]:

@@ -4,7 +4,8 @@ The CLI is the only place that turns these into one-line messages and exit codes
 module raises one of them (``raise ... from exc``) and never prints::
 
     FleetopsError                 anything the user can act on; never shown with a traceback
-    ├── SpecError                 the fleet specs are invalid; carries every Problem found
+    ├── SpecError                 the fleet specs are invalid (or FreqTrade would refuse a rendered config); every Problem found
+    ├── CheckError                the FreqTrade check was required (FLEETOPS_FREQTRADE_CHECK=image|local) and could not run
     ├── SourceError               git: not a repository, unknown ref, unreadable blob
     ├── DockerError               the Docker engine is unreachable or refused a call
     ├── SupervisorError           supervisord in a pool container did not answer or refused a call
@@ -22,6 +23,7 @@ from engine.textsafe import one_line
 
 __all__ = [
     "ApplyError",
+    "CheckError",
     "DockerError",
     "FleetopsError",
     "HealthError",
@@ -67,6 +69,10 @@ class SpecError(FleetopsError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class CheckError(FleetopsError):
+    """The FreqTrade check was required and could not run, or its setting is wrong."""
 
 
 class SourceError(FleetopsError):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.check import CheckSettings, require_accepted
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet, compile_fleet
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
@@ -63,6 +64,8 @@ class Context:
     parse_cache: ParseCache = field(default_factory=ParseCache)
     drain_wait: float | None = None
     """Caps every bot's drain_timeout (the watcher's self-heal does not wait on trades)."""
+    freqtrade_check: CheckSettings | None = None
+    """Plans of specs go through the FreqTrade check (engine.check) with these settings; None: not checked."""
     """Parsed spec files for this context's life (a watcher's: bounded, see ParseCache)."""
     _store: RevisionStore | None = field(default=None, init=False, repr=False)
     _stored_fleets: dict[tuple[int, str], DesiredFleet] = field(default_factory=dict, init=False, repr=False)
@@ -158,8 +161,15 @@ def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bo
                warn: Callable[[Problem], None] | None = None) -> LivePlan:
     with stage("load specs"):
         loaded = load_fleet(repo, ref, cache=ctx.parse_cache, warn=warn)
-    planned = plan_live(ctx, loaded.spec.fleet.name, lambda prior: compile_fleet(loaded.spec, prior, rebalance=rebalance),
-                        snapshot_of(loaded), origin=origin_of_path(repo))
+
+    def target_of(prior: dict[str, Placement]) -> DesiredFleet:
+        target = compile_fleet(loaded.spec, prior, rebalance=rebalance)
+        if ctx.freqtrade_check is not None:
+            with stage("freqtrade check"):
+                require_accepted(loaded.spec, target, ctx.freqtrade_check)
+        return target
+
+    planned = plan_live(ctx, loaded.spec.fleet.name, target_of, snapshot_of(loaded), origin=origin_of_path(repo))
     if ref is None and not rebalance:
         planned.inputs = SpecInputs(loaded.files, {pin.ref: pin.commit for pin in loaded.spec.pins.values()})
     return planned

@@ -19,9 +19,12 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def pretty_json(value: Any, *, sort_keys: bool = True) -> str:
-    """Indented strict JSON with a final newline: files and CLI output people read."""
-    return json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False) + "\n"
+def pretty_json(value: Any, *, sort_keys: bool = True, ascii_only: bool = False) -> str:
+    """Indented strict JSON with a final newline: files and CLI output people read.
+
+    ``ascii_only`` escapes every non-ASCII character: for files another program opens in its
+    locale's encoding (FreqTrade opens its configs with ``open()``), so they read the same in any."""
+    return json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=ascii_only, allow_nan=False) + "\n"
 
 
 def short_hash(value: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.check import CheckSettings, require_accepted
 from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
 from engine.errors import Problem, SourceError, SpecError
 from engine.plan.diff import plan_fleets
@@ -33,11 +34,11 @@ def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False,
 
 
 def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False,
-                 warn: Callable[[Problem], None] | None = None) -> Plan:
-    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker.
-
-    ``warn`` hears the target's warnings (files that look like specs but are not read).
-    """
+                 warn: Callable[[Problem], None] | None = None, check: CheckSettings | None = None) -> Plan:
+    """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker
+    for the plan itself. ``warn`` hears the target's warnings (files that look like specs but are not
+    read). With ``check``, the target's configs go through the FreqTrade check (``engine.check``: the
+    image's FreqTrade when a Docker engine has it) and a refusal is a SpecError."""
     cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
     try:
         with stage(f"load {against}"):
@@ -54,6 +55,9 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
         target_loaded = load_fleet(repo, ref, cache=cache, warn=warn)
     with stage(f"compile {ref or 'working tree'}"):
         target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
+    if check is not None:
+        with stage("freqtrade check"):
+            require_accepted(target_loaded.spec, target, check)
     base = snapshot_of(base_loaded)
     with stage("diff"):
         return plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))

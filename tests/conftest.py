@@ -38,12 +38,22 @@ def base_repo(tmp_path: Path) -> git.Repo:
     return make_base_repo(tmp_path / "fleet-repo")
 
 
+FREQTRADE_CHECK = {
+    "FLEETOPS_FREQTRADE_CHECK": "local",
+    "FLEETOPS_FREQTRADE_PYTHON": os.environ.get("FLEETOPS_FREQTRADE_PYTHON", str(ROOT / ".venv-freqtrade" / "bin" / "python")),
+    "FLEETOPS_CACHE_DIR": os.environ.get("FLEETOPS_CACHE_DIR", f"/tmp/fleetops-test-cache-{os.getuid()}"),
+}
+"""The test fleet runs the stand-in image (no FreqTrade in it): every CLI run judges its configs with
+the real FreqTrade of .venv-freqtrade (the README's test setup installs it), answers cached across
+runs by what was judged. tests/integration/test_freqtrade_check.py runs the image's own."""
+
+
 @pytest.fixture
 def fleetops(tmp_path: Path) -> Callable[..., Run]:
     """Run ``fleetops ARGS`` as its own process (exit codes and stderr as a user sees them)."""
 
     def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
-        env = {**os.environ, "FLEETOPS_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1", **(env or {})}
+        env = {**os.environ, "FLEETOPS_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1", **FREQTRADE_CHECK, **(env or {})}
         proc = subprocess.run(
             [sys.executable, "-m", "engine", *args], cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=120
         )

@@ -65,6 +65,11 @@ CASES: dict[tuple[str, str], tuple[list[tuple[str, str, str]], str, str]] = {
                          "bot/solo", "dry_run"),
     ("Bot", "enabled"): ([(BOTS, "stoploss: -0.15", "stoploss: -0.15\nenabled: false")], "bot/solo", "enabled"),
     ("Bot", "secrets"): ([(BOTS, "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:TG'}")], "bot/solo", "secrets.telegram_token"),
+    ("Bot", "order_types"): ([(BOTS, "stoploss: -0.15", "stoploss: -0.15\norder_types: {entry: market}")], "bot/solo", "order_types.entry"),
+    ("Bot", "entry_pricing"): ([(BOTS, "stoploss: -0.15", "stoploss: -0.15\nentry_pricing: {price_side: ask}")], "bot/solo",
+                              "entry_pricing.price_side"),
+    ("Bot", "exit_pricing"): ([(BOTS, "stoploss: -0.15", "stoploss: -0.15\nexit_pricing: {use_order_book: true}")], "bot/solo",
+                             "exit_pricing.use_order_book"),
     ("Bot", "freqtrade"): ([(BOTS, "process_only_new_candles: true", "process_only_new_candles: false")], "bot/euro-1",
                            "freqtrade.process_only_new_candles"),
 }

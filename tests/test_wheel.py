@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FREQTRADE_CHECK, ROOT
 
 
 def run(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)})
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "FLEETOPS_FREQTRADE_CHECK": "local",  # the installed checker script, judged by FreqTrade
+           "FLEETOPS_FREQTRADE_PYTHON": FREQTRADE_CHECK["FLEETOPS_FREQTRADE_PYTHON"]}
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode in (0, 2), f"{args}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     return proc
 
@@ -38,6 +40,7 @@ def test_the_built_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     run(fleetops, "init", "my-fleet", cwd=tmp_path)
     valid = run(fleetops, "validate", "--repo", "my-fleet", "--format", "json", cwd=tmp_path)
     assert json.loads(valid.stdout)["counts"]["bots"] == 19
+    assert {row["freqtrade"] for row in json.loads(valid.stdout)["freqtrade_check"]} == {"2026.9"}
     rendered = run(fleetops, "render", "--repo", "my-fleet", "--out", "out", cwd=tmp_path)
     assert "rendered" in rendered.stdout and (tmp_path / "out/docker-compose.yml").is_file()
     assert list((tmp_path / "out/containers").glob("*/etc/supervisord.conf"))

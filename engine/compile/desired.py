@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 from engine.compile.assign import Placement, assign_bots
 from engine.compile.essence import (
@@ -23,6 +24,7 @@ from engine.compile.essence import (
     TrailingStopEssence,
     WalletEssence,
 )
+from engine.compile.strategy_settings import declared_order_types
 from engine.compile.templates import template_version
 from engine.hashing import short_hash
 from engine.naming import BOT_USER_UID, SUPERVISOR_CONF, bot_data_dir, bot_etc_dir, preload_launcher
@@ -177,7 +179,23 @@ def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> BotEssence:
         run_as=BOT_USER_UID,
         on_change=bot.on_change or ("restart" if bot.dry_run else "drain"),
         drain_timeout=bot.drain_timeout or defaults.drain_timeout,
+        **_order_settings(bot, pin.text, pin.class_name),
     )
+
+
+def _order_settings(bot: Bot, strategy_text: str, class_name: str) -> dict[str, Any]:
+    """``order_types`` and both pricing blocks as FreqTrade will read them. A price side the spec
+    leaves out follows the order type: FreqTrade refuses a market entry unless entry_pricing's
+    price_side is ``other`` (or ``ask``), a market exit unless exit_pricing's is ``other`` (or
+    ``bid``) (``_validate_price_config``, 2026.9); the order types are the spec's, else the ones
+    the strategy declares literally (``engine.compile.strategy_settings``)."""
+    order_types = bot.order_types.model_dump(exclude_none=True) if bot.order_types is not None else None
+    effective = order_types if order_types is not None else declared_order_types(strategy_text, class_name)
+    entry = bot.entry_pricing.model_dump(exclude_none=True) if bot.entry_pricing.model_fields_set else {}
+    exit_ = bot.exit_pricing.model_dump(exclude_none=True) if bot.exit_pricing.model_fields_set else {}
+    entry.setdefault("price_side", "other" if effective.get("entry") == "market" else "same")
+    exit_.setdefault("price_side", "other" if effective.get("exit") == "market" else "same")
+    return {"order_types": order_types, "entry_pricing": entry, "exit_pricing": exit_}
 
 
 @functools.lru_cache(maxsize=64)

@@ -79,6 +79,11 @@ class BotEssence(Essence):
     run_as: int
     on_change: Literal["restart", "drain"]
     drain_timeout: int
+    order_types: dict[str, JsonValue] | None = None
+    """FreqTrade's ``order_types`` as rendered; None leaves them to the strategy."""
+    entry_pricing: dict[str, JsonValue] = {"price_side": "same"}
+    exit_pricing: dict[str, JsonValue] = {"price_side": "same"}
+    """Rendered as is; the defaults are what fleetops rendered before these were settings."""
 
 
 POLICY_FIELDS = frozenset({"on_change", "drain_timeout"})

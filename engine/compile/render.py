@@ -9,7 +9,6 @@ here; they are materialised at apply time only.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +59,7 @@ class RenderedFleet:
         for rel, text in self.files.items():
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            target.write_bytes(text.encode())  # UTF-8 whatever the locale: the bytes the bots read at apply
         return list(self.files)
 
 
@@ -84,7 +83,7 @@ def _remove_previous_render(root: Path) -> None:
 
 
 def render_bot_config(bot: DesiredBot) -> str:
-    return pretty_json(freqtrade_config(bot.name, bot.essence))
+    return pretty_json(freqtrade_config(bot.name, bot.essence), ascii_only=True)
 
 
 def render_supervisord(container: DesiredContainer, fleet: DesiredFleet) -> str:
@@ -135,8 +134,7 @@ class _PreloadView:
     program = PRELOAD_PROGRAM
     data = PRELOAD_DATA
     user = str(BOT_USER_UID)
-    command = shlex.join(["python3", f"{PRELOAD_ETC}/{SCRIPT}", "serve", "--socket", PRELOAD_SOCKET,
-                          "--modules", f"{PRELOAD_ETC}/{MODULE_LIST}"])
+    command = ("python3", f"{PRELOAD_ETC}/{SCRIPT}", "serve", "--socket", PRELOAD_SOCKET, "--modules", f"{PRELOAD_ETC}/{MODULE_LIST}")
 
     @property
     def hash(self) -> str:
@@ -151,4 +149,4 @@ class _BotView:
         self.data_dir = bot_data_dir(bot.name)
         self.enabled = bot.essence.enabled
         self.user = str(bot.essence.run_as) if bot.essence.run_as else None
-        self.command_line = shlex.join(bot.essence.command)
+        self.command = bot.essence.command

@@ -134,7 +134,7 @@ class Runtime:
     def write_bot(self, bot: DesiredBot) -> None:
         """Config, secrets and pinned strategy of one bot, in its container's directory."""
         owner = _owner(bot.essence.run_as)
-        secrets = pretty_json(self._secrets(bot)).encode()
+        secrets = pretty_json(self._secrets(bot), ascii_only=True).encode()
         strategy_file = f"{bot.essence.strategy_class}.py"
         with self._open(bot.container) as root:
             with root.walk(HOST_ETC, BOTS, bot.name, create=True) as etc:

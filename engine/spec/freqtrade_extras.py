@@ -1,8 +1,9 @@
 """Checks on a bot's free-form ``freqtrade:`` block, merged under its rendered FreqTrade config.
 
 Called by ``engine.spec.validate``. The block may tune FreqTrade, but never take over what
-fleetops manages (paths, the API server, the exchange and pairs, money settings that have their
-own spec keys), never carry a literal secret and never hold a non-finite number.
+fleetops manages (paths, the API server, the exchange and pairs, money settings, order types and
+price sides that have their own spec keys: ``engine.spec.managed`` names the spec key that sets
+each, and the error says it), never carry a literal secret and never hold a non-finite number.
 
 Which keys hold credentials comes from FreqTrade's own config schema (``CONF_SCHEMA``, 2026.9):
 ``exchange.key/secret/password/uid/wallet_address/private_key/api_key``, ``telegram.token`` and
@@ -19,20 +20,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine.spec.managed import MANAGED_EXCHANGE_KEYS, MANAGED_KEYS, managed_message
 from engine.spec.rawdoc import Loc
 
 __all__ = ["MANAGED_KEYS", "check_freqtrade_extras"]
 
-MANAGED_KEYS = frozenset({
-    "add_config_files", "api_server", "bot_name", "datadir", "db_url", "dry_run", "dry_run_wallet", "entry_pricing",
-    "exit_pricing", "initial_state", "internals", "logfile", "max_open_trades", "minimal_roi", "pairlists",
-    "recursive_strategy_search", "runmode", "stake_amount", "stake_currency", "stoploss", "strategy", "strategy_path",
-    "timeframe", "trailing_only_offset_is_reached", "trailing_stop", "trailing_stop_positive", "trailing_stop_positive_offset",
-    "user_data_dir",
-})
-"""Keys fleetops renders: set through the bot spec, never through the block."""
-_MANAGED_EXCHANGE = frozenset({"name", "pair_whitelist", "pair_blacklist", "key", "secret", "password", "uid",
-                               "wallet_address", "private_key", "api_key"})
 _SECRET_PATHS = {
     ("telegram", "token"), ("telegram", "chat_id"), ("webhook", "url"), ("discord", "webhook_url"), ("coingecko", "api_key"),
 }
@@ -49,13 +41,13 @@ def check_freqtrade_extras(extras: dict[str, Any]) -> list[tuple[Loc, str, bool]
     problems: list[tuple[Loc, str, bool]] = []
     for key, value in extras.items():
         if key in MANAGED_KEYS:
-            problems.append(((key,), f"freqtrade.{key} is managed by fleetops; set it through the bot spec, not the freqtrade block", True))
+            problems.append(((key,), managed_message((key,)) or f"freqtrade.{key} is managed by fleetops", True))
         elif key == "exchange":
             if not isinstance(value, dict):
                 problems.append(((key,), "freqtrade.exchange must be a mapping of extra exchange settings (the exchange itself is the bot's 'exchange')", False))
                 continue
-            for sub in sorted(set(value) & _MANAGED_EXCHANGE):
-                problems.append(((key, sub), f"freqtrade.exchange.{sub} is managed by fleetops (use exchange, pairs or secrets)", True))
+            for sub in sorted(set(value) & MANAGED_EXCHANGE_KEYS):
+                problems.append(((key, sub), managed_message((key, sub)) or f"freqtrade.exchange.{sub} is managed by fleetops", True))
             for block in sorted(set(value) & _CCXT_BLOCKS):
                 options = value[block]
                 for option in sorted(options) if isinstance(options, dict) else []:

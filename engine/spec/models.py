@@ -24,10 +24,13 @@ __all__ = [
     "KIND_MODELS",
     "SECRET_TARGETS",
     "Bot",
+    "EntryPricing",
+    "ExitPricing",
     "Fleet",
     "FleetDefaults",
     "Health",
     "NotifyTarget",
+    "OrderTypes",
     "Pool",
     "TrailingStop",
     "Wallet",
@@ -242,6 +245,48 @@ class TrailingStop(_Spec):
         return self
 
 
+OrderType = Literal["limit", "market"]
+PriceSide = Literal["ask", "bid", "same", "other"]
+
+
+class OrderTypes(_Spec):
+    """FreqTrade's ``order_types``, in its own names (config schema 2026.9). Set, it is rendered
+    whole and replaces the strategy's own (FreqTrade: the config wins over the strategy); keys
+    left out take FreqTrade's strategy defaults (``IStrategy.order_types``)."""
+
+    entry: OrderType = "limit"
+    exit: OrderType = "limit"
+    emergency_exit: OrderType | None = None
+    force_entry: OrderType | None = None
+    force_exit: OrderType | None = None
+    stoploss: OrderType = "limit"
+    stoploss_on_exchange: bool = False
+    stoploss_on_exchange_interval: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    stoploss_on_exchange_limit_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    stoploss_price_type: Literal["last", "mark", "index"] | None = None
+
+
+class DepthOfMarket(_Spec):
+    enabled: bool = False
+    bids_to_ask_delta: Annotated[float, Field(ge=0, le=MAX_MONEY)] = 0.0
+
+
+class ExitPricing(_Spec):
+    """FreqTrade's ``exit_pricing``. ``price_side`` left out: ``other`` when the bot's exit orders
+    are market orders (FreqTrade refuses anything else for them), ``same`` otherwise."""
+
+    price_side: PriceSide | None = None
+    price_last_balance: Annotated[float, Field(ge=0, le=1)] | None = None
+    use_order_book: bool | None = None
+    order_book_top: Annotated[int, Field(ge=1, le=50)] | None = None
+
+
+class EntryPricing(ExitPricing):
+    """FreqTrade's ``entry_pricing``; ``price_side`` as for exits, after the entry order type."""
+
+    check_depth_of_market: DepthOfMarket | None = None
+
+
 class Bot(_Spec):
     kind: Literal["Bot"]
     name: Name
@@ -258,6 +303,9 @@ class Bot(_Spec):
     stoploss: Annotated[float, Field(gt=-1, lt=0)]
     minimal_roi: Annotated[dict[RoiMinutes, Annotated[float, Field(ge=-1, le=100)]], Field(max_length=100)] = {"0": 0.1}
     trailing_stop: TrailingStop | None = None
+    order_types: OrderTypes | None = None
+    entry_pricing: EntryPricing = EntryPricing()
+    exit_pricing: ExitPricing = ExitPricing()
     dry_run: bool = True
     enabled: bool = True
     on_change: Literal["restart", "drain"] | None = None

@@ -2,14 +2,17 @@
 
 Called by ``engine.spec.validate`` once per distinct pin. A pin resolves through git to a full
 commit SHA and the sha256 of ``strategies/<ClassName>.py`` at that commit; the class must be
-defined there the way FreqTrade's resolver finds it (it greps for ``class <Name>(``).
+defined there the way FreqTrade's resolver finds it (``IResolver._search_object``, 2026.9): it
+reads the file as UTF-8 text and greps for ``class <Name>(``, then Python's import machinery
+compiles the file's *bytes* — so a UTF-8 byte-order mark or a coding cookie is honoured exactly as
+``importlib`` honours it. What the bot's strategy dir receives is the pinned blob, byte for byte.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import re
+from collections.abc import Iterator
 
 from engine.errors import SourceError
 from engine.spec.fleetspec import ResolvedPin
@@ -47,23 +50,35 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
         raise PinError(f"strategy pin '{pin}': {path} at {ref} is not UTF-8 text (byte {exc.start})") from None
     if "\0" in text:
         raise PinError(f"strategy pin '{pin}': {path} at {ref} contains a NUL byte")
-    _check_class(pin, path, ref, class_name, text)
+    _check_class(pin, path, ref, class_name, blob.data, text)
     return ResolvedPin(class_name=class_name, ref=ref, commit=commit.hexsha, sha256=hashlib.sha256(blob.data).hexdigest(), text=text)
 
 
-def _check_class(pin: str, path: str, ref: str, class_name: str, text: str) -> None:
+def _check_class(pin: str, path: str, ref: str, class_name: str, data: bytes, text: str) -> None:
     try:
-        tree = ast.parse(text, filename=path)
+        tree = ast.parse(data, filename=path)  # bytes, as importlib compiles them: BOM and coding cookie honoured
     except SyntaxError as exc:
         raise PinError(f"strategy pin '{pin}': {path} at {ref} has a Python syntax error at line {exc.lineno}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise PinError(f"strategy pin '{pin}': {path} at {ref} cannot be parsed as Python (nested too deeply)") from None
-    defined = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    defined = set(_module_classes(tree.body))
     if class_name not in defined:
         known = f" (it defines: {', '.join(sorted(defined))})" if defined else ""
         raise PinError(f"strategy pin '{pin}': {path} at {ref} does not define class {class_name}{known}")
-    if not re.search(rf"^class {re.escape(class_name)}\(", text, re.MULTILINE):
+    if f"class {class_name}(" not in text:
         raise PinError(
             f"strategy pin '{pin}': FreqTrade finds classes by the literal text 'class {class_name}(' "
             f"which {path} at {ref} does not contain"
         )
+
+
+def _module_classes(body: list[ast.stmt]) -> Iterator[str]:
+    """Classes an import of the module defines as module attributes: top level, and inside
+    module-level ``if``/``try``/``with`` blocks (never inside a function or another class)."""
+    for node in body:
+        if isinstance(node, ast.ClassDef):
+            yield node.name
+        elif isinstance(node, (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith)):
+            for block in (getattr(node, "body", []), getattr(node, "orelse", []), getattr(node, "finalbody", []),
+                          *(handler.body for handler in getattr(node, "handlers", []))):
+                yield from _module_classes(block)

@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from engine.check import require_accepted
 from engine.compile.desired import compile_fleet
 from engine.errors import FleetopsError, SourceError, SpecError, StateError
 from engine.flow import Context, apply_plan, plan_live, remember_origin
@@ -230,6 +231,8 @@ class Watcher:
         try:
             loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache,
                                 warn=lambda w: self.log(str(w), event="warning", level="warn", commit=sha))
+            if self.ctx.freqtrade_check is not None:  # a config FreqTrade would refuse quarantines the commit like a bad spec
+                require_accepted(loaded.spec, compile_fleet(loaded.spec), self.ctx.freqtrade_check)
         except (SpecError, SourceError) as exc:
             first = str(exc).splitlines()[0] + (f" (+{len(exc.problems) - 1} more)" if isinstance(exc, SpecError) and len(exc.problems) > 1 else "")
             return "invalid", None, first, "invalid"

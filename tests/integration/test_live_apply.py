@@ -224,7 +224,9 @@ def test_secrets_reach_only_the_bots_runtime_file(live: LiveFleetHelper, monkeyp
     import stat
 
     token = "tg-7f3a9c1e-very-secret"
-    edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:FLEET_TG_TOKEN'}")
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nfreqtrade: {telegram: {enabled: false}}\n"
+         "secrets: {telegram_token: 'env:FLEET_TG_TOKEN', telegram_chat_id: 'env:FLEET_TG_CHAT'}")  # what FreqTrade's schema requires
+    monkeypatch.setenv("FLEET_TG_CHAT", "4242")
     missing = live.apply()
     assert missing.code == 1 and "environment variable FLEET_TG_TOKEN is not set" in missing.err
     assert live.containers() == {}  # nothing was touched
@@ -332,3 +334,24 @@ def test_notify_hooks_receive_each_apply_and_rollback(live: LiveFleetHelper) -> 
     assert [(e["event"], e["revision"], e["status"]) for e in received] == [("apply", 1, "applied"), ("apply", 2, "applied"), ("rollback", 3, "applied")]
     assert received[0]["fleet"] == FLEET and received[0]["plan_summary"]["create"] == 13
     assert received[2]["message"] == "rollback to revision 1"
+
+
+@pytest.mark.also_preloaded
+def test_a_quoted_argument_with_an_inline_comment_marker_reaches_every_bot(live: LiveFleetHelper) -> None:
+    """supervisord's config parser reads whitespace + ';' or '#' as a comment: the rendered command must still
+    give every pool bot (and the dedicated one, through Docker) exactly the argv the spec meant."""
+    note = "keep ;this #and %(ENV_HOME)s 100%"
+    command = "standin-bot trade --config {config} --config {secrets} --userdir {userdir}"
+    edit(live.root / "fleet/fleet.yaml", command, f'"{command} --note \'{note}\'"')  # YAML-quoted: ' #' would start a YAML comment
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    assert "5 bot(s) answered their ping" in result.out
+    for container in (STANDARD, f"{FLEET}-small-1"):
+        programs = live.programs(container)
+        assert programs and all(state == "RUNNING" for state, _ in programs.values()), programs
+        for bot, (_, pid) in programs.items():
+            exec_id = live.api.exec_create(container, ["cat", f"/proc/{pid}/cmdline"])
+            argv = live.api.exec_start(exec_id).decode().rstrip("\0").split("\0")
+            assert argv[-2:] == ["--note", note], (bot, argv)
+    assert live.api.inspect_container(f"{FLEET}-bot-solo")["Config"]["Cmd"][-2:] == ["--note", note]
+    assert live.plan("--detailed-exitcode").code == 0

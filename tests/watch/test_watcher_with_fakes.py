@@ -38,6 +38,21 @@ def test_an_invalid_commit_is_quarantined_and_nothing_changes(origin: Origin, wa
     w.until(lambda: w.applied() == fixed, what="the fix")
 
 
+def test_a_commit_freqtrade_would_refuse_is_quarantined_like_a_bad_spec(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    from engine.check import CheckSettings
+    from tests.conftest import FREQTRADE_CHECK
+
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    w.watcher.ctx.freqtrade_check = CheckSettings(None, "unix:///nonexistent/docker.sock", FREQTRADE_CHECK)  # judged by .venv-freqtrade
+    mutations = w.engine.mutations
+    bad = origin.push("unlimited everything", origin.edit("fleet/bots.yaml", "stake_amount: unlimited", "stake_amount: unlimited\nmax_open_trades: -1"))
+    w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
+    assert ("fleet/bots.yaml:32:18: error: bot 'beta-1': FreqTrade 2026.9 would refuse to start with this config: `max_open_trades` and "
+            "`stake_amount` cannot both be unlimited.") in w.watcher.queue.view().quarantined[bad]
+    assert w.engine.mutations == mutations
+
+
 def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
     w: RunningWatcher = watching()
     w.until(lambda: w.applied() is not None)

@@ -1,0 +1,226 @@
+"""The judges of the FreqTrade check: an image's own FreqTrade, or a local one; with their cache.
+
+Called by ``engine.check.freqtrade``. A judge takes bot requests (``engine.check.request``) and
+answers, per bot, FreqTrade's findings — ``{"check", "message", "path"}`` as
+``engine/container/ftcheck.py`` prints them — or says why it cannot judge (``Unavailable``).
+Every judge runs the same script, in one process for all its bots, with a deadline; answers are
+cached per bot by (judge identity, request digest) when a state dir exists.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from engine.check.request import BotRequest
+from engine.errors import FleetopsError
+from engine.hashing import short_hash
+
+__all__ = ["CACHE_DIR", "ImageJudge", "Judgement", "LocalJudge", "Unavailable", "cache_dir", "checker_script"]
+
+Finding = dict[str, Any]
+CACHE_DIR = Path("cache") / "freqtrade-check"
+"""Under the state dir."""
+
+
+def cache_dir(state_dir: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """Where answers are kept (see ``_Cache``); None: nowhere."""
+    if environ.get("FLEETOPS_CACHE_DIR"):
+        return Path(environ["FLEETOPS_CACHE_DIR"]) / "freqtrade-check"
+    return state_dir / CACHE_DIR if state_dir is not None and state_dir.is_dir() else None
+CACHE_LIMIT = 20_000
+"""Bot answers kept per judge: a few full fleets' worth; the oldest go first."""
+
+
+class Unavailable(Exception):
+    """This judge cannot judge; the message says why in a sentence part."""
+
+
+class DockerDown(Unavailable):
+    """No Docker engine answered: no image of this run can be judged through it."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    version: str
+    judge: str
+    """How the warning and the errors name the judge: "image fleetops/freqtrade:2026.9", "local"."""
+    findings: dict[str, list[Finding]]
+
+
+def checker_script() -> str:
+    return resources.files("engine.container").joinpath("ftcheck.py").read_text(encoding="utf-8")
+
+
+def _deadline(bots: int) -> float:
+    return 60.0 + 0.05 * bots
+
+
+class _Cache:
+    """``<cache>/<judge>.json``: request digest → [version, findings]. ``<cache>`` is
+    ``FLEETOPS_CACHE_DIR``/freqtrade-check when set (CI can keep it between runs), else
+    ``<state>/cache/freqtrade-check`` when the state dir exists, else there is no cache."""
+
+    def __init__(self, cache_dir: Path | None, identity: str) -> None:
+        self.path = cache_dir / f"{short_hash([identity, checker_script()])}.json" if cache_dir is not None else None
+        self.entries: dict[str, Any] = {}
+        if self.path is not None:
+            try:
+                loaded = json.loads(self.path.read_text())
+                self.entries = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def split(self, requests: Mapping[str, BotRequest]) -> tuple[dict[str, list[Finding]], dict[str, BotRequest], str | None]:
+        known, missing, version = {}, {}, None
+        for bot, request in requests.items():
+            entry = self.entries.get(request.digest)
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], list):
+                known[bot], version = entry[1], str(entry[0])
+            else:
+                missing[bot] = request
+        return known, missing, version
+
+    def store(self, version: str, requests: Mapping[str, BotRequest], findings: Mapping[str, list[Finding]]) -> None:
+        if self.path is None or not requests:
+            return
+        for bot, request in requests.items():
+            self.entries.pop(request.digest, None)
+            self.entries[request.digest] = [version, findings.get(bot, [])]
+        while len(self.entries) > CACHE_LIMIT:
+            self.entries.pop(next(iter(self.entries)))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(self.entries))
+            temporary.replace(self.path)
+        except OSError:
+            pass  # a cache that cannot be written costs time, never correctness
+
+
+Requests = Callable[[], Mapping[str, BotRequest]]
+"""Built only once a judge is known to be able to judge: nothing is rendered for a check that is skipped."""
+
+
+def _judge(identity: str, name: str, cache: Path | None, make_requests: Requests, run: Any) -> Judgement:
+    stored = _Cache(cache, identity)
+    known, missing, version = stored.split(make_requests())
+    if missing:
+        answer = run({"bots": {bot: r.payload for bot, r in missing.items()}}, len(missing))
+        if "unavailable" in answer:
+            raise Unavailable(f"{name} has no FreqTrade its Python can import ({answer['unavailable']})")
+        version = str(answer.get("freqtrade", "unknown"))
+        found = {bot: list(answer.get("bots", {}).get(bot, [])) for bot in missing}
+        stored.store(version, missing, found)
+        known.update(found)
+    return Judgement(version or "unknown", name, known)
+
+
+def _parse(stdout: bytes, what: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(stdout)
+    except ValueError:
+        raise Unavailable(f"{what} printed no answer") from None
+    if not isinstance(answer, dict):
+        raise Unavailable(f"{what} printed no answer")
+    return answer
+
+
+class ImageJudge:
+    """The FreqTrade inside each image, through one throwaway container per image."""
+
+    def __init__(self, docker_host: str | None) -> None:
+        from engine.live.oneshot import OneShot  # the Docker SDK only when a check asks for it
+
+        self.docker = OneShot(docker_host)
+
+    def judge(self, image: str, requests: Requests, cache: Path | None) -> Judgement:
+        try:
+            image_id = self.docker.image_id(image)
+        except FleetopsError as exc:
+            raise DockerDown(str(exc)) from None
+        if image_id is None:
+            raise Unavailable(f"the Docker engine does not have image {image} (fleetops never pulls; pull or build it)")
+
+        def run(payload: dict[str, Any], bots: int) -> dict[str, Any]:
+            try:
+                result = self.docker.run(image, ["python3", "-c", checker_script()], json.dumps(payload).encode(), deadline=_deadline(bots))
+            except FleetopsError as exc:
+                raise Unavailable(str(exc)) from None
+            if result.exit_code == 127:
+                raise Unavailable(f"image {image} has no python3")
+            if result.exit_code != 0:
+                raise Unavailable(f"the check in image {image} failed (exit {result.exit_code}): {_tail(result.stderr)}")
+            return _parse(result.stdout, f"the check in image {image}")
+
+        return _judge(f"image {image_id}", f"image {image}", cache, requests, run)
+
+
+class LocalJudge:
+    """A FreqTrade installed beside fleetops: a subprocess of its interpreter."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.python = _local_python(environ)
+
+    def judge(self, requests: Requests, cache: Path | None) -> Judgement:
+        if self.python is None:
+            raise Unavailable("no local FreqTrade was found")
+        python = self.python
+        try:
+            version = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('freqtrade'))"],
+                                     capture_output=True, text=True, timeout=30, env=_clean_env()).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise Unavailable(f"{python} does not run ({type(exc).__name__})") from None
+        if not version:
+            raise Unavailable(f"{python} cannot import freqtrade")
+
+        def run(payload: dict[str, Any], bots: int) -> dict[str, Any]:
+            try:
+                proc = subprocess.run([python, "-c", checker_script()], input=json.dumps(payload).encode(), capture_output=True,
+                                      timeout=_deadline(bots), env=_clean_env())
+            except subprocess.TimeoutExpired:
+                raise Unavailable(f"the check with {python} did not finish within {_deadline(bots):.0f} s") from None
+            except OSError as exc:
+                raise Unavailable(f"{python} does not run ({type(exc).__name__})") from None
+            if proc.returncode != 0:
+                raise Unavailable(f"the check with {python} failed (exit {proc.returncode}): {_tail(proc.stderr)}")
+            return _parse(proc.stdout, f"the check with {python}")
+
+        return _judge(f"local {os.path.realpath(python)} {version}", f"local {python}", cache, requests, run)
+
+
+def _local_python(environ: Mapping[str, str]) -> str | None:
+    named = environ.get("FLEETOPS_FREQTRADE_PYTHON")
+    if named:
+        return named
+    if importlib.util.find_spec("freqtrade") is not None:
+        return sys.executable
+    command = shutil.which("freqtrade", path=environ.get("PATH"))
+    if command is not None:
+        try:
+            first = Path(command).read_bytes()[:512].split(b"\n", 1)[0]
+        except OSError:
+            return None
+        interpreter = first[2:].strip().decode(errors="replace") if first.startswith(b"#!") else ""
+        if interpreter and " " not in interpreter and Path(interpreter).name.startswith("python"):
+            return interpreter  # pip's console script names the Python it was installed into
+    return None
+
+
+def _clean_env() -> dict[str, str]:
+    """Nothing of fleetops' environment (its settings, the user's secrets) reaches the judge."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
+
+
+def _tail(stderr: bytes) -> str:
+    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
