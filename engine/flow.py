@@ -12,6 +12,7 @@ are ``engine.live.policy``'s; the outside world is reached only through ``Ports`
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +26,14 @@ from engine.live.drain import drain, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
+from engine.live.hostfacts import UserIds, stamp_host_facts
 from engine.live.noop_proof import ContainerSeen, SpecInputs, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
 from engine.live.processes import ProcessWatch
 from engine.live.runtime import Runtime
-from engine.live.secrets import load_or_create_key
+from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
 from engine.live.store import Revision, RevisionStatus, RevisionStore
 from engine.live.trading import LOOP_WINDOW, wait_trading
 from engine.naming import Labels, network_name
@@ -84,6 +86,10 @@ class Context:
         """The store for reading; None when nothing was ever applied (reading creates nothing)."""
         return self._store if self._store is not None else RevisionStore.open_readonly(self.state_dir)
 
+    def environ_now(self) -> Mapping[str, str]:
+        """Where secret references are resolved: the given environment, else the process's."""
+        return self.environ if self.environ is not None else os.environ
+
     def runtime(self, fleet: str, *, writable: bool = False) -> Runtime:
         key = load_or_create_key(self.state_dir) if writable else None
         return Runtime(self.state_dir, fleet, key, self.environ, self.progress)
@@ -97,6 +103,10 @@ class LivePlan:
     source: Snapshot
     inputs: SpecInputs | None = None
     """What the compile read, when it read a working tree: lets a no-changes plan write a no-op proof."""
+    uids: UserIds = field(default_factory=dict)
+    """User names' uids in the target's images, as stamped onto the target."""
+    keyed: bool = True
+    """False when the state dir had no key yet (nothing applied): apply stamps secret digests then."""
 
 
 @dataclass
@@ -120,13 +130,22 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
     current = policy.current_revision(ctx.read_store(), fleet)
     with stage("compile target"):
         target = target_of(live.placements())
+    with stage("host facts"):
+        target, uids, keyed = _with_host_facts(ctx, target)
     with stage("diff"):
         baseline = baseline_from_live(live, ctx.stored_fleet(current) if current else None)
         meta = Snapshot("live", None, current.commit if current else None, revision=current.number if current else None)
         plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
     with stage("open trades"):
         plan, _counts = with_open_trades(plan, live, ctx.ports.bot_api)
-    return LivePlan(plan, target, live, source)
+    return LivePlan(plan, target, live, source, uids=uids, keyed=keyed)
+
+
+def _with_host_facts(ctx: Context, target: DesiredFleet) -> tuple[DesiredFleet, UserIds, bool]:
+    """The target stamped with what only this host knows (``engine.live.hostfacts``)."""
+    uids: UserIds = {}
+    key = load_key(ctx.state_dir)
+    return stamp_host_facts(target, key, ctx.environ_now(), uids), uids, key is not None
 
 
 def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:
@@ -150,8 +169,24 @@ def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path, docke
             b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else ())
         for name, listed in live.containers.items()
     }
-    write_proof(ctx.state_dir, Path(repo).resolve(), docker_host, live_plan.inputs, live.fleet, plan.baseline.revision, containers)
+    secrets = _secret_inputs(live_plan.target)
+    if secrets is None:
+        return False
+    inputs = dataclasses.replace(live_plan.inputs, secrets=secrets)
+    write_proof(ctx.state_dir, Path(repo).resolve(), docker_host, inputs, live.fleet, plan.baseline.revision, containers)
     return True
+
+
+def _secret_inputs(target: DesiredFleet) -> dict[str, str] | None:
+    """Secret reference → the digest the plan stamped for its value (None: one could not be read)."""
+    found: dict[str, str] = {}
+    for bot in target.bots.values():
+        for name, reference in bot.essence.secrets.items():
+            digest = bot.essence.secret_digests.get(name)
+            if digest is None or digest == UNRESOLVED:
+                return None
+            found[reference] = digest
+    return found
 
 
 def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
@@ -168,6 +203,7 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     that stops the apply marks the revision failed (or interrupted) before it propagates. The
     fleet's notify hooks hear about every revision once it is final, and can never change it.
     """
+    live_plan = _keyed(ctx, live_plan)
     store = ctx.store()
     for interrupted in store.mark_interrupted():
         ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
@@ -183,6 +219,17 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
         raise
     _notify(ctx, target, number, event)
     return outcome
+
+
+def _keyed(ctx: Context, live_plan: LivePlan) -> LivePlan:
+    """A plan made before the state dir had a key (its first apply) gets its secret digests now.
+
+    Without a key nothing was applied from this state dir, so nothing runs that the digests could
+    change the plan for: only what the records and the revision will keep changes."""
+    if live_plan.keyed:
+        return live_plan
+    target = stamp_host_facts(live_plan.target, load_or_create_key(ctx.state_dir), ctx.environ_now(), live_plan.uids)
+    return dataclasses.replace(live_plan, target=target, keyed=True)
 
 
 def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:

@@ -63,10 +63,15 @@ class ContainerDefinition:
 MOUNTS = (Mount(HOST_ETC, ETC_MOUNT, read_only=True), Mount(HOST_DATA, DATA_MOUNT, read_only=False))
 
 
+def _docker_user(run_as: int | str) -> str:
+    """Docker's ``user``: ``uid:gid`` for a uid (no /etc/passwd entry needed), a name as the image knows it."""
+    return f"{run_as}:{run_as}" if isinstance(run_as, int) else run_as
+
+
 def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:
     essence = container.essence
     first_bot = fleet.bots[container.bots[0]].essence if container.bots else None
-    dedicated_user = f"{essence.run_as}:{essence.run_as}" if container.dedicated and essence.run_as else None
+    dedicated_user = _docker_user(essence.run_as) if container.dedicated else None
     return ContainerDefinition(
         name=container.name,
         image=essence.image,

@@ -106,7 +106,7 @@ class Executor:
 
     def _carry(self, bot: str) -> None:
         skipped = self.runtime.carry_bot_data(bot, self.live.bots[bot].container, self.target.bots[bot].container,
-                                              self.target.bots[bot].essence.run_as)
+                                              self.target.bots[bot].essence.uid)
         for what in skipped:
             self.progress(f"move of {bot}: not copied (not a regular file or directory): {what}")
 

@@ -6,7 +6,9 @@ reads every bot's record (~0.4 s at 200 bots). So when an ``apply`` runs the ful
 nothing to do, it writes down what that conclusion rested on:
 
 - a digest of every input the compile read: the spec files' blob SHAs, the commit each strategy
-  pin resolved to, fleetops' own code and templates, and the ``FLEETOPS_*`` settings;
+  pin resolved to, fleetops' own code and templates, the ``FLEETOPS_*`` settings, and the keyed
+  digest of every secret value the bots are given (``engine.live.secret_values``: a rotated
+  value behind an unchanged reference is a change too);
 - the revision the fleet runs (the newest in the store, applied);
 - each managed container as Docker's list call showed it (id, state, every label) and the
   stamp of its host-side records directory (every record is written by rename into it).
@@ -31,13 +33,14 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from engine.errors import SourceError, SupervisorError
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT
+from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
 from engine.live.supervisor_ctl import states_of_many
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
 from engine.resources import template_dir
@@ -58,6 +61,8 @@ class SpecInputs:
 
     files: tuple[tuple[str, str], ...]
     pins: Mapping[str, str]
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Secret reference → the keyed digest of its value, as the plan stamped it."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,8 @@ def write_proof(state_dir: Path, repo_dir: Path, docker_host: str | None, inputs
     """Record why the fleet at ``repo_dir``'s working tree needs no change (atomically)."""
     proof = {
         "format": PROOF_FORMAT, "repo": str(repo_dir), "docker": _docker_url(docker_host), "fleet": fleet, "revision": revision,
-        "inputs": _inputs_digest(inputs.files, inputs.pins), "pins": dict(inputs.pins),
+        "inputs": _inputs_digest(inputs.files, inputs.pins, inputs.secrets), "pins": dict(inputs.pins),
+        "secret_refs": sorted(inputs.secrets),
         "containers": {name: {"id": c.id, "state": c.state, "labels": _digest(sorted(c.labels.items())),
                               "records": _records_stamp(state_dir, fleet, name), "enabled_bots": list(c.enabled_bots)}
                        for name, c in sorted(containers.items())},
@@ -114,7 +120,8 @@ def proven_unchanged(state_dir: Path, repo: str | Path, docker_host: str | None)
             return None
         commit, dirty, pins = git
         files = tuple((f.path, f.blob_sha) for f in spec_files_on_disk(repo_dir))
-        if _inputs_digest(files, pins) != proof["inputs"] or _latest_revision(state_dir) != (proof["revision"], "applied"):
+        secrets = _secret_digests(state_dir, proof["secret_refs"])
+        if secrets is None or _inputs_digest(files, pins, secrets) != proof["inputs"] or _latest_revision(state_dir) != (proof["revision"], "applied"):
             return None
         if not _containers_hold(state_dir, proof, docker_host):
             return None
@@ -156,9 +163,21 @@ def _containers_hold(state_dir: Path, proof: dict[str, Any], docker_host: str | 
 
 # -- the inputs ----------------------------------------------------------------------------------
 
-def _inputs_digest(files: Iterable[tuple[str, str]], pins: Mapping[str, str]) -> str:
+def _inputs_digest(files: Iterable[tuple[str, str]], pins: Mapping[str, str], secrets: Mapping[str, str]) -> str:
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("FLEETOPS_") and k not in _IGNORED_SETTINGS)
-    return _digest({"engine": _engine_fingerprint(), "files": sorted(files), "pins": sorted(pins.items()), "settings": settings})
+    return _digest({"engine": _engine_fingerprint(), "files": sorted(files), "pins": sorted(pins.items()), "settings": settings,
+                    "secrets": sorted(secrets.items())})
+
+
+def _secret_digests(state_dir: Path, references: list[str]) -> dict[str, str] | None:
+    """Each reference's value digest now: a few env lookups or small file reads and an HMAC each."""
+    if not references:
+        return {}
+    key = load_key(state_dir)
+    if key is None:
+        return None
+    digests = reference_digests(key, references, os.environ)
+    return None if UNRESOLVED in digests.values() else digests
 
 
 def _engine_fingerprint() -> list[Any]:

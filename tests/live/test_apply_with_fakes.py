@@ -49,6 +49,16 @@ def add_bot(h: Harness, name: str, pool: str) -> None:
         "strategy: Alpha@v1\npairs: [BTC/USDT]\nstake_amount: 10\nstoploss: -0.1\n"))
 
 
+def rotate_a_secret(h: Harness) -> None:
+    """alpha-1 and alpha-2 read TG_TOKEN, beta-1 another variable; then TG_TOKEN's value changes."""
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
+    h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
+    h.edit("fleet/bots.yaml", "stoploss: -0.05", "stoploss: -0.05\nsecrets: {telegram_token: 'env:TG_OTHER'}")
+    h.environ.update(TG_TOKEN="old-token-value", TG_OTHER="other-token-value")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.environ["TG_TOKEN"] = "new-token-value"
+
+
 @dataclass
 class Case:
     name: str
@@ -83,6 +93,10 @@ CASES = [
     Case("unreadable container record is rewritten",
          lambda h: (h.state / "runtime/testfleet" / SMALL / "records/container.json").write_text("[]"),
          [(f"container/{SMALL}", "update")], mutations=[], reason="record is unreadable"),
+    Case("a rotated secret value reloads exactly the bots that read it", rotate_a_secret,
+         [("bot/alpha-1", "reload"), ("bot/alpha-2", "reload")],
+         mutations=["supervisor testfleet-standard-1 restart alpha-1", "supervisor testfleet-standard-1 restart alpha-2"],
+         reason="secret changed"),
     Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
          mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"]),
     Case("a policy change updates the record and restarts nothing", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\non_change: drain"),
