@@ -27,13 +27,14 @@ from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
 from engine.live.hostfacts import UserIds, stamp_host_facts
-from engine.live.noop_proof import ContainerSeen, SpecInputs, write_proof
+from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
 from engine.live.processes import ProcessWatch
 from engine.live.runtime import Runtime
 from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
+from engine.live.settings_drift import with_settings_drift
 from engine.live.store import Revision, RevisionStatus, RevisionStore
 from engine.live.trading import LOOP_WINDOW, wait_trading
 from engine.naming import Labels, network_name
@@ -136,6 +137,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
         baseline = baseline_from_live(live, ctx.stored_fleet(current) if current else None)
         meta = Snapshot("live", None, current.commit if current else None, revision=current.number if current else None)
         plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
+        plan = with_settings_drift(plan, live, target, ctx.runtime(fleet))
     with stage("open trades"):
         plan, _counts = with_open_trades(plan, live, ctx.ports.bot_api)
     return LivePlan(plan, target, live, source, uids=uids, keyed=keyed)
@@ -164,9 +166,12 @@ def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path, docke
     plan, live = live_plan.plan, live_plan.live
     if plan.has_changes or live_plan.inputs is None or live.unanswered or plan.baseline.revision is None:
         return False
+    if set(live.inspected) != set(live.containers):
+        return False
     containers = {
         name: ContainerSeen(listed.id, listed.state, listed.labels, tuple(sorted(
-            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else ())
+            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else (),
+            settings_digest(live.inspected[name].settings))
         for name, listed in live.containers.items()
     }
     secrets = _secret_inputs(live_plan.target)

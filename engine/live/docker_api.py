@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import requests.exceptions
 
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
+from engine.live.container_inspect import ContainerInspect, parse_inspect
 from engine.live.ports import ContainerEvent, ListedContainer
 from engine.naming import Labels
 
@@ -120,9 +122,58 @@ class DockerEngine:
     def remove(self, name: str) -> None:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
 
+    def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
+        """Inspected side by side (dockerd answers each in ~0.3 ms; 8 at a time hide the round trips)."""
+        def one(name: str) -> tuple[str, ContainerInspect | None]:
+            try:
+                document = self._call(f"inspect container {name}", self._api.inspect_container, name)
+            except DockerError as exc:
+                if isinstance(exc.__cause__, docker.errors.NotFound):
+                    return name, None  # removed since it was listed: the next plan sees it gone
+                raise
+            try:
+                return name, parse_inspect(document)
+            except ValueError as exc:
+                raise DockerError(f"Docker's answer about container {name} does not parse ({exc})") from None
 
-    def logs(self, name: str, lines: int) -> str:
-        raw = self._call(f"read the log of {name}", self._api.logs, name, stdout=True, stderr=True, tail=lines)
+        if not names:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+            found = dict(pool.map(one, names))
+        return {name: inspected for name, inspected in found.items() if inspected is not None}
+
+    def update_settings(self, name: str, *, memory: int | None = None, nano_cpus: int | None = None, restart: str | None = None) -> None:
+        data: dict[str, Any] = {}
+        if memory:
+            data["Memory"] = memory
+        if nano_cpus:
+            data["NanoCpus"] = nano_cpus
+        if restart is not None:
+            data["RestartPolicy"] = {"Name": restart}
+        if not data:
+            return
+
+        def post(body: dict[str, Any]) -> Any:  # docker-py's update_container cannot set NanoCpus; same endpoint
+            return self._api._result(self._api._post_json(self._api._url("/containers/{0}/update", name), data=body), True)
+
+        try:
+            self._call(f"update container {name}", post, data, mutates=True)
+        except DockerError as exc:
+            if "memoryswap" not in str(exc) or not memory:
+                raise
+            # Raising the memory above the swap limit a person set needs both; create's default is twice the memory.
+            self._call(f"update container {name}", post, {**data, "MemorySwap": 2 * memory}, mutates=True)
+
+    def connect_network(self, network: str, name: str) -> None:
+        self._call(f"connect {name} to network {network}", self._api.connect_container_to_network, name, network, mutates=True)
+
+    def disconnect_network(self, network: str, name: str) -> None:
+        self._call(f"disconnect {name} from network {network}", self._api.disconnect_container_from_network, name, network,
+                   mutates=True)
+
+    def logs(self, name: str, lines: int, since: float | None = None) -> str:
+        options: dict[str, Any] = {"since": since} if since is not None else {}
+        raw = self._call(f"read the log of {name}", self._api.logs, name, stdout=True, stderr=True, tail=lines, **options)
         return bytes(raw).decode("utf-8", "replace")
 
     def events(self, fleet: str) -> Iterator[ContainerEvent]:

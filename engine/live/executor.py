@@ -25,7 +25,9 @@ from engine.errors import ApplyError, HealthError
 from engine.live.health import HealthTarget, wait_healthy
 from engine.live.observe import LiveFleet, baseline_from_live
 from engine.live.ports import Ports, SupervisorPort
+from engine.live.records import Unreadable
 from engine.live.runtime import Runtime
+from engine.live.settings_drift import expected_settings, settings_drift
 from engine.naming import Labels, network_name
 from engine.plan.model import Action, Plan
 
@@ -116,6 +118,8 @@ class Executor:
         def one(item: tuple[str, Action]) -> None:
             name, action = item
             container = self.target.containers[name]
+            if action in (Action.START, Action.RESTART, Action.UPDATE):
+                self._restore_settings(container)
             if action is Action.START:
                 self.progress(f"starting container {name}")
                 self.docker.start(name)
@@ -123,7 +127,8 @@ class Executor:
                 self.progress(f"restarting container {name}")
                 self.docker.restart(name)
             elif action is Action.UPDATE:
-                self._rewrite(container)
+                if isinstance(self.live.container_records.get(name), Unreadable) or any(b.container == name for b in self.live.strays):
+                    self._rewrite(container)
                 return
             else:
                 if action is Action.REPLACE:
@@ -139,6 +144,25 @@ class Executor:
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(one, work))
+
+    def _restore_settings(self, container: DesiredContainer) -> None:
+        """Set back in place what a person changed by hand and Docker can change without a restart
+        (``engine.live.settings_drift``): limits, restart policy, the fleet network."""
+        inspected = self.live.inspected.get(container.name)
+        if inspected is None:
+            return
+        want = expected_settings(container_definition(self.target, container), self.runtime)
+        drift = settings_drift(inspected.settings, want)
+        if drift is None or not drift.in_place:
+            return
+        live = inspected.settings
+        self.progress(f"setting back {', '.join(drift.fields)} of container {container.name} (changed by hand)")
+        if (live.memory, live.nano_cpus, live.restart) != (want.memory, want.nano_cpus, want.restart):
+            self.docker.update_settings(container.name, memory=want.memory or None, nano_cpus=want.nano_cpus or None, restart=want.restart)
+        for network in sorted(set(live.networks) - set(want.networks)):
+            self.docker.disconnect_network(network, container.name)
+        for network in sorted(set(want.networks) - set(live.networks)):
+            self.docker.connect_network(network, container.name)
 
     def _rewrite(self, container: DesiredContainer) -> None:
         """Files and records of a container that stays: after a record went bad, or to drop the

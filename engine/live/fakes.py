@@ -16,20 +16,23 @@ Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on D
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.compile.container import ContainerDefinition
 from engine.compile.essence import RecordError, parse_record
 from engine.errors import DockerError, SupervisorError
+from engine.live.container_inspect import UNCOMPARED_LABELS, ContainerInspect, ContainerSettings
 from engine.live.ports import BotAnswer, ContainerEvent, ListedContainer, Ports, ProbeAnswer, ProcessInfo
 from engine.live.records import AppliedBot
+from engine.live.settings_drift import memory_bytes
 from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
 
 __all__ = ["FakeContainer", "FakeEngine", "Killed"]
@@ -53,11 +56,15 @@ class FakeContainer:
     """Program → state, for pool containers (what supervisord runs)."""
     sections: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
-    output: list[str] = field(default_factory=list)
-    """What the container printed (a dedicated bot's log)."""
+    output: list[tuple[float, str]] = field(default_factory=list)
+    """What the container printed, with when (a dedicated bot's log, a pool's supervisord)."""
     started_with: dict[str, str] = field(default_factory=dict)
     """Bot → the config.json its running process read when it started (what it really runs)."""
     started_at: dict[str, float] = field(default_factory=dict)
+    by_hand: dict[str, object] = field(default_factory=dict)
+    """Settings a person changed (``ContainerSettings`` field → value): what inspect shows instead."""
+    restarts: int = 0
+    """How often Docker restarted it (its restart policy after the process exited)."""
 
 
 class FakeEngine:
@@ -143,9 +150,53 @@ class FakeEngine:
             self.start(definition.name)
         return container.id
 
-    def logs(self, name: str, lines: int) -> str:
+    def logs(self, name: str, lines: int, since: float | None = None) -> str:
         self._count("logs")
-        return "\n".join(self._container(name, "read the log of").output[-lines:])
+        output = self._container(name, "read the log of").output
+        return "\n".join([line for at, line in output if since is None or at >= since][-lines:])
+
+    def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
+        found = {}
+        for name in names:
+            self._count("inspect")
+            container = self.containers.get(name)
+            if container is not None:
+                found[name] = ContainerInspect(self._settings(container), container.state, container.restarts)
+        return found
+
+    def _settings(self, container: FakeContainer) -> ContainerSettings:
+        """What Docker would show for the container created from its definition, plus changes by hand."""
+        definition = container.definition
+        created = ContainerSettings(
+            image=definition.image, command=definition.command, user=definition.user or "", memory=memory_bytes(definition.memory),
+            nano_cpus=int(definition.cpus * 1e9) if definition.cpus else 0, restart=definition.restart, init=definition.init,
+            binds=tuple(sorted(f"{container.runtime_dir / m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in definition.mounts)),
+            networks=(definition.network,),
+            labels=tuple(sorted((k, v) for k, v in container.labels.items() if k not in UNCOMPARED_LABELS)))
+        return dataclasses.replace(created, **container.by_hand)  # type: ignore[arg-type]
+
+    def update_settings(self, name: str, *, memory: int | None = None, nano_cpus: int | None = None, restart: str | None = None) -> None:
+        self._count("update", name, mutates=True)
+        container = self._container(name, "update")
+        for key, value in (("memory", memory), ("nano_cpus", nano_cpus), ("restart", restart)):
+            if value is not None:
+                container.by_hand.pop(key, None)
+
+    def connect_network(self, network: str, name: str) -> None:
+        self._count("connect", name, mutates=True)
+        self._set_networks(self._container(name, "connect"), lambda now: {*now, network})
+
+    def disconnect_network(self, network: str, name: str) -> None:
+        self._count("disconnect", name, mutates=True)
+        self._set_networks(self._container(name, "disconnect"), lambda now: set(now) - {network})
+
+    def _set_networks(self, container: FakeContainer, change: Callable[[tuple[str, ...]], set[str]]) -> None:
+        now: tuple[str, ...] = tuple(container.by_hand.get("networks", (container.definition.network,)))  # type: ignore[arg-type]
+        networks = tuple(sorted(change(now)))
+        if networks == (container.definition.network,):
+            container.by_hand.pop("networks", None)
+        else:
+            container.by_hand["networks"] = networks
 
     def events(self, fleet: str) -> Iterator[ContainerEvent]:
         while (event := self._events.get()) is not None:

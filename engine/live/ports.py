@@ -17,6 +17,7 @@ from engine.errors import SupervisorError
 
 if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes without loading the compiler
     from engine.compile.container import ContainerDefinition
+    from engine.live.container_inspect import ContainerInspect
 
 __all__ = [
     "RUNNING_STATES",
@@ -78,8 +79,17 @@ class DockerPort(Protocol):
     def stop(self, name: str, timeout: int = 20) -> None: ...
     def restart(self, name: str, timeout: int = 20) -> None: ...
     def remove(self, name: str) -> None: ...
-    def logs(self, name: str, lines: int) -> str:
-        """The last ``lines`` of a container's output (a dedicated bot's log)."""
+    def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
+        """Each named container's settings and restarts, asked in parallel; one that vanished meanwhile is left out."""
+        ...
+    def update_settings(self, name: str, *, memory: int | None = None, nano_cpus: int | None = None, restart: str | None = None) -> None:
+        """Set limits and restart policy in place (``docker update``): the container keeps running."""
+        ...
+    def connect_network(self, network: str, name: str) -> None: ...
+    def disconnect_network(self, network: str, name: str) -> None: ...
+    def logs(self, name: str, lines: int, since: float | None = None) -> str:
+        """The last ``lines`` of a container's output (a dedicated bot's log, a pool's supervisord),
+        only what it wrote after ``since`` (seconds since the epoch) when given."""
         ...
     def events(self, fleet: str) -> Iterator[ContainerEvent]:
         """Container events of ``fleet`` as they happen; blocks between them. Ends when the engine hangs up."""

@@ -332,3 +332,37 @@ def test_notify_hooks_receive_each_apply_and_rollback(live: LiveFleetHelper) -> 
     assert [(e["event"], e["revision"], e["status"]) for e in received] == [("apply", 1, "applied"), ("apply", 2, "applied"), ("rollback", 3, "applied")]
     assert received[0]["fleet"] == FLEET and received[0]["plan_summary"]["create"] == 13
     assert received[2]["message"] == "rollback to revision 1"
+
+
+def test_settings_changed_by_hand_are_drift_repaired_in_place_or_by_recreating(live: LiveFleetHelper) -> None:
+    from engine.naming import network_name
+
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    live.api.update_container(STANDARD, mem_limit="512m", memswap_limit="1g")  # docker update, as a person would
+    live.api.update_container(f"{FLEET}-bot-solo", restart_policy={"Name": "no"})
+    live.api.disconnect_container_from_network(f"{FLEET}-small-1", network_name(FLEET))
+    plan = live.plan_json()
+    assert actions(plan) == [(f"container/{FLEET}-bot-solo", "update"), (f"container/{FLEET}-small-1", "update"), (f"container/{STANDARD}", "update")]
+    memory = next(c for c in plan["changes"] if c["address"] == f"container/{STANDARD}")["diff"]
+    assert memory == [{"path": "memory", "before": "512m", "after": "1g"}]
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    assert live.programs(STANDARD) == before  # set back in place: no bot restarted
+    assert live.api.inspect_container(STANDARD)["HostConfig"]["Memory"] == 1 << 30
+    assert live.api.inspect_container(f"{FLEET}-bot-solo")["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert live.ip(f"{FLEET}-small-1")
+    assert live.plan("--detailed-exitcode").code == 0
+    # recreated by hand with other settings (no init, no memory limit, another restart policy): recreated
+    info = live.api.inspect_container(STANDARD)
+    live.api.remove_container(STANDARD, force=True)
+    live.api.create_container(info["Config"]["Image"], command=info["Config"]["Cmd"], name=STANDARD, labels=info["Config"]["Labels"],
+                              host_config=live.api.create_host_config(binds=info["HostConfig"]["Binds"], network_mode=network_name(FLEET)))
+    live.api.start(STANDARD)
+    plan = live.plan_json()
+    assert actions(plan) == [(f"container/{STANDARD}", "replace")], plan
+    assert "changed by hand (memory, cpus, restart, init)" in plan["changes"][0]["reason"]
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    assert live.api.inspect_container(STANDARD)["HostConfig"]["Memory"] == 1 << 30
+    assert live.plan("--detailed-exitcode").code == 0

@@ -97,6 +97,20 @@ CASES = [
          [("bot/alpha-1", "reload"), ("bot/alpha-2", "reload")],
          mutations=["supervisor testfleet-standard-1 restart alpha-1", "supervisor testfleet-standard-1 restart alpha-2"],
          reason="secret changed"),
+    Case("memory and cpus changed by hand (docker update) are set back in place",
+         lambda h: h.engine.containers[STANDARD].by_hand.update(memory=512 << 20, nano_cpus=2 * 10**9),
+         [(f"container/{STANDARD}", "update")], mutations=[f"update {STANDARD}"], reason="changed by hand (memory, cpus); set back in place"),
+    Case("restart policy changed by hand is set back in place", lambda h: h.engine.containers[SOLO].by_hand.update(restart="no"),
+         [(f"container/{SOLO}", "update")], mutations=[f"update {SOLO}"], reason="changed by hand (restart)"),
+    Case("a container disconnected from the fleet network is connected again",
+         lambda h: h.engine.containers[SMALL].by_hand.update(networks=("bridge",)),
+         [(f"container/{SMALL}", "update")], mutations=[f"disconnect {SMALL}", f"connect {SMALL}"], reason="changed by hand (networks)"),
+    Case("a container recreated by hand with another image is recreated",
+         lambda h: h.engine.containers[SMALL].by_hand.update(image="fleetops/base:1", labels=(("io.fleetops.fleet", "testfleet"),)),
+         [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"],
+         reason="changed by hand (image, labels); recreates it (1 bot)"),
+    Case("a limit the spec does not set cannot be lifted in place: recreated", lambda h: h.engine.containers[SMALL].by_hand.update(memory=1 << 30),
+         [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"], reason="changed by hand (memory)"),
     Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
          mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"]),
     Case("a policy change updates the record and restarts nothing", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\non_change: drain"),
@@ -137,7 +151,7 @@ def test_first_apply_creates_everything_and_a_second_plan_is_empty(base_repo: gi
     assert h.engine.containers[SOLO].definition.user == "1000:1000"
     calls = h.engine.calls
     assert h.actions() == []
-    assert h.engine.calls - calls == 1  # a no-op live plan is one Docker list call
+    assert h.engine.calls - calls == 1 + 3  # a no-op live plan: one Docker list call, one inspect per container (settings by hand)
 
 
 def test_a_broken_first_revision_fails_without_a_rollback_target(base_repo: git.Repo, tmp_path: Path) -> None:

@@ -42,6 +42,19 @@ def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, 
     assert repairs and repairs[0].actions == ["container/testfleet-small-1 start"] and repairs[0].revision == 1
 
 
+def test_settings_changed_by_hand_are_set_back_in_place_without_a_new_revision(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    standard = w.engine.containers["testfleet-standard-1"]
+    pids = dict(standard.pids)
+    standard.by_hand.update(memory=256 << 20, restart="no")  # docker update --memory 256m --restart no
+    w.until(lambda: not standard.by_hand, what="the repair")
+    assert w.engine.containers["testfleet-standard-1"] is standard and standard.pids == pids  # in place: no bot restarted
+    assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
+    repairs = Journal(w.watcher.ctx.state_dir).repairs()
+    assert repairs and repairs[0].actions == ["container/testfleet-standard-1 update"] and repairs[0].revision == 1
+
+
 def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
     """20 commits pushed while applies run (each held 0.3 s in its health wait); half the webhooks
     dropped, the rest delivered twice and late: the fleet ends at the last commit, every commit
