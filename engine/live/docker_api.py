@@ -9,6 +9,7 @@ says what to do. Only "no such image" means an image is missing; any other failu
 
 from __future__ import annotations
 
+import http.client
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ import requests.exceptions
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
 from engine.live.container_inspect import ContainerInspect, parse_inspect
+from engine.live.docker_socket import inspect_documents
 from engine.live.ports import ContainerEvent, ListedContainer
 from engine.naming import Labels
 
@@ -123,24 +125,35 @@ class DockerEngine:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
 
     def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
-        """Inspected side by side (dockerd answers each in ~0.3 ms; 8 at a time hide the round trips)."""
-        def one(name: str) -> tuple[str, ContainerInspect | None]:
-            try:
-                document = self._call(f"inspect container {name}", self._api.inspect_container, name)
-            except DockerError as exc:
-                if isinstance(exc.__cause__, docker.errors.NotFound):
-                    return name, None  # removed since it was listed: the next plan sees it gone
-                raise
-            try:
-                return name, parse_inspect(document)
-            except ValueError as exc:
-                raise DockerError(f"Docker's answer about container {name} does not parse ({exc})") from None
-
+        """On a local socket, all sent at once with the stdlib (``engine.live.docker_socket``: ~0.13 ms
+        each, where the SDK takes ~1.1 ms each even from 8 threads); elsewhere through the SDK."""
         if not names:
             return {}
-        with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-            found = dict(pool.map(one, names))
-        return {name: inspected for name, inspected in found.items() if inspected is not None}
+        if self.base_url.startswith("unix://"):
+            with self._lock:
+                self.calls += len(names)
+            try:
+                documents = inspect_documents(self.base_url.removeprefix("unix://"), {name: name for name in names})
+            except (OSError, http.client.HTTPException) as exc:
+                raise DockerError(f"cannot reach the Docker engine at {self.base_url} (inspect containers: {exc}); "
+                                  "is dockerd running? scripts/ensure-docker starts one") from None
+            except ValueError as exc:
+                raise DockerError(f"Docker's answer to an inspect does not parse ({exc})") from None
+        else:
+            with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+                documents = {name: document for name, document in pool.map(self._inspect_one, names) if document is not None}
+        try:
+            return {name: parse_inspect(document) for name, document in documents.items()}
+        except ValueError as exc:
+            raise DockerError(f"Docker's answer to an inspect does not parse ({exc})") from None
+
+    def _inspect_one(self, name: str) -> tuple[str, Any]:
+        try:
+            return name, self._call(f"inspect container {name}", self._api.inspect_container, name)
+        except DockerError as exc:
+            if isinstance(exc.__cause__, docker.errors.NotFound):
+                return name, None  # removed since it was listed: the next plan sees it gone
+            raise
 
     def update_settings(self, name: str, *, memory: int | None = None, nano_cpus: int | None = None, restart: str | None = None) -> None:
         data: dict[str, Any] = {}

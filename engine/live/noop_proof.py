@@ -31,7 +31,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -43,6 +42,8 @@ from urllib.parse import quote
 
 from engine.errors import SourceError, SupervisorError
 from engine.live.container_inspect import ContainerSettings, parse_inspect
+from engine.live.docker_socket import UnixHTTPConnection as _DockerSocket
+from engine.live.docker_socket import inspect_documents
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT
 from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
 from engine.live.supervisor_ctl import states_of_many
@@ -55,7 +56,6 @@ __all__ = ["NO_CHANGES", "ContainerSeen", "ProofHeader", "SpecInputs", "no_chang
 
 PROOF_FORMAT = 2
 MAX_LIST_BYTES = 64 << 20
-MAX_INSPECT_BYTES = 4 << 20
 NO_CHANGES = "No changes. The fleet matches the target."
 _PIN_NAMESPACES = ("refs/tags/", "refs/heads/", "refs/remotes/origin/")
 _IGNORED_SETTINGS = frozenset({"FLEETOPS_DEBUG", "FLEETOPS_TIMINGS", "FLEETOPS_STATE_DIR", "FLEETOPS_FULL_PLAN"})
@@ -270,18 +270,6 @@ def _docker_url(docker_host: str | None) -> str:
     return docker_host or "unix:///var/run/docker.sock"
 
 
-class _DockerSocket(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
 def _list_fleet(docker_host: str | None, fleet: str) -> list[dict[str, Any]] | None:
     """The same labelled list call the Docker adapter makes, over the local socket with the stdlib.
 
@@ -306,25 +294,9 @@ def _list_fleet(docker_host: str | None, fleet: str) -> list[dict[str, Any]] | N
 
 
 def _inspect_all(docker_host: str | None, ids: Mapping[str, str]) -> dict[str, ContainerSettings]:
-    """Every container's inspect, all requests sent before any answer is read (each on its own
-    connection: dockerd answers them in parallel). A container that does not answer is left out."""
-    path = _docker_url(docker_host).removeprefix("unix://")
-    asked: dict[str, _DockerSocket] = {}
-    found: dict[str, ContainerSettings] = {}
-    try:
-        for name, container_id in ids.items():
-            connection = _DockerSocket(path)
-            asked[name] = connection
-            connection.request("GET", f"/v1.41/containers/{quote(container_id)}/json")
-        for name, connection in asked.items():
-            response = connection.getresponse()
-            body = response.read(MAX_INSPECT_BYTES + 1)
-            if response.status == 200 and len(body) <= MAX_INSPECT_BYTES:
-                found[name] = parse_inspect(json.loads(body)).settings
-    finally:
-        for connection in asked.values():
-            connection.close()
-    return found
+    """Every container's settings, all inspects sent before any answer is read (``docker_socket``)."""
+    documents = inspect_documents(_docker_url(docker_host).removeprefix("unix://"), ids)
+    return {name: parse_inspect(document).settings for name, document in documents.items()}
 
 
 def settings_digest(settings: ContainerSettings | None) -> str:
