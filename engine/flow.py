@@ -27,11 +27,12 @@ from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
 from engine.live.hostfacts import UserIds, stamp_host_facts
+from engine.live.images import check_images
 from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
-from engine.live.processes import ProcessWatch
+from engine.live.processes import LogStart, ProcessWatch
 from engine.live.runtime import Runtime
 from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
 from engine.live.settings_drift import with_settings_drift
@@ -144,8 +145,9 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
 
 
 def _with_host_facts(ctx: Context, target: DesiredFleet) -> tuple[DesiredFleet, UserIds, bool]:
-    """The target stamped with what only this host knows (``engine.live.hostfacts``)."""
-    uids: UserIds = {}
+    """The target checked against its images (``engine.live.images``: raises before anything changes)
+    and stamped with what only this host knows (``engine.live.hostfacts``)."""
+    uids = check_images(ctx.ports.docker, ctx.state_dir, target)
     key = load_key(ctx.state_dir)
     return stamp_host_facts(target, key, ctx.environ_now(), uids), uids, key is not None
 
@@ -249,7 +251,7 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
         with stage("execute plan"):
             result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(plan)
         with stage("health checks"):
-            health = check_health(ctx, target, result.check_bots)
+            health = check_health(ctx, target, result.check_bots, result.start)
     except HealthError as exc:
         return _fail(ctx, number, target, rollback, str(exc), {})
     sick = policy.unhealthy(health)
@@ -266,9 +268,10 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
 
 
-def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
+def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None) -> dict[str, BotHealth]:
     """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout; a
-    bot whose process dies fails at once, with its last log lines."""
+    bot whose process or container dies fails at once, with this run's last log lines (``start``:
+    where they begin, from the executor)."""
     if not bots:
         return {}
     ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
@@ -279,7 +282,7 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str
         bot = target.bots[name]
         container = listed.get(bot.container)
         targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
-    watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots)
+    watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots, start=start)
     with stage("health: pings"):
         results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
     if target.settings is None or target.settings.health.check == "loop":
@@ -309,7 +312,7 @@ def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reaso
     try:
         result = Executor(ctx.ports, ctx.runtime(target.name, writable=True), back.target, back.live, previous.number,
                           ctx.progress).run(back.plan)
-        after = check_health(ctx, back.target, result.check_bots)
+        after = check_health(ctx, back.target, result.check_bots, result.start)
     except FleetopsError as exc:
         store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}", details)
         raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc

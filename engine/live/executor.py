@@ -25,6 +25,7 @@ from engine.errors import ApplyError, HealthError
 from engine.live.health import HealthTarget, wait_healthy
 from engine.live.observe import LiveFleet, baseline_from_live
 from engine.live.ports import Ports, SupervisorPort
+from engine.live.processes import LogStart, marks
 from engine.live.records import Unreadable
 from engine.live.runtime import Runtime
 from engine.live.settings_drift import expected_settings, settings_drift
@@ -43,6 +44,8 @@ _NEW_CONTAINER = frozenset({Action.CREATE, Action.REPLACE})
 class ExecutionResult:
     check_bots: set[str] = field(default_factory=set)
     """Bots that were (re)started and must now answer their ping."""
+    start: LogStart = field(default_factory=LogStart)
+    """Where this run's output of each touched bot and container begins (its failure shows only that)."""
 
 
 class Executor:
@@ -62,6 +65,7 @@ class Executor:
         bots = {c.name: c.action for c in plan.changes if c.kind == "bot"}
         result = ExecutionResult()
         self._check_ready(containers, bots)
+        result.start = self._log_start(containers, bots)
         self.docker.ensure_network(network_name(self.target.name), {Labels.FLEET: self.target.name})
         for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's
             if action is Action.MOVE:
@@ -93,6 +97,12 @@ class Executor:
             holder = f"fleet '{owner}'" if owner else "a container fleetops does not manage"
             raise ApplyError(f"container name {name} (for fleet '{self.target.name}') is already taken by {holder}; "
                              "rename the pool or the fleet so their container names differ")
+
+    def _log_start(self, containers: dict[str, Action], bots: dict[str, Action]) -> LogStart:
+        touched_containers = set(containers) | {self.target.bots[b].container for b in bots if b in self.target.bots}
+        touched_bots = set(bots) | {b for c in containers if c in self.target.containers for b in self.target.containers[c].bots}
+        fresh = {n for n, a in containers.items() if a in _NEW_CONTAINER}
+        return marks(self.runtime, self.target, touched_bots, touched_containers, fresh)
 
     def _stop_old_copy(self, bot: str) -> None:
         """Never two copies of one bot: the old one stops before its database is copied."""

@@ -17,6 +17,7 @@ Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on D
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import queue
 import re
@@ -30,7 +31,7 @@ from engine.compile.container import ContainerDefinition
 from engine.compile.essence import RecordError, parse_record
 from engine.errors import DockerError, SupervisorError
 from engine.live.container_inspect import UNCOMPARED_LABELS, ContainerInspect, ContainerSettings
-from engine.live.ports import BotAnswer, ContainerEvent, ListedContainer, Ports, ProbeAnswer, ProcessInfo
+from engine.live.ports import BotAnswer, ContainerEvent, ImageFacts, ListedContainer, Ports, ProbeAnswer, ProcessInfo
 from engine.live.records import AppliedBot
 from engine.live.settings_drift import memory_bytes
 from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
@@ -65,6 +66,7 @@ class FakeContainer:
     """Settings a person changed (``ContainerSettings`` field → value): what inspect shows instead."""
     restarts: int = 0
     """How often Docker restarted it (its restart policy after the process exited)."""
+    spawnerr: dict[str, str] = field(default_factory=dict)
 
 
 class FakeEngine:
@@ -72,6 +74,15 @@ class FakeEngine:
 
     def __init__(self, images: tuple[str, ...] = ()) -> None:
         self.images = set(images)
+        self.image_users: dict[str, dict[str, int]] = {}
+        """Image → its /etc/passwd users (default: root 0 and bot 1000, as fleetops' images)."""
+        self.image_lacks: dict[str, set[str]] = {}
+        """Image → executables its PATH does not have."""
+        self.exits_at_start: dict[str, list[str]] = {}
+        """Image → what its main process prints before it exits at start (Docker then restarts it, in a loop)."""
+        self.image_reads = 0
+        self.spawn_errors: dict[str, str] = {}
+        """Bot → why supervisord cannot start its program (``spawnerr``): it goes FATAL, its own log stays empty."""
         self.containers: dict[str, FakeContainer] = {}
         self.networks: set[str] = set()
         self.calls = 0
@@ -132,6 +143,19 @@ class FakeEngine:
     def image_exists(self, image: str) -> bool:
         self._count("inspect-image")
         return image in self.images
+
+    def image_id(self, image: str) -> str | None:
+        self._count("inspect-image")
+        return "sha256:" + hashlib.sha256(image.encode()).hexdigest() if image in self.images else None
+
+    def image_facts(self, image: str, executables: tuple[str, ...]) -> ImageFacts:
+        self._count("read-image")
+        self.image_reads += 1
+        image_id = self.image_id(image)
+        assert image_id is not None
+        lacks = self.image_lacks.get(image, set())
+        return ImageFacts(image_id, dict(self.image_users.get(image, {"root": 0, "bot": 1000})),
+                          {name: None if name in lacks else f"/usr/bin/{name.rsplit('/', 1)[-1]}" for name in executables})
 
     def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         self._count("list-networks")
@@ -258,6 +282,10 @@ class FakeEngine:
 
     def _boot(self, container: FakeContainer) -> None:
         """A pool container's supervisord reads its conf and starts the autostart programs."""
+        if container.definition.image in self.exits_at_start:  # its main process exits: Docker restarts it, again and again
+            container.state, container.ip, container.restarts = "restarting", None, container.restarts + 1
+            container.output.extend((time.time(), line) for line in self.exits_at_start[container.definition.image])
+            return
         if container.labels.get(Labels.ROLE) != "pool":
             bot = container.labels.get(Labels.BOTS, "")
             if bot:
@@ -275,6 +303,15 @@ class FakeEngine:
         container.started_with[bot] = config.read_text() if config.is_file() else ""
         container.started_at[bot] = time.time()
         self.entries_stopped.discard(bot)
+        container.spawnerr.pop(bot, None)
+        if bot in self.spawn_errors:  # supervisord cannot start it: its reason goes to supervisord's log, not the bot's
+            container.spawnerr[bot] = self.spawn_errors[bot]
+            log = container.runtime_dir / "data" / "supervisord.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as handle:
+                handle.write(f"2026-01-01 00:00:00,000 INFO spawnerr: {self.spawn_errors[bot]}\n"
+                             f"2026-01-01 00:00:01,000 INFO gave up: {bot} entered FATAL state, too many start retries too quickly\n")
+            return "FATAL"
         if any("CRASH" in f.read_text() for f in (etc / "strategies").glob("*.py")):
             secrets = (etc / "secrets.json").read_text() if (etc / "secrets.json").is_file() else ""
             log = container.runtime_dir / "data" / BOTS / bot / "bot.log"
@@ -314,7 +351,7 @@ class _FakeSupervisor:
 
     def states(self) -> dict[str, ProcessInfo]:
         container = self._container("list its programs")
-        return {n: ProcessInfo(n, s, container.pids.get(n, 0)) for n, s in container.programs.items()}
+        return {n: ProcessInfo(n, s, container.pids.get(n, 0), spawnerr=container.spawnerr.get(n, "")) for n, s in container.programs.items()}
 
     def update(self) -> tuple[list[str], list[str], list[str]]:
         container = self._container("re-read its config")

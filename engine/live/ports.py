@@ -27,6 +27,7 @@ __all__ = [
     "BulkStates",
     "ContainerEvent",
     "DockerPort",
+    "ImageFacts",
     "ListedContainer",
     "Ports",
     "ProbeAnswer",
@@ -53,6 +54,17 @@ class ListedContainer:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What an image holds that decides whether it can run what fleetops renders (``engine.live.images``)."""
+
+    id: str
+    users: dict[str, int]
+    """User name → uid, from the image's /etc/passwd."""
+    found: dict[str, str | None]
+    """Executable asked for → where the image's PATH finds it (a regular executable file), or None."""
+
+
+@dataclass(frozen=True)
 class ContainerEvent:
     """A managed container changed state behind fleetops' back (or as a result of its own calls)."""
 
@@ -73,6 +85,12 @@ class DockerPort(Protocol):
         """Of ``names``, those taken by a container: name → its fleet label (None: unmanaged)."""
         ...
     def image_exists(self, image: str) -> bool: ...
+    def image_id(self, image: str) -> str | None:
+        """The image's ID, or None when it is not on the engine."""
+        ...
+    def image_facts(self, image: str, executables: tuple[str, ...]) -> ImageFacts:
+        """Read the image's /etc/passwd and find ``executables`` on its PATH, without running it."""
+        ...
     def ensure_network(self, name: str, labels: dict[str, str]) -> None: ...
     def create_and_start(self, definition: ContainerDefinition, runtime_dir: Path, revision: int) -> str: ...
     def start(self, name: str) -> None: ...
@@ -110,6 +128,8 @@ class ProcessInfo:
     state: str
     pid: int
     exit_status: int = 0
+    spawnerr: str = ""
+    """Why supervisord could not start it ("can't find command 'x'"), when it could not."""
 
 
 class SupervisorPort(Protocol):

@@ -194,13 +194,38 @@ class Runtime:
             text = text.replace(value, "***")
         return text
 
-    def tail_log(self, container: str, bot: str, size: int = 16384) -> str:
-        """The end of a bot's log, read without following links (empty when there is none)."""
+    def tail_log(self, container: str, bot: str, size: int = 16384, after: tuple[int, int] | None = None) -> str:
+        """The end of a bot's log, read without following links (empty when there is none); with
+        ``after`` (``log_mark``), only what this run of the bot wrote."""
         try:
             with SafeDir.open(self.data_dir(container)) as data, data.walk(BOTS, bot) as directory:
-                return directory.tail("bot.log", size).decode("utf-8", "replace")
+                return directory.tail("bot.log", size, after).decode("utf-8", "replace")
         except (OSError, UnsafePath):
             return ""
+
+    def log_mark(self, container: str, bot: str) -> tuple[int, int]:
+        """Where a bot's log ends now: the lines after it are the next run's (supervisord appends)."""
+        try:
+            with SafeDir.open(self.data_dir(container)) as data, data.walk(BOTS, bot) as directory:
+                return directory.mark("bot.log")
+        except (OSError, UnsafePath):
+            return (0, 0)
+
+    def supervisord_log(self, container: str, size: int = 65536, after: tuple[int, int] | None = None) -> str:
+        """The end of a pool's supervisord log (spawn errors, exits), read without following links;
+        with ``after`` (``supervisord_mark``), only what it wrote since."""
+        try:
+            with SafeDir.open(self.data_dir(container)) as data:
+                return data.tail("supervisord.log", size, after).decode("utf-8", "replace")
+        except (OSError, UnsafePath):
+            return ""
+
+    def supervisord_mark(self, container: str) -> tuple[int, int]:
+        try:
+            with SafeDir.open(self.data_dir(container)) as data:
+                return data.mark("supervisord.log")
+        except (OSError, UnsafePath):
+            return (0, 0)
 
     # -- moving and archiving ---------------------------------------------------------------
 

@@ -233,7 +233,8 @@ def states_of_many(data_dirs: dict[str, Path], timeout: float) -> dict[str, dict
 
 def _process_table(infos: list[dict[str, Any]]) -> dict[str, ProcessInfo]:
     """supervisord's ``getAllProcessInfo`` answer as program → ProcessInfo."""
-    return {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0)) for i in infos}
+    return {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0),
+                                   str(i.get("spawnerr") or "")) for i in infos}
 
 
 def connect_supervisor(container: str, data_dir: Path, timeout: float) -> Supervisor:
