@@ -251,7 +251,7 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
         with stage("execute plan"):
             result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(plan)
         with stage("health checks"):
-            health = check_health(ctx, target, result.check_bots, result.start)
+            health = check_health(ctx, target, result.check_bots, result.start, result.refused)
     except HealthError as exc:
         return _fail(ctx, number, target, rollback, str(exc), {})
     sick = policy.unhealthy(health)
@@ -268,12 +268,16 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
 
 
-def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None) -> dict[str, BotHealth]:
+def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None,
+                 refused: Mapping[str, str] | None = None) -> dict[str, BotHealth]:
     """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout; a
     bot whose process or container dies fails at once, with this run's last log lines (``start``:
-    where they begin, from the executor)."""
+    where they begin, from the executor); one supervisord ``refused`` to start fails with its reason."""
+    failed_to_start = {b: BotHealth(b, False, "supervisord could not start it", 0.0, (f"supervisord: {why}",))
+                       for b, why in sorted((refused or {}).items()) if b in bots}
+    bots = bots - set(failed_to_start)
     if not bots:
-        return {}
+        return failed_to_start
     ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
     listed = {c.name: c for c in ctx.ports.docker.list_fleet(target.name, network_name(target.name))}
     timeout = float(target.settings.health.timeout_seconds if target.settings else 60)
@@ -295,7 +299,7 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogS
         for name, why in looped.items():
             if why is not None:
                 results[name] = BotHealth(name, False, why, results[name].seconds)
-    return {name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}
+    return {**failed_to_start, **{name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}}
 
 
 def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth]) -> ApplyOutcome:
@@ -312,7 +316,7 @@ def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reaso
     try:
         result = Executor(ctx.ports, ctx.runtime(target.name, writable=True), back.target, back.live, previous.number,
                           ctx.progress).run(back.plan)
-        after = check_health(ctx, back.target, result.check_bots, result.start)
+        after = check_health(ctx, back.target, result.check_bots, result.start, result.refused)
     except FleetopsError as exc:
         store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}", details)
         raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from engine.compile.container import container_definition
 from engine.compile.desired import DesiredContainer, DesiredFleet
-from engine.errors import ApplyError, HealthError
+from engine.errors import ApplyError, HealthError, SupervisorRefused
 from engine.live.health import HealthTarget, wait_healthy
 from engine.live.observe import LiveFleet, baseline_from_live
 from engine.live.ports import Ports, SupervisorPort
@@ -46,6 +46,8 @@ class ExecutionResult:
     """Bots that were (re)started and must now answer their ping."""
     start: LogStart = field(default_factory=LogStart)
     """Where this run's output of each touched bot and container begins (its failure shows only that)."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """Bots supervisord refused to start, with its reason: they fail the health gate with it."""
 
 
 class Executor:
@@ -206,9 +208,9 @@ class Executor:
             if action in _RUNS_BOT and self.target.bots[name].essence.enabled:
                 result.check_bots.add(name)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            list(pool.map(lambda item: self._update_container(*item), sorted(by_container.items())))
+            list(pool.map(lambda item: self._update_container(item[0], item[1], result.refused), sorted(by_container.items())))
 
-    def _update_container(self, name: str, changes: dict[str, Action]) -> None:
+    def _update_container(self, name: str, changes: dict[str, Action], refused: dict[str, str]) -> None:
         container = self.target.containers[name]
         for bot in sorted(changes):
             self.progress(f"{changes[bot].value} bot {bot} in {name}")
@@ -233,7 +235,11 @@ class Executor:
             # process runs them: a reload, or a program an interrupted apply already started.
             if action in _RUNS_BOT and action is not Action.START and bot not in added + changed \
                     and self.target.bots[bot].essence.enabled:
-                supervisor.restart(bot)
+                try:
+                    supervisor.restart(bot)
+                except SupervisorRefused as exc:  # e.g. NO_FILE: the health gate fails it with supervisord's reason
+                    self.progress(f"{exc}")
+                    refused[bot] = str(exc)
         self._record(changes)
 
     def _record(self, changes: dict[str, Action]) -> None:

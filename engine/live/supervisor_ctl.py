@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from engine.errors import SupervisorError
+from engine.errors import SupervisorError, SupervisorRefused
 from engine.live.ports import ProcessInfo
 from engine.live.safefs import SafeDir, UnsafePath
 from engine.naming import SUPERVISOR_SOCKET
@@ -126,7 +126,7 @@ class Supervisor:
         try:
             return getattr(self._proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
-            raise SupervisorError(f"supervisord in {self.container} refused to {what}: {exc.faultString}") from None
+            raise SupervisorRefused(f"supervisord in {self.container} refused to {what}: {exc.faultString}") from None
         except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
             raise SupervisorError(f"supervisord in {self.container} did not answer ({what}): {exc}") from None
 
