@@ -94,7 +94,9 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
     if against is None:
         from engine.flow import plan_specs
 
-        result = plan_specs(_context(), repo, ref, rebalance=rebalance).plan
+        ctx = _context()
+        result = plan_specs(ctx, repo, ref, rebalance=rebalance).plan
+        _note_pending(ctx)
     else:
         from engine.offline import offline_plan
 
@@ -122,6 +124,7 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
         from engine.flow import plan_specs, record_noop_proof
 
         ctx = _context()
+        _finish_interrupted(ctx, rollback=not no_rollback)
         live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance)
         _execute(ctx, live_plan, yes=yes, rollback=not no_rollback)
         if _proofs_enabled():
@@ -140,6 +143,7 @@ def rollback(to: int | None, yes: bool) -> None:
 
     ctx = _context()
     with apply_lock(ctx.state_dir, wait=LOCK_WAIT, waiting=_waiting_for):
+        _finish_interrupted(ctx, rollback=True, stop=False)
         store = ctx.store()
         if to is None:
             latest = store.latest()
@@ -293,6 +297,28 @@ def _proven_unchanged(repo: str) -> bool:
         return False
     click.echo(no_changes_text(header), nl=False)
     return True
+
+
+def _finish_interrupted(ctx: Context, *, rollback: bool, stop: bool = True) -> None:
+    """A revision a killed apply left pending is finished first (``engine.resume``); when its health
+    gate fails, this run ends as that apply would have: rolled back, exit 3 (``stop``)."""
+    from engine.errors import ApplyError, HealthError
+    from engine.live.store import RevisionStatus
+    from engine.resume import finish_interrupted
+
+    finished = finish_interrupted(ctx, rollback=rollback)
+    if finished is None or not finished.failed or not stop:
+        return
+    raise (HealthError if finished.status is RevisionStatus.ROLLED_BACK else ApplyError)(finished.message)
+
+
+def _note_pending(ctx: Context) -> None:
+    """``plan`` changes nothing: it says what the next apply will do about an unfinished revision."""
+    from engine.resume import pending_note
+
+    note = pending_note(ctx)
+    if note is not None:
+        click.echo(f"  note: {one_line(note)}", err=True)
 
 
 def _docker_host() -> str | None:

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet, compile_fleet
@@ -36,7 +37,7 @@ from engine.live.processes import LogStart, ProcessWatch
 from engine.live.runtime import Runtime
 from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
 from engine.live.settings_drift import with_settings_drift
-from engine.live.store import Revision, RevisionStatus, RevisionStore
+from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus, RevisionStore
 from engine.live.trading import LOOP_WINDOW, wait_trading
 from engine.naming import Labels, network_name
 from engine.offline import compile_at, offline_plan, snapshot_of
@@ -49,7 +50,7 @@ from engine.timing import stage
 
 __all__ = [
     "ApplyOutcome", "Context", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
-    "plan_specs", "record_noop_proof", "snapshot_of",
+    "plan_specs", "record_noop_proof", "roll_back", "snapshot_of",
 ]
 
 
@@ -206,9 +207,11 @@ def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
 def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, message: str = "", event: str = "apply") -> ApplyOutcome:
     """Execute a plan, record the revision, check health, roll back if it breaks bots.
 
-    A health failure is an outcome (rolled_back or failed), not an exception; anything else
-    that stops the apply marks the revision failed (or interrupted) before it propagates. The
-    fleet's notify hooks hear about every revision once it is final, and can never change it.
+    A health failure is an outcome (rolled_back or failed), not an exception; an error that
+    stops the apply marks the revision failed before it propagates. An interrupt (Ctrl-C, a
+    second SIGTERM) leaves it pending, as SIGKILL does: bots it already changed run unchecked,
+    and the next run finishes it (``engine.resume``). The fleet's notify hooks hear about every
+    revision once it is final, and can never change it.
     """
     live_plan = _keyed(ctx, live_plan)
     store = ctx.store()
@@ -218,10 +221,10 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target))
     try:
         outcome = _converge(ctx, number, live_plan, rollback, message)
-    except BaseException as exc:
+    except Exception as exc:
         if store.get(number).status is RevisionStatus.PENDING:
-            status = RevisionStatus.FAILED if isinstance(exc, Exception) else RevisionStatus.INTERRUPTED
-            store.finish(number, status, one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
+            store.finish(number, RevisionStatus.FAILED,
+                         one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
         _notify(ctx, target, number, event)
         raise
     _notify(ctx, target, number, event)
@@ -250,10 +253,11 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     try:
         with stage("execute plan"):
             result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(plan)
+        store.set_phase(number, HEALTH_WAIT)
         with stage("health checks"):
             health = check_health(ctx, target, result.check_bots, result.start, result.refused)
     except HealthError as exc:
-        return _fail(ctx, number, target, rollback, str(exc), {})
+        return roll_back(ctx, number, target, rollback, str(exc), {})
     sick = policy.unhealthy(health)
     if sick:
         detail = ", ".join(f"{h.bot}: {h.detail}" for h in sick)
@@ -262,7 +266,7 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
                 ctx.progress(f"{h.bot}: last {len(h.log)} log lines:")
                 for line in h.log:
                     ctx.progress(f"  | {line}")
-        return _fail(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
+        return roll_back(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
     store.finish(number, RevisionStatus.APPLIED, message)
     postponed = f"; postponed until their trades close: {', '.join(sorted(drained.postponed))}" if drained.postponed else ""
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
@@ -302,9 +306,14 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogS
     return {**failed_to_start, **{name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}}
 
 
-def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth]) -> ApplyOutcome:
+def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth],
+              details: dict[str, Any] | None = None) -> ApplyOutcome:
+    """Revision ``number`` failed its health gate: restore the newest healthy one before it (unless
+    rollback is off), and finish the revision as rolled back or failed. ``details``: the failure
+    per bot when ``health`` no longer has it (a rollback a killed apply had begun)."""
     store = ctx.store()
-    details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
+    if details is None:
+        details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
     previous = policy.rollback_target(store, target.name, before=number)
     refusal = policy.rollback_refusal(target.settings, rollback, previous)
     if refusal is not None or previous is None:
@@ -312,6 +321,7 @@ def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reaso
         store.finish(number, RevisionStatus.FAILED, note, details)
         return ApplyOutcome(number, RevisionStatus.FAILED, health, f"revision {number} failed its health checks ({note})")
     ctx.progress(f"health checks failed ({reason}); rolling back to revision {previous.number}")
+    store.set_phase(number, ROLLING_BACK, reason, details)  # killed from here on, the next run finishes this rollback
     back = plan_revision(ctx, previous)
     try:
         result = Executor(ctx.ports, ctx.runtime(target.name, writable=True), back.target, back.live, previous.number,

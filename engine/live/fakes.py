@@ -62,6 +62,8 @@ class FakeContainer:
     started_with: dict[str, str] = field(default_factory=dict)
     """Bot → the config.json its running process read when it started (what it really runs)."""
     started_at: dict[str, float] = field(default_factory=dict)
+    started_strategy: dict[str, str] = field(default_factory=dict)
+    """Bot → the strategy text its running process loaded when it started."""
     by_hand: dict[str, object] = field(default_factory=dict)
     """Settings a person changed (``ContainerSettings`` field → value): what inspect shows instead."""
     restarts: int = 0
@@ -94,6 +96,8 @@ class FakeEngine:
         """Containers whose supervisord does not answer."""
         self.crash_after: int | None = None
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
+        self.crash_on_ping = False
+        """Die (raise ``Killed``) at the next ping of a bot: an apply killed in its health wait."""
         self.open_trades: dict[str, int] = {}
         self.realised: dict[str, float] = {}
         self.api_posts: list[str] = []
@@ -301,6 +305,7 @@ class FakeEngine:
         etc = container.runtime_dir / HOST_ETC / BOTS / bot
         config = etc / "config.json"
         container.started_with[bot] = config.read_text() if config.is_file() else ""
+        container.started_strategy[bot] = "".join(f.read_text() for f in sorted((etc / "strategies").glob("*.py")))
         container.started_at[bot] = time.time()
         self.entries_stopped.discard(bot)
         container.spawnerr.pop(bot, None)
@@ -429,6 +434,8 @@ class _FakeProbe:
         self.engine = engine
 
     def ping(self, address: str, port: int) -> ProbeAnswer:
+        if self.engine.crash_on_ping:
+            raise Killed("killed in the health wait")
         if self.engine.probe_delay:
             threading.Event().wait(self.engine.probe_delay)
         found = _answering(self.engine, address, port)

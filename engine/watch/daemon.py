@@ -26,6 +26,7 @@ from engine.live import policy
 from engine.live.store import RevisionStatus, apply_lock
 from engine.naming import dedicated_container_name
 from engine.plan.model import Snapshot
+from engine.resume import Finished, finish_interrupted
 from engine.spec.load import load_fleet
 from engine.status import summarize
 from engine.watch.guard import FlapGuard
@@ -223,6 +224,9 @@ class Watcher:
 
     def _run_pipeline(self, sha: str, subject: str) -> tuple[str, int | None, str]:
         """(result, revision, reason): the same pipeline as ``fleetops apply``, for one commit."""
+        finished = self._finish_interrupted()
+        if finished is not None and finished.failed and finished.revision.commit == sha:  # this commit's killed apply
+            return ("rolled_back" if finished.status is RevisionStatus.ROLLED_BACK else "failed"), finished.revision.number, finished.message
         try:
             loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache)
         except (SpecError, SourceError) as exc:
@@ -254,6 +258,7 @@ class Watcher:
         deaths = self._own_deaths_removed()
         try:
             with apply_lock(self.ctx.state_dir):
+                self._finish_interrupted()
                 repair, live = heal(self.ctx, self.fleet, self.guard, self.journal, deaths, lambda m: self.log(m, event="repair"),
                                     self.confirmer)
         except StateError:
@@ -268,6 +273,15 @@ class Watcher:
             self.summary = summarize(live, current, self.guard.failing)
             self.metrics.set_bots(self.summary["bot_states"])
             self.metrics.set_pools(self.summary["pool_bots"], self.summary["pool_capacity"])
+
+    def _finish_interrupted(self) -> Finished | None:
+        """A revision a killed apply (this watcher's, before a restart) left pending: its health gate
+        and rollback run now (``engine.resume``). Called with the apply lock held."""
+        finished = finish_interrupted(self.ctx)
+        if finished is not None:
+            self.log(f"revision {finished.revision.number} was unfinished: {finished.message}", event="resume",
+                     revision=finished.revision.number, result=finished.status.value)
+        return finished
 
     def _own_deaths_removed(self) -> list[str]:
         """Dedicated bots whose container died on its own (not during one of our applies or heals)."""
