@@ -300,16 +300,9 @@ def _proven_unchanged(repo: str) -> bool:
 
 
 def _finish_interrupted(ctx: Context, *, rollback: bool, stop: bool = True) -> None:
-    """A revision a killed apply left pending is finished first (``engine.resume``); when its health
-    gate fails, this run ends as that apply would have: rolled back, exit 3 (``stop``)."""
-    from engine.errors import ApplyError, HealthError
-    from engine.live.store import RevisionStatus
-    from engine.resume import finish_interrupted
+    from engine.resume import finish_before_apply
 
-    finished = finish_interrupted(ctx, rollback=rollback)
-    if finished is None or not finished.failed or not stop:
-        return
-    raise (HealthError if finished.status is RevisionStatus.ROLLED_BACK else ApplyError)(finished.message)
+    finish_before_apply(ctx, rollback=rollback, stop=stop)
 
 
 def _note_pending(ctx: Context) -> None:

@@ -134,7 +134,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
     with stage("compile target"):
         target = target_of(live.placements())
     with stage("host facts"):
-        target, uids, keyed = _with_host_facts(ctx, target)
+        target, uids, keyed = _with_host_facts(ctx, target, live)
     with stage("diff"):
         baseline = baseline_from_live(live, ctx.stored_fleet(current) if current else None)
         meta = Snapshot("live", None, current.commit if current else None, revision=current.number if current else None)
@@ -145,12 +145,13 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
     return LivePlan(plan, target, live, source, uids=uids, keyed=keyed)
 
 
-def _with_host_facts(ctx: Context, target: DesiredFleet) -> tuple[DesiredFleet, UserIds, bool]:
+def _with_host_facts(ctx: Context, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:
     """The target checked against its images (``engine.live.images``: raises before anything changes)
     and stamped with what only this host knows (``engine.live.hostfacts``)."""
     uids = check_images(ctx.ports.docker, ctx.state_dir, target)
     key = load_key(ctx.state_dir)
-    return stamp_host_facts(target, key, ctx.environ_now(), uids), uids, key is not None
+    applied = {name: bot.record.essence for name, bot in live.bots.items() if bot.record is not None}
+    return stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress), uids, key is not None
 
 
 def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False) -> LivePlan:

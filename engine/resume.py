@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import ApplyError, HealthError
 from engine.flow import Context, check_health, plan_revision, roll_back
 from engine.live import policy
 from engine.live.health import BotHealth
 from engine.live.observe import observe
 from engine.live.store import ROLLING_BACK, Revision, RevisionStatus, apply_lock_holder
 
-__all__ = ["Finished", "finish_interrupted", "pending_note"]
+__all__ = ["Finished", "finish_before_apply", "finish_interrupted", "pending_note"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,16 @@ def finish_interrupted(ctx: Context, *, rollback: bool = True) -> Finished | Non
     store.finish(number, RevisionStatus.INTERRUPTED, message)
     ctx.progress(f"revision {number} was interrupted part-way; the bot(s) it had changed are healthy; converging from what runs")
     return Finished(store.get(number), RevisionStatus.INTERRUPTED, message, health)
+
+
+def finish_before_apply(ctx: Context, *, rollback: bool, stop: bool = True) -> None:
+    """What ``apply`` and ``rollback`` do first, holding the lock: finish a killed apply's revision; when
+    its health gate fails, this run ends as that apply would have (``stop``): HealthError (exit 3) once
+    rolled back, ApplyError when rollback is off."""
+    finished = finish_interrupted(ctx, rollback=rollback)
+    if finished is None or not finished.failed or not stop:
+        return
+    raise (HealthError if finished.status is RevisionStatus.ROLLED_BACK else ApplyError)(finished.message)
 
 
 def pending_note(ctx: Context) -> str | None:

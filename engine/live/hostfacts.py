@@ -9,11 +9,12 @@ records and revisions keep the stamped essences, so the next plan compares like 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.compile.desired import DesiredFleet, restamped
-from engine.live.secret_values import reference_digests
+from engine.compile.essence import BotEssence
+from engine.live.secret_values import UNRESOLVED, reference_digests
 
 __all__ = ["UserIds", "secret_references", "stamp_host_facts"]
 
@@ -26,15 +27,32 @@ def secret_references(fleet: DesiredFleet) -> set[str]:
     return {reference for bot in fleet.bots.values() for reference in bot.essence.secrets.values()}
 
 
-def stamp_host_facts(target: DesiredFleet, key: bytes | None, environ: Mapping[str, str], uids: UserIds) -> DesiredFleet:
+def stamp_host_facts(target: DesiredFleet, key: bytes | None, environ: Mapping[str, str], uids: UserIds,
+                     applied: Mapping[str, BotEssence] | None = None, warn: Callable[[str], None] = lambda _line: None) -> DesiredFleet:
     """``target`` with each bot's secret digests (under the state dir's ``key``; none before the
-    first apply made one) and each user name's uid in its container's image (when known)."""
+    first apply made one) and each user name's uid in its container's image (when known).
+
+    A reference whose value cannot be read here (a shell without the bots' environment) keeps the
+    digest ``applied`` to the bot under that same reference, with a warning: the plan cannot tell
+    whether it changed, and must not claim it did. Apply fails naming it before touching Docker
+    whenever it must write that bot's secrets.
+    """
     digests = reference_digests(key, secret_references(target), environ) if key is not None else {}
+    for reference in sorted(r for r, d in digests.items() if d == UNRESOLVED):
+        warn(f"secret reference {reference} cannot be read here; the plan assumes its value is unchanged")
     bots: dict[str, dict[str, Any]] = {}
     for name, bot in target.bots.items():
         fields: dict[str, Any] = {}
         if bot.essence.secrets or bot.essence.secret_digests:
-            fields["secret_digests"] = {n: digests[r] for n, r in sorted(bot.essence.secrets.items()) if r in digests}
+            before = (applied or {}).get(name)
+            stamped = {}
+            for secret, reference in sorted(bot.essence.secrets.items()):
+                digest = digests.get(reference)
+                if digest == UNRESOLVED and before is not None and before.secrets.get(secret) == reference:
+                    digest = before.secret_digests.get(secret, UNRESOLVED)
+                if digest is not None:
+                    stamped[secret] = digest
+            fields["secret_digests"] = stamped
         if isinstance(bot.essence.run_as, str):
             image = target.containers[bot.container].essence.image
             fields["run_as_uid"] = uids.get((image, bot.essence.run_as))

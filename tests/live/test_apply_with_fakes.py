@@ -367,3 +367,18 @@ def test_a_program_supervisord_cannot_start_fails_with_supervisords_own_reason(f
     log = RevisionStore(fleet.state).get(outcome.revision).details["alpha-2"]["log"]
     assert log == ["supervisord: spawnerr: can't find command 'standin-bot'",
                    "supervisord: 2026-01-01 00:00:01,000 INFO gave up: alpha-2 entered FATAL state, too many start retries too quickly"]
+
+
+def test_a_secret_that_cannot_be_read_here_is_not_claimed_changed(fleet: Harness) -> None:
+    rotate_a_secret(fleet)
+    fleet.environ["TG_TOKEN"] = "old-token-value"  # as applied
+    assert fleet.actions() == []
+    del fleet.environ["TG_TOKEN"]  # a shell without the bots' environment: the value cannot be checked here
+    fleet.progress.clear()
+    assert fleet.actions() == []
+    assert "secret reference env:TG_TOKEN cannot be read here; the plan assumes its value is unchanged" in fleet.progress
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")  # a change that must write alpha-2's secrets
+    fleet.engine.log.clear()
+    with pytest.raises(ApplyError, match="environment variable TG_TOKEN is not set"):
+        fleet.apply()
+    assert fleet.engine.log == []

@@ -132,3 +132,33 @@ def test_history_shows_repairs_under_the_revision_they_restored(origin: Origin, 
     assert rows[0]["repairs"][0]["actions"] == ["container/testfleet-small-1 start"]
     text = subprocess.run([sys.executable, "-m", "engine", "history"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
     assert "repair" in text.splitlines()[1] and "container/testfleet-small-1 start" in text
+
+
+def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_quarantined(  # type: ignore[no-untyped-def]
+        origin: Origin, watching, tmp_path) -> None:
+    """The watcher was killed while a commit's bots sat in their health wait; restarted, it runs that gate, rolls
+    the fleet back and quarantines the commit, as it would have without the kill (not "unchanged": the bots ran it)."""
+    import pytest
+
+    from engine.flow import Context, apply_plan, plan_specs
+    from engine.live.fakes import FakeEngine, Killed
+    from tests.watch.conftest import IMAGE
+
+    engine = FakeEngine(images=(IMAGE,))
+    ctx = Context(tmp_path / "state", engine.ports(), lambda _l: None, {})
+    assert apply_plan(ctx, plan_specs(ctx, origin.root, None)).revision == 1
+    strategy = origin.root / "strategies/Alpha.py"
+    bad = origin.push("Alpha raises every candle", lambda root: (
+        strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n"),
+        origin.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")(root)), tag="v3")
+    engine.crash_on_ping = True
+    with pytest.raises(Killed):
+        apply_plan(ctx, plan_specs(ctx, origin.root, None))
+    engine.crash_on_ping = False
+    assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "pending"]
+    w: RunningWatcher = watching(engine=engine)
+    w.until(lambda: bad in w.watcher.queue.view().quarantined, what="the quarantine")
+    assert "rolled back to revision 1" in w.watcher.queue.view().quarantined[bad]
+    assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "rolled_back"]
+    assert not any("LOOPERROR" in text for c in engine.containers.values() for b, text in c.started_strategy.items()
+                   if engine.running_config(c.definition.name, b) is not None)
