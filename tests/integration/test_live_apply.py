@@ -177,6 +177,8 @@ def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) 
     commit(live.repo, "short health timeout")
     assert live.apply().code == 0
     before = live.programs(STANDARD)
+    with (live.state / "runtime" / FLEET / STANDARD / "data/bots/alpha-2/bot.log").open("a") as log:
+        log.write("RuntimeError: an earlier run's failure, not revision 2's\n")  # bot.log keeps every run's lines
     (live.root / "strategies/Alpha.py").write_text((live.root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken')\n")
     commit(live.repo, "Alpha v3, broken at import", tag="v3")
     edit(live.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
@@ -192,6 +194,9 @@ def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) 
     import json
 
     assert [r["status"] for r in json.loads(history.out)] == ["applied", "rolled_back"]
+    failure_log = json.loads(history.out)[1]["failures"]["alpha-2"]["log"]
+    assert any("RuntimeError: broken" in line for line in failure_log), failure_log
+    assert not any("earlier run" in line for line in failure_log), failure_log  # only this revision's lines
 
 
 def test_real_freqtrade_bots_serve_their_config(live: LiveFleetHelper) -> None:

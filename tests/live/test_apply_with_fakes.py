@@ -382,3 +382,17 @@ def test_a_secret_that_cannot_be_read_here_is_not_claimed_changed(fleet: Harness
     with pytest.raises(ApplyError, match="environment variable TG_TOKEN is not set"):
         fleet.apply()
     assert fleet.engine.log == []
+
+
+def test_a_rollback_after_a_secret_rotation_keeps_the_current_value(fleet: Harness) -> None:
+    """A stored revision is re-planned with today's digests: rolling back to it (or healing to it) does not
+    plan the old value again, and so never plans the rotation over and over."""
+    from engine.flow import plan_revision
+
+    rotate_a_secret(fleet)  # revision 2 applied with the old value; the value is rotated
+    assert fleet.apply().status is RevisionStatus.APPLIED  # revision 3: reloads on the new value
+    back = plan_revision(fleet.context(), RevisionStore(fleet.state).get(2))
+    assert [(c.address, c.action.value) for c in back.plan.changes] == []
+    digests = {b.essence.secret_digests["telegram_token"] for b in back.target.bots.values() if b.essence.secrets}
+    assert len(digests) == 2  # TG_TOKEN's current digest, and TG_OTHER's
+    assert "new-token-value" not in RevisionStore(fleet.state).get(3).plan_json + str(RevisionStore(fleet.state).get(3).payload)
