@@ -106,7 +106,9 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
     if against is None:
         from engine.flow import plan_specs
 
-        result = plan_specs(_context(), repo, ref, rebalance=rebalance, warn=_warn).plan
+        ctx = _context()
+        result = plan_specs(ctx, repo, ref, rebalance=rebalance, warn=_warn).plan
+        _note_pending(ctx)
     else:
         from engine.offline import offline_plan
 
@@ -137,6 +139,7 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
         from engine.flow import plan_specs, record_noop_proof, remember_origin
 
         ctx = _context()
+        _finish_interrupted(ctx, rollback=not no_rollback)
         live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance, warn=_warn)
         _execute(ctx, live_plan, yes=yes, rollback=not no_rollback, allow=_allowed(allow_mass_delete, allow_rename))
         if not live_plan.plan.has_changes:
@@ -158,6 +161,7 @@ def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
 
     ctx = _context()
     with apply_lock(ctx.state_dir, wait=LOCK_WAIT, waiting=_waiting_for):
+        _finish_interrupted(ctx, rollback=True, stop=False)
         store = ctx.store()
         if to is None:
             latest = store.latest()
@@ -319,6 +323,21 @@ def _proven_unchanged(repo: str) -> bool:
         return False
     click.echo(no_changes_text(header), nl=False)
     return True
+
+
+def _finish_interrupted(ctx: Context, *, rollback: bool, stop: bool = True) -> None:
+    from engine.resume import finish_before_apply
+
+    finish_before_apply(ctx, rollback=rollback, stop=stop)
+
+
+def _note_pending(ctx: Context) -> None:
+    """``plan`` changes nothing: it says what the next apply will do about an unfinished revision."""
+    from engine.resume import pending_note
+
+    note = pending_note(ctx)
+    if note is not None:
+        click.echo(f"  note: {one_line(note)}", err=True)
 
 
 def _docker_host() -> str:

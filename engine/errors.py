@@ -9,6 +9,7 @@ module raises one of them (``raise ... from exc``) and never prints::
     ├── SourceError               git: not a repository, unknown ref, unreadable blob
     ├── DockerError               the Docker engine is unreachable or refused a call
     ├── SupervisorError           supervisord in a pool container did not answer or refused a call
+    │   └── SupervisorRefused     it answered with a fault: e.g. it cannot start a program (its reason)
     ├── ApplyError                converging Docker to the plan failed
     │   └── HealthError           applied bots did not answer their API in time
     └── StateError                the revision store is locked, corrupt or missing a revision
@@ -32,6 +33,7 @@ __all__ = [
     "SpecError",
     "StateError",
     "SupervisorError",
+    "SupervisorRefused",
 ]
 
 
@@ -85,6 +87,10 @@ class DockerError(FleetopsError):
 
 class SupervisorError(FleetopsError):
     """supervisord in a pool container did not answer or refused a call."""
+
+
+class SupervisorRefused(SupervisorError):
+    """supervisord answered with a fault (``NO_FILE: can't find command 'x'``): its reason, not an outage."""
 
 
 class ApplyError(FleetopsError):

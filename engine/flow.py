@@ -12,9 +12,11 @@ are ``engine.live.policy``'s; the outside world is reached only through ``Ports`
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.check import CheckSettings, require_accepted
 from engine.compile.assign import Placement
@@ -27,16 +29,19 @@ from engine.live.drain import drain, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
+from engine.live.hostfacts import UserIds, stamp_host_facts
 from engine.live.identity import origin_of_path, remember_fleet
-from engine.live.noop_proof import ContainerSeen, SpecInputs, write_proof
+from engine.live.images import check_images
+from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
-from engine.live.processes import ProcessWatch
+from engine.live.processes import LogStart, ProcessWatch
 from engine.live.rename import find_rename, merged, placements_as
 from engine.live.runtime import Runtime
-from engine.live.secrets import load_or_create_key
-from engine.live.store import Revision, RevisionStatus, RevisionStore
+from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
+from engine.live.settings_drift import with_settings_drift
+from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus, RevisionStore
 from engine.live.trading import LOOP_WINDOW, wait_trading
 from engine.naming import Labels, network_name
 from engine.offline import compile_at, offline_plan, snapshot_of
@@ -49,7 +54,7 @@ from engine.timing import stage
 
 __all__ = [
     "ApplyOutcome", "Context", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
-    "plan_specs", "record_noop_proof", "refusal", "remember_origin", "snapshot_of",
+    "plan_specs", "record_noop_proof", "refusal", "remember_origin", "roll_back", "snapshot_of",
 ]
 
 
@@ -90,6 +95,10 @@ class Context:
         """The store for reading; None when nothing was ever applied (reading creates nothing)."""
         return self._store if self._store is not None else RevisionStore.open_readonly(self.state_dir)
 
+    def environ_now(self) -> Mapping[str, str]:
+        """Where secret references are resolved: the given environment, else the process's."""
+        return self.environ if self.environ is not None else os.environ
+
     def runtime(self, fleet: str, *, writable: bool = False) -> Runtime:
         key = load_or_create_key(self.state_dir) if writable else None
         return Runtime(self.state_dir, fleet, key, self.environ, self.progress)
@@ -109,6 +118,10 @@ class LivePlan:
     """The fleet name this source was last applied as, when the plan renames it (``engine.live.rename``)."""
     conflicts: tuple[str, ...] = ()
     """Bots the plan would start on an exchange account another fleet trades on this engine (one sentence each)."""
+    uids: UserIds = field(default_factory=dict)
+    """User names' uids in the target's images, as stamped onto the target."""
+    keyed: bool = True
+    """False when the state dir had no key yet (nothing applied): apply stamps secret digests then."""
 
 
 @dataclass
@@ -139,6 +152,8 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
         live = merged(live, rename)
     with stage("compile target"):
         target = target_of(placements_as(live))
+    with stage("host facts"):
+        target, uids, keyed = _with_host_facts(ctx, target, live)
     with stage("diff"):
         # In a rename, the old name's wallets and settings stand for the new one's until it has its own.
         stored = current or (policy.current_revision(ctx.read_store(), rename.old) if rename else None)
@@ -147,6 +162,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
             baseline = dataclasses.replace(baseline, name=rename.old)
         meta = Snapshot("live", None, stored.commit if stored else None, revision=stored.number if stored else None)
         plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
+        plan = with_settings_drift(plan, live, target, ctx.runtime(fleet))
     with stage("open trades"):
         plan, _counts = with_open_trades(plan, live, ctx.ports.bot_api)
     with stage("accounts"):
@@ -154,7 +170,16 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
         conflicts = account_conflicts(ctx.ports, ctx.runtime(fleet), target, starting_bots(plan, target), ignore=ignore)
         plan = with_account_conflicts(plan, target, conflicts)
     return LivePlan(plan, target, live, source, origin=origin, renamed_from=rename.old if rename else None,
-                    conflicts=tuple(c.sentence() for c in conflicts))
+                    conflicts=tuple(c.sentence() for c in conflicts), uids=uids, keyed=keyed)
+
+
+def _with_host_facts(ctx: Context, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:
+    """The target checked against its images (``engine.live.images``: raises before anything changes)
+    and stamped with what only this host knows (``engine.live.hostfacts``)."""
+    uids = check_images(ctx.ports.docker, ctx.state_dir, target)
+    key = load_key(ctx.state_dir)
+    applied = {name: bot.record.essence for name, bot in live.bots.items() if bot.record is not None}
+    return stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress), uids, key is not None
 
 
 def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False,
@@ -181,13 +206,32 @@ def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path, docke
     plan, live = live_plan.plan, live_plan.live
     if plan.has_changes or live_plan.inputs is None or live.unanswered or plan.baseline.revision is None:
         return False
+    if set(live.inspected) != set(live.containers):
+        return False
     containers = {
         name: ContainerSeen(listed.id, listed.state, listed.labels, tuple(sorted(
-            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else ())
+            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else (),
+            settings_digest(live.inspected[name].settings))
         for name, listed in live.containers.items()
     }
-    write_proof(ctx.state_dir, Path(repo).resolve(), docker_host, live_plan.inputs, live.fleet, plan.baseline.revision, containers)
+    secrets = _secret_inputs(live_plan.target)
+    if secrets is None:
+        return False
+    inputs = dataclasses.replace(live_plan.inputs, secrets=secrets)
+    write_proof(ctx.state_dir, Path(repo).resolve(), docker_host, inputs, live.fleet, plan.baseline.revision, containers)
     return True
+
+
+def _secret_inputs(target: DesiredFleet) -> dict[str, str] | None:
+    """Secret reference → the digest the plan stamped for its value (None: one could not be read)."""
+    found: dict[str, str] = {}
+    for bot in target.bots.values():
+        for name, reference in bot.essence.secrets.items():
+            digest = bot.essence.secret_digests.get(name)
+            if digest is None or digest == UNRESOLVED:
+                return None
+            found[reference] = digest
+    return found
 
 
 def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
@@ -221,14 +265,17 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
                allow: frozenset[str] = frozenset()) -> ApplyOutcome:
     """Execute a plan, record the revision, check health, roll back if it breaks bots.
 
-    A health failure is an outcome (rolled_back or failed), not an exception; anything else
-    that stops the apply marks the revision failed (or interrupted) before it propagates. The
-    fleet's notify hooks hear about every revision once it is final, and can never change it.
-    A plan ``refusal`` names raises ApplyError before anything is recorded or touched.
+    A health failure is an outcome (rolled_back or failed), not an exception; an error that
+    stops the apply marks the revision failed before it propagates. An interrupt (Ctrl-C, a
+    second SIGTERM) leaves it pending, as SIGKILL does: bots it already changed run unchecked,
+    and the next run finishes it (``engine.resume``). The fleet's notify hooks hear about every
+    revision once it is final, and can never change it. A plan ``refusal`` names raises
+    ApplyError before anything is recorded or touched.
     """
     refused = refusal(live_plan, allow)
     if refused is not None:
         raise ApplyError(refused)
+    live_plan = _keyed(ctx, live_plan)
     store = ctx.store()
     for interrupted in store.mark_interrupted():
         ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
@@ -240,14 +287,25 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
         outcome = _converge(ctx, number, live_plan, rollback, message)
         if live_plan.renamed_from is not None and outcome.status is RevisionStatus.APPLIED:
             remember_origin(ctx, live_plan)
-    except BaseException as exc:
+    except Exception as exc:
         if store.get(number).status is RevisionStatus.PENDING:
-            status = RevisionStatus.FAILED if isinstance(exc, Exception) else RevisionStatus.INTERRUPTED
-            store.finish(number, status, one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
+            store.finish(number, RevisionStatus.FAILED,
+                         one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
         _notify(ctx, target, number, event)
         raise
     _notify(ctx, target, number, event)
     return outcome
+
+
+def _keyed(ctx: Context, live_plan: LivePlan) -> LivePlan:
+    """A plan made before the state dir had a key (its first apply) gets its secret digests now.
+
+    Without a key nothing was applied from this state dir, so nothing runs that the digests could
+    change the plan for: only what the records and the revision will keep changes."""
+    if live_plan.keyed:
+        return live_plan
+    target = stamp_host_facts(live_plan.target, load_or_create_key(ctx.state_dir), ctx.environ_now(), live_plan.uids)
+    return dataclasses.replace(live_plan, target=target, keyed=True)
 
 
 def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
@@ -261,10 +319,11 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     try:
         with stage("execute plan"):
             result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(plan)
+        store.set_phase(number, HEALTH_WAIT)
         with stage("health checks"):
-            health = check_health(ctx, target, result.check_bots)
+            health = check_health(ctx, target, result.check_bots, result.start, result.refused)
     except HealthError as exc:
-        return _fail(ctx, number, target, rollback, str(exc), {})
+        return roll_back(ctx, number, target, rollback, str(exc), {})
     sick = policy.unhealthy(health)
     if sick:
         detail = ", ".join(f"{h.bot}: {h.detail}" for h in sick)
@@ -273,7 +332,7 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
                 ctx.progress(f"{h.bot}: last {len(h.log)} log lines:")
                 for line in h.log:
                     ctx.progress(f"  | {line}")
-        return _fail(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
+        return roll_back(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
     store.finish(number, RevisionStatus.APPLIED, message)
     postponed = f"; postponed until their trades close: {', '.join(sorted(drained.postponed))}" if drained.postponed else ""
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
@@ -287,11 +346,16 @@ def _runtime_for(ctx: Context, live_plan: LivePlan) -> Runtime:
     return runtime
 
 
-def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str, BotHealth]:
+def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None,
+                 refused: Mapping[str, str] | None = None) -> dict[str, BotHealth]:
     """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout; a
-    bot whose process dies fails at once, with its last log lines."""
+    bot whose process or container dies fails at once, with this run's last log lines (``start``:
+    where they begin, from the executor); one supervisord ``refused`` to start fails with its reason."""
+    failed_to_start = {b: BotHealth(b, False, "supervisord could not start it", 0.0, (f"supervisord: {why}",))
+                       for b, why in sorted((refused or {}).items()) if b in bots}
+    bots = bots - set(failed_to_start)
     if not bots:
-        return {}
+        return failed_to_start
     ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
     listed = {c.name: c for c in ctx.ports.docker.list_fleet(target.name, network_name(target.name))}
     timeout = float(target.settings.health.timeout_seconds if target.settings else 60)
@@ -300,7 +364,7 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str
         bot = target.bots[name]
         container = listed.get(bot.container)
         targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
-    watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots)
+    watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots, start=start)
     with stage("health: pings"):
         results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
     if target.settings is None or target.settings.health.check == "loop":
@@ -313,12 +377,17 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str]) -> dict[str
         for name, why in looped.items():
             if why is not None:
                 results[name] = BotHealth(name, False, why, results[name].seconds)
-    return {name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}
+    return {**failed_to_start, **{name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}}
 
 
-def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth]) -> ApplyOutcome:
+def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth],
+              details: dict[str, Any] | None = None) -> ApplyOutcome:
+    """Revision ``number`` failed its health gate: restore the newest healthy one before it (unless
+    rollback is off), and finish the revision as rolled back or failed. ``details``: the failure
+    per bot when ``health`` no longer has it (a rollback a killed apply had begun)."""
     store = ctx.store()
-    details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
+    if details is None:
+        details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
     previous = policy.rollback_target(store, target.name, before=number)
     refusal = policy.rollback_refusal(target.settings, rollback, previous)
     if refusal is not None or previous is None:
@@ -326,11 +395,12 @@ def _fail(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reaso
         store.finish(number, RevisionStatus.FAILED, note, details)
         return ApplyOutcome(number, RevisionStatus.FAILED, health, f"revision {number} failed its health checks ({note})")
     ctx.progress(f"health checks failed ({reason}); rolling back to revision {previous.number}")
+    store.set_phase(number, ROLLING_BACK, reason, details)  # killed from here on, the next run finishes this rollback
     back = plan_revision(ctx, previous)
     try:
         result = Executor(ctx.ports, ctx.runtime(target.name, writable=True), back.target, back.live, previous.number,
                           ctx.progress).run(back.plan)
-        after = check_health(ctx, back.target, result.check_bots)
+        after = check_health(ctx, back.target, result.check_bots, result.start, result.refused)
     except FleetopsError as exc:
         store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}", details)
         raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc

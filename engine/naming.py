@@ -14,7 +14,6 @@ import hashlib
 from pathlib import Path
 
 __all__ = [
-    "BOT_USER_UID",
     "DEDICATED_PORT",
     "FIRST_POOL_PORT",
     "PRELOAD",
@@ -40,8 +39,6 @@ RESERVED_POOL_PREFIX = "bot-"
 
 DEDICATED_PORT = 8080
 FIRST_POOL_PORT = 8081
-BOT_USER_UID = 1000
-"""The unprivileged user bots run as by default (FreqTrade's own image calls uid 1000 ftuser)."""
 
 
 def pool_container_name(fleet: str, pool: str, index: int) -> str:

@@ -17,7 +17,7 @@ from engine.flow import Context
 from engine.live import policy
 from engine.live.observe import LiveBot, LiveFleet, observe
 from engine.live.ports import RUNNING_STATES
-from engine.live.store import Revision, RevisionStore
+from engine.live.store import Revision, RevisionStatus, RevisionStore
 from engine.live.trading import read_trading
 from engine.naming import Labels, runtime_root
 
@@ -80,7 +80,8 @@ def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:
         return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
     ctx.ports.docker.ping()
     live = observe(ctx.ports, ctx.runtime(name), name)
-    report = {"fleet": name, **summarize(live, policy.current_revision(store, name))}
+    current = policy.current_revision(store, name)
+    report = {"fleet": name, **summarize(live, current), "unfinished": _unfinished(ctx, store, name, current, live)}
     _add_trading(ctx, live, report)
     report["other_fleets"] = other_fleets(ctx, name)
     return report
@@ -108,6 +109,24 @@ def other_fleets(ctx: Context, fleet: str | None) -> list[dict[str, Any]]:
     return found
 
 
+def _unfinished(ctx: Context, store: RevisionStore | None, fleet: str, current: Revision | None, live: LiveFleet) -> dict[str, Any] | None:
+    """A newer revision that did not finish healthy but that some bots run: the running revision is
+    then not the applied one alone, and status must not say it is (a killed apply, a refused rollback)."""
+    newer = policy.unfinished_revision(store, fleet)
+    if newer is None:
+        return None
+    target = ctx.stored_fleet(newer)
+    previous = ctx.stored_fleet(current) if current is not None else None
+    bots = [b for b in policy.running(target, live, target.bots)
+            if previous is None or b not in previous.bots or previous.bots[b].hash != target.bots[b].hash]
+    # A pending revision's apply stopped (or runs now): a bot it was restarting may run its files before
+    # its record says so (records are written once a bot started), so those are named too.
+    changing = sorted(policy.changed_bots(newer, target)) if newer.status is RevisionStatus.PENDING else []
+    if not bots and not changing:
+        return None
+    return {"revision": newer.number, "status": newer.status.value, "commit": newer.commit, "bots": bots, "changing": changing}
+
+
 def _add_trading(ctx: Context, live: LiveFleet, report: dict[str, Any]) -> None:
     """Each running bot's loop age and the strategy errors it logged since it started (its own API)."""
     asked = [(c, b) for c in report["containers"] for b in c["bots"] if b["state"] == "running" and c["ip"] and b["port"]]
@@ -128,6 +147,21 @@ def _add_trading(ctx: Context, live: LiveFleet, report: dict[str, Any]) -> None:
             list(pool.map(ask, asked))
 
 
+def _unfinished_line(fleet: str, rev: dict[str, Any] | None, unfinished: dict[str, Any]) -> str:
+    """The header when the applied revision is not all that runs."""
+    number, commit = unfinished["revision"], (unfinished["commit"] or "-")[:7]
+    base = f"the other bots run revision {rev['revision']}" if rev else "no healthy revision recorded"
+    if unfinished["bots"]:
+        head = (f"fleet {fleet}: revision {number} ({unfinished['status']}, not finished healthy, commit {commit}) runs on "
+                f"{', '.join(unfinished['bots'])}; {base}")
+    else:
+        head = f"fleet {fleet}: revision {rev['revision'] if rev else '-'} ({rev['status'] if rev else '-'}); revision {number} is {unfinished['status']}"
+    if unfinished.get("changing"):
+        head += (f" (the apply of revision {number} stopped part-way while changing {', '.join(unfinished['changing'])}; "
+                 "the next apply finishes it)")
+    return head
+
+
 def status_to_text(report: dict[str, Any]) -> str:
     if report["fleet"] is None:
         return "no fleet has been applied from this state dir yet\n"
@@ -135,6 +169,9 @@ def status_to_text(report: dict[str, Any]) -> str:
     bots = [b for c in report["containers"] for b in c["bots"]]
     lines = [f"fleet {report['fleet']}: revision {rev['revision']} ({rev['status']}, commit {(rev['commit'] or '-')[:7]})" if rev
              else f"fleet {report['fleet']}: no healthy revision recorded"]
+    unfinished = report.get("unfinished")
+    if unfinished:
+        lines[0] = _unfinished_line(report["fleet"], rev, unfinished)
     counts = ", ".join(f"{n} {state}" for state, n in sorted(report["bot_states"].items()))
     lines.append(f"{len(report['containers'])} containers, {len(bots)} bots ({counts or 'none'})")
     lines.append("")

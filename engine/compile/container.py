@@ -73,10 +73,15 @@ def account_of(essence: BotEssence) -> str | None:
     return account_digest(essence.exchange, key) if key is not None else None
 
 
+def _docker_user(run_as: int | str) -> str:
+    """Docker's ``user``: ``uid:gid`` for a uid (no /etc/passwd entry needed), a name as the image knows it."""
+    return f"{run_as}:{run_as}" if isinstance(run_as, int) else run_as
+
+
 def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:
     essence = container.essence
     first_bot = fleet.bots[container.bots[0]].essence if container.bots else None
-    dedicated_user = f"{essence.run_as}:{essence.run_as}" if container.dedicated and essence.run_as else None
+    dedicated_user = _docker_user(essence.run_as) if container.dedicated else None
     return ContainerDefinition(
         name=container.name,
         image=essence.image,

@@ -8,8 +8,10 @@ changing one bot changes only its hash.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +29,11 @@ from engine.compile.essence import (
 from engine.compile.strategy_settings import declared_order_types
 from engine.compile.templates import template_version
 from engine.hashing import short_hash
-from engine.naming import BOT_USER_UID, SUPERVISOR_CONF, bot_data_dir, bot_etc_dir, preload_launcher
+from engine.naming import SUPERVISOR_CONF, bot_data_dir, bot_etc_dir, preload_launcher
 from engine.spec.fleetspec import FleetSpec
 from engine.spec.models import Bot
 
-__all__ = ["DesiredBot", "DesiredContainer", "DesiredFleet", "compile_fleet", "placements_of"]
+__all__ = ["DesiredBot", "DesiredContainer", "DesiredFleet", "compile_fleet", "placements_of", "restamped"]
 
 POOL_COMMAND = ("supervisord", "-n", "-c", SUPERVISOR_CONF)
 
@@ -92,6 +94,29 @@ def placements_of(fleet: DesiredFleet) -> dict[str, Placement]:
     return {name: bot.placement for name, bot in fleet.bots.items()}
 
 
+def restamped(fleet: DesiredFleet, bots: Mapping[str, Mapping[str, Any]], containers: Mapping[str, Mapping[str, Any]]) -> DesiredFleet:
+    """``fleet`` with essence fields set that only the live host knows (``engine.live.hostfacts``).
+
+    Only a bot or container whose essence really changes gets a new hash (with today's template
+    version): a stored revision that is re-planned keeps the hashes it was applied with otherwise.
+    """
+    version = template_version()
+    new_bots = dict(fleet.bots)
+    for name, fields in bots.items():
+        bot = fleet.bots[name]
+        essence = bot.essence.model_copy(update=dict(fields))
+        if essence != bot.essence:
+            new_bots[name] = dataclasses.replace(bot, essence=essence, hash=short_hash([version, essence.plain()]))
+    new_containers = dict(fleet.containers)
+    for name, fields in containers.items():
+        container = fleet.containers[name]
+        container_essence = container.essence.model_copy(update=dict(fields))
+        if container_essence != container.essence:
+            new_containers[name] = dataclasses.replace(container, essence=container_essence,
+                                                       hash=short_hash([version, container_essence.plain()]))
+    return dataclasses.replace(fleet, bots=new_bots, containers=new_containers)
+
+
 def compile_fleet(spec: FleetSpec, prior: dict[str, Placement] | None = None, *, rebalance: bool = False) -> DesiredFleet:
     """Place the bots and build every essence; pure and deterministic."""
     fleet_name = spec.fleet.name
@@ -120,7 +145,7 @@ def _wallets(spec: FleetSpec) -> dict[str, WalletEssence]:
 
 
 def _pools(spec: FleetSpec) -> dict[str, PoolEssence]:
-    return {n: PoolEssence(capacity=p.capacity, memory=p.memory, cpus=p.cpus, image=p.image, preload=p.preload)
+    return {n: PoolEssence(capacity=p.capacity, memory=p.memory, cpus=p.cpus, image=p.image, preload=p.preload, run_as=p.run_as)
             for n, p in spec.pools.items()}
 
 
@@ -135,6 +160,7 @@ def fleet_settings(spec: FleetSpec) -> FleetSettings:
         drain_timeout=fleet.defaults.drain_timeout,
         health=HealthSettings(timeout_seconds=fleet.health.timeout_seconds, rollback=fleet.health.rollback, check=fleet.health.check),
         notify=tuple(NotifySettings(url=n.url) for n in fleet.notify),
+        run_as=fleet.defaults.run_as,
     )
 
 
@@ -176,7 +202,7 @@ def _bot_essence(spec: FleetSpec, bot: Bot, placement: Placement) -> BotEssence:
         secrets=dict(sorted(bot.secrets.items())),
         freqtrade=dict(bot.freqtrade),
         command=command,
-        run_as=BOT_USER_UID,
+        run_as=_run_as(spec, placement.pool),
         on_change=bot.on_change or ("restart" if bot.dry_run else "drain"),
         drain_timeout=bot.drain_timeout or defaults.drain_timeout,
         **_order_settings(bot, pin.text, pin.class_name),
@@ -198,6 +224,12 @@ def _order_settings(bot: Bot, strategy_text: str, class_name: str) -> dict[str, 
     return {"order_types": order_types, "entry_pricing": entry, "exit_pricing": exit_}
 
 
+def _run_as(spec: FleetSpec, pool: str | None) -> int | str:
+    """The user a bot runs as: its pool's ``run_as``, else the fleet's ``defaults.run_as``."""
+    chosen = spec.pools[pool].run_as if pool is not None else None
+    return chosen if chosen is not None else spec.fleet.defaults.run_as
+
+
 @functools.lru_cache(maxsize=64)
 def _split_command(template: str) -> tuple[str, ...]:
     return tuple(shlex.split(template))
@@ -211,4 +243,4 @@ def _container_essence(spec: FleetSpec, placement: Placement, dedicated: Desired
                                 pool=None, run_as=dedicated.essence.run_as)
     pool = spec.pools[placement.pool]
     return ContainerEssence(image=pool.image or defaults.image, memory=pool.memory, cpus=pool.cpus,
-                            command=POOL_COMMAND, pool=placement.pool, run_as=BOT_USER_UID, preload=pool.preload)
+                            command=POOL_COMMAND, pool=placement.pool, run_as=_run_as(spec, placement.pool), preload=pool.preload)

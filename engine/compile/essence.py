@@ -26,6 +26,7 @@ __all__ = [
     "RecordError",
     "TrailingStopEssence",
     "WalletEssence",
+    "host_uid",
     "parse_record",
 ]
 
@@ -74,9 +75,16 @@ class BotEssence(Essence):
     dry_run: bool
     enabled: bool
     secrets: dict[str, str]
+    secret_digests: dict[str, str] = {}
+    """Secret name → the keyed digest of the value it resolved to (stamped by the live plan, never
+    by the pure compile): a rotated value changes the bot, its hash and its plan."""
     freqtrade: dict[str, JsonValue]
     command: tuple[str, ...]
-    run_as: int
+    run_as: int | str
+    """The user the bot's process runs as: a uid or a user name of its image."""
+    run_as_uid: int | None = None
+    """The uid a user name resolved to in the container's image (stamped by the live plan): what
+    host-side files are chowned to. None for a numeric ``run_as`` and in offline plans."""
     on_change: Literal["restart", "drain"]
     drain_timeout: int
     order_types: dict[str, JsonValue] | None = None
@@ -84,6 +92,11 @@ class BotEssence(Essence):
     entry_pricing: dict[str, JsonValue] = {"price_side": "same"}
     exit_pricing: dict[str, JsonValue] = {"price_side": "same"}
     """Rendered as is; the defaults are what fleetops rendered before these were settings."""
+
+    @property
+    def uid(self) -> int | None:
+        """The numeric uid host-side files are given to (None: a user name not resolved yet)."""
+        return host_uid(self.run_as, self.run_as_uid)
 
 
 POLICY_FIELDS = frozenset({"on_change", "drain_timeout"})
@@ -99,8 +112,18 @@ class ContainerEssence(Essence):
     cpus: float | None
     command: tuple[str, ...]
     pool: str | None
-    run_as: int
+    run_as: int | str
+    run_as_uid: int | None = None
     preload: bool = False
+
+    @property
+    def uid(self) -> int | None:
+        return host_uid(self.run_as, self.run_as_uid)
+
+
+def host_uid(run_as: int | str, resolved: int | None) -> int | None:
+    """A numeric ``run_as`` is its own uid; a user name has the uid the image's /etc/passwd gives it."""
+    return run_as if isinstance(run_as, int) else resolved
 
 
 class WalletEssence(Essence):
@@ -119,6 +142,7 @@ class PoolEssence(Essence):
     cpus: float | None
     image: str | None
     preload: bool = False
+    run_as: int | str | None = None
 
 
 class HealthSettings(Essence):
@@ -142,6 +166,7 @@ class FleetSettings(Essence):
     drain_timeout: int
     health: HealthSettings
     notify: tuple[NotifySettings, ...]
+    run_as: int | str = 1000
 
 
 class RecordError(Exception):

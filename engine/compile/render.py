@@ -21,7 +21,6 @@ from engine.compile.templates import environment, template_version
 from engine.errors import FleetopsError
 from engine.hashing import pretty_json
 from engine.naming import (
-    BOT_USER_UID,
     BOTS,
     DATA_MOUNT,
     HOST_ETC,
@@ -90,7 +89,7 @@ def render_supervisord(container: DesiredContainer, fleet: DesiredFleet) -> str:
     bots = [_BotView(fleet.bots[name]) for name in container.bots]
     return environment().get_template("supervisord/supervisord.conf.j2").render(
         container=container, bots=bots, socket=SUPERVISOR_SOCKET, data=DATA_MOUNT,
-        preload=_PreloadView() if container.essence.preload else None)
+        preload=_PreloadView(container.essence.run_as) if container.essence.preload else None)
 
 
 def render_compose(fleet: DesiredFleet) -> str:
@@ -133,8 +132,10 @@ class _PreloadView:
 
     program = PRELOAD_PROGRAM
     data = PRELOAD_DATA
-    user = str(BOT_USER_UID)
     command = ("python3", f"{PRELOAD_ETC}/{SCRIPT}", "serve", "--socket", PRELOAD_SOCKET, "--modules", f"{PRELOAD_ETC}/{MODULE_LIST}")
+
+    def __init__(self, run_as: int | str) -> None:
+        self.user = str(run_as)
 
     @property
     def hash(self) -> str:

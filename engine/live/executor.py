@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 
 from engine.compile.container import container_definition
 from engine.compile.desired import DesiredContainer, DesiredFleet
-from engine.errors import ApplyError, HealthError
+from engine.errors import ApplyError, HealthError, SupervisorRefused
 from engine.live.health import HealthTarget, wait_healthy
 from engine.live.observe import LiveFleet, baseline_from_live
 from engine.live.ports import Ports, SupervisorPort
+from engine.live.processes import LogStart, marks
+from engine.live.records import Unreadable
 from engine.live.runtime import Runtime
+from engine.live.settings_drift import expected_settings, settings_drift
 from engine.naming import Labels, network_name
 from engine.plan.model import Action, Plan
 
@@ -41,6 +44,10 @@ _NEW_CONTAINER = frozenset({Action.CREATE, Action.REPLACE})
 class ExecutionResult:
     check_bots: set[str] = field(default_factory=set)
     """Bots that were (re)started and must now answer their ping."""
+    start: LogStart = field(default_factory=LogStart)
+    """Where this run's output of each touched bot and container begins (its failure shows only that)."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """Bots supervisord refused to start, with its reason: they fail the health gate with it."""
 
 
 class Executor:
@@ -68,6 +75,7 @@ class Executor:
         self.arriving.update(b for n, a in containers.items() if a in _NEW_CONTAINER and n in self.target.containers
                              for b in self.target.containers[n].bots)
         self._check_ready(containers, bots)
+        result.start = self._log_start(containers, bots)
         self.docker.ensure_network(network_name(self.target.name), {Labels.FLEET: self.target.name})
         for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's
             if action is Action.MOVE:
@@ -108,6 +116,12 @@ class Executor:
             raise ApplyError(f"container name {name} (for fleet '{self.target.name}') is already taken by {holder}; "
                              "rename the pool or the fleet so their container names differ")
 
+    def _log_start(self, containers: dict[str, Action], bots: dict[str, Action]) -> LogStart:
+        touched_containers = set(containers) | {self.target.bots[b].container for b in bots if b in self.target.bots}
+        touched_bots = set(bots) | {b for c in containers if c in self.target.containers for b in self.target.containers[c].bots}
+        fresh = {n for n, a in containers.items() if a in _NEW_CONTAINER}
+        return marks(self.runtime, self.target, touched_bots, touched_containers, fresh)
+
     def _stop_old_copy(self, bot: str) -> None:
         """Never two copies of one bot: the old one stops before its database is copied."""
         live = self.live.bots[bot]
@@ -122,7 +136,7 @@ class Executor:
 
     def _carry(self, bot: str) -> None:
         skipped = self.runtime.carry_bot_data(bot, self.live.bots[bot].container, self.target.bots[bot].container,
-                                              self.target.bots[bot].essence.run_as)
+                                              self.target.bots[bot].essence.uid)
         for what in skipped:
             self.progress(f"move of {bot}: not copied (not a regular file or directory): {what}")
 
@@ -132,6 +146,8 @@ class Executor:
         def one(item: tuple[str, Action]) -> None:
             name, action = item
             container = self.target.containers[name]
+            if action in (Action.START, Action.RESTART, Action.UPDATE):
+                self._restore_settings(container)
             if action is Action.START:
                 self.progress(f"starting container {name}")
                 self.docker.start(name)
@@ -139,7 +155,8 @@ class Executor:
                 self.progress(f"restarting container {name}")
                 self.docker.restart(name)
             elif action is Action.UPDATE:
-                self._rewrite(container)
+                if isinstance(self.live.container_records.get(name), Unreadable) or any(b.container == name for b in self.live.strays):
+                    self._rewrite(container)
                 return
             else:
                 if action is Action.REPLACE:
@@ -155,6 +172,25 @@ class Executor:
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(one, work))
+
+    def _restore_settings(self, container: DesiredContainer) -> None:
+        """Set back in place what a person changed by hand and Docker can change without a restart
+        (``engine.live.settings_drift``): limits, restart policy, the fleet network."""
+        inspected = self.live.inspected.get(container.name)
+        if inspected is None:
+            return
+        want = expected_settings(container_definition(self.target, container), self.runtime)
+        drift = settings_drift(inspected.settings, want)
+        if drift is None or not drift.in_place:
+            return
+        live = inspected.settings
+        self.progress(f"setting back {', '.join(drift.fields)} of container {container.name} (changed by hand)")
+        if (live.memory, live.nano_cpus, live.restart) != (want.memory, want.nano_cpus, want.restart):
+            self.docker.update_settings(container.name, memory=want.memory or None, nano_cpus=want.nano_cpus or None, restart=want.restart)
+        for network in sorted(set(live.networks) - set(want.networks)):
+            self.docker.disconnect_network(network, container.name)
+        for network in sorted(set(want.networks) - set(live.networks)):
+            self.docker.connect_network(network, container.name)
 
     def _rewrite(self, container: DesiredContainer) -> None:
         """Files and records of a container that stays: after a record went bad, or to drop the
@@ -189,9 +225,9 @@ class Executor:
             if action in _RUNS_BOT and self.target.bots[name].essence.enabled:
                 result.check_bots.add(name)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            list(pool.map(lambda item: self._update_container(*item), sorted(by_container.items())))
+            list(pool.map(lambda item: self._update_container(item[0], item[1], result.refused), sorted(by_container.items())))
 
-    def _update_container(self, name: str, changes: dict[str, Action]) -> None:
+    def _update_container(self, name: str, changes: dict[str, Action], refused: dict[str, str]) -> None:
         container = self.target.containers[name]
         for bot in sorted(changes):
             self.progress(f"{changes[bot].value} bot {bot} in {name}")
@@ -216,7 +252,11 @@ class Executor:
             # process runs them: a reload, or a program an interrupted apply already started.
             if action in _RUNS_BOT and action is not Action.START and bot not in added + changed \
                     and self.target.bots[bot].essence.enabled:
-                supervisor.restart(bot)
+                try:
+                    supervisor.restart(bot)
+                except SupervisorRefused as exc:  # e.g. NO_FILE: the health gate fails it with supervisord's reason
+                    self.progress(f"{exc}")
+                    refused[bot] = str(exc)
         self._record(changes)
 
     def _record(self, changes: dict[str, Action]) -> None:

@@ -16,21 +16,23 @@ Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on D
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.compile.container import ContainerDefinition
-from engine.compile.essence import RecordError, parse_record
 from engine.errors import DockerError, SupervisorError
-from engine.live.ports import BotAnswer, ContainerEvent, ListedContainer, Ports, ProbeAnswer, ProcessInfo
-from engine.live.records import AppliedBot
-from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
+from engine.live.container_inspect import UNCOMPARED_LABELS, ContainerInspect, ContainerSettings
+from engine.live.ports import ContainerEvent, ImageFacts, ListedContainer, Ports, ProcessInfo
+from engine.live.settings_drift import memory_bytes
+from engine.naming import BOTS, HOST_ETC, Labels
 
 __all__ = ["FakeContainer", "FakeEngine", "Killed"]
 
@@ -53,11 +55,18 @@ class FakeContainer:
     """Program → state, for pool containers (what supervisord runs)."""
     sections: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
-    output: list[str] = field(default_factory=list)
-    """What the container printed (a dedicated bot's log)."""
+    output: list[tuple[float, str]] = field(default_factory=list)
+    """What the container printed, with when (a dedicated bot's log, a pool's supervisord)."""
     started_with: dict[str, str] = field(default_factory=dict)
     """Bot → the config.json its running process read when it started (what it really runs)."""
     started_at: dict[str, float] = field(default_factory=dict)
+    started_strategy: dict[str, str] = field(default_factory=dict)
+    """Bot → the strategy text its running process loaded when it started."""
+    by_hand: dict[str, object] = field(default_factory=dict)
+    """Settings a person changed (``ContainerSettings`` field → value): what inspect shows instead."""
+    restarts: int = 0
+    """How often Docker restarted it (its restart policy after the process exited)."""
+    spawnerr: dict[str, str] = field(default_factory=dict)
 
 
 class FakeEngine:
@@ -65,6 +74,15 @@ class FakeEngine:
 
     def __init__(self, images: tuple[str, ...] = ()) -> None:
         self.images = set(images)
+        self.image_users: dict[str, dict[str, int]] = {}
+        """Image → its /etc/passwd users (default: root 0 and bot 1000, as fleetops' images)."""
+        self.image_lacks: dict[str, set[str]] = {}
+        """Image → executables its PATH does not have."""
+        self.exits_at_start: dict[str, list[str]] = {}
+        """Image → what its main process prints before it exits at start (Docker then restarts it, in a loop)."""
+        self.image_reads = 0
+        self.spawn_errors: dict[str, str] = {}
+        """Bot → why supervisord cannot start its program (``spawnerr``): it goes FATAL, its own log stays empty."""
         self.containers: dict[str, FakeContainer] = {}
         self.networks: set[str] = set()
         self.calls = 0
@@ -76,6 +94,8 @@ class FakeEngine:
         """Containers whose supervisord does not answer."""
         self.crash_after: int | None = None
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
+        self.crash_on_ping = False
+        """Die (raise ``Killed``) at the next ping of a bot: an apply killed in its health wait."""
         self.open_trades: dict[str, int] = {}
         self.realised: dict[str, float] = {}
         self.api_posts: list[str] = []
@@ -91,7 +111,9 @@ class FakeEngine:
         self._lock = threading.RLock()
 
     def ports(self) -> Ports:
-        return Ports(docker=self, supervisor=self.supervisor, probe=_FakeProbe(self), bot_api=_FakeBotApi(self))
+        from engine.live.fake_bots import FakeBotApi, FakeProbe  # they read this engine's containers
+
+        return Ports(docker=self, supervisor=self.supervisor, probe=FakeProbe(self), bot_api=FakeBotApi(self))
 
     # -- Docker ----------------------------------------------------------------------------
 
@@ -132,6 +154,19 @@ class FakeEngine:
         self._count("inspect-image")
         return image in self.images
 
+    def image_id(self, image: str) -> str | None:
+        self._count("inspect-image")
+        return "sha256:" + hashlib.sha256(image.encode()).hexdigest() if image in self.images else None
+
+    def image_facts(self, image: str, executables: tuple[str, ...]) -> ImageFacts:
+        self._count("read-image")
+        self.image_reads += 1
+        image_id = self.image_id(image)
+        assert image_id is not None
+        lacks = self.image_lacks.get(image, set())
+        return ImageFacts(image_id, dict(self.image_users.get(image, {"root": 0, "bot": 1000})),
+                          {name: None if name in lacks else f"/usr/bin/{name.rsplit('/', 1)[-1]}" for name in executables})
+
     def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         self._count("list-networks")
         if name not in self.networks:
@@ -149,9 +184,53 @@ class FakeEngine:
             self.start(definition.name)
         return container.id
 
-    def logs(self, name: str, lines: int) -> str:
+    def logs(self, name: str, lines: int, since: float | None = None) -> str:
         self._count("logs")
-        return "\n".join(self._container(name, "read the log of").output[-lines:])
+        output = self._container(name, "read the log of").output
+        return "\n".join([line for at, line in output if since is None or at >= since][-lines:])
+
+    def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
+        found = {}
+        for name in names:
+            self._count("inspect")
+            container = self.containers.get(name)
+            if container is not None:
+                found[name] = ContainerInspect(self._settings(container), container.state, container.restarts)
+        return found
+
+    def _settings(self, container: FakeContainer) -> ContainerSettings:
+        """What Docker would show for the container created from its definition, plus changes by hand."""
+        definition = container.definition
+        created = ContainerSettings(
+            image=definition.image, command=definition.command, user=definition.user or "", memory=memory_bytes(definition.memory),
+            nano_cpus=int(definition.cpus * 1e9) if definition.cpus else 0, restart=definition.restart, init=definition.init,
+            binds=tuple(sorted(f"{container.runtime_dir / m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in definition.mounts)),
+            networks=(definition.network,),
+            labels=tuple(sorted((k, v) for k, v in container.labels.items() if k not in UNCOMPARED_LABELS)))
+        return dataclasses.replace(created, **container.by_hand)  # type: ignore[arg-type]
+
+    def update_settings(self, name: str, *, memory: int | None = None, nano_cpus: int | None = None, restart: str | None = None) -> None:
+        self._count("update", name, mutates=True)
+        container = self._container(name, "update")
+        for key, value in (("memory", memory), ("nano_cpus", nano_cpus), ("restart", restart)):
+            if value is not None:
+                container.by_hand.pop(key, None)
+
+    def connect_network(self, network: str, name: str) -> None:
+        self._count("connect", name, mutates=True)
+        self._set_networks(self._container(name, "connect"), lambda now: {*now, network})
+
+    def disconnect_network(self, network: str, name: str) -> None:
+        self._count("disconnect", name, mutates=True)
+        self._set_networks(self._container(name, "disconnect"), lambda now: set(now) - {network})
+
+    def _set_networks(self, container: FakeContainer, change: Callable[[tuple[str, ...]], set[str]]) -> None:
+        now: tuple[str, ...] = tuple(container.by_hand.get("networks", (container.definition.network,)))  # type: ignore[arg-type]
+        networks = tuple(sorted(change(now)))
+        if networks == (container.definition.network,):
+            container.by_hand.pop("networks", None)
+        else:
+            container.by_hand["networks"] = networks
 
     def events(self, fleet: str) -> Iterator[ContainerEvent]:
         while (event := self._events.get()) is not None:
@@ -213,6 +292,10 @@ class FakeEngine:
 
     def _boot(self, container: FakeContainer) -> None:
         """A pool container's supervisord reads its conf and starts the autostart programs."""
+        if container.definition.image in self.exits_at_start:  # its main process exits: Docker restarts it, again and again
+            container.state, container.ip, container.restarts = "restarting", None, container.restarts + 1
+            container.output.extend((time.time(), line) for line in self.exits_at_start[container.definition.image])
+            return
         if container.labels.get(Labels.ROLE) != "pool":
             bot = container.labels.get(Labels.BOTS, "")
             if bot:
@@ -228,8 +311,18 @@ class FakeEngine:
         etc = container.runtime_dir / HOST_ETC / BOTS / bot
         config = etc / "config.json"
         container.started_with[bot] = config.read_text() if config.is_file() else ""
+        container.started_strategy[bot] = "".join(f.read_text() for f in sorted((etc / "strategies").glob("*.py")))
         container.started_at[bot] = time.time()
         self.entries_stopped.discard(bot)
+        container.spawnerr.pop(bot, None)
+        if bot in self.spawn_errors:  # supervisord cannot start it: its reason goes to supervisord's log, not the bot's
+            container.spawnerr[bot] = self.spawn_errors[bot]
+            log = container.runtime_dir / "data" / "supervisord.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a") as handle:
+                handle.write(f"2026-01-01 00:00:00,000 INFO spawnerr: {self.spawn_errors[bot]}\n"
+                             f"2026-01-01 00:00:01,000 INFO gave up: {bot} entered FATAL state, too many start retries too quickly\n")
+            return "FATAL"
         if any("CRASH" in f.read_text() for f in (etc / "strategies").glob("*.py")):
             secrets = (etc / "secrets.json").read_text() if (etc / "secrets.json").is_file() else ""
             log = container.runtime_dir / "data" / BOTS / bot / "bot.log"
@@ -238,6 +331,11 @@ class FakeEngine:
                 handle.write(f"Traceback (most recent call last):\nRuntimeError: strategy crashed; config was {secrets}\n")
             return "BACKOFF"
         return "RUNNING"
+
+    def before_ping(self) -> None:
+        """A bot is pinged: die there when asked to (an apply killed in its health wait)."""
+        if self.crash_on_ping:
+            raise Killed("killed in the health wait")
 
     def _maybe_die(self) -> None:
         if self.crash_after is not None and self.mutations >= self.crash_after:
@@ -269,7 +367,7 @@ class _FakeSupervisor:
 
     def states(self) -> dict[str, ProcessInfo]:
         container = self._container("list its programs")
-        return {n: ProcessInfo(n, s, container.pids.get(n, 0)) for n, s in container.programs.items()}
+        return {n: ProcessInfo(n, s, container.pids.get(n, 0), spawnerr=container.spawnerr.get(n, "")) for n, s in container.programs.items()}
 
     def update(self) -> tuple[list[str], list[str], list[str]]:
         container = self._container("re-read its config")
@@ -319,88 +417,3 @@ def _read_sections(runtime_dir: Path) -> dict[str, str]:
     conf = runtime_dir / HOST_ETC / "supervisord.conf"
     text = conf.read_text() if conf.is_file() else ""
     return {m.group(1): m.group(2).strip() for m in _SECTION.finditer(text)}
-
-
-def _answering(engine: FakeEngine, address: str, port: int) -> tuple[FakeContainer, str] | None:
-    """The container and bot serving ``address:port``, when its process runs."""
-    with engine._lock:
-        container = next((c for c in engine.containers.values() if c.ip == address and c.state == "running"), None)
-        if container is None:
-            return None
-        bot = _bot_on_port(container.runtime_dir, port)
-        if bot is None:
-            return None
-        if container.labels.get(Labels.ROLE) == "pool" and container.programs.get(bot) != "RUNNING":
-            return None
-    return container, bot
-
-
-def _strategy_says(container: FakeContainer, bot: str, word: str) -> bool:
-    strategies = container.runtime_dir / HOST_ETC / BOTS / bot / "strategies"
-    return any(word in f.read_text() for f in strategies.glob("*.py"))
-
-
-class _FakeProbe:
-    """A bot answers when its process runs and its pinned strategy is not marked ``BROKEN``."""
-
-    def __init__(self, engine: FakeEngine) -> None:
-        self.engine = engine
-
-    def ping(self, address: str, port: int) -> ProbeAnswer:
-        if self.engine.probe_delay:
-            threading.Event().wait(self.engine.probe_delay)
-        found = _answering(self.engine, address, port)
-        if found is None or _strategy_says(*found, "BROKEN"):
-            return ProbeAnswer(False, "ConnectError")
-        return ProbeAnswer(True, "pong")
-
-
-class _FakeBotApi:
-    """FreqTrade's trade-mode REST API, as far as fleetops reads it."""
-
-    def __init__(self, engine: FakeEngine) -> None:
-        self.engine = engine
-
-    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
-        found = _answering(self.engine, address, port)
-        if found is None or found[1] != bot or _strategy_says(*found, "BROKEN"):
-            return BotAnswer(None, "ConnectError")
-        container, _ = found
-        if method == "POST":
-            self.engine.api_posts.append(f"{bot} {path}")
-        started = container.started_at.get(bot, time.time())
-        stalled = self.engine.market_down or _strategy_says(container, bot, "STALL")
-        route = path.split("?")[0]
-        if route == "health":
-            return BotAnswer({"bot_start_ts": started - 1, "last_process_ts": None if stalled else time.time()}, "ok")
-        if route == "logs":
-            rows = []
-            if _strategy_says(container, bot, "LOOPERROR"):
-                rows.append(["", (started + 0.5) * 1000, "freqtrade.strategy", "ERROR",
-                             "Strategy caused the following exception: ZeroDivisionError('division by zero')"])
-            return BotAnswer({"log_count": len(rows), "logs": rows}, "ok")
-        if route in ("count", "status"):
-            n = self.engine.open_trades.get(bot, 0)
-            return BotAnswer({"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)], "ok")
-        if route == "profit":
-            return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.engine.realised.get(bot, 0.0)}, "ok")
-        if route == "balance":
-            return BotAnswer({"total": 1000.0 + self.engine.realised.get(bot, 0.0), "stake": "USDT"}, "ok")
-        if route in ("stopbuy", "stopentry") and method == "POST":
-            self.engine.entries_stopped.add(bot)
-            return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")
-        if route == "reload_config" and method == "POST":
-            self.engine.entries_stopped.discard(bot)
-            return BotAnswer({"status": "Reloading config ..."}, "ok")
-        return BotAnswer(None, "HTTP 404")
-
-
-def _bot_on_port(runtime_dir: Path, port: int) -> str | None:
-    for record in sorted((runtime_dir / HOST_RECORDS / BOTS).glob("*.json")):
-        try:
-            applied = parse_record(AppliedBot, record.read_bytes())
-        except RecordError:
-            continue
-        if applied.placement.port == port:
-            return record.stem
-    return None

@@ -37,8 +37,8 @@ class HealthTarget:
 def _until_pong(probe: ProbePort, bot: str, target: HealthTarget, deadline: float, started: float,
                 clock: Callable[[], float], sleep: Callable[[float], None], interval: float,
                 failed: Callable[[str], str | None]) -> BotHealth:
-    if target.address is None:
-        return BotHealth(bot, False, "its container has no address (not running?)", 0.0)
+    if target.address is None:  # its container is not running: say why when its watch knows (it exited, restarts…)
+        return BotHealth(bot, False, failed(bot) or "its container has no address (not running?)", 0.0)
     last = "no answer"
     while True:
         answer = probe.ping(target.address, target.port)

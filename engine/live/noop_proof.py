@@ -6,15 +6,20 @@ reads every bot's record (~0.4 s at 200 bots). So when an ``apply`` runs the ful
 nothing to do, it writes down what that conclusion rested on:
 
 - a digest of every input the compile read: the spec files' blob SHAs, the commit each strategy
-  pin resolved to, fleetops' own code and templates, and the ``FLEETOPS_*`` settings;
+  pin resolved to, fleetops' own code and templates, the ``FLEETOPS_*`` settings, and the keyed
+  digest of every secret value the bots are given (``engine.live.secret_values``: a rotated
+  value behind an unchanged reference is a change too);
 - the revision the fleet runs (the newest in the store, applied);
-- each managed container as Docker's list call showed it (id, state, every label) and the
-  stamp of its host-side records directory (every record is written by rename into it).
+- each managed container as Docker's list call showed it (id, state, every label), the digest
+  of its settings as Docker's inspect showed them (limits, restart policy, image, mounts,
+  networks: what ``docker update`` or a person can change without a new id), and the stamp of
+  its host-side records directory (every record is written by rename into it).
 
 The next ``plan``/``apply`` of the same repository checks exactly those — one Docker list call,
 ``git`` (three calls, then the working tree's listing with two more, each round side by side),
-a file walk and some stats — plus the one thing hashes cannot prove: that the enabled bots of
-each running pool container are running, asked of its supervisord. The spec files come from
+every container's inspect sent at once (~0.08 ms each), a file walk and some stats — plus the
+one thing hashes cannot prove: that the enabled bots of each running pool container are
+running, asked of its supervisord. The spec files come from
 ``engine.spec.worktree.list_worktree``, the loader's own listing. Any difference or doubt (a
 pin that is not a plain tag, branch or full SHA, a Docker host that is not a local socket, a
 proof that does not parse, supervisord not answering, a listing with anything refused or
@@ -29,26 +34,30 @@ import http.client
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from engine.errors import SourceError, SupervisorError
+from engine.live.container_inspect import ContainerSettings, parse_inspect
+from engine.live.docker_socket import UnixHTTPConnection as _DockerSocket
+from engine.live.docker_socket import inspect_documents
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT
+from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
 from engine.live.supervisor_ctl import states_of_many
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
 from engine.resources import template_dir
 from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, list_worktree
 
-__all__ = ["NO_CHANGES", "ContainerSeen", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "write_proof"]
+__all__ = ["NO_CHANGES", "ContainerSeen", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "settings_digest",
+           "write_proof"]
 
-PROOF_FORMAT = 1
+PROOF_FORMAT = 2
 MAX_LIST_BYTES = 64 << 20
 NO_CHANGES = "No changes. The fleet matches the target."
 _PIN_NAMESPACES = ("refs/tags/", "refs/heads/", "refs/remotes/origin/")
@@ -61,6 +70,8 @@ class SpecInputs:
 
     files: tuple[tuple[str, str], ...]
     pins: Mapping[str, str]
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Secret reference → the keyed digest of its value, as the plan stamped it."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,8 @@ class ContainerSeen:
     labels: Mapping[str, str]
     enabled_bots: tuple[str, ...]
     """The enabled bots of a pool container: supervisord must show each running."""
+    settings: str = ""
+    """The digest of its settings as inspected (``ContainerSettings.plain()``, see ``settings_digest``)."""
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,11 @@ def write_proof(state_dir: Path, repo_dir: Path, docker_host: str | None, inputs
     """Record why the fleet at ``repo_dir``'s working tree needs no change (atomically)."""
     proof = {
         "format": PROOF_FORMAT, "repo": str(repo_dir), "docker": _docker_url(docker_host), "fleet": fleet, "revision": revision,
-        "inputs": _inputs_digest(inputs.files, inputs.pins), "pins": dict(inputs.pins),
+        "inputs": _inputs_digest(inputs.files, inputs.pins, inputs.secrets), "pins": dict(inputs.pins),
+        "secret_refs": sorted(inputs.secrets),
         "containers": {name: {"id": c.id, "state": c.state, "labels": _digest(sorted(c.labels.items())),
-                              "records": _records_stamp(state_dir, fleet, name), "enabled_bots": list(c.enabled_bots)}
+                              "records": _records_stamp(state_dir, fleet, name), "enabled_bots": list(c.enabled_bots),
+                              "settings": c.settings}
                        for name, c in sorted(containers.items())},
     }
     path = _proof_path(state_dir, repo_dir)
@@ -120,7 +135,8 @@ def proven_unchanged(state_dir: Path, repo: str | Path, docker_host: str | None)
         if listing.problems or listing.warnings:
             return None
         files = tuple((f.path, f.blob_sha) for f in listing.spec_files)
-        if _inputs_digest(files, pins) != proof["inputs"] or _latest_revision(state_dir) != (proof["revision"], "applied"):
+        secrets = _secret_digests(state_dir, proof["secret_refs"])
+        if secrets is None or _inputs_digest(files, pins, secrets) != proof["inputs"] or _latest_revision(state_dir) != (proof["revision"], "applied"):
             return None
         if not _containers_hold(state_dir, proof, docker_host):
             return None
@@ -150,6 +166,9 @@ def _containers_hold(state_dir: Path, proof: dict[str, Any], docker_host: str | 
             return False
         if _records_stamp(state_dir, proof["fleet"], name) != want["records"]:
             return False
+    inspected = _inspect_all(docker_host, {name: row["Id"] for name, row in seen.items()})
+    if any(settings_digest(inspected.get(name)) != want["settings"] for name, want in expected.items()):
+        return False
     pools = {name: runtime_root(state_dir, proof["fleet"]) / name / HOST_DATA  # what no hash proves: the pool bots run
              for name, want in sorted(expected.items()) if want["state"] == "running" and want["enabled_bots"]}
     for name, states in states_of_many(pools, SUPERVISOR_TIMEOUT).items():
@@ -162,9 +181,21 @@ def _containers_hold(state_dir: Path, proof: dict[str, Any], docker_host: str | 
 
 # -- the inputs ----------------------------------------------------------------------------------
 
-def _inputs_digest(files: Iterable[tuple[str, str]], pins: Mapping[str, str]) -> str:
+def _inputs_digest(files: Iterable[tuple[str, str]], pins: Mapping[str, str], secrets: Mapping[str, str]) -> str:
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("FLEETOPS_") and k not in _IGNORED_SETTINGS)
-    return _digest({"engine": _engine_fingerprint(), "files": sorted(files), "pins": sorted(pins.items()), "settings": settings})
+    return _digest({"engine": _engine_fingerprint(), "files": sorted(files), "pins": sorted(pins.items()), "settings": settings,
+                    "secrets": sorted(secrets.items())})
+
+
+def _secret_digests(state_dir: Path, references: list[str]) -> dict[str, str] | None:
+    """Each reference's value digest now: a few env lookups or small file reads and an HMAC each."""
+    if not references:
+        return {}
+    key = load_key(state_dir)
+    if key is None:
+        return None
+    digests = reference_digests(key, references, os.environ)
+    return None if UNRESOLVED in digests.values() else digests
 
 
 def _engine_fingerprint() -> list[Any]:
@@ -245,18 +276,6 @@ def _docker_url(docker_host: str | None) -> str:
     return docker_host or "unix:///var/run/docker.sock"
 
 
-class _DockerSocket(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
 def _list_fleet(docker_host: str | None, fleet: str) -> list[dict[str, Any]] | None:
     """The same labelled list call the Docker adapter makes, over the local socket with the stdlib.
 
@@ -278,6 +297,17 @@ def _list_fleet(docker_host: str | None, fleet: str) -> list[dict[str, Any]] | N
         return None
     rows: list[dict[str, Any]] = json.loads(body)
     return rows
+
+
+def _inspect_all(docker_host: str | None, ids: Mapping[str, str]) -> dict[str, ContainerSettings]:
+    """Every container's settings, all inspects sent before any answer is read (``docker_socket``)."""
+    documents = inspect_documents(_docker_url(docker_host).removeprefix("unix://"), ids)
+    return {name: parse_inspect(document).settings for name, document in documents.items()}
+
+
+def settings_digest(settings: ContainerSettings | None) -> str:
+    """What a proof keeps of a container's inspected settings ("" when it could not be inspected)."""
+    return _digest(settings.plain()) if settings is not None else ""
 
 
 def _proof_path(state_dir: Path, repo_dir: Path) -> Path:

@@ -16,6 +16,7 @@ from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import ContainerEssence
 from engine.errors import SupervisorError
+from engine.live.container_inspect import ContainerInspect
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports, ProcessInfo
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.runtime import Runtime
@@ -63,6 +64,9 @@ class LiveFleet:
     def fleet_of(self, container: str) -> str:
         """The fleet label a container carries: its bots' API credentials are derived from it."""
         return self.owners.get(container, self.fleet)
+    inspected: dict[str, ContainerInspect] = field(default_factory=dict)
+    """Each container's settings as Docker's inspect shows them (limits, restart policy, image,
+    labels, networks): what a person may have changed by hand (``engine.live.settings_drift``)."""
 
     def ip_of(self, container: str) -> str | None:
         listed = self.containers.get(container)
@@ -76,6 +80,8 @@ class LiveFleet:
 def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool = True) -> LiveFleet:
     listed = {c.name: c for c in ports.docker.list_fleet(fleet, network_name(fleet))}
     live = LiveFleet(fleet, listed)
+    if with_processes:
+        live.inspected = ports.docker.inspect_many(sorted(listed))
     records = {name: runtime.read_bot_records(name) for name in sorted(listed)}
     asked = {name: runtime.data_dir(name) for name, c in sorted(listed.items())  # one round of questions to every supervisord
              if with_processes and c.running and records[name] and c.labels.get(Labels.POOL)}

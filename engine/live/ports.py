@@ -17,6 +17,7 @@ from engine.errors import SupervisorError
 
 if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes without loading the compiler
     from engine.compile.container import ContainerDefinition
+    from engine.live.container_inspect import ContainerInspect
 
 __all__ = [
     "RUNNING_STATES",
@@ -26,6 +27,7 @@ __all__ = [
     "BulkStates",
     "ContainerEvent",
     "DockerPort",
+    "ImageFacts",
     "ListedContainer",
     "Ports",
     "ProbeAnswer",
@@ -52,6 +54,17 @@ class ListedContainer:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What an image holds that decides whether it can run what fleetops renders (``engine.live.images``)."""
+
+    id: str
+    users: dict[str, int]
+    """User name → uid, from the image's /etc/passwd."""
+    found: dict[str, str | None]
+    """Executable asked for → where the image's PATH finds it (a regular executable file), or None."""
+
+
+@dataclass(frozen=True)
 class ContainerEvent:
     """A managed container changed state behind fleetops' back (or as a result of its own calls)."""
 
@@ -75,14 +88,29 @@ class DockerPort(Protocol):
         """Of ``names``, those taken by a container: name → its fleet label (None: unmanaged)."""
         ...
     def image_exists(self, image: str) -> bool: ...
+    def image_id(self, image: str) -> str | None:
+        """The image's ID, or None when it is not on the engine."""
+        ...
+    def image_facts(self, image: str, executables: tuple[str, ...]) -> ImageFacts:
+        """Read the image's /etc/passwd and find ``executables`` on its PATH, without running it."""
+        ...
     def ensure_network(self, name: str, labels: dict[str, str]) -> None: ...
     def create_and_start(self, definition: ContainerDefinition, runtime_dir: Path, revision: int) -> str: ...
     def start(self, name: str) -> None: ...
     def stop(self, name: str, timeout: int = 20) -> None: ...
     def restart(self, name: str, timeout: int = 20) -> None: ...
     def remove(self, name: str) -> None: ...
-    def logs(self, name: str, lines: int) -> str:
-        """The last ``lines`` of a container's output (a dedicated bot's log)."""
+    def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
+        """Each named container's settings and restarts, asked in parallel; one that vanished meanwhile is left out."""
+        ...
+    def update_settings(self, name: str, *, memory: int | None = None, nano_cpus: int | None = None, restart: str | None = None) -> None:
+        """Set limits and restart policy in place (``docker update``): the container keeps running."""
+        ...
+    def connect_network(self, network: str, name: str) -> None: ...
+    def disconnect_network(self, network: str, name: str) -> None: ...
+    def logs(self, name: str, lines: int, since: float | None = None) -> str:
+        """The last ``lines`` of a container's output (a dedicated bot's log, a pool's supervisord),
+        only what it wrote after ``since`` (seconds since the epoch) when given."""
         ...
     def events(self, fleet: str) -> Iterator[ContainerEvent]:
         """Container events of ``fleet`` as they happen; blocks between them. Ends when the engine hangs up."""
@@ -103,6 +131,8 @@ class ProcessInfo:
     state: str
     pid: int
     exit_status: int = 0
+    spawnerr: str = ""
+    """Why supervisord could not start it ("can't find command 'x'"), when it could not."""
 
 
 class SupervisorPort(Protocol):

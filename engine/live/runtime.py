@@ -33,7 +33,7 @@ from engine.hashing import pretty_json
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.safefs import SafeDir, UnsafePath
 from engine.live.secrets import secrets_document
-from engine.naming import BOT_USER_UID, BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD, runtime_root
+from engine.naming import BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD, runtime_root
 
 __all__ = ["Runtime"]
 
@@ -41,7 +41,7 @@ RECORD_LIMIT = 4 << 20
 """The largest record read back (a bot record is a few KB)."""
 
 
-def _owner(uid: int) -> int | None:
+def _owner(uid: int | None) -> int | None:
     """Files for a bot's user can be given to it only when fleetops runs as root."""
     return uid if uid and os.geteuid() == 0 else None
 
@@ -122,18 +122,18 @@ class Runtime:
                 with root.walk(HOST_ETC, PRELOAD, create=True) as preload:
                     for name, content in preload_files().items():
                         preload.write(name, content)
-                with root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, PRELOAD, create=True, owner=_owner(BOT_USER_UID)):
+                with root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, PRELOAD, create=True, owner=_owner(container.essence.uid)):
                     pass
             with root.walk(HOST_DATA, BOTS, create=True):
                 pass
             for name in container.bots:
-                owner = _owner(fleet.bots[name].essence.run_as)
+                owner = _owner(fleet.bots[name].essence.uid)
                 with root.walk(HOST_DATA, BOTS, name, create=True, owner=owner):
                     pass
 
     def write_bot(self, bot: DesiredBot) -> None:
         """Config, secrets and pinned strategy of one bot, in its container's directory."""
-        owner = _owner(bot.essence.run_as)
+        owner = _owner(bot.essence.uid)
         secrets = pretty_json(self._secrets(bot), ascii_only=True).encode()
         strategy_file = f"{bot.essence.strategy_class}.py"
         with self._open(bot.container) as root:
@@ -205,24 +205,49 @@ class Runtime:
             text = text.replace(value, "***")
         return text
 
-    def tail_log(self, container: str, bot: str, size: int = 16384) -> str:
-        """The end of a bot's log, read without following links (empty when there is none)."""
+    def tail_log(self, container: str, bot: str, size: int = 16384, after: tuple[int, int] | None = None) -> str:
+        """The end of a bot's log, read without following links (empty when there is none); with
+        ``after`` (``log_mark``), only what this run of the bot wrote."""
         try:
             with SafeDir.open(self.data_dir(container)) as data, data.walk(BOTS, bot) as directory:
-                return directory.tail("bot.log", size).decode("utf-8", "replace")
+                return directory.tail("bot.log", size, after).decode("utf-8", "replace")
         except (OSError, UnsafePath):
             return ""
 
+    def log_mark(self, container: str, bot: str) -> tuple[int, int]:
+        """Where a bot's log ends now: the lines after it are the next run's (supervisord appends)."""
+        try:
+            with SafeDir.open(self.data_dir(container)) as data, data.walk(BOTS, bot) as directory:
+                return directory.mark("bot.log")
+        except (OSError, UnsafePath):
+            return (0, 0)
+
+    def supervisord_log(self, container: str, size: int = 65536, after: tuple[int, int] | None = None) -> str:
+        """The end of a pool's supervisord log (spawn errors, exits), read without following links;
+        with ``after`` (``supervisord_mark``), only what it wrote since."""
+        try:
+            with SafeDir.open(self.data_dir(container)) as data:
+                return data.tail("supervisord.log", size, after).decode("utf-8", "replace")
+        except (OSError, UnsafePath):
+            return ""
+
+    def supervisord_mark(self, container: str) -> tuple[int, int]:
+        try:
+            with SafeDir.open(self.data_dir(container)) as data:
+                return data.mark("supervisord.log")
+        except (OSError, UnsafePath):
+            return (0, 0)
+
     # -- moving and archiving ---------------------------------------------------------------
 
-    def carry_bot_data(self, bot: str, from_container: str, to_container: str, run_as: int) -> list[str]:
+    def carry_bot_data(self, bot: str, from_container: str, to_container: str, uid: int | None) -> list[str]:
         """Copy a moving bot's trade databases and user data into its new container's directory.
 
         Only regular files and directories are copied; anything else (a link the old container
         planted) is skipped and returned, so the caller can report it.
         """
         skipped: list[str] = []
-        owner = _owner(run_as)
+        owner = _owner(uid)
         try:
             with ExitStack() as stack:
                 source = stack.enter_context(stack.enter_context(SafeDir.open(self.data_dir(from_container))).walk(BOTS, bot))

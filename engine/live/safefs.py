@@ -193,13 +193,27 @@ class SafeDir:
             raise UnsafePath(f"{self.path / name} is larger than {limit} bytes")
         return data
 
-    def tail(self, name: str, size: int) -> bytes:
-        """The last ``size`` bytes of a regular file (a log)."""
+    def tail(self, name: str, size: int, after: tuple[int, int] | None = None) -> bytes:
+        """The last ``size`` bytes of a regular file (a log); with ``after`` = (inode, offset) from
+        ``mark``, only what was written since: the whole file when it was replaced (rotated) meanwhile."""
         fd = self._open_regular(name)
         try:
-            end = os.fstat(fd).st_size
-            os.lseek(fd, max(0, end - size), os.SEEK_SET)
+            info = os.fstat(fd)
+            start = after[1] if after is not None and after[0] == info.st_ino and after[1] <= info.st_size else 0
+            os.lseek(fd, max(start, info.st_size - size), os.SEEK_SET)
             return os.read(fd, size)
+        finally:
+            os.close(fd)
+
+    def mark(self, name: str) -> tuple[int, int]:
+        """(inode, size) of a regular file now, for ``tail(after=…)``; (0, 0) when there is none."""
+        try:
+            fd = self._open_regular(name)
+        except UnsafePath:
+            return (0, 0)
+        try:
+            info = os.fstat(fd)
+            return (info.st_ino, info.st_size)
         finally:
             os.close(fd)
 

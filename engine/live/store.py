@@ -25,7 +25,7 @@ from typing import Any
 
 from engine.errors import StateError
 
-__all__ = ["Revision", "RevisionStatus", "RevisionStore", "apply_lock", "default_state_dir"]
+__all__ = ["HEALTH_WAIT", "ROLLING_BACK", "Revision", "RevisionStatus", "RevisionStore", "apply_lock", "apply_lock_holder", "default_state_dir"]
 
 
 class RevisionStatus(str, Enum):
@@ -58,6 +58,9 @@ class Revision:
     payload: dict[str, Any]
     details: dict[str, Any]
     """Why it failed, per bot: the health detail and the bot's last log lines (secrets masked)."""
+    phase: str = ""
+    """How far a pending apply got: "" executing, "health" (every change made), "rolling_back"
+    (its health gate failed; ``message`` and ``details`` say why): what the next run finishes."""
 
     @functools.cached_property
     def plan(self) -> dict[str, Any]:
@@ -74,6 +77,10 @@ class Revision:
 
 
 STORE_FILE = "revisions.sqlite"
+HEALTH_WAIT = "health"
+"""Phase of a pending revision whose changes were all made: its health gate was running."""
+ROLLING_BACK = "rolling_back"
+"""Phase of a pending revision whose health gate failed: its rollback was running."""
 
 
 def default_state_dir() -> Path:
@@ -101,6 +108,8 @@ create table if not exists revisions (
 )
 """
 _COLUMNS = "number, fleet, commit_sha, ref, dirty, status, started_at, finished_at, message, plan, payload, details"
+_PHASE = ", phase"
+"""Read only from stores that have the column (written since interrupted applies are finished)."""
 
 
 class RevisionStore:
@@ -115,6 +124,9 @@ class RevisionStore:
         columns = {row[1] for row in self._db.execute("pragma table_info(revisions)")}
         if "details" not in columns:  # a store written before failures were recorded per bot
             self._db.execute("alter table revisions add column details text not null default '{}'")
+        if "phase" not in columns:  # a store written before a killed apply's phase was recorded
+            self._db.execute("alter table revisions add column phase text not null default ''")
+        self._columns = _COLUMNS + _PHASE
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> RevisionStore | None:
@@ -132,6 +144,8 @@ class RevisionStore:
         if not tables:  # the watcher's journal was written first; no revision yet
             store.close()
             return None
+        columns = {row[1] for row in store._db.execute("pragma table_info(revisions)")}
+        store._columns = _COLUMNS + (_PHASE if "phase" in columns else "")
         return store
 
     def close(self) -> None:
@@ -150,18 +164,28 @@ class RevisionStore:
         self._db.execute("update revisions set status = ?, finished_at = ?, message = ?, details = ? where number = ?",
                          (status.value, _now(), message, json.dumps(details or {}), number))
 
+    def set_phase(self, number: int, phase: str, message: str = "", details: dict[str, Any] | None = None) -> None:
+        """Record how far a pending apply got (``Revision.phase``), so a killed one is finished from there."""
+        self._db.execute("update revisions set phase = ?, message = ?, details = ? where number = ? and status = ?",
+                         (phase, message, json.dumps(details or {}), number, RevisionStatus.PENDING.value))
+
+    def pending(self) -> list[Revision]:
+        """Revisions whose apply has not finished (or was killed), oldest first."""
+        rows = self._db.execute(f"select {self._columns} from revisions where status = ? order by number", (RevisionStatus.PENDING.value,))
+        return [_revision(r) for r in rows]
+
     def get(self, number: int) -> Revision:
-        row = self._db.execute(f"select {_COLUMNS} from revisions where number = ?", (number,)).fetchone()
+        row = self._db.execute(f"select {self._columns} from revisions where number = ?", (number,)).fetchone()
         if row is None:
             raise StateError(f"revision {number} does not exist (see `fleetops history`)")
         return _revision(row)
 
     def all(self) -> list[Revision]:
-        return [_revision(r) for r in self._db.execute(f"select {_COLUMNS} from revisions order by number")]
+        return [_revision(r) for r in self._db.execute(f"select {self._columns} from revisions order by number")]
 
     def latest(self, *, fleet: str | None = None, good_only: bool = False, before: int | None = None) -> Revision | None:
         """The newest revision matching every given condition (``before``: numbered below it)."""
-        query = f"select {_COLUMNS} from revisions"
+        query = f"select {self._columns} from revisions"
         clauses: list[str] = []
         params: list[object] = []
         if fleet is not None:
@@ -187,9 +211,9 @@ class RevisionStore:
 
 
 def _revision(row: tuple[Any, ...]) -> Revision:
-    number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload, details = row
+    number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload, details, *phase = row
     return Revision(number, fleet, commit, ref, bool(dirty), RevisionStatus(status), started, finished, message,
-                    plan, json.loads(payload), json.loads(details or "{}"))
+                    plan, json.loads(payload), json.loads(details or "{}"), phase[0] if phase else "")
 
 
 @contextmanager
@@ -227,3 +251,23 @@ def apply_lock(state_dir: Path, *, wait: float = 0.0, waiting: Callable[[str], N
         yield
     finally:
         handle.close()
+
+
+def apply_lock_holder(state_dir: Path) -> str | None:
+    """Who holds the apply lock right now ("pid … since …"), or None when no live process does.
+
+    Read-only: opens ``apply.lock`` only if it exists and releases the probe at once. A killed
+    apply's lock is released by the kernel, so None means a pending revision is orphaned. Never
+    call it while this process holds the lock (flock would conflict with our own descriptor).
+    """
+    try:
+        handle = open(state_dir / "apply.lock")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None

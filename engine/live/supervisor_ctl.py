@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from engine.errors import SupervisorError
+from engine.errors import SupervisorError, SupervisorRefused
 from engine.live.ports import ProcessInfo
 from engine.live.safefs import SafeDir, UnsafePath
 from engine.naming import SUPERVISOR_SOCKET
@@ -126,7 +126,7 @@ class Supervisor:
         try:
             return getattr(self._proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
-            raise SupervisorError(f"supervisord in {self.container} refused to {what}: {exc.faultString}") from None
+            raise SupervisorRefused(f"supervisord in {self.container} refused to {what}: {exc.faultString}") from None
         except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
             raise SupervisorError(f"supervisord in {self.container} did not answer ({what}): {exc}") from None
 
@@ -233,7 +233,8 @@ def states_of_many(data_dirs: dict[str, Path], timeout: float) -> dict[str, dict
 
 def _process_table(infos: list[dict[str, Any]]) -> dict[str, ProcessInfo]:
     """supervisord's ``getAllProcessInfo`` answer as program → ProcessInfo."""
-    return {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0)) for i in infos}
+    return {i["name"]: ProcessInfo(i["name"], i["statename"], int(i.get("pid") or 0), int(i.get("exitstatus") or 0),
+                                   str(i.get("spawnerr") or "")) for i in infos}
 
 
 def connect_supervisor(container: str, data_dir: Path, timeout: float) -> Supervisor:

@@ -19,7 +19,9 @@ from engine.plan.risk import bot_risk, fleet_risk, mass_delete_risk, rename_risk
 
 __all__ = ["plan_fleets"]
 
-_COMMAND_FIELDS = frozenset({"command", "run_as"})
+_COMMAND_FIELDS = frozenset({"command", "run_as", "run_as_uid"})
+_SHOWN_AS = {"secret_digests": "secret values", "strategy_sha256": None, "strategy_class": None}
+"""How a changed field is named in a reason (None: not named; it shows through another)."""
 
 
 def plan_fleets(baseline: DesiredFleet | None, target: DesiredFleet, target_meta: Snapshot, baseline_meta: Snapshot) -> Plan:
@@ -111,7 +113,10 @@ def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
         return Action.UPDATE, "how changes reach it: " + ", ".join(sorted(changed)) + " (the bot keeps running)"
     if not changed:
         return Action.RELOAD, "rendered config changed (fleetops templates)"
-    return Action.RELOAD, "config changed: " + ", ".join(sorted(changed - {"strategy_sha256", "strategy_class"}))
+    if changed == {"secret_digests"}:
+        return Action.RELOAD, "secret changed (a value behind its reference was rotated)"
+    named = {_SHOWN_AS.get(key, key) for key in changed} - {None}
+    return Action.RELOAD, "config changed: " + ", ".join(sorted(str(n) for n in named))
 
 
 def _container_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:

@@ -3,7 +3,9 @@
 Used by ``engine.plan.diff``. Nested blocks are flattened to paths kept as tuples, so
 ``{"a.b": 1}`` and ``{a: {b: 1}}`` are different paths (a key that needs it is shown quoted:
 ``freqtrade["a.b"]``). Secret references are never shown, only that they changed; notify URLs
-are shown without anything that could be a credential; numbers without a spurious ``.0``.
+are shown without anything that could be a credential; numbers without a spurious ``.0``. A
+secret's keyed value digest (``secret_digests``, stamped by live plans) is folded into its
+reference, so a rotated value behind the same reference shows as ``(secret changed)`` too.
 """
 
 from __future__ import annotations
@@ -87,9 +89,12 @@ def _mask_urls(value: Any) -> Any:
 
 def _flatten(essence: dict[str, Any], hidden: frozenset[str]) -> dict[Path, Any]:
     flat: dict[Path, Any] = {}
+    digests = essence.get("secret_digests")
     for key, value in essence.items():
-        if key in hidden:
+        if key in hidden or key == "secret_digests":
             continue
+        if key == "secrets" and isinstance(value, dict) and isinstance(digests, dict):
+            value = {name: [reference, digests.get(name)] for name, reference in value.items()}
         if key in _FLATTENED and isinstance(value, dict):
             flat.update(_flatten_all(value, (key,)))
         else:

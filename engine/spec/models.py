@@ -171,6 +171,24 @@ paper trading (fleetops renders ccxt's URL overrides for every API of the exchan
 DrainSeconds = Annotated[int, Field(ge=1, le=7 * 86400)]
 
 
+def _run_as(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("must be a uid (a whole number) or a user name of the image")
+    if value in (0, "root"):
+        raise ValueError("must not be root: bots run strategies from pull requests, so they run as an unprivileged user")
+    if isinstance(value, int) and not 0 < value < 2**31 - 1:
+        raise ValueError(f"uid {value} is out of range (1 to {2**31 - 2})")
+    if isinstance(value, str) and not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
+        raise ValueError(f"{value!r} is not a user name (lowercase letters, digits, '_' and '-', at most 32)")
+    return value
+
+
+RunAs = Annotated[int | str, BeforeValidator(_run_as)]
+"""The user bots run as: a uid or a user name that the image's /etc/passwd has (checked before apply)."""
+DEFAULT_RUN_AS = 1000
+"""FreqTrade's own image calls uid 1000 ``ftuser``; fleetops' images call it ``bot``."""
+
+
 class FleetDefaults(_Spec):
     image: ImageRef = "freqtradeorg/freqtrade:stable"
     bot_command: Annotated[str, AfterValidator(_check_bot_command)] = (
@@ -180,6 +198,7 @@ class FleetDefaults(_Spec):
     exchange_url: ExchangeUrl | None = None
     timeframe: Timeframe = "5m"
     drain_timeout: DrainSeconds = 900
+    run_as: RunAs = DEFAULT_RUN_AS
 
 
 class Health(_Spec):
@@ -230,6 +249,8 @@ class Pool(_Spec):
     image: ImageRef | None = None
     preload: bool = False
     """One FreqTrade import per container, forked for each bot (engine/container/preload.py)."""
+    run_as: RunAs | None = None
+    """The user this pool's bots run as (default: ``defaults.run_as``)."""
 
 
 class TrailingStop(_Spec):

@@ -28,6 +28,7 @@ from engine.live.identity import origin_of_remote
 from engine.live.store import RevisionStatus, apply_lock
 from engine.naming import dedicated_container_name
 from engine.plan.model import PlanRisk, Snapshot
+from engine.resume import Finished, finish_interrupted
 from engine.spec.load import load_fleet
 from engine.status import other_fleets, summarize
 from engine.watch.guard import FlapGuard
@@ -228,6 +229,10 @@ class Watcher:
 
     def _run_pipeline(self, sha: str, subject: str) -> tuple[str, int | None, str, str]:
         """(result, revision, reason, why it is quarantined): the same pipeline as ``fleetops apply``, for one commit."""
+        finished = self._finish_interrupted()
+        if finished is not None and finished.failed and finished.revision.commit == sha:  # this commit's killed apply
+            result = "rolled_back" if finished.status is RevisionStatus.ROLLED_BACK else "failed"
+            return result, finished.revision.number, finished.message, result
         try:
             loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache,
                                 warn=lambda w: self.log(str(w), event="warning", level="warn", commit=sha))
@@ -269,6 +274,7 @@ class Watcher:
         deaths = self._own_deaths_removed()
         try:
             with apply_lock(self.ctx.state_dir):
+                self._finish_interrupted()
                 repair, live = heal(self.ctx, self.fleet, self.guard, self.journal, deaths, lambda m: self.log(m, event="repair"),
                                     self.confirmer)
         except StateError:
@@ -285,6 +291,15 @@ class Watcher:
             self.metrics.set_bots(self.summary["bot_states"])
             self.metrics.set_pools(self.summary["pool_bots"], self.summary["pool_capacity"])
             self.metrics.set_other_fleets({o["fleet"]: o["bot_states"] for o in self.summary["other_fleets"]})
+
+    def _finish_interrupted(self) -> Finished | None:
+        """A revision a killed apply (this watcher's, before a restart) left pending: its health gate
+        and rollback run now (``engine.resume``). Called with the apply lock held."""
+        finished = finish_interrupted(self.ctx)
+        if finished is not None:
+            self.log(f"revision {finished.revision.number} was unfinished: {finished.message}", event="resume",
+                     revision=finished.revision.number, result=finished.status.value)
+        return finished
 
     def _own_deaths_removed(self) -> list[str]:
         """Dedicated bots whose container died on its own (not during one of our applies or heals)."""

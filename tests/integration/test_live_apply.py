@@ -177,6 +177,8 @@ def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) 
     commit(live.repo, "short health timeout")
     assert live.apply().code == 0
     before = live.programs(STANDARD)
+    with (live.state / "runtime" / FLEET / STANDARD / "data/bots/alpha-2/bot.log").open("a") as log:
+        log.write("RuntimeError: an earlier run's failure, not revision 2's\n")  # bot.log keeps every run's lines
     (live.root / "strategies/Alpha.py").write_text((live.root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken')\n")
     commit(live.repo, "Alpha v3, broken at import", tag="v3")
     edit(live.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
@@ -192,6 +194,9 @@ def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) 
     import json
 
     assert [r["status"] for r in json.loads(history.out)] == ["applied", "rolled_back"]
+    failure_log = json.loads(history.out)[1]["failures"]["alpha-2"]["log"]
+    assert any("RuntimeError: broken" in line for line in failure_log), failure_log
+    assert not any("earlier run" in line for line in failure_log), failure_log  # only this revision's lines
 
 
 def test_real_freqtrade_bots_serve_their_config(live: LiveFleetHelper) -> None:
@@ -354,4 +359,37 @@ def test_a_quoted_argument_with_an_inline_comment_marker_reaches_every_bot(live:
             argv = live.api.exec_start(exec_id).decode().rstrip("\0").split("\0")
             assert argv[-2:] == ["--note", note], (bot, argv)
     assert live.api.inspect_container(f"{FLEET}-bot-solo")["Config"]["Cmd"][-2:] == ["--note", note]
+
+
+def test_settings_changed_by_hand_are_drift_repaired_in_place_or_by_recreating(live: LiveFleetHelper) -> None:
+    from engine.naming import network_name
+
+    assert live.apply().code == 0
+    before = live.programs(STANDARD)
+    live.api.update_container(STANDARD, mem_limit="512m", memswap_limit="1g")  # docker update, as a person would
+    live.api.update_container(f"{FLEET}-bot-solo", restart_policy={"Name": "no"})
+    live.api.disconnect_container_from_network(f"{FLEET}-small-1", network_name(FLEET))
+    plan = live.plan_json()
+    assert actions(plan) == [(f"container/{FLEET}-bot-solo", "update"), (f"container/{FLEET}-small-1", "update"), (f"container/{STANDARD}", "update")]
+    memory = next(c for c in plan["changes"] if c["address"] == f"container/{STANDARD}")["diff"]
+    assert memory == [{"path": "memory", "before": "512m", "after": "1g"}]
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    assert live.programs(STANDARD) == before  # set back in place: no bot restarted
+    assert live.api.inspect_container(STANDARD)["HostConfig"]["Memory"] == 1 << 30
+    assert live.api.inspect_container(f"{FLEET}-bot-solo")["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert live.ip(f"{FLEET}-small-1")
+    assert live.plan("--detailed-exitcode").code == 0
+    # recreated by hand with other settings (no init, no memory limit, another restart policy): recreated
+    info = live.api.inspect_container(STANDARD)
+    live.api.remove_container(STANDARD, force=True)
+    live.api.create_container(info["Config"]["Image"], command=info["Config"]["Cmd"], name=STANDARD, labels=info["Config"]["Labels"],
+                              host_config=live.api.create_host_config(binds=info["HostConfig"]["Binds"], network_mode=network_name(FLEET)))
+    live.api.start(STANDARD)
+    plan = live.plan_json()
+    assert actions(plan) == [(f"container/{STANDARD}", "replace")], plan
+    assert "changed by hand (memory, cpus, restart, init)" in plan["changes"][0]["reason"]
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    assert live.api.inspect_container(STANDARD)["HostConfig"]["Memory"] == 1 << 30
     assert live.plan("--detailed-exitcode").code == 0

@@ -12,10 +12,10 @@ import signal
 
 import pytest
 
-from engine.naming import Labels
+from engine.naming import Labels, network_name
 from tests.conftest import Run
 from tests.integration.conftest import FLEET, LiveFleetHelper
-from tests.support.repos import commit
+from tests.support.repos import commit, edit
 
 FULL = {"FLEETOPS_FULL_PLAN": "1"}
 TIMED = {"FLEETOPS_TIMINGS": "1"}
@@ -159,3 +159,49 @@ def test_a_killed_supervisord_is_not_proven_running(fleet: LiveFleetHelper) -> N
         assert fast.code == 0 and not proven(fast) and "unknown" in fast.out
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def test_a_rotated_secret_value_is_never_answered_no_changes(fleet: LiveFleetHelper) -> None:
+    edit(fleet.root / "fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
+    edit(fleet.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
+    commit(fleet.repo, "alpha-1 and solo read TG_TOKEN")
+    old, new = {"TG_TOKEN": "old-token-4411"}, {"TG_TOKEN": "new-token-7722"}
+    assert fleet.run("apply", "--repo", str(fleet.root), "--yes", env=old).code == 0
+    settled = fleet.run("apply", "--repo", str(fleet.root), "--yes", env={**old, **TIMED})
+    assert settled.code == 0 and "No changes" in settled.out, settled.out + settled.err
+    fast = fleet.run("plan", "--repo", str(fleet.root), env={**old, **TIMED})
+    assert proven(fast), fast.err  # the same value: proven unchanged
+    fast = fleet.run("plan", "--repo", str(fleet.root), env={**new, **TIMED})
+    full = fleet.run("plan", "--repo", str(fleet.root), env={**new, **FULL})
+    assert not proven(fast) and fast.out == full.out, (fast.out, full.out)
+    assert "bot/alpha-1" in full.out and "bot/solo" in full.out and "(secret changed)" in full.out
+    assert "bot/alpha-2" not in full.out and "new-token" not in full.out + full.err and "old-token" not in full.out + full.err
+    applied = fleet.run("apply", "--repo", str(fleet.root), "--yes", env=new)
+    assert applied.code == 0, applied.out + applied.err
+    secrets = next((fleet.state / "runtime" / FLEET).glob("*/etc/bots/alpha-1/secrets.json")).read_text()
+    assert "new-token-7722" in secrets  # the bot was restarted on the new value
+    assert fleet.run("plan", "--repo", str(fleet.root), "--detailed-exitcode", env=new).code == 0
+    assert "new-token" not in "".join(p.read_text() for p in (fleet.state / "runtime" / FLEET).glob("*/records/**/*.json"))
+
+
+def update_by_hand(live: LiveFleetHelper, container: str, **settings: object) -> None:
+    """`docker update` as a person would run it: the container keeps its id and keeps running."""
+    live.api.update_container(container, **settings)
+
+
+def test_settings_changed_by_hand_fall_back_to_the_full_plan(fleet: LiveFleetHelper) -> None:
+    standard = next(n for n, c in fleet.containers().items() if c["Labels"].get(Labels.POOL) == "standard")
+    update_by_hand(fleet, standard, mem_limit="512m", memswap_limit="1g")
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and f"container/{standard}" in fast.out and "memory" in fast.out
+    assert fleet.apply().code == 0
+    converged_with_proof(fleet)
+    update_by_hand(fleet, f"{FLEET}-bot-solo", restart_policy={"Name": "no"})
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "restart" in fast.out
+    assert fleet.apply().code == 0
+    converged_with_proof(fleet)
+    small = next(n for n, c in fleet.containers().items() if c["Labels"].get(Labels.POOL) == "small")
+    fleet.api.disconnect_container_from_network(small, network_name(FLEET))
+    fast, full = plan_both(fleet)
+    assert not proven(fast) and fast.out == full.out and "networks" in fast.out

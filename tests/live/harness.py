@@ -10,6 +10,7 @@ import git
 from engine.flow import ApplyOutcome, Context, LivePlan, apply_plan, plan_specs
 from engine.live.fakes import FakeEngine
 from engine.live.store import RevisionStore
+from engine.resume import finish_interrupted
 from tests.support.repos import edit
 
 FLEET = "testfleet"
@@ -41,7 +42,12 @@ class Harness:
         return [(c.address, c.action.value) for c in self.plan().plan.changes]
 
     def apply(self, *, rollback: bool = True, allow: frozenset[str] = frozenset()) -> ApplyOutcome:
+        """As ``fleetops apply``: a revision a killed apply left pending is finished first (its health
+        gate; a failure ends this apply as rolled back), then the specs are planned and applied."""
         ctx = self.context()
+        finished = finish_interrupted(ctx, rollback=rollback)
+        if finished is not None and finished.failed:
+            return ApplyOutcome(finished.revision.number, finished.status, finished.health, finished.message)
         return apply_plan(ctx, plan_specs(ctx, self.root, None), rollback=rollback, allow=allow)
 
     def edit(self, rel: str, old: str, new: str) -> None:

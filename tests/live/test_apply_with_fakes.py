@@ -8,6 +8,7 @@ fake host saw. The same behaviours are proven against the real Docker engine in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,16 @@ def add_bot(h: Harness, name: str, pool: str) -> None:
     (h.root / "fleet/bots.yaml").write_text((h.root / "fleet/bots.yaml").read_text() + (
         f"---\nkind: Bot\nname: {name}\nwallet: main\nallocation: 100\npool: {pool}\n"
         "strategy: Alpha@v1\npairs: [BTC/USDT]\nstake_amount: 10\nstoploss: -0.1\n"))
+
+
+def rotate_a_secret(h: Harness) -> None:
+    """alpha-1 and alpha-2 read TG_TOKEN, beta-1 another variable; then TG_TOKEN's value changes."""
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
+    h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
+    h.edit("fleet/bots.yaml", "stoploss: -0.05", "stoploss: -0.05\nsecrets: {telegram_token: 'env:TG_OTHER'}")
+    h.environ.update(TG_TOKEN="old-token-value", TG_OTHER="other-token-value")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.environ["TG_TOKEN"] = "new-token-value"
 
 
 @dataclass
@@ -114,6 +125,24 @@ CASES = [
     Case("unreadable container record is rewritten",
          lambda h: (h.state / "runtime/testfleet" / SMALL / "records/container.json").write_text("[]"),
          [(f"container/{SMALL}", "update")], mutations=[], reason="record is unreadable"),
+    Case("a rotated secret value reloads exactly the bots that read it", rotate_a_secret,
+         [("bot/alpha-1", "reload"), ("bot/alpha-2", "reload")],
+         mutations=["supervisor testfleet-standard-1 restart alpha-1", "supervisor testfleet-standard-1 restart alpha-2"],
+         reason="secret changed"),
+    Case("memory and cpus changed by hand (docker update) are set back in place",
+         lambda h: h.engine.containers[STANDARD].by_hand.update(memory=512 << 20, nano_cpus=2 * 10**9),
+         [(f"container/{STANDARD}", "update")], mutations=[f"update {STANDARD}"], reason="changed by hand (memory, cpus); set back in place"),
+    Case("restart policy changed by hand is set back in place", lambda h: h.engine.containers[SOLO].by_hand.update(restart="no"),
+         [(f"container/{SOLO}", "update")], mutations=[f"update {SOLO}"], reason="changed by hand (restart)"),
+    Case("a container disconnected from the fleet network is connected again",
+         lambda h: h.engine.containers[SMALL].by_hand.update(networks=("bridge",)),
+         [(f"container/{SMALL}", "update")], mutations=[f"disconnect {SMALL}", f"connect {SMALL}"], reason="changed by hand (networks)"),
+    Case("a container recreated by hand with another image is recreated",
+         lambda h: h.engine.containers[SMALL].by_hand.update(image="fleetops/base:1", labels=(("io.fleetops.fleet", "testfleet"),)),
+         [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"],
+         reason="changed by hand (image, labels); recreates it (1 bot)"),
+    Case("a limit the spec does not set cannot be lifted in place: recreated", lambda h: h.engine.containers[SMALL].by_hand.update(memory=1 << 30),
+         [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"], reason="changed by hand (memory)"),
     Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
          mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"]),
     Case("a policy change updates the record and restarts nothing", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\non_change: drain"),
@@ -193,9 +222,11 @@ def test_first_apply_creates_everything_and_a_second_plan_is_empty(base_repo: gi
     assert outcome.status is RevisionStatus.APPLIED and len(outcome.health) == 5
     assert h.programs(STANDARD) == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
     assert h.engine.containers[SOLO].definition.user == "1000:1000"
-    calls = h.engine.calls
+    assert h.actions() == []  # caches what the image holds, now that the state dir exists
+    calls, reads = h.engine.calls, h.engine.image_reads
     assert h.actions() == []
-    assert h.engine.calls - calls == 1  # a no-op live plan is one Docker list call
+    assert h.engine.image_reads == reads  # the image's files are not read again: the answer is cached by its ID
+    assert h.engine.calls - calls == 1 + 3 + 1  # a no-op live plan: one list call, one inspect per container, one of the image
 
 
 def test_a_broken_first_revision_fails_without_a_rollback_target(base_repo: git.Repo, tmp_path: Path) -> None:
@@ -260,6 +291,8 @@ def test_a_bot_that_dies_at_start_fails_at_once_with_its_log_masked(fleet: Harne
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nsecrets: {telegram_token: 'env:FLEET_TG'}")
     fleet.environ["FLEET_TG"] = "tg-very-secret-123"
     assert fleet.apply().status is RevisionStatus.APPLIED
+    with (fleet.state / "runtime/testfleet" / STANDARD / "data/bots/alpha-2/bot.log").open("a") as earlier:
+        earlier.write("RuntimeError: an earlier run's failure, not this revision's\n")  # bot.log keeps every run's lines
     (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\n# CRASH\n")
     commit(fleet.repo, "Alpha v3, crashes", tag="v3")
     fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
@@ -270,6 +303,7 @@ def test_a_bot_that_dies_at_start_fails_at_once_with_its_log_masked(fleet: Harne
     revision = RevisionStore(fleet.state).get(outcome.revision)
     log = revision.details["alpha-2"]["log"]
     assert any("RuntimeError: strategy crashed" in line for line in log)
+    assert not any("earlier run" in line for line in log) and log[0] == "Traceback (most recent call last):"
     assert "tg-very-secret-123" not in json.dumps(revision.details) and "***" in json.dumps(log)
     assert any("| RuntimeError" in line for line in fleet.progress)
 
@@ -331,3 +365,106 @@ def test_restarting_a_live_bot_with_open_trades_is_high_risk(fleet: Harness) -> 
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.14")
     change = next(c for c in fleet.plan().plan.changes if c.address == "bot/solo")
     assert change.risk.label == "high" and any("open live-money trades" in n for n in change.risk_notes)
+
+
+@pytest.mark.parametrize("edits, image, message", [
+    ([("fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: custom/nouser:1")], {"users": {"root": 0}},
+     "image custom/nouser:1 cannot run what fleetops renders: no user with uid 1000 in /etc/passwd (for pool small: "
+     "set run_as to a user the image has, or add it to the image)"),
+    ([("fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: custom/nosup:1")], {"lacks": {"supervisord"}},
+     "image custom/nosup:1 cannot run what fleetops renders: no supervisord on its PATH (for pool small)"),
+    ([("fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: custom/nobot:1")], {"lacks": {"standin-bot"}},
+     "image custom/nobot:1 cannot run what fleetops renders: no standin-bot on its PATH (for bot solo, pool small, pool standard)"),
+    ([("fleet/fleet.yaml", "defaults:\n", "defaults:\n  run_as: ftuser\n")], {"image": "fleetops/standin-bot:1"},
+     "image fleetops/standin-bot:1 cannot run what fleetops renders: no user 'ftuser' in /etc/passwd (for bot solo, pool small, "
+     "pool standard: set run_as to a user the image has, or add it to the image)"),
+])
+def test_an_image_that_cannot_run_what_is_rendered_is_refused_before_any_change(
+        edits: list[tuple[str, str, str]], image: dict, message: str, fleet: Harness) -> None:  # type: ignore[type-arg]
+    name = image.get("image") or next(new.split("image: ")[1].split("\n")[0] for _, _, new in edits)
+    fleet.engine.images.add(name)
+    if "users" in image:
+        fleet.engine.image_users[name] = image["users"]
+    fleet.engine.image_lacks[name] = image.get("lacks", set())
+    for rel, old, new in edits:
+        fleet.edit(rel, old, new)
+    with pytest.raises(ApplyError) as refused:
+        fleet.apply()
+    assert str(refused.value) == message
+    assert fleet.engine.log == [] and fleet.statuses() == ["applied"]  # nothing touched, no revision begun
+
+
+def test_bots_run_as_a_user_name_the_image_resolves(fleet: Harness) -> None:
+    import json
+    import os
+
+    fleet.engine.images.add("custom/ftuser:1")
+    fleet.engine.image_users["custom/ftuser:1"] = {"root": 0, "ftuser": 1001}
+    fleet.edit("fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: custom/ftuser:1\nrun_as: ftuser")
+    outcome = fleet.apply()
+    assert outcome.status is RevisionStatus.APPLIED, outcome.message
+    conf = (fleet.state / "runtime/testfleet" / SMALL / "etc/supervisord.conf").read_text()
+    assert "user=ftuser" in conf
+    record = json.loads(fleet.record(SMALL, "euro-1").read_text())
+    assert (record["essence"]["run_as"], record["essence"]["run_as_uid"]) == ("ftuser", 1001)
+    if os.geteuid() == 0:  # host-side files are given to the uid the name has in the image
+        assert os.stat(fleet.state / "runtime/testfleet" / SMALL / "etc/bots/euro-1/secrets.json").st_uid == 1001
+    assert fleet.actions() == []
+
+
+def test_a_pool_whose_container_exits_at_start_fails_at_once_with_its_own_log(fleet: Harness) -> None:
+    fleet.edit("fleet/fleet.yaml", "timeout_seconds: 1", "timeout_seconds: 60")
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    fleet.engine.images.add("custom/badsup:1")
+    fleet.engine.exits_at_start["custom/badsup:1"] = [
+        "Error: Invalid user id 1000 in section 'program:euro-1' (file: '/fleet/etc/supervisord.conf')",
+        "For help, use /usr/bin/supervisord -h"]
+    fleet.edit("fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: custom/badsup:1")
+    started = time.monotonic()
+    outcome = fleet.apply()
+    assert time.monotonic() - started < 5  # not the 60 s health timeout
+    assert outcome.status is RevisionStatus.ROLLED_BACK, outcome.message
+    assert "euro-1: its container restarted 1 time(s) since it started" in outcome.message
+    failure = RevisionStore(fleet.state).get(outcome.revision).details["euro-1"]
+    assert failure["log"] == ["Error: Invalid user id 1000 in section 'program:euro-1' (file: '/fleet/etc/supervisord.conf')",
+                              "For help, use /usr/bin/supervisord -h"]
+    assert fleet.engine.containers[SMALL].definition.image == "fleetops/standin-bot:1"  # rolled back
+
+
+def test_a_program_supervisord_cannot_start_fails_with_supervisords_own_reason(fleet: Harness) -> None:
+    fleet.engine.spawn_errors["alpha-2"] = "can't find command 'standin-bot'"
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07")
+    outcome = fleet.apply()
+    assert outcome.status is RevisionStatus.ROLLED_BACK and "alpha-2: its process is FATAL (supervisord)" in outcome.message
+    log = RevisionStore(fleet.state).get(outcome.revision).details["alpha-2"]["log"]
+    assert log == ["supervisord: spawnerr: can't find command 'standin-bot'",
+                   "supervisord: 2026-01-01 00:00:01,000 INFO gave up: alpha-2 entered FATAL state, too many start retries too quickly"]
+
+
+def test_a_secret_that_cannot_be_read_here_is_not_claimed_changed(fleet: Harness) -> None:
+    rotate_a_secret(fleet)
+    fleet.environ["TG_TOKEN"] = "old-token-value"  # as applied
+    assert fleet.actions() == []
+    del fleet.environ["TG_TOKEN"]  # a shell without the bots' environment: the value cannot be checked here
+    fleet.progress.clear()
+    assert fleet.actions() == []
+    assert "secret reference env:TG_TOKEN cannot be read here; the plan assumes its value is unchanged" in fleet.progress
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")  # a change that must write alpha-2's secrets
+    fleet.engine.log.clear()
+    with pytest.raises(ApplyError, match="environment variable TG_TOKEN is not set"):
+        fleet.apply()
+    assert fleet.engine.log == []
+
+
+def test_a_rollback_after_a_secret_rotation_keeps_the_current_value(fleet: Harness) -> None:
+    """A stored revision is re-planned with today's digests: rolling back to it (or healing to it) does not
+    plan the old value again, and so never plans the rotation over and over."""
+    from engine.flow import plan_revision
+
+    rotate_a_secret(fleet)  # revision 2 applied with the old value; the value is rotated
+    assert fleet.apply().status is RevisionStatus.APPLIED  # revision 3: reloads on the new value
+    back = plan_revision(fleet.context(), RevisionStore(fleet.state).get(2))
+    assert [(c.address, c.action.value) for c in back.plan.changes] == []
+    digests = {b.essence.secret_digests["telegram_token"] for b in back.target.bots.values() if b.essence.secrets}
+    assert len(digests) == 2  # TG_TOKEN's current digest, and TG_OTHER's
+    assert "new-token-value" not in RevisionStore(fleet.state).get(3).plan_json + str(RevisionStore(fleet.state).get(3).payload)

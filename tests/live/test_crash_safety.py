@@ -18,6 +18,7 @@ from engine.live.fakes import Killed
 from engine.live.store import RevisionStatus, RevisionStore
 from tests.live.harness import Harness
 from tests.live.test_apply_with_fakes import add_bot, remove_bot
+from tests.support.repos import commit
 
 
 def big_change(h: Harness) -> None:
@@ -94,3 +95,77 @@ def test_killed_before_mutation_k_the_next_apply_recovers(k: int, total: int, ba
 
 def test_the_table_covers_every_mutation(total: int) -> None:
     assert total <= 12, f"the big change makes {total} mutations; widen the parametrised range"
+
+
+def raise_every_candle(h: Harness) -> None:
+    """alpha-1 and alpha-2 reload onto a strategy whose loop raises on every candle (the health gate fails)."""
+    strategy = h.root / "strategies/Alpha.py"
+    strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n")
+    commit(h.repo, "Alpha v3 raises every candle", tag="v3")
+    h.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [BTC/USDT, ETH/USDT]", "strategy: Alpha@v3\npairs: [BTC/USDT, ETH/USDT]")
+    h.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+
+
+def runs_broken_strategy(h: Harness) -> list[str]:
+    """Bots whose running process loaded the strategy that raises (what they run, not what is on disk)."""
+    return sorted(bot for name, c in h.engine.containers.items() for bot, text in c.started_strategy.items()
+                  if h.engine.running_config(name, bot) is not None and "LOOPERROR" in text)
+
+
+# Killed in the health wait (every change made, no verdict), and killed before each mutation of its rollback
+# (supervisord re-reads its conf, then the two reloaded bots restart back: stop and start each).
+FORWARD = 5
+KILLED = [("in the health wait", None), *((f"in the rollback, before its mutation {k}", k) for k in range(5))]
+
+
+@pytest.mark.parametrize("where, rollback_k", KILLED, ids=[w for w, _ in KILLED])
+def test_killed_in_the_health_wait_or_the_rollback_is_finished_by_the_next_apply(where: str, rollback_k: int | None,
+                                                                                base_repo: git.Repo, tmp_path: Path) -> None:
+    from engine.resume import pending_note
+    from engine.status import fleet_status
+
+    h = fresh(base_repo, tmp_path, 100 + (rollback_k or 0))
+    raise_every_candle(h)
+    if rollback_k is None:
+        h.engine.crash_on_ping = True
+    else:
+        h.engine.crash_after = h.engine.mutations + FORWARD + rollback_k  # after the forward changes (update, 2 restarts)
+    with pytest.raises(Killed):
+        h.apply()
+    h.engine.crash_on_ping, h.engine.crash_after = False, None
+    assert h.statuses() == ["applied", "pending"]
+    broken = runs_broken_strategy(h)
+    assert broken == (["alpha-1", "alpha-2"] if rollback_k is None else broken)  # some run revision 2 unchecked
+    unfinished = fleet_status(h.context(), "testfleet")["unfinished"]  # status never names revision 1 alone
+    assert unfinished is not None and unfinished["revision"] == 2 and unfinished["changing"] == ["alpha-1", "alpha-2"]
+    assert set(broken) <= set(unfinished["bots"]) | set(unfinished["changing"])
+    note = pending_note(h.context())
+    assert note is not None and "revision 2 was interrupted" in note and "revision 1" in note  # plan says what apply will do
+    outcome = h.apply()  # the same specs: its health gate runs now, and fails, so it rolls back, as uninterrupted
+    assert outcome.status is RevisionStatus.ROLLED_BACK, outcome.message
+    assert outcome.revision == 2 and "rolled back to revision 1" in outcome.message
+    assert h.statuses() == ["applied", "rolled_back"]
+    assert runs_broken_strategy(h) == [] and max(running_copies(h).values()) == 1
+    assert fleet_status(h.context(), "testfleet")["unfinished"] is None
+    assert [(a, b) for a, b in h.actions()] == [("bot/alpha-1", "reload"), ("bot/alpha-2", "reload")]  # the specs still ask for it
+
+
+def test_killed_in_the_health_wait_of_a_healthy_change_is_recorded_applied(base_repo: git.Repo, tmp_path: Path) -> None:
+    """Every change was made and its bots are healthy: only the verdict was missing, so the next run records it
+    applied — status and history then name the revision that runs, and the next plan is empty."""
+    from engine.resume import finish_interrupted
+    from engine.status import fleet_status
+
+    h = fresh(base_repo, tmp_path, 200)
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.11")  # alpha-1: a reload
+    h.engine.crash_on_ping = True
+    with pytest.raises(Killed):
+        h.apply()
+    h.engine.crash_on_ping = False
+    assert h.statuses() == ["applied", "pending"]
+    finished = finish_interrupted(h.context())  # what the next apply does first
+    assert finished is not None and finished.status is RevisionStatus.APPLIED
+    assert h.statuses() == ["applied", "applied"] and "checked its 1 changed bot(s): healthy" in RevisionStore(h.state).get(2).message
+    status = fleet_status(h.context(), "testfleet")
+    assert status["revision"]["revision"] == 2 and status["unfinished"] is None
+    assert h.actions() == []

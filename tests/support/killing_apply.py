@@ -1,8 +1,11 @@
-"""Run ``fleetops apply`` and SIGKILL it just before its k-th mutating Docker or supervisord call.
+"""Run ``fleetops apply`` and SIGKILL it at a chosen point: a real SIGKILL, no handler runs.
 
-Used by tests/integration/test_crash_safety.py: the real CLI, the real engine, a real SIGKILL
-(no handler runs, nothing is cleaned up). Prints each mutating call to stderr as it is made, so
-the test can say where each k died. Usage: killing_apply.py K fleetops-args...
+Used by tests/integration/test_crash_safety.py: the real CLI, the real engine. Usage:
+``killing_apply.py WHERE fleetops-args...`` where WHERE is
+  K            before its K-th mutating Docker or supervisord call;
+  health       at its first ping of a bot: in the health wait, every change made, no verdict yet;
+  rollback:K   before the K-th mutating call of the rollback its failed health gate began.
+Prints each mutating call to stderr as it is made, so the test can say where each run died.
 """
 
 from __future__ import annotations
@@ -16,23 +19,34 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from engine import flow
 from engine.cli import main
-from engine.live import docker_api, supervisor_ctl
+from engine.live import docker_api, probe, supervisor_ctl
 
-KILL_AT = int(sys.argv[1])
+WHERE = sys.argv[1]
+KILL_AT = int(WHERE.split(":")[-1]) if WHERE != "health" else -1
+ONLY_IN_ROLLBACK = WHERE.startswith("rollback:")
 _made = 0
+_rolling_back = False
 _lock = threading.Lock()
 _MUTATING_RPC = {"reloadConfig", "addProcessGroup", "removeProcessGroup", "startProcess", "stopProcessGroup"}
+
+
+def _die(where: str) -> None:
+    sys.stderr.write(f"killed before {where}\n")
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _before(what: str) -> None:
     """Count the call (the executor makes them from several threads) and die at the k-th."""
     global _made
     with _lock:
+        if ONLY_IN_ROLLBACK and not _rolling_back:
+            sys.stderr.write(f"call -: {what}\n")
+            return
         if _made == KILL_AT:
-            sys.stderr.write(f"killed before call {_made}: {what}\n")
-            sys.stderr.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
+            _die(f"call {_made}: {what}")
         sys.stderr.write(f"call {_made}: {what}\n")
         _made += 1
 
@@ -61,8 +75,30 @@ def stop(self: Any, name: str) -> None:
     _stop(self, name)
 
 
+_ping = probe.HttpProbe.ping
+
+
+def ping(self: Any, address: str, port: int) -> Any:
+    if WHERE == "health":
+        _die(f"the first ping ({address}:{port}): in the health wait")
+    return _ping(self, address, port)
+
+
+_plan_revision = flow.plan_revision
+
+
+def plan_revision(ctx: Any, revision: Any) -> Any:
+    """The flow plans the previous revision when its health gate failed: the rollback begins."""
+    global _rolling_back
+    _rolling_back = True
+    sys.stderr.write(f"rollback to revision {revision.number} begins\n")
+    return _plan_revision(ctx, revision)
+
+
 docker_api.DockerEngine._call = docker_call  # type: ignore[method-assign]
 supervisor_ctl.Supervisor._rpc = rpc  # type: ignore[method-assign]
 supervisor_ctl.Supervisor._stop_quietly = stop  # type: ignore[method-assign]
+probe.HttpProbe.ping = ping  # type: ignore[method-assign]
+flow.plan_revision = plan_revision
 sys.argv = ["fleetops", *sys.argv[2:]]
 main()

@@ -64,6 +64,19 @@ def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, 
     assert repairs and repairs[0].actions == ["container/testfleet-small-1 start"] and repairs[0].revision == 1
 
 
+def test_settings_changed_by_hand_are_set_back_in_place_without_a_new_revision(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    w: RunningWatcher = watching()
+    w.until(lambda: w.applied() is not None)
+    standard = w.engine.containers["testfleet-standard-1"]
+    pids = dict(standard.pids)
+    standard.by_hand.update(memory=256 << 20, restart="no")  # docker update --memory 256m --restart no
+    w.until(lambda: not standard.by_hand, what="the repair")
+    assert w.engine.containers["testfleet-standard-1"] is standard and standard.pids == pids  # in place: no bot restarted
+    assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
+    repairs = Journal(w.watcher.ctx.state_dir).repairs()
+    assert repairs and repairs[0].actions == ["container/testfleet-standard-1 update"] and repairs[0].revision == 1
+
+
 def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
     """20 commits pushed while applies run (each held 0.3 s in its health wait); half the webhooks
     dropped, the rest delivered twice and late: the fleet ends at the last commit, every commit
@@ -315,3 +328,33 @@ def test_a_failed_fetch_is_one_sentence_naming_the_remote_and_what_to_do(  # typ
     assert lines[-1].endswith(message) and watcher.metrics.fetch_errors._value.get() == 1  # type: ignore[attr-defined]
     with pytest.raises(SourceError):
         watcher.mirror.fetch()
+
+
+def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_quarantined(  # type: ignore[no-untyped-def]
+        origin: Origin, watching, tmp_path) -> None:
+    """The watcher was killed while a commit's bots sat in their health wait; restarted, it runs that gate, rolls
+    the fleet back and quarantines the commit, as it would have without the kill (not "unchanged": the bots ran it)."""
+    import pytest
+
+    from engine.flow import Context, apply_plan, plan_specs
+    from engine.live.fakes import FakeEngine, Killed
+    from tests.watch.conftest import IMAGE
+
+    engine = FakeEngine(images=(IMAGE,))
+    ctx = Context(tmp_path / "state", engine.ports(), lambda _l: None, {})
+    assert apply_plan(ctx, plan_specs(ctx, origin.root, None)).revision == 1
+    strategy = origin.root / "strategies/Alpha.py"
+    bad = origin.push("Alpha raises every candle", lambda root: (
+        strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n"),
+        origin.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")(root)), tag="v3")
+    engine.crash_on_ping = True
+    with pytest.raises(Killed):
+        apply_plan(ctx, plan_specs(ctx, origin.root, None))
+    engine.crash_on_ping = False
+    assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "pending"]
+    w: RunningWatcher = watching(engine=engine)
+    w.until(lambda: bad in w.watcher.queue.view().quarantined, what="the quarantine")
+    assert "rolled back to revision 1" in w.watcher.queue.view().quarantined[bad]
+    assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "rolled_back"]
+    assert not any("LOOPERROR" in text for c in engine.containers.values() for b, text in c.started_strategy.items()
+                   if engine.running_config(c.definition.name, b) is not None)
