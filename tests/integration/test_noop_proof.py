@@ -162,10 +162,10 @@ def test_a_killed_supervisord_is_not_proven_running(fleet: LiveFleetHelper) -> N
 
 
 def test_a_rotated_secret_value_is_never_answered_no_changes(fleet: LiveFleetHelper) -> None:
-    edit(fleet.root / "fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
-    edit(fleet.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
-    commit(fleet.repo, "alpha-1 and solo read TG_TOKEN")
-    old, new = {"TG_TOKEN": "old-token-4411"}, {"TG_TOKEN": "new-token-7722"}
+    edit(fleet.root / "fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\nsecrets: {exchange_key: 'env:EX_KEY'}")
+    edit(fleet.root / "fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {exchange_key: 'env:EX_KEY'}")
+    commit(fleet.repo, "alpha-1 and solo read EX_KEY")  # a key FreqTrade accepts alone in dry-run
+    old, new = {"EX_KEY": "old-token-4411"}, {"EX_KEY": "new-token-7722"}
     assert fleet.run("apply", "--repo", str(fleet.root), "--yes", env=old).code == 0
     settled = fleet.run("apply", "--repo", str(fleet.root), "--yes", env={**old, **TIMED})
     assert settled.code == 0 and "No changes" in settled.out, settled.out + settled.err
