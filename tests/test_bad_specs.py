@@ -60,11 +60,11 @@ def apply_case(repo: git.Repo, case: dict[str, Any]) -> Path:
 
 @pytest.mark.parametrize("case", BAD_SPECS, ids=[c["name"] for c in BAD_SPECS])
 def test_bad_spec_is_reported_exactly_and_nothing_is_rendered(
-    case: dict[str, Any], base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path
+    case: dict[str, Any], base_repo: git.Repo, fleetops_in_process: Callable[..., Run], tmp_path: Path
 ) -> None:
     root = apply_case(base_repo, case)
     out_dir = tmp_path / "rendered"
-    result = fleetops("render", "--repo", str(root), "--out", str(out_dir))
+    result = fleetops_in_process("render", "--repo", str(root), "--out", str(out_dir))
     assert result.err.splitlines() == case["expect"]
     assert "Traceback" not in result.err
     if case.get("exit", 1) == 0:  # warnings only: printed, and the run goes on
@@ -76,14 +76,14 @@ def test_bad_spec_is_reported_exactly_and_nothing_is_rendered(
 
 @pytest.mark.parametrize("case", [c for c in BAD_SPECS if not c.get("worktree_only")], ids=lambda c: c["name"])
 def test_the_same_shape_committed_reads_the_same(
-    case: dict[str, Any], base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path
+    case: dict[str, Any], base_repo: git.Repo, fleetops_in_process: Callable[..., Run], tmp_path: Path
 ) -> None:
     """The differential test of the two readers: every case, committed as it is (``git add -A``),
     read from the ref gives exactly what the working tree gave — the same files or the same errors."""
     root = apply_case(base_repo, case)
     commit(base_repo, "the case, committed")
     out_dir = tmp_path / "rendered"
-    result = fleetops("render", "--repo", str(root), "--ref", "HEAD", "--out", str(out_dir))
+    result = fleetops_in_process("render", "--repo", str(root), "--ref", "HEAD", "--out", str(out_dir))
     assert result.err.splitlines() == case.get("ref_expect", case["expect"])
     assert result.code == case.get("exit", 1)
 

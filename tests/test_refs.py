@@ -14,21 +14,21 @@ from tests.conftest import Run
 
 
 @pytest.mark.parametrize("ref", ["main@{1.day.ago}", "HEAD@{0}", ":/fleet", "HEAD..main", "-x", "v1^{tree}", "no-such-ref"])
-def test_odd_refs_are_clear_errors(ref: str, base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+def test_odd_refs_are_clear_errors(ref: str, base_repo: git.Repo, fleetops_in_process: Callable[..., Run]) -> None:
     for args in (["plan", "--against", ref], ["validate", "--ref", ref]):
-        result = fleetops(*args, "--repo", base_repo.working_dir)
+        result = fleetops_in_process(*args, "--repo", base_repo.working_dir)
         assert result.code == 1, result.out + result.err
         lines = result.err.splitlines()
         assert len(lines) == 1 and lines[0].startswith("fleetops: error: git ref") and "not found" in lines[0], result.err
 
 
-def test_a_registry_image_with_a_port_is_valid(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+def test_a_registry_image_with_a_port_is_valid(base_repo: git.Repo, fleetops_in_process: Callable[..., Run]) -> None:
     from pathlib import Path
 
     from tests.support.repos import edit
 
     edit(Path(base_repo.working_dir) / "fleet/pools.yaml", "memory: 1g", "memory: 1g\nimage: registry.local:5000/team/bot:2026.9")
-    result = fleetops("validate", "--repo", base_repo.working_dir)
+    result = fleetops_in_process("validate", "--repo", base_repo.working_dir)
     assert result.code == 0, result.err
 
 
@@ -42,19 +42,19 @@ def one_error(result: Run) -> str:
     return lines[0]
 
 
-def test_a_shallow_clone_says_to_fetch_the_history_it_lacks(base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_shallow_clone_says_to_fetch_the_history_it_lacks(base_repo: git.Repo, fleetops_in_process: Callable[..., Run], tmp_path) -> None:  # type: ignore[no-untyped-def]
     """actions/checkout clones one commit by default: `plan --against HEAD~1` was an internal ValueError."""
     shallow = tmp_path / "shallow"
     git.Repo.clone_from(f"file://{base_repo.working_dir}", shallow, depth=1)
     for args in (["plan", "--against", "HEAD~1"], ["plan", "--against", "HEAD^"], ["validate", "--ref", "HEAD~1"]):
-        line = one_error(fleetops(*args, "--repo", str(shallow)))
+        line = one_error(fleetops_in_process(*args, "--repo", str(shallow)))
         assert f"is older than the history of this shallow clone ({shallow})" in line, line
         assert "git fetch --deepen=1" in line and "fetch-depth: 0" in line, line
-    line = one_error(fleetops("plan", "--against", "origin/feature", "--repo", str(shallow)))
+    line = one_error(fleetops_in_process("plan", "--against", "origin/feature", "--repo", str(shallow)))
     assert "not found in this shallow clone" in line and "git fetch origin feature" in line and "fetch-depth: 0" in line, line
     shallow_repo = git.Repo(shallow)
     shallow_repo.git.fetch("--deepen=1")  # what the message says to do
-    result = fleetops("validate", "--ref", "HEAD~1", "--repo", str(shallow))
+    result = fleetops_in_process("validate", "--ref", "HEAD~1", "--repo", str(shallow))
     assert "shallow clone" not in result.err, result.err
 
 
@@ -91,18 +91,18 @@ BAD_DOCKER_HOSTS = ["http://[::1", "tcp://host:notaport", "tcp://1.2.3.4:99999",
 
 @pytest.mark.parametrize("address", BAD_DOCKER_HOSTS)
 def test_a_malformed_docker_address_is_one_line_naming_it_and_the_accepted_forms(
-    address: str, base_repo: git.Repo, fleetops: Callable[..., Run]
+    address: str, base_repo: git.Repo, fleetops_in_process: Callable[..., Run]
 ) -> None:
     for args, env, source in ((["plan", "--repo", base_repo.working_dir], {"DOCKER_HOST": address}, "DOCKER_HOST"),
                               (["--docker-host", address, "status"], {}, "--docker-host")):
-        line = one_error(fleetops(*args, env=env))
+        line = one_error(fleetops_in_process(*args, env=env))
         assert line.startswith(f"fleetops: error: {source} '") and "is not a Docker engine address: " in line, line
         assert line.endswith("use unix:///path/to/docker.sock, tcp://HOST:PORT (or http:// and https://), or ssh://[USER@]HOST[:PORT]"), line
         assert "hunter2" not in line
 
 
-def test_plan_against_a_ref_needs_no_docker_address(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
-    result = fleetops("plan", "--against", "HEAD", "--repo", base_repo.working_dir, env={"DOCKER_HOST": "http://[::1"})
+def test_plan_against_a_ref_needs_no_docker_address(base_repo: git.Repo, fleetops_in_process: Callable[..., Run]) -> None:
+    result = fleetops_in_process("plan", "--against", "HEAD", "--repo", base_repo.working_dir, env={"DOCKER_HOST": "http://[::1"})
     assert result.code == 0 and "No changes" in result.out, result.err
 
 

@@ -71,6 +71,7 @@ def test_settings_changed_by_hand_are_set_back_in_place_without_a_new_revision(o
     pids = dict(standard.pids)
     standard.by_hand.update(memory=256 << 20, restart="no")  # docker update --memory 256m --restart no
     w.until(lambda: not standard.by_hand, what="the repair")
+    w.until(lambda: bool(Journal(w.watcher.ctx.state_dir).repairs()), what="the repair's record (written once it is done)")
     assert w.engine.containers["testfleet-standard-1"] is standard and standard.pids == pids  # in place: no bot restarted
     assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
     repairs = Journal(w.watcher.ctx.state_dir).repairs()
