@@ -125,7 +125,7 @@ def with_settings_drift(plan: Plan, live: LiveFleet, target: DesiredFleet, runti
                                       Risk.MEDIUM, drift.diff, (f"restarts {bots} bot{'s' * (bots != 1)}",))
     if len(changes) == len(plan.changes) and all(changes[c.address] is c for c in plan.changes):
         return plan
-    return Plan(plan.fleet, plan.target, plan.baseline, tuple(sorted(changes.values(), key=Change.sort_key)), plan.wallets)
+    return plan.with_changes(tuple(sorted(changes.values(), key=Change.sort_key)))  # plan-wide risks stay
 
 
 def _memory(size: int) -> str | None:

@@ -163,6 +163,12 @@ CASES = [
           ("bot/alpha-2", "delete"), ("bot/beta-1", "delete"), ("bot/euro-1", "delete"), ("bot/solo", "delete")],
          risk="high", refused="refusing to apply: this plan deletes 5 of the 5 bots of fleet 'testfleet' (all of them); "
                               "if that is intended, run it again with --allow-mass-delete"),
+    Case("most of the fleet removed while a neighbour's settings drifted: the repair never drops the refusal",
+         lambda h: (h.engine.containers[SOLO].by_hand.update(restart="no"), h.remove_bots("alpha-1", "alpha-2", "beta-1")),
+         [(f"container/{SOLO}", "update"), (f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"), ("bot/alpha-2", "delete"),
+          ("bot/beta-1", "delete")],
+         risk="high", refused="refusing to apply: this plan deletes 3 of the 5 bots of fleet 'testfleet' (more than half); "
+                              "if that is intended, run it again with --allow-mass-delete"),
     Case("most of the fleet removed on purpose (--allow-mass-delete)", lambda h: h.remove_bots("alpha-1", "alpha-2", "beta-1"),
          [(f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"), ("bot/alpha-2", "delete"), ("bot/beta-1", "delete")],
          allow=frozenset({"mass-delete"}), mutations=[f"remove {STANDARD}"]),
