@@ -1,7 +1,7 @@
 """What inspecting every managed container costs: the part of a no-op that reads settings set by hand.
 
 Docker's list call carries labels, image and networks but not memory, CPUs or the restart
-policy, so observe and the no-op proof inspect each container (``engine.live.container_inspect``).
+policy, so observe and the no-op proof inspect each container (``engine.backend.docker.inspect``).
 This starts N idle containers (fleetops/base:1 sleeping, labelled for a throwaway fleet) and
 times, median of --repeat runs: the one list call; the inspects one after another over the
 stdlib socket; all inspects sent before any answer is read (what the no-op proof and the
@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from engine.live.docker_api import DockerEngine  # noqa: E402
-from engine.live.docker_socket import UnixHTTPConnection  # noqa: E402
+from engine.backend.docker.api import DockerEngine  # noqa: E402
+from engine.backend.docker.unix_http import UnixHTTPConnection  # noqa: E402
 from engine.live.noop_proof import _inspect_all  # noqa: E402
 
 FLEET = "inspectbench"

@@ -31,8 +31,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from engine.backend.docker.supervisor import connect_supervisor  # noqa: E402
 from engine.demo_repo import commit_all  # noqa: E402
-from engine.live.supervisor_ctl import connect_supervisor  # noqa: E402
 from engine.naming import Labels  # noqa: E402
 from tests.market.runner import SubprocessMarket  # noqa: E402
 

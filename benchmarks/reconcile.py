@@ -60,7 +60,8 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
         t, proc = fleetops(state, "apply", "--repo", str(repo_dir), "--yes")
         assert "No changes" in proc.stdout
         noop_times.append(t)
-    from engine.flow import Context, plan_specs
+    from engine.context import Context
+    from engine.flow import plan_specs
     from engine.live.adapters import real_ports
 
     ctx = Context(state, real_ports(None, state))
@@ -121,7 +122,8 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
 
 
 def bench_api_calls(tmp: Path) -> None:
-    from engine.flow import Context, plan_specs
+    from engine.context import Context
+    from engine.flow import plan_specs
     from engine.live.adapters import real_ports
 
     section("(d) Docker API calls per no-op live plan")

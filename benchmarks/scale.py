@@ -96,9 +96,10 @@ def fleetops_side(tmp: Path, bots: int) -> dict[str, Any]:
           f"first after a change {out['noop_first']:.3f} s, full plan forced {out['noop_full']:.3f} s", flush=True)
 
     from engine import flow
+    from engine.context import Context
     from engine.live.adapters import real_ports
 
-    ctx = flow.Context(state, real_ports(None, state))
+    ctx = Context(state, real_ports(None, state))
 
     def in_process() -> None:
         if flow.plan_specs(ctx, repo_dir, None).plan.has_changes:

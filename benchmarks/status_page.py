@@ -26,7 +26,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from engine.flow import Context, apply_plan, plan_specs  # noqa: E402
+from engine.context import Context  # noqa: E402
+from engine.flow import apply_plan, plan_specs  # noqa: E402
 from engine.live.fakes import FakeEngine  # noqa: E402
 from engine.live.ports import BotAnswer  # noqa: E402
 from engine.watch.server import HttpServer, create_app  # noqa: E402

@@ -22,7 +22,8 @@ from engine.textsafe import one_line
 
 if TYPE_CHECKING:
     from engine.check import CheckSettings
-    from engine.flow import Context, LivePlan
+    from engine.context import Context
+    from engine.flow import LivePlan
     from engine.plan.model import Plan
 
 __all__ = ["cli", "main"]
@@ -341,9 +342,9 @@ def _note_pending(ctx: Context) -> None:
 
 
 def _docker_host() -> str:
-    """The Docker address to use, checked (``engine.live.docker_address``): a malformed one is a
+    """The Docker address to use, checked (``engine.backend.docker.address``): a malformed one is a
     one-line error naming where it came from, before anything reads it."""
-    from engine.live.docker_address import docker_address
+    from engine.backend.docker.address import docker_address
 
     root = click.get_current_context().find_root()
     from_env = root.get_parameter_source("docker_host") is click.core.ParameterSource.ENVIRONMENT
@@ -358,7 +359,7 @@ def _state_dir() -> Path:
 
 
 def _context() -> Context:
-    from engine.flow import Context
+    from engine.context import Context
     from engine.live.adapters import real_ports
 
     state_dir = _state_dir()

@@ -12,16 +12,17 @@ are ``engine.live.policy``'s; the outside world is reached only through ``Ports`
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.check import CheckSettings, require_accepted
+from engine.backend.docker.runtime import Runtime
+from engine.check import require_accepted
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet, compile_fleet
-from engine.compile.payload import fleet_from_payload, fleet_to_payload
+from engine.compile.payload import fleet_to_payload
+from engine.context import Context
 from engine.errors import ApplyError, FleetopsError, HealthError, Problem
 from engine.live import policy
 from engine.live.accounts import account_conflicts, starting_bots, with_account_conflicts
@@ -35,73 +36,25 @@ from engine.live.images import check_images
 from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
-from engine.live.ports import Ports
 from engine.live.processes import LogStart, ProcessWatch
 from engine.live.rename import find_rename, merged, placements_as
-from engine.live.runtime import Runtime
 from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
 from engine.live.settings_drift import with_settings_drift
-from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus, RevisionStore
+from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus
 from engine.live.trading import LOOP_WINDOW, wait_trading
 from engine.naming import Labels, network_name
 from engine.offline import compile_at, offline_plan, snapshot_of
 from engine.plan.diff import plan_fleets
 from engine.plan.jsonfmt import plan_as_dict
 from engine.plan.model import Plan, Snapshot
-from engine.spec.load import ParseCache, load_fleet
+from engine.spec.load import load_fleet
 from engine.textsafe import one_line
 from engine.timing import stage
 
 __all__ = [
-    "ApplyOutcome", "Context", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
+    "ApplyOutcome", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
     "plan_specs", "record_noop_proof", "refusal", "remember_origin", "roll_back", "snapshot_of",
 ]
-
-
-@dataclass
-class Context:
-    """Where a fleet lives: its state dir (revisions, runtime dirs, key), the ports, and progress."""
-
-    state_dir: Path
-    ports: Ports
-    progress: Callable[[str], None] = lambda _line: None
-    environ: Mapping[str, str] | None = None
-    parse_cache: ParseCache = field(default_factory=ParseCache)
-    drain_wait: float | None = None
-    """Caps every bot's drain_timeout (the watcher's self-heal does not wait on trades)."""
-    freqtrade_check: CheckSettings | None = None
-    """Plans of specs go through the FreqTrade check (engine.check) with these settings; None: not checked."""
-    """Parsed spec files for this context's life (a watcher's: bounded, see ParseCache)."""
-    _store: RevisionStore | None = field(default=None, init=False, repr=False)
-    _stored_fleets: dict[tuple[int, str], DesiredFleet] = field(default_factory=dict, init=False, repr=False)
-
-    def stored_fleet(self, revision: Revision) -> DesiredFleet:
-        """A revision's desired fleet, parsed once per context: a revision's payload never changes
-        after it is recorded, and a watcher reads the running one on every resync."""
-        key = (revision.number, revision.started_at)
-        if key not in self._stored_fleets:
-            if len(self._stored_fleets) >= 4:
-                self._stored_fleets.pop(next(iter(self._stored_fleets)))
-            self._stored_fleets[key] = fleet_from_payload(revision.payload)
-        return self._stored_fleets[key]
-
-    def store(self) -> RevisionStore:
-        """The revision store, created on first write."""
-        if self._store is None:
-            self._store = RevisionStore(self.state_dir)
-        return self._store
-
-    def read_store(self) -> RevisionStore | None:
-        """The store for reading; None when nothing was ever applied (reading creates nothing)."""
-        return self._store if self._store is not None else RevisionStore.open_readonly(self.state_dir)
-
-    def environ_now(self) -> Mapping[str, str]:
-        """Where secret references are resolved: the given environment, else the process's."""
-        return self.environ if self.environ is not None else os.environ
-
-    def runtime(self, fleet: str, *, writable: bool = False) -> Runtime:
-        key = load_or_create_key(self.state_dir) if writable else None
-        return Runtime(self.state_dir, fleet, key, self.environ, self.progress)
 
 
 @dataclass

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.context import Context
 from engine.errors import ApplyError, HealthError
-from engine.flow import Context, check_health, plan_revision, roll_back
+from engine.flow import check_health, plan_revision, roll_back
 from engine.live import policy
 from engine.live.health import BotHealth
 from engine.live.observe import observe

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from engine.compile.payload import fleet_from_payload
-from engine.flow import Context
+from engine.context import Context
 from engine.live import policy
 from engine.live.observe import LiveBot, LiveFleet, observe
 from engine.live.ports import RUNNING_STATES

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.compile.desired import DesiredFleet
 from engine.compile.payload import fleet_from_payload
-from engine.flow import Context
+from engine.context import Context
 from engine.live.observe import LiveFleet, observe
 from engine.live.store import RevisionStatus, RevisionStore
 

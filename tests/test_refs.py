@@ -152,8 +152,8 @@ def test_no_docker_address_is_an_internal_error(scheme: str, tail: str, sweep_re
     import docker
     import requests
 
+    from engine.backend.docker.address import docker_address
     from engine.errors import DockerError
-    from engine.live.docker_address import docker_address
 
     address = scheme + tail
     try:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.backend.docker.runtime import Runtime
 from engine.compile.container import account_of
 from engine.compile.desired import DesiredFleet
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports
 from engine.live.records import AppliedBot
-from engine.live.runtime import Runtime
 from engine.naming import Labels, parse_accounts
 from engine.plan.model import Action, Change, Plan, Risk
 

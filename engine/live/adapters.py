@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.backend.docker.api import DockerEngine
+from engine.backend.docker.supervisor import connect_supervisor, states_of_many
 from engine.live.botapi import HttpBotApi
-from engine.live.docker_api import DockerEngine
 from engine.live.ports import Ports
 from engine.live.probe import HttpProbe
-from engine.live.supervisor_ctl import connect_supervisor, states_of_many
 
 __all__ = ["real_ports"]
 

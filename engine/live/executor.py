@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from engine.backend.docker.runtime import Runtime
 from engine.compile.container import container_definition
 from engine.compile.desired import DesiredContainer, DesiredFleet
 from engine.errors import ApplyError, HealthError, SupervisorRefused
@@ -27,7 +28,6 @@ from engine.live.observe import LiveFleet, baseline_from_live
 from engine.live.ports import Ports, SupervisorPort
 from engine.live.processes import LogStart, marks
 from engine.live.records import Unreadable
-from engine.live.runtime import Runtime
 from engine.live.settings_drift import expected_settings, settings_drift
 from engine.naming import Labels, network_name
 from engine.plan.model import Action, Plan

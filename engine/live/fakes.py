@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.backend.docker.inspect import UNCOMPARED_LABELS, ContainerInspect, ContainerSettings
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError, SupervisorError
-from engine.live.container_inspect import UNCOMPARED_LABELS, ContainerInspect, ContainerSettings
 from engine.live.ports import ContainerEvent, ImageFacts, ListedContainer, Ports, ProcessInfo
 from engine.live.settings_drift import memory_bytes
 from engine.naming import BOTS, HOST_ETC, Labels

@@ -43,13 +43,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from engine.backend.docker.inspect import ContainerSettings, parse_inspect
+from engine.backend.docker.supervisor import states_of_many
+from engine.backend.docker.unix_http import UnixHTTPConnection as _DockerSocket
+from engine.backend.docker.unix_http import inspect_documents
 from engine.errors import SourceError, SupervisorError
-from engine.live.container_inspect import ContainerSettings, parse_inspect
-from engine.live.docker_socket import UnixHTTPConnection as _DockerSocket
-from engine.live.docker_socket import inspect_documents
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT
 from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
-from engine.live.supervisor_ctl import states_of_many
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
 from engine.resources import template_dir
 from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, list_worktree

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.backend.docker.inspect import ContainerInspect
+from engine.backend.docker.runtime import Runtime
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import ContainerEssence
 from engine.errors import SupervisorError
-from engine.live.container_inspect import ContainerInspect
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports, ProcessInfo
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
-from engine.live.runtime import Runtime
 from engine.naming import Labels, network_name
 
 __all__ = ["LiveBot", "LiveFleet", "baseline_from_live", "observe"]

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 from engine.errors import SupervisorError
 
 if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes without loading the compiler
+    from engine.backend.docker.inspect import ContainerInspect
     from engine.compile.container import ContainerDefinition
-    from engine.live.container_inspect import ContainerInspect
 
 __all__ = [
     "RUNNING_STATES",

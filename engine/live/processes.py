@@ -18,11 +18,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from engine.backend.docker.inspect import ContainerInspect
+from engine.backend.docker.runtime import Runtime
 from engine.compile.desired import DesiredFleet
 from engine.errors import DockerError, SupervisorError
-from engine.live.container_inspect import ContainerInspect
 from engine.live.ports import Ports, ProcessInfo
-from engine.live.runtime import Runtime
 
 __all__ = ["FAILED_STATES", "LogStart", "ProcessWatch", "marks"]
 

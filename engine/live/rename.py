@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.backend.docker.runtime import Runtime
 from engine.compile.assign import Placement
 from engine.live.identity import last_fleet
 from engine.live.observe import LiveFleet, observe
 from engine.live.ports import Ports
-from engine.live.runtime import Runtime
 from engine.naming import dedicated_container_name, pool_container_name
 
 __all__ = ["Rename", "find_rename", "merged", "placements_as"]

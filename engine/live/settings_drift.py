@@ -16,11 +16,11 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from engine.backend.docker.inspect import UNCOMPARED_LABELS, ContainerSettings
+from engine.backend.docker.runtime import Runtime
 from engine.compile.container import ContainerDefinition, container_definition
 from engine.compile.desired import DesiredFleet
-from engine.live.container_inspect import UNCOMPARED_LABELS, ContainerSettings
 from engine.live.observe import LiveFleet
-from engine.live.runtime import Runtime
 from engine.plan.model import Action, Change, FieldDiff, Plan, Risk
 
 __all__ = ["SettingsDrift", "expected_settings", "settings_drift", "with_settings_drift"]

@@ -21,8 +21,9 @@ from typing import Any
 
 from engine.check import require_accepted
 from engine.compile.desired import compile_fleet
+from engine.context import Context
 from engine.errors import FleetopsError, SourceError, SpecError, StateError
-from engine.flow import Context, apply_plan, plan_live, remember_origin
+from engine.flow import apply_plan, plan_live, remember_origin
 from engine.live import policy
 from engine.live.identity import origin_of_remote
 from engine.live.store import RevisionStatus, apply_lock

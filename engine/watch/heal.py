@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.context import Context
 from engine.errors import SupervisorError
-from engine.flow import Context, check_health, plan_revision
+from engine.flow import check_health, plan_revision
 from engine.live import policy
 from engine.live.drain import drain, without
 from engine.live.executor import Executor

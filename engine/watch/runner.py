@@ -13,7 +13,7 @@ import signal
 import threading
 from types import FrameType
 
-from engine.flow import Context
+from engine.context import Context
 from engine.live.botapi import HttpBotApi
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from engine.flow import Context
+from engine.backend.docker.cgroup import container_memory
+from engine.context import Context
 from engine.live import policy
-from engine.live.cgroup import container_memory
 from engine.live.observe import observe
 from engine.status import other_fleets, summarize
 from engine.web.figures import FigureCache

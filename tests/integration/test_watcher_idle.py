@@ -6,7 +6,7 @@ from pathlib import Path
 
 import git
 
-from engine.flow import Context
+from engine.context import Context
 from engine.live.adapters import real_ports
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.backend.docker.api import DockerEngine
 from engine.errors import DockerError
-from engine.live.docker_api import DockerEngine
 
 
 def test_an_unreachable_engine_is_an_error_not_a_missing_image() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.backend.docker.safefs import SafeDir, UnsafePath
+from engine.backend.docker.supervisor import Supervisor
 from engine.errors import SupervisorError
-from engine.live.safefs import SafeDir, UnsafePath
-from engine.live.supervisor_ctl import Supervisor
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine.flow import Context, apply_plan, plan_specs
+from engine.context import Context
+from engine.flow import apply_plan, plan_specs
 from engine.live.fakes import FakeEngine
 from tests.support.bigfleet import make_big_fleet, write_bots
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.flow import Context
+from engine.context import Context
 from engine.live.fakes import FakeEngine
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog

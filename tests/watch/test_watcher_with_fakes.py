@@ -84,7 +84,8 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     is accounted for, none applied twice."""
     import random
 
-    from engine.flow import Context, plan_specs
+    from engine.context import Context
+    from engine.flow import plan_specs
     from engine.live.fakes import FakeEngine
     from tests.watch.conftest import IMAGE
 
@@ -293,8 +294,8 @@ def test_a_failed_fetch_is_one_sentence_naming_the_remote_and_what_to_do(  # typ
     import re
     import shutil
 
+    from engine.context import Context
     from engine.errors import SourceError
-    from engine.flow import Context
     from engine.live.fakes import FakeEngine
     from engine.watch.daemon import Watcher, WatchOptions
     from engine.watch.logs import WatchLog
@@ -337,7 +338,8 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     the fleet back and quarantines the commit, as it would have without the kill (not "unchanged": the bots ran it)."""
     import pytest
 
-    from engine.flow import Context, apply_plan, plan_specs
+    from engine.context import Context
+    from engine.flow import apply_plan, plan_specs
     from engine.live.fakes import FakeEngine, Killed
     from tests.watch.conftest import IMAGE
 

@@ -1,7 +1,7 @@
 """Docker engine addresses (``DOCKER_HOST``, ``--docker-host``): checked once, before anything uses one.
 
 Called by the CLI before the no-op proof reads the address or the Docker adapter connects, and by
-``engine.live.docker_api`` for callers that bypass the CLI. The Docker SDK's own parser lets odd
+``engine.backend.docker.api`` for callers that bypass the CLI. The Docker SDK's own parser lets odd
 addresses through to ``urllib`` and ``requests``, which raise ``ValueError`` (``http://[::1``,
 ``tcp://host:notaport``, ``tcp://[zz]:1``, a port over 65535) — an internal error, not a message.
 Here every address is one of the forms the SDK connects to, or a ``DockerError`` naming it, saying

@@ -12,7 +12,7 @@ Used by apply (writes), observe (reads records) and rollback. Layout::
         container.json, bots/<bot>.json
 
 A container can rewrite anything under its ``data/``, so every access goes through
-``engine.live.safefs`` (no link is ever followed, only regular files are read or copied).
+``engine.backend.docker.safefs`` (no link is ever followed, only regular files are read or copied).
 Nothing is deleted: a removed bot's or container's files move under ``<state>/archive/<fleet>/``.
 """
 
@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
+from engine.backend.docker.safefs import SafeDir, UnsafePath
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import RecordError, parse_record
 from engine.compile.preload import preload_files
@@ -31,7 +32,6 @@ from engine.compile.render import render_bot_config, render_supervisord
 from engine.errors import ApplyError
 from engine.hashing import pretty_json
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
-from engine.live.safefs import SafeDir, UnsafePath
 from engine.live.secrets import secrets_document
 from engine.naming import BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD, runtime_root
 

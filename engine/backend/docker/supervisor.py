@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from engine.backend.docker.safefs import SafeDir, UnsafePath
 from engine.errors import SupervisorError, SupervisorRefused
 from engine.live.ports import ProcessInfo
-from engine.live.safefs import SafeDir, UnsafePath
 from engine.naming import SUPERVISOR_SOCKET
 
 __all__ = ["Supervisor", "connect_supervisor", "states_of_many"]

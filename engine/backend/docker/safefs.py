@@ -1,6 +1,6 @@
 """File operations inside runtime directories that a container can write to, without trusting it.
 
-Used by ``engine.live.runtime`` for every read and write under ``<state>/runtime``. A container
+Used by ``engine.backend.docker.runtime`` for every read and write under ``<state>/runtime``. A container
 sees its ``data/`` tree read-write, so anything in it may be a symlink, a FIFO or a device planted
 to make the host overwrite, read or hang on a host file. Every operation here walks paths one
 component at a time from a directory descriptor with ``O_NOFOLLOW``, writes atomically with
