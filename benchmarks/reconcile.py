@@ -139,7 +139,7 @@ def bench_api_calls(tmp: Path) -> None:
         plan = plan_specs(ctx, root, None).plan
         elapsed = time.perf_counter() - start
         assert not plan.has_changes
-        print(f"{bots:>4} bots / {bots // 10:>2} containers: {ctx.ports.docker.calls} Docker API calls, {elapsed * 1000:.0f} ms in-process")
+        print(f"{bots:>4} bots / {bots // 10:>2} containers: {ctx.ports.backend.calls} Docker API calls, {elapsed * 1000:.0f} ms in-process")
     teardown()
 
 

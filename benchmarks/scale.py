@@ -107,7 +107,7 @@ def fleetops_side(tmp: Path, bots: int) -> dict[str, Any]:
 
     out["inprocess_plan_runs"] = _timed(in_process, INPROCESS_RUNS)[1:]
     out["inprocess_plan"] = statistics.median(out["inprocess_plan_runs"])
-    out["docker_calls_per_noop"] = _calls(ctx.ports.docker, in_process)
+    out["docker_calls_per_noop"] = _calls(ctx.ports.backend, in_process)
     if hasattr(flow, "plan_revision"):  # the watcher's resync against the running revision
         from engine.live import policy
 
@@ -117,7 +117,7 @@ def fleetops_side(tmp: Path, bots: int) -> dict[str, Any]:
 
         out["inprocess_resync_runs"] = _timed(resync, INPROCESS_RUNS)[1:]
         out["inprocess_resync"] = statistics.median(out["inprocess_resync_runs"])
-        out["docker_calls_per_resync"] = _calls(ctx.ports.docker, resync)
+        out["docker_calls_per_resync"] = _calls(ctx.ports.backend, resync)
     print(f"fleetops in-process no-op (plan_specs, median of {INPROCESS_RUNS - 1}): {out['inprocess_plan'] * 1000:.0f} ms, "
           f"{out['docker_calls_per_noop']} Docker API calls", flush=True)
 

@@ -87,7 +87,7 @@ def main() -> None:
         root = Path(tmp)
         make_big_fleet(root / "repo", args.bots)
         engine = FakeEngine(images=("fleetops/standin-bot:1",))
-        ctx = Context(root / "state", engine.ports(), lambda _l: None, {})
+        ctx = Context(root / "state", engine.ports(root / "state"), lambda _l: None, {})
         assert apply_plan(ctx, plan_specs(ctx, root / "repo", None)).status.value == "applied"
         figures = FigureCache(Figures())
         refresher = Refresher(ctx, figures, every=0.5)

@@ -146,7 +146,7 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
         if not live_plan.plan.has_changes:
             remember_origin(ctx, live_plan)
         if _proofs_enabled():
-            record_noop_proof(ctx, live_plan, repo, _docker_host())
+            record_noop_proof(ctx, live_plan, repo)
 
 
 @cli.command()
@@ -315,11 +315,13 @@ def _proven_unchanged(repo: str) -> bool:
     """
     if not _proofs_enabled():
         return False
+    from engine.backend.registry import BackendOptions, reference
     from engine.live.noop_proof import no_changes_text, proven_unchanged
     from engine.timing import stage
 
+    options = BackendOptions(_state_dir(), _docker_host())
     with stage("no-op proof"):
-        header = proven_unchanged(_state_dir(), repo, _docker_host())
+        header = proven_unchanged(options.state_dir, repo, lambda choice: reference(choice, options))
     if header is None:
         return False
     click.echo(no_changes_text(header), nl=False)
@@ -344,7 +346,7 @@ def _note_pending(ctx: Context) -> None:
 def _docker_host() -> str:
     """The Docker address to use, checked (``engine.backend.docker.address``): a malformed one is a
     one-line error naming where it came from, before anything reads it."""
-    from engine.backend.docker.address import docker_address
+    from engine.backend.docker.address import docker_address  # the one backend with a command-line option
 
     root = click.get_current_context().find_root()
     from_env = root.get_parameter_source("docker_host") is click.core.ParameterSource.ENVIRONMENT
@@ -359,12 +361,14 @@ def _state_dir() -> Path:
 
 
 def _context() -> Context:
+    """The command's context: nothing connects until a stage asks, and then to the backend the fleet names."""
+    from engine.backend.registry import BackendOptions
     from engine.context import Context
-    from engine.live.adapters import real_ports
+    from engine.live.adapters import RealConnector
 
     state_dir = _state_dir()
-    return Context(state_dir, real_ports(_docker_host(), state_dir), progress=lambda line: click.echo(f"  {one_line(line)}", err=True),
-                   freqtrade_check=_check_settings())
+    return Context(state_dir, RealConnector(BackendOptions(state_dir, _docker_host())),
+                   progress=lambda line: click.echo(f"  {one_line(line)}", err=True), freqtrade_check=_check_settings())
 
 
 def _check_settings() -> CheckSettings:
@@ -395,7 +399,7 @@ def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, me
     click.echo(plan_to_text(live_plan.plan), nl=False)
     if not live_plan.plan.has_changes:
         return
-    refused = refusal(live_plan, allow)
+    refused = refusal(live_plan, allow, ctx.backend_ref())
     if refused is not None:  # before the question: nothing to confirm
         raise ApplyError(refused)
     if not yes:

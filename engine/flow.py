@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.backend.docker.runtime import Runtime
+from engine.backend.port import BackendChoice, BackendRef, Site, UnitSeen
 from engine.check import require_accepted
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet, compile_fleet
@@ -33,7 +33,7 @@ from engine.live.health import BotHealth, HealthTarget, wait_healthy
 from engine.live.hostfacts import UserIds, stamp_host_facts
 from engine.live.identity import origin_of_path, remember_fleet
 from engine.live.images import check_images
-from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, write_proof
+from engine.live.noop_proof import SpecInputs, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.processes import LogStart, ProcessWatch
@@ -42,7 +42,7 @@ from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
 from engine.live.settings_drift import with_settings_drift
 from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus
 from engine.live.trading import LOOP_WINDOW, wait_trading
-from engine.naming import Labels, network_name
+from engine.naming import Labels
 from engine.offline import compile_at, offline_plan, snapshot_of
 from engine.plan.diff import plan_fleets
 from engine.plan.jsonfmt import plan_as_dict
@@ -98,8 +98,8 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
     ``origin`` names the source planned: when it was last applied under another fleet name that
     still runs, the old fleet is planned into this one (a rename, ``engine.live.rename``)."""
     with stage("observe docker"):
-        live = observe(ctx.ports, ctx.runtime(fleet), fleet)
-        rename = find_rename(ctx.ports, ctx.runtime(fleet), origin, fleet)
+        live = observe(ctx.site(fleet))
+        rename = find_rename(ctx.backend, ctx.state_dir, origin, fleet)
     current = policy.current_revision(ctx.read_store(), fleet)
     if rename is not None:
         live = merged(live, rename)
@@ -114,13 +114,14 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
         if rename is not None:
             baseline = dataclasses.replace(baseline, name=rename.old)
         meta = Snapshot("live", None, stored.commit if stored else None, revision=stored.number if stored else None)
-        plan = with_drift(plan_fleets(baseline, target, source, meta), live, target)
-        plan = with_settings_drift(plan, live, target, ctx.runtime(fleet))
+        plan = dataclasses.replace(plan_fleets(baseline, target, source, meta), backend=ctx.backend.ref)
+        plan = with_drift(plan, live, target)
+        plan = with_settings_drift(plan, live, target, ctx.site(fleet))
     with stage("open trades"):
         plan, _counts = with_open_trades(plan, live, ctx.ports.bot_api)
     with stage("accounts"):
         ignore = frozenset({rename.old}) if rename else frozenset()
-        conflicts = account_conflicts(ctx.ports, ctx.runtime(fleet), target, starting_bots(plan, target), ignore=ignore)
+        conflicts = account_conflicts(ctx.backend, target, starting_bots(plan, target), ignore=ignore)
         plan = with_account_conflicts(plan, target, conflicts)
     return LivePlan(plan, target, live, source, origin=origin, renamed_from=rename.old if rename else None,
                     conflicts=tuple(c.sentence() for c in conflicts), uids=uids, keyed=keyed)
@@ -129,7 +130,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
 def _with_host_facts(ctx: Context, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:
     """The target checked against its images (``engine.live.images``: raises before anything changes)
     and stamped with what only this host knows (``engine.live.hostfacts``)."""
-    uids = check_images(ctx.ports.docker, ctx.state_dir, target)
+    uids = check_images(ctx.backend, ctx.state_dir, target)
     key = load_key(ctx.state_dir)
     applied = {name: bot.record.essence for name, bot in live.bots.items() if bot.record is not None}
     return stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress), uids, key is not None
@@ -139,6 +140,7 @@ def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bo
                warn: Callable[[Problem], None] | None = None) -> LivePlan:
     with stage("load specs"):
         loaded = load_fleet(repo, ref, cache=ctx.parse_cache, warn=warn)
+    ctx.use(BackendChoice(loaded.spec.fleet.backend.kind))
 
     def target_of(prior: dict[str, Placement]) -> DesiredFleet:
         target = compile_fleet(loaded.spec, prior, rebalance=rebalance)
@@ -153,7 +155,7 @@ def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bo
     return planned
 
 
-def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path, docker_host: str | None) -> bool:
+def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path) -> bool:
     """After a full plan of a working tree found nothing to do, let the next one prove it cheaply
     (``engine.live.noop_proof``). Written only from a plan that saw every bot's process."""
     plan, live = live_plan.plan, live_plan.live
@@ -161,17 +163,17 @@ def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path, docke
         return False
     if set(live.inspected) != set(live.containers):
         return False
-    containers = {
-        name: ContainerSeen(listed.id, listed.state, listed.labels, tuple(sorted(
-            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else (),
-            settings_digest(live.inspected[name].settings))
+    seen = {
+        name: UnitSeen(listed, live.inspected[name], tuple(sorted(
+            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else ())
         for name, listed in live.containers.items()
     }
     secrets = _secret_inputs(live_plan.target)
     if secrets is None:
         return False
     inputs = dataclasses.replace(live_plan.inputs, secrets=secrets)
-    write_proof(ctx.state_dir, Path(repo).resolve(), docker_host, inputs, live.fleet, plan.baseline.revision, containers)
+    write_proof(ctx.state_dir, Path(repo).resolve(), ctx.backend.ref, inputs, live.fleet, plan.baseline.revision,
+                ctx.site(live.fleet).noop_facts(seen))
     return True
 
 
@@ -190,14 +192,20 @@ def _secret_inputs(target: DesiredFleet) -> dict[str, str] | None:
 def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
     """The live plan back to a stored revision: its desired fleet exactly, placements included."""
     stored = ctx.stored_fleet(revision)
+    ctx.use(BackendChoice(stored.backend))
     source = Snapshot("revision", f"revision {revision.number}", revision.commit, revision.dirty, revision.number)
     return plan_live(ctx, stored.name, lambda _prior: stored, source)
 
 
-def refusal(live_plan: LivePlan, allow: frozenset[str]) -> str | None:
-    """Why this plan must not be applied, in one sentence; None when it may be. A plan-wide risk
-    (``engine.plan.risk``: most of the fleet deleted, the fleet renamed) needs its kind in
-    ``allow``; a bot whose exchange account another fleet trades on this engine is never started."""
+def refusal(live_plan: LivePlan, allow: frozenset[str], backend: BackendRef | None = None) -> str | None:
+    """Why this plan must not be applied, in one sentence; None when it may be. A plan made for
+    another backend or target than ``backend`` (where it would be applied) is never applied; a
+    plan-wide risk (``engine.plan.risk``: most of the fleet deleted, the fleet renamed) needs its
+    kind in ``allow``; a bot whose exchange account another fleet trades on this engine is never started."""
+    made_for = live_plan.plan.backend
+    if backend is not None and made_for is not None and made_for != backend:
+        return (f"refusing to apply: this plan was made for {made_for}, and this run would apply it to {backend}; "
+                "plan again against the backend you mean to change")
     risks = [r for r in live_plan.plan.plan_risks if r.kind not in allow]
     if risks:
         return (f"refusing to apply: this plan {' and '.join(r.reason for r in risks)}; "
@@ -225,7 +233,7 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     revision once it is final, and can never change it. A plan ``refusal`` names raises
     ApplyError before anything is recorded or touched.
     """
-    refused = refusal(live_plan, allow)
+    refused = refusal(live_plan, allow, ctx.backend_ref())
     if refused is not None:
         raise ApplyError(refused)
     live_plan = _keyed(ctx, live_plan)
@@ -263,7 +271,7 @@ def _keyed(ctx: Context, live_plan: LivePlan) -> LivePlan:
 
 def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
     target, store = live_plan.target, ctx.store()
-    runtime = _runtime_for(ctx, live_plan)
+    site = _site_for(ctx, live_plan)
     with stage("drain"):
         drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait)
     plan = without(live_plan.plan, drained.postponed, live_plan.live, target)
@@ -271,7 +279,8 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
         message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(drained.postponed.items())])
     try:
         with stage("execute plan"):
-            result = Executor(ctx.ports, runtime, target, live_plan.live, number, ctx.progress).run(plan)
+            result = Executor(ctx.ports, site, ctx.materials(target.name, writable=True), target, live_plan.live, number,
+                              ctx.progress).run(plan)
         store.set_phase(number, HEALTH_WAIT)
         with stage("health checks"):
             health = check_health(ctx, target, result.check_bots, result.start, result.refused)
@@ -291,12 +300,12 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
 
 
-def _runtime_for(ctx: Context, live_plan: LivePlan) -> Runtime:
-    """The target's runtime, reaching the containers of a fleet being renamed into it."""
-    runtime = ctx.runtime(live_plan.target.name, writable=True)
+def _site_for(ctx: Context, live_plan: LivePlan) -> Site:
+    """The target fleet on its backend, reaching the units of a fleet being renamed into it."""
+    site = ctx.site(live_plan.target.name)
     for container, owner in live_plan.live.owners.items():
-        runtime.adopt(owner, container)
-    return runtime
+        site.adopt(owner, container)
+    return site
 
 
 def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None,
@@ -310,14 +319,16 @@ def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogS
     if not bots:
         return failed_to_start
     ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
-    listed = {c.name: c for c in ctx.ports.docker.list_fleet(target.name, network_name(target.name))}
+    site = ctx.site(target.name)
+    listed = {c.name: c for c in site.units()}
     timeout = float(target.settings.health.timeout_seconds if target.settings else 60)
     targets = {}
     for name in sorted(bots):
         bot = target.bots[name]
-        container = listed.get(bot.container)
-        targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
-    watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots, start=start)
+        unit = listed.get(bot.container)
+        address = site.address_of(unit, bot.placement.port) if unit is not None else None
+        targets[name] = HealthTarget(*address) if address is not None else HealthTarget(None, bot.placement.port)
+    watch = ProcessWatch(site, ctx.materials(target.name, writable=True), target, bots, start=start)
     with stage("health: pings"):
         results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
     if target.settings is None or target.settings.health.check == "loop":
@@ -351,8 +362,8 @@ def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, r
     store.set_phase(number, ROLLING_BACK, reason, details)  # killed from here on, the next run finishes this rollback
     back = plan_revision(ctx, previous)
     try:
-        result = Executor(ctx.ports, ctx.runtime(target.name, writable=True), back.target, back.live, previous.number,
-                          ctx.progress).run(back.plan)
+        result = Executor(ctx.ports, ctx.site(target.name), ctx.materials(target.name, writable=True), back.target, back.live,
+                          previous.number, ctx.progress).run(back.plan)
         after = check_health(ctx, back.target, result.check_bots, result.start, result.refused)
     except FleetopsError as exc:
         store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}", details)

@@ -64,7 +64,7 @@ def finish_interrupted(ctx: Context, *, rollback: bool = True) -> Finished | Non
         outcome = roll_back(ctx, number, target, True, f"{revision.message} (rollback finished after an interruption)", {},
                             revision.details)
         return Finished(store.get(number), outcome.status, outcome.message, outcome.health)
-    live = observe(ctx.ports, ctx.runtime(target.name), target.name)
+    live = observe(ctx.site(target.name))
     changed = policy.running(target, live, policy.changed_bots(revision, target))
     if not changed:
         message = "apply was interrupted before it changed any bot; the next apply converged from what runs"
@@ -120,7 +120,7 @@ def pending_note(ctx: Context) -> str | None:
     back = f"roll back to revision {previous.number}" if previous is not None else "fail it (there is no earlier healthy revision)"
     if revision.phase == ROLLING_BACK:
         return f"revision {revision.number} was interrupted while it rolled back; the next apply first finishes that rollback ({back})"
-    live = observe(ctx.ports, ctx.runtime(target.name), target.name)
+    live = observe(ctx.site(target.name))
     changed = policy.running(target, live, policy.changed_bots(revision, target))
     if not changed:
         return f"revision {revision.number} was interrupted before it changed any bot; the next apply marks it interrupted"

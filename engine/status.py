@@ -12,11 +12,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from engine.backend.port import RUNNING_STATES
 from engine.compile.payload import fleet_from_payload
 from engine.context import Context
 from engine.live import policy
 from engine.live.observe import LiveBot, LiveFleet, observe
-from engine.live.ports import RUNNING_STATES
 from engine.live.store import Revision, RevisionStatus, RevisionStore
 from engine.live.trading import read_trading
 from engine.naming import Labels, runtime_root
@@ -78,8 +78,8 @@ def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:
     name = fleet or (latest.fleet if latest else None)
     if name is None:
         return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
-    ctx.ports.docker.ping()
-    live = observe(ctx.ports, ctx.runtime(name), name)
+    ctx.backend.ping()
+    live = observe(ctx.site(name))
     current = policy.current_revision(store, name)
     report = {"fleet": name, **summarize(live, current), "unfinished": _unfinished(ctx, store, name, current, live)}
     _add_trading(ctx, live, report)
@@ -103,7 +103,7 @@ def other_fleets(ctx: Context, fleet: str | None) -> list[dict[str, Any]]:
     store = ctx.read_store()
     found = []
     for name in names:
-        live = observe(ctx.ports, ctx.runtime(name), name)
+        live = observe(ctx.site(name))
         if live.containers:
             found.append({"fleet": name, **summarize(live, policy.current_revision(store, name))})
     return found

@@ -30,14 +30,12 @@ def _number(data: Any, key: str) -> float | None:
 
 
 def _figures(ctx: Context, live: LiveFleet, bot: str) -> dict[str, float | None]:
-    running = live.bots.get(bot)
-    address = live.ip_of(running.container) if running else None
-    if running is None or running.record is None or address is None:
+    address = live.address_of(bot)
+    if address is None:
         return {"equity": None, "open_trades": None, "realised": None}
-    port = running.record.placement.port
 
     def ask(path: str) -> Any:
-        return ctx.ports.bot_api.call(live.fleet, bot, address, port, "GET", path).data
+        return ctx.ports.bot_api.call(live.fleet, bot, *address, "GET", path).data
 
     balance, count, profit = ask("balance"), ask("count"), ask("profit")
     return {"equity": _number(balance, "total"), "open_trades": _number(count, "current"), "realised": _number(profit, "profit_closed_coin")}
@@ -45,7 +43,7 @@ def _figures(ctx: Context, live: LiveFleet, bot: str) -> dict[str, float | None]
 
 def wallet_report(ctx: Context, desired: DesiredFleet) -> dict[str, Any]:
     """Per wallet: balance, reserve, allocated, free; per bot: allocation and live figures."""
-    live = observe(ctx.ports, ctx.runtime(desired.name), desired.name, with_processes=False)
+    live = observe(ctx.site(desired.name), with_processes=False)
     names = sorted(desired.bots)
     with ThreadPoolExecutor(max_workers=8) as pool:
         figures = dict(zip(names, pool.map(lambda b: _figures(ctx, live, b), names), strict=True))

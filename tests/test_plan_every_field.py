@@ -93,9 +93,14 @@ def model_fields(kind: str) -> set[str]:
     return fields
 
 
+NO_CHANGE_TO_SHOW = {("Fleet", "backend.kind")}
+"""Fields with one valid value so far: ``backend.kind`` is ``docker`` until a second backend lands
+(``swarm`` is a located validation error, tests/cases/bad_specs.yaml), so no plan can change it."""
+
+
 def test_every_field_of_every_kind_has_a_case() -> None:
     for kind in KIND_MODELS:
-        covered = {field for k, field in CASES if k == kind}
+        covered = {field for k, field in CASES if k == kind} | {field for k, field in NO_CHANGE_TO_SHOW if k == kind}
         assert model_fields(kind) == covered, f"{kind}: fields without a plan case: {model_fields(kind) - covered}"
 
 

@@ -80,6 +80,8 @@ class DesiredFleet:
     pools: dict[str, PoolEssence]
     settings: FleetSettings | None
     """None only for a live baseline with no recorded revision: Docker does not hold them."""
+    backend: str = "docker"
+    """The backend kind the Fleet document asks for (``backend.kind``): where apply runs it."""
 
     def allocated(self, wallet: str) -> float:
         return float(sum(b.essence.allocation for b in self.bots.values() if b.essence.wallet == wallet))
@@ -137,7 +139,7 @@ def compile_fleet(spec: FleetSpec, prior: dict[str, Placement] | None = None, *,
             container_name, placement.pool, placement.index, tuple(sorted(names)), container_essence,
             short_hash([version, container_essence.plain()]),
         )
-    return DesiredFleet(fleet_name, containers, bots, _wallets(spec), _pools(spec), fleet_settings(spec))
+    return DesiredFleet(fleet_name, containers, bots, _wallets(spec), _pools(spec), fleet_settings(spec), spec.fleet.backend.kind)
 
 
 def _wallets(spec: FleetSpec) -> dict[str, WalletEssence]:

@@ -42,6 +42,7 @@ class _StoredFleet(Essence):
     wallets: dict[str, WalletEssence]
     pools: dict[str, PoolEssence]
     settings: FleetSettings | None
+    backend: str = "docker"
 
 
 def fleet_to_payload(fleet: DesiredFleet) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def fleet_to_payload(fleet: DesiredFleet) -> dict[str, Any]:
                     for n, c in fleet.containers.items()},
         bots={n: _StoredBot(placement=b.placement, essence=b.essence, hash=b.hash, strategy_text=b.strategy_text)
               for n, b in fleet.bots.items()},
-        wallets=fleet.wallets, pools=fleet.pools, settings=fleet.settings,
+        wallets=fleet.wallets, pools=fleet.pools, settings=fleet.settings, backend=fleet.backend,
     ).plain()
 
 
@@ -63,4 +64,4 @@ def fleet_from_payload(payload: dict[str, Any]) -> DesiredFleet:
                          "was it written by another fleetops version?") from None
     containers = {n: DesiredContainer(n, c.pool, c.index, c.bots, c.essence, c.hash) for n, c in stored.containers.items()}
     bots = {n: DesiredBot(n, b.placement, b.essence, b.strategy_text, b.hash) for n, b in stored.bots.items()}
-    return DesiredFleet(stored.fleet, containers, bots, dict(stored.wallets), dict(stored.pools), stored.settings)
+    return DesiredFleet(stored.fleet, containers, bots, dict(stored.wallets), dict(stored.pools), stored.settings, stored.backend)

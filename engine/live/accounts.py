@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.backend.docker.runtime import Runtime
+from engine.backend.port import RUNNING_STATES, Backend, ListedUnit, Site
+from engine.backend.records import AppliedBot
 from engine.compile.container import account_of
 from engine.compile.desired import DesiredFleet
-from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports
-from engine.live.records import AppliedBot
 from engine.naming import Labels, parse_accounts
 from engine.plan.model import Action, Change, Plan, Risk
 
@@ -53,8 +52,7 @@ def starting_bots(plan: Plan, target: DesiredFleet) -> set[str]:
     return {b for b in bots if target.bots[b].essence.enabled}
 
 
-def account_conflicts(ports: Ports, runtime: Runtime, target: DesiredFleet, bots: set[str], *, ignore: frozenset[str] = frozenset()
-                      ) -> list[Conflict]:
+def account_conflicts(backend: Backend, target: DesiredFleet, bots: set[str], *, ignore: frozenset[str] = frozenset()) -> list[Conflict]:
     """Each of ``bots`` whose account a running container of another fleet (not in ``ignore``) trades.
     No Docker call when none of them has an exchange key."""
     wanted: dict[str, list[str]] = {}
@@ -65,23 +63,23 @@ def account_conflicts(ports: Ports, runtime: Runtime, target: DesiredFleet, bots
     if not wanted:
         return []
     conflicts = []
-    for listed in ports.docker.list_managed():
+    for listed in backend.list_managed():
         fleet = listed.labels.get(Labels.FLEET, "")
         if fleet == target.name or fleet in ignore or not listed.running:
             continue
-        for other_bot, account in sorted(_accounts_in(ports, runtime.of_fleet(fleet), listed, set(wanted)).items()):
+        for other_bot, account in sorted(_accounts_in(backend.site(fleet), listed, set(wanted)).items()):
             conflicts += [Conflict(bot, target.bots[bot].essence.exchange, fleet, other_bot, listed.name) for bot in wanted[account]]
     return sorted(conflicts, key=lambda c: (c.bot, c.fleet, c.container))
 
 
-def _accounts_in(ports: Ports, runtime: Runtime, listed: ListedContainer, wanted: set[str]) -> dict[str, str]:
+def _accounts_in(site: Site, listed: ListedUnit, wanted: set[str]) -> dict[str, str]:
     """Bot → account of the bots with keys ``listed`` runs, as far as they matter (in ``wanted``)."""
-    records = {b: r for b, r in runtime.read_bot_records(listed.name).items() if isinstance(r, AppliedBot)}
+    records = {b: r for b, r in site.bot_records(listed.name).items() if isinstance(r, AppliedBot)}
     if not records:  # another state dir's container: its label is all there is
         return {b: a for b, a in parse_accounts(listed.labels.get(Labels.ACCOUNTS, "")).items() if a in wanted}
     found = {b: a for b, r in records.items() if r.essence.enabled and (a := account_of(r.essence)) in wanted and a is not None}
     if found and listed.labels.get(Labels.POOL):  # only what supervisord runs; silence counts as running
-        table = ports.states_of({listed.name: runtime.data_dir(listed.name)}, SUPERVISOR_TIMEOUT).get(listed.name)
+        table = site.processes([listed.name]).get(listed.name)
         if isinstance(table, dict):
             found = {b: a for b, a in found.items() if b in table and table[b].state in RUNNING_STATES}
     return found

@@ -1,22 +1,37 @@
-"""The real ``Ports``: Docker through its SDK, supervisord over its socket, bots over HTTP.
+"""The real ``Ports``: the backend a fleet asks for (through the registry), bots over HTTP.
 
-Called by the CLI and the watcher to build a ``Context``; tests build one from
-``engine.live.fakes`` instead.
+Called by the CLI and the watcher to build a ``Context`` (``RealConnector``: nothing opens until a
+stage asks, and then the backend the fleet's ``backend:`` names); tests and benchmarks that want
+the local Docker engine outright use ``real_ports``. Unit tests build ports from the fakes instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from engine.backend.docker.api import DockerEngine
-from engine.backend.docker.supervisor import connect_supervisor, states_of_many
+from engine.backend.port import BackendChoice, BackendRef
+from engine.backend.registry import BackendOptions, open_backend, reference
 from engine.live.botapi import HttpBotApi
 from engine.live.ports import Ports
 from engine.live.probe import HttpProbe
 
-__all__ = ["real_ports"]
+__all__ = ["RealConnector", "real_ports"]
+
+
+@dataclass(frozen=True)
+class RealConnector:
+    """Opens the backend a fleet asks for with the command line's options (DOCKER_HOST / --docker-host)."""
+
+    options: BackendOptions
+
+    def reference(self, choice: BackendChoice) -> BackendRef:
+        return reference(choice, self.options)
+
+    def connect(self, choice: BackendChoice) -> Ports:
+        return Ports(backend=open_backend(choice, self.options), probe=HttpProbe(), bot_api=HttpBotApi(self.options.state_dir))
 
 
 def real_ports(docker_host: str | None, state_dir: Path) -> Ports:
-    return Ports(docker=DockerEngine(docker_host), supervisor=connect_supervisor, probe=HttpProbe(), bot_api=HttpBotApi(state_dir),
-                 bulk_states=states_of_many)
+    """The Docker engine at ``docker_host`` (None: the local socket) and HTTP to the bots."""
+    return RealConnector(BackendOptions(state_dir, docker_host)).connect(BackendChoice("docker"))

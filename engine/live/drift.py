@@ -9,9 +9,9 @@ are unknown, and "No changes" would be a lie), a bot or container whose record d
 
 from __future__ import annotations
 
+from engine.backend.records import Unreadable
 from engine.compile.desired import DesiredFleet
 from engine.live.observe import LiveFleet
-from engine.live.records import Unreadable
 from engine.plan.model import Action, Change, Plan, Risk
 
 __all__ = ["with_drift"]

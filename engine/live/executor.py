@@ -1,14 +1,16 @@
-"""The apply stage: execute exactly the printed plan against Docker, with the least disruption.
+"""The apply stage: execute exactly the printed plan on the fleet's backend, with the least disruption.
 
-Called by the flow for apply and rollback, through ``Ports`` only. Two phases, so that nothing
-running is removed before its replacement answers:
-  A. create / replace / start / restart containers (4 in parallel: more did not help on 2
-     cores), then change bots inside existing containers: write files, ``supervisorctl
-     update``-style reconcile (only changed programs are touched), restart only reloaded bots.
-     A moving bot's trade database is copied into its new container first.
-  B. after moved bots answer their ping: remove what left (programs, bot directories, containers).
-Everything that can fail without touching Docker (secrets, images, container names another
-fleet holds) is checked first.
+Called by the flow for apply, rollback and the watcher's heal, through the backend port only
+(``engine.backend.port``: units, bots, files, records). Two phases, so that nothing running is
+removed before its replacement answers:
+  A. create / replace / start / restart units (4 in parallel: more did not help on 2 cores),
+     then change bots inside existing units: put their files, reconcile the pool's programs
+     (only changed programs are touched: ``Bots.reconcile``), restart only reloaded bots.
+     A moving bot's trade database is copied into its new unit first.
+  B. after moved bots answer their ping: remove what left (programs, bot files, units).
+Everything that can fail without touching the backend (secrets, images, unit names another
+fleet holds) is checked first. Pool or dedicated is the backend's business: one rule below says
+which bot needs a start, a stop or a restart after its files changed (``_verb``).
 """
 
 from __future__ import annotations
@@ -19,23 +21,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from engine.backend.docker.runtime import Runtime
+from engine.backend.port import ListedUnit, Site
+from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.container import container_definition
-from engine.compile.desired import DesiredContainer, DesiredFleet
+from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.errors import ApplyError, HealthError, SupervisorRefused
 from engine.live.health import HealthTarget, wait_healthy
+from engine.live.materials import Materials
 from engine.live.observe import LiveFleet, baseline_from_live
-from engine.live.ports import Ports, SupervisorPort
+from engine.live.ports import Ports
 from engine.live.processes import LogStart, marks
-from engine.live.records import Unreadable
-from engine.live.settings_drift import expected_settings, settings_drift
-from engine.naming import Labels, network_name
+from engine.naming import Labels
 from engine.plan.model import Action, Plan
 
 __all__ = ["ExecutionResult", "Executor"]
 
 WORKERS = 4
-SUPERVISOR_CALL_TIMEOUT = 30.0
 _RUNS_BOT = frozenset({Action.CREATE, Action.RELOAD, Action.RESTART, Action.START, Action.MOVE})
 _NEW_CONTAINER = frozenset({Action.CREATE, Action.REPLACE})
 
@@ -51,11 +52,15 @@ class ExecutionResult:
 
 
 class Executor:
-    def __init__(self, ports: Ports, runtime: Runtime, target: DesiredFleet, live: LiveFleet, revision: int,
+    """Runs one plan: ``site`` is the target fleet on its backend (reaching the units of a fleet
+    being renamed into it), ``materials`` renders what its bots are given."""
+
+    def __init__(self, ports: Ports, site: Site, materials: Materials, target: DesiredFleet, live: LiveFleet, revision: int,
                  progress: Callable[[str], None], move_timeout: float = 60.0) -> None:
         self.ports = ports
-        self.docker = ports.docker
-        self.runtime = runtime
+        self.backend = ports.backend
+        self.site = site
+        self.materials = materials
         self.target = target
         self.live = live
         self.revision = revision
@@ -76,7 +81,7 @@ class Executor:
                              for b in self.target.containers[n].bots)
         self._check_ready(containers, bots)
         result.start = self._log_start(containers, bots)
-        self.docker.ensure_network(network_name(self.target.name), {Labels.FLEET: self.target.name})
+        self.site.ensure_network()
         for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's
             if action is Action.MOVE:
                 self._stop_old_copy(name)
@@ -97,9 +102,6 @@ class Executor:
         dropped = {c.name for c in plan.changes if c.kind == "container" and c.action is Action.DELETE}
         return gone | {b.name for b in self.live.bots.values() if b.container in dropped}
 
-    def _supervisor(self, container: str) -> SupervisorPort:
-        return self.ports.supervisor(container, self.runtime.data_dir(container), SUPERVISOR_CALL_TIMEOUT)
-
     def _check_ready(self, containers: dict[str, Action], bots: dict[str, Action]) -> None:
         """Everything that can fail before Docker is touched: secrets, images, names."""
         written = {n for n, a in bots.items() if a is not Action.DELETE}
@@ -107,11 +109,11 @@ class Executor:
             if action in _NEW_CONTAINER:
                 written |= set(self.target.containers[name].bots)
                 image = self.target.containers[name].essence.image
-                if not self.docker.image_exists(image):
+                if not self.backend.image_exists(image):
                     raise ApplyError(f"image {image} (for {name}) is not on this Docker engine; build or pull it first")
-        self.runtime.check_secrets([self.target.bots[n] for n in sorted(written) if n in self.target.bots])
+        self.materials.check_secrets([self.target.bots[n] for n in sorted(written) if n in self.target.bots])
         created = {n for n, a in containers.items() if a is Action.CREATE}
-        for name, owner in sorted(self.docker.name_owners(created).items()):
+        for name, owner in sorted(self.backend.name_owners(created).items()):
             holder = f"fleet '{owner}'" if owner else "a container fleetops does not manage"
             raise ApplyError(f"container name {name} (for fleet '{self.target.name}') is already taken by {holder}; "
                              "rename the pool or the fleet so their container names differ")
@@ -120,7 +122,7 @@ class Executor:
         touched_containers = set(containers) | {self.target.bots[b].container for b in bots if b in self.target.bots}
         touched_bots = set(bots) | {b for c in containers if c in self.target.containers for b in self.target.containers[c].bots}
         fresh = {n for n, a in containers.items() if a in _NEW_CONTAINER}
-        return marks(self.runtime, self.target, touched_bots, touched_containers, fresh)
+        return marks(self.site, self.target, touched_bots, touched_containers, fresh)
 
     def _stop_old_copy(self, bot: str) -> None:
         """Never two copies of one bot: the old one stops before its database is copied."""
@@ -129,13 +131,10 @@ class Executor:
         if container is None or not container.running:
             return
         self.progress(f"stopping bot {bot} in {live.container} before it moves")
-        if container.labels.get(Labels.ROLE) == "dedicated":
-            self.docker.stop(live.container)
-        else:
-            self._supervisor(live.container).stop(bot)
+        self.site.stop_bot(live.container, bot, dedicated=container.labels.get(Labels.ROLE) == "dedicated")
 
     def _carry(self, bot: str) -> None:
-        skipped = self.runtime.carry_bot_data(bot, self.live.bots[bot].container, self.target.bots[bot].container,
+        skipped = self.site.carry_bot_data(bot, self.live.bots[bot].container, self.target.bots[bot].container,
                                               self.target.bots[bot].essence.uid)
         for what in skipped:
             self.progress(f"move of {bot}: not copied (not a regular file or directory): {what}")
@@ -150,10 +149,10 @@ class Executor:
                 self._restore_settings(container)
             if action is Action.START:
                 self.progress(f"starting container {name}")
-                self.docker.start(name)
+                self.site.start(name)
             elif action is Action.RESTART:
                 self.progress(f"restarting container {name}")
-                self.docker.restart(name)
+                self.site.restart(name)
             elif action is Action.UPDATE:
                 if isinstance(self.live.container_records.get(name), Unreadable) or any(b.container == name for b in self.live.strays):
                     self._rewrite(container)
@@ -161,36 +160,47 @@ class Executor:
             else:
                 if action is Action.REPLACE:
                     self.progress(f"replacing container {name}")
-                    self.docker.remove(name)
+                    self.site.remove(name)
                 else:
                     self.progress(f"creating container {name}")
-                self.runtime.write_container(container, self.target)
-                self.docker.create_and_start(container_definition(self.target, container),
-                                             self.runtime.container_dir(name), self.revision)
-                self.runtime.record_container(container, self.target)
+                self._put_unit(container, self.target)
+                self.site.create(container_definition(self.target, container), self.revision)
+                self._record_unit(container, self.target)
             result.check_bots.update(b for b in container.bots if self.target.bots[b].essence.enabled)
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(one, work))
 
+    def _put_unit(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
+        """All files of a unit about to be (re)created: its bots' and, for a pool, its own (records come after)."""
+        self.site.keep_only(container.name, container.bots)
+        for name in container.bots:
+            self.site.put_bot(container.name, name, self.materials.bot_files(fleet.bots[name]))
+        if not container.dedicated:
+            self.site.put_unit(container.name, self.materials.unit_files(container, fleet))
+
+    def _record_unit(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
+        """Record what the unit and its bots now run. Called only once they were (re)started, so an
+        apply killed in between leaves the old records and the next plan redoes the step."""
+        self.site.record_unit(container.name, AppliedContainer(hash=container.hash, essence=container.essence))
+        for name in container.bots:
+            self._record_bot(fleet.bots[name])
+
+    def _record_bot(self, bot: DesiredBot) -> None:
+        self.site.record_bot(bot.container, bot.name, AppliedBot(hash=bot.hash, essence=bot.essence, placement=bot.placement))
+
     def _restore_settings(self, container: DesiredContainer) -> None:
-        """Set back in place what a person changed by hand and Docker can change without a restart
-        (``engine.live.settings_drift``): limits, restart policy, the fleet network."""
+        """Set back in place what a person changed by hand and the backend can change without a
+        restart (``Units.settings_drift``; for Docker: limits, restart policy, the fleet network)."""
         inspected = self.live.inspected.get(container.name)
         if inspected is None:
             return
-        want = expected_settings(container_definition(self.target, container), self.runtime)
-        drift = settings_drift(inspected.settings, want)
+        definition = container_definition(self.target, container)
+        drift = self.site.settings_drift(definition, inspected)
         if drift is None or not drift.in_place:
             return
-        live = inspected.settings
         self.progress(f"setting back {', '.join(drift.fields)} of container {container.name} (changed by hand)")
-        if (live.memory, live.nano_cpus, live.restart) != (want.memory, want.nano_cpus, want.restart):
-            self.docker.update_settings(container.name, memory=want.memory or None, nano_cpus=want.nano_cpus or None, restart=want.restart)
-        for network in sorted(set(live.networks) - set(want.networks)):
-            self.docker.disconnect_network(network, container.name)
-        for network in sorted(set(want.networks) - set(live.networks)):
-            self.docker.connect_network(network, container.name)
+        self.site.restore_settings(definition, inspected)
 
     def _rewrite(self, container: DesiredContainer) -> None:
         """Files and records of a container that stays: after a record went bad, or to drop the
@@ -201,16 +211,13 @@ class Executor:
         self.progress(f"rewriting the files of container {name}")
         view, fleet = self._conf_with_leavers(container, only=self._kept())
         for bot in view.bots:
-            self.runtime.write_bot(fleet.bots[bot])
+            self.site.put_bot(name, bot, self.materials.bot_files(fleet.bots[bot]))
         if strays and not container.dedicated:
-            self.runtime.write_supervisord(view, fleet)
-            supervisor = self._supervisor(name)
-            supervisor.wait_ready()
-            supervisor.update()
+            self.site.reconcile(name, self.materials.unit_files(view, fleet))
         for bot in strays:
             self.progress(f"removing the second copy of bot {bot} from {name} (its files are archived)")
-        self.runtime.write_container(view, fleet)
-        self.runtime.record_container(view, fleet)
+        self._put_unit(view, fleet)
+        self._record_unit(view, fleet)
 
     def _bots_in_place(self, containers: dict[str, Action], bots: dict[str, Action], result: ExecutionResult) -> None:
         """Bot changes in containers that are not being (re)created."""
@@ -231,37 +238,23 @@ class Executor:
         container = self.target.containers[name]
         for bot in sorted(changes):
             self.progress(f"{changes[bot].value} bot {bot} in {name}")
-            self.runtime.write_bot(self.target.bots[bot])
-        if container.dedicated:
-            action = next(iter(changes.values()))
-            if action is Action.STOP:
-                self.docker.stop(name)
-            elif action is Action.START:
-                self.docker.start(name)
-            elif action is not Action.UPDATE:  # a policy change reaches no process
-                self.docker.restart(name)
-            self._record(changes)
-            return
-        staying = self._conf_with_leavers(container)
-        supervisor = self._supervisor(name)
-        self.runtime.write_supervisord(*staying)
-        supervisor.wait_ready()
-        added, changed, _ = supervisor.update()
+            self.site.put_bot(name, bot, self.materials.bot_files(self.target.bots[bot]))
+        reloaded: set[str] = set()
+        if not container.dedicated:
+            added, changed, _ = self.site.reconcile(name, self.materials.unit_files(*self._conf_with_leavers(container)))
+            reloaded = set(added + changed)
+        verbs = {"start": self.site.start_bot, "stop": self.site.stop_bot, "restart": self.site.restart_bot}
         for bot, action in sorted(changes.items()):
-            # Its files are new; unless supervisord just (re)added the program, restart it so the
-            # process runs them: a reload, or a program an interrupted apply already started.
-            if action in _RUNS_BOT and action is not Action.START and bot not in added + changed \
-                    and self.target.bots[bot].essence.enabled:
-                try:
-                    supervisor.restart(bot)
-                except SupervisorRefused as exc:  # e.g. NO_FILE: the health gate fails it with supervisord's reason
-                    self.progress(f"{exc}")
-                    refused[bot] = str(exc)
-        self._record(changes)
-
-    def _record(self, changes: dict[str, Action]) -> None:
+            verb = _verb(action, bot in reloaded, self.target.bots[bot].essence.enabled)
+            if verb is None:
+                continue
+            try:
+                verbs[verb](name, bot, dedicated=container.dedicated)
+            except SupervisorRefused as exc:  # e.g. NO_FILE: the health gate fails it with supervisord's reason
+                self.progress(f"{exc}")
+                refused[bot] = str(exc)
         for bot in sorted(changes):
-            self.runtime.record_bot(self.target.bots[bot])
+            self._record_bot(self.target.bots[bot])
 
     def _kept(self) -> set[str]:
         """Live bots the target lacks here but that this plan does not remove: they keep running."""
@@ -285,10 +278,9 @@ class Executor:
         return merged, dataclasses.replace(self.target, bots=bots)
 
     def _check_moved(self, moved: set[str]) -> None:
-        listed = self.docker.list_fleet(self.target.name, network_name(self.target.name))
-        self.live = dataclasses.replace(self.live, containers={c.name: c for c in listed})
-        targets = {b: HealthTarget(self.live.ip_of(self.target.bots[b].container), self.target.bots[b].placement.port)
-                   for b in moved if self.target.bots[b].essence.enabled}
+        listed = {c.name: c for c in self.site.units()}
+        self.live = dataclasses.replace(self.live, containers=listed)
+        targets = {b: _health_target(self.site, listed, self.target.bots[b]) for b in moved if self.target.bots[b].essence.enabled}
         failed = [h for h in wait_healthy(targets, self.move_timeout, self.ports.probe).values() if not h.healthy]
         if failed:
             raise HealthError("moved bots did not answer in their new container, old copies kept running: "
@@ -305,15 +297,33 @@ class Executor:
             if container in self.target.containers and containers.get(container) not in _NEW_CONTAINER:
                 desired = self.target.containers[container]
                 if not desired.dedicated:
-                    self.runtime.write_supervisord(*self._conf_with_leavers(desired, only=self._kept()))
-                    supervisor = self._supervisor(container)
-                    supervisor.wait_ready()
-                    supervisor.update()
+                    self.site.reconcile(container, self.materials.unit_files(*self._conf_with_leavers(desired, only=self._kept())))
             for name in names:
                 self.progress(f"removing bot {name} from {container} (its files are archived)")
-                self.runtime.archive_bot(container, name)
+                self.site.archive_bot(container, name)
         for name, action in sorted(containers.items()):
             if action is Action.DELETE:
                 self.progress(f"removing container {name} (its directory is archived)")
-                self.docker.remove(name)
-                self.runtime.archive_container(name)
+                self.site.remove(name)
+                self.site.archive_unit(name)
+
+
+def _verb(action: Action, reloaded: bool, enabled: bool) -> str | None:
+    """What a bot whose files were just put needs so that its process runs them, if anything:
+    ``reloaded`` (the pool's reconcile just (re)added its program) needs nothing more; a stop or a
+    start is one (a dedicated unit's, or a program an interrupted apply already changed); a reload,
+    restart, creation or move of an enabled bot restarts it. A policy change (update) reaches no process."""
+    if reloaded or action is Action.UPDATE:
+        return None
+    if action is Action.STOP:
+        return "stop"
+    if action is Action.START:
+        return "start"
+    return "restart" if action in _RUNS_BOT and enabled else None
+
+
+def _health_target(site: Site, listed: dict[str, ListedUnit], bot: DesiredBot) -> HealthTarget:
+    """Where the health gate pings ``bot``: its unit's address for its port, as the backend gives it."""
+    unit = listed.get(bot.container)
+    address = site.address_of(unit, bot.placement.port) if unit is not None else None
+    return HealthTarget(address[0], address[1]) if address is not None else HealthTarget(None, bot.placement.port)

@@ -11,10 +11,10 @@ import threading
 import time
 from pathlib import Path
 
+from engine.backend.records import AppliedBot
 from engine.compile.essence import RecordError, parse_record
 from engine.live.fakes import FakeContainer, FakeEngine
 from engine.live.ports import BotAnswer, ProbeAnswer
-from engine.live.records import AppliedBot
 from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
 
 __all__ = ["FakeBotApi", "FakeProbe"]

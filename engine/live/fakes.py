@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.backend.docker.inspect import UNCOMPARED_LABELS, ContainerInspect, ContainerSettings
+from engine.backend.docker.inspect import UNCOMPARED_LABELS, ContainerSettings
+from engine.backend.docker.settings import memory_bytes
+from engine.backend.port import ImageFacts, ListedUnit, ProcessInfo, UnitEvent, UnitInspect
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError, SupervisorError
-from engine.live.ports import ContainerEvent, ImageFacts, ListedContainer, Ports, ProcessInfo
-from engine.live.settings_drift import memory_bytes
+from engine.live.ports import Ports
 from engine.naming import BOTS, HOST_ETC, Labels
 
 __all__ = ["FakeContainer", "FakeEngine", "Killed"]
@@ -73,6 +74,7 @@ class FakeEngine:
     """One fake host: its Docker engine, the supervisords in its containers, its bots' APIs."""
 
     def __init__(self, images: tuple[str, ...] = ()) -> None:
+        self.base_url = "fake://engine"
         self.images = set(images)
         self.image_users: dict[str, dict[str, int]] = {}
         """Image → its /etc/passwd users (default: root 0 and bot 1000, as fleetops' images)."""
@@ -105,15 +107,17 @@ class FakeEngine:
         self.market_down = False
         self.probe_delay = 0.0
         """Seconds each ping takes: a slow bot start, to hold an apply in its health wait."""
-        self._events: queue.Queue[ContainerEvent | None] = queue.Queue()
+        self._events: queue.Queue[UnitEvent | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._pids = itertools.count(100)
         self._lock = threading.RLock()
 
-    def ports(self) -> Ports:
+    def ports(self, state_dir: Path) -> Ports:
+        """This host's ports for the fleets of ``state_dir``: the Docker backend's own site code, run on this fake engine."""
+        from engine.backend.docker.site import DockerBackend
         from engine.live.fake_bots import FakeBotApi, FakeProbe  # they read this engine's containers
 
-        return Ports(docker=self, supervisor=self.supervisor, probe=FakeProbe(self), bot_api=FakeBotApi(self))
+        return Ports(backend=DockerBackend(state_dir, self, self.supervisor), probe=FakeProbe(self), bot_api=FakeBotApi(self))
 
     # -- Docker ----------------------------------------------------------------------------
 
@@ -126,7 +130,7 @@ class FakeEngine:
                 self.log.append(f"{operation} {name}".strip())
                 event = {"stop": "die", "restart": "die", "remove": "destroy", "start": "start"}.get(operation)
                 if event is not None and name in self.containers:
-                    self._events.put(ContainerEvent(name, event))
+                    self._events.put(UnitEvent(name, event))
             error = self.fail_calls.pop(operation, None)
         if error is not None:
             raise error
@@ -134,16 +138,16 @@ class FakeEngine:
     def ping(self) -> None:
         self._count("ping")
 
-    def list_fleet(self, fleet: str, network: str) -> list[ListedContainer]:
+    def list_fleet(self, fleet: str, network: str) -> list[ListedUnit]:
         self._count("list")
         with self._lock:
-            return sorted((ListedContainer(c.id, name, dict(c.labels), c.state, c.ip)
+            return sorted((ListedUnit(c.id, name, dict(c.labels), c.state, c.ip)
                            for name, c in self.containers.items() if c.labels.get(Labels.FLEET) == fleet), key=lambda c: c.name)
 
-    def list_managed(self) -> list[ListedContainer]:
+    def list_managed(self) -> list[ListedUnit]:
         self._count("list")
         with self._lock:
-            return sorted((ListedContainer(c.id, name, dict(c.labels), c.state, None)
+            return sorted((ListedUnit(c.id, name, dict(c.labels), c.state, None)
                            for name, c in self.containers.items() if Labels.FLEET in c.labels), key=lambda c: c.name)
 
     def name_owners(self, names: set[str]) -> dict[str, str | None]:
@@ -189,13 +193,13 @@ class FakeEngine:
         output = self._container(name, "read the log of").output
         return "\n".join([line for at, line in output if since is None or at >= since][-lines:])
 
-    def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
+    def inspect_many(self, names: list[str]) -> dict[str, UnitInspect]:
         found = {}
         for name in names:
             self._count("inspect")
             container = self.containers.get(name)
             if container is not None:
-                found[name] = ContainerInspect(self._settings(container), container.state, container.restarts)
+                found[name] = UnitInspect(self._settings(container), container.state, container.restarts)
         return found
 
     def _settings(self, container: FakeContainer) -> ContainerSettings:
@@ -232,7 +236,7 @@ class FakeEngine:
         else:
             container.by_hand["networks"] = networks
 
-    def events(self, fleet: str) -> Iterator[ContainerEvent]:
+    def events(self, fleet: str) -> Iterator[UnitEvent]:
         while (event := self._events.get()) is not None:
             yield event
 

@@ -9,7 +9,7 @@ every pool container would restart in a loop); every image needs each bot comman
 the image, the pools or bots that use it and what to change, before any container is touched.
 
 The image's files are read through the Docker adapter without running anything of it
-(``DockerPort.image_facts``: a container created and never started, Docker's archive API), so a
+(``Backend.image_facts``; for Docker: a container created and never started, Docker's archive API), so a
 distroless image without a shell is judged the same. The answer is cached under
 ``<state>/images/<image id>.json``: an image ID names its content, so it never goes stale. Read-only
 commands write the cache only into a state dir that already exists.
@@ -23,25 +23,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.backend.port import Backend, ImageFacts
 from engine.compile.desired import DesiredFleet
 from engine.errors import ApplyError
-from engine.live.ports import DockerPort, ImageFacts
 from engine.naming import PRELOAD_PROGRAM
 
-__all__ = ["ImageNeeds", "check_images", "image_needs", "parse_passwd"]
+__all__ = ["ImageNeeds", "check_images", "image_needs"]
 
 SUPERVISORD = "supervisord"
 CACHE_DIR = "images"
-
-
-def parse_passwd(text: str) -> dict[str, int]:
-    """User name → uid of each well-formed /etc/passwd line (anything else is skipped)."""
-    users: dict[str, int] = {}
-    for line in text.splitlines():
-        fields = line.split(":")
-        if len(fields) >= 3 and fields[0] and fields[2].isdigit():
-            users.setdefault(fields[0], int(fields[2]))
-    return users
 
 
 @dataclass
@@ -77,7 +67,7 @@ def image_needs(fleet: DesiredFleet) -> dict[str, ImageNeeds]:
     return needs
 
 
-def check_images(docker: DockerPort, state_dir: Path, fleet: DesiredFleet) -> dict[tuple[str, str], int]:
+def check_images(backend: Backend, state_dir: Path, fleet: DesiredFleet) -> dict[tuple[str, str], int]:
     """Raise ApplyError naming what an image lacks; return (image, user name) → uid for the names used.
 
     An image that is not on the engine is skipped here: apply refuses it before touching Docker
@@ -86,7 +76,7 @@ def check_images(docker: DockerPort, state_dir: Path, fleet: DesiredFleet) -> di
     problems: list[str] = []
     uids: dict[tuple[str, str], int] = {}
     for image, need in sorted(image_needs(fleet).items()):
-        facts = _facts(docker, state_dir, image, need.executables)
+        facts = _facts(backend, state_dir, image, need.executables)
         if facts is None:
             continue
         missing = [f"no {name} on its PATH (for {_who(who)})" for name, who in sorted(need.executables.items()) if not facts.found.get(name)]
@@ -108,9 +98,9 @@ def _who(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
 
 
-def _facts(docker: DockerPort, state_dir: Path, image: str, executables: dict[str, set[str]]) -> ImageFacts | None:
+def _facts(backend: Backend, state_dir: Path, image: str, executables: dict[str, set[str]]) -> ImageFacts | None:
     """The image's facts from the cache, reading the image only for what the cache does not hold."""
-    image_id = docker.image_id(image)
+    image_id = backend.image_id(image)
     if image_id is None:
         return None
     path = state_dir / CACHE_DIR / (image_id.removeprefix("sha256:")[:64] + ".json")
@@ -118,7 +108,7 @@ def _facts(docker: DockerPort, state_dir: Path, image: str, executables: dict[st
     asked = tuple(sorted(set(executables) - set(cached.found))) if cached is not None else tuple(sorted(executables))
     if cached is not None and not asked:
         return cached
-    fresh = docker.image_facts(image, asked)
+    fresh = backend.image_facts(image, asked)
     facts = ImageFacts(image_id, fresh.users, {**(cached.found if cached is not None else {}), **fresh.found})
     if state_dir.is_dir():  # never create a state dir (plan is read-only until something was applied)
         path.parent.mkdir(exist_ok=True)

@@ -10,21 +10,21 @@ nothing to do, it writes down what that conclusion rested on:
   digest of every secret value the bots are given (``engine.live.secret_values``: a rotated
   value behind an unchanged reference is a change too);
 - the revision the fleet runs (the newest in the store, applied);
-- each managed container as Docker's list call showed it (id, state, every label), the digest
-  of its settings as Docker's inspect showed them (limits, restart policy, image, mounts,
-  networks: what ``docker update`` or a person can change without a new id), and the stamp of
-  its host-side records directory (every record is written by rename into it).
+- the backend the plan ran against (kind and target) and what its units looked like, as the
+  backend fingerprints them (``Site.noop_facts``; for Docker: each container as listed and
+  inspected, its records' stamp, and the enabled bots of each pool, ``engine.backend.docker.noop``).
 
-The next ``plan``/``apply`` of the same repository checks exactly those — one Docker list call,
-``git`` (three calls, then the working tree's listing with two more, each round side by side),
-every container's inspect sent at once (~0.08 ms each), a file walk and some stats — plus the
-one thing hashes cannot prove: that the enabled bots of each running pool container are
-running, asked of its supervisord. The spec files come from
+The next ``plan``/``apply`` of the same repository checks exactly those — ``git`` (three calls,
+then the working tree's listing with two more, each round side by side), a file walk and some
+stats, and the backend's own check of its facts (``holds``, found through
+``engine.backend.registry`` without importing the backend itself): for Docker one list call,
+every container's inspect sent at once, and the one thing hashes cannot prove, that the enabled
+bots of each running pool run, asked of each supervisord. The spec files come from
 ``engine.spec.worktree.list_worktree``, the loader's own listing. Any difference or doubt (a
-pin that is not a plain tag, branch or full SHA, a Docker host that is not a local socket, a
-proof that does not parse, supervisord not answering, a listing with anything refused or
-warned about) falls back to the full plan, which is always right (and says what is wrong) and
-writes a fresh proof when it finds nothing to do.
+pin that is not a plain tag, branch or full SHA, another backend or target, a Docker host that
+is not a local socket, a proof that does not parse, supervisord not answering, a listing with
+anything refused or warned about) falls back to the full plan, which is always right (and says
+what is wrong) and writes a fresh proof when it finds nothing to do.
 """
 
 from __future__ import annotations
@@ -37,28 +37,23 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from engine.backend.docker.inspect import ContainerSettings, parse_inspect
-from engine.backend.docker.supervisor import states_of_many
-from engine.backend.docker.unix_http import UnixHTTPConnection as _DockerSocket
-from engine.backend.docker.unix_http import inspect_documents
-from engine.errors import SourceError, SupervisorError
-from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT
+from engine.backend.port import BackendChoice, BackendRef
+from engine.backend.registry import noop_check
+from engine.errors import FleetopsError
 from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
-from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
+from engine.plan.model import Snapshot
+from engine.plan.text import describe_snapshot
 from engine.resources import template_dir
 from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, list_worktree
 
-__all__ = ["NO_CHANGES", "ContainerSeen", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "settings_digest",
-           "write_proof"]
+__all__ = ["NO_CHANGES", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "write_proof"]
 
-PROOF_FORMAT = 2
-MAX_LIST_BYTES = 64 << 20
+PROOF_FORMAT = 3
 NO_CHANGES = "No changes. The fleet matches the target."
 _PIN_NAMESPACES = ("refs/tags/", "refs/heads/", "refs/remotes/origin/")
 _IGNORED_SETTINGS = frozenset({"FLEETOPS_DEBUG", "FLEETOPS_TIMINGS", "FLEETOPS_STATE_DIR", "FLEETOPS_FULL_PLAN"})
@@ -75,19 +70,6 @@ class SpecInputs:
 
 
 @dataclass(frozen=True)
-class ContainerSeen:
-    """A managed container as the no-changes plan saw it."""
-
-    id: str
-    state: str
-    labels: Mapping[str, str]
-    enabled_bots: tuple[str, ...]
-    """The enabled bots of a pool container: supervisord must show each running."""
-    settings: str = ""
-    """The digest of its settings as inspected (``ContainerSettings.plain()``, see ``settings_digest``)."""
-
-
-@dataclass(frozen=True)
 class ProofHeader:
     """What the "No changes" text names: the fleet, the commit read, the revision running."""
 
@@ -95,21 +77,19 @@ class ProofHeader:
     commit: str
     dirty: bool
     revision: int
+    backend: BackendRef
 
 
 # -- writing (after a full plan found nothing to do) ------------------------------------------
 
-def write_proof(state_dir: Path, repo_dir: Path, docker_host: str | None, inputs: SpecInputs, fleet: str, revision: int,
-                containers: Mapping[str, ContainerSeen]) -> None:
-    """Record why the fleet at ``repo_dir``'s working tree needs no change (atomically)."""
+def write_proof(state_dir: Path, repo_dir: Path, backend: BackendRef, inputs: SpecInputs, fleet: str, revision: int,
+                units: Mapping[str, Any]) -> None:
+    """Record why the fleet at ``repo_dir``'s working tree needs no change (atomically); ``units`` are
+    the backend's own facts about them (``Site.noop_facts``)."""
     proof = {
-        "format": PROOF_FORMAT, "repo": str(repo_dir), "docker": _docker_url(docker_host), "fleet": fleet, "revision": revision,
+        "format": PROOF_FORMAT, "repo": str(repo_dir), "backend": backend.plain(), "fleet": fleet, "revision": revision,
         "inputs": _inputs_digest(inputs.files, inputs.pins, inputs.secrets), "pins": dict(inputs.pins),
-        "secret_refs": sorted(inputs.secrets),
-        "containers": {name: {"id": c.id, "state": c.state, "labels": _digest(sorted(c.labels.items())),
-                              "records": _records_stamp(state_dir, fleet, name), "enabled_bots": list(c.enabled_bots),
-                              "settings": c.settings}
-                       for name, c in sorted(containers.items())},
+        "secret_refs": sorted(inputs.secrets), "units": dict(units),
     }
     path = _proof_path(state_dir, repo_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,12 +100,19 @@ def write_proof(state_dir: Path, repo_dir: Path, docker_host: str | None, inputs
 
 # -- checking (the fast path) ---------------------------------------------------------------
 
-def proven_unchanged(state_dir: Path, repo: str | Path, docker_host: str | None) -> ProofHeader | None:
-    """The header of a "No changes" plan when the stored proof still holds; None: run the full plan."""
+def proven_unchanged(state_dir: Path, repo: str | Path, reference: Callable[[BackendChoice], BackendRef]) -> ProofHeader | None:
+    """The header of a "No changes" plan when the stored proof still holds; None: run the full plan.
+
+    ``reference`` says which backend and target a kind means now (``Context.backend_ref``): a proof
+    written against another target (DOCKER_HOST changed) does not hold."""
     repo_dir = Path(repo).resolve()
     try:
         proof = json.loads(_proof_path(state_dir, repo_dir).read_text())
-        if proof.get("format") != PROOF_FORMAT or proof.get("repo") != str(repo_dir) or proof.get("docker") != _docker_url(docker_host):
+        if proof.get("format") != PROOF_FORMAT or proof.get("repo") != str(repo_dir):
+            return None
+        backend = reference(BackendChoice(str(proof["backend"]["kind"])))
+        holds = noop_check(backend.kind)
+        if holds is None or proof["backend"] != backend.plain():
             return None
         git = _git_facts(repo_dir, proof["pins"])
         if git is None:
@@ -138,45 +125,18 @@ def proven_unchanged(state_dir: Path, repo: str | Path, docker_host: str | None)
         secrets = _secret_digests(state_dir, proof["secret_refs"])
         if secrets is None or _inputs_digest(files, pins, secrets) != proof["inputs"] or _latest_revision(state_dir) != (proof["revision"], "applied"):
             return None
-        if not _containers_hold(state_dir, proof, docker_host):
+        if not holds(state_dir, backend.target, proof["fleet"], proof["units"]):
             return None
-        return ProofHeader(proof["fleet"], commit, dirty, proof["revision"])
-    except (OSError, ValueError, KeyError, TypeError, SourceError, SupervisorError, sqlite3.Error, http.client.HTTPException):
+        return ProofHeader(proof["fleet"], commit, dirty, proof["revision"], backend)
+    except (OSError, ValueError, KeyError, TypeError, FleetopsError, sqlite3.Error, http.client.HTTPException):
         return None
 
 
 def no_changes_text(header: ProofHeader) -> str:
     """The text a full plan prints when nothing changes (``engine.plan.text``), byte for byte."""
     dirty = ", uncommitted changes" if header.dirty else ""
-    return (f"fleetops plan for fleet '{header.fleet}': HEAD ({header.commit[:7]}{dirty}) against live Docker "
-            f"(revision {header.revision})\n\n{NO_CHANGES}\n")
-
-
-def _containers_hold(state_dir: Path, proof: dict[str, Any], docker_host: str | None) -> bool:
-    rows = _list_fleet(docker_host, proof["fleet"])
-    if rows is None:
-        return False
-    seen = {row["Names"][0].lstrip("/"): row for row in rows}
-    expected: dict[str, Any] = proof["containers"]
-    if seen.keys() != expected.keys():
-        return False
-    for name, row in seen.items():
-        want = expected[name]
-        if (row["Id"], row["State"], _digest(sorted((row.get("Labels") or {}).items()))) != (want["id"], want["state"], want["labels"]):
-            return False
-        if _records_stamp(state_dir, proof["fleet"], name) != want["records"]:
-            return False
-    inspected = _inspect_all(docker_host, {name: row["Id"] for name, row in seen.items()})
-    if any(settings_digest(inspected.get(name)) != want["settings"] for name, want in expected.items()):
-        return False
-    pools = {name: runtime_root(state_dir, proof["fleet"]) / name / HOST_DATA  # what no hash proves: the pool bots run
-             for name, want in sorted(expected.items()) if want["state"] == "running" and want["enabled_bots"]}
-    for name, states in states_of_many(pools, SUPERVISOR_TIMEOUT).items():
-        if isinstance(states, SupervisorError):
-            return False
-        if any(bot not in states or states[bot].state not in RUNNING_STATES for bot in expected[name]["enabled_bots"]):
-            return False
-    return True
+    where = describe_snapshot(Snapshot("live", revision=header.revision), header.backend)
+    return f"fleetops plan for fleet '{header.fleet}': HEAD ({header.commit[:7]}{dirty}) against {where}\n\n{NO_CHANGES}\n"
 
 
 # -- the inputs ----------------------------------------------------------------------------------
@@ -250,64 +210,6 @@ def _latest_revision(state_dir: Path) -> tuple[int, str] | None:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         row = db.execute("select number, status from revisions order by number desc limit 1").fetchone()
     return (int(row[0]), str(row[1])) if row else None
-
-
-def _records_stamp(state_dir: Path, fleet: str, container: str) -> str:
-    """Every record of a container by (name, inode, size, mtime, ctime): a stat each, no read.
-
-    Only fleetops writes there (host-only, by rename); an edit in place changes mtime and ctime too.
-    """
-    records = runtime_root(state_dir, fleet) / container / HOST_RECORDS
-    entries: list[Any] = []
-    for directory in (records, records / BOTS):
-        try:
-            with os.scandir(directory) as found:
-                for entry in found:
-                    stat = entry.stat(follow_symlinks=False)
-                    entries.append([directory.name, entry.name, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns])
-        except FileNotFoundError:
-            entries.append([directory.name, None])
-    return _digest(sorted(entries, key=json.dumps))
-
-
-# -- Docker's list call, without the SDK ------------------------------------------------------------
-
-def _docker_url(docker_host: str | None) -> str:
-    return docker_host or "unix:///var/run/docker.sock"
-
-
-def _list_fleet(docker_host: str | None, fleet: str) -> list[dict[str, Any]] | None:
-    """The same labelled list call the Docker adapter makes, over the local socket with the stdlib.
-
-    Importing the Docker SDK (and requests under it) costs more than the whole check; the SDK
-    stays the adapter for everything else. A remote engine (tcp://, ssh://) takes the full plan.
-    """
-    url = _docker_url(docker_host)
-    if not url.startswith("unix://"):
-        return None
-    connection = _DockerSocket(url.removeprefix("unix://"))
-    try:
-        filters = quote(json.dumps({"label": [f"{Labels.FLEET}={fleet}"]}))
-        connection.request("GET", f"/v1.41/containers/json?all=1&filters={filters}")
-        response = connection.getresponse()
-        body = response.read(MAX_LIST_BYTES + 1)
-    finally:
-        connection.close()
-    if response.status != 200 or len(body) > MAX_LIST_BYTES:
-        return None
-    rows: list[dict[str, Any]] = json.loads(body)
-    return rows
-
-
-def _inspect_all(docker_host: str | None, ids: Mapping[str, str]) -> dict[str, ContainerSettings]:
-    """Every container's settings, all inspects sent before any answer is read (``docker_socket``)."""
-    documents = inspect_documents(_docker_url(docker_host).removeprefix("unix://"), ids)
-    return {name: parse_inspect(document).settings for name, document in documents.items()}
-
-
-def settings_digest(settings: ContainerSettings | None) -> str:
-    """What a proof keeps of a container's inspected settings ("" when it could not be inspected)."""
-    return _digest(settings.plain()) if settings is not None else ""
 
 
 def _proof_path(state_dir: Path, repo_dir: Path) -> Path:

@@ -1,26 +1,25 @@
-"""The observe stage: live Docker state → ``LiveFleet``, and the baseline a live plan diffs against.
+"""The observe stage: a fleet's units on its backend → ``LiveFleet``, and the baseline a live plan diffs against.
 
-Called by the flow for live plans, apply, status and the watcher. Docker is read with one
-labelled list call; what each container runs is read from the host-side records of its runtime
-directory and, for running pool containers, from supervisord's process table over its socket.
-Containers without the fleet label are never seen, so never touched. Nothing here fails on a
-bad answer: a supervisord that does not answer, or a record that does not parse, is recorded
-as such, so the plan can show it ("unknown: supervisord did not answer") instead of guessing.
+Called by the flow for live plans, apply, status and the watcher. The backend is read through its
+port (``engine.backend.port``): one labelled list call for the units, one inspect of each (their
+settings, for drift), the records of what was applied to each, and, for running pool units, every
+process table asked at once. Units without the fleet label are never seen, so never touched.
+Nothing here fails on a bad answer: a process manager that does not answer, or a record that does
+not parse, is recorded as such, so the plan can show it ("unknown: supervisord did not answer")
+instead of guessing. Each bot's address comes from the backend (``Bots.address_of``), once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.backend.docker.inspect import ContainerInspect
-from engine.backend.docker.runtime import Runtime
+from engine.backend.port import RUNNING_STATES, Address, ListedUnit, ProcessInfo, Site, UnitInspect
+from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import ContainerEssence
 from engine.errors import SupervisorError
-from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports, ProcessInfo
-from engine.live.records import AppliedBot, AppliedContainer, Unreadable
-from engine.naming import Labels, network_name
+from engine.naming import Labels
 
 __all__ = ["LiveBot", "LiveFleet", "baseline_from_live", "observe"]
 
@@ -33,7 +32,7 @@ class LiveBot:
     record: AppliedBot | None
     """What was applied to it; None when its record does not parse (``unreadable`` says why)."""
     process: str | None
-    """supervisord's state name for pool bots, the container state for dedicated ones, None if unknown."""
+    """The process state for pool bots (supervisord's names), the unit's state for dedicated ones, None if unknown."""
     unreadable: str | None = None
     pid: int | None = None
     """The bot's process id as supervisord reports it (pool bots), for noticing restarts."""
@@ -51,7 +50,7 @@ class LiveBot:
 @dataclass
 class LiveFleet:
     fleet: str
-    containers: dict[str, ListedContainer]
+    containers: dict[str, ListedUnit]
     bots: dict[str, LiveBot] = field(default_factory=dict)
     container_records: dict[str, AppliedContainer | Unreadable | None] = field(default_factory=dict)
     unanswered: dict[str, str] = field(default_factory=dict)
@@ -64,32 +63,45 @@ class LiveFleet:
     def fleet_of(self, container: str) -> str:
         """The fleet label a container carries: its bots' API credentials are derived from it."""
         return self.owners.get(container, self.fleet)
-    inspected: dict[str, ContainerInspect] = field(default_factory=dict)
-    """Each container's settings as Docker's inspect shows them (limits, restart policy, image,
-    labels, networks): what a person may have changed by hand (``engine.live.settings_drift``)."""
+    inspected: dict[str, UnitInspect] = field(default_factory=dict)
+    """Each unit's settings as the backend's inspect shows them (for Docker: limits, restart policy,
+    image, labels, networks): what a person may have changed by hand (``engine.live.settings_drift``)."""
+    addresses: dict[str, Address] = field(default_factory=dict)
+    """Bot → where its API answers (``Bots.address_of``): bots whose unit has an address."""
 
     def ip_of(self, container: str) -> str | None:
         listed = self.containers.get(container)
         return listed.ip if listed else None
+
+    def address_of(self, bot: str) -> Address | None:
+        """Where ``bot`` answers, as its backend said when the fleet was observed."""
+        return self.addresses.get(bot)
 
     def placements(self) -> dict[str, Placement]:
         """The live assignment: the prior a compile keeps, so bots stay where they run."""
         return {name: bot.record.placement for name, bot in self.bots.items() if bot.record is not None}
 
 
-def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool = True) -> LiveFleet:
-    listed = {c.name: c for c in ports.docker.list_fleet(fleet, network_name(fleet))}
-    live = LiveFleet(fleet, listed)
+def observe(site: Site, *, with_processes: bool = True) -> LiveFleet:
+    """The fleet ``site`` holds, as its backend shows it now: units, each bot's record, process and
+    address, units whose process manager did not answer, second copies of a bot (a move cut short).
+
+    ``with_processes=False`` reads units and records only (no inspect, no process tables): what
+    ``wallets`` needs. Raises only what the backend's list call raises (``DockerError``); anything
+    else unexpected (an unreadable record, a silent supervisord) is recorded in the result.
+    """
+    listed = {c.name: c for c in site.units()}
+    live = LiveFleet(site.fleet, listed)
     if with_processes:
-        live.inspected = ports.docker.inspect_many(sorted(listed))
-    records = {name: runtime.read_bot_records(name) for name in sorted(listed)}
-    asked = {name: runtime.data_dir(name) for name, c in sorted(listed.items())  # one round of questions to every supervisord
-             if with_processes and c.running and records[name] and c.labels.get(Labels.POOL)}
-    tables = ports.states_of(asked, SUPERVISOR_TIMEOUT) if asked else {}
+        live.inspected = site.inspect(sorted(listed))
+    records = {name: site.bot_records(name) for name in sorted(listed)}
+    asked = [name for name, c in sorted(listed.items())  # one round of questions to every supervisord
+             if with_processes and c.running and records[name] and c.labels.get(Labels.POOL)]
+    tables = site.processes(asked) if asked else {}
     copies: dict[str, list[LiveBot]] = {}
     for name, container in listed.items():
         infos = _processes(container, records[name], tables.get(name))
-        live.container_records[name] = runtime.read_container_record(name)
+        live.container_records[name] = site.unit_record(name)
         if isinstance(tables.get(name), SupervisorError):
             live.unanswered[name] = str(tables[name])
         for bot, record in records[name].items():
@@ -106,10 +118,13 @@ def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool 
         ranked = sorted(found_copies, key=lambda b: (b.process not in RUNNING_STATES, b.record is None, b.container))
         live.bots[bot] = ranked[0]
         live.strays.extend(ranked[1:])
+    for running in live.bots.values():
+        if running.record is not None and (address := site.address_of(listed[running.container], running.record.placement.port)):
+            live.addresses[running.name] = address
     return live
 
 
-def _processes(container: ListedContainer, records: dict[str, AppliedBot | Unreadable],
+def _processes(container: ListedUnit, records: dict[str, AppliedBot | Unreadable],
                table: dict[str, ProcessInfo] | SupervisorError | None) -> dict[str, ProcessInfo]:
     """Each recorded bot's process: the container's own state for a dedicated bot, supervisord's
     table for a pool (MISSING when it has no such program), nothing when that is unknown."""

@@ -18,11 +18,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.backend.docker.inspect import ContainerInspect
-from engine.backend.docker.runtime import Runtime
+from engine.backend.port import LogMark, ProcessInfo, Site, UnitInspect
 from engine.compile.desired import DesiredFleet
 from engine.errors import DockerError, SupervisorError
-from engine.live.ports import Ports, ProcessInfo
+from engine.live.materials import Materials
 
 __all__ = ["FAILED_STATES", "LogStart", "ProcessWatch", "marks"]
 
@@ -38,9 +37,9 @@ class LogStart:
 
     at: float = 0.0
     """Seconds since the epoch: a container's own log is read from here (0: all of it)."""
-    bots: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    bots: Mapping[str, LogMark] = field(default_factory=dict)
     """Bot → (inode, size) of its bot.log then."""
-    supervisord: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    supervisord: Mapping[str, LogMark] = field(default_factory=dict)
     """Pool container → (inode, size) of its supervisord.log then."""
     fresh: frozenset[str] = frozenset()
     """Containers this run created: any restart of theirs is a failure at start."""
@@ -49,10 +48,10 @@ class LogStart:
 class ProcessWatch:
     """Process states of the bots being checked, refreshed at most every ``every`` seconds."""
 
-    def __init__(self, ports: Ports, runtime: Runtime, target: DesiredFleet, bots: set[str], every: float = 0.5,
+    def __init__(self, site: Site, materials: Materials, target: DesiredFleet, bots: set[str], every: float = 0.5,
                  start: LogStart | None = None) -> None:
-        self.ports = ports
-        self.runtime = runtime
+        self.site = site
+        self.materials = materials
         self.target = target
         self.bots = bots
         self.every = every
@@ -83,15 +82,13 @@ class ProcessWatch:
     def _read(self) -> dict[str, str]:
         states: dict[str, str] = {}
         pools = sorted({self.target.bots[b].container for b in self.bots if self.target.bots[b].placement.pool is not None})
-        for pool_container in pools:
-            try:
-                infos = self.ports.supervisor(pool_container, self.runtime.data_dir(pool_container), 5.0).states()
-            except SupervisorError:
+        for infos in self.site.processes(pools, 5.0).values():
+            if isinstance(infos, SupervisorError):
                 continue  # still starting, or its container failed (below): the ping decides
             self._infos.update({b: infos[b] for b in self.bots if b in infos})
             states.update({b: infos[b].state for b in self.bots if b in infos})
         try:
-            inspected = self.ports.docker.inspect_many(self._containers())
+            inspected = self.site.inspect(self._containers())
         except DockerError:
             return states
         for name, info in inspected.items():
@@ -104,7 +101,7 @@ class ProcessWatch:
                 states[bot] = why
         return states
 
-    def _container_failure(self, name: str, info: ContainerInspect) -> str | None:
+    def _container_failure(self, name: str, info: UnitInspect) -> str | None:
         """A container that exited or that Docker restarted since the watch began fails every bot in it."""
         first = self._restarts.setdefault(name, info.restart_count)
         if info.restart_count > first:
@@ -123,15 +120,15 @@ class ProcessWatch:
         since = self.start.at or None
         if desired.placement.pool is None or desired.container in self._containers_failed:
             try:
-                text = self.ports.docker.logs(desired.container, LOG_LINES, since=since)
+                text = self.site.output(desired.container, LOG_LINES, since=since)
             except DockerError:
                 text = ""
             lines = text.splitlines()[-LOG_LINES:]
         else:
             reasons = self._supervisor_reasons(bot)
-            own = self.runtime.tail_log(desired.container, bot, after=self.start.bots.get(bot)).splitlines()
+            own = self.site.bot_log(desired.container, bot, after=self.start.bots.get(bot)).splitlines()
             lines = own[-(LOG_LINES - len(reasons)):] + reasons
-        return tuple(self.runtime.mask(desired, "\n".join(lines)).splitlines())
+        return tuple(self.materials.mask(desired, "\n".join(lines)).splitlines())
 
     def _supervisor_reasons(self, bot: str) -> list[str]:
         """supervisord's own words about a program it could not keep running: a spawn error never
@@ -139,18 +136,18 @@ class ProcessWatch:
         info = self._infos.get(bot)
         reasons = [f"supervisord: spawnerr: {info.spawnerr}"] if info is not None and info.spawnerr else []
         container = self.target.bots[bot].container
-        log = self.runtime.supervisord_log(container, after=self.start.supervisord.get(container))
+        log = self.site.unit_log(container, after=self.start.supervisord.get(container))
         about = [line for line in log.splitlines() if f" {bot} " in line or f"'{bot}'" in line or f" {bot}:" in line]
         reasons += [f"supervisord: {line}" for line in about if "spawned:" not in line and "success:" not in line]
         return reasons[-SUPERVISOR_LINES:]
 
 
-def marks(runtime: Runtime, target: DesiredFleet, bots: set[str], containers: set[str], fresh: set[str]) -> LogStart:
+def marks(site: Site, target: DesiredFleet, bots: set[str], containers: set[str], fresh: set[str]) -> LogStart:
     """Where each touched bot's and pool's log ends now (before the executor starts anything)."""
     return LogStart(
         at=time.time(),
-        bots={b: runtime.log_mark(target.bots[b].container, b) for b in sorted(bots) if b in target.bots},
-        supervisord={c: runtime.supervisord_mark(c) for c in sorted(containers)
+        bots={b: site.bot_log_mark(target.bots[b].container, b) for b in sorted(bots) if b in target.bots},
+        supervisord={c: site.unit_log_mark(c) for c in sorted(containers)
                      if c in target.containers and not target.containers[c].dedicated},
         fresh=frozenset(fresh),
     )

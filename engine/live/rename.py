@@ -14,12 +14,12 @@ carries a ``rename`` plan-wide risk, so apply refuses it unless it is allowed by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from engine.backend.docker.runtime import Runtime
+from engine.backend.port import Backend
 from engine.compile.assign import Placement
 from engine.live.identity import last_fleet
 from engine.live.observe import LiveFleet, observe
-from engine.live.ports import Ports
 from engine.naming import dedicated_container_name, pool_container_name
 
 __all__ = ["Rename", "find_rename", "merged", "placements_as"]
@@ -33,14 +33,13 @@ class Rename:
     """That fleet as Docker and its records show it now."""
 
 
-def find_rename(ports: Ports, runtime: Runtime, origin: str | None, fleet: str) -> Rename | None:
-    """The rename this plan is, when ``origin`` was last applied as another fleet that still has
-    containers on the engine; None otherwise (a fleet whose containers are gone is just history).
-    ``runtime`` is any runtime of the state dir (read-only); the old fleet's is derived from it."""
-    old = last_fleet(runtime.state_dir, origin) if origin is not None else None
+def find_rename(backend: Backend, state_dir: Path, origin: str | None, fleet: str) -> Rename | None:
+    """The rename this plan is, when ``origin`` was last applied (from ``state_dir``) as another fleet
+    that still has units on the backend; None otherwise (a fleet whose units are gone is just history)."""
+    old = last_fleet(state_dir, origin) if origin is not None else None
     if old is None or old == fleet:
         return None
-    live = observe(ports, runtime.of_fleet(old), old)
+    live = observe(backend.site(old))
     return Rename(old, live) if live.containers else None
 
 
@@ -56,6 +55,7 @@ def merged(live: LiveFleet, rename: Rename) -> LiveFleet:
         {**old.unanswered, **live.unanswered},
         [*live.strays, *old.strays],
         owners={**live.owners, **{name: old.fleet for name in old.containers}},
+        addresses={**old.addresses, **live.addresses},
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.hashing import pretty_json
 from engine.plan.fields import display_number
-from engine.plan.model import Action, Change, FieldDiff, Plan, PlanRisk, Risk, Snapshot, WalletUsage
+from engine.plan.model import Action, BackendRef, Change, FieldDiff, Plan, PlanRisk, Risk, Snapshot, WalletUsage
 
 __all__ = ["FORMAT_VERSION", "plan_as_dict", "plan_from_dict", "plan_to_json"]
 
@@ -14,11 +14,13 @@ FORMAT_VERSION = "1"
 
 
 def plan_as_dict(plan: Plan) -> dict[str, Any]:
+    """The JSON plan (contract §4); a live plan also names the ``backend`` it was made for (kind, target)."""
     return {
         "format_version": FORMAT_VERSION,
         "fleet": plan.fleet,
         "target": plan.target.as_target(),
         "baseline": plan.baseline.as_baseline(),
+        **({"backend": plan.backend.plain()} if plan.backend is not None else {}),
         "changes": [
             {
                 "address": c.address,
@@ -68,9 +70,11 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
     )
     plan_risks = tuple(PlanRisk(str(r["kind"]), str(r.get("reason", "")), Risk[str(r.get("risk", "high")).upper()])
                        for r in data.get("plan_risks", []))
+    backend = data.get("backend")
     return Plan(
         data.get("fleet", ""),
         Snapshot("ref", target.get("ref"), target.get("commit"), bool(target.get("dirty"))),
         Snapshot(baseline.get("kind", "ref"), baseline.get("ref"), baseline.get("commit"), revision=baseline.get("revision")),
         changes, wallets, plan_risks,
+        BackendRef(str(backend["kind"]), str(backend["target"])) if isinstance(backend, dict) else None,
     )

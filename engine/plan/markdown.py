@@ -23,7 +23,7 @@ def plan_to_markdown(plan: Plan) -> str:
     out = [
         f"### fleetops plan: {md_code(plan.fleet)}",
         "",
-        f"Target {_code(describe_snapshot(plan.target))} against {_code(describe_snapshot(plan.baseline))}.",
+        f"Target {_code(describe_snapshot(plan.target))} against {_code(describe_snapshot(plan.baseline, plan.backend))}.",
         "",
     ]
     if not plan.changes:

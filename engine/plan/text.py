@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from engine.plan.model import Action, Change, Plan, Risk, Snapshot
+from engine.plan.model import Action, BackendRef, Change, Plan, Risk, Snapshot
 from engine.textsafe import one_line
 
 __all__ = ["describe_snapshot", "plan_to_text"]
@@ -24,10 +24,12 @@ _COLOURS = {
 _RISK_COLOURS = {Risk.LOW: None, Risk.MEDIUM: "yellow", Risk.HIGH: "red"}
 
 
-def describe_snapshot(snapshot: Snapshot) -> str:
-    """``HEAD (a1b2c3d, dirty)``, ``live Docker (revision 7)`` …"""
+def describe_snapshot(snapshot: Snapshot, backend: BackendRef | None = None) -> str:
+    """``HEAD (a1b2c3d, dirty)``, ``live Docker (revision 7)``, ``live Docker at unix:///var/run/docker.sock (revision 7)``
+    when the plan names its ``backend`` …"""
     if snapshot.kind == "live":
-        return "live Docker" + (f" (revision {snapshot.revision})" if snapshot.revision is not None else "")
+        where = one_line(f"live {backend.kind.capitalize()} at {backend.target}") if backend is not None else "live Docker"
+        return where + (f" (revision {snapshot.revision})" if snapshot.revision is not None else "")
     if snapshot.kind == "empty":
         return "nothing deployed"
     commit = (snapshot.commit or "no commit")[:7]
@@ -36,7 +38,7 @@ def describe_snapshot(snapshot: Snapshot) -> str:
 
 
 def plan_to_text(plan: Plan) -> str:
-    lines = [f"fleetops plan for fleet '{plan.fleet}': {describe_snapshot(plan.target)} against {describe_snapshot(plan.baseline)}", ""]
+    lines = [f"fleetops plan for fleet '{plan.fleet}': {describe_snapshot(plan.target)} against {describe_snapshot(plan.baseline, plan.backend)}", ""]
     if not plan.changes:
         lines.append("No changes. The fleet matches the target.")
     for change in plan.changes:

@@ -23,6 +23,7 @@ __all__ = [
     "BOT_COMMAND_PLACEHOLDERS",
     "KIND_MODELS",
     "SECRET_TARGETS",
+    "BackendSettings",
     "Bot",
     "EntryPricing",
     "ExitPricing",
@@ -212,12 +213,26 @@ class NotifyTarget(_Spec):
     url: Annotated[str, _matching(r"https?://[^\s\"'<>]{1,2000}", "http(s) URL")]
 
 
+def _available_backend(value: str) -> str:
+    if value == "swarm":
+        raise ValueError("the swarm backend is not available in this fleetops yet; remove `backend:` (or write `kind: docker`) "
+                         "to run on the Docker engine at DOCKER_HOST")
+    return value
+
+
+class BackendSettings(_Spec):
+    """Where the fleet runs (contract §8): ``docker`` (the engine at DOCKER_HOST / --docker-host) or ``swarm``."""
+
+    kind: Annotated[Literal["docker", "swarm"], AfterValidator(_available_backend)] = "docker"
+
+
 class Fleet(_Spec):
     kind: Literal["Fleet"]
     name: Name
     defaults: FleetDefaults = FleetDefaults()
     health: Health = Health()
     notify: list[NotifyTarget] = []
+    backend: BackendSettings = BackendSettings()
 
 
 class Wallet(_Spec):

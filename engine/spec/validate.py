@@ -19,7 +19,7 @@ from engine.errors import Problem, SpecError
 from engine.spec.exchanges import SUPPORTED as EXCHANGE_URL_SUPPORT
 from engine.spec.fleetspec import FleetSpec
 from engine.spec.freqtrade_extras import check_freqtrade_extras
-from engine.spec.models import KIND_MODELS, Bot, Fleet
+from engine.spec.models import KIND_MODELS, Bot, Fleet, FleetDefaults
 from engine.spec.pins import PinError, resolve_pin
 from engine.spec.rawdoc import Loc, RawDocument
 from engine.spec.source import FleetSource
@@ -190,8 +190,8 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
                     problems.append(
                         doc.problem(("pairs", i), f"pair {pair} is quoted in {quote} but wallet '{wallet.name}' holds {wallet.currency}")
                     )
-        exchange = bot.exchange or spec.fleet.defaults.exchange
-        if (getattr(bot, "exchange_url", None) or spec.fleet.defaults.exchange_url) and exchange not in EXCHANGE_URL_SUPPORT:
+        exchange = bot.exchange or _defaults(spec).exchange
+        if (getattr(bot, "exchange_url", None) or _defaults(spec).exchange_url) and exchange not in EXCHANGE_URL_SUPPORT:
             where = ("exchange_url",) if getattr(bot, "exchange_url", None) else ("exchange",)
             problems.append(doc.problem(where, f"bot '{name}' points exchange {exchange} at another URL (exchange_url), which "
                                         f"fleetops can do for {', '.join(sorted(EXCHANGE_URL_SUPPORT))} only"))
@@ -209,6 +209,13 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
             problems.append(doc.problem(("freqtrade", *loc), message, at_key=at_key))
 
 
+def _defaults(spec: FleetSpec) -> FleetDefaults:
+    """The Fleet's defaults, also when another of its fields failed: a Partial keeps its valid
+    fields unparsed (``model_construct``), and a bad ``health`` must not make ``defaults`` a dict."""
+    defaults = spec.fleet.defaults
+    return defaults if isinstance(defaults, FleetDefaults) else FleetDefaults.model_validate(defaults)
+
+
 def _check_live_url(spec: FleetSpec, name: str, bot: Bot, doc: RawDocument, problems: list[Problem]) -> None:
     """A live bot signs every private request with its API key: over plain http, whoever sits on
     the path reads the key and can replay or alter orders. Dry-run bots (a sandbox, the local
@@ -216,7 +223,7 @@ def _check_live_url(spec: FleetSpec, name: str, bot: Bot, doc: RawDocument, prob
     if getattr(bot, "dry_run", True) is not False or ("exchange_url" in doc.data and not _complete(bot, "exchange_url")):
         return
     own = getattr(bot, "exchange_url", None)
-    url = own or spec.fleet.defaults.exchange_url
+    url = own or _defaults(spec).exchange_url
     if url is None or not url.lower().startswith("http://"):
         return
     whose = "its exchange_url" if own else "the fleet's defaults.exchange_url"

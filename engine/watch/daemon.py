@@ -142,7 +142,7 @@ class Watcher:
                 self.stopping.wait(1.0)
                 continue
             try:
-                for event in self.ctx.ports.docker.events(fleet):
+                for event in self.ctx.site(fleet).events():
                     if event.action in ("die", "stop", "destroy", "oom"):
                         self._deaths.append((time.monotonic(), event.name))
                         self._heal_now.set()

@@ -101,8 +101,8 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
     if allowed:
         for change in allowed:
             report(f"repair: {change.address} {change.action.value} ({change.reason})")
-        runtime = ctx.runtime(fleet, writable=True)
-        executed = Executor(ctx.ports, runtime, live_plan.target, live_plan.live, current.number, ctx.progress).run(plan)
+        executed = Executor(ctx.ports, ctx.site(fleet), ctx.materials(fleet, writable=True), live_plan.target, live_plan.live,
+                            current.number, ctx.progress).run(plan)
         repair.actions = [f"{c.address} {c.action.value}" for c in allowed]
         sick = [h.bot for h in check_health(ctx, live_plan.target, executed.check_bots, executed.start, executed.refused).values() if not h.healthy]
         if sick:
@@ -123,10 +123,6 @@ def _stop_failing(ctx: Context, live: LiveFleet, bot: str, report: Callable[[str
     if container is None:
         return
     try:
-        if container.labels.get(Labels.ROLE) == "dedicated":
-            ctx.ports.docker.stop(container.name)
-        else:
-            runtime = ctx.runtime(live.fleet)
-            ctx.ports.supervisor(container.name, runtime.data_dir(container.name), 30.0).stop(bot)
+        ctx.site(live.fleet).stop_bot(container.name, bot, dedicated=container.labels.get(Labels.ROLE) == "dedicated")
     except SupervisorError as exc:
         report(f"could not stop failing bot {bot}: {exc}")

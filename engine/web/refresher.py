@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from engine.backend.docker.cgroup import container_memory
 from engine.context import Context
 from engine.live import policy
 from engine.live.observe import observe
@@ -79,7 +78,8 @@ class Refresher:
         if fleet is None:
             self._publish({**snapshot, "bots": [], "containers": [], "revisions": [], "counts": {}})
             return
-        live = observe(self.ctx.ports, self.ctx.runtime(fleet), fleet)
+        site = self.ctx.site(fleet)
+        live = observe(site)
         current = policy.current_revision(store, fleet)
         summary = summarize(live, current, watch.get("failing") or {})
         bots, containers = [], []
@@ -87,7 +87,7 @@ class Refresher:
         for c in summary["containers"]:
             containers.append({"name": c["name"], "pool": c["pool"], "state": c["state"], "capacity": c["capacity"],
                                "bots": len(c["bots"]), "supervisor": c["supervisor"],
-                               "memory": container_memory(live.containers[c["name"]].id) if c["state"] == "running" else None})
+                               "memory": site.memory_of(live.containers[c["name"]]) if c["state"] == "running" else None})
             for b in c["bots"]:
                 if c["ip"] and b["port"] and b["state"] == "running":
                     targets[b["name"]] = (c["ip"], b["port"])

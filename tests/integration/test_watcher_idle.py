@@ -27,13 +27,13 @@ def test_a_thousand_idle_polls_touch_nothing(live: LiveFleetHelper, tmp_path: Pa
     watcher._apply(sha)  # the first apply: the fleet now runs the head
     assert watcher.last_apply is not None and watcher.last_apply["result"] == "applied", watcher.last_apply
     pids = live.programs(STANDARD)
-    calls, mutations = ports.docker.calls, ports.docker.mutations
+    calls, mutations = ports.backend.calls, ports.backend.mutations
     for cycle in range(1000):
         assert watcher.poll_once()
         assert watcher.queue.take() is None  # nothing new to apply
         if cycle % 20 == 0:
             watcher.heal_once()  # 50 resyncs among them
-    assert ports.docker.mutations == mutations  # 0 mutations
+    assert ports.backend.mutations == mutations  # 0 mutations
     assert live.programs(STANDARD) == pids  # 0 restarts
     assert watcher.fetches == 1001 and watcher.journal.repairs() == []
-    print(f"1,000 idle polls + 50 resyncs: {ports.docker.calls - calls} Docker calls (reads only)")
+    print(f"1,000 idle polls + 50 resyncs: {ports.backend.calls - calls} Docker calls (reads only)")

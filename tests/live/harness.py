@@ -33,7 +33,7 @@ class Harness:
         return Path(self.repo.working_dir)
 
     def context(self) -> Context:
-        return Context(self.state, self.engine.ports(), self.progress.append, self.environ)
+        return Context(self.state, self.engine.ports(self.state), self.progress.append, self.environ)
 
     def plan(self) -> LivePlan:
         return plan_specs(self.context(), self.root, None)

@@ -18,7 +18,7 @@ import pytest
 
 from engine.errors import ApplyError, DockerError
 from engine.live.store import RevisionStatus, RevisionStore
-from tests.live.harness import SMALL, SOLO, STANDARD, Harness
+from tests.live.harness import IMAGE, SMALL, SOLO, STANDARD, Harness
 from tests.support.repos import commit
 
 
@@ -233,6 +233,28 @@ def test_first_apply_creates_everything_and_a_second_plan_is_empty(base_repo: gi
     assert h.actions() == []
     assert h.engine.image_reads == reads  # the image's files are not read again: the answer is cached by its ID
     assert h.engine.calls - calls == 1 + 3 + 1  # a no-op live plan: one list call, one inspect per container, one of the image
+
+
+def test_a_plan_names_its_backend_and_is_refused_by_another(fleet: Harness) -> None:
+    """As Terraform's plan names its backend: a plan made for one engine is never applied to another."""
+    from engine.context import Context
+    from engine.flow import apply_plan
+    from engine.live.fakes import FakeEngine
+    from engine.plan.jsonfmt import plan_as_dict
+    from engine.plan.text import plan_to_text
+
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")
+    planned = fleet.plan()
+    assert plan_as_dict(planned.plan)["backend"] == {"kind": "docker", "target": "fake://engine"}
+    assert "against live Docker at fake://engine (revision 1)" in plan_to_text(planned.plan).splitlines()[0]
+    other = FakeEngine(images=(IMAGE,))
+    other.base_url = "fake://elsewhere"
+    with pytest.raises(ApplyError) as refused:
+        apply_plan(Context(fleet.state, other.ports(fleet.state), fleet.progress.append, fleet.environ), planned)
+    assert str(refused.value) == ("refusing to apply: this plan was made for docker at fake://engine, and this run would apply it to "
+                                  "docker at fake://elsewhere; plan again against the backend you mean to change")
+    assert fleet.engine.log == [] and other.log == [] and fleet.statuses() == ["applied"]  # nothing touched, nothing recorded
+    assert apply_plan(fleet.context(), planned).status is RevisionStatus.APPLIED  # where it was made, it applies
 
 
 def test_a_broken_first_revision_fails_without_a_rollback_target(base_repo: git.Repo, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def main() -> None:
     root, bots, plans = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     make_big_fleet(root / "repo", bots)
     engine = FakeEngine(images=("fleetops/standin-bot:1",))
-    ctx = Context(root / "state", engine.ports(), lambda _line: None, {})
+    ctx = Context(root / "state", engine.ports(root / "state"), lambda _line: None, {})
     outcome = apply_plan(ctx, plan_specs(ctx, root / "repo", None))
     assert outcome.status.value == "applied", outcome.message
     samples = []

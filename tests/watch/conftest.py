@@ -86,7 +86,7 @@ def watching(origin: Origin, tmp_path: Path) -> Iterator[Callable[..., RunningWa
     def start(engine: FakeEngine | None = None, **options: float) -> RunningWatcher:
         engine = engine or FakeEngine(images=(IMAGE,))
         lines: list[str] = []
-        ctx = Context(tmp_path / "state", engine.ports(), lambda _l: None, {})
+        ctx = Context(tmp_path / "state", engine.ports(tmp_path / "state"), lambda _l: None, {})
         opts = WatchOptions(str(origin.bare), "main", options.get("interval", 0.2), options.get("resync", 0.3),
                             int(options.get("flap_limit", 3)), options.get("flap_window", 300.0))
         watcher = Watcher(ctx, opts, WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]

@@ -108,7 +108,7 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     for _ in late:
         w.watcher.wake_fetch()
     w.until(lambda: w.applied() == pushed[-1], timeout=60, what="the last commit")
-    ctx = Context(w.watcher.ctx.state_dir, engine.ports(), lambda _l: None, {})
+    ctx = Context(w.watcher.ctx.state_dir, engine.ports(w.watcher.ctx.state_dir), lambda _l: None, {})
     assert plan_specs(ctx, origin.root, None).plan.changes == ()  # the fleet is exactly the last commit
     journal = Journal(w.watcher.ctx.state_dir)
     statuses = {sha: journal.get(sha).status for sha in [first, *pushed]}  # type: ignore[union-attr]
@@ -320,7 +320,7 @@ def test_a_failed_fetch_is_one_sentence_naming_the_remote_and_what_to_do(  # typ
         shutil.rmtree(remote)
     remote = remote.format(tmp=tmp_path)
     lines: list[str] = []
-    watcher = Watcher(Context(tmp_path / "state", FakeEngine(images=(IMAGE,)).ports(), lambda _l: None, {}),
+    watcher = Watcher(Context(tmp_path / "state", FakeEngine(images=(IMAGE,)).ports(tmp_path / "state"), lambda _l: None, {}),
                       WatchOptions(remote, "main"), WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]
     assert watcher.poll_once() is False
     message = watcher.fetch_error or ""
@@ -344,7 +344,7 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     from tests.watch.conftest import IMAGE
 
     engine = FakeEngine(images=(IMAGE,))
-    ctx = Context(tmp_path / "state", engine.ports(), lambda _l: None, {})
+    ctx = Context(tmp_path / "state", engine.ports(tmp_path / "state"), lambda _l: None, {})
     assert apply_plan(ctx, plan_specs(ctx, origin.root, None)).revision == 1
     strategy = origin.root / "strategies/Alpha.py"
     bad = origin.push("Alpha raises every candle", lambda root: (

@@ -1,6 +1,6 @@
 """Adapter to the Docker engine: the only module that imports the Docker SDK.
 
-Implements ``engine.live.ports.DockerPort``. It speaks the low-level API (one labelled list
+Implements ``engine.backend.docker.protocols.DockerApi``. It speaks the low-level API (one labelled list
 call reads the whole fleet; docker-py's high-level ``containers.list()`` would inspect every
 container), counts its calls (and the mutating ones) so benchmarks and the watcher's tests can
 show what a no-op costs, and turns every SDK or connection failure into a ``DockerError`` that
@@ -26,12 +26,11 @@ import docker.errors
 import requests.exceptions
 
 from engine.backend.docker.address import docker_address
-from engine.backend.docker.inspect import ContainerInspect, parse_inspect
+from engine.backend.docker.inspect import parse_inspect
 from engine.backend.docker.unix_http import inspect_documents
+from engine.backend.port import ImageFacts, ListedUnit, UnitEvent, UnitInspect
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
-from engine.live.images import parse_passwd
-from engine.live.ports import ContainerEvent, ImageFacts, ListedContainer
 from engine.naming import Labels
 
 __all__ = ["DockerEngine"]
@@ -80,12 +79,12 @@ class DockerEngine:
     def ping(self) -> None:
         self._call("answer a ping", self._api.ping)
 
-    def list_fleet(self, fleet: str, network: str) -> list[ListedContainer]:
+    def list_fleet(self, fleet: str, network: str) -> list[ListedUnit]:
         """Every container labelled for ``fleet``, running or not: one API call."""
         rows = self._call("list containers", self._api.containers, all=True, filters={"label": f"{Labels.FLEET}={fleet}"})
         return sorted((_listed(row, network) for row in rows), key=lambda c: c.name)
 
-    def list_managed(self) -> list[ListedContainer]:
+    def list_managed(self) -> list[ListedUnit]:
         rows = self._call("list containers", self._api.containers, all=True, filters={"label": Labels.FLEET})
         return sorted((_listed(row, "") for row in rows), key=lambda c: c.name)
 
@@ -223,7 +222,7 @@ class DockerEngine:
     def remove(self, name: str) -> None:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
 
-    def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
+    def inspect_many(self, names: list[str]) -> dict[str, UnitInspect]:
         """On a local socket, all sent at once with the stdlib (``engine.backend.docker.unix_http``: ~0.13 ms
         each, where the SDK takes ~1.1 ms each even from 8 threads); elsewhere through the SDK."""
         if not names:
@@ -288,19 +287,29 @@ class DockerEngine:
         raw = self._call(f"read the log of {name}", self._api.logs, name, stdout=True, stderr=True, tail=lines, **options)
         return bytes(raw).decode("utf-8", "replace")
 
-    def events(self, fleet: str) -> Iterator[ContainerEvent]:
+    def events(self, fleet: str) -> Iterator[UnitEvent]:
         filters = {"type": ["container"], "label": [f"{Labels.FLEET}={fleet}"], "event": ["die", "stop", "destroy", "start", "oom"]}
         stream = self._call("follow events", self._api.events, decode=True, filters=filters)
         try:
             for event in stream:
                 name = ((event.get("Actor") or {}).get("Attributes") or {}).get("name")
                 if name:
-                    yield ContainerEvent(str(name), str(event.get("Action") or event.get("status") or ""))
+                    yield UnitEvent(str(name), str(event.get("Action") or event.get("status") or ""))
         except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
             raise DockerError(f"the Docker event stream of {self.base_url} ended: {exc}") from None
 
 
-def _listed(row: dict[str, Any], network: str) -> ListedContainer:
+def _listed(row: dict[str, Any], network: str) -> ListedUnit:
     networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
     ip = (networks.get(network) or {}).get("IPAddress") or None
-    return ListedContainer(row["Id"], row["Names"][0].lstrip("/"), row.get("Labels") or {}, row["State"], ip)
+    return ListedUnit(row["Id"], row["Names"][0].lstrip("/"), row.get("Labels") or {}, row["State"], ip)
+
+
+def parse_passwd(text: str) -> dict[str, int]:
+    """User name → uid of each well-formed /etc/passwd line (anything else is skipped)."""
+    users: dict[str, int] = {}
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] and fields[2].isdigit():
+            users.setdefault(fields[0], int(fields[2]))
+    return users

@@ -5,7 +5,7 @@ and networks, but not its memory or CPU limit or its restart policy, which ``doc
 changes in place; a container recreated by hand can differ in anything. So observe inspects
 every managed container (in parallel: ~0.3 ms each one after another, ~0.08 ms each when sent
 together, measured by ``benchmarks/inspect_cost.py``), and the drift check compares these
-settings with what fleetops would create (``engine.live.settings_drift``).
+settings with what fleetops would create (``engine.backend.docker.settings``).
 
 Stdlib only: the no-op proof parses the same answer, with this same function, before it
 imports anything heavy. An answer is input from the engine: every field is checked for its
@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.backend.port import UnitInspect
 from engine.naming import Labels
 
-__all__ = ["UNCOMPARED_LABELS", "ContainerInspect", "ContainerSettings", "parse_inspect"]
+__all__ = ["UNCOMPARED_LABELS", "ContainerSettings", "parse_inspect"]
 
 UNCOMPARED_LABELS = frozenset({Labels.BOTS, Labels.ACCOUNTS, Labels.REVISION})
 """Labels set when a container is created that are allowed to go stale: bots (and the exchange
@@ -56,17 +57,8 @@ class ContainerSettings:
                 "networks": list(self.networks), "labels": [list(pair) for pair in self.labels]}
 
 
-@dataclass(frozen=True)
-class ContainerInspect:
-    """One container as inspected: its settings, and how often Docker restarted it (restart policy)."""
-
-    settings: ContainerSettings
-    state: str
-    restart_count: int
-
-
-def parse_inspect(document: Mapping[str, Any]) -> ContainerInspect:
-    """``GET /containers/{id}/json`` → ContainerInspect; ValueError when a field has the wrong type."""
+def parse_inspect(document: Mapping[str, Any]) -> UnitInspect:
+    """``GET /containers/{id}/json`` → UnitInspect (with ``ContainerSettings``); ValueError when a field has the wrong type."""
     config = _mapping(document.get("Config"))
     host = _mapping(document.get("HostConfig"))
     state = _mapping(document.get("State"))
@@ -84,7 +76,7 @@ def parse_inspect(document: Mapping[str, Any]) -> ContainerInspect:
         networks=tuple(sorted(str(name) for name in networks)),
         labels=tuple(sorted(labels.items())),
     )
-    return ContainerInspect(settings, _text(state.get("Status")), _number(document.get("RestartCount")))
+    return UnitInspect(settings, _text(state.get("Status")), _number(document.get("RestartCount")))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

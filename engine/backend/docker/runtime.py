@@ -1,6 +1,8 @@
-"""The host side of each container: its runtime directory, and the records of what it runs.
+"""The Docker backend's files: each container's runtime directory, and the records of what it runs.
 
-Used by apply (writes), observe (reads records) and rollback. Layout::
+Used by the Docker site (``engine.backend.docker.site``) for everything the backend port calls
+files and records: the engine renders them (``engine.live.materials``), this module places them
+where Docker bind-mounts them. Layout::
 
     <state>/runtime/<fleet>/<container>/etc/                    mounted read-only at /fleet/etc
         supervisord.conf                                        pool containers only
@@ -20,19 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from engine.backend.docker.safefs import SafeDir, UnsafePath
-from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
+from engine.backend.port import BotFiles, UnitFiles
+from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.essence import RecordError, parse_record
-from engine.compile.preload import preload_files
-from engine.compile.render import render_bot_config, render_supervisord
-from engine.errors import ApplyError
 from engine.hashing import pretty_json
-from engine.live.records import AppliedBot, AppliedContainer, Unreadable
-from engine.live.secrets import secrets_document
 from engine.naming import BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD, runtime_root
 
 __all__ = ["Runtime"]
@@ -47,22 +45,15 @@ def _owner(uid: int | None) -> int | None:
 
 
 class Runtime:
-    """Runtime directories of one fleet under a state dir; ``environ`` resolves secret references."""
+    """Runtime directories of one fleet under a state dir; ``report`` hears of anything set aside."""
 
-    def __init__(self, state_dir: Path, fleet: str, key: bytes | None, environ: Mapping[str, str] | None = None,
-                 report: Callable[[str], None] = lambda _line: None) -> None:
+    def __init__(self, state_dir: Path, fleet: str, report: Callable[[str], None] = lambda _line: None) -> None:
         self.state_dir = state_dir
         self.root = runtime_root(state_dir, fleet)
         self.archive_root = state_dir / "archive" / fleet
         self.fleet = fleet
-        self._key = key
-        self._environ = dict(os.environ if environ is None else environ)
         self._report = report
         self._adopted: dict[str, Path] = {}
-
-    def of_fleet(self, fleet: str) -> Runtime:
-        """Another fleet's runtime directories in the same state dir, for reading its records."""
-        return Runtime(self.state_dir, fleet, None, self._environ, self._report)
 
     def adopt(self, fleet: str, container: str) -> None:
         """Reach ``container`` of ``fleet`` through this runtime: a rename moves its bots (their
@@ -79,86 +70,66 @@ class Runtime:
     def data_dir(self, container: str) -> Path:
         return self.container_dir(container) / HOST_DATA
 
-    def _secrets(self, bot: DesiredBot) -> dict[str, object]:
-        if self._key is None:
-            raise ApplyError("internal: secrets need the state dir's key (read-only runtime)")
-        return secrets_document(self._key, self.fleet, bot.name, bot.essence.secrets, self._environ)
-
-    def check_secrets(self, bots: list[DesiredBot]) -> None:
-        """Resolve every secret the bots will need before Docker is touched (fails naming the reference)."""
-        for bot in bots:
-            self._secrets(bot)
-
     # -- writing ---------------------------------------------------------------------------
 
-    def write_container(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
-        """All files of a container about to be (re)created: its conf and every bot (records come after)."""
-        with self._open(container.name) as root:
-            with root.walk(HOST_ETC, BOTS, create=True) as etc_bots:
-                stale = [n for n in etc_bots.names() if n not in container.bots]
-            for name in stale:  # left over from before the container was removed
-                self.archive_bot(container.name, name)
-        for name in container.bots:
-            self.write_bot(fleet.bots[name])
-        if not container.dedicated:
-            self.write_supervisord(container, fleet)
+    def keep_only(self, container: str, bots: tuple[str, ...]) -> None:
+        """Archive the files of every bot left in a container's directory that it no longer names
+        (left over from before the container was removed): called before it is (re)created."""
+        with self._open(container) as root, root.walk(HOST_ETC, BOTS, create=True) as etc_bots:
+            stale = [n for n in etc_bots.names() if n not in bots]
+        for name in stale:
+            self.archive_bot(container, name)
 
-    def record_container(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
-        """Record what the container and its bots now run. Called only once they were (re)started,
-        so an apply killed in between leaves the old records and the next plan redoes the step."""
-        with self._open(container.name) as root, root.walk(HOST_RECORDS, create=True) as records:
-            record = AppliedContainer(hash=container.hash, essence=container.essence)
-            records.write("container.json", pretty_json(record.plain()).encode())
-        for name in container.bots:
-            self.record_bot(fleet.bots[name])
-
-    def write_supervisord(self, container: DesiredContainer, fleet: DesiredFleet) -> None:
+    def write_unit(self, container: str, files: UnitFiles) -> None:
         """The pool's conf, and a plain directory for every bot it names: supervisord refuses to
         re-read a conf whose log directory is missing, so one planted link must not stall the pool."""
-        with self._open(container.name) as root:
+        with self._open(container) as root:
             with root.walk(HOST_ETC, create=True) as etc:
-                etc.write("supervisord.conf", render_supervisord(container, fleet).encode())
-            if container.essence.preload:
+                etc.write("supervisord.conf", files.conf)
+            if files.preload:
                 with root.walk(HOST_ETC, PRELOAD, create=True) as preload:
-                    for name, content in preload_files().items():
+                    for name, content in files.preload.items():
                         preload.write(name, content)
-                with root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, PRELOAD, create=True, owner=_owner(container.essence.uid)):
+                with root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, PRELOAD, create=True, owner=_owner(files.preload_uid)):
                     pass
             with root.walk(HOST_DATA, BOTS, create=True):
                 pass
-            for name in container.bots:
-                owner = _owner(fleet.bots[name].essence.uid)
-                with root.walk(HOST_DATA, BOTS, name, create=True, owner=owner):
+            for name, uid in files.bots.items():
+                with root.walk(HOST_DATA, BOTS, name, create=True, owner=_owner(uid)):
                     pass
 
-    def write_bot(self, bot: DesiredBot) -> None:
+    def write_bot(self, container: str, bot: str, files: BotFiles) -> None:
         """Config, secrets and pinned strategy of one bot, in its container's directory."""
-        owner = _owner(bot.essence.uid)
-        secrets = pretty_json(self._secrets(bot), ascii_only=True).encode()
-        strategy_file = f"{bot.essence.strategy_class}.py"
-        with self._open(bot.container) as root:
-            with root.walk(HOST_ETC, BOTS, bot.name, create=True) as etc:
-                etc.write("config.json", render_bot_config(bot).encode())
-                etc.write("secrets.json", secrets, mode=0o400 if owner is not None else 0o600, owner=owner)
+        owner = _owner(files.uid)
+        strategy_file, strategy = files.strategy
+        with self._open(container) as root:
+            with root.walk(HOST_ETC, BOTS, bot, create=True) as etc:
+                etc.write("config.json", files.config)
+                etc.write("secrets.json", files.secrets, mode=0o400 if owner is not None else 0o600, owner=owner)
                 with etc.walk("strategies", create=True) as strategies:
                     for stale in strategies.names():
                         if stale != strategy_file:
                             strategies.unlink(stale)
-                    strategies.write(strategy_file, bot.strategy_text.encode())
+                    strategies.write(strategy_file, strategy)
             with root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, BOTS, create=True):
                 pass
-            with root.walk(HOST_DATA, BOTS, bot.name, create=True, owner=owner) as data:
+            with root.walk(HOST_DATA, BOTS, bot, create=True, owner=owner) as data:
                 if owner is not None:
                     data.chown(owner)
                 data.set_aside_specials()
                 with data.walk("user_data", create=True, owner=owner) as user_data:
                     user_data.set_aside_specials()
 
-    def record_bot(self, bot: DesiredBot) -> None:
+    def record_container(self, container: str, record: AppliedContainer) -> None:
+        """Record what the container was (re)created from. Called only once it was (re)started, so
+        an apply killed in between leaves the old records and the next plan redoes the step."""
+        with self._open(container) as root, root.walk(HOST_RECORDS, create=True) as records:
+            records.write("container.json", pretty_json(record.plain()).encode())
+
+    def record_bot(self, container: str, bot: str, record: AppliedBot) -> None:
         """Record what the bot now runs (after its process was started with the files above)."""
-        with self._open(bot.container) as root, root.walk(HOST_RECORDS, BOTS, create=True) as records:
-            record = AppliedBot(hash=bot.hash, essence=bot.essence, placement=bot.placement)
-            records.write(f"{bot.name}.json", pretty_json(record.plain()).encode())
+        with self._open(container) as root, root.walk(HOST_RECORDS, BOTS, create=True) as records:
+            records.write(f"{bot}.json", pretty_json(record.plain()).encode())
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -192,18 +163,6 @@ class Runtime:
                 except (UnsafePath, RecordError) as exc:
                     records[name] = Unreadable(f"records/bots/{entry}: {exc}")
         return records
-
-    def mask(self, bot: DesiredBot, text: str) -> str:
-        """``text`` with every secret value the bot was given replaced by ``***``."""
-        try:
-            document = self._secrets(bot) if self._key is not None else {}
-        except ApplyError:
-            document = {}
-        values = sorted({v for section in document.values() if isinstance(section, dict) for v in section.values()
-                         if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True)
-        for value in values:
-            text = text.replace(value, "***")
-        return text
 
     def tail_log(self, container: str, bot: str, size: int = 16384, after: tuple[int, int] | None = None) -> str:
         """The end of a bot's log, read without following links (empty when there is none); with

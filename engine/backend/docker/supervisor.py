@@ -1,6 +1,6 @@
 """Adapter to supervisord in a pool container: XML-RPC over its unix socket.
 
-Implements ``engine.live.ports.SupervisorPort``. supervisord creates its socket inside the
+Implements ``engine.backend.docker.protocols.SupervisorPort``. supervisord creates its socket inside the
 container at ``/fleet/data/supervisor.sock``, which is the host's runtime ``data/`` directory
 bind-mounted, so the host talks to it directly: no ``docker exec``, no open port. That directory
 is writable by the container, so the socket is reached without trusting it: the directory is
@@ -22,8 +22,8 @@ from typing import Any
 from xml.etree import ElementTree
 
 from engine.backend.docker.safefs import SafeDir, UnsafePath
+from engine.backend.port import ProcessInfo, ProcessTables
 from engine.errors import SupervisorError, SupervisorRefused
-from engine.live.ports import ProcessInfo
 from engine.naming import SUPERVISOR_SOCKET
 
 __all__ = ["Supervisor", "connect_supervisor", "states_of_many"]
@@ -195,7 +195,7 @@ STOP_WAIT = 60.0
 _STOPPED = frozenset({"STOPPED", "EXITED", "FATAL"})
 
 
-def states_of_many(data_dirs: dict[str, Path], timeout: float) -> dict[str, dict[str, ProcessInfo] | SupervisorError]:
+def states_of_many(data_dirs: dict[str, Path], timeout: float) -> ProcessTables:
     """Every container's process table at once: all questions are sent before any answer is read.
 
     Each supervisord is its own process, so they answer in parallel; asked in turn, a no-op plan
@@ -211,7 +211,7 @@ def states_of_many(data_dirs: dict[str, Path], timeout: float) -> dict[str, dict
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
             asked[container] = SupervisorError(f"supervisord in {container} did not answer (list its programs): {exc}")
-    found: dict[str, dict[str, ProcessInfo] | SupervisorError] = {}
+    found: ProcessTables = {}
     for container, pending in asked.items():
         if isinstance(pending, SupervisorError):
             found[container] = pending

@@ -1,0 +1,83 @@
+"""The Docker backend's own seams: the Docker engine's API and supervisord in a pool container.
+
+``engine.backend.docker.api`` (the Docker SDK) and ``engine.backend.docker.supervisor`` (XML-RPC
+over the container's socket) implement them; the Docker site (``engine.backend.docker.site``)
+is written against them, so the engine's in-memory Docker (``engine.live.fakes``) can stand in
+for the real engine under the same site code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from engine.backend.port import ImageFacts, ListedUnit, ProcessInfo, ProcessTables, UnitEvent, UnitInspect
+
+if TYPE_CHECKING:
+    from engine.compile.container import ContainerDefinition
+
+__all__ = ["BulkStates", "DockerApi", "SupervisorFactory", "SupervisorPort"]
+
+
+class DockerApi(Protocol):
+    """The Docker engine, as much of it as fleetops uses. ``calls`` and ``mutations`` count API calls."""
+
+    base_url: str
+    calls: int
+    mutations: int
+
+    def ping(self) -> None: ...
+    def list_fleet(self, fleet: str, network: str) -> list[ListedUnit]: ...
+    def list_managed(self) -> list[ListedUnit]:
+        """Every container any fleet labelled (``ip`` unknown: None), running or not: one API call."""
+        ...
+    def name_owners(self, names: set[str]) -> dict[str, str | None]:
+        """Of ``names``, those taken by a container: name → its fleet label (None: unmanaged)."""
+        ...
+    def image_exists(self, image: str) -> bool: ...
+    def image_id(self, image: str) -> str | None:
+        """The image's ID, or None when it is not on the engine."""
+        ...
+    def image_facts(self, image: str, executables: tuple[str, ...]) -> ImageFacts:
+        """Read the image's /etc/passwd and find ``executables`` on its PATH, without running it."""
+        ...
+    def ensure_network(self, name: str, labels: dict[str, str]) -> None: ...
+    def create_and_start(self, definition: ContainerDefinition, runtime_dir: Path, revision: int) -> str: ...
+    def start(self, name: str) -> None: ...
+    def stop(self, name: str, timeout: int = 20) -> None: ...
+    def restart(self, name: str, timeout: int = 20) -> None: ...
+    def remove(self, name: str) -> None: ...
+    def inspect_many(self, names: list[str]) -> dict[str, UnitInspect]:
+        """Each named container's settings and restarts, asked in parallel; one that vanished meanwhile is left out."""
+        ...
+    def update_settings(self, name: str, *, memory: int | None = None, nano_cpus: int | None = None, restart: str | None = None) -> None:
+        """Set limits and restart policy in place (``docker update``): the container keeps running."""
+        ...
+    def connect_network(self, network: str, name: str) -> None: ...
+    def disconnect_network(self, network: str, name: str) -> None: ...
+    def logs(self, name: str, lines: int, since: float | None = None) -> str:
+        """The last ``lines`` of a container's output (a dedicated bot's log, a pool's supervisord),
+        only what it wrote after ``since`` (seconds since the epoch) when given."""
+        ...
+    def events(self, fleet: str) -> Iterator[UnitEvent]:
+        """Container events of ``fleet`` as they happen; blocks between them. Ends when the engine hangs up."""
+        ...
+
+
+class SupervisorPort(Protocol):
+    """supervisord of one pool container."""
+
+    def wait_ready(self, timeout: float = 30.0) -> None: ...
+    def states(self) -> dict[str, ProcessInfo]: ...
+    def update(self) -> tuple[list[str], list[str], list[str]]:
+        """Re-read the conf and apply only what changed: (added, changed, removed)."""
+        ...
+    def restart(self, name: str) -> None: ...
+    def start(self, name: str) -> None: ...
+    def stop(self, name: str) -> None: ...
+
+
+SupervisorFactory = Callable[[str, Path, float], SupervisorPort]
+"""(container name, the container's host data directory, call timeout) → its supervisord."""
+BulkStates = Callable[[dict[str, Path], float], ProcessTables]
