@@ -61,14 +61,14 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
         assert "No changes" in proc.stdout
         noop_times.append(t)
     from engine.context import Context
-    from engine.flow import plan_specs
+    from engine.flow import plan_commit
     from engine.live.adapters import real_ports
 
     ctx = Context(state, real_ports(None, state))
     in_process = []
     for _ in range(4):  # the first run warms caches, as a long-running watcher would have
         start = time.perf_counter()
-        assert not plan_specs(ctx, repo_dir, None).plan.has_changes
+        assert not plan_commit(ctx, repo_dir, None, proof=False).plan.has_changes
         in_process.append(time.perf_counter() - start)
     in_process = in_process[1:]
     section("(c) one bot's pin change")
@@ -123,7 +123,7 @@ def bench_apply_vs_compose(tmp: Path, bots: int) -> None:
 
 def bench_api_calls(tmp: Path) -> None:
     from engine.context import Context
-    from engine.flow import plan_specs
+    from engine.flow import plan_commit
     from engine.live.adapters import real_ports
 
     section("(d) Docker API calls per no-op live plan")
@@ -136,7 +136,7 @@ def bench_api_calls(tmp: Path) -> None:
         fleetops(state, "apply", "--repo", str(root), "--yes")
         ctx = Context(state, real_ports(None, state))
         start = time.perf_counter()
-        plan = plan_specs(ctx, root, None).plan
+        plan = plan_commit(ctx, root, None, proof=False).plan
         elapsed = time.perf_counter() - start
         assert not plan.has_changes
         print(f"{bots:>4} bots / {bots // 10:>2} containers: {ctx.ports.backend.calls} Docker API calls, {elapsed * 1000:.0f} ms in-process")

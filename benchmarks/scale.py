@@ -11,7 +11,7 @@ supervisord confs and bots are identical:
   no-op    ``apply --yes`` and ``plan`` on the unchanged fleet (CLI, whole process, median of 5;
            the first no-op after a change runs the full plan and writes the no-op proof, so it is
            shown apart, as is the full plan forced by ``FLEETOPS_FULL_PLAN=1``), the watcher's
-           in-process ``plan_specs`` (and its resync, ``plan_revision``) with the Docker API calls
+           in-process ``plan_commit`` (and its resync, ``plan_revision``) with the Docker API calls
            one costs, vs ``compose up -d`` unchanged
   one bot  repin b007 to Bench@v2: fleetops reloads it in place; Compose must recreate its
            container (it cannot see a change inside mounted files), restarting its 9 neighbours
@@ -102,8 +102,8 @@ def fleetops_side(tmp: Path, bots: int) -> dict[str, Any]:
     ctx = Context(state, real_ports(None, state))
 
     def in_process() -> None:
-        if flow.plan_specs(ctx, repo_dir, None).plan.has_changes:
-            sys.exit("in-process plan_specs of the unchanged fleet found changes")
+        if flow.plan_commit(ctx, repo_dir, None, proof=False).plan.has_changes:
+            sys.exit("in-process plan_commit of the unchanged fleet found changes")
 
     out["inprocess_plan_runs"] = _timed(in_process, INPROCESS_RUNS)[1:]
     out["inprocess_plan"] = statistics.median(out["inprocess_plan_runs"])
@@ -118,7 +118,7 @@ def fleetops_side(tmp: Path, bots: int) -> dict[str, Any]:
         out["inprocess_resync_runs"] = _timed(resync, INPROCESS_RUNS)[1:]
         out["inprocess_resync"] = statistics.median(out["inprocess_resync_runs"])
         out["docker_calls_per_resync"] = _calls(ctx.ports.backend, resync)
-    print(f"fleetops in-process no-op (plan_specs, median of {INPROCESS_RUNS - 1}): {out['inprocess_plan'] * 1000:.0f} ms, "
+    print(f"fleetops in-process no-op (plan_commit, median of {INPROCESS_RUNS - 1}): {out['inprocess_plan'] * 1000:.0f} ms, "
           f"{out['docker_calls_per_noop']} Docker API calls", flush=True)
 
     before = fb.all_pids()
@@ -293,7 +293,7 @@ def draw(results: dict[str, Any], png: Path) -> None:
     ax = axes[0][1]
     line(ax, "fleetops", "noop_apply", "fleetops apply --yes (CLI)", 1000, **fo)
     line(ax, "fleetops", "noop_plan", "fleetops plan (CLI)", 1000, color="C0", linestyle="-.")
-    line(ax, "fleetops", "inprocess_plan", "fleetops in-process plan_specs", 1000, color="C2")
+    line(ax, "fleetops", "inprocess_plan", "fleetops in-process plan_commit", 1000, color="C2")
     line(ax, "fleetops", "inprocess_resync", "watcher resync (in-process)", 1000, color="C2", linestyle="--")
     line(ax, "fleetops", "noop_full", "fleetops plan, full plan forced", 1000, color="gray", linestyle=":")
     line(ax, "compose", "noop", "compose up -d", 1000, **co)

@@ -27,7 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from engine.context import Context  # noqa: E402
-from engine.flow import apply_plan, plan_specs  # noqa: E402
+from engine.flow import apply_plan, plan_commit  # noqa: E402
 from engine.live.fakes import FakeEngine  # noqa: E402
 from engine.live.ports import BotAnswer  # noqa: E402
 from engine.watch.server import HttpServer, create_app  # noqa: E402
@@ -88,7 +88,7 @@ def main() -> None:
         make_big_fleet(root / "repo", args.bots)
         engine = FakeEngine(images=("fleetops/standin-bot:1",))
         ctx = Context(root / "state", engine.ports(root / "state"), lambda _l: None, {})
-        assert apply_plan(ctx, plan_specs(ctx, root / "repo", None)).status.value == "applied"
+        assert apply_plan(ctx, plan_commit(ctx, root / "repo", None, proof=False)).status.value == "applied"
         figures = FigureCache(Figures())
         refresher = Refresher(ctx, figures, every=0.5)
         refresher.start()

@@ -23,7 +23,7 @@ from engine.textsafe import one_line
 if TYPE_CHECKING:
     from engine.check import CheckSettings
     from engine.context import Context
-    from engine.flow import LivePlan
+    from engine.live.liveplan import LivePlan
     from engine.plan.model import Plan
 
 __all__ = ["cli", "main"]
@@ -100,15 +100,18 @@ def render(repo: str, ref: str | None, out: str) -> None:
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
 def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exitcode: bool, rebalance: bool) -> None:
     """Show what would change."""
-    if against is None and ref is None and fmt == "text" and not rebalance and _proven_unchanged(repo):
-        return
     from engine.timing import stage
 
     if against is None:
-        from engine.flow import plan_specs
+        from engine.flow import plan_commit
+        from engine.live.noop_proof import ProofHeader, no_changes_text
 
         ctx = _context()
-        result = plan_specs(ctx, repo, ref, rebalance=rebalance, warn=_warn).plan
+        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=_warn, proof=fmt == "text")
+        if isinstance(planned, ProofHeader):
+            click.echo(no_changes_text(planned), nl=False)
+            return
+        result = planned.plan
         _note_pending(ctx)
     else:
         from engine.offline import offline_plan
@@ -135,18 +138,16 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
     from engine.live.store import apply_lock
 
     with apply_lock(_state_dir(), wait=LOCK_WAIT, waiting=_waiting_for):
-        if ref is None and not rebalance and _proven_unchanged(repo):
-            return
-        from engine.flow import plan_specs, record_noop_proof, remember_origin
+        from engine.flow import plan_commit
+        from engine.live.noop_proof import ProofHeader, no_changes_text
 
         ctx = _context()
         _finish_interrupted(ctx, rollback=not no_rollback)
-        live_plan = plan_specs(ctx, repo, ref, rebalance=rebalance, warn=_warn)
-        _execute(ctx, live_plan, yes=yes, rollback=not no_rollback, allow=_allowed(allow_mass_delete, allow_rename))
-        if not live_plan.plan.has_changes:
-            remember_origin(ctx, live_plan)
-        if _proofs_enabled():
-            record_noop_proof(ctx, live_plan, repo)
+        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=_warn)
+        if isinstance(planned, ProofHeader):
+            click.echo(no_changes_text(planned), nl=False)
+            return
+        _execute(ctx, planned, yes=yes, rollback=not no_rollback, allow=_allowed(allow_mass_delete, allow_rename))
 
 
 @cli.command()
@@ -303,32 +304,12 @@ def _warn(problem: Problem) -> None:
     click.echo(str(problem), err=True)
 
 
-def _proofs_enabled() -> bool:
-    return not os.environ.get("FLEETOPS_FULL_PLAN")
-
-
-def _proven_unchanged(repo: str) -> bool:
-    """Print the "No changes" plan and say so when the last no-changes apply's proof still holds.
-
-    Checked before importing the compiler, git or the Docker SDK (``engine.live.noop_proof``);
-    ``FLEETOPS_FULL_PLAN=1`` always runs the full plan.
-    """
-    if not _proofs_enabled():
-        return False
-    from engine.backend.registry import BackendOptions, reference
-    from engine.live.noop_proof import no_changes_text, proven_unchanged
-    from engine.timing import stage
-
-    options = BackendOptions(_state_dir(), _docker_host())
-    with stage("no-op proof"):
-        header = proven_unchanged(options.state_dir, repo, lambda choice: reference(choice, options))
-    if header is None:
-        return False
-    click.echo(no_changes_text(header), nl=False)
-    return True
-
-
 def _finish_interrupted(ctx: Context, *, rollback: bool, stop: bool = True) -> None:
+    """A revision a killed apply left pending is finished first (``engine.resume``); nothing to
+    import or check when the store has none (the no-op proof's path)."""
+    store = ctx.read_store()
+    if store is None or not store.pending():
+        return
     from engine.resume import finish_before_apply
 
     finish_before_apply(ctx, rollback=rollback, stop=stop)
@@ -361,14 +342,16 @@ def _state_dir() -> Path:
 
 
 def _context() -> Context:
-    """The command's context: nothing connects until a stage asks, and then to the backend the fleet names."""
+    """The command's context: nothing connects, and nothing heavy is imported, until a stage asks —
+    then to the backend the fleet names. FLEETOPS_FULL_PLAN=1 turns the no-op proof off."""
     from engine.backend.registry import BackendOptions
     from engine.context import Context
     from engine.live.adapters import RealConnector
 
     state_dir = _state_dir()
     return Context(state_dir, RealConnector(BackendOptions(state_dir, _docker_host())),
-                   progress=lambda line: click.echo(f"  {one_line(line)}", err=True), freqtrade_check=_check_settings())
+                   progress=lambda line: click.echo(f"  {one_line(line)}", err=True), freqtrade_check=_check_settings,
+                   proofs=not os.environ.get("FLEETOPS_FULL_PLAN"))
 
 
 def _check_settings() -> CheckSettings:
@@ -390,14 +373,16 @@ def _allowed(mass_delete: bool, rename: bool) -> frozenset[str]:
 
 def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply",
              allow: frozenset[str] = frozenset()) -> None:
-    """Show the plan, refuse it or ask, apply it: the shared tail of apply and rollback."""
+    """Show the plan, refuse it or ask, apply it: the shared tail of apply and rollback. A plan with
+    nothing to do is settled (``flow.settled``: the source remembered, the no-op proof written)."""
     from engine.errors import ApplyError, HealthError
-    from engine.flow import apply_plan, refusal
+    from engine.flow import apply_plan, refusal, settled
     from engine.live.store import RevisionStatus
     from engine.plan.text import plan_to_text
 
     click.echo(plan_to_text(live_plan.plan), nl=False)
     if not live_plan.plan.has_changes:
+        settled(ctx, live_plan)
         return
     refused = refusal(live_plan, allow, ctx.backend_ref())
     if refused is not None:  # before the question: nothing to confirm

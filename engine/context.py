@@ -52,14 +52,24 @@ class Context:
     environ: Mapping[str, str] | None = None
     drain_wait: float | None = None
     """Caps every bot's drain_timeout (the watcher's self-heal does not wait on trades)."""
-    freqtrade_check: CheckSettings | None = None
-    """Plans of specs go through the FreqTrade check (engine.check) with these settings; None: not checked."""
+    freqtrade_check: CheckSettings | Callable[[], CheckSettings] | None = None
+    """Plans of specs go through the FreqTrade check (engine.check) with these settings (or what
+    makes them, when first needed: they import the check); None: not checked."""
+    proofs: bool = False
+    """Answer an unchanged working tree from the no-op proof, and write one after a plan that found
+    nothing to do (``engine.live.noop_proof``): the CLI's, unless FLEETOPS_FULL_PLAN is set."""
     choice: BackendChoice = field(default_factory=BackendChoice)
     """The backend the fleet asks for (``use``): what ``ports`` opens."""
     _parse_cache: ParseCache | None = field(default=None, init=False, repr=False)
     _opened: dict[BackendChoice, Ports] = field(default_factory=dict, init=False, repr=False)
     _store: RevisionStore | None = field(default=None, init=False, repr=False)
     _stored_fleets: dict[tuple[int, str], DesiredFleet] = field(default_factory=dict, init=False, repr=False)
+
+    def check_settings(self) -> CheckSettings | None:
+        """The FreqTrade check's settings, made on first use; None: plans are not checked."""
+        if callable(self.freqtrade_check):
+            self.freqtrade_check = self.freqtrade_check()
+        return self.freqtrade_check
 
     def use(self, choice: BackendChoice) -> None:
         """Reach the backend ``choice`` names from now on (a fleet's ``backend:``; a stored revision's)."""

@@ -1,12 +1,21 @@
-"""The whole pipeline, in the order it runs — a newcomer's first read::
+"""The pipeline, in the order it runs — a newcomer's first read::
 
-    offline plan:  load ref A, load ref B → compile both → pair and diff → Plan
-    live plan:     observe Docker → compile specs (keeping the live assignment) → pair and diff → + drift → Plan
-    apply:         record pending → execute → health → record applied, or roll back → notify
+    plan a commit:  the no-op proof (a working tree unchanged since a no-changes apply) → load the
+                    specs → compile (the FreqTrade check) → the live plan (``engine.live.liveplan``:
+                    observe the backend → diff → drift, open trades, accounts, in named parts)
+    apply:          refuse what must not run → record pending → converge → notify
+    converge:       drain → execute → health gate → record applied, or roll back
 
-Called by the CLI and the watcher; there is one way to plan and one way to apply, and apply
-executes exactly the plan that was printed. The decisions (what failed, what to roll back to)
-are ``engine.live.policy``'s; the outside world is reached only through ``Ports``.
+There is one way to plan a commit (``plan_commit``: the CLI's ``plan`` and ``apply`` and the
+watcher), one way to change a fleet (``converge``: apply, ``rollback``, the rollback a failed
+gate begins, the watcher's self-heal) and one verdict on its health (``gate``: the killed-apply
+finisher, ``engine.resume``, too). Apply executes exactly the plan that was printed. The
+decisions (what failed, what to roll back to) are ``engine.live.policy``'s; the outside world is
+reached only through the context's ports (``engine.backend.port``, the bots' APIs).
+
+Cheap to import: the stages are imported where they run, so an unchanged working tree is
+answered by the no-op proof before the parser, the compiler, git or any backend client is loaded
+(``plan`` and ``apply`` in ~0.1 s at 50 bots, ``benchmarks/scale.py``).
 """
 
 from __future__ import annotations
@@ -15,66 +24,28 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from engine.backend.port import BackendChoice, BackendRef, Site, UnitSeen
-from engine.check import require_accepted
-from engine.compile.assign import Placement
-from engine.compile.desired import DesiredFleet, compile_fleet
-from engine.compile.payload import fleet_to_payload
+from engine.backend.port import BackendChoice, BackendRef
 from engine.context import Context
 from engine.errors import ApplyError, FleetopsError, HealthError, Problem
-from engine.live import policy
-from engine.live.accounts import account_conflicts, starting_bots, with_account_conflicts
-from engine.live.drain import drain, with_open_trades, without
-from engine.live.drift import with_drift
-from engine.live.executor import Executor
-from engine.live.health import BotHealth, HealthTarget, wait_healthy
-from engine.live.hostfacts import UserIds, stamp_host_facts
-from engine.live.identity import origin_of_path, remember_fleet
-from engine.live.images import check_images
-from engine.live.noop_proof import SpecInputs, write_proof
-from engine.live.notify import send_event
-from engine.live.observe import LiveFleet, baseline_from_live, observe
-from engine.live.processes import LogStart, ProcessWatch
-from engine.live.rename import find_rename, merged, placements_as
-from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
-from engine.live.settings_drift import with_settings_drift
+from engine.live.noop_proof import ProofHeader, proven_unchanged
 from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus
-from engine.live.trading import LOOP_WINDOW, wait_trading
-from engine.naming import Labels
-from engine.offline import compile_at, offline_plan, snapshot_of
-from engine.plan.diff import plan_fleets
-from engine.plan.jsonfmt import plan_as_dict
-from engine.plan.model import Plan, Snapshot
-from engine.spec.load import load_fleet
 from engine.textsafe import one_line
 from engine.timing import stage
 
+if TYPE_CHECKING:
+    from engine.backend.port import Site
+    from engine.compile.desired import DesiredFleet
+    from engine.live.health import BotHealth
+    from engine.live.liveplan import LivePlan
+    from engine.live.processes import LogStart
+    from engine.plan.model import Change, Plan
+
 __all__ = [
-    "ApplyOutcome", "LivePlan", "apply_plan", "check_health", "compile_at", "offline_plan", "plan_live", "plan_revision",
-    "plan_specs", "record_noop_proof", "refusal", "remember_origin", "roll_back", "snapshot_of",
+    "ApplyOutcome", "apply_plan", "check_health", "converge", "gate", "plan_commit", "plan_revision", "refusal", "remember_origin",
+    "roll_back", "settled",
 ]
-
-
-@dataclass
-class LivePlan:
-    plan: Plan
-    target: DesiredFleet
-    live: LiveFleet
-    source: Snapshot
-    inputs: SpecInputs | None = None
-    """What the compile read, when it read a working tree: lets a no-changes plan write a no-op proof."""
-    origin: str | None = None
-    """The source planned (``engine.live.identity``): a repository's path, or the watcher's remote and branch."""
-    renamed_from: str | None = None
-    """The fleet name this source was last applied as, when the plan renames it (``engine.live.rename``)."""
-    conflicts: tuple[str, ...] = ()
-    """Bots the plan would start on an exchange account another fleet trades on this engine (one sentence each)."""
-    uids: UserIds = field(default_factory=dict)
-    """User names' uids in the target's images, as stamped onto the target."""
-    keyed: bool = True
-    """False when the state dir had no key yet (nothing applied): apply stamps secret digests then."""
 
 
 @dataclass
@@ -85,112 +56,70 @@ class ApplyOutcome:
     message: str
     postponed: dict[str, str] = field(default_factory=dict)
     """Bots whose change waits for their open trades to close (drain timed out); the next apply tries again."""
+    executed: tuple[Change, ...] = ()
+    """The changes converge made (the plan less what waits for trades)."""
 
 
-# -- offline: engine.offline (kept apart so `plan --against` never imports the live half) --------
+# -- plan ---------------------------------------------------------------------------------------
 
-# -- live -------------------------------------------------------------------------------------
+@overload
+def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branch: str | None = None, origin: str | None = None,
+                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: Literal[False]) -> LivePlan: ...
+@overload
+def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branch: str | None = None, origin: str | None = None,
+                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: bool = True) -> LivePlan | ProofHeader: ...
+def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branch: str | None = None, origin: str | None = None,
+                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: bool = True) -> LivePlan | ProofHeader:
+    """The live plan of the fleet at ``ref`` of ``repo`` (None: its working tree), against the backend
+    its Fleet document names: what ``plan``, ``apply`` and the watcher run for a commit.
 
-def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: Snapshot, *,
-              origin: str | None = None) -> LivePlan:
-    """Observe Docker, compile the target with the live assignment as prior, pair and diff, add drift.
+    A working tree planned as it is (no ``ref``, no ``rebalance``) is answered by the no-op proof
+    when the context allows it (``ctx.proofs``, and ``proof``: the text format) and the proof still
+    holds: the ``ProofHeader`` of its "No changes" then. ``branch`` names the ref in the plan (the
+    watcher's branch, for a commit it fetched); ``origin`` is the source's identity (default: the
+    repository's path). Raises SpecError / SourceError for specs that do not load or that FreqTrade
+    would refuse, and what the backend raises."""
+    if proof and ctx.proofs and ref is None and not rebalance:
+        with stage("no-op proof"):
+            header = proven_unchanged(ctx.state_dir, repo, ctx.backend_ref)
+        if header is not None:
+            return header
+    from engine.check import require_accepted
+    from engine.compile.assign import Placement
+    from engine.compile.desired import compile_fleet
+    from engine.live.identity import origin_of_path
+    from engine.live.liveplan import plan_live
+    from engine.live.noop_proof import SpecInputs
+    from engine.offline import snapshot_of
+    from engine.plan.model import Snapshot
+    from engine.spec.load import load_fleet
 
-    ``origin`` names the source planned: when it was last applied under another fleet name that
-    still runs, the old fleet is planned into this one (a rename, ``engine.live.rename``)."""
-    with stage("observe docker"):
-        live = observe(ctx.site(fleet))
-        rename = find_rename(ctx.backend, ctx.state_dir, origin, fleet)
-    current = policy.current_revision(ctx.read_store(), fleet)
-    if rename is not None:
-        live = merged(live, rename)
-    with stage("compile target"):
-        target = target_of(placements_as(live))
-    with stage("host facts"):
-        target, uids, keyed = _with_host_facts(ctx, target, live)
-    with stage("diff"):
-        # In a rename, the old name's wallets and settings stand for the new one's until it has its own.
-        stored = current or (policy.current_revision(ctx.read_store(), rename.old) if rename else None)
-        baseline = baseline_from_live(live, ctx.stored_fleet(stored) if stored else None)
-        if rename is not None:
-            baseline = dataclasses.replace(baseline, name=rename.old)
-        meta = Snapshot("live", None, stored.commit if stored else None, revision=stored.number if stored else None)
-        plan = dataclasses.replace(plan_fleets(baseline, target, source, meta), backend=ctx.backend.ref)
-        plan = with_drift(plan, live, target)
-        plan = with_settings_drift(plan, live, target, ctx.site(fleet))
-    with stage("open trades"):
-        plan, _counts = with_open_trades(plan, live, ctx.ports.bot_api)
-    with stage("accounts"):
-        ignore = frozenset({rename.old}) if rename else frozenset()
-        conflicts = account_conflicts(ctx.backend, target, starting_bots(plan, target), ignore=ignore)
-        plan = with_account_conflicts(plan, target, conflicts)
-    return LivePlan(plan, target, live, source, origin=origin, renamed_from=rename.old if rename else None,
-                    conflicts=tuple(c.sentence() for c in conflicts), uids=uids, keyed=keyed)
-
-
-def _with_host_facts(ctx: Context, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:
-    """The target checked against its images (``engine.live.images``: raises before anything changes)
-    and stamped with what only this host knows (``engine.live.hostfacts``)."""
-    uids = check_images(ctx.backend, ctx.state_dir, target)
-    key = load_key(ctx.state_dir)
-    applied = {name: bot.record.essence for name, bot in live.bots.items() if bot.record is not None}
-    return stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress), uids, key is not None
-
-
-def plan_specs(ctx: Context, repo: str | Path, ref: str | None, *, rebalance: bool = False,
-               warn: Callable[[Problem], None] | None = None) -> LivePlan:
     with stage("load specs"):
         loaded = load_fleet(repo, ref, cache=ctx.parse_cache, warn=warn)
     ctx.use(BackendChoice(loaded.spec.fleet.backend.kind))
+    checks = ctx.check_settings()
 
     def target_of(prior: dict[str, Placement]) -> DesiredFleet:
         target = compile_fleet(loaded.spec, prior, rebalance=rebalance)
-        if ctx.freqtrade_check is not None:
+        if checks is not None:
             with stage("freqtrade check"):
-                require_accepted(loaded.spec, target, ctx.freqtrade_check)
+                require_accepted(loaded.spec, target, checks)
         return target
 
-    planned = plan_live(ctx, loaded.spec.fleet.name, target_of, snapshot_of(loaded), origin=origin_of_path(repo))
+    source = snapshot_of(loaded) if branch is None else Snapshot("ref", branch, loaded.source.commit)
+    planned = plan_live(ctx, loaded.spec.fleet.name, target_of, source, origin=origin if origin is not None else origin_of_path(repo))
     if ref is None and not rebalance:
         planned.inputs = SpecInputs(loaded.files, {pin.ref: pin.commit for pin in loaded.spec.pins.values()})
+        planned.repo = Path(repo).resolve()
     return planned
 
 
-def record_noop_proof(ctx: Context, live_plan: LivePlan, repo: str | Path) -> bool:
-    """After a full plan of a working tree found nothing to do, let the next one prove it cheaply
-    (``engine.live.noop_proof``). Written only from a plan that saw every bot's process."""
-    plan, live = live_plan.plan, live_plan.live
-    if plan.has_changes or live_plan.inputs is None or live.unanswered or plan.baseline.revision is None:
-        return False
-    if set(live.inspected) != set(live.containers):
-        return False
-    seen = {
-        name: UnitSeen(listed, live.inspected[name], tuple(sorted(
-            b.name for b in live.bots.values() if b.container == name and b.enabled)) if listed.labels.get(Labels.POOL) else ())
-        for name, listed in live.containers.items()
-    }
-    secrets = _secret_inputs(live_plan.target)
-    if secrets is None:
-        return False
-    inputs = dataclasses.replace(live_plan.inputs, secrets=secrets)
-    write_proof(ctx.state_dir, Path(repo).resolve(), ctx.backend.ref, inputs, live.fleet, plan.baseline.revision,
-                ctx.site(live.fleet).noop_facts(seen))
-    return True
-
-
-def _secret_inputs(target: DesiredFleet) -> dict[str, str] | None:
-    """Secret reference → the digest the plan stamped for its value (None: one could not be read)."""
-    found: dict[str, str] = {}
-    for bot in target.bots.values():
-        for name, reference in bot.essence.secrets.items():
-            digest = bot.essence.secret_digests.get(name)
-            if digest is None or digest == UNRESOLVED:
-                return None
-            found[reference] = digest
-    return found
-
-
 def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
-    """The live plan back to a stored revision: its desired fleet exactly, placements included."""
+    """The live plan back to a stored revision: its desired fleet exactly, placements included, on
+    the backend it names (rollback, the watcher's self-heal, the killed-apply finisher)."""
+    from engine.live.liveplan import plan_live
+    from engine.plan.model import Snapshot
+
     stored = ctx.stored_fleet(revision)
     ctx.use(BackendChoice(stored.backend))
     source = Snapshot("revision", f"revision {revision.number}", revision.commit, revision.dirty, revision.number)
@@ -218,13 +147,35 @@ def refusal(live_plan: LivePlan, allow: frozenset[str], backend: BackendRef | No
 
 def remember_origin(ctx: Context, live_plan: LivePlan) -> None:
     """Record which fleet the planned source is applied as (``engine.live.identity``)."""
+    from engine.live.identity import remember_fleet
+
     if live_plan.origin is not None:
         remember_fleet(ctx.state_dir, live_plan.origin, live_plan.target.name)
 
 
+def settled(ctx: Context, live_plan: LivePlan) -> bool:
+    """A plan with nothing to do: its source is this fleet (``remember_origin``), and, for a working
+    tree, the no-op proof is written so that the next plan can say so without compiling (when the
+    context keeps proofs and the plan saw everything a proof rests on). True when one was written."""
+    from engine.live.liveplan import noop_seen, secret_inputs
+    from engine.live.noop_proof import write_proof
+
+    remember_origin(ctx, live_plan)
+    seen = noop_seen(live_plan) if ctx.proofs and live_plan.repo is not None else None
+    secrets = secret_inputs(live_plan.target) if seen is not None else None
+    if seen is None or secrets is None or live_plan.inputs is None or live_plan.repo is None or live_plan.plan.baseline.revision is None:
+        return False
+    inputs = dataclasses.replace(live_plan.inputs, secrets=secrets)
+    write_proof(ctx.state_dir, live_plan.repo, ctx.backend.ref, inputs, live_plan.live.fleet, live_plan.plan.baseline.revision,
+                ctx.site(live_plan.live.fleet).noop_facts(seen))
+    return True
+
+
+# -- apply --------------------------------------------------------------------------------------
+
 def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, message: str = "", event: str = "apply",
                allow: frozenset[str] = frozenset()) -> ApplyOutcome:
-    """Execute a plan, record the revision, check health, roll back if it breaks bots.
+    """Record a new revision for the plan and converge the fleet to it (``converge``).
 
     A health failure is an outcome (rolled_back or failed), not an exception; an error that
     stops the apply marks the revision failed before it propagates. An interrupt (Ctrl-C, a
@@ -233,6 +184,9 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     revision once it is final, and can never change it. A plan ``refusal`` names raises
     ApplyError before anything is recorded or touched.
     """
+    from engine.compile.payload import fleet_to_payload
+    from engine.plan.jsonfmt import plan_as_dict
+
     refused = refusal(live_plan, allow, ctx.backend_ref())
     if refused is not None:
         raise ApplyError(refused)
@@ -245,7 +199,7 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     if live_plan.renamed_from is None:  # a rename is the new name's only once it worked
         remember_origin(ctx, live_plan)
     try:
-        outcome = _converge(ctx, number, live_plan, rollback, message)
+        outcome = converge(ctx, number, live_plan, rollback=rollback, message=message)
         if live_plan.renamed_from is not None and outcome.status is RevisionStatus.APPLIED:
             remember_origin(ctx, live_plan)
     except Exception as exc:
@@ -262,42 +216,62 @@ def _keyed(ctx: Context, live_plan: LivePlan) -> LivePlan:
     """A plan made before the state dir had a key (its first apply) gets its secret digests now.
 
     Without a key nothing was applied from this state dir, so nothing runs that the digests could
-    change the plan for: only what the records and the revision will keep changes."""
+    change the plan for: only what the records and the revision will keep change."""
+    from engine.live.hostfacts import stamp_host_facts
+    from engine.live.secret_values import load_or_create_key
+
     if live_plan.keyed:
         return live_plan
     target = stamp_host_facts(live_plan.target, load_or_create_key(ctx.state_dir), ctx.environ_now(), live_plan.uids)
     return dataclasses.replace(live_plan, target=target, keyed=True)
 
 
-def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, message: str) -> ApplyOutcome:
-    target, store = live_plan.target, ctx.store()
-    site = _site_for(ctx, live_plan)
-    with stage("drain"):
-        drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait)
-    plan = without(live_plan.plan, drained.postponed, live_plan.live, target)
-    if drained.postponed:
-        message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(drained.postponed.items())])
+def converge(ctx: Context, number: int, live_plan: LivePlan, *, rollback: bool = True, message: str = "", record: bool = True,
+             drain: bool = True, wait: float | None = None, announce: Callable[[Plan], None] | None = None) -> ApplyOutcome:
+    """Drain, execute the plan, run the health gate on the bots it (re)started; with ``record``,
+    finish revision ``number`` applied, or roll it back when the gate fails (``gate``).
+
+    Every change to a fleet goes through here: apply and ``rollback`` (a new revision), the
+    rollback a failed gate begins (``record=False``, no ``drain``: going back never waits on
+    trades), and the watcher's self-heal (``record=False``, ``wait=0``: a dead bot is not trading;
+    it says what it repairs through ``announce``, which hears the plan about to run). A drain that
+    times out postpones that bot's changes (``postponed``); the rest runs. Without ``record`` an
+    unhealthy bot is reported in the outcome's health, never rolled back here, and a HealthError
+    (moved bots that never answered) propagates."""
+    from engine.live.drain import drain as drain_trades
+    from engine.live.drain import without
+    from engine.live.executor import ExecutionResult, Executor
+
+    target, store = live_plan.target, ctx.store() if record else None
+    plan, postponed = live_plan.plan, {}
+    if drain:
+        with stage("drain"):
+            postponed = drain_trades(ctx.ports.bot_api, plan, live_plan.live, target, ctx.progress,
+                                     wait=ctx.drain_wait if wait is None else wait).postponed
+        plan = without(plan, postponed, live_plan.live, target)
+    if postponed:
+        message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(postponed.items())])
+    if announce is not None:
+        announce(plan)
     try:
         with stage("execute plan"):
-            result = Executor(ctx.ports, site, ctx.materials(target.name, writable=True), target, live_plan.live, number,
-                              ctx.progress).run(plan)
-        store.set_phase(number, HEALTH_WAIT)
+            result = Executor(ctx.ports, _site_for(ctx, live_plan), ctx.materials(target.name, writable=True), target, live_plan.live,
+                              number, ctx.progress).run(plan) if plan.changes else ExecutionResult()
+        if store is not None:
+            store.set_phase(number, HEALTH_WAIT)
         with stage("health checks"):
             health = check_health(ctx, target, result.check_bots, result.start, result.refused)
     except HealthError as exc:
+        if store is None:
+            raise
         return roll_back(ctx, number, target, rollback, str(exc), {})
-    sick = policy.unhealthy(health)
-    if sick:
-        detail = ", ".join(f"{h.bot}: {h.detail}" for h in sick)
-        for h in sick:
-            if h.log:
-                ctx.progress(f"{h.bot}: last {len(h.log)} log lines:")
-                for line in h.log:
-                    ctx.progress(f"  | {line}")
-        return roll_back(ctx, number, target, rollback, f"{len(sick)} bot(s) unhealthy: {detail}", health)
-    store.finish(number, RevisionStatus.APPLIED, message)
-    postponed = f"; postponed until their trades close: {', '.join(sorted(drained.postponed))}" if drained.postponed else ""
-    return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{postponed}", drained.postponed)
+    if store is not None:
+        failed = gate(ctx, number, target, health, rollback=rollback)
+        if failed is not None:
+            return failed
+        store.finish(number, RevisionStatus.APPLIED, message)
+    waits = f"; postponed until their trades close: {', '.join(sorted(postponed))}" if postponed else ""
+    return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{waits}", postponed, plan.changes)
 
 
 def _site_for(ctx: Context, live_plan: LivePlan) -> Site:
@@ -308,11 +282,36 @@ def _site_for(ctx: Context, live_plan: LivePlan) -> Site:
     return site
 
 
+# -- health and rollback ----------------------------------------------------------------------------
+
+def gate(ctx: Context, number: int, target: DesiredFleet, health: dict[str, BotHealth], *, rollback: bool,
+         why: str = "") -> ApplyOutcome | None:
+    """The verdict on revision ``number``: None when every checked bot is healthy; else the sick
+    bots' last log lines are shown and the revision is rolled back (``roll_back``; failed where
+    rollback is off), and that is the outcome. ``why`` opens the reason (a killed apply's: "interrupted, then ")."""
+    from engine.live import policy
+
+    sick = policy.unhealthy(health)
+    if not sick:
+        return None
+    for h in sick:
+        if h.log:
+            ctx.progress(f"{h.bot}: last {len(h.log)} log lines:")
+            for line in h.log:
+                ctx.progress(f"  | {line}")
+    detail = ", ".join(f"{h.bot}: {h.detail}" for h in sick)
+    return roll_back(ctx, number, target, rollback, f"{why}{len(sick)} bot(s) unhealthy: {detail}", health)
+
+
 def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None,
                  refused: Mapping[str, str] | None = None) -> dict[str, BotHealth]:
     """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout; a
     bot whose process or container dies fails at once, with this run's last log lines (``start``:
     where they begin, from the executor); one supervisord ``refused`` to start fails with its reason."""
+    from engine.live.health import BotHealth, HealthTarget, wait_healthy
+    from engine.live.processes import ProcessWatch
+    from engine.live.trading import LOOP_WINDOW, wait_trading
+
     failed_to_start = {b: BotHealth(b, False, "supervisord could not start it", 0.0, (f"supervisord: {why}",))
                        for b, why in sorted((refused or {}).items()) if b in bots}
     bots = bots - set(failed_to_start)
@@ -349,26 +348,25 @@ def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, r
     """Revision ``number`` failed its health gate: restore the newest healthy one before it (unless
     rollback is off), and finish the revision as rolled back or failed. ``details``: the failure
     per bot when ``health`` no longer has it (a rollback a killed apply had begun)."""
+    from engine.live import policy
+
     store = ctx.store()
     if details is None:
         details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
     previous = policy.rollback_target(store, target.name, before=number)
-    refusal = policy.rollback_refusal(target.settings, rollback, previous)
-    if refusal is not None or previous is None:
-        note = f"{reason}; not rolled back: {refusal}"
+    refused = policy.rollback_refusal(target.settings, rollback, previous)
+    if refused is not None or previous is None:
+        note = f"{reason}; not rolled back: {refused}"
         store.finish(number, RevisionStatus.FAILED, note, details)
         return ApplyOutcome(number, RevisionStatus.FAILED, health, f"revision {number} failed its health checks ({note})")
     ctx.progress(f"health checks failed ({reason}); rolling back to revision {previous.number}")
     store.set_phase(number, ROLLING_BACK, reason, details)  # killed from here on, the next run finishes this rollback
-    back = plan_revision(ctx, previous)
     try:
-        result = Executor(ctx.ports, ctx.site(target.name), ctx.materials(target.name, writable=True), back.target, back.live,
-                          previous.number, ctx.progress).run(back.plan)
-        after = check_health(ctx, back.target, result.check_bots, result.start, result.refused)
+        restored = converge(ctx, previous.number, plan_revision(ctx, previous), record=False, drain=False)
     except FleetopsError as exc:
         store.finish(number, RevisionStatus.FAILED, f"{reason}; rollback to {previous.number} failed: {exc}", details)
         raise ApplyError(f"revision {number} failed ({reason}) and the rollback to revision {previous.number} failed too: {exc}") from exc
-    still_sick = [h.bot for h in policy.unhealthy(after)]
+    still_sick = [h.bot for h in policy.unhealthy(restored.health)]
     note = f"; after rollback still unhealthy: {', '.join(still_sick)}" if still_sick else ""
     store.finish(number, RevisionStatus.ROLLED_BACK, f"{reason}; rolled back to revision {previous.number}{note}", details)
     return ApplyOutcome(number, RevisionStatus.ROLLED_BACK, health,
@@ -377,6 +375,8 @@ def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, r
 
 def _notify(ctx: Context, target: DesiredFleet, number: int, kind: str) -> None:
     """Tell the fleet's hooks how the revision ended; a hook can never change that outcome."""
+    from engine.live.notify import send_event
+
     if target.settings is None or not target.settings.notify:
         return
     try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from engine.context import Context
 from engine.errors import ApplyError, HealthError
-from engine.flow import check_health, plan_revision, roll_back
+from engine.flow import check_health, gate, plan_revision, roll_back
 from engine.live import policy
 from engine.live.health import BotHealth
 from engine.live.observe import observe
@@ -74,15 +74,9 @@ def finish_interrupted(ctx: Context, *, rollback: bool = True) -> Finished | Non
     ctx.progress(f"revision {number} was interrupted (its apply stopped part-way); checking the {len(changed)} bot(s) it changed: "
                  + ", ".join(changed))
     health = check_health(ctx, target, set(changed))
-    sick = policy.unhealthy(health)
-    if sick:
-        for h in (h for h in sick if h.log):
-            ctx.progress(f"{h.bot}: last {len(h.log)} log lines:")
-            for line in h.log:
-                ctx.progress(f"  | {line}")
-        reason = f"interrupted, then {len(sick)} bot(s) unhealthy: " + ", ".join(f"{h.bot}: {h.detail}" for h in sick)
-        outcome = roll_back(ctx, number, target, rollback, reason, health)
-        return Finished(store.get(number), outcome.status, outcome.message, health)
+    failed = gate(ctx, number, target, health, rollback=rollback, why="interrupted, then ")
+    if failed is not None:
+        return Finished(store.get(number), failed.status, failed.message, health)
     if not plan_revision(ctx, revision).plan.has_changes:
         message = f"interrupted after every change was made; the next run checked its {len(changed)} changed bot(s): healthy"
         store.finish(number, RevisionStatus.APPLIED, message)

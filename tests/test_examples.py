@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.demo_repo import build_demo_repo
-from engine.flow import compile_at
+from engine.offline import compile_at
 from tests.conftest import ROOT, Run
 from tests.test_render import FREQTRADE_PYTHON
 

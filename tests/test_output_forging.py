@@ -8,7 +8,7 @@ from pathlib import Path
 
 import git
 
-from engine.flow import offline_plan
+from engine.offline import offline_plan
 from engine.plan.markdown import plan_to_markdown
 from engine.plan.text import plan_to_text
 from tests.conftest import Run

@@ -8,7 +8,7 @@ import git
 
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.compile.render import render_fleet
-from engine.flow import compile_at
+from engine.offline import compile_at
 from engine.plan.diff import plan_fleets
 
 

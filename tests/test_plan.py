@@ -9,7 +9,7 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.flow import offline_plan
+from engine.offline import offline_plan
 from engine.plan.jsonfmt import plan_to_json
 from engine.plan.markdown import plan_to_markdown
 from engine.plan.model import Plan

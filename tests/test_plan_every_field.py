@@ -11,7 +11,7 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.flow import offline_plan
+from engine.offline import offline_plan
 from engine.spec.models import KIND_MODELS
 from tests.support.repos import edit
 

@@ -19,8 +19,8 @@ import git
 import pytest
 
 from engine.compile.render import render_fleet
-from engine.flow import compile_at
 from engine.live.secrets import secrets_document
+from engine.offline import compile_at
 from tests.conftest import ROOT, Run
 from tests.support.repos import edit
 

@@ -1,6 +1,6 @@
 """One exchange account, one running bot: nothing starts a bot whose account trades in another fleet.
 
-Called by the flow for every live plan that (re)starts a bot with an exchange key. Two processes
+Called by the live plan (``engine.live.liveplan``) for every plan that (re)starts a bot with an exchange key. Two processes
 on one account each believe they own its balance and its open orders; two
 copies of one bot (the same fleet applied under two names, say) cancel and duplicate each other's
 orders. An account is ``engine.compile.container.account_of``: a digest of the exchange and the
@@ -20,9 +20,9 @@ from engine.backend.records import AppliedBot
 from engine.compile.container import account_of
 from engine.compile.desired import DesiredFleet
 from engine.naming import Labels, parse_accounts
-from engine.plan.model import Action, Change, Plan, Risk
+from engine.plan.model import Action, Change, Risk, RiskNote
 
-__all__ = ["Conflict", "account_conflicts", "starting_bots", "with_account_conflicts"]
+__all__ = ["Conflict", "account_conflicts", "conflict_notes", "starting_bots"]
 
 _STARTS_BOT = frozenset({Action.CREATE, Action.MOVE, Action.START, Action.RESTART, Action.RELOAD})
 _STARTS_CONTAINER = frozenset({Action.CREATE, Action.REPLACE, Action.START, Action.RESTART})
@@ -43,10 +43,10 @@ class Conflict:
                 f"'{self.other_bot}' of fleet '{self.fleet}' trades on this Docker engine (container {self.container})")
 
 
-def starting_bots(plan: Plan, target: DesiredFleet) -> set[str]:
-    """Enabled bots of ``target`` whose process the plan starts: by their own change or their container's."""
-    bots = {c.name for c in plan.changes if c.kind == "bot" and c.action in _STARTS_BOT and c.name in target.bots}
-    for change in plan.changes:
+def starting_bots(changes: tuple[Change, ...], target: DesiredFleet) -> set[str]:
+    """Enabled bots of ``target`` whose process the changes start: by their own change or their container's."""
+    bots = {c.name for c in changes if c.kind == "bot" and c.action in _STARTS_BOT and c.name in target.bots}
+    for change in changes:
         if change.kind == "container" and change.action in _STARTS_CONTAINER and change.name in target.containers:
             bots.update(target.containers[change.name].bots)
     return {b for b in bots if target.bots[b].essence.enabled}
@@ -85,16 +85,14 @@ def _accounts_in(site: Site, listed: ListedUnit, wanted: set[str]) -> dict[str, 
     return found
 
 
-def with_account_conflicts(plan: Plan, target: DesiredFleet, conflicts: list[Conflict]) -> Plan:
-    """The plan with each conflicting bot's start marked high risk, naming the other fleet."""
-    if not conflicts:
-        return plan
+def conflict_notes(changes: tuple[Change, ...], target: DesiredFleet, conflicts: list[Conflict]) -> dict[str, RiskNote]:
+    """Each change that starts a conflicting bot, marked high risk naming the other fleet, by address."""
     by_bot: dict[str, list[Conflict]] = {}
     for conflict in conflicts:
         by_bot.setdefault(conflict.bot, []).append(conflict)
-    own = {c.name for c in plan.changes if c.kind == "bot"}
-    changes = []
-    for change in plan.changes:
+    own = {c.name for c in changes if c.kind == "bot"}
+    found: dict[str, RiskNote] = {}
+    for change in changes:
         if change.kind == "bot":
             hits = by_bot.get(change.name, [])
         elif change.kind == "container" and change.name in target.containers:
@@ -102,8 +100,7 @@ def with_account_conflicts(plan: Plan, target: DesiredFleet, conflicts: list[Con
         else:
             hits = []
         if hits:
-            notes = tuple(f"its exchange account already trades in fleet '{c.fleet}' (bot {c.other_bot}, container {c.container}); "
-                          f"apply refuses to start {c.bot} while that runs" for c in hits)
-            change = Change(change.address, change.action, change.reason, Risk.HIGH, change.diff, (*notes, *change.risk_notes))
-        changes.append(change)
-    return plan.with_changes(tuple(changes))
+            found[change.address] = RiskNote(Risk.HIGH, tuple(
+                f"its exchange account already trades in fleet '{c.fleet}' (bot {c.other_bot}, container {c.container}); "
+                f"apply refuses to start {c.bot} while that runs" for c in hits), first=True)
+    return found

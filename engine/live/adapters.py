@@ -12,9 +12,7 @@ from pathlib import Path
 
 from engine.backend.port import BackendChoice, BackendRef
 from engine.backend.registry import BackendOptions, open_backend, reference
-from engine.live.botapi import HttpBotApi
 from engine.live.ports import Ports
-from engine.live.probe import HttpProbe
 
 __all__ = ["RealConnector", "real_ports"]
 
@@ -29,6 +27,9 @@ class RealConnector:
         return reference(choice, self.options)
 
     def connect(self, choice: BackendChoice) -> Ports:
+        from engine.live.botapi import HttpBotApi  # HTTP and the bots' credentials only once a stage talks to bots
+        from engine.live.probe import HttpProbe
+
         return Ports(backend=open_backend(choice, self.options), probe=HttpProbe(), bot_api=HttpBotApi(self.options.state_dir))
 
 

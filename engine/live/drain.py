@@ -1,13 +1,14 @@
 """Changes that respect open positions: ask a bot for its open trades before disrupting it.
 
-Used by the flow, twice. For a live plan, ``open_trades`` asks every bot the plan will restart,
-reload, move, stop or remove (directly, or through its container) how many trades it holds, so
-the plan can show them and rate a restart with open live-money trades, and any delete of a bot
-holding trades, high risk. Before executing, ``drain`` applies each bot's ``on_change`` policy
-(a live bot being deleted always drains: nothing manages its trades after it): a ``drain`` bot with open trades
-gets ``POST /api/v1/stopbuy`` (no new entries) and the change waits up to its ``drain_timeout``
-for the trades to close; if they do not, that bot's change is postponed — the bot keeps running
-and trading normally again (``reload_config`` resets stopbuy) — and the next apply tries again.
+Used twice. For a live plan (``engine.live.liveplan``), ``trade_notes`` asks every bot the plan
+will restart, reload, move, stop or remove (directly, or through its container) how many trades
+it holds: a named part of the live plan, shown with the changes, rating a restart with open
+live-money trades, and any delete of a bot holding trades, high risk. Before executing
+(``engine.flow.converge``), ``drain`` applies each bot's ``on_change`` policy (a live bot being
+deleted always drains: nothing manages its trades after it): a ``drain`` bot with open trades gets
+``POST /api/v1/stopbuy`` (no new entries) and the change waits up to its ``drain_timeout`` for the
+trades to close; if they do not, that bot's change is postponed — the bot keeps running and
+trading normally again (``reload_config`` resets stopbuy) — and the next apply tries again.
 """
 
 from __future__ import annotations
@@ -20,17 +21,17 @@ from dataclasses import dataclass
 from engine.compile.desired import DesiredFleet
 from engine.live.observe import LiveFleet
 from engine.live.ports import BotApiPort
-from engine.plan.model import Action, Change, Plan, Risk
+from engine.plan.model import Action, Change, Plan, Risk, RiskNote
 
-__all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "with_open_trades", "without"]
+__all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "trade_notes", "without"]
 
 DISRUPTIVE = frozenset({Action.RELOAD, Action.RESTART, Action.MOVE, Action.STOP, Action.DELETE, Action.REPLACE})
 
 
-def affected_bots(plan: Plan, live: LiveFleet) -> dict[str, str]:
-    """Running bots the plan disrupts → the address of the change that does it."""
+def affected_bots(changes: tuple[Change, ...], live: LiveFleet) -> dict[str, str]:
+    """Running bots the changes disrupt → the address of the change that does it."""
     affected: dict[str, str] = {}
-    for change in plan.changes:
+    for change in changes:
         if change.action not in DISRUPTIVE:
             continue
         if change.kind == "bot" and change.name in live.bots:
@@ -47,10 +48,10 @@ def open_trades(api: BotApiPort, live: LiveFleet, bots: list[str]) -> dict[str, 
 
     def ask(bot: str) -> tuple[str, int | None]:
         running = live.bots[bot]
-        address = live.ip_of(running.container)
-        if address is None or running.record is None:
+        where = live.address_of(bot)
+        if where is None:
             return bot, None
-        answer = api.call(live.fleet_of(running.container), bot, address, running.record.placement.port, "GET", "count")
+        answer = api.call(live.fleet_of(running.container), bot, *where, "GET", "count")
         current = answer.data.get("current") if isinstance(answer.data, dict) else None
         return bot, current if isinstance(current, int) and not isinstance(current, bool) and current >= 0 else None
 
@@ -60,35 +61,33 @@ def open_trades(api: BotApiPort, live: LiveFleet, bots: list[str]) -> dict[str, 
         return dict(pool.map(ask, sorted(bots)))
 
 
-def with_open_trades(plan: Plan, live: LiveFleet, api: BotApiPort) -> tuple[Plan, dict[str, int | None]]:
-    """The plan with each disruptive change's open trades in its risk notes (live money: high risk)."""
-    affected = affected_bots(plan, live)
+def trade_notes(changes: tuple[Change, ...], live: LiveFleet, api: BotApiPort) -> tuple[dict[str, RiskNote], dict[str, int | None]]:
+    """Each disruptive change's open trades as a risk note (live money: high risk), by address; and
+    the open trades of every bot the changes disrupt (None: it did not say)."""
+    affected = affected_bots(changes, live)
     counts = open_trades(api, live, list(affected))
     held = {b: n for b, n in counts.items() if n}
     if not held:
-        return plan, counts
-    own = {c.name: c.address for c in plan.changes if c.kind == "bot" and c.action in DISRUPTIVE}
+        return {}, counts
+    own = {c.name: c.address for c in changes if c.kind == "bot" and c.action in DISRUPTIVE}
     noted = {b: own.get(b, address) for b, address in affected.items()}  # a bot's own change first, else its container's
-    deleted = {c.name for c in plan.changes if c.kind == "bot" and c.action is Action.DELETE}
-    changes = []
-    for change in plan.changes:
+    deleted = {c.name for c in changes if c.kind == "bot" and c.action is Action.DELETE}
+    found: dict[str, RiskNote] = {}
+    for change in changes:
         bots = sorted(b for b, address in noted.items() if address == change.address and b in held)
         if not bots:
-            changes.append(change)
             continue
         live_money = [b for b in bots if live.bots[b].record is not None and not live.bots[b].record.essence.dry_run]  # type: ignore[union-attr]
         notes = tuple(f"{b} holds {held[b]} open trade{'s' * (held[b] != 1)}" for b in bots)
-        risk = change.risk
+        risk = Risk.MEDIUM
         if live_money:
             risk = Risk.HIGH
             notes = (f"{change.action.value} with open live-money trades ({', '.join(live_money)})", *notes)
-        elif risk < Risk.MEDIUM:
-            risk = Risk.MEDIUM
         if any(b in deleted for b in bots):  # after a delete, no bot manages those trades any more
             risk = Risk.HIGH
             notes = ("deletes a bot that holds open trades; it drains first when its on_change is drain or it trades live", *notes)
-        changes.append(Change(change.address, change.action, change.reason, risk, change.diff, (*change.risk_notes, *notes)))
-    return plan.with_changes(tuple(changes)), counts
+        found[change.address] = RiskNote(risk, notes)
+    return found, counts
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ class Drained:
 def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, progress: Callable[[str], None], *,
           wait: float | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Drained:
     """Drain every affected ``drain`` bot that holds trades; ``wait`` caps each bot's drain_timeout."""
-    affected = affected_bots(plan, live)
+    affected = affected_bots(plan.changes, live)
     draining = []
     for bot in affected:
         essence = target.bots[bot].essence if bot in target.bots else live.bots[bot].record.essence  # type: ignore[union-attr]
@@ -115,9 +114,10 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
 
     def one(bot: str, timeout: float) -> None:
         running = live.bots[bot]
-        address, port = live.ip_of(running.container), running.record.placement.port  # type: ignore[union-attr]
+        where = live.address_of(bot)
+        assert where is not None  # asked for its trades a moment ago: it answered there
+        address, port = where
         fleet = live.fleet_of(running.container)
-        assert address is not None
         progress(f"draining {bot}: {counts[bot]} open trade(s); no new entries (stopbuy), waiting up to {timeout:.0f} s")
         api.call(fleet, bot, address, port, "POST", "stopbuy")
         deadline = clock() + timeout
@@ -149,7 +149,7 @@ def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: Desi
     that container (those wait with it; the next apply plans them again)."""
     if not postponed:
         return plan
-    held = {address for bot, address in affected_bots(plan, live).items() if bot in postponed}
+    held = {address for bot, address in affected_bots(plan.changes, live).items() if bot in postponed}
     if target is not None:
         created = {c.name for c in plan.changes if c.kind == "container" and c.action in (Action.CREATE, Action.REPLACE)}
         waiting = {target.bots[b].container for b in postponed if b in target.bots and target.bots[b].container in created

@@ -1,24 +1,53 @@
-"""Changes that only live state can show, added to a live plan as repairs.
+"""Drift: changes that only live state can show, kept as a named part of a live plan (its repairs).
 
-Called by the flow after ``plan_fleets`` when the baseline is live Docker. Specs did not
-change, so these are repairs: a container stopped by hand (start), a bot process that died
-(restart), a pool whose supervisord does not answer (restart the container: its bots' states
-are unknown, and "No changes" would be a lie), a bot or container whose record does not parse
-(re-apply it). Repairs are skipped where the plan already recreates or restarts the thing.
+Called by the live plan (``engine.live.liveplan``) after ``plan_fleets`` diffed the specs against
+the live baseline. Specs did not change, so these are repairs: a unit stopped by hand (start), a
+bot process that died (restart), a pool whose process manager does not answer (restart the unit:
+its bots' states are unknown, and "No changes" would be a lie), a bot or unit whose record does
+not parse (re-apply it), a second copy of a bot (a move cut short). Repairs are skipped where
+the plan already recreates or restarts the thing. ``Repairs`` is the part; the printed plan is
+composed from the parts once (``liveplan.compose``), never rewritten stage by stage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from engine.backend.records import Unreadable
 from engine.compile.desired import DesiredFleet
 from engine.live.observe import LiveFleet
-from engine.plan.model import Action, Change, Plan, Risk
+from engine.plan.model import Action, Change, Risk
 
-__all__ = ["with_drift"]
+__all__ = ["Repairs", "drift_repairs"]
 
 
-def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
-    touched = {c.address for c in plan.changes}
+@dataclass(frozen=True)
+class Repairs:
+    """What drifted, as changes: ``added`` beside the planned ones, ``replacing`` the planned change
+    at the same address (a record that does not parse is re-applied whatever the specs say)."""
+
+    added: tuple[Change, ...] = ()
+    replacing: Mapping[str, Change] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """Every repair, in plan order: the drift being repaired, shown apart from what the specs change."""
+        return tuple(sorted((*self.added, *self.replacing.values()), key=Change.sort_key))
+
+    def applied_to(self, changes: tuple[Change, ...]) -> tuple[Change, ...]:
+        """``changes`` with these repairs: replaced in place, added in plan order."""
+        if not self.added and not self.replacing:
+            return changes
+        planned = {c.address for c in changes}
+        kept = tuple(self.replacing.get(c.address, c) for c in changes)
+        extra = tuple(r for address, r in self.replacing.items() if address not in planned)
+        return tuple(sorted(kept + self.added + extra, key=Change.sort_key))
+
+
+def drift_repairs(changes: tuple[Change, ...], live: LiveFleet, target: DesiredFleet) -> Repairs:
+    """The repairs of what drifted in ``live`` from ``target``, beside the planned ``changes``."""
+    touched = {c.address for c in changes}
     repairs: list[Change] = []
     replaced: dict[str, Change] = {}
     for name, listed in live.containers.items():
@@ -61,13 +90,9 @@ def with_drift(plan: Plan, live: LiveFleet, target: DesiredFleet) -> Plan:
             continue
         if desired is None or not bot.dead or address in touched:
             continue
-        restarted = {c.address for c in plan.changes + tuple(repairs)
+        restarted = {c.address for c in changes + tuple(repairs)
                      if c.action in (Action.CREATE, Action.REPLACE, Action.START, Action.RESTART)}
         if f"container/{desired.container}" in restarted or desired.container != bot.container:
             continue  # the container's own change (re)starts the bot
         repairs.append(Change(address, Action.RESTART, f"bot process is {bot.process}; restarting it", Risk.LOW))
-    if not repairs and not replaced:
-        return plan
-    kept = tuple(replaced.pop(c.address, c) for c in plan.changes)
-    changes = tuple(sorted(kept + tuple(repairs) + tuple(replaced.values()), key=Change.sort_key))
-    return plan.with_changes(changes)
+    return Repairs(tuple(repairs), replaced)

@@ -1,6 +1,7 @@
 """Unit settings changed by hand, as repairs of a live plan: set back in place, or the unit recreated.
 
-Called by the flow after ``with_drift``, for live plans (apply, rollback, the watcher's heal).
+Called by the live plan (``engine.live.liveplan``) after the other drift, for every live plan
+(apply, rollback, the watcher's heal); what it returns is part of the plan's drift (``Repairs``).
 Each managed unit that the plan does not already recreate is compared by its backend with what
 the backend would create from the target (``Units.settings_drift``: limits, restart policy,
 image, labels, networks, mounts for Docker). What the backend can set back in place is repaired
@@ -14,21 +15,22 @@ import dataclasses
 from engine.backend.port import Site
 from engine.compile.container import container_definition
 from engine.compile.desired import DesiredFleet
+from engine.live.drift import Repairs
 from engine.live.observe import LiveFleet
-from engine.plan.model import Action, Change, Plan, Risk
+from engine.plan.model import Action, Change, Risk
 
-__all__ = ["with_settings_drift"]
+__all__ = ["settings_repairs"]
 
 _RECREATED = frozenset({Action.CREATE, Action.REPLACE, Action.DELETE})
 
 
-def with_settings_drift(plan: Plan, live: LiveFleet, target: DesiredFleet, site: Site) -> Plan:
-    """The plan plus a repair of every container whose settings were changed by hand.
+def settings_repairs(prior: tuple[Change, ...], live: LiveFleet, target: DesiredFleet, site: Site) -> Repairs:
+    """A repair of every unit whose settings were changed by hand, beside the ``prior`` changes (the diff's and the other drift's).
 
-    A container the plan creates, recreates or deletes anyway is left alone; one it starts,
-    restarts or rewrites gets the in-place repair folded into that change (the executor sets
-    settings back before it acts), or is recreated when the drift needs it."""
-    changes = {c.address: c for c in plan.changes}
+    A unit the plan creates, recreates or deletes anyway is left alone; one it starts, restarts or
+    rewrites gets the in-place repair folded into that change (the executor sets settings back
+    before it acts), or is recreated when the drift needs it."""
+    changes = {c.address: c for c in prior}
     for name, inspected in sorted(live.inspected.items()):
         container = target.containers.get(name)
         address = f"container/{name}"
@@ -49,6 +51,6 @@ def with_settings_drift(plan: Plan, live: LiveFleet, target: DesiredFleet, site:
             bots = len(container.bots)
             changes[address] = Change(address, Action.REPLACE, f"changed by hand ({fields}); recreates it ({bots} bot{'s' * (bots != 1)})",
                                       Risk.MEDIUM, drift.diff, (f"restarts {bots} bot{'s' * (bots != 1)}",))
-    if len(changes) == len(plan.changes) and all(changes[c.address] is c for c in plan.changes):
-        return plan
-    return plan.with_changes(tuple(sorted(changes.values(), key=Change.sort_key)))  # plan-wide risks stay
+    before = {c.address: c for c in prior}
+    return Repairs(tuple(c for a, c in sorted(changes.items()) if a not in before),
+                   {a: c for a, c in sorted(changes.items()) if a in before and c is not before[a]})

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, Literal
 
-__all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "BackendRef", "Change", "FieldDiff", "Plan", "PlanRisk", "Risk", "Snapshot", "WalletUsage"]
+__all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "BackendRef", "Change", "FieldDiff", "Plan", "PlanRisk", "Risk", "RiskNote", "Snapshot",
+           "WalletUsage"]
 
 ADDRESS_KINDS = ("fleet", "wallet", "pool", "container", "bot")
 """Address kinds in the order plans list them."""
@@ -118,6 +119,21 @@ class Change:
 
     def sort_key(self) -> tuple[int, str]:
         return (ADDRESS_KINDS.index(self.kind), self.name)
+
+
+@dataclass(frozen=True)
+class RiskNote:
+    """What a fact of the live side adds to one change's risk: at least ``risk``, and ``notes`` shown
+    with its own (``first``: before them). Open trades and exchange accounts another fleet trades
+    are such facts (``engine.live.drain``, ``engine.live.accounts``)."""
+
+    risk: Risk
+    notes: tuple[str, ...]
+    first: bool = False
+
+    def on(self, change: Change) -> Change:
+        notes = (*self.notes, *change.risk_notes) if self.first else (*change.risk_notes, *self.notes)
+        return Change(change.address, change.action, change.reason, max(change.risk, self.risk), change.diff, notes)
 
 
 @dataclass(frozen=True)

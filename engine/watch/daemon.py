@@ -19,18 +19,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from engine.check import require_accepted
-from engine.compile.desired import compile_fleet
 from engine.context import Context
 from engine.errors import FleetopsError, SourceError, SpecError, StateError
-from engine.flow import apply_plan, plan_live, remember_origin
+from engine.flow import apply_plan, plan_commit, settled
 from engine.live import policy
 from engine.live.identity import origin_of_remote
 from engine.live.store import RevisionStatus, apply_lock
 from engine.naming import dedicated_container_name
-from engine.plan.model import PlanRisk, Snapshot
+from engine.plan.model import PlanRisk
 from engine.resume import Finished, finish_interrupted
-from engine.spec.load import load_fleet
 from engine.status import other_fleets, summarize
 from engine.watch.guard import FlapGuard
 from engine.watch.heal import DriftConfirmer, heal
@@ -234,27 +231,23 @@ class Watcher:
         if finished is not None and finished.failed and finished.revision.commit == sha:  # this commit's killed apply
             result = "rolled_back" if finished.status is RevisionStatus.ROLLED_BACK else "failed"
             return result, finished.revision.number, finished.message, result
-        try:
-            loaded = load_fleet(self.mirror.path, sha, cache=self.ctx.parse_cache,
-                                warn=lambda w: self.log(str(w), event="warning", level="warn", commit=sha))
-            if self.ctx.freqtrade_check is not None:  # a config FreqTrade would refuse quarantines the commit like a bad spec
-                require_accepted(loaded.spec, compile_fleet(loaded.spec), self.ctx.freqtrade_check)
+        try:  # the same plan as `fleetops apply`'s: a config FreqTrade would refuse quarantines the commit like a bad spec
+            live_plan = plan_commit(self.ctx, self.mirror.path, sha, branch=self.options.branch, origin=self.origin, proof=False,
+                                    warn=lambda w: self.log(str(w), event="warning", level="warn", commit=sha))
         except (SpecError, SourceError) as exc:
             first = str(exc).splitlines()[0] + (f" (+{len(exc.problems) - 1} more)" if isinstance(exc, SpecError) and len(exc.problems) > 1 else "")
             return "invalid", None, first, "invalid"
-        fleet = loaded.spec.fleet.name
+        fleet = live_plan.target.name
         for old in self.mirror.between(self.queue.applied, sha):
             if self.journal.get(old) is None:
                 self.journal.record(old, fleet, self.options.branch, "superseded", f"{sha[:12]} was applied in its place")
-        source = Snapshot("ref", self.options.branch, sha)
-        live_plan = plan_live(self.ctx, fleet, lambda prior: compile_fleet(loaded.spec, prior), source, origin=self.origin)
         allowed = self.mirror.allowances(sha)
         refused = [r for r in live_plan.plan.plan_risks if r.kind not in allowed]
         if refused:
             return "refused", None, _refused(refused), refused[0].kind.replace("-", "_")
         self.fleet = fleet  # only now: a refused rename leaves the watcher healing the fleet that runs
         if not live_plan.plan.changes:
-            remember_origin(self.ctx, live_plan)
+            settled(self.ctx, live_plan)
             return "unchanged", None, "", ""
         outcome = apply_plan(self.ctx, live_plan, rollback=True, message=f"watch: {subject}"[:200], allow=allowed)
         self.guard.forget_pids()

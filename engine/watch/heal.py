@@ -1,28 +1,28 @@
 """Self-heal between commits: bring the fleet back to its last applied revision, never a newer one.
 
 Called by the daemon every ``--resync`` seconds and at once after a Docker ``die``/``stop``.
-It plans the last applied revision against live Docker (``flow.plan_revision``): with the specs
+It plans the last applied revision against its backend (``flow.plan_revision``): with the specs
 unchanged, what remains is drift — a container stopped or removed by hand, a bot process that
-died, a record that no longer parses — and executes exactly that, through the executor. A bot
-the flap guard marks failing is stopped and left alone. Repairs are recorded in the journal,
+died, a record that no longer parses, settings changed by hand — and converges exactly that, as
+apply does (``flow.converge``), without a new revision. A bot the flap guard marks failing is
+stopped and left alone. Repairs are recorded in the journal,
 not as revisions: history shows them as repairs of the revision they restore.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.context import Context
 from engine.errors import SupervisorError
-from engine.flow import check_health, plan_revision
+from engine.flow import converge, plan_revision
 from engine.live import policy
-from engine.live.drain import drain, without
-from engine.live.executor import Executor
 from engine.live.observe import LiveFleet
 from engine.naming import Labels
-from engine.plan.model import Action, Change
+from engine.plan.model import Action, Change, Plan
 from engine.watch.guard import FlapGuard
 from engine.watch.journal import Journal
 
@@ -64,7 +64,12 @@ def _bots_of(change: Change, live: LiveFleet) -> list[str]:
 def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_deaths: list[str],
          report: Callable[[str], None], confirmer: DriftConfirmer | None = None) -> tuple[Repair | None, LiveFleet | None]:
     """One self-heal pass, and the live fleet it observed; ``observed_deaths`` are dedicated bots
-    whose container died on its own."""
+    whose container died on its own.
+
+    The running revision is planned against what runs (``flow.plan_revision``); what drifted for
+    long enough (``confirmer``) is converged back (``flow.converge``: no new revision, nothing waits
+    on trades, nothing rolled back). A restart that makes a bot failing (the flap guard's limit) is
+    not made: the bot is stopped instead, after the repairs, and left alone until a new commit."""
     current = policy.current_revision(ctx.read_store(), fleet)
     if current is None:
         return None, None
@@ -85,29 +90,28 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         bots = _bots_of(change, live_plan.live)
         if any(guard.blocked(b) for b in bots) and change.action in (Action.START, Action.RESTART, Action.RELOAD):
             continue
-        allowed.append(change)
         if change.action in (Action.START, Action.RESTART):
-            for bot in bots:
-                if guard.count(bot, f"{change.address} {change.action.value}"):
-                    repair.newly_failing.append(bot)
+            tipped = [b for b in bots if guard.count(b, f"{change.address} {change.action.value}")]
+            repair.newly_failing.extend(tipped)
+            if tipped and set(tipped) == set(bots):
+                continue  # this restart is the one too many: the bot is stopped below instead
+        allowed.append(change)
+    if allowed:
+        def announce(plan: Plan) -> None:
+            for change in plan.changes:
+                report(f"repair: {change.address} {change.action.value} ({change.reason})")
+
+        outcome = converge(ctx, current.number, dataclasses.replace(live_plan, plan=live_plan.plan.with_changes(tuple(allowed))),
+                           record=False, wait=0.0, announce=announce)
+        repair.actions = [f"{c.address} {c.action.value}" for c in outcome.executed]
+        sick = [h.bot for h in outcome.health.values() if not h.healthy]
+        if sick:
+            report(f"after the repair, still not answering: {', '.join(sick)}")
+        if outcome.executed:
+            guard.forget_pids()
     for bot in repair.newly_failing:
         _stop_failing(ctx, live_plan.live, bot, report)
         report(f"bot {bot} is failing ({guard.failing[bot]}); stopped, and not restarted until a new commit is applied")
-    if allowed:
-        plan = live_plan.plan.with_changes(tuple(allowed))
-        held = drain(ctx.ports.bot_api, plan, live_plan.live, live_plan.target, report, wait=0.0).postponed  # never wait on trades here
-        plan = without(plan, held, live_plan.live, live_plan.target)
-        allowed = list(plan.changes)
-    if allowed:
-        for change in allowed:
-            report(f"repair: {change.address} {change.action.value} ({change.reason})")
-        executed = Executor(ctx.ports, ctx.site(fleet), ctx.materials(fleet, writable=True), live_plan.target, live_plan.live,
-                            current.number, ctx.progress).run(plan)
-        repair.actions = [f"{c.address} {c.action.value}" for c in allowed]
-        sick = [h.bot for h in check_health(ctx, live_plan.target, executed.check_bots, executed.start, executed.refused).values() if not h.healthy]
-        if sick:
-            report(f"after the repair, still not answering: {', '.join(sick)}")
-        guard.forget_pids()
     if not repair.actions and not repair.newly_failing:
         return None, live_plan.live
     result = "failing: " + ", ".join(repair.newly_failing) if repair.newly_failing else "repaired"
@@ -116,6 +120,7 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
 
 
 def _stop_failing(ctx: Context, live: LiveFleet, bot: str, report: Callable[[str], None]) -> None:
+    """Stop a failing bot, pool or dedicated alike (``Bots.stop_bot``)."""
     running = live.bots.get(bot)
     if running is None:
         return

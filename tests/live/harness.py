@@ -7,8 +7,10 @@ from pathlib import Path
 
 import git
 
-from engine.flow import ApplyOutcome, Context, LivePlan, apply_plan, plan_specs
+from engine.context import Context
+from engine.flow import ApplyOutcome, apply_plan, plan_commit
 from engine.live.fakes import FakeEngine
+from engine.live.liveplan import LivePlan
 from engine.live.store import RevisionStore
 from engine.resume import finish_interrupted
 from tests.support.repos import edit
@@ -36,7 +38,7 @@ class Harness:
         return Context(self.state, self.engine.ports(self.state), self.progress.append, self.environ)
 
     def plan(self) -> LivePlan:
-        return plan_specs(self.context(), self.root, None)
+        return plan_commit(self.context(), self.root, None, proof=False)
 
     def actions(self) -> list[tuple[str, str]]:
         return [(c.address, c.action.value) for c in self.plan().plan.changes]
@@ -48,7 +50,7 @@ class Harness:
         finished = finish_interrupted(ctx, rollback=rollback)
         if finished is not None and finished.failed:
             return ApplyOutcome(finished.revision.number, finished.status, finished.health, finished.message)
-        return apply_plan(ctx, plan_specs(ctx, self.root, None), rollback=rollback, allow=allow)
+        return apply_plan(ctx, plan_commit(ctx, self.root, None, proof=False), rollback=rollback, allow=allow)
 
     def edit(self, rel: str, old: str, new: str) -> None:
         edit(self.root / rel, old, new)

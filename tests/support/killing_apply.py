@@ -20,8 +20,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine import flow
+from engine.backend.docker import api as docker_api
+from engine.backend.docker import supervisor as supervisor_ctl
 from engine.cli import main
-from engine.live import docker_api, probe, supervisor_ctl
+from engine.live import probe
 
 WHERE = sys.argv[1]
 KILL_AT = int(WHERE.split(":")[-1]) if WHERE != "health" else -1

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine.context import Context
-from engine.flow import apply_plan, plan_specs
+from engine.flow import apply_plan, plan_commit
 from engine.live.fakes import FakeEngine
 from tests.support.bigfleet import make_big_fleet, write_bots
 
@@ -32,13 +32,13 @@ def main() -> None:
     make_big_fleet(root / "repo", bots)
     engine = FakeEngine(images=("fleetops/standin-bot:1",))
     ctx = Context(root / "state", engine.ports(root / "state"), lambda _line: None, {})
-    outcome = apply_plan(ctx, plan_specs(ctx, root / "repo", None))
+    outcome = apply_plan(ctx, plan_commit(ctx, root / "repo", None, proof=False))
     assert outcome.status.value == "applied", outcome.message
     samples = []
     pools = bots // 10
     for i in range(plans):
         write_bots(root / "repo", bots, pools, stoploss_of={i % bots: -0.5 + (i % 997) / 10000})
-        live = plan_specs(ctx, root / "repo", None)
+        live = plan_commit(ctx, root / "repo", None, proof=False)
         assert [c.action.value for c in live.plan.changes] == ["reload"], [c.address for c in live.plan.changes]
         if i % 50 == 49:
             gc.collect()

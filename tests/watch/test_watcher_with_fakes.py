@@ -85,7 +85,7 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     import random
 
     from engine.context import Context
-    from engine.flow import plan_specs
+    from engine.flow import plan_commit
     from engine.live.fakes import FakeEngine
     from tests.watch.conftest import IMAGE
 
@@ -109,7 +109,7 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
         w.watcher.wake_fetch()
     w.until(lambda: w.applied() == pushed[-1], timeout=60, what="the last commit")
     ctx = Context(w.watcher.ctx.state_dir, engine.ports(w.watcher.ctx.state_dir), lambda _l: None, {})
-    assert plan_specs(ctx, origin.root, None).plan.changes == ()  # the fleet is exactly the last commit
+    assert plan_commit(ctx, origin.root, None, proof=False).plan.changes == ()  # the fleet is exactly the last commit
     journal = Journal(w.watcher.ctx.state_dir)
     statuses = {sha: journal.get(sha).status for sha in [first, *pushed]}  # type: ignore[union-attr]
     assert set(statuses.values()) <= {"applied", "superseded"}, statuses
@@ -339,20 +339,20 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     import pytest
 
     from engine.context import Context
-    from engine.flow import apply_plan, plan_specs
+    from engine.flow import apply_plan, plan_commit
     from engine.live.fakes import FakeEngine, Killed
     from tests.watch.conftest import IMAGE
 
     engine = FakeEngine(images=(IMAGE,))
     ctx = Context(tmp_path / "state", engine.ports(tmp_path / "state"), lambda _l: None, {})
-    assert apply_plan(ctx, plan_specs(ctx, origin.root, None)).revision == 1
+    assert apply_plan(ctx, plan_commit(ctx, origin.root, None, proof=False)).revision == 1
     strategy = origin.root / "strategies/Alpha.py"
     bad = origin.push("Alpha raises every candle", lambda root: (
         strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n"),
         origin.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")(root)), tag="v3")
     engine.crash_on_ping = True
     with pytest.raises(Killed):
-        apply_plan(ctx, plan_specs(ctx, origin.root, None))
+        apply_plan(ctx, plan_commit(ctx, origin.root, None, proof=False))
     engine.crash_on_ping = False
     assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "pending"]
     w: RunningWatcher = watching(engine=engine)
