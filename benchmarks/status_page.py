@@ -26,9 +26,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from engine.backend.fake import FakeBackend  # noqa: E402
 from engine.context import Context  # noqa: E402
 from engine.flow import apply_plan, plan_commit  # noqa: E402
-from engine.live.fakes import FakeEngine  # noqa: E402
+from engine.live.fake_bots import FakeBots  # noqa: E402
 from engine.live.ports import BotAnswer  # noqa: E402
 from engine.watch.server import HttpServer, create_app  # noqa: E402
 from engine.web.figures import FigureCache  # noqa: E402
@@ -86,8 +87,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fleetops-page-") as tmp:
         root = Path(tmp)
         make_big_fleet(root / "repo", args.bots)
-        engine = FakeEngine(images=("fleetops/standin-bot:1",))
-        ctx = Context(root / "state", engine.ports(root / "state"), lambda _l: None, {})
+        backend = FakeBackend(images=("fleetops/standin-bot:1",))
+        ctx = Context(root / "state", FakeBots(backend).ports(), lambda _l: None, {})
         assert apply_plan(ctx, plan_commit(ctx, root / "repo", None, proof=False)).status.value == "applied"
         figures = FigureCache(Figures())
         refresher = Refresher(ctx, figures, every=0.5)
@@ -112,12 +113,12 @@ def main() -> None:
               f"p95 {times[94] * 1000:.1f} ms, {len(response.content) / 1024:.0f} KiB (target: median < 100 ms)")
         print(f"bot API requests made for it all: {figures.requests} (3 per bot per 10 s at most, whatever the clients)")
 
-        containers = sorted(engine.containers)
+        containers = sorted(backend.units)
         flips = [0]
 
         def change() -> int:
             name = containers[flips[0] % len(containers)]
-            (engine.stop if engine.containers[name].state == "running" else engine.start)(name)
+            (backend.stop if backend.units[name].state == "running" else backend.start)(name)
             flips[0] += 1
             before = refresher.version
             refresher.poke()

@@ -7,7 +7,6 @@ and groups pools → containers → bots, so the terminal, the JSON and the metr
 
 from __future__ import annotations
 
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,12 +18,11 @@ from engine.live import policy
 from engine.live.observe import LiveBot, LiveFleet, observe
 from engine.live.store import Revision, RevisionStatus, RevisionStore
 from engine.live.trading import read_trading
-from engine.naming import Labels, runtime_root
+from engine.naming import Labels
 
 __all__ = ["bot_state", "fleet_status", "other_fleets", "status_to_text", "summarize"]
 
 
-_FLEET_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 
 
 def bot_state(bot: LiveBot, failing: dict[str, str]) -> str:
@@ -91,15 +89,10 @@ def other_fleets(ctx: Context, fleet: str | None) -> list[dict[str, Any]]:
     """Every other fleet name applied from this state dir that still has containers on the engine,
     summarised like the fleet itself: what runs, even when it is a copy left by a rename.
 
-    Found from the state dir's runtime directories (a fleet whose containers were all removed has
-    none left there), so a state dir with one fleet costs no Docker call here.
+    Found from what the state dir keeps records of (``Backend.recorded_fleets``: a fleet whose
+    containers were all removed has none left), so a state dir with one fleet costs no more here.
     """
-    root = runtime_root(ctx.state_dir, "")
-    try:
-        names = sorted(d.name for d in root.iterdir() if d.name != fleet and _FLEET_NAME.fullmatch(d.name) and d.is_dir()
-                       and any(c.is_dir() for c in d.iterdir()))
-    except OSError:
-        return []
+    names = [name for name in ctx.backend.recorded_fleets() if name != fleet]
     store = ctx.read_store()
     found = []
     for name in names:

@@ -332,6 +332,9 @@ class Backend(Protocol):
     def site(self, fleet: str, report: Callable[[str], None] | None = None) -> Site:
         """``fleet`` on this backend; ``report`` hears what the backend did on its own (a planted link set aside)."""
         ...
+    def recorded_fleets(self) -> list[str]:
+        """Every fleet this state dir keeps records of units for (``status`` shows the others that still run)."""
+        ...
     def list_managed(self) -> list[ListedUnit]:
         """Every unit any fleet labelled (``ip`` unknown: None), running or not: one call."""
         ...

@@ -1,56 +1,72 @@
 """The fake bots' own APIs: a ping, and FreqTrade's trade-mode REST API as far as fleetops reads it.
 
-Part of the fakes (``engine.live.fakes``, whose docstring says what the fake bots do): a bot
-answers when its process runs in a running container of the fake engine; its pinned strategy's
-markers (``BROKEN``, ``STALL``, ``LOOPERROR``) decide how, as the fakes' docstring lists.
+The bots' half of the unit fakes (the backend's is ``engine.backend.fake``): a bot answers at the
+address and port where the fake backend runs its process (``FakeBackend.answering``). What it
+says is set by the test on ``FakeBots``: ``open_trades[bot]`` trades stay open until the test
+closes them, ``realised`` profits, ``market_down`` (the loop stalls), ``crash_on_ping`` (the
+process applying dies at its first ping: ``Killed``), ``probe_delay``; and the pinned strategy the
+process loaded still marks a few behaviours (``BROKEN``: no answer, ``STALL``: the loop never
+ticks, ``LOOPERROR``: a strategy error is logged) until the bots' fake is handler-driven too.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
-from engine.backend.records import AppliedBot
-from engine.compile.essence import RecordError, parse_record
-from engine.live.fakes import FakeContainer, FakeEngine
-from engine.live.ports import BotAnswer, ProbeAnswer
-from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
+from engine.backend.fake import FakeBackend, Killed, Started
+from engine.live.ports import BotAnswer, Ports, ProbeAnswer
 
-__all__ = ["FakeBotApi", "FakeProbe"]
+__all__ = ["FakeBotApi", "FakeBots", "FakeProbe"]
 
 
-def _answering(engine: FakeEngine, address: str, port: int) -> tuple[FakeContainer, str] | None:
-    """The container and bot serving ``address:port``, when its process runs."""
-    with engine._lock:
-        container = next((c for c in engine.containers.values() if c.ip == address and c.state == "running"), None)
-        if container is None:
-            return None
-        bot = _bot_on_port(container.runtime_dir, port)
-        if bot is None:
-            return None
-        if container.labels.get(Labels.ROLE) == "pool" and container.programs.get(bot) != "RUNNING":
-            return None
-    return container, bot
+class FakeBots:
+    """What the bots of one fake backend say through their APIs (set by tests), and what they were told."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self.backend = backend
+        self.open_trades: dict[str, int] = {}
+        self.realised: dict[str, float] = {}
+        self.api_posts: list[str] = []
+        """Every POST a bot's API received ("alpha-2 stopbuy"), in order."""
+        self.entries_stopped: set[str] = set()
+        """Bots that received ``POST /api/v1/stopbuy`` since they last started."""
+        self.market_down = False
+        self.probe_delay = 0.0
+        """Seconds each ping takes: a slow bot start, to hold an apply in its health wait."""
+        self.crash_on_ping = False
+        """Die (raise ``Killed``) at the next ping of a bot: an apply killed in its health wait."""
+        self._started: dict[str, float] = {}
+
+    def ports(self) -> Ports:
+        """The backend and these bots' APIs: what a test's ``Context`` talks to."""
+        return Ports(backend=self.backend, probe=FakeProbe(self), bot_api=FakeBotApi(self))
+
+    def answering(self, address: str, port: int) -> tuple[Started, float] | None:
+        found = self.backend.answering(address, port)
+        if found is not None and self._started.get(found[0].bot) != found[1]:  # a new process: its entries are open again
+            self._started[found[0].bot] = found[1]
+            self.entries_stopped.discard(found[0].bot)
+        return found
 
 
-def _strategy_says(container: FakeContainer, bot: str, word: str) -> bool:
-    strategies = container.runtime_dir / HOST_ETC / BOTS / bot / "strategies"
-    return any(word in f.read_text() for f in strategies.glob("*.py"))
+def _says(started: Started, word: str) -> bool:
+    return word.encode() in started.files.strategy[1]
 
 
 class FakeProbe:
     """A bot answers when its process runs and its pinned strategy is not marked ``BROKEN``."""
 
-    def __init__(self, engine: FakeEngine) -> None:
-        self.engine = engine
+    def __init__(self, bots: FakeBots) -> None:
+        self.bots = bots
 
     def ping(self, address: str, port: int) -> ProbeAnswer:
-        self.engine.before_ping()
-        if self.engine.probe_delay:
-            threading.Event().wait(self.engine.probe_delay)
-        found = _answering(self.engine, address, port)
-        if found is None or _strategy_says(*found, "BROKEN"):
+        if self.bots.crash_on_ping:
+            raise Killed("killed in the health wait")
+        if self.bots.probe_delay:
+            threading.Event().wait(self.bots.probe_delay)
+        found = self.bots.answering(address, port)
+        if found is None or _says(found[0], "BROKEN"):
             return ProbeAnswer(False, "ConnectError")
         return ProbeAnswer(True, "pong")
 
@@ -58,49 +74,38 @@ class FakeProbe:
 class FakeBotApi:
     """FreqTrade's trade-mode REST API, as far as fleetops reads it."""
 
-    def __init__(self, engine: FakeEngine) -> None:
-        self.engine = engine
+    def __init__(self, bots: FakeBots) -> None:
+        self.bots = bots
 
     def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
-        found = _answering(self.engine, address, port)
-        if found is None or found[1] != bot or _strategy_says(*found, "BROKEN"):
+        bots = self.bots
+        found = bots.answering(address, port)
+        if found is None or found[0].bot != bot or _says(found[0], "BROKEN"):
             return BotAnswer(None, "ConnectError")
-        container, _ = found
+        started, at = found
         if method == "POST":
-            self.engine.api_posts.append(f"{bot} {path}")
-        started = container.started_at.get(bot, time.time())
-        stalled = self.engine.market_down or _strategy_says(container, bot, "STALL")
+            bots.api_posts.append(f"{bot} {path}")
+        stalled = bots.market_down or _says(started, "STALL")
         route = path.split("?")[0]
         if route == "health":
-            return BotAnswer({"bot_start_ts": started - 1, "last_process_ts": None if stalled else time.time()}, "ok")
+            return BotAnswer({"bot_start_ts": at - 1, "last_process_ts": None if stalled else time.time()}, "ok")
         if route == "logs":
             rows = []
-            if _strategy_says(container, bot, "LOOPERROR"):
-                rows.append(["", (started + 0.5) * 1000, "freqtrade.strategy", "ERROR",
+            if _says(started, "LOOPERROR"):
+                rows.append(["", (at + 0.5) * 1000, "freqtrade.strategy", "ERROR",
                              "Strategy caused the following exception: ZeroDivisionError('division by zero')"])
             return BotAnswer({"log_count": len(rows), "logs": rows}, "ok")
         if route in ("count", "status"):
-            n = self.engine.open_trades.get(bot, 0)
+            n = bots.open_trades.get(bot, 0)
             return BotAnswer({"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)], "ok")
         if route == "profit":
-            return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.engine.realised.get(bot, 0.0)}, "ok")
+            return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": bots.realised.get(bot, 0.0)}, "ok")
         if route == "balance":
-            return BotAnswer({"total": 1000.0 + self.engine.realised.get(bot, 0.0), "stake": "USDT"}, "ok")
+            return BotAnswer({"total": 1000.0 + bots.realised.get(bot, 0.0), "stake": "USDT"}, "ok")
         if route in ("stopbuy", "stopentry") and method == "POST":
-            self.engine.entries_stopped.add(bot)
+            bots.entries_stopped.add(bot)
             return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")
         if route == "reload_config" and method == "POST":
-            self.engine.entries_stopped.discard(bot)
+            bots.entries_stopped.discard(bot)
             return BotAnswer({"status": "Reloading config ..."}, "ok")
         return BotAnswer(None, "HTTP 404")
-
-
-def _bot_on_port(runtime_dir: Path, port: int) -> str | None:
-    for record in sorted((runtime_dir / HOST_RECORDS / BOTS).glob("*.json")):
-        try:
-            applied = parse_record(AppliedBot, record.read_bytes())
-        except RecordError:
-            continue
-        if applied.placement.port == port:
-            return record.stem
-    return None

@@ -1,4 +1,4 @@
-"""A fleet repo, a state dir and a fake host: the live half driven in-process, in milliseconds."""
+"""A fleet repo, a state dir, a fake backend and fake bots: the live half driven in-process, in milliseconds."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import git
 
+from engine.backend.fake import FakeBackend
 from engine.context import Context
 from engine.flow import ApplyOutcome, apply_plan, plan_commit
-from engine.live.fakes import FakeEngine
+from engine.live.fake_bots import FakeBots
 from engine.live.liveplan import LivePlan
 from engine.live.store import RevisionStore
 from engine.resume import finish_interrupted
@@ -23,19 +24,35 @@ SOLO = f"{FLEET}-bot-solo"
 
 
 @dataclass
+class Record:
+    backend: FakeBackend
+    unit: str
+    name: str
+
+    def read_text(self) -> str:
+        return self.backend.records[self.unit][self.name].decode()
+
+    def write_text(self, text: str) -> None:
+        self.backend.records[self.unit][self.name] = text.encode()
+
+
+@dataclass
 class Harness:
     repo: git.Repo
     state: Path
-    engine: FakeEngine = field(default_factory=lambda: FakeEngine(images=(IMAGE,)))
+    backend: FakeBackend = field(default_factory=lambda: FakeBackend(images=(IMAGE,)))
     environ: dict[str, str] = field(default_factory=dict)
     progress: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.bots = FakeBots(self.backend)
 
     @property
     def root(self) -> Path:
         return Path(self.repo.working_dir)
 
     def context(self) -> Context:
-        return Context(self.state, self.engine.ports(self.state), self.progress.append, self.environ)
+        return Context(self.state, self.bots.ports(), self.progress.append, self.environ)
 
     def plan(self) -> LivePlan:
         return plan_commit(self.context(), self.root, None, proof=False)
@@ -59,10 +76,11 @@ class Harness:
         return [r.status.value for r in RevisionStore(self.state).all()]
 
     def programs(self, container: str) -> dict[str, str]:
-        return dict(self.engine.containers[container].programs)
+        return dict(self.backend.units[container].programs)
 
-    def record(self, container: str, bot: str) -> Path:
-        return self.state / "runtime" / FLEET / container / "records" / "bots" / f"{bot}.json"
+    def record(self, container: str, bot: str) -> Record:
+        """A bot's record (``container``: the unit's own) as the backend keeps it: tests read and spoil it."""
+        return Record(self.backend, container, bot)
 
     def remove_bots(self, *names: str) -> None:
         """Take these bots' documents out of fleet/bots.yaml."""

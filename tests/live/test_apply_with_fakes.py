@@ -16,6 +16,7 @@ from pathlib import Path
 import git
 import pytest
 
+from engine.backend.fake import Exits, Fails, Refused, Runs
 from engine.errors import ApplyError, DockerError
 from engine.live.store import RevisionStatus, RevisionStore
 from tests.live.harness import IMAGE, SMALL, SOLO, STANDARD, Harness
@@ -28,7 +29,7 @@ def fleet(base_repo: git.Repo, tmp_path: Path) -> Harness:
     harness.fast_health()
     first = harness.apply()
     assert first.status is RevisionStatus.APPLIED, first.message
-    harness.engine.log.clear()
+    harness.backend.log.clear()
     return harness
 
 
@@ -86,7 +87,7 @@ def live_alpha_2_with_trades(h: Harness) -> None:
     h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\ndry_run: false\ndrain_timeout: 1\n"
            "secrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
     assert h.apply().status is RevisionStatus.APPLIED
-    h.engine.open_trades["alpha-2"] = 1
+    h.bots.open_trades["alpha-2"] = 1
 
 
 def alpha_2_holding_trades_moves_to_small(h: Harness, *, new_container: bool) -> None:
@@ -94,7 +95,7 @@ def alpha_2_holding_trades_moves_to_small(h: Harness, *, new_container: bool) ->
     into a container this apply creates, or into the existing one while its neighbour changes too."""
     h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\non_change: drain\ndrain_timeout: 1")
     assert h.apply().status is RevisionStatus.APPLIED
-    h.engine.open_trades["alpha-2"] = 1
+    h.bots.open_trades["alpha-2"] = 1
     if new_container:
         h.edit("fleet/pools.yaml", "capacity: 2", "capacity: 1")
     else:
@@ -111,11 +112,11 @@ CASES = [
          mutations=["create testfleet-standard-2", "start testfleet-standard-2"]),
     Case("bot removed: only its program goes", lambda h: remove_bot(h, "alpha-2", "beta-1"),
          [("bot/alpha-2", "delete")], mutations=["supervisor testfleet-standard-1 remove alpha-2"]),
-    Case("stopped container is started", lambda h: h.engine.stop(SMALL),
+    Case("stopped container is started", lambda h: h.backend.stop(SMALL),
          [(f"container/{SMALL}", "start")], mutations=[f"start {SMALL}"], reason="container is exited"),
-    Case("dead bot process is restarted alone", lambda h: h.engine.kill_program(STANDARD, "beta-1"),
+    Case("dead bot process is restarted alone", lambda h: h.backend.kill_program(STANDARD, "beta-1"),
          [("bot/beta-1", "restart")], mutations=["supervisor testfleet-standard-1 restart beta-1"], reason="EXITED"),
-    Case("supervisord that does not answer is unknown, not 'no changes'", lambda h: h.engine.unreachable.add(STANDARD),
+    Case("supervisord that does not answer is unknown, not 'no changes'", lambda h: h.backend.unreachable.add(STANDARD),
          [(f"container/{STANDARD}", "restart")], mutations=[f"restart {STANDARD}"], reason="unknown: supervisord in"),
     Case("unreadable bot record is re-applied", lambda h: h.record(STANDARD, "beta-1").write_text('{"hash": 1}'),
          [("bot/beta-1", "reload")], mutations=["supervisor testfleet-standard-1 restart beta-1"], reason="unreadable"),
@@ -123,25 +124,25 @@ CASES = [
          lambda h: h.record(STANDARD, "alpha-1").write_text(h.record(STANDARD, "alpha-1").read_text().replace('"hash"', '"evil": 1, "hash"', 1)),
          [("bot/alpha-1", "reload")], mutations=["supervisor testfleet-standard-1 restart alpha-1"], reason="Extra inputs"),
     Case("unreadable container record is rewritten",
-         lambda h: (h.state / "runtime/testfleet" / SMALL / "records/container.json").write_text("[]"),
+         lambda h: h.record(SMALL, "container").write_text("[]"),
          [(f"container/{SMALL}", "update")], mutations=[], reason="record is unreadable"),
     Case("a rotated secret value reloads exactly the bots that read it", rotate_a_secret,
          [("bot/alpha-1", "reload"), ("bot/alpha-2", "reload")],
          mutations=["supervisor testfleet-standard-1 restart alpha-1", "supervisor testfleet-standard-1 restart alpha-2"],
          reason="secret changed"),
     Case("memory and cpus changed by hand (docker update) are set back in place",
-         lambda h: h.engine.containers[STANDARD].by_hand.update(memory=512 << 20, nano_cpus=2 * 10**9),
+         lambda h: h.backend.units[STANDARD].by_hand.update(memory=512 << 20, nano_cpus=2 * 10**9),
          [(f"container/{STANDARD}", "update")], mutations=[f"update {STANDARD}"], reason="changed by hand (memory, cpus); set back in place"),
-    Case("restart policy changed by hand is set back in place", lambda h: h.engine.containers[SOLO].by_hand.update(restart="no"),
+    Case("restart policy changed by hand is set back in place", lambda h: h.backend.units[SOLO].by_hand.update(restart="no"),
          [(f"container/{SOLO}", "update")], mutations=[f"update {SOLO}"], reason="changed by hand (restart)"),
     Case("a container disconnected from the fleet network is connected again",
-         lambda h: h.engine.containers[SMALL].by_hand.update(networks=("bridge",)),
+         lambda h: h.backend.units[SMALL].by_hand.update(networks=("bridge",)),
          [(f"container/{SMALL}", "update")], mutations=[f"disconnect {SMALL}", f"connect {SMALL}"], reason="changed by hand (networks)"),
     Case("a container recreated by hand with another image is recreated",
-         lambda h: h.engine.containers[SMALL].by_hand.update(image="fleetops/base:1", labels=(("io.fleetops.fleet", "testfleet"),)),
+         lambda h: h.backend.units[SMALL].by_hand.update(image="fleetops/base:1", labels=(("io.fleetops.fleet", "testfleet"),)),
          [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"],
          reason="changed by hand (image, labels); recreates it (1 bot)"),
-    Case("a limit the spec does not set cannot be lifted in place: recreated", lambda h: h.engine.containers[SMALL].by_hand.update(memory=1 << 30),
+    Case("a limit the spec does not set cannot be lifted in place: recreated", lambda h: h.backend.units[SMALL].by_hand.update(memory=1 << 30),
          [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"], reason="changed by hand (memory)"),
     Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
          mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"]),
@@ -164,7 +165,7 @@ CASES = [
          risk="high", refused="refusing to apply: this plan deletes 5 of the 5 bots of fleet 'testfleet' (all of them); "
                               "if that is intended, run it again with --allow-mass-delete"),
     Case("most of the fleet removed while a neighbour's settings drifted: the repair never drops the refusal",
-         lambda h: (h.engine.containers[SOLO].by_hand.update(restart="no"), h.remove_bots("alpha-1", "alpha-2", "beta-1")),
+         lambda h: (h.backend.units[SOLO].by_hand.update(restart="no"), h.remove_bots("alpha-1", "alpha-2", "beta-1")),
          [(f"container/{SOLO}", "update"), (f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"), ("bot/alpha-2", "delete"),
           ("bot/beta-1", "delete")],
          risk="high", refused="refusing to apply: this plan deletes 3 of the 5 bots of fleet 'testfleet' (more than half); "
@@ -176,7 +177,7 @@ CASES = [
          [(f"container/{SMALL}", "delete"), ("bot/alpha-2", "delete"), ("bot/euro-1", "delete")],
          mutations=[f"supervisor {STANDARD} remove alpha-2", f"remove {SMALL}"]),
     Case("a dry-run bot deleted with open trades: high risk, then deleted (its on_change is restart)",
-         lambda h: (h.engine.open_trades.update({"alpha-2": 2}), h.remove_bots("alpha-2")),
+         lambda h: (h.bots.open_trades.update({"alpha-2": 2}), h.remove_bots("alpha-2")),
          [("bot/alpha-2", "delete")], risk="high", mutations=[f"supervisor {STANDARD} remove alpha-2"]),
     Case("a live bot deleted with open trades drains first; still open: the delete waits, the bot keeps running",
          lambda h: (live_alpha_2_with_trades(h), h.remove_bots("alpha-2")),
@@ -196,7 +197,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_live_case(case: Case, fleet: Harness) -> None:
     case.change(fleet)
-    fleet.engine.log.clear()
+    fleet.backend.log.clear()
     plan = fleet.plan().plan
     assert [(c.address, c.action.value) for c in plan.changes] == case.plan
     assert case.reason in plan.changes[0].reason
@@ -207,17 +208,17 @@ def test_live_case(case: Case, fleet: Harness) -> None:
         with pytest.raises(ApplyError) as refused:
             fleet.apply(allow=case.allow)
         assert str(refused.value) == case.refused
-        assert fleet.engine.log == [] and fleet.statuses() == revisions  # nothing touched, nothing recorded
+        assert fleet.backend.log == [] and fleet.statuses() == revisions  # nothing touched, nothing recorded
         return
     outcome = fleet.apply(allow=case.allow)
     assert outcome.status is case.status, outcome.message
-    assert fleet.engine.log == case.mutations
+    assert fleet.backend.log == case.mutations
     assert fleet.statuses()[-1] == case.status.value
     assert tuple(sorted(outcome.postponed)) == case.postponed
     if case.status is RevisionStatus.APPLIED and not case.postponed:
         assert fleet.actions() == []  # converged: the next plan is empty
     for bot in case.postponed:  # still running where it was, once, and still planned
-        assert [n for n, c in fleet.engine.containers.items() if c.programs.get(bot) == "RUNNING"] == [STANDARD]
+        assert [n for n, c in fleet.backend.units.items() if c.programs.get(bot) == "RUNNING"] == [STANDARD]
         assert f"bot/{bot}" in [a for a, _ in fleet.actions()]
 
 
@@ -227,33 +228,35 @@ def test_first_apply_creates_everything_and_a_second_plan_is_empty(base_repo: gi
     outcome = h.apply()
     assert outcome.status is RevisionStatus.APPLIED and len(outcome.health) == 5
     assert h.programs(STANDARD) == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
-    assert h.engine.containers[SOLO].definition.user == "1000:1000"
+    assert h.backend.units[SOLO].definition.user == "1000:1000"
     assert h.actions() == []  # caches what the image holds, now that the state dir exists
-    calls, reads = h.engine.calls, h.engine.image_reads
+    calls, reads = h.backend.calls, h.backend.image_reads
     assert h.actions() == []
-    assert h.engine.image_reads == reads  # the image's files are not read again: the answer is cached by its ID
-    assert h.engine.calls - calls == 1 + 3 + 1  # a no-op live plan: one list call, one inspect per container, one of the image
+    assert h.backend.image_reads == reads  # the image's files are not read again: the answer is cached by its ID
+    assert h.backend.calls - calls == 1 + 3 + 1  # a no-op live plan: one list call, one inspect per container, one of the image
 
 
 def test_a_plan_names_its_backend_and_is_refused_by_another(fleet: Harness) -> None:
-    """As Terraform's plan names its backend: a plan made for one engine is never applied to another."""
+    """As Terraform's plan names its backend: a plan made for one backend or target is never applied to another."""
+    from engine.backend.fake import FakeBackend
     from engine.context import Context
     from engine.flow import apply_plan
-    from engine.live.fakes import FakeEngine
+    from engine.live.fake_bots import FakeBots
     from engine.plan.jsonfmt import plan_as_dict
+    from engine.plan.model import BackendRef
     from engine.plan.text import plan_to_text
 
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")
     planned = fleet.plan()
-    assert plan_as_dict(planned.plan)["backend"] == {"kind": "docker", "target": "fake://engine"}
-    assert "against live Docker at fake://engine (revision 1)" in plan_to_text(planned.plan).splitlines()[0]
-    other = FakeEngine(images=(IMAGE,))
-    other.base_url = "fake://elsewhere"
+    assert plan_as_dict(planned.plan)["backend"] == {"kind": "fake", "target": "memory"}
+    assert "against live Fake at memory (revision 1)" in plan_to_text(planned.plan).splitlines()[0]
+    other = FakeBackend(images=(IMAGE,))
+    other.ref = BackendRef("fake", "elsewhere")
     with pytest.raises(ApplyError) as refused:
-        apply_plan(Context(fleet.state, other.ports(fleet.state), fleet.progress.append, fleet.environ), planned)
-    assert str(refused.value) == ("refusing to apply: this plan was made for docker at fake://engine, and this run would apply it to "
-                                  "docker at fake://elsewhere; plan again against the backend you mean to change")
-    assert fleet.engine.log == [] and other.log == [] and fleet.statuses() == ["applied"]  # nothing touched, nothing recorded
+        apply_plan(Context(fleet.state, FakeBots(other).ports(), fleet.progress.append, fleet.environ), planned)
+    assert str(refused.value) == ("refusing to apply: this plan was made for fake at memory, and this run would apply it to "
+                                  "fake at elsewhere; plan again against the backend you mean to change")
+    assert fleet.backend.log == [] and other.log == [] and fleet.statuses() == ["applied"]  # nothing touched, nothing recorded
     assert apply_plan(fleet.context(), planned).status is RevisionStatus.APPLIED  # where it was made, it applies
 
 
@@ -267,7 +270,7 @@ def test_a_broken_first_revision_fails_without_a_rollback_target(base_repo: git.
 
 def test_docker_failure_mid_apply_marks_the_revision_failed_not_pending(fleet: Harness) -> None:
     add_bot(fleet, "aaa-new", "standard")
-    fleet.engine.fail_calls["create"] = DockerError("Docker refused to create container: disk full")
+    fleet.backend.fail_calls["create"] = DockerError("Docker refused to create container: disk full")
     with pytest.raises(DockerError, match="disk full"):
         fleet.apply()
     assert fleet.statuses() == ["applied", "failed"]
@@ -278,27 +281,27 @@ def test_nothing_is_touched_when_the_image_is_missing(fleet: Harness) -> None:
     fleet.edit("fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: fleetops/standin-bot:2")
     with pytest.raises(ApplyError, match="image fleetops/standin-bot:2 .* is not on this Docker engine"):
         fleet.apply()
-    assert fleet.engine.log == []
+    assert fleet.backend.log == []
 
 
 def test_nothing_is_touched_when_a_secret_cannot_be_resolved(fleet: Harness) -> None:
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nsecrets: {telegram_token: 'env:FLEET_TG'}")
     with pytest.raises(ApplyError, match="FLEET_TG is not set"):
         fleet.apply()
-    assert fleet.engine.log == []
+    assert fleet.backend.log == []
 
 
 def test_a_container_name_another_owner_holds_is_refused_before_any_change(fleet: Harness) -> None:
-    fleet.engine.add_unmanaged("testfleet-standard-2")
+    fleet.backend.add_unmanaged("testfleet-standard-2")
     add_bot(fleet, "aaa-new", "standard")
     with pytest.raises(ApplyError, match="testfleet-standard-2 .* already taken by a container fleetops does not manage"):
         fleet.apply()
-    assert fleet.engine.log == []
-    assert fleet.engine.containers["testfleet-standard-2"].state == "running"
+    assert fleet.backend.log == []
+    assert fleet.backend.units["testfleet-standard-2"].state == "running"
 
 
 def test_unmanaged_containers_are_invisible(fleet: Harness) -> None:
-    fleet.engine.add_unmanaged("testfleet-standard-9", {"io.fleetops.test": "1"})
+    fleet.backend.add_unmanaged("testfleet-standard-9", {"io.fleetops.test": "1"})
     assert fleet.actions() == []
 
 
@@ -319,11 +322,15 @@ def test_a_bot_that_dies_at_start_fails_at_once_with_its_log_masked(fleet: Harne
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nsecrets: {telegram_token: 'env:FLEET_TG'}")
     fleet.environ["FLEET_TG"] = "tg-very-secret-123"
     assert fleet.apply().status is RevisionStatus.APPLIED
-    with (fleet.state / "runtime/testfleet" / STANDARD / "data/bots/alpha-2/bot.log").open("a") as earlier:
-        earlier.write("RuntimeError: an earlier run's failure, not this revision's\n")  # bot.log keeps every run's lines
-    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\n# CRASH\n")
+    fleet.backend.logs.setdefault((STANDARD, "alpha-2"), []).append("RuntimeError: an earlier run's failure, not this revision's")  # bot.log keeps every run's
+    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\n# v3: raises at import\n")
+    v3 = (fleet.root / "strategies/Alpha.py").read_bytes()
     commit(fleet.repo, "Alpha v3, crashes", tag="v3")
     fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    # A process started with v3 dies at once, after a traceback that quotes its secrets file, as a careless strategy might.
+    fleet.backend.process = lambda s: Exits(("Traceback (most recent call last):",
+                                             f"RuntimeError: strategy crashed; config was {s.files.secrets.decode()}")) \
+        if s.files.strategy[1] == v3 else Runs()
     started = time.monotonic()
     outcome = fleet.apply()
     assert time.monotonic() - started < 5  # not the 60 s health timeout
@@ -360,26 +367,26 @@ def test_a_draining_bot_waits_for_its_trades_then_changes(fleet: Harness) -> Non
     import threading
 
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07\non_change: drain\ndrain_timeout: 10")
-    fleet.engine.open_trades["alpha-2"] = 2
+    fleet.bots.open_trades["alpha-2"] = 2
     plan = fleet.plan().plan
     change = next(c for c in plan.changes if c.address == "bot/alpha-2")
     assert change.risk.label == "medium" and "alpha-2 holds 2 open trades" in change.risk_notes
-    threading.Timer(1.5, lambda: fleet.engine.open_trades.update({"alpha-2": 0})).start()  # the trades close
+    threading.Timer(1.5, lambda: fleet.bots.open_trades.update({"alpha-2": 0})).start()  # the trades close
     outcome = fleet.apply()
     assert outcome.status is RevisionStatus.APPLIED and outcome.postponed == {}
-    assert fleet.engine.api_posts == ["alpha-2 stopbuy"]  # no new entries while its trades close
-    assert fleet.engine.log == ["supervisor testfleet-standard-1 restart alpha-2"]  # changed once drained, neighbours untouched
+    assert fleet.bots.api_posts == ["alpha-2 stopbuy"]  # no new entries while its trades close
+    assert fleet.backend.log == ["supervisor testfleet-standard-1 restart alpha-2"]  # changed once drained, neighbours untouched
     assert any("draining alpha-2: 2 open trade(s)" in line for line in fleet.progress)
 
 
 def test_a_drain_that_times_out_postpones_only_that_bot(fleet: Harness) -> None:
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09\non_change: drain\ndrain_timeout: 1")
     fleet.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.11")  # alpha-1 changes too (restart policy)
-    fleet.engine.open_trades["alpha-2"] = 1
+    fleet.bots.open_trades["alpha-2"] = 1
     outcome = fleet.apply()
     assert outcome.status is RevisionStatus.APPLIED and "alpha-2" in outcome.postponed
-    assert fleet.engine.log == ["supervisor testfleet-standard-1 restart alpha-1"]  # alpha-2 untouched, still running
-    assert fleet.engine.api_posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and "alpha-2" not in fleet.engine.entries_stopped
+    assert fleet.backend.log == ["supervisor testfleet-standard-1 restart alpha-1"]  # alpha-2 untouched, still running
+    assert fleet.bots.api_posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and "alpha-2" not in fleet.bots.entries_stopped
     assert fleet.programs("testfleet-standard-1")["alpha-2"] == "RUNNING"
     assert [(c.address, c.action.value) for c in fleet.plan().plan.changes] == [("bot/alpha-2", "reload")]  # tried again next time
 
@@ -389,7 +396,7 @@ def test_restarting_a_live_bot_with_open_trades_is_high_risk(fleet: Harness) -> 
     fleet.environ.update({"K": "key", "S": "secret"})
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\nexchange_url: https://localhost:9100")
     assert fleet.apply().status is RevisionStatus.APPLIED
-    fleet.engine.open_trades["solo"] = 1
+    fleet.bots.open_trades["solo"] = 1
     fleet.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.14")
     change = next(c for c in fleet.plan().plan.changes if c.address == "bot/solo")
     assert change.risk.label == "high" and any("open live-money trades" in n for n in change.risk_notes)
@@ -410,43 +417,40 @@ def test_restarting_a_live_bot_with_open_trades_is_high_risk(fleet: Harness) -> 
 def test_an_image_that_cannot_run_what_is_rendered_is_refused_before_any_change(
         edits: list[tuple[str, str, str]], image: dict, message: str, fleet: Harness) -> None:  # type: ignore[type-arg]
     name = image.get("image") or next(new.split("image: ")[1].split("\n")[0] for _, _, new in edits)
-    fleet.engine.images.add(name)
+    fleet.backend.images.add(name)
     if "users" in image:
-        fleet.engine.image_users[name] = image["users"]
-    fleet.engine.image_lacks[name] = image.get("lacks", set())
+        fleet.backend.image_users[name] = image["users"]
+    fleet.backend.image_lacks[name] = image.get("lacks", set())
     for rel, old, new in edits:
         fleet.edit(rel, old, new)
     with pytest.raises(ApplyError) as refused:
         fleet.apply()
     assert str(refused.value) == message
-    assert fleet.engine.log == [] and fleet.statuses() == ["applied"]  # nothing touched, no revision begun
+    assert fleet.backend.log == [] and fleet.statuses() == ["applied"]  # nothing touched, no revision begun
 
 
 def test_bots_run_as_a_user_name_the_image_resolves(fleet: Harness) -> None:
     import json
-    import os
 
-    fleet.engine.images.add("custom/ftuser:1")
-    fleet.engine.image_users["custom/ftuser:1"] = {"root": 0, "ftuser": 1001}
+    fleet.backend.images.add("custom/ftuser:1")
+    fleet.backend.image_users["custom/ftuser:1"] = {"root": 0, "ftuser": 1001}
     fleet.edit("fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: custom/ftuser:1\nrun_as: ftuser")
     outcome = fleet.apply()
     assert outcome.status is RevisionStatus.APPLIED, outcome.message
-    conf = (fleet.state / "runtime/testfleet" / SMALL / "etc/supervisord.conf").read_text()
-    assert "user=ftuser" in conf
+    assert b"user=ftuser" in fleet.backend.unit_files[SMALL].conf
     record = json.loads(fleet.record(SMALL, "euro-1").read_text())
     assert (record["essence"]["run_as"], record["essence"]["run_as_uid"]) == ("ftuser", 1001)
-    if os.geteuid() == 0:  # host-side files are given to the uid the name has in the image
-        assert os.stat(fleet.state / "runtime/testfleet" / SMALL / "etc/bots/euro-1/secrets.json").st_uid == 1001
+    assert fleet.backend.bot_files[(SMALL, "euro-1")].uid == 1001  # its files are given to the uid the name has in the image
     assert fleet.actions() == []
 
 
 def test_a_pool_whose_container_exits_at_start_fails_at_once_with_its_own_log(fleet: Harness) -> None:
     fleet.edit("fleet/fleet.yaml", "timeout_seconds: 1", "timeout_seconds: 60")
     assert fleet.apply().status is RevisionStatus.APPLIED
-    fleet.engine.images.add("custom/badsup:1")
-    fleet.engine.exits_at_start["custom/badsup:1"] = [
+    fleet.backend.images.add("custom/badsup:1")
+    fleet.backend.boot = lambda definition: Fails((  # its supervisord refuses the conf: the container restarts in a loop
         "Error: Invalid user id 1000 in section 'program:euro-1' (file: '/fleet/etc/supervisord.conf')",
-        "For help, use /usr/bin/supervisord -h"]
+        "For help, use /usr/bin/supervisord -h")) if definition.image == "custom/badsup:1" else None
     fleet.edit("fleet/pools.yaml", "capacity: 2", "capacity: 2\nimage: custom/badsup:1")
     started = time.monotonic()
     outcome = fleet.apply()
@@ -456,11 +460,11 @@ def test_a_pool_whose_container_exits_at_start_fails_at_once_with_its_own_log(fl
     failure = RevisionStore(fleet.state).get(outcome.revision).details["euro-1"]
     assert failure["log"] == ["Error: Invalid user id 1000 in section 'program:euro-1' (file: '/fleet/etc/supervisord.conf')",
                               "For help, use /usr/bin/supervisord -h"]
-    assert fleet.engine.containers[SMALL].definition.image == "fleetops/standin-bot:1"  # rolled back
+    assert fleet.backend.units[SMALL].definition.image == "fleetops/standin-bot:1"  # rolled back
 
 
 def test_a_program_supervisord_cannot_start_fails_with_supervisords_own_reason(fleet: Harness) -> None:
-    fleet.engine.spawn_errors["alpha-2"] = "can't find command 'standin-bot'"
+    fleet.backend.process = lambda s: Refused("can't find command 'standin-bot'") if s.bot == "alpha-2" else Runs()
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07")
     outcome = fleet.apply()
     assert outcome.status is RevisionStatus.ROLLED_BACK and "alpha-2: its process is FATAL (supervisord)" in outcome.message
@@ -478,10 +482,10 @@ def test_a_secret_that_cannot_be_read_here_is_not_claimed_changed(fleet: Harness
     assert fleet.actions() == []
     assert "secret reference env:TG_TOKEN cannot be read here; the plan assumes its value is unchanged" in fleet.progress
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")  # a change that must write alpha-2's secrets
-    fleet.engine.log.clear()
+    fleet.backend.log.clear()
     with pytest.raises(ApplyError, match="environment variable TG_TOKEN is not set"):
         fleet.apply()
-    assert fleet.engine.log == []
+    assert fleet.backend.log == []
 
 
 def test_a_rollback_after_a_secret_rotation_keeps_the_current_value(fleet: Harness) -> None:

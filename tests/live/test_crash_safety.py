@@ -14,7 +14,7 @@ from pathlib import Path
 import git
 import pytest
 
-from engine.live.fakes import Killed
+from engine.backend.fake import Killed
 from engine.live.store import RevisionStatus, RevisionStore
 from tests.live.harness import Harness
 from tests.live.test_apply_with_fakes import add_bot, remove_bot
@@ -34,7 +34,7 @@ def big_change(h: Harness) -> None:
 
 def running_copies(h: Harness) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for name, container in h.engine.containers.items():
+    for name, container in h.backend.units.items():
         if container.state != "running":
             continue
         bots = [p for p, s in container.programs.items() if s == "RUNNING"] or (
@@ -53,10 +53,10 @@ def fresh(base_repo: git.Repo, tmp_path: Path, k: int) -> Harness:
 
 def count_mutations(base_repo: git.Repo, tmp_path: Path) -> int:
     h = fresh(base_repo, tmp_path, -1)
-    before = h.engine.mutations
+    before = h.backend.mutations
     big_change(h)
     assert h.apply().status is RevisionStatus.APPLIED
-    return h.engine.mutations - before
+    return h.backend.mutations - before
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +73,11 @@ def test_killed_before_mutation_k_the_next_apply_recovers(k: int, total: int, ba
         k = total - 1  # the table covers every mutation of the clean run (asserted below)
     h = fresh(base_repo, tmp_path, k)
     big_change(h)
-    h.engine.crash_after = h.engine.mutations + k
+    h.backend.crash_after = h.backend.mutations + k
     with pytest.raises(Killed):
         h.apply()
     assert max(running_copies(h).values()) == 1
-    h.engine.crash_after = None
+    h.backend.crash_after = None
     outcome = h.apply()
     assert outcome.status is RevisionStatus.APPLIED, outcome.message
     statuses = h.statuses()
@@ -85,12 +85,11 @@ def test_killed_before_mutation_k_the_next_apply_recovers(k: int, total: int, ba
     assert h.actions() == []
     assert max(running_copies(h).values()) == 1
     known = set(RevisionStore(h.state).latest(good_only=True).payload["containers"])  # type: ignore[union-attr]
-    assert set(h.engine.containers) == known
-    for name, container in h.engine.containers.items():  # every running bot runs the config on disk
-        for bot in container.started_with:
-            running = h.engine.running_config(name, bot)
-            config = h.state / "runtime/testfleet" / name / "etc/bots" / bot / "config.json"
-            assert running is None or running == config.read_text(), f"{bot} in {name} runs a stale config"
+    assert set(h.backend.units) == known
+    for name, unit in h.backend.units.items():  # every running bot runs the files it was last given
+        for bot in unit.running:
+            running = h.backend.running_files(name, bot)
+            assert running is None or running == h.backend.bot_files[(name, bot)], f"{bot} in {name} runs stale files"
 
 
 def test_the_table_covers_every_mutation(total: int) -> None:
@@ -108,8 +107,8 @@ def raise_every_candle(h: Harness) -> None:
 
 def runs_broken_strategy(h: Harness) -> list[str]:
     """Bots whose running process loaded the strategy that raises (what they run, not what is on disk)."""
-    return sorted(bot for name, c in h.engine.containers.items() for bot, text in c.started_strategy.items()
-                  if h.engine.running_config(name, bot) is not None and "LOOPERROR" in text)
+    return sorted(bot for name, u in h.backend.units.items() for bot in u.running
+                  if (files := h.backend.running_files(name, bot)) is not None and b"LOOPERROR" in files.strategy[1])
 
 
 # Killed in the health wait (every change made, no verdict), and killed before each mutation of its rollback
@@ -127,12 +126,12 @@ def test_killed_in_the_health_wait_or_the_rollback_is_finished_by_the_next_apply
     h = fresh(base_repo, tmp_path, 100 + (rollback_k or 0))
     raise_every_candle(h)
     if rollback_k is None:
-        h.engine.crash_on_ping = True
+        h.bots.crash_on_ping = True
     else:
-        h.engine.crash_after = h.engine.mutations + FORWARD + rollback_k  # after the forward changes (update, 2 restarts)
+        h.backend.crash_after = h.backend.mutations + FORWARD + rollback_k  # after the forward changes (update, 2 restarts)
     with pytest.raises(Killed):
         h.apply()
-    h.engine.crash_on_ping, h.engine.crash_after = False, None
+    h.bots.crash_on_ping, h.backend.crash_after = False, None
     assert h.statuses() == ["applied", "pending"]
     broken = runs_broken_strategy(h)
     assert broken == (["alpha-1", "alpha-2"] if rollback_k is None else broken)  # some run revision 2 unchecked
@@ -158,10 +157,10 @@ def test_killed_in_the_health_wait_of_a_healthy_change_is_recorded_applied(base_
 
     h = fresh(base_repo, tmp_path, 200)
     h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.11")  # alpha-1: a reload
-    h.engine.crash_on_ping = True
+    h.bots.crash_on_ping = True
     with pytest.raises(Killed):
         h.apply()
-    h.engine.crash_on_ping = False
+    h.bots.crash_on_ping = False
     assert h.statuses() == ["applied", "pending"]
     finished = finish_interrupted(h.context())  # what the next apply does first
     assert finished is not None and finished.status is RevisionStatus.APPLIED

@@ -12,8 +12,8 @@ from pathlib import Path
 import git
 import pytest
 
+from engine.backend.fake import FakeBackend
 from engine.errors import ApplyError
-from engine.live.fakes import FakeEngine
 from engine.live.store import RevisionStatus, RevisionStore
 from engine.naming import Labels, account_digest
 from engine.status import fleet_status, status_to_text
@@ -30,7 +30,7 @@ def fleet(base_repo: git.Repo, tmp_path: Path) -> Harness:
     harness.fast_health()
     harness.environ.update({"K": "key-value-1", "S": "secret-value-1"})
     assert harness.apply().status is RevisionStatus.APPLIED
-    harness.engine.log.clear()
+    harness.backend.log.clear()
     return harness
 
 
@@ -38,10 +38,8 @@ def rename(h: Harness, to: str = NEW) -> None:
     h.edit("fleet/fleet.yaml", "name: testfleet", f"name: {to}")
 
 
-def put_trades(h: Harness, container: str, bot: str, text: str) -> Path:
-    data = h.state / "runtime" / "testfleet" / container / "data" / "bots" / bot
-    (data / "tradesv3.sqlite").write_text(text)
-    return data
+def put_trades(h: Harness, container: str, bot: str, text: str) -> None:
+    h.backend.data[(container, bot)] = {"tradesv3.sqlite": text.encode()}  # what the bot wrote: its trade database
 
 
 def test_a_renamed_fleet_is_refused_naming_both_names_and_the_option(fleet: Harness) -> None:
@@ -57,30 +55,29 @@ def test_a_renamed_fleet_is_refused_naming_both_names_and_the_option(fleet: Harn
     assert str(refused.value) == (
         "refusing to apply: this plan renames fleet 'testfleet' to 'newfleet': every bot stops in 'testfleet' and starts in "
         "'newfleet' with its trade database; the old containers are removed; if that is intended, run it again with --allow-rename")
-    assert fleet.engine.log == [] and fleet.statuses() == ["applied"]
+    assert fleet.backend.log == [] and fleet.statuses() == ["applied"]
 
 
 def test_an_allowed_rename_stops_the_old_copies_first_carries_their_databases_and_removes_the_old_fleet(fleet: Harness) -> None:
     fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)  # its account runs under the old name: the rename itself is no conflict
     assert fleet.apply().status is RevisionStatus.APPLIED
-    fleet.engine.log.clear()
-    alpha = put_trades(fleet, STANDARD, "alpha-1", "alpha-1 trades")
+    fleet.backend.log.clear()
+    put_trades(fleet, STANDARD, "alpha-1", "alpha-1 trades")
     put_trades(fleet, SOLO, "solo", "solo trades")
     rename(fleet)
     outcome = fleet.apply(allow=frozenset({"rename"}))
     assert outcome.status is RevisionStatus.APPLIED, outcome.message
-    log = fleet.engine.log
+    log = fleet.backend.log
     stops = [i for i, m in enumerate(log) if m.startswith(("supervisor testfleet-", "stop testfleet-"))]
     starts = [i for i, m in enumerate(log) if m.startswith(("create newfleet-", "start newfleet-"))]
     removes = [i for i, m in enumerate(log) if m.startswith("remove testfleet-")]
     assert len(stops) == 5 and len(starts) == 6 and len(removes) == 3, log
     assert max(stops) < min(starts) and max(starts) < min(removes), log  # never two copies running at once
-    assert sorted(fleet.engine.containers) == [f"{NEW}-bot-solo", f"{NEW}-small-1", f"{NEW}-standard-1"]
-    new_data = fleet.state / "runtime" / NEW
-    assert (new_data / f"{NEW}-standard-1/data/bots/alpha-1/tradesv3.sqlite").read_text() == "alpha-1 trades"
-    assert (new_data / f"{NEW}-bot-solo/data/bots/solo/tradesv3.sqlite").read_text() == "solo trades"
-    assert not alpha.exists() and not any((fleet.state / "runtime" / "testfleet").iterdir())  # archived, not deleted:
-    assert any(p.name == "tradesv3.sqlite" for p in (fleet.state / "archive").rglob("*"))
+    assert sorted(fleet.backend.units) == [f"{NEW}-bot-solo", f"{NEW}-small-1", f"{NEW}-standard-1"]
+    assert fleet.backend.data[(f"{NEW}-standard-1", "alpha-1")] == {"tradesv3.sqlite": b"alpha-1 trades"}
+    assert fleet.backend.data[(f"{NEW}-bot-solo", "solo")] == {"tradesv3.sqlite": b"solo trades"}
+    assert not any(unit.startswith("testfleet-") for unit, _ in (*fleet.backend.data, *fleet.backend.bot_files))  # archived, not deleted:
+    assert {"tradesv3.sqlite": b"alpha-1 trades"} in fleet.backend.archived.values()
     assert fleet.actions() == []  # the repository is now 'newfleet': nothing left to do
     status = fleet_status(fleet.context(), None)
     assert status["fleet"] == NEW and status["other_fleets"] == []
@@ -89,7 +86,7 @@ def test_an_allowed_rename_stops_the_old_copies_first_carries_their_databases_an
 def test_a_rename_while_both_names_already_run_keeps_the_new_copy_and_removes_the_old(fleet: Harness, tmp_path: Path) -> None:
     """The state issue 17 found: both names ran every bot (applied before identities were kept)."""
     copy = git.Repo.clone_from(fleet.repo.working_dir, tmp_path / "copy")
-    other = Harness(copy, fleet.state, fleet.engine, dict(fleet.environ))
+    other = Harness(copy, fleet.state, fleet.backend, dict(fleet.environ))
     (other.root / "fleet/fleet.yaml").write_text((fleet.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", f"name: {NEW}"))
     assert other.apply().status is RevisionStatus.APPLIED  # another path: no identity, a second fleet (dry-run: no account)
     status = fleet_status(fleet.context(), "testfleet")
@@ -100,9 +97,9 @@ def test_a_rename_while_both_names_already_run_keeps_the_new_copy_and_removes_th
     plan = fleet.plan().plan
     assert [c.address for c in plan.changes if c.kind == "bot"] == []  # each bot already runs under the new name
     assert {c.address for c in plan.changes if c.action.value == "delete"} == {f"container/{c}" for c in (STANDARD, SMALL, SOLO)}
-    fleet.engine.log.clear()
+    fleet.backend.log.clear()
     assert fleet.apply(allow=frozenset({"rename"})).status is RevisionStatus.APPLIED
-    assert sorted(fleet.engine.log) == sorted(f"remove {c}" for c in (STANDARD, SMALL, SOLO))
+    assert sorted(fleet.backend.log) == sorted(f"remove {c}" for c in (STANDARD, SMALL, SOLO))
     assert fleet_status(fleet.context(), NEW)["other_fleets"] == []
 
 
@@ -111,7 +108,7 @@ def test_a_bot_is_not_started_while_its_account_trades_in_another_fleet(fleet: H
     assert fleet.apply().status is RevisionStatus.APPLIED
     copy = git.Repo.clone_from(fleet.repo.working_dir, tmp_path / "copy")
     commit(fleet.repo, "alpha-1 live")
-    other = Harness(copy, fleet.state, fleet.engine, dict(fleet.environ))
+    other = Harness(copy, fleet.state, fleet.backend, dict(fleet.environ))
     (other.root / "fleet/fleet.yaml").write_text((fleet.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", f"name: {NEW}"))
     (other.root / "fleet/bots.yaml").write_text((fleet.root / "fleet/bots.yaml").read_text())
     plan = other.plan()
@@ -119,43 +116,43 @@ def test_a_bot_is_not_started_while_its_account_trades_in_another_fleet(fleet: H
     assert change.risk.label == "high" and change.risk_notes[0] == (
         f"its exchange account already trades in fleet 'testfleet' (bot alpha-1, container {STANDARD}); "
         "apply refuses to start alpha-1 while that runs")
-    fleet.engine.log.clear()
+    fleet.backend.log.clear()
     with pytest.raises(ApplyError) as refused:
         other.apply()
     assert str(refused.value).startswith(
         "refusing to apply: bot 'alpha-1' would trade the exchange account (on binance, same exchange_key) that bot 'alpha-1' "
         f"of fleet 'testfleet' trades on this Docker engine (container {STANDARD}); stop that fleet first")
     assert "env:K" not in str(refused.value) and "key-value-1" not in str(refused.value)
-    assert fleet.engine.log == []
-    fleet.engine.supervisor(STANDARD, Path(), 1).stop("alpha-1")  # the old copy stopped by hand: now it may start
+    assert fleet.backend.log == []
+    fleet.backend.site("testfleet").stop_bot(STANDARD, "alpha-1", dedicated=False)  # the old copy stopped by hand: now it may start
     assert other.apply().status is RevisionStatus.APPLIED
 
 
 def test_an_account_label_of_another_state_dirs_container_counts_too(fleet: Harness) -> None:
-    fleet.engine.add_unmanaged("elsewhere-1", {Labels.FLEET: "elsewhere", Labels.ACCOUNTS: f"gw:{account_digest('binance', 'env:K')}"})
+    fleet.backend.add_unmanaged("elsewhere-1", {Labels.FLEET: "elsewhere", Labels.ACCOUNTS: f"gw:{account_digest('binance', 'env:K')}"})
     fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
     with pytest.raises(ApplyError, match="that bot 'gw' of fleet 'elsewhere' trades on this Docker engine .container elsewhere-1."):
         fleet.apply()
-    fleet.engine.containers["elsewhere-1"].state = "exited"
+    fleet.backend.units["elsewhere-1"].state = "exited"
     assert fleet.apply().status is RevisionStatus.APPLIED
-    labels = fleet.engine.containers[STANDARD].labels  # recreated? no: pool labels are set at creation only
+    labels = fleet.backend.units[STANDARD].labels  # recreated? no: pool labels are set at creation only
     assert Labels.ACCOUNTS not in labels
 
 
 def test_a_new_live_container_carries_its_accounts_never_a_key(base_repo: git.Repo, tmp_path: Path) -> None:
-    h = Harness(base_repo, tmp_path / "state", FakeEngine(images=("fleetops/standin-bot:1",)), {"K": "key-value-1", "S": "secret-value-1"})
+    h = Harness(base_repo, tmp_path / "state", FakeBackend(images=("fleetops/standin-bot:1",)), {"K": "key-value-1", "S": "secret-value-1"})
     h.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
     assert h.apply().status is RevisionStatus.APPLIED
-    label = h.engine.containers[SOLO].labels[Labels.ACCOUNTS]
+    label = h.backend.units[SOLO].labels[Labels.ACCOUNTS]
     assert label == f"solo:{account_digest('binance', 'env:K')}" and "key-value-1" not in label and "env:K" not in label
-    assert Labels.ACCOUNTS not in h.engine.containers[STANDARD].labels  # bots without keys have no account
+    assert Labels.ACCOUNTS not in h.backend.units[STANDARD].labels  # bots without keys have no account
 
 
 def test_the_identity_follows_the_repository_path(fleet: Harness, tmp_path: Path) -> None:
     """Moving the checkout is a new source (no rename is guessed); the account check still guards money."""
     moved = tmp_path / "moved"
     shutil.copytree(fleet.root, moved)
-    other = Harness(git.Repo(moved), fleet.state, fleet.engine, dict(fleet.environ))
+    other = Harness(git.Repo(moved), fleet.state, fleet.backend, dict(fleet.environ))
     rename(other)
     assert other.plan().plan.plan_risks == ()
     assert RevisionStore(fleet.state).latest() is not None

@@ -14,9 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from engine.backend.fake import FakeBackend
 from engine.context import Context
 from engine.flow import apply_plan, plan_commit
-from engine.live.fakes import FakeEngine
+from engine.live.fake_bots import FakeBots
 from tests.support.bigfleet import make_big_fleet, write_bots
 
 
@@ -30,8 +31,8 @@ def rss_kib() -> int:
 def main() -> None:
     root, bots, plans = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     make_big_fleet(root / "repo", bots)
-    engine = FakeEngine(images=("fleetops/standin-bot:1",))
-    ctx = Context(root / "state", engine.ports(root / "state"), lambda _line: None, {})
+    backend = FakeBackend(images=("fleetops/standin-bot:1",))
+    ctx = Context(root / "state", FakeBots(backend).ports(), lambda _line: None, {})
     outcome = apply_plan(ctx, plan_commit(ctx, root / "repo", None, proof=False))
     assert outcome.status.value == "applied", outcome.message
     samples = []

@@ -12,8 +12,9 @@ from pathlib import Path
 import git
 import pytest
 
+from engine.backend.fake import FakeBackend
 from engine.context import Context
-from engine.live.fakes import FakeEngine
+from engine.live.fake_bots import FakeBots
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog
 from tests.support.repos import commit, edit
@@ -51,9 +52,10 @@ def origin(base_repo: git.Repo, tmp_path: Path) -> Origin:
 
 
 class RunningWatcher:
-    def __init__(self, watcher: Watcher, engine: FakeEngine, lines: list[str]) -> None:
+    def __init__(self, watcher: Watcher, bots: FakeBots, lines: list[str]) -> None:
         self.watcher = watcher
-        self.engine = engine
+        self.bots = bots
+        self.backend = bots.backend
         self.lines = lines
         self.thread = threading.Thread(target=watcher.run, daemon=True)
 
@@ -83,14 +85,14 @@ class _Lines:
 def watching(origin: Origin, tmp_path: Path) -> Iterator[Callable[..., RunningWatcher]]:
     started: list[RunningWatcher] = []
 
-    def start(engine: FakeEngine | None = None, **options: float) -> RunningWatcher:
-        engine = engine or FakeEngine(images=(IMAGE,))
+    def start(bots: FakeBots | None = None, **options: float) -> RunningWatcher:
+        bots = bots or FakeBots(FakeBackend(images=(IMAGE,)))
         lines: list[str] = []
-        ctx = Context(tmp_path / "state", engine.ports(tmp_path / "state"), lambda _l: None, {})
+        ctx = Context(tmp_path / "state", bots.ports(), lambda _l: None, {})
         opts = WatchOptions(str(origin.bare), "main", options.get("interval", 0.2), options.get("resync", 0.3),
                             int(options.get("flap_limit", 3)), options.get("flap_window", 300.0))
         watcher = Watcher(ctx, opts, WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]
-        running = RunningWatcher(watcher, engine, lines)
+        running = RunningWatcher(watcher, bots, lines)
         running.thread.start()
         started.append(running)
         return running
@@ -98,5 +100,5 @@ def watching(origin: Origin, tmp_path: Path) -> Iterator[Callable[..., RunningWa
     yield start
     for running in started:
         running.watcher.request_stop()
-        running.engine.close_events()
+        running.backend.close_events()
         running.thread.join(timeout=30)

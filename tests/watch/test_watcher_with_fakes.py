@@ -28,11 +28,11 @@ def test_the_head_is_applied_then_each_new_commit(origin: Origin, watching) -> N
 def test_an_invalid_commit_is_quarantined_and_nothing_changes(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
     w: RunningWatcher = watching()
     w.until(lambda: w.applied() is not None)
-    mutations = w.engine.mutations
+    mutations = w.backend.mutations
     bad = origin.push("typo", origin.edit("fleet/bots.yaml", "wallet: main", "wallet: mian"))
     w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
     assert "wallet 'mian' is not defined" in w.watcher.queue.view().quarantined[bad]
-    assert w.engine.mutations == mutations
+    assert w.backend.mutations == mutations
     assert Journal(w.watcher.ctx.state_dir).get(bad).status == "quarantined"  # type: ignore[union-attr]
     fixed = origin.push("fix", origin.edit("fleet/bots.yaml", "wallet: mian", "wallet: main"))
     w.until(lambda: w.applied() == fixed, what="the fix")
@@ -45,19 +45,19 @@ def test_a_commit_freqtrade_would_refuse_is_quarantined_like_a_bad_spec(origin: 
     w: RunningWatcher = watching()
     w.until(lambda: w.applied() is not None)
     w.watcher.ctx.freqtrade_check = CheckSettings(None, "unix:///nonexistent/docker.sock", FREQTRADE_CHECK)  # judged by .venv-freqtrade
-    mutations = w.engine.mutations
+    mutations = w.backend.mutations
     bad = origin.push("unlimited everything", origin.edit("fleet/bots.yaml", "stake_amount: unlimited", "stake_amount: unlimited\nmax_open_trades: -1"))
     w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
     assert ("fleet/bots.yaml:32:18: error: bot 'beta-1': FreqTrade 2026.9 would refuse to start with this config: `max_open_trades` and "
             "`stake_amount` cannot both be unlimited.") in w.watcher.queue.view().quarantined[bad]
-    assert w.engine.mutations == mutations
+    assert w.backend.mutations == mutations
 
 
 def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
     w: RunningWatcher = watching()
     w.until(lambda: w.applied() is not None)
-    w.engine.stop("testfleet-small-1")
-    w.until(lambda: w.engine.containers["testfleet-small-1"].state == "running", what="the repair")
+    w.backend.stop("testfleet-small-1")
+    w.until(lambda: w.backend.units["testfleet-small-1"].state == "running", what="the repair")
     w.until(lambda: Journal(w.watcher.ctx.state_dir).repairs() != [], what="the repair's record")  # written after the repair
     assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
     repairs = Journal(w.watcher.ctx.state_dir).repairs()
@@ -67,12 +67,12 @@ def test_a_stopped_container_is_restored_without_a_new_revision(origin: Origin, 
 def test_settings_changed_by_hand_are_set_back_in_place_without_a_new_revision(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
     w: RunningWatcher = watching()
     w.until(lambda: w.applied() is not None)
-    standard = w.engine.containers["testfleet-standard-1"]
+    standard = w.backend.units["testfleet-standard-1"]
     pids = dict(standard.pids)
     standard.by_hand.update(memory=256 << 20, restart="no")  # docker update --memory 256m --restart no
     w.until(lambda: not standard.by_hand, what="the repair")
     w.until(lambda: bool(Journal(w.watcher.ctx.state_dir).repairs()), what="the repair's record (written once it is done)")
-    assert w.engine.containers["testfleet-standard-1"] is standard and standard.pids == pids  # in place: no bot restarted
+    assert w.backend.units["testfleet-standard-1"] is standard and standard.pids == pids  # in place: no bot restarted
     assert len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1
     repairs = Journal(w.watcher.ctx.state_dir).repairs()
     assert repairs and repairs[0].actions == ["container/testfleet-standard-1 update"] and repairs[0].revision == 1
@@ -84,14 +84,15 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     is accounted for, none applied twice."""
     import random
 
+    from engine.backend.fake import FakeBackend
     from engine.context import Context
     from engine.flow import plan_commit
-    from engine.live.fakes import FakeEngine
+    from engine.live.fake_bots import FakeBots
     from tests.watch.conftest import IMAGE
 
-    engine = FakeEngine(images=(IMAGE,))
-    engine.probe_delay = 0.3
-    w: RunningWatcher = watching(engine, interval=1.0)
+    bots = FakeBots(FakeBackend(images=(IMAGE,)))
+    bots.probe_delay = 0.3
+    w: RunningWatcher = watching(bots, interval=1.0)
     first = origin.work.head.commit.hexsha
     w.until(lambda: w.applied() == first, what="the first apply")
     rng = random.Random(7)
@@ -108,7 +109,7 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     for _ in late:
         w.watcher.wake_fetch()
     w.until(lambda: w.applied() == pushed[-1], timeout=60, what="the last commit")
-    ctx = Context(w.watcher.ctx.state_dir, engine.ports(w.watcher.ctx.state_dir), lambda _l: None, {})
+    ctx = Context(w.watcher.ctx.state_dir, bots.ports(), lambda _l: None, {})
     assert plan_commit(ctx, origin.root, None, proof=False).plan.changes == ()  # the fleet is exactly the last commit
     journal = Journal(w.watcher.ctx.state_dir)
     statuses = {sha: journal.get(sha).status for sha in [first, *pushed]}  # type: ignore[union-attr]
@@ -122,17 +123,17 @@ def test_a_bot_killed_again_and_again_is_marked_failing_not_looped(origin: Origi
     w: RunningWatcher = watching(resync=0.2, flap_limit=3)
     w.until(lambda: w.applied() is not None)
     for attempt in range(10):  # each kill is repaired (a restart, counted) until the guard says failing
-        w.engine.kill_program("testfleet-standard-1", "beta-1")
-        w.until(lambda: w.engine.containers["testfleet-standard-1"].programs["beta-1"] in ("RUNNING", "STOPPED"), what=f"repair {attempt}")
+        w.backend.kill_program("testfleet-standard-1", "beta-1")
+        w.until(lambda: w.backend.units["testfleet-standard-1"].programs["beta-1"] in ("RUNNING", "STOPPED"), what=f"repair {attempt}")
         if "beta-1" in w.watcher.guard.failing:
             break
     assert "beta-1" in w.watcher.guard.failing and attempt + 1 >= 3
-    restarts = w.engine.log.count("supervisor testfleet-standard-1 restart beta-1")
-    w.engine.kill_program("testfleet-standard-1", "beta-1")
+    restarts = w.backend.log.count("supervisor testfleet-standard-1 restart beta-1")
+    w.backend.kill_program("testfleet-standard-1", "beta-1")
     import time
 
     time.sleep(1.0)  # several resyncs
-    assert w.engine.log.count("supervisor testfleet-standard-1 restart beta-1") == restarts  # not restarted any more
+    assert w.backend.log.count("supervisor testfleet-standard-1 restart beta-1") == restarts  # not restarted any more
     assert w.watcher.status()["failing"]["beta-1"].startswith("3 restarts within 300 s")
 
 
@@ -146,7 +147,7 @@ def test_history_shows_repairs_under_the_revision_they_restored(origin: Origin, 
 
     w: RunningWatcher = watching()
     w.until(lambda: w.applied() is not None)
-    w.engine.stop("testfleet-small-1")
+    w.backend.stop("testfleet-small-1")
     w.until(lambda: Journal(w.watcher.ctx.state_dir).repairs() != [], what="a repair")
     env = {**os.environ, "FLEETOPS_STATE_DIR": str(w.watcher.ctx.state_dir)}
     out = subprocess.run([sys.executable, "-m", "engine", "history", "--format", "json"], cwd=ROOT, env=env,
@@ -176,13 +177,13 @@ def test_a_commit_deleting_most_of_the_fleet_is_quarantined_until_a_trailer_allo
 
     w: RunningWatcher = watching()
     w.until(lambda: w.applied() is not None)
-    mutations = w.engine.mutations
+    mutations = w.backend.mutations
     bad = origin.push("move the bots into a submodule", _drop_bots("alpha-1", "alpha-2", "beta-1", "euro-1", "solo"))
     w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
     reason = w.watcher.queue.view().quarantined[bad]
     assert reason == ("refused: the plan deletes 5 of the 5 bots of fleet 'testfleet' (all of them); if that is intended, push a newer "
                       "commit whose message carries the trailer 'Fleetops-Allow: mass-delete'")
-    assert w.engine.mutations == mutations and len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1  # nothing touched or recorded
+    assert w.backend.mutations == mutations and len(RevisionStore(w.watcher.ctx.state_dir).all()) == 1  # nothing touched or recorded
     assert w.watcher.status()["quarantine"] == [{"commit": bad, "reason": reason}]
     metrics = w.watcher.exposition().decode()
     assert 'fleetops_quarantines_total{reason="mass_delete"} 1.0' in metrics and 'fleetops_applies_total{result="refused"} 1.0' in metrics
@@ -196,7 +197,7 @@ def test_a_commit_deleting_most_of_the_fleet_is_quarantined_until_a_trailer_allo
     assert text.splitlines()[1].split()[:2] == ["-", "quarantined"] and "deletes 5 of the 5 bots" in text
     allowed = origin.push("yes, retire the whole fleet\n\nFleetops-Allow: mass-delete")
     w.until(lambda: w.applied() == allowed, what="the allowed commit")
-    assert not any(n.startswith("testfleet-") for n in w.engine.containers)
+    assert not any(n.startswith("testfleet-") for n in w.backend.units)
 
 
 def test_a_rename_through_the_watcher_needs_its_trailer_and_then_moves_every_bot(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
@@ -207,26 +208,27 @@ def test_a_rename_through_the_watcher_needs_its_trailer_and_then_moves_every_bot
     assert "renames fleet 'testfleet' to 'newfleet'" in w.watcher.queue.view().quarantined[renamed]
     assert 'fleetops_quarantines_total{reason="rename"} 1.0' in w.watcher.exposition().decode()
     assert w.watcher.fleet == "testfleet"  # it keeps healing the fleet that runs
-    w.engine.stop("testfleet-small-1")
-    w.until(lambda: w.engine.containers["testfleet-small-1"].state == "running", what="the old name healed")
+    w.backend.stop("testfleet-small-1")
+    w.until(lambda: w.backend.units["testfleet-small-1"].state == "running", what="the old name healed")
     allowed = origin.push("rename it\n\nFleetops-Allow: rename")
     w.until(lambda: w.applied() == allowed, what="the rename")
-    assert sorted(w.engine.containers) == ["newfleet-bot-solo", "newfleet-small-1", "newfleet-standard-1"]
+    assert sorted(w.backend.units) == ["newfleet-bot-solo", "newfleet-small-1", "newfleet-standard-1"]
     assert w.watcher.fleet == "newfleet"
 
 
 def test_other_fleet_names_of_the_state_dir_are_in_the_status_and_metrics(origin: Origin, watching, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import git
 
-    from engine.live.fakes import FakeEngine
+    from engine.backend.fake import FakeBackend
+    from engine.live.fake_bots import FakeBots
     from tests.live.harness import Harness
     from tests.watch.conftest import IMAGE
 
-    engine = FakeEngine(images=(IMAGE,))
-    w: RunningWatcher = watching(engine)
+    backend = FakeBackend(images=(IMAGE,))
+    w: RunningWatcher = watching(FakeBots(backend))
     w.until(lambda: w.applied() is not None)
     copy = git.Repo.clone_from(origin.bare, tmp_path / "copy")
-    other = Harness(copy, w.watcher.ctx.state_dir, engine)
+    other = Harness(copy, w.watcher.ctx.state_dir, backend)
     (other.root / "fleet/fleet.yaml").write_text((other.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", "name: oldname"))
     assert other.apply().status.value == "applied"  # a second name applied from the same state dir
     w.until(lambda: 'fleetops_other_fleet_bots{fleet="oldname",state="running"} 5.0' in w.watcher.exposition().decode(), what="metrics")
@@ -264,15 +266,15 @@ def test_a_commit_whose_bots_moved_out_of_reach_is_quarantined_not_applied(  # t
     w: RunningWatcher = watching()
     head = origin.work.head.commit.hexsha
     w.until(lambda: w.applied() == head, what="the first apply")
-    containers = sorted(w.engine.containers)
-    mutations = w.engine.mutations
+    containers = sorted(w.backend.units)
+    mutations = w.backend.mutations
     bad = origin.push("move the bot specs", shape(origin))
     w.until(lambda: bad in w.watcher.queue.view().quarantined, what="quarantine")
     assert w.watcher.queue.view().quarantined[bad].startswith(reason)
     assert Journal(w.watcher.ctx.state_dir).get(bad).status == "quarantined"  # type: ignore[union-attr]
     w.watcher.heal_once()  # a resync after the quarantine repairs back to what runs, never to the commit
-    assert w.engine.mutations == mutations
-    assert sorted(w.engine.containers) == containers and all(c.state == "running" for c in w.engine.containers.values())
+    assert w.backend.mutations == mutations
+    assert sorted(w.backend.units) == containers and all(c.state == "running" for c in w.backend.units.values())
     assert w.applied() == head
 
 
@@ -294,9 +296,10 @@ def test_a_failed_fetch_is_one_sentence_naming_the_remote_and_what_to_do(  # typ
     import re
     import shutil
 
+    from engine.backend.fake import FakeBackend
     from engine.context import Context
     from engine.errors import SourceError
-    from engine.live.fakes import FakeEngine
+    from engine.live.fake_bots import FakeBots
     from engine.watch.daemon import Watcher, WatchOptions
     from engine.watch.logs import WatchLog
     from engine.watch.mirror import GitMirror
@@ -320,7 +323,7 @@ def test_a_failed_fetch_is_one_sentence_naming_the_remote_and_what_to_do(  # typ
         shutil.rmtree(remote)
     remote = remote.format(tmp=tmp_path)
     lines: list[str] = []
-    watcher = Watcher(Context(tmp_path / "state", FakeEngine(images=(IMAGE,)).ports(tmp_path / "state"), lambda _l: None, {}),
+    watcher = Watcher(Context(tmp_path / "state", FakeBots(FakeBackend(images=(IMAGE,))).ports(), lambda _l: None, {}),
                       WatchOptions(remote, "main"), WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]
     assert watcher.poll_once() is False
     message = watcher.fetch_error or ""
@@ -338,26 +341,26 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     the fleet back and quarantines the commit, as it would have without the kill (not "unchanged": the bots ran it)."""
     import pytest
 
+    from engine.backend.fake import FakeBackend, Killed
     from engine.context import Context
     from engine.flow import apply_plan, plan_commit
-    from engine.live.fakes import FakeEngine, Killed
+    from engine.live.fake_bots import FakeBots
     from tests.watch.conftest import IMAGE
 
-    engine = FakeEngine(images=(IMAGE,))
-    ctx = Context(tmp_path / "state", engine.ports(tmp_path / "state"), lambda _l: None, {})
+    bots = FakeBots(FakeBackend(images=(IMAGE,)))
+    ctx = Context(tmp_path / "state", bots.ports(), lambda _l: None, {})
     assert apply_plan(ctx, plan_commit(ctx, origin.root, None, proof=False)).revision == 1
     strategy = origin.root / "strategies/Alpha.py"
     bad = origin.push("Alpha raises every candle", lambda root: (
         strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n"),
         origin.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")(root)), tag="v3")
-    engine.crash_on_ping = True
+    bots.crash_on_ping = True
     with pytest.raises(Killed):
         apply_plan(ctx, plan_commit(ctx, origin.root, None, proof=False))
-    engine.crash_on_ping = False
+    bots.crash_on_ping = False
     assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "pending"]
-    w: RunningWatcher = watching(engine=engine)
+    w: RunningWatcher = watching(bots)
     w.until(lambda: bad in w.watcher.queue.view().quarantined, what="the quarantine")
     assert "rolled back to revision 1" in w.watcher.queue.view().quarantined[bad]
     assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "rolled_back"]
-    assert not any("LOOPERROR" in text for c in engine.containers.values() for b, text in c.started_strategy.items()
-                   if engine.running_config(c.definition.name, b) is not None)
+    assert not any(b"LOOPERROR" in started.files.strategy[1] for u in bots.backend.units.values() for started in u.running.values())

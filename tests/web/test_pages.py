@@ -77,8 +77,13 @@ def test_failure_logs_on_the_revisions_page_are_escaped(page: Page) -> None:
 
     page.h.fast_health()
     break_alpha(page.h)
-    (page.h.root / "strategies/Alpha.py").write_text((page.h.root / "strategies/Alpha.py").read_text().replace("# BROKEN", "# CRASH"))
+    from engine.backend.fake import Exits, Runs
     from tests.support.repos import commit
+
+    (page.h.root / "strategies/Alpha.py").write_text((page.h.root / "strategies/Alpha.py").read_text().replace("# BROKEN", "# v4"))
+    v4 = (page.h.root / "strategies/Alpha.py").read_bytes()
+    page.h.backend.process = lambda s: Exits(("Traceback (most recent call last):", f"RuntimeError: strategy crashed {MARKUP}")) \
+        if s.files.strategy[1] == v4 else Runs()  # a process started with v4 dies at once, its log quoting markup
 
     commit(page.h.repo, f"v4 {MARKUP}", tag="v4")
     page.h.edit("fleet/bots.yaml", "strategy: Alpha@v3", "strategy: Alpha@v4")
@@ -95,7 +100,7 @@ def test_the_event_stream_sends_a_change_within_two_seconds(page: Page) -> None:
         lines = stream.iter_lines()
         first = json.loads(next(line for line in lines if line.startswith("data: "))[6:])
         assert 'data-name="euro-1"' in first["bots"]
-        page.h.engine.stop(SMALL)
+        page.h.backend.stop(SMALL)
         stopped = time.monotonic()
         while True:
             line = next(lines)
@@ -132,7 +137,7 @@ def test_a_token_guards_everything_but_health_login_and_assets(base_repo: git.Re
 
 def test_another_fleet_name_still_running_from_the_state_dir_is_on_the_page(page: Page, tmp_path: Path) -> None:
     copy = git.Repo.clone_from(page.h.repo.working_dir, tmp_path / "copy")
-    other = Harness(copy, page.h.state, page.h.engine)
+    other = Harness(copy, page.h.state, page.h.backend)
     (other.root / "fleet/fleet.yaml").write_text((other.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", "name: oldname"))
     assert other.apply().status is RevisionStatus.APPLIED  # now the latest revision's fleet: the page shows it, and testfleet beside it
     deadline = time.monotonic() + 10

@@ -1,9 +1,9 @@
 """The Docker backend's own seams: the Docker engine's API and supervisord in a pool container.
 
 ``engine.backend.docker.api`` (the Docker SDK) and ``engine.backend.docker.supervisor`` (XML-RPC
-over the container's socket) implement them; the Docker site (``engine.backend.docker.site``)
-is written against them, so the engine's in-memory Docker (``engine.live.fakes``) can stand in
-for the real engine under the same site code.
+over the container's socket) implement them; the Docker site (``engine.backend.docker.site``) is
+written against them. Everything above the backend port fakes the port itself
+(``engine.backend.fake``), never these.
 """
 
 from __future__ import annotations

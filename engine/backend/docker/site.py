@@ -17,6 +17,7 @@ this module runs under the fakes too. What the port leaves to the backend, Docke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,11 @@ from engine.backend.port import (
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError, SupervisorError, SupervisorRefused
-from engine.naming import Labels, network_name
+from engine.naming import Labels, network_name, runtime_root
 
 __all__ = ["DockerBackend", "DockerSite"]
 
+_FLEET_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 SUPERVISOR_CALL_TIMEOUT = 30.0
 """Seconds a supervisord call that changes something may take (a stop waits for the process)."""
 
@@ -76,6 +78,14 @@ class DockerBackend:
 
     def site(self, fleet: str, report: Callable[[str], None] | None = None) -> DockerSite:
         return DockerSite(self, fleet, report)
+
+    def recorded_fleets(self) -> list[str]:
+        """Fleets with a container directory under ``<state>/runtime/`` (no Docker call)."""
+        root = runtime_root(self.state_dir, "")
+        try:
+            return sorted(d.name for d in root.iterdir() if _FLEET_NAME.fullmatch(d.name) and d.is_dir() and any(c.is_dir() for c in d.iterdir()))
+        except OSError:
+            return []
 
     def list_managed(self) -> list[ListedUnit]:
         return self.api.list_managed()
