@@ -163,6 +163,7 @@ json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=3
                            | st.dictionaries(st.text(alphabet="abcxyz_é", min_size=1, max_size=5), inner, max_size=3), max_leaves=8)
 
 
+@pytest.mark.freqtrade
 @SLOW_OK
 @given(extras=st.dictionaries(st.text(alphabet="abcdefgxyz_é€", min_size=1, max_size=6), json_values, max_size=4))
 @example(extras={"bot_note": "a ;b /* not a comment */ // nor this", "ratio": 0.1 + 0.2, "tiny": 5e-324, "big": 10**15})
@@ -240,6 +241,7 @@ class _OneFileSource:
        comment=st.sampled_from(["", "# prix: 5 €, café\n", "# see class Alpha( below\n"]),
        header=st.sampled_from(["class Alpha(IStrategy):", "class Alpha (IStrategy):", "if True:\n    class Alpha(IStrategy):",
                                "try:\n    class Alpha(IStrategy):", "class Beta(IStrategy):"]))
+@pytest.mark.freqtrade
 @example(bom=True, newline="\n", cookie="", comment="", header="class Alpha(IStrategy):")  # the reported case
 @example(bom=True, newline="\r\n", cookie="# coding: latin-1\n", comment="", header="class Alpha(IStrategy):")
 def test_pinned_strategies_are_accepted_exactly_when_freqtrade_loads_them(
@@ -263,6 +265,7 @@ def test_pinned_strategies_are_accepted_exactly_when_freqtrade_loads_them(
     assert accepted == loaded["ok"], (why, loaded)
 
 
+@pytest.mark.freqtrade
 def test_a_strategy_saved_with_a_bom_validates_renders_byte_for_byte_and_freqtrade_loads_it(
         base_repo: git.Repo, freqtrade: Any, tmp_path: Path) -> None:
     from engine.compile.render import render_fleet

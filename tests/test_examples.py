@@ -6,6 +6,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from engine.demo_repo import build_demo_repo
 from engine.offline import compile_at
 from tests.conftest import ROOT, Run
@@ -33,6 +35,7 @@ def test_init_refuses_a_non_empty_directory(tmp_path: Path, fleetops: Callable[.
     assert result.code == 1 and "exists and is not empty" in result.err
 
 
+@pytest.mark.freqtrade
 def test_example_strategies_load_and_run_in_freqtrade() -> None:
     proc = subprocess.run(
         [str(FREQTRADE_PYTHON), str(ROOT / "tests/support/check_strategies.py"), str(ROOT / "strategies"),

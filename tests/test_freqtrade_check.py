@@ -27,6 +27,8 @@ from engine.spec.models import SECRET_TARGETS, Bot
 from tests.conftest import FREQTRADE_CHECK, Run
 from tests.support.repos import commit, edit
 
+pytestmark = pytest.mark.freqtrade  # runs the real FreqTrade
+
 LOCAL = {"FLEETOPS_FREQTRADE_CHECK": "local", "FLEETOPS_FREQTRADE_PYTHON": FREQTRADE_CHECK["FLEETOPS_FREQTRADE_PYTHON"]}
 BOTS = "fleet/bots.yaml"
 

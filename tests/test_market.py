@@ -234,6 +234,7 @@ def _wait(what: str, check: Callable[[], Any], timeout: float, proc: subprocess.
     pytest.fail(f"no {what} within {timeout} s:\n{log.read_text()[-4000:]}")
 
 
+@pytest.mark.freqtrade
 @pytest.mark.slow
 def test_freqtrade_trades_offline_and_stalls_when_the_market_hangs(tmp_path: Path) -> None:
     assert FREQTRADE.exists(), f"FreqTrade is needed for this test: run the README's test command (missing {FREQTRADE})"

@@ -78,6 +78,7 @@ def test_render_replaces_an_earlier_render_and_refuses_other_directories(
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.freqtrade
 def test_configs_pass_freqtrade_schema(base_repo: git.Repo, tmp_path: Path) -> None:
     assert FREQTRADE_PYTHON.exists(), f"FreqTrade is needed for this test: run the README's test command (missing {FREQTRADE_PYTHON})"
     _, desired = compile_at(base_repo.working_dir, None)
@@ -94,6 +95,7 @@ def test_configs_pass_freqtrade_schema(base_repo: git.Repo, tmp_path: Path) -> N
     assert proc.stdout.count("ok ") == len(desired.bots) == 5
 
 
+@pytest.mark.freqtrade
 def test_freqtrade_schema_check_catches_a_broken_config(base_repo: git.Repo, tmp_path: Path) -> None:
     """The check above can fail: a config FreqTrade rejects is reported as FAILED."""
     _, desired = compile_at(base_repo.working_dir, None)

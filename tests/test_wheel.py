@@ -24,6 +24,7 @@ def run(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProces
     return proc
 
 
+@pytest.mark.freqtrade
 @pytest.mark.slow
 def test_the_built_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     dist = tmp_path / "dist"

@@ -46,7 +46,17 @@ class Repairs:
 
 
 def drift_repairs(changes: tuple[Change, ...], live: LiveFleet, target: DesiredFleet) -> Repairs:
-    """The repairs of what drifted in ``live`` from ``target``, beside the planned ``changes``."""
+    """The repairs of what drifted in ``live`` from ``target``, beside the planned ``changes``:
+
+    - a unit stopped (``start``; not a disabled dedicated bot's, which is meant to be stopped),
+      a pool whose process manager did not answer (``restart``: its bots' states are unknown),
+      a unit record that does not parse (``update``: rewritten), a second copy of a bot
+      (``update`` of its unit: the copy removed);
+    - a bot record that does not parse (``reload`` where it is, ``move`` to where the target
+      puts it, ``delete`` when the target lacks it: replacing the planned change), an enabled
+      bot whose process is not running (``restart``, unless its unit's own change restarts it).
+
+    Nothing already planned at an address is repeated. Pure: it reads ``live`` as observed."""
     touched = {c.address for c in changes}
     repairs: list[Change] = []
     replaced: dict[str, Change] = {}

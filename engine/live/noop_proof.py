@@ -30,11 +30,9 @@ what is wrong) and writes a fresh proof when it finds nothing to do.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -46,6 +44,7 @@ from engine.backend.port import BackendChoice, BackendRef
 from engine.backend.registry import noop_check
 from engine.errors import FleetopsError
 from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
+from engine.live.store import latest_status
 from engine.plan.model import Snapshot
 from engine.plan.text import describe_snapshot
 from engine.resources import template_dir
@@ -123,12 +122,12 @@ def proven_unchanged(state_dir: Path, repo: str | Path, reference: Callable[[Bac
             return None
         files = tuple((f.path, f.blob_sha) for f in listing.spec_files)
         secrets = _secret_digests(state_dir, proof["secret_refs"])
-        if secrets is None or _inputs_digest(files, pins, secrets) != proof["inputs"] or _latest_revision(state_dir) != (proof["revision"], "applied"):
+        if secrets is None or _inputs_digest(files, pins, secrets) != proof["inputs"] or latest_status(state_dir) != (proof["revision"], "applied"):
             return None
         if not holds(state_dir, backend.target, proof["fleet"], proof["units"]):
             return None
         return ProofHeader(proof["fleet"], commit, dirty, proof["revision"], backend)
-    except (OSError, ValueError, KeyError, TypeError, FleetopsError, sqlite3.Error, http.client.HTTPException):
+    except (OSError, ValueError, KeyError, TypeError, FleetopsError):
         return None
 
 
@@ -201,15 +200,6 @@ def _git_facts(repo_dir: Path, stored_pins: Mapping[str, str]) -> tuple[str, boo
             return None
         pins[ref] = found
     return outputs[0][0].strip(), bool(outputs[1][0].strip()), pins
-
-
-def _latest_revision(state_dir: Path) -> tuple[int, str] | None:
-    path = state_dir / "revisions.sqlite"
-    if not path.is_file():
-        return None
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        row = db.execute("select number, status from revisions order by number desc limit 1").fetchone()
-    return (int(row[0]), str(row[1])) if row else None
 
 
 def _proof_path(state_dir: Path, repo_dir: Path) -> Path:

@@ -25,7 +25,10 @@ from typing import Any
 
 from engine.errors import StateError
 
-__all__ = ["HEALTH_WAIT", "ROLLING_BACK", "Revision", "RevisionStatus", "RevisionStore", "apply_lock", "apply_lock_holder", "default_state_dir"]
+__all__ = [
+    "HEALTH_WAIT", "ROLLING_BACK", "Revision", "RevisionStatus", "RevisionStore", "apply_lock", "apply_lock_holder", "default_state_dir",
+    "latest_status", "read_origin", "write_origin",
+]
 
 
 class RevisionStatus(str, Enum):
@@ -271,3 +274,50 @@ def apply_lock_holder(state_dir: Path) -> str | None:
             return handle.read().strip() or "another process"
         fcntl.flock(handle, fcntl.LOCK_UN)
         return None
+
+
+def latest_status(state_dir: Path) -> tuple[int, str] | None:
+    """The newest revision's number and status, read-only and cheap (the no-op proof's question);
+    None when nothing was recorded. Raises ``sqlite3.Error`` as ``StateError``."""
+    path = state_dir / STORE_FILE
+    if not path.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("select number, status from revisions order by number desc limit 1").fetchone()
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot read the revision store {path}: {exc}") from None
+    return (int(row[0]), str(row[1])) if row else None
+
+
+_ORIGINS = "create table if not exists origins (origin text primary key, fleet text not null, updated_at text not null)"
+
+
+def read_origin(state_dir: Path, origin: str) -> str | None:
+    """The fleet a source was last applied as (``engine.live.identity``); None when not recorded."""
+    path = state_dir / STORE_FILE
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None
+    try:
+        row = db.execute("select fleet from origins where origin = ?", (origin,)).fetchone()
+    except sqlite3.OperationalError:  # written before fleet identities were recorded
+        return None
+    finally:
+        db.close()
+    return str(row[0]) if row else None
+
+
+def write_origin(state_dir: Path, origin: str, fleet: str) -> None:
+    """Record that a source is now applied as ``fleet``."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(state_dir / STORE_FILE, isolation_level=None, timeout=30)
+    try:
+        db.execute(_ORIGINS)
+        db.execute("insert into origins (origin, fleet, updated_at) values (?, ?, ?) "
+                   "on conflict(origin) do update set fleet = excluded.fleet, updated_at = excluded.updated_at", (origin, fleet, _now()))
+    finally:
+        db.close()

@@ -25,7 +25,15 @@ _SHOWN_AS = {"secret_digests": "secret values", "strategy_sha256": None, "strate
 
 
 def plan_fleets(baseline: DesiredFleet | None, target: DesiredFleet, target_meta: Snapshot, baseline_meta: Snapshot) -> Plan:
-    """The plan that takes ``baseline`` (None: nothing deployed) to ``target``."""
+    """The plan that takes ``baseline`` (None: nothing deployed) to ``target``: both sides paired by
+    address (``fleet/``, ``wallet/``, ``pool/``, ``container/``, ``bot/``), each pair diffed field by
+    field on its essence, one ``Change`` per address that differs (a missing baseline side is a
+    create, a missing target side a delete), sorted as plans list them, with each wallet's usage
+    before and after and the plan-wide risks (most of the fleet deleted, a rename).
+
+    Pure: no backend, no git. Used by offline plans (two refs) and, against the live baseline
+    (``engine.live.observe.baseline_from_live``), as the ``changes`` part of every live plan.
+    ``target_meta``/``baseline_meta`` name the two sides in the printed plan."""
     changes: list[Change] = []
     changes.extend(_fleet_changes(baseline, target))
     changes.extend(_bot_changes(baseline, target))

@@ -51,6 +51,7 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
 
 
 def plan_to_json(plan: Plan) -> str:
+    """``plan --format json`` (contract §4): ``plan_as_dict`` in its field order, byte-identical for identical inputs."""
     return pretty_json(plan_as_dict(plan), sort_keys=False)
 
 

@@ -20,6 +20,9 @@ _RISK_BADGE = {Risk.LOW: "low", Risk.MEDIUM: "**medium**", Risk.HIGH: ":warning:
 
 
 def plan_to_markdown(plan: Plan) -> str:
+    """The plan as a pull-request comment (the fleet-plan workflow): a heading, the sides, a table of
+    changes with their risk, the diffs folded, wallets and plan-wide risks; every value from a spec
+    goes through ``md_code``/``md_text``, so no spec can write markup or a mention."""
     out = [
         f"### fleetops plan: {md_code(plan.fleet)}",
         "",

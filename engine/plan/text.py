@@ -38,6 +38,11 @@ def describe_snapshot(snapshot: Snapshot, backend: BackendRef | None = None) -> 
 
 
 def plan_to_text(plan: Plan) -> str:
+    """The plan for a terminal, terraform-like: a header naming the fleet, both sides and (live) the
+    backend; one line per change (``glyph address  reason``, risk and its notes) with its field
+    diffs beneath; wallets; the counts and the highest risk; plan-wide risks and how to allow them.
+    Every text from a spec or the backend passes ``one_line``. What ``plan`` and ``apply`` print,
+    byte for byte what the no-op proof prints for "No changes" (``noop_proof.no_changes_text``)."""
     lines = [f"fleetops plan for fleet '{plan.fleet}': {describe_snapshot(plan.target)} against {describe_snapshot(plan.baseline, plan.backend)}", ""]
     if not plan.changes:
         lines.append("No changes. The fleet matches the target.")

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import docker
 import git
+import pytest
 
 from engine.live.oneshot import CHECK_LABEL
 from engine.naming import Labels
 from tests.conftest import ROOT, Run
 from tests.integration.conftest import FLEET, remove_fleet
 from tests.support.repos import commit, edit
+
+pytestmark = pytest.mark.freqtrade  # runs the real FreqTrade
 
 REFUSAL = ("fleet/bots.yaml:32:18: error: bot 'beta-1': FreqTrade 2026.9 would refuse to start with this config: "
            "`max_open_trades` and `stake_amount` cannot both be unlimited. (spec keys: max_open_trades, stake_amount)")

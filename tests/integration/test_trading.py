@@ -31,6 +31,8 @@ from tests.conftest import ROOT
 from tests.integration.conftest import remove_fleet
 from tests.market.runner import SubprocessMarket
 
+pytestmark = pytest.mark.freqtrade  # runs the real FreqTrade
+
 FLEET = "trading"
 CASES = ROOT / "tests/cases/trading"
 WHEN = "2026-01-01T00:00:00+00:00"

@@ -38,6 +38,7 @@ def test_an_invalid_commit_is_quarantined_and_nothing_changes(origin: Origin, wa
     w.until(lambda: w.applied() == fixed, what="the fix")
 
 
+@pytest.mark.freqtrade
 def test_a_commit_freqtrade_would_refuse_is_quarantined_like_a_bad_spec(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
     from engine.check import CheckSettings
     from tests.conftest import FREQTRADE_CHECK

@@ -20,6 +20,7 @@ ssh://) never holds: the full plan runs, which is always right.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 from collections.abc import Mapping
@@ -50,8 +51,16 @@ def facts(state_dir: Path, fleet: str, seen: Mapping[str, UnitSeen]) -> dict[str
 def holds(state_dir: Path, target: str, fleet: str, expected: Mapping[str, Any]) -> bool:
     """True when every container of ``fleet`` on the engine at ``target`` is as ``facts`` recorded it
     (the same set of containers, none recreated, restarted, relabelled, changed by hand, no record
-    rewritten) and every enabled bot of a running pool runs. Raises OSError, ValueError,
-    ``http.client.HTTPException`` or SupervisorError when it cannot tell: the caller runs the full plan."""
+    rewritten) and every enabled bot of a running pool runs; False when anything differs or cannot
+    be told (the engine or a supervisord does not answer, an answer does not parse): the caller
+    then runs the full plan."""
+    try:
+        return _holds(state_dir, target, fleet, expected)
+    except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+        return False
+
+
+def _holds(state_dir: Path, target: str, fleet: str, expected: Mapping[str, Any]) -> bool:
     rows = _list_fleet(target, fleet)
     if rows is None:
         return False
