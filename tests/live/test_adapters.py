@@ -13,3 +13,24 @@ def test_an_unreachable_engine_is_an_error_not_a_missing_image() -> None:
     with pytest.raises(DockerError, match="cannot reach the Docker engine"):
         engine.image_exists("fleetops/base:1")
     assert engine.calls == 1 and engine.mutations == 0
+
+
+def test_the_backend_a_fleet_names_is_opened_through_the_registry_only_when_a_stage_asks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The CLI's context connects nothing until a stage needs the backend; the fleet's ``backend:`` picks it."""
+    from engine.backend.port import BackendChoice
+    from engine.backend.registry import BackendOptions, noop_check, open_backend, reference
+    from engine.context import Context
+    from engine.live.adapters import RealConnector
+
+    options = BackendOptions(tmp_path, "unix:///nonexistent/docker.sock")
+    assert str(reference(BackendChoice("docker"), options)) == "docker at unix:///nonexistent/docker.sock"
+    assert str(reference(BackendChoice("docker"), BackendOptions(tmp_path))) == "docker at unix:///var/run/docker.sock"
+    with pytest.raises(DockerError, match="there is no 'swarm' backend in this fleetops"):
+        open_backend(BackendChoice("swarm"), options)
+    assert noop_check("swarm") is None and noop_check("docker") is not None
+    ctx = Context(tmp_path, RealConnector(options))
+    assert str(ctx.backend_ref()) == "docker at unix:///nonexistent/docker.sock" and ctx._opened == {}  # nothing opened
+    ctx.use(BackendChoice("docker"))
+    with pytest.raises(DockerError, match="cannot reach the Docker engine at unix:///nonexistent/docker.sock"):
+        ctx.backend.ping()
+    assert list(ctx._opened) == [BackendChoice("docker")]
