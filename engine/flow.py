@@ -96,7 +96,7 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
 
     with stage("load specs"):
         loaded = load_fleet(repo, ref, cache=ctx.parse_cache, warn=warn)
-    ctx.use(BackendChoice(loaded.spec.fleet.backend.kind))
+    ctx.use(BackendChoice.of(loaded.spec.fleet.backend.model_dump(mode="json")))
     checks = ctx.check_settings()
 
     def target_of(prior: dict[str, Placement]) -> DesiredFleet:
@@ -121,7 +121,7 @@ def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
     from engine.plan.model import Snapshot
 
     stored = ctx.stored_fleet(revision)
-    ctx.use(BackendChoice(stored.backend))
+    ctx.use(BackendChoice.of(stored.backend))
     source = Snapshot("revision", f"revision {revision.number}", revision.commit, revision.dirty, revision.number)
     return plan_live(ctx, stored.name, lambda _prior: stored, source)
 
@@ -166,8 +166,8 @@ def settled(ctx: Context, live_plan: LivePlan) -> bool:
     if seen is None or secrets is None or live_plan.inputs is None or live_plan.repo is None or live_plan.plan.baseline.revision is None:
         return False
     inputs = dataclasses.replace(live_plan.inputs, secrets=secrets)
-    write_proof(ctx.state_dir, live_plan.repo, ctx.backend.ref, inputs, live_plan.live.fleet, live_plan.plan.baseline.revision,
-                ctx.site(live_plan.live.fleet).noop_facts(seen))
+    write_proof(ctx.state_dir, live_plan.repo, ctx.backend.ref, ctx.choice, inputs, live_plan.live.fleet,
+                live_plan.plan.baseline.revision, ctx.site(live_plan.live.fleet).noop_facts(seen))
     return True
 
 

@@ -32,6 +32,7 @@ gave a reason) for the bot layer, raised with one-line messages that say what to
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -77,9 +78,26 @@ DEFAULT_BACKEND = "docker"
 
 @dataclass(frozen=True)
 class BackendChoice:
-    """What a Fleet document asks for (``backend:``, contract §8); only ``kind`` so far."""
+    """What a Fleet document asks for (``backend:``, contract §8): a kind, and that kind's own settings
+    (a swarm's manager, registry, controller…; none for ``docker``)."""
 
     kind: str = DEFAULT_BACKEND
+    settings: tuple[tuple[str, str], ...] = ()
+    """Setting → its value as JSON text, sorted: hashable, so a context keeps one opened backend per choice."""
+
+    @classmethod
+    def of(cls, block: Mapping[str, Any]) -> BackendChoice:
+        """From the ``backend`` block as plain data (``{"kind": "docker"}``), as a spec or a stored revision has it."""
+        return cls(str(block.get("kind", DEFAULT_BACKEND)),
+                   tuple(sorted((str(k), json.dumps(v, sort_keys=True)) for k, v in block.items() if k != "kind")))
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The kind's settings as plain data (what its package's ``target`` and ``open_backend`` read)."""
+        return {name: json.loads(value) for name, value in self.settings}
+
+    def plain(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.options}
 
 
 Address = tuple[str, int]

@@ -8,8 +8,8 @@ nothing above the port imports a concrete backend, and import-linter can hold th
 
 A backend package provides, at its top level (cheap to import: no client library at import)::
 
-    target(options: BackendOptions) -> str        where it would connect, without connecting
-    open_backend(options: BackendOptions) -> Backend
+    target(options: BackendOptions, settings: dict) -> str        where it would connect, without connecting
+    open_backend(options: BackendOptions, settings: dict) -> Backend
     noop.holds(state_dir, target, fleet, facts) -> bool   the no-op proof's check (stdlib only)
 """
 
@@ -56,12 +56,12 @@ def _package(kind: str) -> ModuleType:
 
 def reference(choice: BackendChoice, options: BackendOptions) -> BackendRef:
     """Which backend and target ``choice`` means here, without connecting to it."""
-    return BackendRef(choice.kind, str(_package(choice.kind).target(options)))
+    return BackendRef(choice.kind, str(_package(choice.kind).target(options, choice.options)))
 
 
 def open_backend(choice: BackendChoice, options: BackendOptions) -> Backend:
     """The backend ``choice`` names (default: the Docker engine at ``options.docker_host``), opened."""
-    backend: Backend = _package(choice.kind).open_backend(options)
+    backend: Backend = _package(choice.kind).open_backend(options, choice.options)
     return backend
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.compile.assign import Placement, assign_bots
@@ -80,8 +80,8 @@ class DesiredFleet:
     pools: dict[str, PoolEssence]
     settings: FleetSettings | None
     """None only for a live baseline with no recorded revision: Docker does not hold them."""
-    backend: str = "docker"
-    """The backend kind the Fleet document asks for (``backend.kind``): where apply runs it."""
+    backend: Mapping[str, Any] = field(default_factory=lambda: {"kind": "docker"})
+    """The Fleet document's ``backend`` block (kind and its settings): where apply runs the fleet."""
 
     def allocated(self, wallet: str) -> float:
         return float(sum(b.essence.allocation for b in self.bots.values() if b.essence.wallet == wallet))
@@ -139,7 +139,8 @@ def compile_fleet(spec: FleetSpec, prior: dict[str, Placement] | None = None, *,
             container_name, placement.pool, placement.index, tuple(sorted(names)), container_essence,
             short_hash([version, container_essence.plain()]),
         )
-    return DesiredFleet(fleet_name, containers, bots, _wallets(spec), _pools(spec), fleet_settings(spec), spec.fleet.backend.kind)
+    return DesiredFleet(fleet_name, containers, bots, _wallets(spec), _pools(spec), fleet_settings(spec),
+                        spec.fleet.backend.model_dump(mode="json"))
 
 
 def _wallets(spec: FleetSpec) -> dict[str, WalletEssence]:

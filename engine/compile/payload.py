@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
@@ -42,7 +42,8 @@ class _StoredFleet(Essence):
     wallets: dict[str, WalletEssence]
     pools: dict[str, PoolEssence]
     settings: FleetSettings | None
-    backend: str = "docker"
+    backend: dict[str, Any] = Field(default_factory=lambda: {"kind": "docker"})
+    """The Fleet's ``backend`` block (revisions stored before it was kept ran on docker)."""
 
 
 def fleet_to_payload(fleet: DesiredFleet) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def fleet_to_payload(fleet: DesiredFleet) -> dict[str, Any]:
                     for n, c in fleet.containers.items()},
         bots={n: _StoredBot(placement=b.placement, essence=b.essence, hash=b.hash, strategy_text=b.strategy_text)
               for n, b in fleet.bots.items()},
-        wallets=fleet.wallets, pools=fleet.pools, settings=fleet.settings, backend=fleet.backend,
+        wallets=fleet.wallets, pools=fleet.pools, settings=fleet.settings, backend=dict(fleet.backend),
     ).plain()
 
 

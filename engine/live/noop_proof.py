@@ -81,12 +81,14 @@ class ProofHeader:
 
 # -- writing (after a full plan found nothing to do) ------------------------------------------
 
-def write_proof(state_dir: Path, repo_dir: Path, backend: BackendRef, inputs: SpecInputs, fleet: str, revision: int,
-                units: Mapping[str, Any]) -> None:
-    """Record why the fleet at ``repo_dir``'s working tree needs no change (atomically); ``units`` are
-    the backend's own facts about them (``Site.noop_facts``)."""
+def write_proof(state_dir: Path, repo_dir: Path, backend: BackendRef, choice: BackendChoice, inputs: SpecInputs, fleet: str,
+                revision: int, units: Mapping[str, Any]) -> None:
+    """Record why the fleet at ``repo_dir``'s working tree needs no change (atomically): ``backend`` is
+    where the plan ran, ``choice`` what the Fleet asked for, ``units`` the backend's own facts about
+    them (``Site.noop_facts``)."""
     proof = {
-        "format": PROOF_FORMAT, "repo": str(repo_dir), "backend": backend.plain(), "fleet": fleet, "revision": revision,
+        "format": PROOF_FORMAT, "repo": str(repo_dir), "backend": backend.plain(), "choice": choice.plain(), "fleet": fleet,
+        "revision": revision,
         "inputs": _inputs_digest(inputs.files, inputs.pins, inputs.secrets), "pins": dict(inputs.pins),
         "secret_refs": sorted(inputs.secrets), "units": dict(units),
     }
@@ -109,7 +111,7 @@ def proven_unchanged(state_dir: Path, repo: str | Path, reference: Callable[[Bac
         proof = json.loads(_proof_path(state_dir, repo_dir).read_text())
         if proof.get("format") != PROOF_FORMAT or proof.get("repo") != str(repo_dir):
             return None
-        backend = reference(BackendChoice(str(proof["backend"]["kind"])))
+        backend = reference(BackendChoice.of(proof["choice"]))
         holds = noop_check(backend.kind)
         if holds is None or proof["backend"] != backend.plain():
             return None

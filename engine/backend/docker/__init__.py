@@ -7,7 +7,8 @@ Docker SDK is imported only by ``open_backend``): the no-op proof reaches ``noop
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine.backend.docker.address import docker_address
 
@@ -18,15 +19,16 @@ if TYPE_CHECKING:
 __all__ = ["open_backend", "target"]
 
 
-def target(options: BackendOptions) -> str:
-    """The engine's address (DOCKER_HOST / --docker-host, else the local socket), without connecting."""
+def target(options: BackendOptions, settings: Mapping[str, Any]) -> str:
+    """The engine's address (DOCKER_HOST / --docker-host, else the local socket), without connecting;
+    ``kind: docker`` has no settings of its own."""
     return docker_address(options.docker_host)
 
 
-def open_backend(options: BackendOptions) -> Backend:
+def open_backend(options: BackendOptions, settings: Mapping[str, Any]) -> Backend:
     """The Docker engine at ``target(options)``, through the SDK, with supervisord over each pool's socket."""
     from engine.backend.docker.api import DockerEngine
     from engine.backend.docker.site import DockerBackend
     from engine.backend.docker.supervisor import connect_supervisor, states_of_many
 
-    return DockerBackend(options.state_dir, DockerEngine(target(options)), connect_supervisor, states_of_many)
+    return DockerBackend(options.state_dir, DockerEngine(target(options, settings)), connect_supervisor, states_of_many)
