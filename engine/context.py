@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from engine.backend.port import BackendChoice, BackendRef
+from engine.backend.values import BackendChoice
 from engine.live.ports import Ports
+from engine.naming import BackendRef
 
 if TYPE_CHECKING:
     from engine.backend.port import Backend, Site

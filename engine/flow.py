@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from engine.backend.port import BackendChoice, BackendRef
+from engine.backend.values import BackendChoice
 from engine.context import Context
 from engine.errors import ApplyError, FleetopsError, HealthError, Problem
 from engine.live.noop_proof import ProofHeader, proven_unchanged
 from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus
+from engine.naming import BackendRef
 from engine.textsafe import one_line
 from engine.timing import stage
 

@@ -11,7 +11,10 @@ engine for a name taken by another fleet or an unmanaged container before it tou
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+
+from engine.textsafe import one_line
 
 __all__ = [
     "DEDICATED_PORT",
@@ -22,6 +25,7 @@ __all__ = [
     "PRELOAD_PROGRAM",
     "PRELOAD_SOCKET",
     "RESERVED_POOL_PREFIX",
+    "BackendRef",
     "Labels",
     "account_digest",
     "bot_data_dir",
@@ -150,3 +154,25 @@ def parse_accounts(label: str) -> dict[str, str]:
         if bot and len(digest) == 16 and all(c in "0123456789abcdef" for c in digest):
             found[bot] = digest
     return found
+
+
+@dataclass(frozen=True)
+class BackendRef:
+    """Which backend a live plan was made for: its kind and target (a Docker engine's address, a
+    swarm manager's), as Terraform's plan names its backend. Apply refuses a plan made for another
+    (``engine.flow.refusal``); each backend says its own (``engine.backend.registry.reference``).
+    Here, at the bottom, because the plan, the no-op proof and the port all name it."""
+
+    kind: str
+    target: str
+
+    def plain(self) -> dict[str, str]:
+        """The JSON plan's ``backend`` object."""
+        return {"kind": self.kind, "target": self.target}
+
+    def live(self, revision: int | None) -> str:
+        """How a plan's header names the live side it was made against: ``live Docker at unix:///… (revision 7)``."""
+        return one_line(f"live {self.kind.capitalize()} at {self.target}") + (f" (revision {revision})" if revision is not None else "")
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.target}"

@@ -32,13 +32,21 @@ gave a reason) for the bot layer, raised with one-line messages that say what to
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.errors import SupervisorError
-from engine.plan.model import BackendRef
+from engine.backend.values import (
+    DEFAULT_BACKEND,
+    PROCESS_TIMEOUT,
+    RUNNING_STATES,
+    BackendChoice,
+    ProcessInfo,
+    ProcessTables,
+    UnitInspect,
+    UnitSettings,
+)
+from engine.naming import BackendRef
 
 if TYPE_CHECKING:  # kept out of the import: the no-op proof and status read units without loading the compiler
     from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
@@ -72,34 +80,6 @@ __all__ = [
     "Units",
 ]
 
-DEFAULT_BACKEND = "docker"
-"""The kind a Fleet document without ``backend:`` runs on: the Docker engine at DOCKER_HOST / --docker-host."""
-
-
-@dataclass(frozen=True)
-class BackendChoice:
-    """What a Fleet document asks for (``backend:``, contract §8): a kind, and that kind's own settings
-    (a swarm's manager, registry, controller…; none for ``docker``)."""
-
-    kind: str = DEFAULT_BACKEND
-    settings: tuple[tuple[str, str], ...] = ()
-    """Setting → its value as JSON text, sorted: hashable, so a context keeps one opened backend per choice."""
-
-    @classmethod
-    def of(cls, block: Mapping[str, Any]) -> BackendChoice:
-        """From the ``backend`` block as plain data (``{"kind": "docker"}``), as a spec or a stored revision has it."""
-        return cls(str(block.get("kind", DEFAULT_BACKEND)),
-                   tuple(sorted((str(k), json.dumps(v, sort_keys=True)) for k, v in block.items() if k != "kind")))
-
-    @property
-    def options(self) -> dict[str, Any]:
-        """The kind's settings as plain data (what its package's ``target`` and ``open_backend`` read)."""
-        return {name: json.loads(value) for name, value in self.settings}
-
-    def plain(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self.options}
-
-
 Address = tuple[str, int]
 """(host, port) where a bot's API answers."""
 LogMark = tuple[int, int]
@@ -120,22 +100,6 @@ class ListedUnit:
     @property
     def running(self) -> bool:
         return self.state == "running"
-
-
-class UnitSettings(Protocol):
-    """A unit's settings as the backend reads them back (Docker's inspect); opaque above the
-    backend except as JSON data, which the no-op proof digests."""
-
-    def plain(self) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class UnitInspect:
-    """One unit inspected: its settings, its state, and how often the backend restarted it."""
-
-    settings: UnitSettings
-    state: str
-    restart_count: int
 
 
 @dataclass(frozen=True)
@@ -169,28 +133,6 @@ class ImageFacts:
     """User name → uid, from the image's /etc/passwd."""
     found: dict[str, str | None]
     """Executable asked for → where the image's PATH finds it (a regular executable file), or None."""
-
-
-RUNNING_STATES = frozenset({"RUNNING", "STARTING"})
-"""Process states in which a bot counts as running (supervisord's names)."""
-PROCESS_TIMEOUT = 5.0
-"""Seconds to wait for a unit's process table while observing."""
-
-
-@dataclass(frozen=True)
-class ProcessInfo:
-    """One bot's process: its state name (RUNNING, STARTING, BACKOFF, EXITED, FATAL…) and pid."""
-
-    name: str
-    state: str
-    pid: int
-    exit_status: int = 0
-    spawnerr: str = ""
-    """Why the process manager could not start it ("can't find command 'x'"), when it could not."""
-
-
-ProcessTables = dict[str, "dict[str, ProcessInfo] | SupervisorError"]
-"""Unit → its process table, or the error saying why its process manager did not answer."""
 
 
 @dataclass(frozen=True)

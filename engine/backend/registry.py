@@ -22,8 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from engine.backend.port import BackendChoice, BackendRef
+from engine.backend.values import BackendChoice
 from engine.errors import DockerError
+from engine.naming import BackendRef
 
 if TYPE_CHECKING:
     from engine.backend.port import Backend

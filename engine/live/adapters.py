@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.backend.port import BackendChoice, BackendRef
 from engine.backend.registry import BackendOptions, open_backend, reference
+from engine.backend.values import BackendChoice
 from engine.live.ports import Ports
+from engine.naming import BackendRef
 
 __all__ = ["RealConnector", "real_ports"]
 

@@ -40,13 +40,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.backend.port import BackendChoice, BackendRef
 from engine.backend.registry import noop_check
+from engine.backend.values import BackendChoice
 from engine.errors import FleetopsError
 from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
 from engine.live.store import latest_status
-from engine.plan.model import Snapshot
-from engine.plan.text import describe_snapshot
+from engine.naming import BackendRef
 from engine.resources import template_dir
 from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, list_worktree
 
@@ -136,7 +135,7 @@ def proven_unchanged(state_dir: Path, repo: str | Path, reference: Callable[[Bac
 def no_changes_text(header: ProofHeader) -> str:
     """The text a full plan prints when nothing changes (``engine.plan.text``), byte for byte."""
     dirty = ", uncommitted changes" if header.dirty else ""
-    where = describe_snapshot(Snapshot("live", revision=header.revision), header.backend)
+    where = header.backend.live(header.revision)  # as the full plan's header says it (``plan.text.describe_snapshot``)
     return f"fleetops plan for fleet '{header.fleet}': HEAD ({header.commit[:7]}{dirty}) against {where}\n\n{NO_CHANGES}\n"
 
 

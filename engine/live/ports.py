@@ -9,9 +9,10 @@ engine that the live half talks to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from engine.backend.port import Backend
+if TYPE_CHECKING:
+    from engine.backend.port import Backend
 
 __all__ = ["BotAnswer", "BotApiPort", "Ports", "ProbeAnswer", "ProbePort"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.hashing import pretty_json
+from engine.naming import BackendRef
 from engine.plan.fields import display_number
-from engine.plan.model import Action, BackendRef, Change, FieldDiff, Plan, PlanRisk, Risk, Snapshot, WalletUsage
+from engine.plan.model import Action, Change, FieldDiff, Plan, PlanRisk, Risk, Snapshot, WalletUsage
 
 __all__ = ["FORMAT_VERSION", "plan_as_dict", "plan_from_dict", "plan_to_json"]
 

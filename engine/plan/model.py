@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, Literal
 
-__all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "BackendRef", "Change", "FieldDiff", "Plan", "PlanRisk", "Risk", "RiskNote", "Snapshot",
+from engine.naming import BackendRef
+
+__all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "Change", "FieldDiff", "Plan", "PlanRisk", "Risk", "RiskNote", "Snapshot",
            "WalletUsage"]
 
 ADDRESS_KINDS = ("fleet", "wallet", "pool", "container", "bot")
@@ -71,23 +73,6 @@ class Snapshot:
     def as_baseline(self) -> dict[str, Any]:
         """The plan's ``baseline`` object (contract §4)."""
         return {"kind": self.kind, "ref": self.ref, "commit": self.commit, "revision": self.revision}
-
-
-@dataclass(frozen=True)
-class BackendRef:
-    """Which backend a live plan was made for: its kind and target (a Docker engine's address, a
-    swarm manager's), as Terraform's plan names its backend. Apply refuses a plan made for another
-    (``engine.flow.refusal``); the backend port (``engine.backend.port``) gives each backend's."""
-
-    kind: str
-    target: str
-
-    def plain(self) -> dict[str, str]:
-        """The JSON plan's ``backend`` object."""
-        return {"kind": self.kind, "target": self.target}
-
-    def __str__(self) -> str:
-        return f"{self.kind} at {self.target}"
 
 
 @dataclass(frozen=True)

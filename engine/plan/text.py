@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from engine.plan.model import Action, BackendRef, Change, Plan, Risk, Snapshot
+from engine.naming import BackendRef
+from engine.plan.model import Action, Change, Plan, Risk, Snapshot
 from engine.textsafe import one_line
 
 __all__ = ["describe_snapshot", "plan_to_text"]
@@ -28,8 +29,9 @@ def describe_snapshot(snapshot: Snapshot, backend: BackendRef | None = None) -> 
     """``HEAD (a1b2c3d, dirty)``, ``live Docker (revision 7)``, ``live Docker at unix:///var/run/docker.sock (revision 7)``
     when the plan names its ``backend`` …"""
     if snapshot.kind == "live":
-        where = one_line(f"live {backend.kind.capitalize()} at {backend.target}") if backend is not None else "live Docker"
-        return where + (f" (revision {snapshot.revision})" if snapshot.revision is not None else "")
+        if backend is not None:
+            return backend.live(snapshot.revision)
+        return "live Docker" + (f" (revision {snapshot.revision})" if snapshot.revision is not None else "")
     if snapshot.kind == "empty":
         return "nothing deployed"
     commit = (snapshot.commit or "no commit")[:7]

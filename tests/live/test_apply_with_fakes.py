@@ -242,8 +242,8 @@ def test_a_plan_names_its_backend_and_is_refused_by_another(fleet: Harness) -> N
     from engine.context import Context
     from engine.flow import apply_plan
     from engine.live.fake_bots import FakeBots
+    from engine.naming import BackendRef
     from engine.plan.jsonfmt import plan_as_dict
-    from engine.plan.model import BackendRef
     from engine.plan.text import plan_to_text
 
     fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")

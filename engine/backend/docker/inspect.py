@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backend.port import UnitInspect
+from engine.backend.values import UnitInspect
 from engine.naming import Labels
 
 __all__ = ["UNCOMPARED_LABELS", "ContainerSettings", "parse_inspect"]

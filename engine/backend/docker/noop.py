@@ -25,15 +25,18 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from engine.backend.docker.inspect import parse_inspect
 from engine.backend.docker.supervisor import states_of_many
 from engine.backend.docker.unix_http import UnixHTTPConnection, inspect_documents
-from engine.backend.port import PROCESS_TIMEOUT, RUNNING_STATES, UnitSeen, UnitSettings
+from engine.backend.values import PROCESS_TIMEOUT, RUNNING_STATES, UnitSettings
 from engine.errors import SupervisorError
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
+
+if TYPE_CHECKING:
+    from engine.backend.port import UnitSeen
 
 __all__ = ["facts", "holds", "settings_digest"]
 

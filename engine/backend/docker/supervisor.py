@@ -22,7 +22,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from engine.backend.docker.safefs import SafeDir, UnsafePath
-from engine.backend.port import ProcessInfo, ProcessTables
+from engine.backend.values import ProcessInfo, ProcessTables
 from engine.errors import SupervisorError, SupervisorRefused
 from engine.naming import SUPERVISOR_SOCKET
 
