@@ -178,3 +178,63 @@ def test_no_git_ref_is_an_internal_error(ref: str, sweep_repo: git.Repo) -> None
         assert code in (0, 1) and "internal error" not in err and "Traceback" not in err, (ref, err)
         if code == 1:
             assert len(err.splitlines()) == 1 and err.startswith("fleetops: error: "), (ref, err)
+
+
+# -- where git looks: the repository --repo names, whatever the environment says (issue 17, item 9, variants) --
+
+def test_git_variables_of_a_hook_never_point_fleetops_at_another_repository(  # type: ignore[no-untyped-def]
+        base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:
+    """A server's post-receive hook runs with GIT_DIR=. (a pre-commit hook with GIT_INDEX_FILE): before, every
+    command on another --repo failed ("not a git repository: '.'"), and a GIT_DIR of another repository made
+    its status the plan's dirty flag (and its index, ignore rules and attributes the working tree's)."""
+    from pathlib import Path
+
+    from tests.support.repos import make_base_repo
+
+    other = make_base_repo(tmp_path / "other")
+    Path(other.working_dir, "fleet/bots.yaml").unlink()
+    other.git.add("-A")
+    envs = [{"GIT_DIR": "."}, {"GIT_DIR": f"{other.working_dir}/.git", "GIT_WORK_TREE": other.working_dir,
+                              "GIT_INDEX_FILE": f"{other.working_dir}/.git/index"}]
+    for env in envs:
+        result = fleetops("validate", "--repo", base_repo.working_dir, env=env)  # run from fleetops' checkout: GIT_DIR=. is no repository
+        assert result.code == 0 and "5 bots" in result.out, (env, result.err)
+        result = fleetops("plan", "--against", "HEAD", "--repo", base_repo.working_dir, env=env)
+        assert result.code == 0 and "uncommitted" not in result.out and "No changes" in result.out, (env, result.out, result.err)
+
+
+def test_a_bare_repository_says_to_read_a_ref(base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bare = tmp_path / "fleet.git"
+    git.Repo.clone_from(base_repo.working_dir, bare, bare=True)
+    for args in (["validate"], ["plan", "--against", "main"]):
+        line = one_error(fleetops(*args, "--repo", str(bare)))
+        assert line == (f"fleetops: error: {bare} is a bare git repository: it has no working tree to read; read a commit with --ref "
+                        "(for example --ref main), or point --repo at a clone with a working tree"), line
+    assert fleetops("validate", "--ref", "main", "--repo", str(bare)).code == 0
+
+
+def test_a_fleet_in_a_subdirectory_of_a_repository_names_the_repository(  # type: ignore[no-untyped-def]
+        base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:
+    """A monorepo: before, 'deploy is not a git repository, so --ref HEAD cannot be read' (for --against, in a git repository)."""
+    import shutil
+
+    mono = tmp_path / "mono"
+    shutil.copytree(base_repo.working_dir, mono / "deploy", ignore=shutil.ignore_patterns(".git"))
+    repo = git.Repo.init(mono)
+    repo.git.add("-A")
+    repo.git.execute(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "monorepo"])
+    line = one_error(fleetops("plan", "--against", "HEAD", "--repo", str(mono / "deploy")))
+    assert line.startswith(f"fleetops: error: {mono / 'deploy'} is not a git repository, so git ref 'HEAD' cannot be read (it is a "
+                           f"directory inside the git repository {mono}"), line
+    result = fleetops("validate", "--repo", str(mono / "deploy"))
+    assert result.code == 1 and f"is inside the git repository {mono}, but fleetops reads a repository at its top" in result.err
+
+
+@pytest.mark.parametrize("name", ["fé", "feature/ß", "v1.0+build", "release/2026-01 (rc)"[:15].replace(" ", "_")])
+def test_refs_named_with_any_character_git_allows_are_read(name: str, base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    """Before: "git ref 'fé' not found in … (known: fé, main, v1)"."""
+    base_repo.git.branch(name)
+    result = fleetops("plan", "--against", name, "--repo", base_repo.working_dir)
+    assert result.code == 0 and "No changes" in result.out, result.err
+    assert fleetops("validate", "--ref", name, "--repo", base_repo.working_dir).code == 0
+    assert fleetops("plan", "--against", "@", "--repo", base_repo.working_dir).code == 0  # git's own name for HEAD

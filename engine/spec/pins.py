@@ -29,7 +29,9 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
     """Resolve one pin or raise PinError saying exactly what is missing."""
     pin = f"{class_name}@{ref}"
     if source.repo is None:
-        raise PinError(f"strategy pin '{pin}' needs a git repository to resolve '{ref}'")
+        inside = f" ({source.repo_dir} is inside the git repository {source.enclosing}, but fleetops reads a repository at its top)" \
+            if source.enclosing is not None else ""
+        raise PinError(f"strategy pin '{pin}' needs a git repository to resolve '{ref}'{inside}")
     commit = source.find_pinned(ref)
     if commit is None:
         tags = source.tag_names()
