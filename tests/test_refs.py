@@ -238,3 +238,24 @@ def test_refs_named_with_any_character_git_allows_are_read(name: str, base_repo:
     assert result.code == 0 and "No changes" in result.out, result.err
     assert fleetops("validate", "--ref", name, "--repo", base_repo.working_dir).code == 0
     assert fleetops("plan", "--against", "@", "--repo", base_repo.working_dir).code == 0  # git's own name for HEAD
+
+
+@pytest.mark.parametrize(("tls", "says"), [
+    ({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "{tmp}/nowhere"}, "DOCKER_CERT_PATH '{tmp}/nowhere' is not a directory"),
+    ({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "{tmp}/no-ca"}, "has no ca.pem to verify its certificate against"),
+    ({"DOCKER_TLS_VERIFY": "0", "DOCKER_CERT_PATH": "{tmp}/no-ca"}, "has no ca.pem"),  # the Docker CLI: any value asks to verify
+    ({"DOCKER_CERT_PATH": "{tmp}/half"}, "has cert.pem but no key.pem"),
+    ({"DOCKER_TLS_VERIFY": "1", "HOME": "{tmp}/home"}, "{tmp}/home/.docker (DOCKER_CERT_PATH is not set) has no ca.pem"),
+], ids=["cert-path-nowhere", "verify-without-ca", "verify-0-still-verifies", "cert-without-key", "default-cert-path-empty"])
+def test_half_set_docker_tls_settings_are_one_line_naming_what_is_missing(  # type: ignore[no-untyped-def]
+        tls: dict[str, str], says: str, base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:
+    """Before, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH were ignored: fleetops spoke plain HTTP to the address
+    ("cannot reach the Docker engine … is dockerd running?"). tests/integration/test_docker_tls.py: the working case."""
+    for name, files in (("no-ca", ["cert.pem", "key.pem"]), ("half", ["cert.pem"])):
+        (tmp_path / name).mkdir()
+        for file in files:
+            (tmp_path / name / file).write_text("not used: the check comes first\n")
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:1", **{k: v.format(tmp=tmp_path) for k, v in tls.items()}}
+    for args in (["plan", "--repo", base_repo.working_dir], ["status"]):
+        line = one_error(fleetops(*args, env=env))
+        assert says.format(tmp=tmp_path) in line and "without TLS" in line, line
