@@ -27,9 +27,10 @@ from engine.spec.pyclasses import bound_classes
 
 __all__ = ["STRATEGY_SETTINGS", "declared_order_types", "strategy_settings"]
 
-STRATEGY_SETTINGS = ("order_types", "order_time_in_force", "unfilledtimeout", "trailing_stop_positive")
+STRATEGY_SETTINGS = ("order_types", "order_time_in_force", "unfilledtimeout", "trailing_stop_positive", "can_short")
 """The attributes FreqTrade copies into the config that its consistency checks read and that
-fleetops does not always render itself."""
+fleetops does not always render itself, and ``can_short``, which its strategy loader judges
+against the trading mode (not a config key: the check takes it out)."""
 
 
 def strategy_settings(text: str, class_name: str) -> dict[str, Any]:
