@@ -230,14 +230,14 @@ def test_a_fleet_in_a_subdirectory_of_a_repository_names_the_repository(  # type
     assert result.code == 1 and f"is inside the git repository {mono}, but fleetops reads a repository at its top" in result.err
 
 
-@pytest.mark.parametrize("name", ["fé", "feature/ß", "v1.0+build", "release/2026-01 (rc)"[:15].replace(" ", "_")])
+@pytest.mark.parametrize("name", ["fé", "feature/ß", "hotfix/€-rate", "@"])
 def test_refs_named_with_any_character_git_allows_are_read(name: str, base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
-    """Before: "git ref 'fé' not found in … (known: fé, main, v1)"."""
-    base_repo.git.branch(name)
+    """Before: "git ref 'fé' not found in … (known: fé, main, v1)". '@' is git's own name for HEAD."""
+    if name != "@":
+        base_repo.git.branch(name)
     result = fleetops("plan", "--against", name, "--repo", base_repo.working_dir)
     assert result.code == 0 and "No changes" in result.out, result.err
     assert fleetops("validate", "--ref", name, "--repo", base_repo.working_dir).code == 0
-    assert fleetops("plan", "--against", "@", "--repo", base_repo.working_dir).code == 0  # git's own name for HEAD
 
 
 @pytest.mark.parametrize(("tls", "says"), [
