@@ -259,3 +259,21 @@ def test_half_set_docker_tls_settings_are_one_line_naming_what_is_missing(  # ty
     for args in (["plan", "--repo", base_repo.working_dir], ["status"]):
         line = one_error(fleetops(*args, env=env))
         assert says.format(tmp=tmp_path) in line and "without TLS" in line, line
+
+
+def test_a_sha256_repository_is_one_line_instead_of_every_ref_missing(base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Before: "git ref 'v1' not found (tags: v1)" for every pin, "git ref 'HEAD' not found (known: master, v1)"."""
+    import shutil
+
+    repo = tmp_path / "sha256"
+    repo.mkdir()
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    git.Git(repo).execute(["git", "init", "-q", "--object-format=sha256"])
+    shutil.copytree(f"{base_repo.working_dir}/strategies", repo / "strategies")
+    shutil.copytree(f"{base_repo.working_dir}/fleet", repo / "fleet")
+    git.Git(repo).execute(["git", *identity, "add", "-A"])
+    git.Git(repo).execute(["git", *identity, "commit", "-qm", "fleet"])
+    git.Git(repo).execute(["git", *identity, "tag", "v1"])
+    for args in (["validate"], ["plan", "--against", "HEAD"]):
+        line = one_error(fleetops(*args, "--repo", str(repo)))
+        assert line.startswith(f"fleetops: error: {repo} names its objects with SHA256"), line

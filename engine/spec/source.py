@@ -191,10 +191,21 @@ def open_source(repo_dir: str | Path, ref: str | None) -> FleetSource:
             raise SourceError(f"{repo_dir} is not a git repository, so git ref '{ref}' cannot be read{_enclosing_hint(enclosing)}") from None
     if repo is not None:
         _check_ownership(path)
+        if _object_format(repo) != "sha1":
+            raise SourceError(f"{path} names its objects with {_object_format(repo).upper()} (git init --object-format), which "
+                              "fleetops' git reader (GitPython) cannot read: every ref would look missing; keep the fleet in a "
+                              "SHA-1 repository (git's default)")
         if repo.bare and ref is None:
             raise SourceError(f"{repo_dir} is a bare git repository: it has no working tree to read; read a commit with --ref "
                               "(for example --ref main), or point --repo at a clone with a working tree")
     return FleetSource(path, repo, ref, enclosing)
+
+
+def _object_format(repo: git.Repo) -> str:
+    try:
+        return str(repo.config_reader("repository").get_value("extensions", "objectformat", "sha1")).lower()
+    except (*_GIT_FAILURES, KeyError):
+        return "sha1"
 
 
 def _enclosing_repository(path: Path) -> Path | None:
