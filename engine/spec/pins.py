@@ -36,6 +36,9 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
     if commit is None:
         tags = source.tag_names()
         hint = f" (tags: {', '.join(tags[-10:])})" if tags else " (the repository has no tags)"
+        if source.shallow:  # a CI checkout: one commit, and only the tags that point at it
+            hint = (f" in this shallow clone{hint}; fetch the tags and the commits they name (`git fetch --tags --unshallow`), "
+                    "or in GitHub Actions set `fetch-depth: 0` on actions/checkout")
         raise PinError(f"strategy pin '{pin}': git ref '{ref}' not found{hint}")
     path = f"{STRATEGY_DIR}/{class_name}.py"
     try:

@@ -115,8 +115,14 @@ class FleetSource:
             return None
         return commit
 
+    @property
+    def shallow(self) -> bool:
+        """Whether this is a shallow clone (``git clone --depth``, actions/checkout's default): it may
+        lack the commits and tags a ref or a pin names."""
+        return self.repo is not None and Path(self.repo.common_dir, "shallow").is_file()
+
     def _not_found(self, ref: str) -> str:
-        if self.repo is not None and Path(self.repo.common_dir, "shallow").is_file():
+        if self.shallow:
             if re.search(r"[~^][0-9]*$", ref):
                 return (f"git ref '{ref}' is older than the history of this shallow clone ({self.repo_dir}); fetch the "
                         "commits it needs with `git fetch --deepen=1` (or `git fetch --unshallow`), or in GitHub Actions set "
