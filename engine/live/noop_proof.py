@@ -16,7 +16,7 @@ nothing to do, it writes down what that conclusion rested on:
   its host-side records directory (every record is written by rename into it).
 
 The next ``plan``/``apply`` of the same repository checks exactly those — one Docker list call,
-``git`` (three calls, then the working tree's listing with two more, each round side by side),
+``git`` (three calls, then the working tree's listing with three more, each round side by side),
 every container's inspect sent at once (~0.08 ms each), a file walk and some stats — plus the
 one thing hashes cannot prove: that the enabled bots of each running pool container are
 running, asked of its supervisord. The spec files come from

@@ -2,8 +2,9 @@
 
 Used by ``engine.spec.source`` (every working-tree load) and ``engine.live.noop_proof``, which must
 list exactly the same files to prove that nothing a plan reads has changed, without paying for
-importing git or the parser (stdlib only; git runs as two ``git ls-files`` processes, side by
-side with the walk). ``engine.spec.snapshot.select`` decides what is read.
+importing git or the parser (stdlib only; git runs as two ``git ls-files`` processes and one
+``git check-attr``, started before the walk; listing a 500-bot fleet's 53 entries went from
+~2.6 ms to ~3.3 ms with the third). ``engine.spec.snapshot.select`` decides what is read.
 
 Disk alone cannot say what a commit would hold, so git's index, attributes and ignore rules
 complete it:
