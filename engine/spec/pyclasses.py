@@ -5,7 +5,8 @@ Used by ``engine.spec.pins`` (does the pinned file define the strategy class?) a
 inherits from, declare). FreqTrade's resolver imports the file and takes the module attribute of
 the class's name (``IResolver._get_valid_object``, 2026.9), so a class defined twice is the last
 definition, and only module-level definitions count (inside ``if``/``try``/``with`` blocks too,
-never inside a function or another class). Pure: nothing is executed.
+never inside a function or another class, nor under ``if TYPE_CHECKING:`` or ``if False:``, which
+an import skips). Pure: nothing is executed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def module_classes(body: list[ast.stmt]) -> Iterator[ast.ClassDef]:
     for node in body:
         if isinstance(node, ast.ClassDef):
             yield node
+        elif isinstance(node, ast.If) and _never_true(node.test):  # `if TYPE_CHECKING:`, `if False:`: only its else runs
+            yield from module_classes(node.orelse)
         elif isinstance(node, (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith)):
             for block in (getattr(node, "body", []), getattr(node, "orelse", []), getattr(node, "finalbody", []),
                           *(handler.body for handler in getattr(node, "handlers", []))):
@@ -30,3 +33,12 @@ def module_classes(body: list[ast.stmt]) -> Iterator[ast.ClassDef]:
 def bound_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
     """Class name → the definition the module attribute holds after an import: the last one."""
     return {node.name: node for node in module_classes(tree.body)}
+
+
+def _never_true(test: ast.expr) -> bool:
+    """A condition that is false whenever the module is imported: a false constant, or
+    ``TYPE_CHECKING`` (``typing.TYPE_CHECKING`` is False at run time)."""
+    if isinstance(test, ast.Constant):
+        return not test.value
+    name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
+    return name == "TYPE_CHECKING"
