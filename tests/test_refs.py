@@ -199,6 +199,9 @@ def test_git_variables_of_a_hook_never_point_fleetops_at_another_repository(  # 
     other.git.add("-A")
     envs = [{"GIT_DIR": "."}, {"GIT_DIR": f"{other.working_dir}/.git", "GIT_WORK_TREE": other.working_dir,
                               "GIT_INDEX_FILE": f"{other.working_dir}/.git/index"}]
+    result = fleetops("init", str(tmp_path / "new-fleet"), env=envs[1])  # before: internal error (InvalidGitRepositoryError)
+    assert result.code == 0 and git.Repo(tmp_path / "new-fleet").tags, result.err
+    assert len(list(other.iter_commits())) == 2  # the repository GIT_DIR names is left alone
     for env in envs:
         result = fleetops("validate", "--repo", base_repo.working_dir, env=env)  # run from fleetops' checkout: GIT_DIR=. is no repository
         assert result.code == 0 and "5 bots" in result.out, (env, result.err)
