@@ -14,8 +14,8 @@ from pathlib import Path
 import git
 
 from engine.errors import SourceError
-from engine.spec.gitenv import forget_repository_variables
 from engine.resources import data_root
+from engine.spec.gitenv import forget_repository_variables
 
 __all__ = ["EXAMPLE_ROOT", "build_demo_repo", "commit_all"]
 
