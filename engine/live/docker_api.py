@@ -23,18 +23,20 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.tls
 import requests.exceptions
 
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
 from engine.live.container_inspect import ContainerInspect, parse_inspect
-from engine.live.docker_address import docker_address
+from engine.live.docker_address import docker_address, docker_tls
 from engine.live.docker_socket import inspect_documents
 from engine.live.images import parse_passwd
 from engine.live.ports import ContainerEvent, ImageFacts, ListedContainer
 from engine.naming import Labels
+from engine.textsafe import one_line
 
-__all__ = ["DockerEngine"]
+__all__ = ["DockerEngine", "sdk_client"]
 
 PROBE_LABEL = "io.fleetops.probe"
 """Set on the short-lived containers that read an image's files; never the fleet label."""
@@ -49,6 +51,23 @@ API_VERSION = "1.41"
 """Pinned so no call is spent negotiating; Debian bookworm's docker.io (20.10) speaks 1.41."""
 
 
+def sdk_client(base_url: str, timeout: float) -> docker.APIClient:
+    """The SDK's client for a checked address, over TLS when the environment asks for it
+    (``engine.live.docker_address.docker_tls``). Raises DockerError, one line."""
+    tls = docker_tls(base_url)
+    try:
+        if tls is None:
+            return docker.APIClient(base_url=base_url, version=API_VERSION, timeout=timeout)
+        config = docker.tls.TLSConfig(client_cert=tls.client_cert, ca_cert=tls.ca_cert, verify=tls.ca_cert or False)
+        client = docker.APIClient(base_url=tls.base_url, version=API_VERSION, timeout=timeout, tls=config)
+        # requests would verify against $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE instead of the engine's ca.pem
+        # whenever they are set (common on hosts behind a corporate proxy): the engine's CA is the only one.
+        client.trust_env = False
+        return client
+    except (docker.errors.DockerException, ValueError) as exc:
+        raise DockerError(f"cannot use the Docker engine at {base_url}: {one_line(str(exc))}") from None
+
+
 class DockerEngine:
     """A connection to one Docker engine, with call counters."""
 
@@ -57,10 +76,7 @@ class DockerEngine:
         self.calls = 0
         self.mutations = 0
         self._lock = threading.Lock()
-        try:
-            self._api = docker.APIClient(base_url=self.base_url, version=API_VERSION, timeout=timeout)
-        except (docker.errors.DockerException, ValueError) as exc:
-            raise DockerError(f"cannot use the Docker engine at {self.base_url}: {exc}") from None
+        self._api = sdk_client(self.base_url, timeout)
 
     def _call(self, what: str, fn: Any, *args: Any, mutates: bool = False, **kwargs: Any) -> Any:
         with self._lock:

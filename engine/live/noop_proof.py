@@ -16,7 +16,7 @@ nothing to do, it writes down what that conclusion rested on:
   its host-side records directory (every record is written by rename into it).
 
 The next ``plan``/``apply`` of the same repository checks exactly those — one Docker list call,
-``git`` (three calls, then the working tree's listing with two more, each round side by side),
+``git`` (three calls, then the working tree's listing with three more, each round side by side),
 every container's inspect sent at once (~0.08 ms each), a file walk and some stats — plus the
 one thing hashes cannot prove: that the enabled bots of each running pool container are
 running, asked of its supervisord. The spec files come from
@@ -52,6 +52,7 @@ from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
 from engine.live.supervisor_ctl import states_of_many
 from engine.naming import BOTS, HOST_DATA, HOST_RECORDS, Labels, runtime_root
 from engine.resources import template_dir
+from engine.spec.gitenv import git_environment
 from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, list_worktree
 
 __all__ = ["NO_CHANGES", "ContainerSeen", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "settings_digest",
@@ -214,7 +215,8 @@ def _engine_fingerprint() -> list[Any]:
 def _git_facts(repo_dir: Path, stored_pins: Mapping[str, str]) -> tuple[str, bool, dict[str, str]] | None:
     """HEAD's commit, the dirty flag, and each pin as git resolves it now (None: cannot tell cheaply)."""
     def run(*args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(["git", *args], cwd=repo_dir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(["git", *args], cwd=repo_dir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env=git_environment())
 
     head = run("rev-parse", "--verify", "-q", "HEAD^{commit}")
     status = run("status", "--porcelain", "--", SPEC_DIR, STRATEGY_DIR)

@@ -47,12 +47,9 @@ class OneShot:
     @property
     def _api(self) -> Any:
         if self._client is None:
-            import docker
+            from engine.live.docker_api import sdk_client
 
-            try:
-                self._client = docker.APIClient(base_url=self.base_url, version=API_VERSION, timeout=self.timeout)
-            except (docker.errors.DockerException, ValueError) as exc:
-                raise DockerError(f"cannot use the Docker engine at {self.base_url}: {exc}") from None
+            self._client = sdk_client(self.base_url, self.timeout)
         return self._client
 
     def image_id(self, image: str) -> str | None:

@@ -83,16 +83,19 @@ def test_a_pool_whose_supervisord_exits_at_start_fails_at_once_with_its_log(live
     assert live.programs(f"{FLEET}-small-1")["euro-1"][0] == "RUNNING"
 
 
-def test_a_program_supervisord_cannot_spawn_carries_supervisords_reason(live: LiveFleetHelper) -> None:
+@pytest.mark.parametrize(("damage", "reason"), [
+    (["rm", "/usr/local/bin/standin-bot"], "NO_FILE: can't find command 'standin-bot'"),  # the container lost the bot's command
+    (["chmod", "a-x", "/usr/local/bin/standin-bot"], "NOT_EXECUTABLE: command at '/usr/local/bin/standin-bot' is not executable"),
+], ids=["command-gone", "command-not-executable"])
+def test_a_program_supervisord_cannot_spawn_carries_supervisords_reason(damage: list[str], reason: str, live: LiveFleetHelper) -> None:
     edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 180")
     assert live.apply().code == 0
     standard = f"{FLEET}-standard-1"
-    exec_id = live.api.exec_create(standard, ["rm", "/usr/local/bin/standin-bot"])  # the container lost the bot's command
+    exec_id = live.api.exec_create(standard, damage)
     live.api.exec_start(exec_id)
     edit(live.root / "fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07")
     result = live.apply()
     assert result.code == 3, result.out + result.err
     assert "alpha-2: supervisord could not start it" in result.err
     failure = json.loads(live.run("history", "--format", "json").out)[1]["failures"]["alpha-2"]
-    assert failure["log"] == [f"supervisord: supervisord in {standard} refused to start program alpha-2: "
-                              "NO_FILE: can't find command 'standin-bot'"], failure
+    assert failure["log"] == [f"supervisord: supervisord in {standard} refused to start program alpha-2: {reason}"], failure

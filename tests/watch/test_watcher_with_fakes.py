@@ -359,3 +359,44 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "rolled_back"]
     assert not any("LOOPERROR" in text for c in engine.containers.values() for b, text in c.started_strategy.items()
                    if engine.running_config(c.definition.name, b) is not None)
+
+
+def test_a_remote_address_with_credentials_is_never_shown_nor_stored(origin: Origin, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17, item 9: the watcher logged "watching https://user:token@…", served it on /api/status, kept it as the
+    fleet's identity in revisions.sqlite and in its mirror's git config. The address reaches git, and nothing else."""
+    import json
+
+    import git
+
+    from engine.flow import Context
+    from engine.live.fakes import FakeEngine
+    from engine.watch.daemon import Watcher, WatchOptions
+    from engine.watch.logs import WatchLog
+    from tests.watch.conftest import IMAGE, RunningWatcher, _Lines
+
+    remote = "https://fleet-bot:s3cret/t@ken@git.example.com/ops/fleet.git"
+    config = tmp_path / "gitconfig"
+    config.write_text(f'[url "{origin.bare}"]\n\tinsteadOf = {remote}\n')  # the address resolves to the test's origin
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    state = tmp_path / "state"
+    state.mkdir()
+    old_mirror = state / "watch" / "old-layout.git"  # a mirror cloned by an earlier fleetops: the address in its config
+    git.Repo.clone_from(origin.bare, old_mirror, mirror=True).git.config("remote.origin.url", remote)
+    lines: list[str] = []
+    engine = FakeEngine(images=(IMAGE,))
+    watcher = Watcher(Context(state, engine.ports(), lambda _l: None, {}), WatchOptions(remote, "main", 0.2, 0.3),
+                      WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]
+    watcher.mirror.path = old_mirror
+    running = RunningWatcher(watcher, engine, lines)
+    running.thread.start()
+    try:
+        running.until(lambda: running.applied() is not None, what="the first apply")
+        assert any("watching https://git.example.com/ops/fleet.git branch main" in line for line in lines), lines
+        assert "s3cret" not in "\n".join(lines) and "ken@" not in "\n".join(lines)
+        assert "s3cret" not in json.dumps(watcher.status()) and "s3cret" not in watcher.origin
+    finally:
+        watcher.request_stop()
+        engine.close_events()
+        running.thread.join(timeout=30)
+    leaked = [str(p) for p in state.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()]
+    assert leaked == [], leaked
