@@ -52,7 +52,7 @@ def test_a_shallow_clone_says_to_fetch_the_history_it_lacks(base_repo: git.Repo,
         assert "git fetch --deepen=1" in line and "fetch-depth: 0" in line, line
     line = one_error(fleetops_in_process("plan", "--against", "origin/feature", "--repo", str(shallow)))
     assert "not found in this shallow clone" in line and "git fetch origin feature" in line and "fetch-depth: 0" in line, line
-    pins = fleetops("validate", "--repo", str(shallow))  # the tag v1 names a commit the clone lacks: it did not come along
+    pins = fleetops_in_process("validate", "--repo", str(shallow))  # the tag v1 names a commit the clone lacks: it did not come along
     assert pins.code == 1 and "strategy pin 'Alpha@v1': git ref 'v1' not found in this shallow clone (the repository has no tags); " \
         "fetch the tags and the commits they name (`git fetch --tags --unshallow`)" in pins.err, pins.err
     shallow_repo = git.Repo(shallow)
