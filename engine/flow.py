@@ -35,6 +35,7 @@ from engine.live.images import check_images
 from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
+from engine.live.ownership import foreign_state_dirs, refuse_foreign
 from engine.live.ports import Ports
 from engine.live.processes import LogStart, ProcessWatch
 from engine.live.rename import find_rename, merged, placements_as
@@ -146,6 +147,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
     still runs, the old fleet is planned into this one (a rename, ``engine.live.rename``)."""
     with stage("observe docker"):
         live = observe(ctx.ports, ctx.runtime(fleet), fleet)
+        refuse_foreign(fleet, foreign_state_dirs(live.inspected, live.container_records, _dirs(ctx.runtime(fleet), live)), ctx.state_dir)
         rename = find_rename(ctx.ports, ctx.runtime(fleet), origin, fleet)
     current = policy.current_revision(ctx.read_store(), fleet)
     if rename is not None:
@@ -171,6 +173,10 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
         plan = with_account_conflicts(plan, target, conflicts)
     return LivePlan(plan, target, live, source, origin=origin, renamed_from=rename.old if rename else None,
                     conflicts=tuple(c.sentence() for c in conflicts), uids=uids, keyed=keyed)
+
+
+def _dirs(runtime: Runtime, live: LiveFleet) -> dict[str, Path]:
+    return {name: runtime.container_dir(name) for name in live.containers}
 
 
 def _with_host_facts(ctx: Context, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:

@@ -239,6 +239,9 @@ class DockerEngine:
     def remove(self, name: str) -> None:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
 
+    def rename(self, name: str, new_name: str) -> None:
+        self._call(f"rename container {name} to {new_name}", self._api.rename, name, new_name, mutates=True)
+
     def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
         """On a local socket, all sent at once with the stdlib (``engine.live.docker_socket``: ~0.13 ms
         each, where the SDK takes ~1.1 ms each even from 8 threads); elsewhere through the SDK."""

@@ -75,6 +75,9 @@ class Executor:
         self.arriving.update(b for n, a in containers.items() if a in _NEW_CONTAINER and n in self.target.containers
                              for b in self.target.containers[n].bots)
         self._check_ready(containers, bots)
+        for own, shown in sorted(self.live.renamed.items()):  # every later call names it as fleetops does
+            self.progress(f"renaming container {shown} back to {own} (renamed by hand)")
+            self.docker.rename(shown, own)
         result.start = self._log_start(containers, bots)
         self.docker.ensure_network(network_name(self.target.name), {Labels.FLEET: self.target.name})
         for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's

@@ -290,6 +290,14 @@ class FakeEngine:
             self._container(name, "remove")
             del self.containers[name]
 
+    def rename(self, name: str, new_name: str) -> None:
+        self._count("rename", name, mutates=True)
+        with self._lock:
+            if new_name in self.containers:
+                raise DockerError(f"Docker refused to rename container {name}: the name {new_name} is already in use")
+            self.containers[new_name] = self._container(name, "rename")
+            del self.containers[name]
+
     def _boot(self, container: FakeContainer) -> None:
         """A pool container's supervisord reads its conf and starts the autostart programs."""
         if container.definition.image in self.exits_at_start:  # its main process exits: Docker restarts it, again and again
@@ -344,6 +352,9 @@ class FakeEngine:
     # -- supervisord -----------------------------------------------------------------------
 
     def supervisor(self, container: str, data_dir: Path, timeout: float) -> _FakeSupervisor:
+        """Reached through its socket in ``data_dir``, as the real one: whatever name Docker shows."""
+        if container not in self.containers:
+            container = next((n for n, c in self.containers.items() if c.runtime_dir / "data" == data_dir), container)
         return _FakeSupervisor(self, container)
 
     def kill_program(self, container: str, program: str, state: str = "EXITED") -> None:

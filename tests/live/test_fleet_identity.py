@@ -159,3 +159,24 @@ def test_the_identity_follows_the_repository_path(fleet: Harness, tmp_path: Path
     rename(other)
     assert other.plan().plan.plan_risks == ()
     assert RevisionStore(fleet.state).latest() is not None
+
+
+def test_the_same_fleet_applied_from_another_state_dir_is_refused_naming_it(fleet: Harness, tmp_path: Path) -> None:
+    """Another checkout (or a watcher beside a hand-run apply) with a state dir of its own: its plan took the
+    containers' mounts for drift and recreated every one from its own empty runtime files (trade databases
+    left behind), and each state dir would take the fleet back on its next apply."""
+    copy = git.Repo.clone_from(fleet.repo.working_dir, tmp_path / "copy")
+    other = Harness(copy, tmp_path / "other-state", fleet.engine, dict(fleet.environ))
+    (other.root / "fleet/bots.yaml").write_text((fleet.root / "fleet/bots.yaml").read_text())
+    message = (f"fleet 'testfleet' already runs on this Docker engine from another state dir ({fleet.state}: containers {SOLO}, "
+               f"{SMALL}, {STANDARD}), not from {other.state}; plan and apply it with --state-dir {fleet.state} (or "
+               "FLEETOPS_STATE_DIR), or give this fleet another name")
+    for attempt in (other.plan, other.apply):
+        with pytest.raises(ApplyError) as refused:
+            attempt()
+        assert str(refused.value) == message
+    assert fleet.engine.log == [] and not (other.state / "revisions.sqlite").exists()
+    moved = tmp_path / "moved-state"  # the state dir itself moved: its records go with it, so the fleet is its own
+    shutil.copytree(fleet.state, moved)
+    back = Harness(fleet.repo, moved, fleet.engine, dict(fleet.environ))
+    assert {c.action.value for c in back.plan().plan.changes} == {"replace"}  # the mounts follow the state dir
