@@ -89,6 +89,14 @@ def live_alpha_2_with_trades(h: Harness) -> None:
     h.engine.open_trades["alpha-2"] = 1
 
 
+def live_alpha_1_renamed(h: Harness) -> None:
+    """alpha-1 trades live money, and is renamed in its spec: the new name is the same bot (the same exchange key)."""
+    h.environ.update({"K": "key", "S": "secret"})
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.edit("fleet/bots.yaml", "name: alpha-1\n", "name: alpha-1b\n")
+
+
 def alpha_2_holding_trades_moves_to_small(h: Harness, *, new_container: bool) -> None:
     """alpha-2 (on_change: drain) holds a trade that does not close, and moves to the small pool:
     into a container this apply creates, or into the existing one while its neighbour changes too."""
@@ -178,6 +186,9 @@ CASES = [
     Case("half of the bots is not 'most': two of five go without a flag", lambda h: h.remove_bots("alpha-2", "euro-1"),
          [(f"container/{SMALL}", "delete"), ("bot/alpha-2", "delete"), ("bot/euro-1", "delete")],
          mutations=[f"supervisor {STANDARD} remove alpha-2", f"remove {SMALL}"]),
+    Case("a bot renamed on the same exchange account: the old name stops before the new one starts (never two on one account)",
+         live_alpha_1_renamed, [("bot/alpha-1", "delete"), ("bot/alpha-1b", "create")], risk="high",
+         mutations=[f"supervisor {STANDARD} stop alpha-1", f"supervisor {STANDARD} add alpha-1b", f"supervisor {STANDARD} remove alpha-1"]),
     Case("a dry-run bot deleted with open trades: high risk, then deleted (its on_change is restart)",
          lambda h: (h.engine.open_trades.update({"alpha-2": 2}), h.remove_bots("alpha-2")),
          [("bot/alpha-2", "delete")], risk="high", mutations=[f"supervisor {STANDARD} remove alpha-2"]),

@@ -86,6 +86,20 @@ def test_an_allowed_rename_stops_the_old_copies_first_carries_their_databases_an
     assert status["fleet"] == NEW and status["other_fleets"] == []
 
 
+def test_a_fleet_and_a_live_bot_renamed_at_once_never_trade_its_account_twice(fleet: Harness) -> None:
+    """The renamed bot is not a move (another name): it is deleted with the old fleet, and was removed only
+    after its new name had started in the new fleet's container, on the same key."""
+    fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    fleet.engine.log.clear()
+    rename(fleet)
+    fleet.edit("fleet/bots.yaml", "name: alpha-1\n", "name: alpha-1b\n")
+    assert fleet.apply(allow=frozenset({"rename"})).status is RevisionStatus.APPLIED
+    log = fleet.engine.log
+    assert log.index(f"supervisor {STANDARD} stop alpha-1") < log.index(f"create {NEW}-standard-1"), log
+    assert fleet.programs(f"{NEW}-standard-1")["alpha-1b"] == "RUNNING" and STANDARD not in fleet.engine.containers
+
+
 def test_a_rename_while_both_names_already_run_keeps_the_new_copy_and_removes_the_old(fleet: Harness, tmp_path: Path) -> None:
     """The state issue 17 found: both names ran every bot (applied before identities were kept)."""
     copy = git.Repo.clone_from(fleet.repo.working_dir, tmp_path / "copy")
