@@ -25,7 +25,7 @@ from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.errors import ApplyError, FleetopsError, HealthError, Problem
 from engine.live import policy
 from engine.live.accounts import account_conflicts, starting_bots, with_account_conflicts
-from engine.live.drain import drain, with_open_trades, without
+from engine.live.drain import drain, resume_entries, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
@@ -286,7 +286,8 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     for interrupted in store.mark_interrupted():
         ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
     target, source = live_plan.target, live_plan.source
-    number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target))
+    number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target),
+                         {"rollback": rollback})
     if live_plan.renamed_from is None:  # a rename is the new name's only once it worked
         remember_origin(ctx, live_plan)
     try:
@@ -297,10 +298,25 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
         if store.get(number).status is RevisionStatus.PENDING:
             store.finish(number, RevisionStatus.FAILED,
                          one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
+        _resume_paused(ctx, number, target)
         _notify(ctx, target, number, event)
         raise
+    _resume_paused(ctx, number, target)
     _notify(ctx, target, number, event)
     return outcome
+
+
+def _resume_paused(ctx: Context, number: int, target: DesiredFleet) -> None:
+    """Bots this apply's drain paused (``stopbuy``) and never restarted — its change failed, was rolled
+    back, or never came — trade again (``drain.resume_entries``). Never raises: it runs on the way out."""
+    paused = ctx.store().get(number).options.get("entries_stopped") or []
+    if not paused:
+        return
+    try:
+        resume_entries(ctx.ports.bot_api, observe(ctx.ports, ctx.runtime(target.name), target.name), paused, ctx.progress)
+    except Exception as exc:  # noqa: BLE001 - the apply's own outcome or error comes first
+        ctx.progress(f"could not resume the entries of {', '.join(paused)} ({type(exc).__name__}); "
+                     "each opens no new trade until it restarts")
 
 
 def _keyed(ctx: Context, live_plan: LivePlan) -> LivePlan:
@@ -318,7 +334,8 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     target, store = live_plan.target, ctx.store()
     runtime = _runtime_for(ctx, live_plan)
     with stage("drain"):
-        drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait)
+        drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait,
+                        pausing=lambda bots: store.note(number, entries_stopped=bots))
     plan = without(live_plan.plan, drained.postponed, live_plan.live, target)
     if drained.postponed:
         message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(drained.postponed.items())])

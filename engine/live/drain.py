@@ -22,7 +22,7 @@ from engine.live.observe import LiveFleet
 from engine.live.ports import BotApiPort
 from engine.plan.model import Action, Change, Plan, Risk
 
-__all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "with_open_trades", "without"]
+__all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "resume_entries", "with_open_trades", "without"]
 
 DISRUPTIVE = frozenset({Action.RELOAD, Action.RESTART, Action.MOVE, Action.STOP, Action.DELETE, Action.REPLACE})
 
@@ -99,8 +99,11 @@ class Drained:
 
 
 def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, progress: Callable[[str], None], *,
-          wait: float | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Drained:
-    """Drain every affected ``drain`` bot that holds trades; ``wait`` caps each bot's drain_timeout."""
+          wait: float | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+          pausing: Callable[[list[str]], None] = lambda _bots: None) -> Drained:
+    """Drain every affected ``drain`` bot that holds trades; ``wait`` caps each bot's drain_timeout.
+    ``pausing`` hears which bots get ``stopbuy`` before any does: an apply killed from there on leaves
+    them paused until restarted or resumed (``resume_entries``), and the next run must know."""
     affected = affected_bots(plan, live)
     draining = []
     for bot in affected:
@@ -137,6 +140,7 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
 
     busy = [(b, t) for b, t in draining if counts.get(b)]
     if busy:
+        pausing(sorted(b for b, _ in busy))
         with ThreadPoolExecutor(max_workers=min(16, len(busy))) as pool:
             list(pool.map(lambda item: one(*item), busy))
     return Drained(ready | {b for b in affected if b not in postponed}, postponed)
@@ -159,3 +163,23 @@ def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: Desi
                  and target.bots[c.name].container in waiting}
     kept = tuple(c for c in plan.changes if c.address not in held and not (c.kind == "bot" and c.name in postponed))
     return plan.with_changes(kept)
+
+
+def resume_entries(api: BotApiPort, live: LiveFleet, bots: list[str], progress: Callable[[str], None]) -> None:
+    """``POST reload_config`` to each of ``bots`` that runs where ``live`` saw it: a drain's ``stopbuy``
+    lasts until the bot restarts or reloads, so a bot an apply paused and then never changed (the apply
+    was killed or failed, or the next specs leave it alone) would keep its open trades and open no new
+    one, silently, for good. FreqTrade's answer to ``stopbuy`` names this call as its reset; a bot whose
+``show_config`` says it is not ``paused`` (restarted since) is left alone."""
+    for bot in sorted(bots):
+        running = live.bots.get(bot)
+        address = live.ip_of(running.container) if running is not None else None
+        if running is None or running.record is None or address is None or running.process not in ("RUNNING", None):
+            continue
+        fleet, port = live.fleet_of(running.container), running.record.placement.port
+        state = api.call(fleet, bot, address, port, "GET", "show_config").data
+        if isinstance(state, dict) and state.get("state") not in (None, "paused"):
+            continue  # restarted since (a restart clears stopbuy), or resumed by its drain
+        answer = api.call(fleet, bot, address, port, "POST", "reload_config")
+        progress(f"{bot}: entries resumed (an earlier drain had paused them)" if answer.data is not None
+                 else f"{bot}: could not resume its entries ({answer.detail}); it opens no new trade until it restarts")

@@ -96,6 +96,8 @@ class FakeEngine:
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
         self.crash_on_ping = False
         """Die (raise ``Killed``) at the next ping of a bot: an apply killed in its health wait."""
+        self.crash_in_drain = False
+        """Die (raise ``Killed``) when a paused bot is next asked for its open trades: an apply killed while it drains."""
         self.open_trades: dict[str, int] = {}
         self.realised: dict[str, float] = {}
         self.api_posts: list[str] = []

@@ -266,6 +266,23 @@ def test_docker_failure_mid_apply_marks_the_revision_failed_not_pending(fleet: H
     assert fleet.apply().status is RevisionStatus.APPLIED  # the next apply converges
 
 
+def test_an_apply_that_fails_after_its_drain_resumes_the_entries_it_paused(fleet: Harness) -> None:
+    """alpha-2 drained (stopbuy) and then was never restarted: the apply failed first. It kept running paused,
+    opening no new trade, and no later apply resumed it unless its spec changed again."""
+    import threading
+
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07\non_change: drain\ndrain_timeout: 10")
+    add_bot(fleet, "aaa-new", "standard")  # needs a new container, whose creation fails
+    fleet.engine.open_trades["alpha-2"] = 1
+    threading.Timer(1.5, lambda: fleet.engine.open_trades.update({"alpha-2": 0})).start()
+    fleet.engine.fail_calls["create"] = DockerError("Docker refused to create container: disk full")
+    with pytest.raises(DockerError, match="disk full"):
+        fleet.apply()
+    assert fleet.statuses() == ["applied", "failed"]
+    assert fleet.engine.api_posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and fleet.engine.entries_stopped == set()
+    assert fleet.programs(STANDARD)["alpha-2"] == "RUNNING"
+
+
 def test_nothing_is_touched_when_the_image_is_missing(fleet: Harness) -> None:
     fleet.edit("fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: fleetops/standin-bot:2")
     with pytest.raises(ApplyError, match="image fleetops/standin-bot:2 .* is not on this Docker engine"):
