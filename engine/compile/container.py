@@ -56,6 +56,11 @@ class ContainerDefinition:
     """False for a disabled dedicated bot: its container exists, stopped, with its data."""
     init: bool = True
     restart: str = RESTART_POLICY
+    entrypoint: tuple[str, ...] = ()
+    """Empty: the image's ENTRYPOINT is replaced by none, so the container runs ``command`` as rendered.
+    FreqTrade's own image has ``ENTRYPOINT ["freqtrade"]`` (a dedicated bot ran ``freqtrade freqtrade
+    trade …``, a pool ``freqtrade supervisord …``), and a custom image's entry script could run anything
+    before, or instead of, what the image check judged."""
 
     def with_revision(self, revision: int) -> dict[str, str]:
         """The labels as apply sets them: the definition's plus the revision that created it."""

@@ -220,6 +220,7 @@ class DockerEngine:
         networking = self._api.create_networking_config({definition.network: self._api.create_endpoint_config()})
         created = self._call(
             f"create container {definition.name}", self._api.create_container, definition.image, command=list(definition.command),
+            entrypoint=list(definition.entrypoint),
             name=definition.name, labels=definition.with_revision(revision), host_config=host_config, networking_config=networking,
             user=definition.user or "", environment=definition.environment or None, detach=True, mutates=True,
         )
