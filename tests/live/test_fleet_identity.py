@@ -145,6 +145,29 @@ def test_a_bot_is_not_started_while_its_account_trades_in_another_fleet(fleet: H
     assert other.apply().status is RevisionStatus.APPLIED
 
 
+def test_the_same_key_under_another_reference_is_the_same_account(fleet: Harness, tmp_path: Path) -> None:
+    """The account was the exchange and the key's reference: the same key read from a file (or another variable)
+    in a copy of the fleet under another name started a second bot on it."""
+    fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "binance.key").write_text("key-value-1\n")
+    copy = git.Repo.clone_from(fleet.repo.working_dir, tmp_path / "copy")
+    other = Harness(copy, fleet.state, fleet.engine, {**fleet.environ, "FLEETOPS_SECRETS_DIR": str(secrets)})
+    (other.root / "fleet/fleet.yaml").write_text((fleet.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", f"name: {NEW}"))
+    (other.root / "fleet/bots.yaml").write_text((fleet.root / "fleet/bots.yaml").read_text().replace(
+        "exchange_key: 'env:K'", f"exchange_key: 'file:{secrets}/binance.key'").replace("dry_run: false", "dry_run: true"))
+    fleet.engine.log.clear()
+    with pytest.raises(ApplyError) as refused:
+        other.apply()
+    assert ("bot 'alpha-1' would trade the exchange account (on binance, the same exchange_key value under another reference) that "
+            f"bot 'alpha-1' of fleet 'testfleet' trades on this Docker engine (container {STANDARD})") in str(refused.value)
+    assert "key-value-1" not in str(refused.value) and fleet.engine.log == []
+    (secrets / "binance.key").write_text("another-key\n")  # another key: another account
+    assert other.apply().status is RevisionStatus.APPLIED
+
+
 def test_an_account_label_of_another_state_dirs_container_counts_too(fleet: Harness) -> None:
     fleet.engine.add_unmanaged("elsewhere-1", {Labels.FLEET: "elsewhere", Labels.ACCOUNTS: f"gw:{account_digest('binance', 'env:K')}"})
     fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
