@@ -43,8 +43,9 @@ def images(docker_api: docker.APIClient, tmp_path: Path) -> Iterator[None]:
         "/etc/passwd": ("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", 0o644)})
     build(docker_api, BAD_SUPERVISORD, tmp_path / "badsup", {  # found first on the PATH: exits at once, as a broken one would
         "/usr/local/bin/supervisord": ("#!/bin/sh\necho 'Error: this supervisord cannot start (test image)' >&2\nexit 2\n", 0o755)})
-    build(docker_api, ENTRYPOINT, tmp_path / "entrypoint", {  # as FreqTrade's image (ENTRYPOINT ["freqtrade"]), or a custom script
-        "/usr/local/bin/entry.sh": ("#!/bin/sh\necho \"entry.sh ran instead of: $*\"\nexit 0\n", 0o755)}, 'ENTRYPOINT ["/usr/local/bin/entry.sh"]')
+    build(docker_api, ENTRYPOINT, tmp_path / "entrypoint", {  # as FreqTrade's image (ENTRYPOINT ["freqtrade"], USER ftuser)
+        "/usr/local/bin/entry.sh": ("#!/bin/sh\necho \"entry.sh ran instead of: $*\"\nexit 0\n", 0o755)},
+        "USER bot", 'ENTRYPOINT ["/usr/local/bin/entry.sh"]')
     yield
     for tag in (NO_UID_1000, BAD_SUPERVISORD, ENTRYPOINT):
         docker_api.remove_image(tag, force=True)
@@ -105,15 +106,17 @@ def test_a_program_supervisord_cannot_spawn_carries_supervisords_reason(damage: 
     assert failure["log"] == [f"supervisord: supervisord in {standard} refused to start program alpha-2: {reason}"], failure
 
 
-def test_an_images_entrypoint_never_runs_before_what_fleetops_renders(live: LiveFleetHelper, images: None) -> None:
+def test_an_images_entrypoint_and_user_never_change_what_fleetops_renders(live: LiveFleetHelper, images: None) -> None:
     """Docker put the image's ENTRYPOINT before the command: FreqTrade's own image (``freqtrade``) ran ``freqtrade
-    supervisord …`` in a pool and ``freqtrade freqtrade trade …`` in a dedicated container; a script exited at once."""
+    supervisord …`` in a pool and ``freqtrade freqtrade trade …`` in a dedicated container; a script exited at once.
+    And a pool's supervisord ran as the image's USER, which cannot start programs as another user: it restarted in a loop."""
     edit(live.root / "fleet/fleet.yaml", "image: fleetops/standin-bot:1", f"image: {ENTRYPOINT}")
     result = live.apply()
     assert result.code == 0, result.out + result.err
     for name, row in live.containers().items():
         info = live.api.inspect_container(name)
         assert info["Config"]["Entrypoint"] == [] and info["RestartCount"] == 0 and row["State"] == "running", (name, info["Config"])
+        assert info["Config"]["User"] == ("1000:1000" if name == f"{FLEET}-bot-solo" else "0:0")  # supervisord as root
     assert {bot: state for bot, (state, _) in live.programs(f"{FLEET}-standard-1").items()} == {
         "alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
     assert live.plan("--detailed-exitcode").code == 0
