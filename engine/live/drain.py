@@ -65,7 +65,8 @@ def with_open_trades(plan: Plan, live: LiveFleet, api: BotApiPort) -> tuple[Plan
     affected = affected_bots(plan, live)
     counts = open_trades(api, live, list(affected))
     held = {b: n for b, n in counts.items() if n}
-    if not held:
+    unknown = _live_deletes_unknown(plan, live, counts)
+    if not held and not unknown:
         return plan, counts
     own = {c.name: c.address for c in plan.changes if c.kind == "bot" and c.action in DISRUPTIVE}
     noted = {b: own.get(b, address) for b, address in affected.items()}  # a bot's own change first, else its container's
@@ -73,6 +74,8 @@ def with_open_trades(plan: Plan, live: LiveFleet, api: BotApiPort) -> tuple[Plan
     changes = []
     for change in plan.changes:
         bots = sorted(b for b, address in noted.items() if address == change.address and b in held)
+        if change.address in unknown:
+            change = Change(change.address, change.action, change.reason, Risk.HIGH, change.diff, (*change.risk_notes, unknown[change.address]))
         if not bots:
             changes.append(change)
             continue
@@ -89,6 +92,18 @@ def with_open_trades(plan: Plan, live: LiveFleet, api: BotApiPort) -> tuple[Plan
             notes = ("deletes a bot that holds open trades; it drains first when its on_change is drain or it trades live", *notes)
         changes.append(Change(change.address, change.action, change.reason, risk, change.diff, (*change.risk_notes, *notes)))
     return plan.with_changes(tuple(changes)), counts
+
+
+def _live_deletes_unknown(plan: Plan, live: LiveFleet, counts: dict[str, int | None]) -> dict[str, str]:
+    """Deletes of live-money bots whose open trades could not be read (their API did not answer, their
+    process is not running): after the delete nothing manages them, so not knowing is high risk too."""
+    found = {}
+    for change in plan.changes:
+        bot = live.bots.get(change.name) if change.kind == "bot" and change.action is Action.DELETE else None
+        if bot is not None and bot.record is not None and not bot.record.essence.dry_run and counts.get(change.name) is None:
+            found[change.address] = (f"deletes a live bot whose open trades are unknown ({change.name} did not say; "
+                                     "its process is not running or its API did not answer): nothing manages them after the delete")
+    return found
 
 
 @dataclass(frozen=True)
