@@ -29,6 +29,8 @@ from engine.plan.model import Action, Change, Plan, Risk
 
 __all__ = ["Conflict", "account_conflicts", "starting_bots", "with_account_conflicts"]
 
+_MAY_RUN = frozenset({"running", "paused", "restarting"})
+"""Container states whose bots trade, or will again without fleetops: ``docker unpause``, Docker's restart policy."""
 _STARTS_BOT = frozenset({Action.CREATE, Action.MOVE, Action.START, Action.RESTART, Action.RELOAD})
 _STARTS_CONTAINER = frozenset({Action.CREATE, Action.REPLACE, Action.START, Action.RESTART})
 
@@ -85,7 +87,7 @@ def account_conflicts(ports: Ports, runtime: Runtime, target: DesiredFleet, bots
     conflicts: dict[tuple[str, str, str, str], Conflict] = {}
     for listed in ports.docker.list_managed():
         fleet = listed.labels.get(Labels.FLEET, "")
-        if fleet == target.name or fleet in ignore or not listed.running:
+        if fleet == target.name or fleet in ignore or listed.state not in _MAY_RUN:
             continue
         for other_bot, identities in sorted(_accounts_in(ports, runtime.of_fleet(fleet), listed, set(wanted)).items()):
             for identity in sorted(identities, key=lambda i: "#value:" in i):  # by reference first

@@ -173,6 +173,10 @@ def test_an_account_label_of_another_state_dirs_container_counts_too(fleet: Harn
     fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
     with pytest.raises(ApplyError, match="that bot 'gw' of fleet 'elsewhere' trades on this Docker engine .container elsewhere-1."):
         fleet.apply()
+    for state in ("paused", "restarting"):  # frozen by `docker pause`, or coming back by its restart policy: it trades again
+        fleet.engine.containers["elsewhere-1"].state = state
+        with pytest.raises(ApplyError, match="that bot 'gw' of fleet 'elsewhere' trades on this Docker engine"):
+            fleet.apply()
     fleet.engine.containers["elsewhere-1"].state = "exited"
     assert fleet.apply().status is RevisionStatus.APPLIED
     labels = fleet.engine.containers[STANDARD].labels  # recreated? no: pool labels are set at creation only
