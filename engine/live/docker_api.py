@@ -231,6 +231,9 @@ class DockerEngine:
     def start(self, name: str) -> None:
         self._call(f"start container {name}", self._api.start, name, mutates=True)
 
+    def unpause(self, name: str) -> None:
+        self._call(f"unpause container {name}", self._api.unpause, name, mutates=True)
+
     def stop(self, name: str, timeout: int = 20) -> None:
         self._call(f"stop container {name}", self._api.stop, name, timeout=timeout, mutates=True)
 

@@ -171,7 +171,10 @@ class Executor:
             container = self.target.containers[name]
             if action in (Action.START, Action.RESTART, Action.UPDATE):
                 self._restore_settings(container)
-            if action is Action.START:
+            if action is Action.START and self.live.containers[name].state == "paused":  # `docker pause` by hand: Docker cannot start it
+                self.progress(f"unpausing container {name}")
+                self.docker.unpause(name)
+            elif action is Action.START:
                 self.progress(f"starting container {name}")
                 self.docker.start(name)
             elif action is Action.RESTART:

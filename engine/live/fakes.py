@@ -256,11 +256,18 @@ class FakeEngine:
         self._count("start", name, mutates=True)
         with self._lock:
             container = self._container(name, "start")
+            if container.state == "paused":
+                raise DockerError(f"Docker refused to start container {name}: cannot start a paused container, try unpause instead")
             if container.state == "running":
                 return
             container.state = "running"
             container.ip = f"10.0.0.{int(container.id[2:]) % 250 + 2}"
             self._boot(container)
+
+    def unpause(self, name: str) -> None:
+        self._count("unpause", name, mutates=True)
+        with self._lock:
+            self._container(name, "unpause").state = "running"
 
     def running_config(self, container: str, bot: str) -> str | None:
         """The config a running bot process started with (None when it does not run)."""
