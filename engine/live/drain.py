@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from engine.compile.container import account_of
 from engine.compile.desired import DesiredFleet
 from engine.live.observe import LiveFleet
 from engine.live.ports import BotApiPort
@@ -165,7 +166,9 @@ def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: Desi
     """The plan less every change that would disrupt a postponed bot (its own, or its container's)
     and, given the ``target``, every change that would start it in another container while it
     still runs here: the creation of the container it was moving to, and every bot change into
-    that container (those wait with it; the next apply plans them again)."""
+    that container (those wait with it; the next apply plans them again) — and so for a bot of
+    another name on the exchange account of a postponed delete (the same bot renamed), which
+    would otherwise trade that account beside it."""
     if not postponed:
         return plan
     held = {address for bot, address in affected_bots(plan, live).items() if bot in postponed}
@@ -173,6 +176,9 @@ def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: Desi
         created = {c.name for c in plan.changes if c.kind == "container" and c.action in (Action.CREATE, Action.REPLACE)}
         waiting = {target.bots[b].container for b in postponed if b in target.bots and target.bots[b].container in created
                    and b in live.bots and live.bots[b].container != target.bots[b].container}
+        twins = _twins(postponed, live, target)
+        waiting |= {target.bots[b].container for b in twins if target.bots[b].container in created}
+        held |= {f"bot/{b}" for b in twins}
         held |= {f"container/{name}" for name in waiting}
         held |= {c.address for c in plan.changes if c.kind == "bot" and c.action is not Action.DELETE and c.name in target.bots
                  and target.bots[c.name].container in waiting}
@@ -180,12 +186,20 @@ def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: Desi
     return plan.with_changes(kept)
 
 
+def _twins(postponed: dict[str, str], live: LiveFleet, target: DesiredFleet) -> set[str]:
+    """Target bots, other than the postponed ones, on the exchange account of a postponed bot the target lacks."""
+    accounts = {account_of(live.bots[b].record.essence) for b in postponed  # type: ignore[union-attr]
+                if b not in target.bots and b in live.bots and live.bots[b].record is not None}
+    accounts.discard(None)
+    return {name for name, bot in target.bots.items() if name not in postponed and account_of(bot.essence) in accounts} if accounts else set()
+
+
 def resume_entries(api: BotApiPort, live: LiveFleet, bots: list[str], progress: Callable[[str], None]) -> None:
     """``POST reload_config`` to each of ``bots`` that runs where ``live`` saw it: a drain's ``stopbuy``
     lasts until the bot restarts or reloads, so a bot an apply paused and then never changed (the apply
     was killed or failed, or the next specs leave it alone) would keep its open trades and open no new
     one, silently, for good. FreqTrade's answer to ``stopbuy`` names this call as its reset; a bot whose
-``show_config`` says it is not ``paused`` (restarted since) is left alone."""
+    ``show_config`` says it is not ``paused`` (restarted since) is left alone."""
     for bot in sorted(bots):
         running = live.bots.get(bot)
         address = live.ip_of(running.container) if running is not None else None

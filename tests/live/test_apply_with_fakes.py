@@ -89,11 +89,14 @@ def live_alpha_2_with_trades(h: Harness) -> None:
     h.engine.open_trades["alpha-2"] = 1
 
 
-def live_alpha_1_renamed(h: Harness) -> None:
+def live_alpha_1_renamed(h: Harness, *, holding_trades: bool = False) -> None:
     """alpha-1 trades live money, and is renamed in its spec: the new name is the same bot (the same exchange key)."""
     h.environ.update({"K": "key", "S": "secret"})
-    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\ndry_run: false\ndrain_timeout: 1\n"
+           "secrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
     assert h.apply().status is RevisionStatus.APPLIED
+    if holding_trades:
+        h.engine.open_trades["alpha-1"] = 1
     h.edit("fleet/bots.yaml", "name: alpha-1\n", "name: alpha-1b\n")
 
 
@@ -196,6 +199,9 @@ CASES = [
     Case("a bot renamed on the same exchange account: the old name stops before the new one starts (never two on one account)",
          live_alpha_1_renamed, [("bot/alpha-1", "delete"), ("bot/alpha-1b", "create")], risk="high",
          mutations=[f"supervisor {STANDARD} stop alpha-1", f"supervisor {STANDARD} add alpha-1b", f"supervisor {STANDARD} remove alpha-1"]),
+    Case("a live bot renamed while its trades stay open: its delete waits, and so does its new name (never two on one account)",
+         lambda h: live_alpha_1_renamed(h, holding_trades=True), [("bot/alpha-1", "delete"), ("bot/alpha-1b", "create")],
+         risk="high", mutations=[], postponed=("alpha-1",)),
     Case("a dry-run bot deleted with open trades: high risk, then deleted (its on_change is restart)",
          lambda h: (h.engine.open_trades.update({"alpha-2": 2}), h.remove_bots("alpha-2")),
          [("bot/alpha-2", "delete")], risk="high", mutations=[f"supervisor {STANDARD} remove alpha-2"]),
