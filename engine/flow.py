@@ -25,7 +25,7 @@ from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.errors import ApplyError, FleetopsError, HealthError, Problem
 from engine.live import policy
 from engine.live.accounts import account_conflicts, starting_bots, with_account_conflicts
-from engine.live.drain import drain, with_open_trades, without
+from engine.live.drain import drain, resume_entries, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
 from engine.live.health import BotHealth, HealthTarget, wait_healthy
@@ -35,6 +35,7 @@ from engine.live.images import check_images
 from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, write_proof
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
+from engine.live.ownership import foreign_state_dirs, refuse_foreign
 from engine.live.ports import Ports
 from engine.live.processes import LogStart, ProcessWatch
 from engine.live.rename import find_rename, merged, placements_as
@@ -146,6 +147,7 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
     still runs, the old fleet is planned into this one (a rename, ``engine.live.rename``)."""
     with stage("observe docker"):
         live = observe(ctx.ports, ctx.runtime(fleet), fleet)
+        refuse_foreign(fleet, foreign_state_dirs(live.inspected, live.container_records, _dirs(ctx.runtime(fleet), live)), ctx.state_dir)
         rename = find_rename(ctx.ports, ctx.runtime(fleet), origin, fleet)
     current = policy.current_revision(ctx.read_store(), fleet)
     if rename is not None:
@@ -171,6 +173,10 @@ def plan_live(ctx: Context, fleet: str, target_of: Callable[[dict[str, Placement
         plan = with_account_conflicts(plan, target, conflicts)
     return LivePlan(plan, target, live, source, origin=origin, renamed_from=rename.old if rename else None,
                     conflicts=tuple(c.sentence() for c in conflicts), uids=uids, keyed=keyed)
+
+
+def _dirs(runtime: Runtime, live: LiveFleet) -> dict[str, Path]:
+    return {name: runtime.container_dir(name) for name in live.containers}
 
 
 def _with_host_facts(ctx: Context, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:
@@ -280,7 +286,8 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     for interrupted in store.mark_interrupted():
         ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
     target, source = live_plan.target, live_plan.source
-    number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target))
+    number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target),
+                         {"rollback": rollback})
     if live_plan.renamed_from is None:  # a rename is the new name's only once it worked
         remember_origin(ctx, live_plan)
     try:
@@ -291,10 +298,25 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
         if store.get(number).status is RevisionStatus.PENDING:
             store.finish(number, RevisionStatus.FAILED,
                          one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
+        _resume_paused(ctx, number, target)
         _notify(ctx, target, number, event)
         raise
+    _resume_paused(ctx, number, target)
     _notify(ctx, target, number, event)
     return outcome
+
+
+def _resume_paused(ctx: Context, number: int, target: DesiredFleet) -> None:
+    """Bots this apply's drain paused (``stopbuy``) and never restarted — its change failed, was rolled
+    back, or never came — trade again (``drain.resume_entries``). Never raises: it runs on the way out."""
+    paused = ctx.store().get(number).options.get("entries_stopped") or []
+    if not paused:
+        return
+    try:
+        resume_entries(ctx.ports.bot_api, observe(ctx.ports, ctx.runtime(target.name), target.name), paused, ctx.progress)
+    except Exception as exc:  # noqa: BLE001 - the apply's own outcome or error comes first
+        ctx.progress(f"could not resume the entries of {', '.join(paused)} ({type(exc).__name__}); "
+                     "each opens no new trade until it restarts")
 
 
 def _keyed(ctx: Context, live_plan: LivePlan) -> LivePlan:
@@ -312,7 +334,8 @@ def _converge(ctx: Context, number: int, live_plan: LivePlan, rollback: bool, me
     target, store = live_plan.target, ctx.store()
     runtime = _runtime_for(ctx, live_plan)
     with stage("drain"):
-        drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait)
+        drained = drain(ctx.ports.bot_api, live_plan.plan, live_plan.live, target, ctx.progress, wait=ctx.drain_wait,
+                        pausing=lambda bots: store.note(number, entries_stopped=bots))
     plan = without(live_plan.plan, drained.postponed, live_plan.live, target)
     if drained.postponed:
         message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(drained.postponed.items())])

@@ -220,6 +220,7 @@ class DockerEngine:
         networking = self._api.create_networking_config({definition.network: self._api.create_endpoint_config()})
         created = self._call(
             f"create container {definition.name}", self._api.create_container, definition.image, command=list(definition.command),
+            entrypoint=list(definition.entrypoint),
             name=definition.name, labels=definition.with_revision(revision), host_config=host_config, networking_config=networking,
             user=definition.user or "", environment=definition.environment or None, detach=True, mutates=True,
         )
@@ -230,6 +231,9 @@ class DockerEngine:
     def start(self, name: str) -> None:
         self._call(f"start container {name}", self._api.start, name, mutates=True)
 
+    def unpause(self, name: str) -> None:
+        self._call(f"unpause container {name}", self._api.unpause, name, mutates=True)
+
     def stop(self, name: str, timeout: int = 20) -> None:
         self._call(f"stop container {name}", self._api.stop, name, timeout=timeout, mutates=True)
 
@@ -238,6 +242,9 @@ class DockerEngine:
 
     def remove(self, name: str) -> None:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
+
+    def rename(self, name: str, new_name: str) -> None:
+        self._call(f"rename container {name} to {new_name}", self._api.rename, name, new_name, mutates=True)
 
     def inspect_many(self, names: list[str]) -> dict[str, ContainerInspect]:
         """On a local socket, all sent at once with the stdlib (``engine.live.docker_socket``: ~0.13 ms

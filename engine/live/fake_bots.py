@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from engine.compile.essence import RecordError, parse_record
-from engine.live.fakes import FakeContainer, FakeEngine
+from engine.live.fakes import FakeContainer, FakeEngine, Killed
 from engine.live.ports import BotAnswer, ProbeAnswer
 from engine.live.records import AppliedBot
 from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
@@ -79,6 +79,8 @@ class FakeBotApi:
                 rows.append(["", (started + 0.5) * 1000, "freqtrade.strategy", "ERROR",
                              "Strategy caused the following exception: ZeroDivisionError('division by zero')"])
             return BotAnswer({"log_count": len(rows), "logs": rows}, "ok")
+        if route == "count" and bot in self.engine.entries_stopped and self.engine.crash_in_drain:
+            raise Killed("killed while it drains")
         if route in ("count", "status"):
             n = self.engine.open_trades.get(bot, 0)
             return BotAnswer({"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)], "ok")
@@ -86,6 +88,8 @@ class FakeBotApi:
             return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.engine.realised.get(bot, 0.0)}, "ok")
         if route == "balance":
             return BotAnswer({"total": 1000.0 + self.engine.realised.get(bot, 0.0), "stake": "USDT"}, "ok")
+        if route == "show_config":
+            return BotAnswer({"bot_name": bot, "state": "paused" if bot in self.engine.entries_stopped else "running"}, "ok")
         if route in ("stopbuy", "stopentry") and method == "POST":
             self.engine.entries_stopped.add(bot)
             return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")

@@ -96,6 +96,8 @@ class FakeEngine:
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
         self.crash_on_ping = False
         """Die (raise ``Killed``) at the next ping of a bot: an apply killed in its health wait."""
+        self.crash_in_drain = False
+        """Die (raise ``Killed``) when a paused bot is next asked for its open trades: an apply killed while it drains."""
         self.open_trades: dict[str, int] = {}
         self.realised: dict[str, float] = {}
         self.api_posts: list[str] = []
@@ -254,11 +256,18 @@ class FakeEngine:
         self._count("start", name, mutates=True)
         with self._lock:
             container = self._container(name, "start")
+            if container.state == "paused":
+                raise DockerError(f"Docker refused to start container {name}: cannot start a paused container, try unpause instead")
             if container.state == "running":
                 return
             container.state = "running"
             container.ip = f"10.0.0.{int(container.id[2:]) % 250 + 2}"
             self._boot(container)
+
+    def unpause(self, name: str) -> None:
+        self._count("unpause", name, mutates=True)
+        with self._lock:
+            self._container(name, "unpause").state = "running"
 
     def running_config(self, container: str, bot: str) -> str | None:
         """The config a running bot process started with (None when it does not run)."""
@@ -288,6 +297,14 @@ class FakeEngine:
         self._count("remove", name, mutates=True)
         with self._lock:
             self._container(name, "remove")
+            del self.containers[name]
+
+    def rename(self, name: str, new_name: str) -> None:
+        self._count("rename", name, mutates=True)
+        with self._lock:
+            if new_name in self.containers:
+                raise DockerError(f"Docker refused to rename container {name}: the name {new_name} is already in use")
+            self.containers[new_name] = self._container(name, "rename")
             del self.containers[name]
 
     def _boot(self, container: FakeContainer) -> None:
@@ -344,6 +361,9 @@ class FakeEngine:
     # -- supervisord -----------------------------------------------------------------------
 
     def supervisor(self, container: str, data_dir: Path, timeout: float) -> _FakeSupervisor:
+        """Reached through its socket in ``data_dir``, as the real one: whatever name Docker shows."""
+        if container not in self.containers:
+            container = next((n for n, c in self.containers.items() if c.runtime_dir / "data" == data_dir), container)
         return _FakeSupervisor(self, container)
 
     def kill_program(self, container: str, program: str, state: str = "EXITED") -> None:

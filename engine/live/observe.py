@@ -10,6 +10,7 @@ as such, so the plan can show it ("unknown: supervisord did not answer") instead
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from engine.compile.assign import Placement
@@ -17,6 +18,7 @@ from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import ContainerEssence
 from engine.errors import SupervisorError
 from engine.live.container_inspect import ContainerInspect
+from engine.live.ownership import renamed_by_hand
 from engine.live.ports import RUNNING_STATES, SUPERVISOR_TIMEOUT, ListedContainer, Ports, ProcessInfo
 from engine.live.records import AppliedBot, AppliedContainer, Unreadable
 from engine.live.runtime import Runtime
@@ -67,6 +69,9 @@ class LiveFleet:
     inspected: dict[str, ContainerInspect] = field(default_factory=dict)
     """Each container's settings as Docker's inspect shows them (limits, restart policy, image,
     labels, networks): what a person may have changed by hand (``engine.live.settings_drift``)."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Containers renamed by hand: the name fleetops gave it (its key in ``containers``) → the name
+    Docker shows now (``engine.live.ownership``); the executor renames each back before anything else."""
 
     def ip_of(self, container: str) -> str | None:
         listed = self.containers.get(container)
@@ -79,9 +84,15 @@ class LiveFleet:
 
 def observe(ports: Ports, runtime: Runtime, fleet: str, *, with_processes: bool = True) -> LiveFleet:
     listed = {c.name: c for c in ports.docker.list_fleet(fleet, network_name(fleet))}
-    live = LiveFleet(fleet, listed)
+    renamed = renamed_by_hand(fleet, listed)
+    for own, shown in renamed.items():  # seen under the name fleetops gave it: its records, its bots
+        listed[own] = dataclasses.replace(listed.pop(shown), name=own)
+    listed = dict(sorted(listed.items()))
+    live = LiveFleet(fleet, listed, renamed=renamed)
     if with_processes:
-        live.inspected = ports.docker.inspect_many(sorted(listed))
+        back = {shown: own for own, shown in renamed.items()}
+        inspected = ports.docker.inspect_many(sorted(renamed.get(name, name) for name in listed))
+        live.inspected = {back.get(name, name): info for name, info in inspected.items()}
     records = {name: runtime.read_bot_records(name) for name in sorted(listed)}
     asked = {name: runtime.data_dir(name) for name, c in sorted(listed.items())  # one round of questions to every supervisord
              if with_processes and c.running and records[name] and c.labels.get(Labels.POOL)}

@@ -56,6 +56,7 @@ def merged(live: LiveFleet, rename: Rename) -> LiveFleet:
         {**old.unanswered, **live.unanswered},
         [*live.strays, *old.strays],
         owners={**live.owners, **{name: old.fleet for name in old.containers}},
+        renamed={**old.renamed, **live.renamed},
     )
 
 

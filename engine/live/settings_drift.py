@@ -1,11 +1,12 @@
-"""Container settings changed by hand: limits, restart policy, image, labels, networks, mounts.
+"""Container settings changed by hand: limits, restart policy, image, labels, networks, mounts, name.
 
 Called by the flow after ``with_drift``, for live plans (apply, rollback, the watcher's heal).
 Each managed container that the plan does not already recreate is compared, setting by
 setting, with what fleetops would create from the target (``compile.container``'s definition,
 the one both ``render`` and apply use). What Docker can set back in place is repaired in place,
-so no bot restarts: memory and CPU limits and the restart policy (``docker update``) and the
-fleet network (``docker network connect``/``disconnect``). Anything else — another image,
+so no bot restarts: memory and CPU limits and the restart policy (``docker update``), the
+fleet network (``docker network connect``/``disconnect``) and a name changed by hand (``docker
+rename``: observe sees the container under the name fleetops gave it). Anything else — another image, entrypoint,
 command, user, mounts or labels, or a limit the spec does not set (Docker cannot lift a limit
 in place) — recreates the container, as a spec change of it would.
 """
@@ -54,6 +55,7 @@ def expected_settings(definition: ContainerDefinition, runtime: Runtime) -> Cont
         binds=tuple(sorted(f"{directory / m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in definition.mounts)),
         networks=(definition.network,),
         labels=tuple(sorted((k, v) for k, v in definition.labels.items() if k not in UNCOMPARED_LABELS)),
+        entrypoint=definition.entrypoint,
     )
 
 
@@ -75,6 +77,7 @@ def settings_drift(live: ContainerSettings, want: ContainerSettings) -> Settings
     diff: list[FieldDiff] = []
     for name, before, after in (
         ("image", live.image, want.image),
+        ("entrypoint", list(live.entrypoint), list(want.entrypoint)),
         ("command", list(live.command), list(want.command)),
         ("user", live.user, want.user),
         ("memory", _memory(live.memory), _memory(want.memory)),
@@ -123,6 +126,14 @@ def with_settings_drift(plan: Plan, live: LiveFleet, target: DesiredFleet, runti
             bots = len(container.bots)
             changes[address] = Change(address, Action.REPLACE, f"changed by hand ({fields}); recreates it ({bots} bot{'s' * (bots != 1)})",
                                       Risk.MEDIUM, drift.diff, (f"restarts {bots} bot{'s' * (bots != 1)}",))
+    for own, shown in sorted(live.renamed.items()):  # ``docker rename`` by hand: renamed back first (engine.live.ownership)
+        address = f"container/{own}"
+        planned = changes.get(address)
+        if planned is not None:
+            changes[address] = dataclasses.replace(planned, reason=f"{planned.reason}; renamed by hand to '{shown}', renamed back first")
+        else:
+            changes[address] = Change(address, Action.UPDATE, f"renamed by hand to '{shown}'; renamed back in place, no bot restarts",
+                                      Risk.LOW, (FieldDiff("name", shown, own),))
     if len(changes) == len(plan.changes) and all(changes[c.address] is c for c in plan.changes):
         return plan
     return plan.with_changes(tuple(sorted(changes.values(), key=Change.sort_key)))  # plan-wide risks stay

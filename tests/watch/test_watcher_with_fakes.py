@@ -400,3 +400,30 @@ def test_a_remote_address_with_credentials_is_never_shown_nor_stored(origin: Ori
         running.thread.join(timeout=30)
     leaked = [str(p) for p in state.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()]
     assert leaked == [], leaked
+
+
+def test_self_heal_never_deletes_most_of_the_fleet_on_its_own(base_repo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A failed revision (rollback off) left six new bots running beside five: the repair back to the applied
+    revision deleted six of eleven bots, a plan apply refuses without --allow-mass-delete."""
+    from engine.watch.guard import FlapGuard
+    from engine.watch.heal import DriftConfirmer, heal
+    from tests.live.harness import Harness
+    from tests.live.test_apply_with_fakes import add_bot, break_alpha
+    from tests.support.repos import commit
+
+    h = Harness(base_repo, tmp_path / "state")
+    h.fast_health()
+    assert h.apply().status.value == "applied"
+    break_alpha(h)  # Alpha@v3 never answers
+    for i in range(6):
+        add_bot(h, f"new-{i}", "standard")
+    (h.root / "fleet/bots.yaml").write_text((h.root / "fleet/bots.yaml").read_text().replace(
+        "name: new-0\nwallet: main\nallocation: 100\npool: standard\nstrategy: Alpha@v1", "name: new-0\nwallet: main\nallocation: 100\npool: standard\nstrategy: Alpha@v3"))
+    commit(h.repo, "six more bots")
+    assert h.apply(rollback=False).status.value == "failed"  # left in place: eleven bots run
+    h.engine.log.clear()
+    lines: list[str] = []
+    heal(h.context(), "testfleet", FlapGuard(), Journal(h.state), [], lines.append, DriftConfirmer(0.0))
+    assert any("not repairing by deleting" in line and "deletes 6 of the 11 bots" in line for line in lines), lines
+    assert not any("remove" in m for m in h.engine.log), h.engine.log
+    assert sorted(p for c in h.engine.containers.values() for p in c.programs if p.startswith("new-")) == [f"new-{i}" for i in range(6)]
