@@ -15,6 +15,7 @@ import git
 
 from engine.errors import SourceError
 from engine.resources import data_root
+from engine.spec.gitenv import forget_repository_variables
 
 __all__ = ["EXAMPLE_ROOT", "build_demo_repo", "commit_all"]
 
@@ -43,6 +44,7 @@ def build_demo_repo(target: Path, *, source: Path = EXAMPLE_ROOT, when: str | No
         raise SourceError(f"{target} exists and is not empty; choose a new directory")
     versions = sorted(p for p in (source / "examples" / "strategy-history").iterdir() if p.is_dir()) if (source / "examples" / "strategy-history").is_dir() else []
     target.mkdir(parents=True, exist_ok=True)
+    forget_repository_variables()  # a git hook's GIT_DIR would make `git init` and every commit act on another repository
     repo = git.Repo.init(target, initial_branch="main")
     strategies = target / "strategies"
     for version in versions:

@@ -196,7 +196,8 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     for interrupted in store.mark_interrupted():
         ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
     target, source = live_plan.target, live_plan.source
-    number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target))
+    number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target),
+                         {"rollback": rollback})
     if live_plan.renamed_from is None:  # a rename is the new name's only once it worked
         remember_origin(ctx, live_plan)
     try:
@@ -207,10 +208,28 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
         if store.get(number).status is RevisionStatus.PENDING:
             store.finish(number, RevisionStatus.FAILED,
                          one_line(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FleetopsError) else str(exc)))
+        _resume_paused(ctx, number, target)
         _notify(ctx, target, number, event)
         raise
+    _resume_paused(ctx, number, target)
     _notify(ctx, target, number, event)
     return outcome
+
+
+def _resume_paused(ctx: Context, number: int, target: DesiredFleet) -> None:
+    """Bots this apply's drain paused (``stopbuy``) and never restarted — its change failed, was rolled
+    back, or never came — trade again (``drain.resume_entries``). Never raises: it runs on the way out."""
+    paused = ctx.store().get(number).options.get("entries_stopped") or []
+    if not paused:
+        return
+    from engine.live.drain import resume_entries
+    from engine.live.observe import observe
+
+    try:
+        resume_entries(ctx.ports.bot_api, observe(ctx.site(target.name)), paused, ctx.progress)
+    except Exception as exc:  # noqa: BLE001 - the apply's own outcome or error comes first
+        ctx.progress(f"could not resume the entries of {', '.join(paused)} ({type(exc).__name__}); "
+                     "each opens no new trade until it restarts")
 
 
 def _keyed(ctx: Context, live_plan: LivePlan) -> LivePlan:
@@ -247,8 +266,9 @@ def converge(ctx: Context, number: int, live_plan: LivePlan, *, rollback: bool =
     plan, postponed = live_plan.plan, {}
     if drain:
         with stage("drain"):
+            noted = (lambda bots: store.note(number, entries_stopped=bots)) if store is not None else (lambda _bots: None)
             postponed = drain_trades(ctx.ports.bot_api, plan, live_plan.live, target, ctx.progress,
-                                     wait=ctx.drain_wait if wait is None else wait).postponed
+                                     wait=ctx.drain_wait if wait is None else wait, pausing=noted).postponed
         plan = without(plan, postponed, live_plan.live, target)
     if postponed:
         message = "; ".join(([message] if message else []) + [f"postponed {b}: {why}" for b, why in sorted(postponed.items())])

@@ -7,10 +7,14 @@ An apply records its revision ``pending`` before touching Docker and notes how f
 already run the new revision — a strategy that raises every candle included — while the next
 plan, comparing specs with those bots, would say "No changes". So the next run:
 
+- resumes the entries of bots its drain had paused (``stopbuy``) that were never restarted: they
+  would otherwise keep their open trades and open no new one, for good;
 - marks the revision interrupted, finds the bots its plan (re)started that now run what it gave
   them, and runs the health gate on them, exactly as the killed apply would have;
 - unhealthy: rolls back to the newest healthy revision before it, as the apply would have (exit
-  3; the revision is ``rolled_back``); a rollback the killed apply had begun is finished;
+  3; the revision is ``rolled_back``) — unless that apply ran without rollback (``--no-rollback``,
+  ``rollback --to``): then it is ``failed`` and left in place, as it would have been;
+  a rollback the killed apply had begun is finished;
 - healthy, and the fleet runs the whole revision (its plan against live is empty): records it
   ``applied`` — every change was made and checked, only the verdict was missing, and ``status``
   must name the revision that runs;
@@ -26,6 +30,7 @@ from engine.context import Context
 from engine.errors import ApplyError, HealthError
 from engine.flow import check_health, gate, plan_revision, roll_back
 from engine.live import policy
+from engine.live.drain import resume_entries
 from engine.live.health import BotHealth
 from engine.live.observe import observe
 from engine.live.store import ROLLING_BACK, Revision, RevisionStatus, apply_lock_holder
@@ -59,6 +64,10 @@ def finish_interrupted(ctx: Context, *, rollback: bool = True) -> Finished | Non
         store.finish(older.number, RevisionStatus.INTERRUPTED, "apply was interrupted; a later apply ran after it")
     revision = pending[-1]
     number, target = revision.number, ctx.stored_fleet(revision)
+    rollback = rollback and revision.options.get("rollback", True) is not False  # as that apply would have: --no-rollback, rollback --to
+    paused = revision.options.get("entries_stopped") or []
+    if paused:  # its drain paused them; a restart would have resumed them, nothing else will
+        resume_entries(ctx.ports.bot_api, observe(ctx.site(target.name)), paused, ctx.progress)
     if revision.phase == ROLLING_BACK:
         ctx.progress(f"revision {number} was interrupted while it rolled back ({revision.message}); finishing the rollback")
         outcome = roll_back(ctx, number, target, True, f"{revision.message} (rollback finished after an interruption)", {},
@@ -112,6 +121,8 @@ def pending_note(ctx: Context) -> str | None:
     target = ctx.stored_fleet(revision)
     previous = policy.rollback_target(store, target.name, before=revision.number) if store is not None else None
     back = f"roll back to revision {previous.number}" if previous is not None else "fail it (there is no earlier healthy revision)"
+    if revision.options.get("rollback", True) is False:
+        back = "mark it failed and leave it in place (it was applied without rollback)"
     if revision.phase == ROLLING_BACK:
         return f"revision {revision.number} was interrupted while it rolled back; the next apply first finishes that rollback ({back})"
     live = observe(ctx.site(target.name))

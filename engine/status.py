@@ -65,7 +65,7 @@ def summarize(live: LiveFleet, revision: Revision | None, failing: dict[str, str
             pool_capacity[pool] = pool_capacity.get(pool, 0) + capacity_of.get(pool, 0)
         containers.append({"name": c.name, "pool": pool, "state": c.state, "ip": c.ip,
                            "capacity": capacity_of.get(pool, 1) if pool else 1,
-                           "supervisor": live.unanswered.get(c.name), "bots": bots})
+                           "supervisor": live.unanswered.get(c.name), "renamed_by_hand": live.renamed.get(c.name), "bots": bots})
     return {"containers": containers, "bot_states": states, "pool_bots": pool_bots, "pool_capacity": pool_capacity,
             "revision": revision.summary() if revision else None}
 
@@ -171,6 +171,8 @@ def status_to_text(report: dict[str, Any]) -> str:
     lines.append(f"{'CONTAINER':<34} {'STATE':<10} {'IP':<15} BOTS")
     for c in report["containers"]:
         note = "  (supervisord did not answer)" if c["supervisor"] else ""
+        if c.get("renamed_by_hand"):
+            note += f"  (renamed by hand to {c['renamed_by_hand']}; the next apply renames it back)"
         used = f"{len(c['bots'])}/{c['capacity']}" if c["pool"] else str(len(c["bots"]))
         lines.append(f"{c['name']:<34} {c['state']:<10} {c['ip'] or '-':<15} {used}{note}")
     lines.append("")

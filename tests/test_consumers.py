@@ -240,15 +240,17 @@ class _OneFileSource:
        cookie=st.sampled_from(["", "# -*- coding: utf-8 -*-\n", "# coding: latin-1\n", "# vim: set fileencoding=utf-8 :\n", "# coding: klingon\n"]),
        comment=st.sampled_from(["", "# prix: 5 €, café\n", "# see class Alpha( below\n"]),
        header=st.sampled_from(["class Alpha(IStrategy):", "class Alpha (IStrategy):", "if True:\n    class Alpha(IStrategy):",
-                               "try:\n    class Alpha(IStrategy):", "class Beta(IStrategy):"]))
+                               "try:\n    class Alpha(IStrategy):", "class Beta(IStrategy):", "if False:\n    class Alpha(IStrategy):",
+                               "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    class Alpha(IStrategy):"]))
 @pytest.mark.freqtrade
 @example(bom=True, newline="\n", cookie="", comment="", header="class Alpha(IStrategy):")  # the reported case
 @example(bom=True, newline="\r\n", cookie="# coding: latin-1\n", comment="", header="class Alpha(IStrategy):")
+@example(bom=False, newline="\n", cookie="", comment="", header="from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    class Alpha(IStrategy):")
 def test_pinned_strategies_are_accepted_exactly_when_freqtrade_loads_them(
         bom: bool, newline: str, cookie: str, comment: str, header: str, freqtrade: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     from engine.spec.pins import PinError, resolve_pin
 
-    indent = "    " if header.startswith(("if", "try")) else ""
+    indent = "    " if header.splitlines()[-1].startswith("    ") else ""
     body = STRATEGY_BODY.format(header=header, indent=indent) + ("except Exception:\n    pass\n" if header.startswith("try") else "")
     text = cookie + comment + body
     data = (b"\xef\xbb\xbf" if bom else b"") + text.replace("\n", newline).encode()

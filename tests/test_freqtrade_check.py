@@ -54,10 +54,24 @@ def test_market_orders_are_configurable_and_freqtrade_accepts_what_is_rendered(b
                                           "freqtrade": "2026.9"}]
 
 
-def test_a_strategy_that_declares_market_entries_gets_the_price_side_freqtrade_requires(base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+MARKET_ENTRIES = '    order_types = {"entry": "market", "exit": "limit", "stoploss": "limit", "stoploss_on_exchange": False}\n'
+LIMIT_ENTRIES = MARKET_ENTRIES.replace('"entry": "market"', '"entry": "limit"')
+STRATEGY_SHAPES = {
+    "declared": lambda text: text.replace("    stoploss = -0.10\n", "    stoploss = -0.10\n" + MARKET_ENTRIES),
+    # FreqTrade reads the attribute through the class's bases; before, only the class body was read
+    "inherited": lambda text: text.replace("class Alpha(IStrategy):", "class Entries(IStrategy):\n" + MARKET_ENTRIES + "\n\nclass Alpha(Entries):"),
+    # the import binds the last definition; before, the first was read
+    "defined-twice": lambda text: text.replace("class Alpha(IStrategy):", "class Alpha(IStrategy):\n" + LIMIT_ENTRIES + "\n\nclass Alpha(IStrategy):\n"
+                                               + MARKET_ENTRIES),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(STRATEGY_SHAPES))
+def test_a_strategy_that_places_market_entries_gets_the_price_side_freqtrade_requires(
+        shape: str, base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
     root = Path(base_repo.working_dir)
-    edit(root / "strategies/Alpha.py", '    stoploss = -0.10\n',
-         '    stoploss = -0.10\n    order_types = {"entry": "market", "exit": "limit", "stoploss": "limit", "stoploss_on_exchange": False}\n')
+    strategy = root / "strategies/Alpha.py"
+    strategy.write_text(STRATEGY_SHAPES[shape](strategy.read_text()))
     commit(base_repo, "Alpha enters at market", tag="v2")
     edit(root / BOTS, "strategy: Alpha@v1\npairs: [ETH/USDT]", "strategy: Alpha@v2\npairs: [ETH/USDT]")
     _, desired = compile_at(root, None)

@@ -126,6 +126,7 @@ def test_high_risk_changes(base_repo: git.Repo, old: str, new: str, note: str) -
 
 LIVE_SOLO = "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}\nexchange_url: https://api.example.com"
 PROXY = "freqtrade: {exchange: {ccxt_config: {httpsProxy: 'http://10.9.9.9:3128'}}}"
+FUTURES = "freqtrade: {trading_mode: futures, margin_mode: isolated}"
 
 
 @pytest.mark.parametrize(("old", "new", "note"), [
@@ -137,6 +138,10 @@ PROXY = "freqtrade: {exchange: {ccxt_config: {httpsProxy: 'http://10.9.9.9:3128'
      "changes where a live bot's signed requests go: freqtrade.exchange.ccxt_async_config"),
     ("exchange_url: https://api.example.com", "exchange: kraken",
      "changes where a live bot's signed requests go: exchange binance -> kraken, exchange_url https://api.example.com -> (none)"),
+    ("secrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}", "secrets: {exchange_key: 'env:K2', exchange_secret: 'env:S2'}",
+     "changes the exchange account a live bot trades: secrets.exchange_key env:K -> env:K2, secrets.exchange_secret env:S -> env:S2"),
+    ("exchange_url: https://api.example.com", "exchange_url: https://api.example.com\n" + FUTURES,
+     "changes how much of its account a live bot commits: freqtrade.trading_mode (none) -> futures, freqtrade.margin_mode (none) -> isolated"),
 ])
 def test_where_a_live_bots_requests_go_is_high_risk(base_repo: git.Repo, old: str, new: str, note: str) -> None:
     edit(bots_file(base_repo), "stoploss: -0.15", LIVE_SOLO)
@@ -146,7 +151,8 @@ def test_where_a_live_bots_requests_go_is_high_risk(base_repo: git.Repo, old: st
     assert change.risk.label == "high" and note in change.risk_notes, change.risk_notes
 
 
-@pytest.mark.parametrize("new", ["exchange_url: https://api.example.net", "exchange_url: https://api.example.com\n" + PROXY])
+@pytest.mark.parametrize("new", ["exchange_url: https://api.example.net", "exchange_url: https://api.example.com\n" + PROXY,
+                                 "exchange_url: https://api.example.com\n" + FUTURES])
 def test_the_same_route_change_of_a_dry_run_bot_is_not_high_risk(base_repo: git.Repo, new: str) -> None:
     edit(bots_file(base_repo), "stoploss: -0.15", "stoploss: -0.15\nexchange_url: https://api.example.com")
     commit(base_repo, "solo paper-trades against a sandbox")

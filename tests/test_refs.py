@@ -52,6 +52,9 @@ def test_a_shallow_clone_says_to_fetch_the_history_it_lacks(base_repo: git.Repo,
         assert "git fetch --deepen=1" in line and "fetch-depth: 0" in line, line
     line = one_error(fleetops_in_process("plan", "--against", "origin/feature", "--repo", str(shallow)))
     assert "not found in this shallow clone" in line and "git fetch origin feature" in line and "fetch-depth: 0" in line, line
+    pins = fleetops_in_process("validate", "--repo", str(shallow))  # the tag v1 names a commit the clone lacks: it did not come along
+    assert pins.code == 1 and "strategy pin 'Alpha@v1': git ref 'v1' not found in this shallow clone (the repository has no tags); " \
+        "fetch the tags and the commits they name (`git fetch --tags --unshallow`)" in pins.err, pins.err
     shallow_repo = git.Repo(shallow)
     shallow_repo.git.fetch("--deepen=1")  # what the message says to do
     result = fleetops_in_process("validate", "--ref", "HEAD~1", "--repo", str(shallow))
@@ -178,3 +181,104 @@ def test_no_git_ref_is_an_internal_error(ref: str, sweep_repo: git.Repo) -> None
         assert code in (0, 1) and "internal error" not in err and "Traceback" not in err, (ref, err)
         if code == 1:
             assert len(err.splitlines()) == 1 and err.startswith("fleetops: error: "), (ref, err)
+
+
+# -- where git looks: the repository --repo names, whatever the environment says (issue 17, item 9, variants) --
+
+def test_git_variables_of_a_hook_never_point_fleetops_at_another_repository(  # type: ignore[no-untyped-def]
+        base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:
+    """A server's post-receive hook runs with GIT_DIR=. (a pre-commit hook with GIT_INDEX_FILE): before, every
+    command on another --repo failed ("not a git repository: '.'"), and a GIT_DIR of another repository made
+    its status the plan's dirty flag (and its index, ignore rules and attributes the working tree's)."""
+    from pathlib import Path
+
+    from tests.support.repos import make_base_repo
+
+    other = make_base_repo(tmp_path / "other")
+    Path(other.working_dir, "fleet/bots.yaml").unlink()
+    other.git.add("-A")
+    envs = [{"GIT_DIR": "."}, {"GIT_DIR": f"{other.working_dir}/.git", "GIT_WORK_TREE": other.working_dir,
+                              "GIT_INDEX_FILE": f"{other.working_dir}/.git/index"}]
+    result = fleetops("init", str(tmp_path / "new-fleet"), env=envs[1])  # before: internal error (InvalidGitRepositoryError)
+    assert result.code == 0 and git.Repo(tmp_path / "new-fleet").tags, result.err
+    assert len(list(other.iter_commits())) == 2  # the repository GIT_DIR names is left alone
+    for env in envs:
+        result = fleetops("validate", "--repo", base_repo.working_dir, env=env)  # run from fleetops' checkout: GIT_DIR=. is no repository
+        assert result.code == 0 and "5 bots" in result.out, (env, result.err)
+        result = fleetops("plan", "--against", "HEAD", "--repo", base_repo.working_dir, env=env)
+        assert result.code == 0 and "uncommitted" not in result.out and "No changes" in result.out, (env, result.out, result.err)
+
+
+def test_a_bare_repository_says_to_read_a_ref(base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bare = tmp_path / "fleet.git"
+    git.Repo.clone_from(base_repo.working_dir, bare, bare=True)
+    for args in (["validate"], ["plan", "--against", "main"]):
+        line = one_error(fleetops(*args, "--repo", str(bare)))
+        assert line == (f"fleetops: error: {bare} is a bare git repository: it has no working tree to read; read a commit with --ref "
+                        "(for example --ref main), or point --repo at a clone with a working tree"), line
+    assert fleetops("validate", "--ref", "main", "--repo", str(bare)).code == 0
+
+
+def test_a_fleet_in_a_subdirectory_of_a_repository_names_the_repository(  # type: ignore[no-untyped-def]
+        base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:
+    """A monorepo: before, 'deploy is not a git repository, so --ref HEAD cannot be read' (for --against, in a git repository)."""
+    import shutil
+
+    mono = tmp_path / "mono"
+    shutil.copytree(base_repo.working_dir, mono / "deploy", ignore=shutil.ignore_patterns(".git"))
+    repo = git.Repo.init(mono)
+    repo.git.add("-A")
+    repo.git.execute(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "monorepo"])
+    line = one_error(fleetops("plan", "--against", "HEAD", "--repo", str(mono / "deploy")))
+    assert line.startswith(f"fleetops: error: {mono / 'deploy'} is not a git repository, so git ref 'HEAD' cannot be read (it is a "
+                           f"directory inside the git repository {mono}"), line
+    result = fleetops("validate", "--repo", str(mono / "deploy"))
+    assert result.code == 1 and f"is inside the git repository {mono}, but fleetops reads a repository at its top" in result.err
+
+
+@pytest.mark.parametrize("name", ["fé", "feature/ß", "hotfix/€-rate", "@"])
+def test_refs_named_with_any_character_git_allows_are_read(name: str, base_repo: git.Repo, fleetops: Callable[..., Run]) -> None:
+    """Before: "git ref 'fé' not found in … (known: fé, main, v1)". '@' is git's own name for HEAD."""
+    if name != "@":
+        base_repo.git.branch(name)
+    result = fleetops("plan", "--against", name, "--repo", base_repo.working_dir)
+    assert result.code == 0 and "No changes" in result.out, result.err
+    assert fleetops("validate", "--ref", name, "--repo", base_repo.working_dir).code == 0
+
+
+@pytest.mark.parametrize(("tls", "says"), [
+    ({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "{tmp}/nowhere"}, "DOCKER_CERT_PATH '{tmp}/nowhere' is not a directory"),
+    ({"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "{tmp}/no-ca"}, "has no ca.pem to verify its certificate against"),
+    ({"DOCKER_TLS_VERIFY": "0", "DOCKER_CERT_PATH": "{tmp}/no-ca"}, "has no ca.pem"),  # the Docker CLI: any value asks to verify
+    ({"DOCKER_CERT_PATH": "{tmp}/half"}, "has cert.pem but no key.pem"),
+    ({"DOCKER_TLS_VERIFY": "1", "HOME": "{tmp}/home"}, "{tmp}/home/.docker (DOCKER_CERT_PATH is not set) has no ca.pem"),
+], ids=["cert-path-nowhere", "verify-without-ca", "verify-0-still-verifies", "cert-without-key", "default-cert-path-empty"])
+def test_half_set_docker_tls_settings_are_one_line_naming_what_is_missing(  # type: ignore[no-untyped-def]
+        tls: dict[str, str], says: str, base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:
+    """Before, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH were ignored: fleetops spoke plain HTTP to the address
+    ("cannot reach the Docker engine … is dockerd running?"). tests/integration/test_docker_tls.py: the working case."""
+    for name, files in (("no-ca", ["cert.pem", "key.pem"]), ("half", ["cert.pem"])):
+        (tmp_path / name).mkdir()
+        for file in files:
+            (tmp_path / name / file).write_text("not used: the check comes first\n")
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:1", **{k: v.format(tmp=tmp_path) for k, v in tls.items()}}
+    line = one_error(fleetops("plan", "--repo", base_repo.working_dir, env=env))  # status of an empty state dir asks no engine
+    assert says.format(tmp=tmp_path) in line and "without TLS" in line, line
+
+
+def test_a_sha256_repository_is_one_line_instead_of_every_ref_missing(base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Before: "git ref 'v1' not found (tags: v1)" for every pin, "git ref 'HEAD' not found (known: master, v1)"."""
+    import shutil
+
+    repo = tmp_path / "sha256"
+    repo.mkdir()
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    git.Git(repo).execute(["git", "init", "-q", "--object-format=sha256"])
+    shutil.copytree(f"{base_repo.working_dir}/strategies", repo / "strategies")
+    shutil.copytree(f"{base_repo.working_dir}/fleet", repo / "fleet")
+    git.Git(repo).execute(["git", *identity, "add", "-A"])
+    git.Git(repo).execute(["git", *identity, "commit", "-qm", "fleet"])
+    git.Git(repo).execute(["git", *identity, "tag", "v1"])
+    for args in (["validate"], ["plan", "--against", "HEAD"]):
+        line = one_error(fleetops(*args, "--repo", str(repo)))
+        assert line.startswith(f"fleetops: error: {repo} names its objects with SHA256"), line

@@ -28,6 +28,30 @@ def test_revisions_are_monotonic_and_an_interrupted_apply_is_detected(tmp_path: 
         reopened.get(99)
 
 
+def test_a_pending_revision_keeps_how_its_apply_ran_and_an_older_store_reads_without_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = RevisionStore(tmp_path)
+    number = store.begin("f", None, None, False, {}, {}, {"rollback": False})
+    store.note(number, entries_stopped=["alpha-2"])
+    store.finish(number, RevisionStatus.FAILED)
+    store.note(number, entries_stopped=[])  # a finished revision is not rewritten
+    assert store.get(number).options == {"rollback": False, "entries_stopped": ["alpha-2"]}
+    store.close()
+    old = tmp_path / "old"
+    old.mkdir()
+    db = sqlite3.connect(old / "revisions.sqlite")  # written before options (and phases) were kept
+    db.execute("create table revisions (number integer primary key, fleet text not null, commit_sha text, ref text, "
+               "dirty integer not null, status text not null, started_at text not null, finished_at text, message text not null "
+               "default '', plan text not null, payload text not null, details text not null default '{}')")
+    db.execute("insert into revisions (fleet, dirty, status, started_at, plan, payload) values ('f', 0, 'pending', 'now', '{}', '{}')")
+    db.commit()
+    db.close()
+    readonly = RevisionStore.open_readonly(old)
+    assert readonly is not None and readonly.pending()[0].options == {} and readonly.pending()[0].phase == ""
+    assert RevisionStore(old).pending()[0].options == {}  # and a writer adds the column
+
+
 def _hold_lock(state_dir: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
     with apply_lock(Path(state_dir)):
         ready.set()

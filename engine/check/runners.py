@@ -139,7 +139,7 @@ class ImageJudge:
     """The FreqTrade inside each image, through one throwaway container per image."""
 
     def __init__(self, docker_host: str | None) -> None:
-        from engine.live.oneshot import OneShot  # the Docker SDK only when a check asks for it
+        from engine.backend.docker.oneshot import OneShot  # the Docker SDK only when a check asks for it
 
         self.docker = OneShot(docker_host)
 

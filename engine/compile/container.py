@@ -27,6 +27,10 @@ from engine.naming import (
 __all__ = ["ContainerDefinition", "Mount", "account_of", "container_definition"]
 
 RESTART_POLICY = "unless-stopped"
+SUPERVISORD_USER = "0:0"
+"""A pool's supervisord runs as root, whatever the image's ``USER`` says: only root can start each
+program as its ``user=`` (supervisord: "Can't drop privilege as nonroot user"). An image that sets
+``USER ftuser`` — FreqTrade's own, and most images built from it — restarted every pool in a loop."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,8 @@ class ContainerDefinition:
     mounts: tuple[Mount, ...]
     network: str
     user: str | None
-    """``uid:gid`` for a dedicated bot's container; pool containers run supervisord as root,
-    which starts each bot program as the unprivileged user itself."""
+    """``uid:gid`` for a dedicated bot's container; pool containers run supervisord as root
+    (``SUPERVISORD_USER``), which starts each bot program as the unprivileged user itself."""
     environment: dict[str, str]
     memory: str | None
     cpus: float | None
@@ -56,6 +60,11 @@ class ContainerDefinition:
     """False for a disabled dedicated bot: its container exists, stopped, with its data."""
     init: bool = True
     restart: str = RESTART_POLICY
+    entrypoint: tuple[str, ...] = ()
+    """Empty: the image's ENTRYPOINT is replaced by none, so the container runs ``command`` as rendered.
+    FreqTrade's own image has ``ENTRYPOINT ["freqtrade"]`` (a dedicated bot ran ``freqtrade freqtrade
+    trade …``, a pool ``freqtrade supervisord …``), and a custom image's entry script could run anything
+    before, or instead of, what the image check judged."""
 
     def with_revision(self, revision: int) -> dict[str, str]:
         """The labels as apply sets them: the definition's plus the revision that created it."""
@@ -81,7 +90,7 @@ def _docker_user(run_as: int | str) -> str:
 def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:
     essence = container.essence
     first_bot = fleet.bots[container.bots[0]].essence if container.bots else None
-    dedicated_user = _docker_user(essence.run_as) if container.dedicated else None
+    user = _docker_user(essence.run_as) if container.dedicated else SUPERVISORD_USER
     return ContainerDefinition(
         name=container.name,
         image=essence.image,
@@ -90,7 +99,7 @@ def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> Co
                                 {b: a for b in container.bots if (a := account_of(fleet.bots[b].essence)) is not None}),
         mounts=MOUNTS,
         network=network_name(fleet.name),
-        user=dedicated_user,
+        user=user,
         environment={"HOME": bot_data_dir(container.bots[0])} if container.dedicated and container.bots else {},
         memory=essence.memory,
         cpus=essence.cpus,

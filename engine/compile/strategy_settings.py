@@ -10,6 +10,10 @@ checks the config as FreqTrade will hold it after the strategy loaded.
 The source is parsed, never executed: a strategy is code from whoever opened the pull request,
 and these readers run in CI and in the engine. Only literal values count (``order_types = {...}``
 written out); a computed value is not known here and FreqTrade's own start-up remains its judge.
+The class is the one an import binds to its name (the last module-level definition,
+``engine.spec.pyclasses``), and what it inherits from classes of the same file counts, in the
+order Python looks attributes up (the class, then its bases left to right, each with its own
+bases first): a base class declaring market entries gives them to every strategy built on it.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import copy
 import functools
 from typing import Any
 
+from engine.spec.pyclasses import bound_classes
+
 __all__ = ["STRATEGY_SETTINGS", "declared_order_types", "strategy_settings"]
 
-STRATEGY_SETTINGS = ("order_types", "order_time_in_force", "unfilledtimeout", "trailing_stop_positive")
+STRATEGY_SETTINGS = ("order_types", "order_time_in_force", "unfilledtimeout", "trailing_stop_positive", "can_short")
 """The attributes FreqTrade copies into the config that its consistency checks read and that
-fleetops does not always render itself."""
+fleetops does not always render itself, and ``can_short``, which its strategy loader judges
+against the trading mode (not a config key: the check takes it out)."""
 
 
 def strategy_settings(text: str, class_name: str) -> dict[str, Any]:
@@ -47,18 +54,46 @@ def _settings(text: str, class_name: str) -> dict[str, Any]:
         tree = ast.parse(text.removeprefix("\ufeff"))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
+    classes = bound_classes(tree)
     found: dict[str, Any] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            for statement in node.body:
-                target, value = _assignment(statement)
-                if target in STRATEGY_SETTINGS and value is not None:
-                    try:
-                        found[target] = ast.literal_eval(value)
-                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                        continue
-            break
+    for node in _lookup_order(classes, class_name):
+        for target, value in _declared(node).items():
+            found.setdefault(target, value)  # the first class in lookup order that declares it wins
+    return {target: value for target, value in found.items() if value is not _COMPUTED}
+
+
+def _lookup_order(classes: dict[str, ast.ClassDef], name: str) -> list[ast.ClassDef]:
+    """The class and the bases of the same file, depth first, left to right, each once (Python's
+    MRO for the single inheritance strategies use; a base from another module is not read)."""
+    order: list[ast.ClassDef] = []
+
+    def visit(current: str) -> None:
+        node = classes.get(current)
+        if node is None or node in order or len(order) > 50:
+            return
+        order.append(node)
+        for base in node.bases:
+            if isinstance(base, ast.Name):
+                visit(base.id)
+
+    visit(name)
+    return order
+
+
+def _declared(node: ast.ClassDef) -> dict[str, Any]:
+    """The STRATEGY_SETTINGS a class body assigns literally (a later assignment wins)."""
+    found: dict[str, Any] = {}
+    for statement in node.body:
+        target, value = _assignment(statement)
+        if target in STRATEGY_SETTINGS and value is not None:
+            try:
+                found[target] = ast.literal_eval(value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                found[target] = _COMPUTED  # not known here, and it hides what a base declares
     return found
+
+
+_COMPUTED: Any = object()
 
 
 def _assignment(statement: ast.stmt) -> tuple[str | None, ast.expr | None]:

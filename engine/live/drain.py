@@ -18,12 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from engine.compile.container import account_of
 from engine.compile.desired import DesiredFleet
 from engine.live.observe import LiveFleet
 from engine.live.ports import BotApiPort
 from engine.plan.model import Action, Change, Plan, Risk, RiskNote
 
-__all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "trade_notes", "without"]
+__all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "resume_entries", "trade_notes", "without"]
 
 DISRUPTIVE = frozenset({Action.RELOAD, Action.RESTART, Action.MOVE, Action.STOP, Action.DELETE, Action.REPLACE})
 
@@ -67,7 +68,8 @@ def trade_notes(changes: tuple[Change, ...], live: LiveFleet, api: BotApiPort) -
     affected = affected_bots(changes, live)
     counts = open_trades(api, live, list(affected))
     held = {b: n for b, n in counts.items() if n}
-    if not held:
+    unknown = _live_deletes_unknown(changes, live, counts)
+    if not held and not unknown:
         return {}, counts
     own = {c.name: c.address for c in changes if c.kind == "bot" and c.action in DISRUPTIVE}
     noted = {b: own.get(b, address) for b, address in affected.items()}  # a bot's own change first, else its container's
@@ -75,6 +77,8 @@ def trade_notes(changes: tuple[Change, ...], live: LiveFleet, api: BotApiPort) -
     found: dict[str, RiskNote] = {}
     for change in changes:
         bots = sorted(b for b, address in noted.items() if address == change.address and b in held)
+        if change.address in unknown:
+            found[change.address] = RiskNote(Risk.HIGH, (unknown[change.address],))
         if not bots:
             continue
         live_money = [b for b in bots if live.bots[b].record is not None and not live.bots[b].record.essence.dry_run]  # type: ignore[union-attr]
@@ -90,6 +94,18 @@ def trade_notes(changes: tuple[Change, ...], live: LiveFleet, api: BotApiPort) -
     return found, counts
 
 
+def _live_deletes_unknown(changes: tuple[Change, ...], live: LiveFleet, counts: dict[str, int | None]) -> dict[str, str]:
+    """Deletes of live-money bots whose open trades could not be read (their API did not answer, their
+    process is not running): after the delete nothing manages them, so not knowing is high risk too."""
+    found = {}
+    for change in changes:
+        bot = live.bots.get(change.name) if change.kind == "bot" and change.action is Action.DELETE else None
+        if bot is not None and bot.record is not None and not bot.record.essence.dry_run and counts.get(change.name) is None:
+            found[change.address] = (f"deletes a live bot whose open trades are unknown ({change.name} did not say; "
+                                     "its process is not running or its API did not answer): nothing manages them after the delete")
+    return found
+
+
 @dataclass(frozen=True)
 class Drained:
     ready: set[str]
@@ -98,8 +114,11 @@ class Drained:
 
 
 def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, progress: Callable[[str], None], *,
-          wait: float | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Drained:
-    """Drain every affected ``drain`` bot that holds trades; ``wait`` caps each bot's drain_timeout."""
+          wait: float | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+          pausing: Callable[[list[str]], None] = lambda _bots: None) -> Drained:
+    """Drain every affected ``drain`` bot that holds trades; ``wait`` caps each bot's drain_timeout.
+    ``pausing`` hears which bots get ``stopbuy`` before any does: an apply killed from there on leaves
+    them paused until restarted or resumed (``resume_entries``), and the next run must know."""
     affected = affected_bots(plan.changes, live)
     draining = []
     for bot in affected:
@@ -137,6 +156,7 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
 
     busy = [(b, t) for b, t in draining if counts.get(b)]
     if busy:
+        pausing(sorted(b for b, _ in busy))
         with ThreadPoolExecutor(max_workers=min(16, len(busy))) as pool:
             list(pool.map(lambda item: one(*item), busy))
     return Drained(ready | {b for b in affected if b not in postponed}, postponed)
@@ -146,7 +166,9 @@ def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: Desi
     """The plan less every change that would disrupt a postponed bot (its own, or its container's)
     and, given the ``target``, every change that would start it in another container while it
     still runs here: the creation of the container it was moving to, and every bot change into
-    that container (those wait with it; the next apply plans them again)."""
+    that container (those wait with it; the next apply plans them again) — and so for a bot of
+    another name on the exchange account of a postponed delete (the same bot renamed), which
+    would otherwise trade that account beside it."""
     if not postponed:
         return plan
     held = {address for bot, address in affected_bots(plan.changes, live).items() if bot in postponed}
@@ -154,8 +176,39 @@ def without(plan: Plan, postponed: dict[str, str], live: LiveFleet, target: Desi
         created = {c.name for c in plan.changes if c.kind == "container" and c.action in (Action.CREATE, Action.REPLACE)}
         waiting = {target.bots[b].container for b in postponed if b in target.bots and target.bots[b].container in created
                    and b in live.bots and live.bots[b].container != target.bots[b].container}
+        twins = _twins(postponed, live, target)
+        waiting |= {target.bots[b].container for b in twins if target.bots[b].container in created}
+        held |= {f"bot/{b}" for b in twins}
         held |= {f"container/{name}" for name in waiting}
         held |= {c.address for c in plan.changes if c.kind == "bot" and c.action is not Action.DELETE and c.name in target.bots
                  and target.bots[c.name].container in waiting}
     kept = tuple(c for c in plan.changes if c.address not in held and not (c.kind == "bot" and c.name in postponed))
     return plan.with_changes(kept)
+
+
+def _twins(postponed: dict[str, str], live: LiveFleet, target: DesiredFleet) -> set[str]:
+    """Target bots, other than the postponed ones, on the exchange account of a postponed bot the target lacks."""
+    accounts = {account_of(live.bots[b].record.essence) for b in postponed  # type: ignore[union-attr]
+                if b not in target.bots and b in live.bots and live.bots[b].record is not None}
+    accounts.discard(None)
+    return {name for name, bot in target.bots.items() if name not in postponed and account_of(bot.essence) in accounts} if accounts else set()
+
+
+def resume_entries(api: BotApiPort, live: LiveFleet, bots: list[str], progress: Callable[[str], None]) -> None:
+    """``POST reload_config`` to each of ``bots`` that runs where ``live`` saw it: a drain's ``stopbuy``
+    lasts until the bot restarts or reloads, so a bot an apply paused and then never changed (the apply
+    was killed or failed, or the next specs leave it alone) would keep its open trades and open no new
+    one, silently, for good. FreqTrade's answer to ``stopbuy`` names this call as its reset; a bot whose
+    ``show_config`` says it is not ``paused`` (restarted since) is left alone."""
+    for bot in sorted(bots):
+        running = live.bots.get(bot)
+        where = live.address_of(bot) if running is not None else None
+        if running is None or running.record is None or where is None or running.process not in ("RUNNING", None):
+            continue
+        fleet = live.fleet_of(running.container)
+        state = api.call(fleet, bot, *where, "GET", "show_config").data
+        if isinstance(state, dict) and state.get("state") not in (None, "paused"):
+            continue  # restarted since (a restart clears stopbuy), or resumed by its drain
+        answer = api.call(fleet, bot, *where, "POST", "reload_config")
+        progress(f"{bot}: entries resumed (an earlier drain had paused them)" if answer.data is not None
+                 else f"{bot}: could not resume its entries ({answer.detail}); it opens no new trade until it restarts")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from engine.backend.port import ListedUnit, Site
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
-from engine.compile.container import container_definition
+from engine.compile.container import account_of, container_definition
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.errors import ApplyError, HealthError, SupervisorRefused
 from engine.live.health import HealthTarget, wait_healthy
@@ -80,12 +80,17 @@ class Executor:
         self.arriving.update(b for n, a in containers.items() if a in _NEW_CONTAINER and n in self.target.containers
                              for b in self.target.containers[n].bots)
         self._check_ready(containers, bots)
+        for own, shown in sorted(self.live.renamed.items()):  # every later call names it as fleetops does
+            self.progress(f"renaming container {shown} back to {own} (renamed by hand)")
+            self.site.rename(shown, own)
         result.start = self._log_start(containers, bots)
         self.site.ensure_network()
         for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's
             if action is Action.MOVE:
                 self._stop_old_copy(name)
                 self._carry(name)
+        for name, other in sorted(self._same_account_leavers().items()):
+            self._stop_old_copy(name, f"first: bot {other}, which this apply starts, trades the same exchange account")
         self._containers(containers, result)
         self._bots_in_place(containers, bots, result)
         moved = {n for n, a in bots.items() if a is Action.MOVE}
@@ -124,13 +129,31 @@ class Executor:
         fresh = {n for n, a in containers.items() if a in _NEW_CONTAINER}
         return marks(self.site, self.target, touched_bots, touched_containers, fresh)
 
-    def _stop_old_copy(self, bot: str) -> None:
+    def _same_account_leavers(self) -> dict[str, str]:
+        """Live bots this plan removes (deleted, or their container) → a bot it starts on the same exchange
+        account: the same bot renamed (alone, or with its fleet), which phase B would remove only after the
+        new name had started trading beside it. They stop first, as a moving bot does."""
+        starting: dict[str, str] = {}
+        for bot in sorted(self.arriving):
+            desired = self.target.bots.get(bot)
+            account = account_of(desired.essence) if desired is not None and desired.essence.enabled else None
+            if account is not None:
+                starting.setdefault(account, bot)
+        leavers = {}
+        for bot in sorted(self.removing - set(self.target.bots)):
+            record = self.live.bots[bot].record if bot in self.live.bots else None
+            account = account_of(record.essence) if record is not None and record.essence.enabled else None
+            if account is not None and account in starting:
+                leavers[bot] = starting[account]
+        return leavers
+
+    def _stop_old_copy(self, bot: str, why: str = "before it moves") -> None:
         """Never two copies of one bot: the old one stops before its database is copied."""
         live = self.live.bots[bot]
         container = self.live.containers.get(live.container)
         if container is None or not container.running:
             return
-        self.progress(f"stopping bot {bot} in {live.container} before it moves")
+        self.progress(f"stopping bot {bot} in {live.container} {why}")
         self.site.stop_bot(live.container, bot, dedicated=container.labels.get(Labels.ROLE) == "dedicated")
 
     def _carry(self, bot: str) -> None:
@@ -147,7 +170,10 @@ class Executor:
             container = self.target.containers[name]
             if action in (Action.START, Action.RESTART, Action.UPDATE):
                 self._restore_settings(container)
-            if action is Action.START:
+            if action is Action.START and self.live.containers[name].state == "paused":  # `docker pause` by hand: Docker cannot start it
+                self.progress(f"unpausing container {name}")
+                self.site.unpause(name)
+            elif action is Action.START:
                 self.progress(f"starting container {name}")
                 self.site.start(name)
             elif action is Action.RESTART:

@@ -36,6 +36,8 @@ class FakeBots:
         """Seconds each ping takes: a slow bot start, to hold an apply in its health wait."""
         self.crash_on_ping = False
         """Die (raise ``Killed``) at the next ping of a bot: an apply killed in its health wait."""
+        self.crash_in_drain = False
+        """Die (raise ``Killed``) when a paused bot is next asked for its open trades: an apply killed while it drains."""
         self._started: dict[str, float] = {}
 
     def ports(self) -> Ports:
@@ -95,6 +97,8 @@ class FakeBotApi:
                 rows.append(["", (at + 0.5) * 1000, "freqtrade.strategy", "ERROR",
                              "Strategy caused the following exception: ZeroDivisionError('division by zero')"])
             return BotAnswer({"log_count": len(rows), "logs": rows}, "ok")
+        if route == "count" and bot in bots.entries_stopped and bots.crash_in_drain:
+            raise Killed("killed while it drains")
         if route in ("count", "status"):
             n = bots.open_trades.get(bot, 0)
             return BotAnswer({"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)], "ok")
@@ -102,6 +106,8 @@ class FakeBotApi:
             return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": bots.realised.get(bot, 0.0)}, "ok")
         if route == "balance":
             return BotAnswer({"total": 1000.0 + bots.realised.get(bot, 0.0), "stake": "USDT"}, "ok")
+        if route == "show_config":
+            return BotAnswer({"bot_name": bot, "state": "paused" if bot in bots.entries_stopped else "running"}, "ok")
         if route in ("stopbuy", "stopentry") and method == "POST":
             bots.entries_stopped.add(bot)
             return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")

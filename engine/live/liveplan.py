@@ -42,6 +42,7 @@ from engine.live.hostfacts import UserIds, stamp_host_facts
 from engine.live.images import check_images
 from engine.live.noop_proof import SpecInputs
 from engine.live.observe import LiveFleet, baseline_from_live, observe
+from engine.live.ownership import refuse_foreign
 from engine.live.ports import Ports
 from engine.live.rename import find_rename, merged, placements_as
 from engine.live.secret_values import UNRESOLVED, load_key
@@ -129,6 +130,8 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     site = ctx.site(fleet)
     with stage("observe docker"):
         live = observe(site)
+        recorded = {name for name, record in live.container_records.items() if record is not None}
+        refuse_foreign(fleet, site.foreign(live.inspected, recorded), str(ctx.state_dir))
         rename = find_rename(ctx.backend, ctx.state_dir, origin, fleet)
     current = policy.current_revision(ctx.read_store(), fleet)
     if rename is not None:

@@ -15,7 +15,7 @@ nothing to do, it writes down what that conclusion rested on:
   inspected, its records' stamp, and the enabled bots of each pool, ``engine.backend.docker.noop``).
 
 The next ``plan``/``apply`` of the same repository checks exactly those — ``git`` (three calls,
-then the working tree's listing with two more, each round side by side), a file walk and some
+then the working tree's listing with three more, each round side by side), a file walk and some
 stats, and the backend's own check of its facts (``holds``, found through
 ``engine.backend.registry`` without importing the backend itself): for Docker one list call,
 every container's inspect sent at once, and the one thing hashes cannot prove, that the enabled
@@ -47,6 +47,7 @@ from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
 from engine.live.store import latest_status
 from engine.naming import BackendRef
 from engine.resources import template_dir
+from engine.spec.gitenv import git_environment
 from engine.spec.worktree import SPEC_DIR, STRATEGY_DIR, list_worktree
 
 __all__ = ["NO_CHANGES", "ProofHeader", "SpecInputs", "no_changes_text", "proven_unchanged", "write_proof"]
@@ -174,7 +175,8 @@ def _engine_fingerprint() -> list[Any]:
 def _git_facts(repo_dir: Path, stored_pins: Mapping[str, str]) -> tuple[str, bool, dict[str, str]] | None:
     """HEAD's commit, the dirty flag, and each pin as git resolves it now (None: cannot tell cheaply)."""
     def run(*args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(["git", *args], cwd=repo_dir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(["git", *args], cwd=repo_dir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env=git_environment())
 
     head = run("rev-parse", "--verify", "-q", "HEAD^{commit}")
     status = run("status", "--porcelain", "--", SPEC_DIR, STRATEGY_DIR)

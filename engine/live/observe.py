@@ -11,6 +11,7 @@ instead of guessing. Each bot's address comes from the backend (``Bots.address_o
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from engine.backend.port import RUNNING_STATES, Address, ListedUnit, ProcessInfo, Site, UnitInspect
@@ -19,6 +20,7 @@ from engine.compile.assign import Placement
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.compile.essence import ContainerEssence
 from engine.errors import SupervisorError
+from engine.live.ownership import renamed_by_hand
 from engine.naming import Labels
 
 __all__ = ["LiveBot", "LiveFleet", "baseline_from_live", "observe"]
@@ -68,6 +70,9 @@ class LiveFleet:
     image, labels, networks): what a person may have changed by hand (``engine.live.settings_drift``)."""
     addresses: dict[str, Address] = field(default_factory=dict)
     """Bot → where its API answers (``Bots.address_of``): bots whose unit has an address."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Units renamed by hand: the name fleetops gave it (its key in ``containers``) → the name the
+    backend shows now (``engine.live.ownership``); the executor renames each back before anything else."""
 
     def ip_of(self, container: str) -> str | None:
         listed = self.containers.get(container)
@@ -91,9 +96,15 @@ def observe(site: Site, *, with_processes: bool = True) -> LiveFleet:
     else unexpected (an unreadable record, a silent supervisord) is recorded in the result.
     """
     listed = {c.name: c for c in site.units()}
-    live = LiveFleet(site.fleet, listed)
+    renamed = renamed_by_hand(site.fleet, listed)
+    for own, shown in renamed.items():  # seen under the name fleetops gave it: its records, its bots
+        listed[own] = dataclasses.replace(listed.pop(shown), name=own)
+    listed = dict(sorted(listed.items()))
+    live = LiveFleet(site.fleet, listed, renamed=renamed)
     if with_processes:
-        live.inspected = site.inspect(sorted(listed))
+        back = {shown: own for own, shown in renamed.items()}
+        inspected = site.inspect(sorted(renamed.get(name, name) for name in listed))
+        live.inspected = {back.get(name, name): info for name, info in inspected.items()}
     records = {name: site.bot_records(name) for name in sorted(listed)}
     asked = [name for name, c in sorted(listed.items())  # one round of questions to every supervisord
              if with_processes and c.running and records[name] and c.labels.get(Labels.POOL)]

@@ -56,6 +56,7 @@ def merged(live: LiveFleet, rename: Rename) -> LiveFleet:
         [*live.strays, *old.strays],
         owners={**live.owners, **{name: old.fleet for name in old.containers}},
         addresses={**old.addresses, **live.addresses},
+        renamed={**old.renamed, **live.renamed},
     )
 
 

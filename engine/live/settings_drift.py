@@ -4,8 +4,9 @@ Called by the live plan (``engine.live.liveplan``) after the other drift, for ev
 (apply, rollback, the watcher's heal); what it returns is part of the plan's drift (``Repairs``).
 Each managed unit that the plan does not already recreate is compared by its backend with what
 the backend would create from the target (``Units.settings_drift``: limits, restart policy,
-image, labels, networks, mounts for Docker). What the backend can set back in place is repaired
-in place, so no bot restarts; anything else recreates the unit, as a spec change of it would.
+image, entrypoint, labels, networks, mounts for Docker). What the backend can set back in place is repaired
+in place, so no bot restarts (a name changed by hand too: observe sees the unit under the name
+fleetops gave it, and it is renamed back first); anything else recreates the unit, as a spec change of it would.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from engine.compile.container import container_definition
 from engine.compile.desired import DesiredFleet
 from engine.live.drift import Repairs
 from engine.live.observe import LiveFleet
-from engine.plan.model import Action, Change, Risk
+from engine.plan.model import Action, Change, FieldDiff, Risk
 
 __all__ = ["settings_repairs"]
 
@@ -51,6 +52,14 @@ def settings_repairs(prior: tuple[Change, ...], live: LiveFleet, target: Desired
             bots = len(container.bots)
             changes[address] = Change(address, Action.REPLACE, f"changed by hand ({fields}); recreates it ({bots} bot{'s' * (bots != 1)})",
                                       Risk.MEDIUM, drift.diff, (f"restarts {bots} bot{'s' * (bots != 1)}",))
+    for own, shown in sorted(live.renamed.items()):  # renamed by hand: renamed back first (engine.live.ownership)
+        address = f"container/{own}"
+        planned = changes.get(address)
+        if planned is not None:
+            changes[address] = dataclasses.replace(planned, reason=f"{planned.reason}; renamed by hand to '{shown}', renamed back first")
+        else:
+            changes[address] = Change(address, Action.UPDATE, f"renamed by hand to '{shown}'; renamed back in place, no bot restarts",
+                                      Risk.LOW, (FieldDiff("name", shown, own),))
     before = {c.address: c for c in prior}
     return Repairs(tuple(c for a, c in sorted(changes.items()) if a not in before),
                    {a: c for a, c in sorted(changes.items()) if a in before and c is not before[a]})

@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,10 @@ class Revision:
     phase: str = ""
     """How far a pending apply got: "" executing, "health" (every change made), "rolling_back"
     (its health gate failed; ``message`` and ``details`` say why): what the next run finishes."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """How its apply ran, for the run that finishes it if it was killed (``engine.resume``):
+    ``rollback`` (False: ``--no-rollback``, ``rollback --to``), ``entries_stopped`` (bots its drain
+    sent ``stopbuy``: paused until restarted or resumed)."""
 
     @functools.cached_property
     def plan(self) -> dict[str, Any]:
@@ -113,6 +117,8 @@ create table if not exists revisions (
 _COLUMNS = "number, fleet, commit_sha, ref, dirty, status, started_at, finished_at, message, plan, payload, details"
 _PHASE = ", phase"
 """Read only from stores that have the column (written since interrupted applies are finished)."""
+_OPTIONS = ", options"
+"""Read only from stores that have the column (written since a killed apply's options are kept)."""
 
 
 class RevisionStore:
@@ -129,7 +135,9 @@ class RevisionStore:
             self._db.execute("alter table revisions add column details text not null default '{}'")
         if "phase" not in columns:  # a store written before a killed apply's phase was recorded
             self._db.execute("alter table revisions add column phase text not null default ''")
-        self._columns = _COLUMNS + _PHASE
+        if "options" not in columns:  # a store written before a killed apply's options were recorded
+            self._db.execute("alter table revisions add column options text not null default '{}'")
+        self._columns = _COLUMNS + _PHASE + _OPTIONS
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> RevisionStore | None:
@@ -148,20 +156,29 @@ class RevisionStore:
             store.close()
             return None
         columns = {row[1] for row in store._db.execute("pragma table_info(revisions)")}
-        store._columns = _COLUMNS + (_PHASE if "phase" in columns else "")
+        store._columns = _COLUMNS + (_PHASE if "phase" in columns else "") + (_OPTIONS if {"phase", "options"} <= columns else "")
         return store
 
     def close(self) -> None:
         self._db.close()
 
-    def begin(self, fleet: str, commit: str | None, ref: str | None, dirty: bool, plan: dict[str, Any], payload: dict[str, Any]) -> int:
+    def begin(self, fleet: str, commit: str | None, ref: str | None, dirty: bool, plan: dict[str, Any], payload: dict[str, Any],
+              options: dict[str, Any] | None = None) -> int:
         """Record a new pending revision and return its number (monotonic, never reused)."""
         cursor = self._db.execute(
-            "insert into revisions (fleet, commit_sha, ref, dirty, status, started_at, plan, payload) values (?, ?, ?, ?, ?, ?, ?, ?)",
-            (fleet, commit, ref, int(dirty), RevisionStatus.PENDING.value, _now(), json.dumps(plan), json.dumps(payload)),
+            "insert into revisions (fleet, commit_sha, ref, dirty, status, started_at, plan, payload, options) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (fleet, commit, ref, int(dirty), RevisionStatus.PENDING.value, _now(), json.dumps(plan), json.dumps(payload),
+             json.dumps(options or {})),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def note(self, number: int, **options: Any) -> None:
+        """Add to a pending revision's ``options`` (written before the step they describe is taken)."""
+        merged = {**self.get(number).options, **options}
+        self._db.execute("update revisions set options = ? where number = ? and status = ?",
+                         (json.dumps(merged), number, RevisionStatus.PENDING.value))
 
     def finish(self, number: int, status: RevisionStatus, message: str = "", details: dict[str, Any] | None = None) -> None:
         self._db.execute("update revisions set status = ?, finished_at = ?, message = ?, details = ? where number = ?",
@@ -214,9 +231,10 @@ class RevisionStore:
 
 
 def _revision(row: tuple[Any, ...]) -> Revision:
-    number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload, details, *phase = row
+    number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload, details, *extra = row
     return Revision(number, fleet, commit, ref, bool(dirty), RevisionStatus(status), started, finished, message,
-                    plan, json.loads(payload), json.loads(details or "{}"), phase[0] if phase else "")
+                    plan, json.loads(payload), json.loads(details or "{}"), extra[0] if extra else "",
+                    json.loads(extra[1] or "{}") if len(extra) > 1 else {})
 
 
 @contextmanager

@@ -4,7 +4,9 @@ Called by ``engine.plan.diff`` for every change. High: a bot switched to (or cre
 money, a stake or allocation raised by more than 50 %, a stoploss widened, a wallet pushed past
 90 % allocated, a change of where a live bot's signed requests go (its exchange, ``exchange_url``
 or the ccxt options under ``freqtrade.exchange.ccxt_*config``, where proxies and endpoints are
-set), a live bot created or switched on with such a custom route, and plan-wide: a plan that
+set), a live bot created or switched on with such a custom route, a live bot given another
+exchange account (its key references) or more of its account at stake (futures, margin, the
+share of its balance: ``MONEY_SETTINGS``), and plan-wide: a plan that
 deletes more than half of the fleet's bots, or renames the fleet. Medium: changes that restart
 or remove running bots or swap trading logic.
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 from engine.plan.model import Action, PlanRisk, Risk
 
-__all__ = ["CCXT_BLOCKS", "WALLET_HIGH_UTILISATION", "bot_risk", "fleet_risk", "mass_delete_risk", "rename_risk", "wallet_risk"]
+__all__ = ["CCXT_BLOCKS", "MONEY_SETTINGS", "WALLET_HIGH_UTILISATION", "bot_risk", "fleet_risk", "mass_delete_risk", "rename_risk", "wallet_risk"]
 
 WALLET_HIGH_UTILISATION = 0.9
 _INCREASE_HIGH = 0.5
@@ -31,6 +33,7 @@ def bot_risk(action: Action, before: dict[str, Any] | None, after: dict[str, Any
     if after is not None and after.get("dry_run") is False and (before is None or before.get("dry_run") is not False):
         notes.append((Risk.HIGH, "switches to live trading" if before is not None else "created trading live money"))
     notes.extend(_route_notes(before, after))
+    notes.extend(_live_money_notes(before, after))
     if before is not None and after is not None:
         notes.extend(_money_notes(before, after))
         if before.get("strategy") != after.get("strategy"):
@@ -81,6 +84,35 @@ def _route_notes(before: dict[str, Any] | None, after: dict[str, Any] | None) ->
         return []
     shown = [f"{k} {old.get(k) or '(none)'} -> {new.get(k) or '(none)'}" if k in ("exchange", "exchange_url") else k for k in changed]
     return [(Risk.HIGH, "changes where a live bot's signed requests go: " + ", ".join(shown))]
+
+
+MONEY_SETTINGS = ("trading_mode", "margin_mode", "liquidation_buffer", "tradable_balance_ratio", "available_capital",
+                  "position_adjustment_enable", "max_entry_position_adjustment")
+"""FreqTrade settings a bot's ``freqtrade:`` block passes through that decide how much of a live account
+it commits or borrows: futures or margin (leverage, liquidation), the share of the balance it trades,
+buying more into open positions (FreqTrade's configuration reference)."""
+
+
+def _live_money_notes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[tuple[Risk, str]]:
+    """A live bot that keeps trading live but on another account, or with more of its money at stake."""
+    if before is None or after is None or before.get("dry_run") is not False or after.get("dry_run") is not False:
+        return []
+    notes = []
+    old_keys, new_keys = before.get("secrets") or {}, after.get("secrets") or {}
+    keys = sorted(k for k in set(old_keys) | set(new_keys) if k.startswith("exchange_") and old_keys.get(k) != new_keys.get(k))
+    if keys:
+        shown = ", ".join(f"secrets.{k} {old_keys.get(k) or '(none)'} -> {new_keys.get(k) or '(none)'}" for k in keys)
+        notes.append((Risk.HIGH, f"changes the exchange account a live bot trades: {shown}"))
+    old_ft, new_ft = before.get("freqtrade") or {}, after.get("freqtrade") or {}
+    changed = [k for k in MONEY_SETTINGS if old_ft.get(k) != new_ft.get(k)]
+    if changed:
+        shown = ", ".join(f"freqtrade.{k} {_shown(old_ft.get(k))} -> {_shown(new_ft.get(k))}" for k in changed)
+        notes.append((Risk.HIGH, f"changes how much of its account a live bot commits: {shown}"))
+    return notes
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def mass_delete_risk(fleet: str, total: int, deleted: int) -> PlanRisk | None:

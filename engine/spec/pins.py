@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from collections.abc import Iterator
 
 from engine.errors import SourceError
 from engine.spec.fleetspec import ResolvedPin
+from engine.spec.pyclasses import bound_classes
 from engine.spec.source import MAX_FILE_BYTES, STRATEGY_DIR, FleetSource
 
 __all__ = ["PinError", "ResolvedPin", "resolve_pin"]
@@ -29,11 +29,16 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
     """Resolve one pin or raise PinError saying exactly what is missing."""
     pin = f"{class_name}@{ref}"
     if source.repo is None:
-        raise PinError(f"strategy pin '{pin}' needs a git repository to resolve '{ref}'")
+        inside = f" ({source.repo_dir} is inside the git repository {source.enclosing}, but fleetops reads a repository at its top)" \
+            if source.enclosing is not None else ""
+        raise PinError(f"strategy pin '{pin}' needs a git repository to resolve '{ref}'{inside}")
     commit = source.find_pinned(ref)
     if commit is None:
         tags = source.tag_names()
         hint = f" (tags: {', '.join(tags[-10:])})" if tags else " (the repository has no tags)"
+        if source.shallow:  # a CI checkout: one commit, and only the tags that point at it
+            hint = (f" in this shallow clone{hint}; fetch the tags and the commits they name (`git fetch --tags --unshallow`), "
+                    "or in GitHub Actions set `fetch-depth: 0` on actions/checkout")
         raise PinError(f"strategy pin '{pin}': git ref '{ref}' not found{hint}")
     path = f"{STRATEGY_DIR}/{class_name}.py"
     try:
@@ -61,7 +66,7 @@ def _check_class(pin: str, path: str, ref: str, class_name: str, data: bytes, te
         raise PinError(f"strategy pin '{pin}': {path} at {ref} has a Python syntax error at line {exc.lineno}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise PinError(f"strategy pin '{pin}': {path} at {ref} cannot be parsed as Python (nested too deeply)") from None
-    defined = set(_module_classes(tree.body))
+    defined = set(bound_classes(tree))
     if class_name not in defined:
         known = f" (it defines: {', '.join(sorted(defined))})" if defined else ""
         raise PinError(f"strategy pin '{pin}': {path} at {ref} does not define class {class_name}{known}")
@@ -70,15 +75,3 @@ def _check_class(pin: str, path: str, ref: str, class_name: str, data: bytes, te
             f"strategy pin '{pin}': FreqTrade finds classes by the literal text 'class {class_name}(' "
             f"which {path} at {ref} does not contain"
         )
-
-
-def _module_classes(body: list[ast.stmt]) -> Iterator[str]:
-    """Classes an import of the module defines as module attributes: top level, and inside
-    module-level ``if``/``try``/``with`` blocks (never inside a function or another class)."""
-    for node in body:
-        if isinstance(node, ast.ClassDef):
-            yield node.name
-        elif isinstance(node, (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith)):
-            for block in (getattr(node, "body", []), getattr(node, "orelse", []), getattr(node, "finalbody", []),
-                          *(handler.body for handler in getattr(node, "handlers", []))):
-                yield from _module_classes(block)

@@ -22,6 +22,7 @@ import enum
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ __all__ = [
     "Listing",
     "git_blob_sha",
     "is_lfs_pointer",
+    "is_read",
     "kind_problem",
     "lfs_problem",
     "select",
@@ -71,6 +73,12 @@ class Kind(enum.Enum):
     UNREADABLE = "unreadable"
     IGNORED = "ignored"
     """Working tree only: git ignores it, so no commit can hold it; treated as absent."""
+    NOT_CHECKED_OUT = "not checked out"
+    """Working tree only: git's index holds it with the skip-worktree bit (a sparse checkout), so
+    the disk does not have what its commit has."""
+    CONVERTED = "converted"
+    """Working tree only: a regular file whose git attributes (``detail``: ``filter=…``, ``ident``,
+    ``working-tree-encoding=…``) make git store other bytes than the disk holds."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,8 @@ class Entry:
     kind: Kind
     size: int = 0
     detail: str = ""
-    """Why an UNREADABLE entry could not be read (an OS error's text, never a path)."""
+    """Why an UNREADABLE entry could not be read (an OS error's text, never a path); the attribute
+    of a CONVERTED one."""
     directory: bool = False
     """An IGNORED directory: nothing in it is listed."""
 
@@ -130,6 +139,9 @@ _WHAT_TO_DO = {
                    "stores only a link to another repository), so a git ref or the watcher would not see them; move its files "
                    "into this repository"),
     Kind.SPECIAL: "is not a regular file (a named pipe, socket or device); remove it",
+    Kind.NOT_CHECKED_OUT: ("is not checked out in this working tree (git sparse-checkout or skip-worktree), so the working tree "
+                           "does not hold what its commit holds; check it out (`git sparse-checkout disable`, or add fleet/ and "
+                           "strategies/ to the sparse checkout) or read a commit with --ref"),
 }
 _LFS = ("is a Git LFS pointer, not the file's content, and fleetops does not fetch LFS objects; stop tracking it with LFS "
         "(remove its pattern from .gitattributes) and commit the file itself")
@@ -138,6 +150,14 @@ _LFS = ("is a Git LFS pointer, not the file's content, and fleetops does not fet
 def kind_problem(path: str, kind: Kind, detail: str = "", where: str = "") -> Problem:
     """The located error for an entry that is not a regular file (``path`` relative to the
     repository; ``where`` names a commit, as in " at 1a2b3c4")."""
+    if kind is Kind.CONVERTED:
+        if detail == "filter=lfs":
+            return Problem(shown(path), 1, 1, f"{shown(path)} is tracked by Git LFS (filter=lfs in .gitattributes), so its commits "
+                                              f"hold an LFS pointer, not the file, and fleetops does not fetch LFS objects; stop tracking "
+                                              "it with LFS (remove its pattern from .gitattributes) and commit the file itself")
+        return Problem(shown(path), 1, 1, f"{shown(path)} has the git attribute {detail} (.gitattributes), so git stores other bytes "
+                                          "in its commits than the working tree holds and a git ref or the watcher would read another "
+                                          "text; remove the attribute for files under fleet/ and strategies/")
     if kind is Kind.UNREADABLE:
         return Problem(shown(path), 1, 1, f"{shown(path)}{where} cannot be read ({detail or 'permission denied'}); make it readable or remove it")
     return Problem(shown(path), 1, 1, f"{shown(path)}{where} {_WHAT_TO_DO[kind]}")
@@ -178,17 +198,20 @@ def is_spec(rel: str) -> bool:
 
 # -- the one decision --------------------------------------------------------------------------------
 
-def select(entries: Iterable[Entry], read: Callable[[Entry], tuple[bytes, str]]) -> Listing:
+def select(entries: Iterable[Entry], read: Callable[[Entry], tuple[bytes, str]], roots: Iterable[str] = ()) -> Listing:
     """Decide, for every entry of a snapshot, whether it is read, refused or warned about.
 
     ``read(entry)`` returns the bytes of a regular file (at most ``MAX_FILE_BYTES`` are asked
-    for) and its git blob SHA; it may raise ``OSError`` (reported as unreadable). Raises
+    for) and its git blob SHA; it may raise ``OSError`` (reported as unreadable). ``roots`` are
+    the names at the top of the snapshot (a ``Fleet/`` beside ``fleet/`` is refused). Raises
     SourceError only for more than ``MAX_FILES`` spec files.
     """
     files: list[Blob] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(_root_variants(roots))
     warnings: list[Problem] = []
-    for entry in sorted(entries, key=lambda e: e.path):
+    entries = sorted(entries, key=lambda e: e.path)
+    problems += _case_collisions(entries)
+    for entry in entries:
         top, _, rel = entry.path.partition("/")
         if entry.kind is Kind.IGNORED:
             if top == SPEC_DIR and (entry.directory or _SPEC_LIKE.search(rel.rsplit("/", 1)[-1])):
@@ -196,10 +219,13 @@ def select(entries: Iterable[Entry], read: Callable[[Entry], tuple[bytes, str]])
                 warnings.append(Problem(shown(entry.path), 1, 1, f"{shown(entry.path)} is not read: git ignores this {what} (.gitignore), "
                                         "so no commit holds it; stop ignoring it to load it, or move it out of fleet/", "warning"))
             continue
-        if entry.kind is not Kind.FILE:
+        if entry.kind not in (Kind.FILE, Kind.CONVERTED):
             problems.append(kind_problem(entry.path, entry.kind, entry.detail))
             continue
         spec = top == SPEC_DIR and is_spec(rel)
+        if entry.kind is Kind.CONVERTED and is_read(entry.path):
+            problems.append(kind_problem(entry.path, entry.kind, entry.detail))
+            continue
         if not spec:
             reason = _not_read_reason(rel) if top == SPEC_DIR else None
             if reason is not None:
@@ -220,4 +246,43 @@ def select(entries: Iterable[Entry], read: Callable[[Entry], tuple[bytes, str]])
             problems.append(lfs_problem(entry.path))
         elif spec:
             files.append(Blob(entry.path, data, sha, len(data)))
-    return Listing(tuple(files), tuple(problems), tuple(warnings))
+    return Listing(tuple(files), tuple(sorted(problems)), tuple(warnings))
+
+
+def is_read(path: str) -> bool:
+    """Whether fleetops reads what is at ``path``: a spec file, or a strategy (pins read strategies/<Class>.py)."""
+    top, _, rel = path.partition("/")
+    return (top == SPEC_DIR and is_spec(rel)) or (top == STRATEGY_DIR and rel.endswith(".py"))
+
+
+def _folded(path: str) -> str:
+    """A path as a case-insensitive file system compares it (macOS: also Unicode normalization)."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def _case_collisions(entries: list[Entry]) -> list[Problem]:
+    """Entries that only letter case (or Unicode normalization) tells apart. A checkout on macOS or
+    Windows keeps one of them, so a reader there sees other files than git and the watcher do."""
+    first: dict[str, str] = {}
+    problems = []
+    for entry in entries:
+        if entry.kind is Kind.IGNORED or not (is_read(entry.path) or entry.kind not in (Kind.FILE, Kind.CONVERTED)):
+            continue
+        other = first.setdefault(_folded(entry.path), entry.path)
+        if other != entry.path:
+            problems.append(Problem(shown(entry.path), 1, 1, f"{shown(entry.path)} and {shown(other)} differ only in letter case (or "
+                                    "Unicode normalization): a checkout on macOS or Windows holds only one of them, so readers there "
+                                    "would see other files than git and the watcher; rename or merge one of them"))
+    return problems
+
+
+def _root_variants(roots: Iterable[str]) -> list[Problem]:
+    """Names at the top that a case-insensitive file system takes for fleet/ or strategies/."""
+    problems = []
+    for name in sorted(roots):
+        meant = next((top for top in (SPEC_DIR, STRATEGY_DIR) if _folded(name) == top and name != top), None)
+        if meant is not None:
+            problems.append(Problem(shown(name), 1, 1, f"{shown(name)} differs from {meant} only in letter case: a checkout on macOS "
+                                    f"or Windows puts its files into {meant}/, where fleetops would read them, while git refs, Linux "
+                                    f"and the watcher do not; move its files into {meant}/ or rename it"))
+    return problems

@@ -19,6 +19,7 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from engine.errors import SourceError
+from engine.spec.gitenv import forget_repository_variables, git_environment
 from engine.spec.snapshot import (
     MAX_ENTRIES,
     MAX_FILE_BYTES,
@@ -41,10 +42,13 @@ __all__ = ["MAX_FILES", "MAX_FILE_BYTES", "SPEC_DIR", "STRATEGY_DIR", "Blob", "F
 class FleetSource:
     """One snapshot of a fleet repository: the working tree (``ref is None``) or a git ref."""
 
-    def __init__(self, repo_dir: Path, repo: git.Repo | None, ref: str | None) -> None:
+    def __init__(self, repo_dir: Path, repo: git.Repo | None, ref: str | None, enclosing: Path | None = None) -> None:
         self.repo_dir = repo_dir
         self.repo = repo
         self.ref = ref
+        self.enclosing = enclosing
+        """The git repository ``repo_dir`` lies inside when it is not one itself (a fleet in a
+        subdirectory of a monorepo): named by the errors that need git."""
         self._commit_cache: dict[str, git.Commit | None] = {}
         self.commit: str | None = None
         self.dirty = False
@@ -77,7 +81,9 @@ class FleetSource:
         Only plain revision syntax is resolved (names, hex SHAs, ``~n`` / ``^n`` suffixes);
         reflog (``@{…}``), search (``:/text``) and range forms are None, never an exception.
         """
-        if self.repo is None or not _REVISION.fullmatch(ref) or ".." in ref:
+        if ref == "@":  # git's own name for HEAD
+            ref = "HEAD"
+        if self.repo is None or not _REVISION.fullmatch(ref) or ".." in ref or "@{" in ref:
             return None
         if ref not in self._commit_cache:
             self._commit_cache[ref] = self._commit(ref)
@@ -109,8 +115,14 @@ class FleetSource:
             return None
         return commit
 
+    @property
+    def shallow(self) -> bool:
+        """Whether this is a shallow clone (``git clone --depth``, actions/checkout's default): it may
+        lack the commits and tags a ref or a pin names."""
+        return self.repo is not None and Path(self.repo.common_dir, "shallow").is_file()
+
     def _not_found(self, ref: str) -> str:
-        if self.repo is not None and Path(self.repo.common_dir, "shallow").is_file():
+        if self.shallow:
             if re.search(r"[~^][0-9]*$", ref):
                 return (f"git ref '{ref}' is older than the history of this shallow clone ({self.repo_dir}); fetch the "
                         "commits it needs with `git fetch --deepen=1` (or `git fetch --unshallow`), or in GitHub Actions set "
@@ -160,7 +172,9 @@ class FleetSource:
         return sorted(t.name for t in self.repo.tags) if self.repo is not None else []
 
 
-_REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}([~^][0-9]{0,4})*")
+_REVISION = re.compile(r"[^\x00-\x20\x7f~^:?*\[\\.@/-][^\x00-\x20\x7f~^:?*\[\\]{0,199}([~^][0-9]{0,4})*")
+"""Names git allows for refs (``git check-ref-format``: any character but controls, space and
+``~^:?*[\\``, so ``fé`` and ``feature/ß`` too) and hex SHAs, with ``~n``/``^n`` suffixes."""
 _PIN_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
 
 
@@ -173,15 +187,48 @@ def open_source(repo_dir: str | Path, ref: str | None) -> FleetSource:
     path = Path(repo_dir).resolve()
     if not path.is_dir():
         raise SourceError(f"repository directory {repo_dir} does not exist")
+    forget_repository_variables()  # GIT_DIR and the like (a git hook's) would make git read another repository
+    enclosing = None
     try:
         repo: git.Repo | None = git.Repo(path)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        repo, enclosing = None, _enclosing_repository(path)
         if ref is not None:
-            raise SourceError(f"{repo_dir} is not a git repository, so --ref {ref} cannot be read") from None
-        repo = None
+            raise SourceError(f"{repo_dir} is not a git repository, so git ref '{ref}' cannot be read{_enclosing_hint(enclosing)}") from None
     if repo is not None:
         _check_ownership(path)
-    return FleetSource(path, repo, ref)
+        if _object_format(repo) != "sha1":
+            raise SourceError(f"{path} names its objects with {_object_format(repo).upper()} (git init --object-format), which "
+                              "fleetops' git reader (GitPython) cannot read: every ref would look missing; keep the fleet in a "
+                              "SHA-1 repository (git's default)")
+        if repo.bare and ref is None:
+            raise SourceError(f"{repo_dir} is a bare git repository: it has no working tree to read; read a commit with --ref "
+                              "(for example --ref main), or point --repo at a clone with a working tree")
+    return FleetSource(path, repo, ref, enclosing)
+
+
+def _object_format(repo: git.Repo) -> str:
+    try:
+        return str(repo.config_reader("repository").get_value("extensions", "objectformat", "sha1")).lower()
+    except (*_GIT_FAILURES, KeyError):
+        return "sha1"
+
+
+def _enclosing_repository(path: Path) -> Path | None:
+    """The top of the git repository ``path`` lies inside, when there is one."""
+    try:
+        top = git.Repo(path, search_parent_directories=True).working_tree_dir
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, *_GIT_FAILURES):
+        return None
+    return Path(top) if top is not None and Path(top) != path else None
+
+
+def _enclosing_hint(enclosing: Path | None) -> str:
+    if enclosing is None:
+        return ""
+    return (f" (it is a directory inside the git repository {enclosing}, and fleetops reads fleet/ and strategies/ at the top of "
+            "a repository, as the watcher and CI do: make it a repository of its own, or put fleet/ and strategies/ at the top "
+            f"of {enclosing} and pass --repo {enclosing})")
 
 
 def _check_ownership(path: Path) -> None:
@@ -193,7 +240,7 @@ def _check_ownership(path: Path) -> None:
         return
     if owner == os.geteuid():
         return
-    proc = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=path, capture_output=True, text=True, check=False)
+    proc = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=path, capture_output=True, text=True, check=False, env=git_environment())
     if proc.returncode != 0:
         raise dubious_ownership(path, proc.stderr) or SourceError(f"git cannot read {path}: {proc.stderr.strip() or 'no message'}")
 
@@ -222,6 +269,7 @@ def _list_commit(commit: git.Commit, shown_ref: str, repo_dir: Path) -> Listing:
     """The commit's entries under fleet/ and strategies/, decided by ``select`` like a working tree's."""
     entries: list[Entry] = []
     blobs: dict[str, git.Blob] = {}
+    roots = [str(item.path) for item in commit.tree]
     for top in _TOPS:
         try:
             item = commit.tree[top]
@@ -254,7 +302,7 @@ def _list_commit(commit: git.Commit, shown_ref: str, repo_dir: Path) -> Listing:
         blob = blobs[entry.path]
         return blob.data_stream.read(), blob.hexsha
 
-    return select(entries, read)
+    return select(entries, read, roots)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -266,6 +314,6 @@ def _is_dirty(repo_dir: Path) -> bool:
     """Whether the spec or strategy files differ from HEAD (untracked files included)."""
     out = subprocess.run(
         ["git", "status", "--porcelain", "--", SPEC_DIR, STRATEGY_DIR],
-        cwd=repo_dir, capture_output=True, text=True, check=False,
+        cwd=repo_dir, capture_output=True, text=True, check=False, env=git_environment(),
     )
     return bool(out.stdout.strip())

@@ -196,6 +196,7 @@ def _check_bots(spec: FleetSpec, problems: list[Problem]) -> None:
             problems.append(doc.problem(where, f"bot '{name}' points exchange {exchange} at another URL (exchange_url), which "
                                         f"fleetops can do for {', '.join(sorted(EXCHANGE_URL_SUPPORT))} only"))
         _check_live_url(spec, name, bot, doc, problems)
+        _check_live_ccxt_urls(name, bot, doc, problems)
         pool = getattr(bot, "pool", None)
         if pool is not None and pool not in spec.pools:
             problems.append(doc.problem(("pool",), f"pool '{pool}' is not defined{did_you_mean(pool, list(spec.pools))}"))
@@ -230,6 +231,37 @@ def _check_live_url(spec: FleetSpec, name: str, bot: Bot, doc: RawDocument, prob
     problems.append(doc.problem(("exchange_url",) if own else ("dry_run",),
                                 f"bot '{name}' trades live (dry_run: false) but {whose} {url} is plain http: its signed "
                                 "requests and API key would cross the network unencrypted; use an https:// URL"))
+
+
+_TUNNELLING_PROXIES = frozenset({"httpproxy", "http_proxy", "httpsproxy", "https_proxy", "aiohttp_proxy", "socksproxy", "socks_proxy",
+                                 "wsproxy", "ws_proxy", "wssproxy", "wss_proxy", "wssocksproxy", "ws_socks_proxy"})
+"""ccxt options naming a proxy that requests reach through a tunnel (HTTP CONNECT, SOCKS): TLS runs end to end
+to the exchange, so the proxy's own address may be http://. Any other URL option (``proxyUrl``, the legacy
+``proxy``) prefixes the request's URL: the whole request, signed, goes to that address as written."""
+
+
+def _check_live_ccxt_urls(name: str, bot: Bot, doc: RawDocument, problems: list[Problem]) -> None:
+    """The plain-http rule of ``exchange_url`` for the URLs in a live bot's ccxt options."""
+    if not _complete(bot, "freqtrade") or not isinstance(getattr(bot, "freqtrade", None), dict):
+        return
+    exchange = bot.freqtrade.get("exchange")
+    if getattr(bot, "dry_run", True) is not False or not isinstance(exchange, dict):
+        return
+    for block in ("ccxt_config", "ccxt_async_config", "ccxt_sync_config"):
+        for loc, value in _strings(exchange.get(block), ()):
+            if value.strip().lower().startswith("http://") and str(loc[-1]).lower() not in _TUNNELLING_PROXIES:
+                problems.append(doc.problem(("freqtrade", "exchange", block, *loc),
+                                            f"bot '{name}' trades live (dry_run: false) but freqtrade.exchange.{block}."
+                                            f"{'.'.join(map(str, loc))} sends its requests to {value.strip()}, plain http: its signed "
+                                            "requests and API key would cross the network unencrypted; use an https:// URL"))
+
+
+def _strings(value: Any, loc: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, dict):
+        return [found for key, sub in value.items() for found in _strings(sub, (*loc, key))]
+    if isinstance(value, list):
+        return [found for i, sub in enumerate(value) for found in _strings(sub, (*loc, i))]
+    return [(loc, value)] if isinstance(value, str) and loc else []
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,22 @@
 
 Used by ``engine.spec.source`` (every working-tree load) and ``engine.live.noop_proof``, which must
 list exactly the same files to prove that nothing a plan reads has changed, without paying for
-importing git or the parser (stdlib only; git runs as two ``git ls-files`` processes, side by
-side with the walk). ``engine.spec.snapshot.select`` decides what is read.
+importing git or the parser (stdlib only; git runs as two ``git ls-files`` processes and one
+``git check-attr``, started before the walk; listing a 500-bot fleet's 53 entries went from
+~2.6 ms to ~3.3 ms with the third). ``engine.spec.snapshot.select`` decides what is read.
 
-Disk alone cannot say what a commit would hold, so git's index and ignore rules complete it:
+Disk alone cannot say what a commit would hold, so git's index, attributes and ignore rules
+complete it:
 - links are never followed (``lstat``, ``O_NOFOLLOW``); a directory with its own ``.git`` is a
   submodule or nested repository, and so is an index entry of mode 160000 (a submodule that was
   never checked out is an empty directory on disk);
 - an index entry of mode 120000 is a link even where disk holds a plain file (``core.symlinks``
   false checks links out as files holding the target's path);
+- an index entry with the skip-worktree bit (a sparse checkout) is not on disk, or not as git
+  has it: refused, where the disk alone showed a fleet without those files' bots;
+- a file whose git attributes convert it between commits and disk (``filter``: Git LFS,
+  git-crypt, any clean/smudge pair; ``ident``; ``working-tree-encoding``) is refused: the disk
+  holds other text than the commit (``git check-attr``, fed the paths the walk found);
 - a file git ignores is not part of the snapshot (no commit of it could hold it).
 Outside a git repository only the disk counts. A file's identity is its git blob SHA, so a
 working-tree file and the same bytes committed are one cache entry.
@@ -21,9 +28,11 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import SourceError
+from engine.spec.gitenv import git_environment
 from engine.spec.snapshot import (
     MAX_ENTRIES,
     MAX_FILE_BYTES,
@@ -36,6 +45,7 @@ from engine.spec.snapshot import (
     Kind,
     Listing,
     git_blob_sha,
+    is_read,
     select,
 )
 
@@ -56,12 +66,14 @@ def list_worktree(repo_dir: Path) -> Listing:
     """
     git = _GitView(repo_dir)
     try:
-        entries = _walk(repo_dir)
-        modes, ignored = git.result()
+        entries, roots, has_fleet = _walk(repo_dir)
+        view = git.result([entry.path for entry in entries if entry.kind is Kind.FILE and is_read(entry.path)])
     finally:
         git.close()
-    entries = _as_git_sees_them(repo_dir, entries, modes, ignored)
-    return select(entries, lambda entry: _read(repo_dir / entry.path))
+    if not has_fleet and not any(path.startswith(f"{SPEC_DIR}/") for path in view.sparse):
+        raise SourceError(f"no '{SPEC_DIR}/' directory in {repo_dir}")
+    entries = _as_git_sees_them(repo_dir, entries, view)
+    return select(entries, lambda entry: _read(repo_dir / entry.path), roots)
 
 
 def dubious_ownership(repo_dir: Path, stderr: str) -> SourceError | None:
@@ -81,19 +93,24 @@ def dubious_ownership(repo_dir: Path, stderr: str) -> SourceError | None:
 
 # -- disk -------------------------------------------------------------------------------------------
 
-def _walk(repo_dir: Path) -> list[Entry]:
+def _walk(repo_dir: Path) -> tuple[list[Entry], list[str], bool]:
+    """(the entries under fleet/ and strategies/, the names at the top, whether fleet/ is there)."""
     entries: list[Entry] = []
+    has_fleet = False
     for top in _TOPS:
         try:
             info = os.lstat(repo_dir / top)
         except FileNotFoundError:
             info = None
         if info is None or not (stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
-            if top == SPEC_DIR:
-                raise SourceError(f"no '{SPEC_DIR}/' directory in {repo_dir}")
             continue
+        has_fleet = has_fleet or top == SPEC_DIR
         _visit(repo_dir, top, info, entries)
-    return entries
+    try:
+        roots = os.listdir(repo_dir)
+    except OSError:
+        roots = []
+    return entries, roots, has_fleet
 
 
 def _visit(repo_dir: Path, rel: str, info: os.stat_result, entries: list[Entry]) -> None:
@@ -144,27 +161,51 @@ def _read(path: Path) -> tuple[bytes, str]:
 
 # -- git's view of it -----------------------------------------------------------------------------
 
+@dataclass
+class _Seen:
+    """What git's index, attributes and ignore rules say about the paths under fleet/ and strategies/."""
+
+    modes: dict[str, str] = field(default_factory=dict)
+    """Path → index mode, for links (120000) and submodules (160000)."""
+    sparse: set[str] = field(default_factory=set)
+    """Index entries with the skip-worktree bit."""
+    ignored: list[str] = field(default_factory=list)
+    """Ignored paths; a directory ends in '/'."""
+    converted: dict[str, str] = field(default_factory=dict)
+    """Path → the attribute that converts it (``filter=lfs``, ``ident``, ``working-tree-encoding=UTF-16``)."""
+
+
+_CONVERTING = ("filter", "ident", "working-tree-encoding")
+
+
 class _GitView:
-    """Git's index modes and ignored paths under fleet/ and strategies/, asked of ``git ls-files``
-    while the disk is walked; nothing when ``repo_dir`` is not the top of a git repository."""
+    """Git's view of fleet/ and strategies/, asked of ``git ls-files`` (index, ignored files) and
+    ``git check-attr`` while the disk is walked; nothing when ``repo_dir`` is not the top of a
+    git repository."""
 
     def __init__(self, repo_dir: Path) -> None:
         self.repo_dir = repo_dir
         self.procs: list[subprocess.Popen[bytes]] = []
         if not os.path.lexists(repo_dir / ".git"):
             return
-        for args in (["ls-files", "-z", "--stage"], ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"]):
-            self.procs.append(subprocess.Popen(["git", "-c", "core.quotePath=false", *args, "--", *_TOPS], cwd=repo_dir,
-                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL))
+        env = git_environment()
+        for args in (["ls-files", "-z", "--stage", "-t", "--", *_TOPS],
+                     ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", "--", *_TOPS],
+                     ["check-attr", "-z", "--stdin", *_CONVERTING]):
+            self.procs.append(subprocess.Popen(["git", "-c", "core.quotePath=false", *args], cwd=repo_dir, env=env,
+                                               stdin=subprocess.PIPE if args[0] == "check-attr" else subprocess.DEVNULL,
+                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE))
 
-    def result(self) -> tuple[dict[str, str], list[str]]:
-        """(path → index mode for links and submodules, ignored paths; a directory ends in '/')."""
+    def result(self, read: list[str]) -> _Seen:
+        """Git's answers; ``read`` are the regular files whose attributes matter (those fleetops reads)."""
+        seen = _Seen()
         if not self.procs:
-            return {}, []
+            return seen
         outputs = []
         for proc in self.procs:
+            given = b"".join(os.fsencode(path) + b"\0" for path in read) if proc.stdin is not None else None
             try:
-                out, err = proc.communicate(timeout=_GIT_TIMEOUT)
+                out, err = proc.communicate(given, timeout=_GIT_TIMEOUT)
             except subprocess.TimeoutExpired:
                 raise SourceError(f"git ls-files in {self.repo_dir} did not finish within {_GIT_TIMEOUT} s") from None
             if proc.returncode != 0:
@@ -173,13 +214,20 @@ class _GitView:
                     f"git cannot list the files of {self.repo_dir}: {_first_fatal(message)}; fix the repository or read a ref with --ref"
                 )
             outputs.append(out)
-        modes: dict[str, str] = {}
         for record in outputs[0].split(b"\0"):
-            if record[:6] in (b"120000", b"160000"):
-                info, _, path = record.partition(b"\t")
-                modes[os.fsdecode(path)] = info[:6].decode()
-        ignored = [os.fsdecode(path) for path in outputs[1].split(b"\0") if path]
-        return modes, ignored
+            tag, _, record = record.partition(b" ")
+            info, _, path = record.partition(b"\t")
+            if tag == b"S":
+                seen.sparse.add(os.fsdecode(path))
+            if info[:6] in (b"120000", b"160000"):
+                seen.modes[os.fsdecode(path)] = info[:6].decode()
+        seen.ignored = [os.fsdecode(path) for path in outputs[1].split(b"\0") if path]
+        fields = outputs[2].split(b"\0")
+        for path, attribute, value in zip(fields[0::3], fields[1::3], fields[2::3], strict=False):
+            if value not in (b"unspecified", b"unset"):
+                name = attribute.decode()
+                seen.converted.setdefault(os.fsdecode(path), name if value == b"set" else f"{name}={value.decode('utf-8', 'replace')}")
+        return seen
 
     def close(self) -> None:
         for proc in self.procs:
@@ -194,23 +242,29 @@ def _first_fatal(stderr: str) -> str:
     return fatal.removeprefix("fatal: ").removeprefix("error: ")
 
 
-def _as_git_sees_them(repo_dir: Path, entries: list[Entry], modes: dict[str, str], ignored: list[str]) -> list[Entry]:
-    """Disk entries completed by the index (links and submodules it records) and ignore rules."""
-    ignored_dirs = tuple(path for path in ignored if path.endswith("/"))
-    ignored_files = {path for path in ignored if not path.endswith("/")}
-    seen: list[Entry] = []
+def _as_git_sees_them(repo_dir: Path, entries: list[Entry], seen: _Seen) -> list[Entry]:
+    """Disk entries completed by the index (links, submodules and sparse entries it records),
+    the attributes that convert files, and the ignore rules."""
+    ignored_dirs = tuple(path for path in seen.ignored if path.endswith("/"))
+    ignored_files = {path for path in seen.ignored if not path.endswith("/")}
+    result: list[Entry] = []
     for entry in entries:
         if entry.path in ignored_files:
-            seen.append(Entry(entry.path, Kind.IGNORED))
+            result.append(Entry(entry.path, Kind.IGNORED))
         elif (entry.path + "/").startswith(ignored_dirs):
             continue
-        elif modes.get(entry.path) == "120000" and entry.kind is Kind.FILE:
-            seen.append(Entry(entry.path, Kind.SYMLINK))
+        elif entry.path in seen.sparse:
+            continue  # listed below, whatever the disk holds: git does not look at it
+        elif seen.modes.get(entry.path) == "120000" and entry.kind is Kind.FILE:
+            result.append(Entry(entry.path, Kind.SYMLINK))
+        elif entry.kind is Kind.FILE and entry.path in seen.converted:
+            result.append(Entry(entry.path, Kind.CONVERTED, entry.size, detail=seen.converted[entry.path]))
         else:
-            seen.append(entry)
-    seen += [Entry(path.rstrip("/"), Kind.IGNORED, directory=True) for path in ignored_dirs]
-    listed = {entry.path for entry in seen}
-    for path, mode in modes.items():  # a submodule never checked out: an empty directory on disk
+            result.append(entry)
+    result += [Entry(path.rstrip("/"), Kind.IGNORED, directory=True) for path in ignored_dirs]
+    result += [Entry(path, Kind.NOT_CHECKED_OUT) for path in sorted(seen.sparse)]
+    listed = {entry.path for entry in result}
+    for path, mode in seen.modes.items():  # a submodule never checked out: an empty directory on disk
         if mode == "160000" and path not in listed and os.path.isdir(repo_dir / path) and not os.path.islink(repo_dir / path):
-            seen = [e for e in seen if not e.path.startswith(path + "/")] + [Entry(path, Kind.GITLINK)]
-    return seen
+            result = [e for e in result if not e.path.startswith(path + "/")] + [Entry(path, Kind.GITLINK)]
+    return result

@@ -56,7 +56,7 @@ class Watcher:
         self.options = options
         self.log = log or WatchLog()
         self.mirror = GitMirror(options.remote, ctx.state_dir, options.branch)
-        self.origin = origin_of_remote(self.mirror.remote, options.branch)
+        self.origin = origin_of_remote(self.mirror.shown, options.branch)
         """This remote and branch, as fleet identities know it (``engine.live.identity``)."""
         self.journal = Journal(ctx.state_dir)
         self.metrics = WatchMetrics()
@@ -154,7 +154,7 @@ class Watcher:
         """The main loop; returns once a stop was requested and the apply in progress ended."""
         threading.Thread(target=self._poll, name="fleetops-poller", daemon=True).start()
         threading.Thread(target=self._follow_events, name="fleetops-events", daemon=True).start()
-        self.log(f"watching {self.mirror.remote} branch {self.options.branch} every {self.options.interval:g} s", event="start")
+        self.log(f"watching {self.mirror.shown} branch {self.options.branch} every {self.options.interval:g} s", event="start")
         next_heal = time.monotonic() + self.options.resync
         while not self.stopping.is_set():
             sha = self.queue.take()
@@ -315,7 +315,7 @@ class Watcher:
         view = self.queue.view()
         healthy, why = self.healthy()
         return {
-            "fleet": self.fleet, "branch": self.options.branch, "remote": self.mirror.remote,
+            "fleet": self.fleet, "branch": self.options.branch, "remote": self.mirror.shown,
             "healthy": healthy, "health_detail": why, "last_fetch": self.last_fetch, "fetch_error": self.fetch_error,
             "queue": {"applied": view.applied, "running": view.running, "waiting": view.waiting},
             "quarantine": [{"commit": sha, "reason": reason} for sha, reason in sorted(view.quarantined.items())],

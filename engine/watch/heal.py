@@ -5,7 +5,9 @@ It plans the last applied revision against its backend (``flow.plan_revision``):
 unchanged, what remains is drift — a container stopped or removed by hand, a bot process that
 died, a record that no longer parses, settings changed by hand — and converges exactly that, as
 apply does (``flow.converge``), without a new revision. A bot the flap guard marks failing is
-stopped and left alone. Repairs are recorded in the journal,
+stopped and left alone. When that plan has a plan-wide risk (most of the live fleet deleted: bots
+a failed revision left running that the applied one lacks), it deletes nothing: apply refuses such
+a plan without a flag, and a repair has no one to give it. Repairs are recorded in the journal,
 not as revisions: history shows them as repairs of the revision they restore.
 """
 
@@ -83,9 +85,12 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         if guard.count(bot, "its container died"):
             repair.newly_failing.append(bot)
     confirmed = (confirmer or DriftConfirmer(0.0)).confirmed({c.address for c in live_plan.plan.changes})
+    if live_plan.plan.plan_risks:  # what apply refuses without a flag, a repair never does on its own
+        report(f"not repairing by deleting: the plan back to revision {current.number} "
+               f"{' and '.join(r.reason for r in live_plan.plan.plan_risks)}; apply or roll back explicitly")
     allowed = []
     for change in live_plan.plan.changes:
-        if change.address not in confirmed:
+        if change.address not in confirmed or (live_plan.plan.plan_risks and change.action is Action.DELETE):
             continue
         bots = _bots_of(change, live_plan.live)
         if any(guard.blocked(b) for b in bots) and change.action in (Action.START, Action.RESTART, Action.RELOAD):

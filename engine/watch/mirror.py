@@ -1,29 +1,37 @@
 """The watcher's own clone of the fleet repository, under the state dir: fetched, never checked out.
 
-Used by the daemon. A mirror clone (``git clone --mirror``) keeps every branch and tag exactly as
-the remote has them, so strategy pins resolve as they would in the repository itself, and specs
-are read straight from git objects (``engine.spec`` needs no working tree). Git runs with no
-terminal prompt and a timeout, so a remote that asks for credentials or hangs is a fetch error
-(retried with backoff by the caller), never a stalled watcher. A failure is one sentence naming
-the remote (without its credentials), git's own reason, and what to do.
+Used by the daemon. A mirror (a bare repository fetched with ``+refs/*:refs/*``, as ``git clone
+--mirror`` does) keeps every branch and tag exactly as the remote has them, so strategy pins
+resolve as they would in the repository itself, and specs are read straight from git objects
+(``engine.spec`` needs no working tree). The remote's address is given to each fetch and never
+written into the mirror's config: an address with credentials in it
+(``https://user:token@host/…``) would otherwise sit in the state dir. Everything that shows the
+remote (logs, ``/api/status``, the fleet identity in the revision store) shows ``shown``,
+without its user and password. Git runs with no terminal prompt and a timeout, so a remote that
+asks for credentials or hangs is a fetch error (retried with backoff by the caller), never a
+stalled watcher, and with none of git's repository variables (``engine.spec.gitenv``). A
+failure is one sentence naming the remote (without its credentials), git's own reason, and what
+to do.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
 from pathlib import Path
 
 from engine.errors import SourceError
 from engine.plan.model import ALLOW_TRAILER
+from engine.spec.gitenv import git_environment
 from engine.textsafe import one_line
 
 __all__ = ["GitMirror"]
 
 GIT_TIMEOUT = 120
-_USERINFO = re.compile(r"://[^/@\s]*@")
+_USERINFO = re.compile(r"://\S*@")
+"""Everything between the scheme and the last '@' before any white space: a password written
+without percent-encoding may hold '/' or '@', and every part of it stays out of sight."""
 _VERBS = {"clone": "clone", "fetch": "fetch", "rev-parse": "read the branch of", "rev-list": "list the commits of",
           "log": "read a commit of"}
 _ADVICE: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -38,6 +46,7 @@ _ADVICE: tuple[tuple[tuple[str, ...], str], ...] = (
     (("does not exist", "not found", "does not appear to be a git repository", "no such file"),
      "check the --repo address: it must name an existing git repository"),
 )
+_MIRROR_REFS = "+refs/*:refs/*"
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/true", "SSH_ASKPASS": "/bin/true", "GIT_SSH_COMMAND": "ssh -oBatchMode=yes"}
 
 
@@ -53,11 +62,11 @@ class GitMirror:
         """The remote as messages and logs show it: an address's user and password left out."""
         return _USERINFO.sub("://", self.remote)
 
-    def _git(self, *args: str, cwd: Path | None = None) -> str:
-        verb = _VERBS.get(args[0], f"run git {args[0]} for")
+    def _git(self, *args: str, cwd: Path | None = None, verb: str = "") -> str:
+        verb = verb or _VERBS.get(args[0], f"run git {args[0]} for")
         try:
             proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT,
-                                  env={**os.environ, **_ENV})
+                                  env=git_environment(_ENV))
         except subprocess.TimeoutExpired:
             raise SourceError(f"could not {verb} {self.shown}: git did not finish within {GIT_TIMEOUT} s; check the network "
                               "and that the remote answers (the watcher tries again with backoff)") from None
@@ -91,11 +100,24 @@ class GitMirror:
                 import shutil
 
                 shutil.rmtree(tmp)
-            self._git("clone", "--quiet", "--mirror", self.remote, str(tmp))
+            self._git("init", "--quiet", "--bare", str(tmp), verb="clone")
+            self._git("fetch", "--quiet", "--prune", "--force", self.remote, _MIRROR_REFS, cwd=tmp, verb="clone")
             tmp.rename(self.path)
         else:
-            self._git("fetch", "--quiet", "--prune", "--force", "origin", cwd=self.path)
+            self._forget_stored_remote()
+            self._git("fetch", "--quiet", "--prune", "--force", self.remote, _MIRROR_REFS, cwd=self.path)
         return self.head()
+
+    def _forget_stored_remote(self) -> None:
+        """A mirror cloned by an earlier fleetops (``git clone --mirror``) holds the address in its
+        config, credentials included: take it out (only the config: its refs stay)."""
+        config = self.path / "config"
+        try:
+            if "[remote \"origin\"]" not in config.read_text(errors="replace"):
+                return
+        except OSError:
+            return
+        self._git("config", "--remove-section", "remote.origin", cwd=self.path)
 
     def head(self) -> str:
         try:

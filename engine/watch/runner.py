@@ -64,7 +64,7 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
         refresher = _refresher(ctx, watcher)
         refresher.start()
         app = create_app(watcher, secret=webhook_secret(os.environ), branch=options.branch, token=token, web=refresher,
-                         repo_url=web_url(options.remote))
+                         repo_url=web_url(watcher.mirror.shown))
         server = HttpServer(app, host, port)
         server.start()
         log(f"listening on http://{host}:{port}", event="listen")

@@ -117,3 +117,22 @@ def test_sigkill_in_the_health_wait_or_the_rollback_is_finished_by_the_next_appl
         assert live.show_config(f"{FLEET}-standard-1", bot, port)["strategy_version"] == v1
     assert max(bot_processes().values()) == 1
     assert live.plan("--detailed-exitcode").code == 2  # the specs still ask for v3, as after an uninterrupted rollback
+
+
+def test_sigkill_in_the_health_wait_of_an_apply_without_rollback_leaves_it_failed(live: LiveFleetHelper) -> None:
+    """``apply --no-rollback``, uninterrupted, leaves a revision that fails its gate in place (failed, exit 1): the
+    next apply used to finish it with its own setting, and rolled it back."""
+    assert live.apply().code == 0
+    v1 = raise_every_candle(live)
+    env = {**os.environ, "FLEETOPS_STATE_DIR": str(live.state), "NO_COLOR": "1"}
+    killed = subprocess.run([sys.executable, str(ROOT / "tests/support/killing_apply.py"), "health", "apply", "--repo",
+                             str(live.root), "--yes", "--no-rollback"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    plan = live.plan()
+    assert "mark it failed and leave it in place (it was applied without rollback)" in plan.err, plan.err
+    recovered = live.apply()
+    assert recovered.code == 1, recovered.out + recovered.err
+    assert "not rolled back" in recovered.err
+    assert [r["status"] for r in json.loads(live.run("history", "--format", "json").out)] == ["applied", "failed"]
+    for bot, port in (("alpha-1", 8081), ("alpha-2", 8082)):  # left in place, as --no-rollback leaves it
+        assert live.show_config(f"{FLEET}-standard-1", bot, port)["strategy_version"] != v1

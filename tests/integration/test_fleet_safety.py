@@ -122,3 +122,41 @@ def test_a_bot_is_never_started_on_an_account_another_fleet_trades(both_names: L
     assert [(o["fleet"], o["bot_states"]) for o in status["other_fleets"]] == [(NEW, {"running": 5})]
     text = live.run("status", "--fleet", FLEET).out
     assert "ALSO RUNNING from this state dir under another fleet name" in text and f"fleet {NEW}: 3 containers, 5 bots (5 running)" in text
+
+
+def test_a_container_renamed_by_hand_is_renamed_back_and_its_bots_never_run_twice(live: LiveFleetHelper) -> None:
+    """``docker rename``: its bots looked absent (no records under the new name), so apply started them again in a
+    new container beside the running copies, on the same trade databases, and status showed the pool empty."""
+    assert live.apply().code == 0
+    before = ids(live)
+    live.api.rename(f"{FLEET}-standard-1", "by-hand")
+    status = live.run("status")
+    assert "(renamed by hand to by-hand; the next apply renames it back)" in status.out, status.out
+    assert "alpha-1                      running" in status.out
+    plan = live.plan()
+    assert "~ container/testfleet-standard-1 update  (renamed by hand to 'by-hand'; renamed back in place, no bot restarts)" in plan.out
+    assert "bot/" not in plan.out, plan.out
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    assert ids(live) == before  # the same containers (no second one for its bots), under their own names
+    assert {b: state for b, (state, _) in live.programs(f"{FLEET}-standard-1").items()} == {
+        "alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    assert live.plan("--detailed-exitcode").code == 0
+
+
+def test_a_fleet_applied_from_another_state_dir_is_refused_naming_it(live: LiveFleetHelper, tmp_path: Path) -> None:
+    """Another checkout with a state dir of its own took the containers' mounts for drift and recreated every
+    container from its own empty runtime files: the bots restarted without their trade databases."""
+    assert live.apply().code == 0
+    before = ids(live)
+    other = tmp_path / "other-checkout"
+    shutil.copytree(live.root, other)
+    elsewhere = {"FLEETOPS_STATE_DIR": str(tmp_path / "other-state")}
+    expected = (f"fleetops: error: fleet 'testfleet' already runs on this Docker engine from another state dir ({live.state}: "
+                f"containers {FLEET}-bot-solo, {FLEET}-small-1, {FLEET}-standard-1), not from {tmp_path / 'other-state'}; plan and "
+                f"apply it with --state-dir {live.state} (or FLEETOPS_STATE_DIR), or give this fleet another name\n")
+    for command in ("plan", "apply"):
+        result = live.run(command, "--repo", str(other), *(["--yes"] if command == "apply" else []), env=elsewhere)
+        assert (result.code, result.err) == (1, expected), result.out + result.err
+    assert ids(live) == before and not (tmp_path / "other-state" / "revisions.sqlite").exists()
+    assert live.plan("--detailed-exitcode").code == 0  # its own state dir still owns it

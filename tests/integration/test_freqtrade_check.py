@@ -18,7 +18,7 @@ import docker
 import git
 import pytest
 
-from engine.live.oneshot import CHECK_LABEL
+from engine.backend.docker.oneshot import CHECK_LABEL
 from engine.naming import Labels
 from tests.conftest import ROOT, Run
 from tests.integration.conftest import FLEET, remove_fleet
@@ -81,8 +81,8 @@ def test_an_image_without_freqtrade_is_named_in_a_warning(docker_api: docker.API
 def test_a_throwaway_container_is_sandboxed_bounded_and_removed(docker_api: docker.APIClient) -> None:
     import pytest
 
+    from engine.backend.docker.oneshot import OneShot
     from engine.errors import DockerError
-    from engine.live.oneshot import OneShot
 
     engine = OneShot(None)
     probe = ("import os, socket, sys; data = sys.stdin.read()\n"

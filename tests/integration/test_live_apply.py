@@ -388,7 +388,7 @@ def test_settings_changed_by_hand_are_drift_repaired_in_place_or_by_recreating(l
     live.api.start(STANDARD)
     plan = live.plan_json()
     assert actions(plan) == [(f"container/{STANDARD}", "replace")], plan
-    assert "changed by hand (memory, cpus, restart, init)" in plan["changes"][0]["reason"]
+    assert "changed by hand (user, memory, cpus, restart, init)" in plan["changes"][0]["reason"]  # pools run supervisord as 0:0
     result = live.apply()
     assert result.code == 0, result.out + result.err
     assert live.api.inspect_container(STANDARD)["HostConfig"]["Memory"] == 1 << 30

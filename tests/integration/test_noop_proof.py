@@ -71,7 +71,7 @@ def test_a_spec_edit_falls_back_to_the_full_plan(fleet: LiveFleetHelper) -> None
     assert not proven(fast) and fast.out == full.out and "stoploss" in fast.out
 
 
-@pytest.mark.parametrize("shape", ["warned-about", "symbolic-link", "submodule-not-checked-out"])
+@pytest.mark.parametrize("shape", ["warned-about", "symbolic-link", "submodule-not-checked-out", "sparse-checkout", "git-attribute"])
 def test_an_entry_the_loader_refuses_or_warns_about_falls_back_to_the_full_plan(fleet: LiveFleetHelper, shape: str) -> None:
     """The proof lists the working tree with the loader's own listing (issue 17): a file it would
     only warn about, or an entry it refuses, is never answered "No changes" from the proof."""
@@ -79,6 +79,10 @@ def test_an_entry_the_loader_refuses_or_warns_about_falls_back_to_the_full_plan(
         (fleet.root / "fleet/more-bots.yaml.txt").write_text("kind: Bot\n")
     elif shape == "symbolic-link":
         (fleet.root / "fleet/again.yaml").symlink_to("bots.yaml")
+    elif shape == "sparse-checkout":  # the disk lost files git still has: never "No changes", never a plan without their bots
+        fleet.repo.git.execute(["git", "sparse-checkout", "set", "--no-cone", "/*", "!/fleet/bots.yaml"])
+    elif shape == "git-attribute":  # git would commit other bytes than the disk holds
+        (fleet.root / ".gitattributes").write_text("fleet/*.yaml filter=git-crypt\n")
     else:
         (fleet.root / "fleet/vendor").mkdir()
         fleet.repo.git.update_index("--add", "--cacheinfo", f"160000,{fleet.repo.head.commit.hexsha},fleet/vendor")

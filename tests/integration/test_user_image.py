@@ -20,16 +20,18 @@ from tests.support.repos import edit
 
 NO_UID_1000 = "fleetops-test/nouser:1"
 BAD_SUPERVISORD = "fleetops-test/badsup:1"
+ENTRYPOINT = "fleetops-test/entrypoint:1"
 
 
-def build(api: docker.APIClient, tag: str, context: Path, files: dict[str, tuple[str, int]]) -> None:
-    """``docker build`` of ``FROM fleetops/standin-bot:1`` plus files copied in (path → text, mode)."""
+def build(api: docker.APIClient, tag: str, context: Path, files: dict[str, tuple[str, int]], *more: str) -> None:
+    """``docker build`` of ``FROM fleetops/standin-bot:1`` plus files copied in (path → text, mode) and ``more`` lines."""
     context.mkdir(parents=True, exist_ok=True)
     lines = ["FROM fleetops/standin-bot:1"]
     for i, (target, (text, mode)) in enumerate(sorted(files.items())):
         (context / f"f{i}").write_text(text)
         os.chmod(context / f"f{i}", mode)
         lines.append(f"COPY f{i} {target}")
+    lines.extend(more)
     (context / "Dockerfile").write_text("\n".join(lines) + "\n")
     for chunk in api.build(path=str(context), tag=tag, rm=True, decode=True):
         assert "error" not in chunk, chunk
@@ -41,8 +43,11 @@ def images(docker_api: docker.APIClient, tmp_path: Path) -> Iterator[None]:
         "/etc/passwd": ("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n", 0o644)})
     build(docker_api, BAD_SUPERVISORD, tmp_path / "badsup", {  # found first on the PATH: exits at once, as a broken one would
         "/usr/local/bin/supervisord": ("#!/bin/sh\necho 'Error: this supervisord cannot start (test image)' >&2\nexit 2\n", 0o755)})
+    build(docker_api, ENTRYPOINT, tmp_path / "entrypoint", {  # as FreqTrade's image (ENTRYPOINT ["freqtrade"], USER ftuser)
+        "/usr/local/bin/entry.sh": ("#!/bin/sh\necho \"entry.sh ran instead of: $*\"\nexit 0\n", 0o755)},
+        "USER bot", 'ENTRYPOINT ["/usr/local/bin/entry.sh"]')
     yield
-    for tag in (NO_UID_1000, BAD_SUPERVISORD):
+    for tag in (NO_UID_1000, BAD_SUPERVISORD, ENTRYPOINT):
         docker_api.remove_image(tag, force=True)
 
 
@@ -83,16 +88,35 @@ def test_a_pool_whose_supervisord_exits_at_start_fails_at_once_with_its_log(live
     assert live.programs(f"{FLEET}-small-1")["euro-1"][0] == "RUNNING"
 
 
-def test_a_program_supervisord_cannot_spawn_carries_supervisords_reason(live: LiveFleetHelper) -> None:
+@pytest.mark.parametrize(("damage", "reason"), [
+    (["rm", "/usr/local/bin/standin-bot"], "NO_FILE: can't find command 'standin-bot'"),  # the container lost the bot's command
+    (["chmod", "a-x", "/usr/local/bin/standin-bot"], "NOT_EXECUTABLE: command at '/usr/local/bin/standin-bot' is not executable"),
+], ids=["command-gone", "command-not-executable"])
+def test_a_program_supervisord_cannot_spawn_carries_supervisords_reason(damage: list[str], reason: str, live: LiveFleetHelper) -> None:
     edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 180")
     assert live.apply().code == 0
     standard = f"{FLEET}-standard-1"
-    exec_id = live.api.exec_create(standard, ["rm", "/usr/local/bin/standin-bot"])  # the container lost the bot's command
+    exec_id = live.api.exec_create(standard, damage)
     live.api.exec_start(exec_id)
     edit(live.root / "fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07")
     result = live.apply()
     assert result.code == 3, result.out + result.err
     assert "alpha-2: supervisord could not start it" in result.err
     failure = json.loads(live.run("history", "--format", "json").out)[1]["failures"]["alpha-2"]
-    assert failure["log"] == [f"supervisord: supervisord in {standard} refused to start program alpha-2: "
-                              "NO_FILE: can't find command 'standin-bot'"], failure
+    assert failure["log"] == [f"supervisord: supervisord in {standard} refused to start program alpha-2: {reason}"], failure
+
+
+def test_an_images_entrypoint_and_user_never_change_what_fleetops_renders(live: LiveFleetHelper, images: None) -> None:
+    """Docker put the image's ENTRYPOINT before the command: FreqTrade's own image (``freqtrade``) ran ``freqtrade
+    supervisord …`` in a pool and ``freqtrade freqtrade trade …`` in a dedicated container; a script exited at once.
+    And a pool's supervisord ran as the image's USER, which cannot start programs as another user: it restarted in a loop."""
+    edit(live.root / "fleet/fleet.yaml", "image: fleetops/standin-bot:1", f"image: {ENTRYPOINT}")
+    result = live.apply()
+    assert result.code == 0, result.out + result.err
+    for name, row in live.containers().items():
+        info = live.api.inspect_container(name)
+        assert info["Config"]["Entrypoint"] == [] and info["RestartCount"] == 0 and row["State"] == "running", (name, info["Config"])
+        assert info["Config"]["User"] == ("1000:1000" if name == f"{FLEET}-bot-solo" else "0:0")  # supervisord as root
+    assert {bot: state for bot, (state, _) in live.programs(f"{FLEET}-standard-1").items()} == {
+        "alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    assert live.plan("--detailed-exitcode").code == 0

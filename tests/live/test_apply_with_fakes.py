@@ -90,6 +90,17 @@ def live_alpha_2_with_trades(h: Harness) -> None:
     h.bots.open_trades["alpha-2"] = 1
 
 
+def live_alpha_1_renamed(h: Harness, *, holding_trades: bool = False) -> None:
+    """alpha-1 trades live money, and is renamed in its spec: the new name is the same bot (the same exchange key)."""
+    h.environ.update({"K": "key", "S": "secret"})
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\ndry_run: false\ndrain_timeout: 1\n"
+           "secrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}")
+    assert h.apply().status is RevisionStatus.APPLIED
+    if holding_trades:
+        h.bots.open_trades["alpha-1"] = 1
+    h.edit("fleet/bots.yaml", "name: alpha-1\n", "name: alpha-1b\n")
+
+
 def alpha_2_holding_trades_moves_to_small(h: Harness, *, new_container: bool) -> None:
     """alpha-2 (on_change: drain) holds a trade that does not close, and moves to the small pool:
     into a container this apply creates, or into the existing one while its neighbour changes too."""
@@ -114,6 +125,9 @@ CASES = [
          [("bot/alpha-2", "delete")], mutations=["supervisor testfleet-standard-1 remove alpha-2"]),
     Case("stopped container is started", lambda h: h.backend.stop(SMALL),
          [(f"container/{SMALL}", "start")], mutations=[f"start {SMALL}"], reason="container is exited"),
+    Case("a container paused by hand (docker pause) is unpaused, its bots go on where they were",
+         lambda h: setattr(h.backend.units[SMALL], "state", "paused"),
+         [(f"container/{SMALL}", "start")], mutations=[f"unpause {SMALL}"], reason="container is paused"),
     Case("dead bot process is restarted alone", lambda h: h.backend.kill_program(STANDARD, "beta-1"),
          [("bot/beta-1", "restart")], mutations=["supervisor testfleet-standard-1 restart beta-1"], reason="EXITED"),
     Case("supervisord that does not answer is unknown, not 'no changes'", lambda h: h.backend.unreachable.add(STANDARD),
@@ -142,6 +156,13 @@ CASES = [
          lambda h: h.backend.units[SMALL].by_hand.update(image="fleetops/base:1", labels=(("io.fleetops.fleet", "testfleet"),)),
          [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"],
          reason="changed by hand (image, labels); recreates it (1 bot)"),
+    Case("a container renamed by hand (docker rename) is renamed back in place: its bots are seen where they run, never started twice",
+         lambda h: h.backend.rename(STANDARD, "by-hand"), [(f"container/{STANDARD}", "update")], mutations=["rename by-hand"],
+         reason="renamed by hand to 'by-hand'; renamed back in place, no bot restarts"),
+    Case("a container that runs the image's ENTRYPOINT before its command is recreated to run the command as rendered",
+         lambda h: h.backend.units[SMALL].by_hand.update(entrypoint=("/docker-entrypoint.sh",)),
+         [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"],
+         reason="changed by hand (entrypoint); recreates it (1 bot)"),
     Case("a limit the spec does not set cannot be lifted in place: recreated", lambda h: h.backend.units[SMALL].by_hand.update(memory=1 << 30),
          [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"], reason="changed by hand (memory)"),
     Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
@@ -176,12 +197,21 @@ CASES = [
     Case("half of the bots is not 'most': two of five go without a flag", lambda h: h.remove_bots("alpha-2", "euro-1"),
          [(f"container/{SMALL}", "delete"), ("bot/alpha-2", "delete"), ("bot/euro-1", "delete")],
          mutations=[f"supervisor {STANDARD} remove alpha-2", f"remove {SMALL}"]),
+    Case("a bot renamed on the same exchange account: the old name stops before the new one starts (never two on one account)",
+         live_alpha_1_renamed, [("bot/alpha-1", "delete"), ("bot/alpha-1b", "create")], risk="high",
+         mutations=[f"supervisor {STANDARD} stop alpha-1", f"supervisor {STANDARD} add alpha-1b", f"supervisor {STANDARD} remove alpha-1"]),
+    Case("a live bot renamed while its trades stay open: its delete waits, and so does its new name (never two on one account)",
+         lambda h: live_alpha_1_renamed(h, holding_trades=True), [("bot/alpha-1", "delete"), ("bot/alpha-1b", "create")],
+         risk="high", mutations=[], postponed=("alpha-1",)),
     Case("a dry-run bot deleted with open trades: high risk, then deleted (its on_change is restart)",
          lambda h: (h.bots.open_trades.update({"alpha-2": 2}), h.remove_bots("alpha-2")),
          [("bot/alpha-2", "delete")], risk="high", mutations=[f"supervisor {STANDARD} remove alpha-2"]),
     Case("a live bot deleted with open trades drains first; still open: the delete waits, the bot keeps running",
          lambda h: (live_alpha_2_with_trades(h), h.remove_bots("alpha-2")),
          [("bot/alpha-2", "delete")], risk="high", mutations=[], postponed=("alpha-2",)),
+    Case("a live bot deleted while its open trades cannot be read (its process died): high risk, it is not known to hold none",
+         lambda h: (live_alpha_2_with_trades(h), h.backend.kill_program(STANDARD, "alpha-2"), h.remove_bots("alpha-2")),
+         [("bot/alpha-2", "delete")], risk="high", mutations=[f"supervisor {STANDARD} remove alpha-2"]),
     Case("a move postponed by open trades never starts the bot in the container created for it",
          lambda h: alpha_2_holding_trades_moves_to_small(h, new_container=True),
          [("pool/small", "update"), ("container/testfleet-small-2", "create"), ("bot/alpha-2", "move")], mutations=[], postponed=("alpha-2",)),
@@ -275,6 +305,23 @@ def test_docker_failure_mid_apply_marks_the_revision_failed_not_pending(fleet: H
         fleet.apply()
     assert fleet.statuses() == ["applied", "failed"]
     assert fleet.apply().status is RevisionStatus.APPLIED  # the next apply converges
+
+
+def test_an_apply_that_fails_after_its_drain_resumes_the_entries_it_paused(fleet: Harness) -> None:
+    """alpha-2 drained (stopbuy) and then was never restarted: the apply failed first. It kept running paused,
+    opening no new trade, and no later apply resumed it unless its spec changed again."""
+    import threading
+
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07\non_change: drain\ndrain_timeout: 10")
+    add_bot(fleet, "aaa-new", "standard")  # needs a new container, whose creation fails
+    fleet.bots.open_trades["alpha-2"] = 1
+    threading.Timer(1.5, lambda: fleet.bots.open_trades.update({"alpha-2": 0})).start()
+    fleet.backend.fail_calls["create"] = DockerError("Docker refused to create container: disk full")
+    with pytest.raises(DockerError, match="disk full"):
+        fleet.apply()
+    assert fleet.statuses() == ["applied", "failed"]
+    assert fleet.bots.api_posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and fleet.bots.entries_stopped == set()
+    assert fleet.programs(STANDARD)["alpha-2"] == "RUNNING"
 
 
 def test_nothing_is_touched_when_the_image_is_missing(fleet: Harness) -> None:

@@ -168,3 +168,60 @@ def test_killed_in_the_health_wait_of_a_healthy_change_is_recorded_applied(base_
     status = fleet_status(h.context(), "testfleet")
     assert status["revision"]["revision"] == 2 and status["unfinished"] is None
     assert h.actions() == []
+
+
+def drain_alpha_2(h: Harness) -> None:
+    """alpha-2 (on_change: drain) holds a trade that closes only later, and its config changes."""
+    h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\non_change: drain\ndrain_timeout: 60")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.bots.open_trades["alpha-2"] = 1
+    h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07")
+
+
+@pytest.mark.parametrize("then", ["the same specs", "the change reverted"])
+def test_killed_while_it_drains_the_next_apply_resumes_the_paused_bot(then: str, base_repo: git.Repo, tmp_path: Path) -> None:
+    """The drain had sent stopbuy: the bot kept its trades and would open no new one until restarted. The next
+    apply resumed nothing when the specs no longer changed the bot (it said "No changes"), so it stayed paused."""
+    h = fresh(base_repo, tmp_path, 300)
+    drain_alpha_2(h)
+    h.bots.crash_in_drain = True
+    with pytest.raises(Killed):
+        h.apply()
+    h.bots.crash_in_drain = False
+    assert h.statuses() == ["applied", "applied", "pending"] and h.bots.entries_stopped == {"alpha-2"}
+    h.bots.open_trades["alpha-2"] = 0  # its trade closed meanwhile
+    if then == "the change reverted":
+        h.edit("fleet/bots.yaml", "stoploss: -0.07", "stoploss: -0.08")
+    outcome = h.apply()
+    assert outcome.status is RevisionStatus.APPLIED, outcome.message
+    assert h.bots.entries_stopped == set() and "alpha-2 reload_config" in h.bots.api_posts
+    assert any("alpha-2: entries resumed" in line for line in h.progress)
+    assert h.statuses()[2] == "interrupted" and h.actions() == []
+
+
+@pytest.mark.parametrize("how", ["apply --no-rollback", "rollback --to 2"])
+def test_killed_in_the_health_wait_of_an_apply_without_rollback_is_failed_not_rolled_back(how: str, base_repo: git.Repo,
+                                                                                        tmp_path: Path) -> None:
+    """Uninterrupted, the revision would have stayed in place, failed (exit 1): ``--no-rollback`` says so, and
+    ``rollback --to`` never rolls back. The next run used its own setting instead, and rolled it back."""
+    from engine.flow import apply_plan, plan_commit, plan_revision
+    from engine.resume import pending_note
+
+    h = fresh(base_repo, tmp_path, 400)
+    raise_every_candle(h)
+    if how == "rollback --to 2":
+        assert h.apply().status is RevisionStatus.ROLLED_BACK  # revision 2 runs the strategy that raises; back to 1
+    h.bots.crash_on_ping = True
+    ctx = h.context()
+    with pytest.raises(Killed):
+        if how == "apply --no-rollback":
+            apply_plan(ctx, plan_commit(ctx, h.root, None, proof=False), rollback=False)
+        else:
+            apply_plan(ctx, plan_revision(ctx, RevisionStore(h.state).get(2)), rollback=False, event="rollback")
+    h.bots.crash_on_ping = False
+    note = pending_note(h.context())
+    assert note is not None and "mark it failed and leave it in place (it was applied without rollback)" in note
+    outcome = h.apply()  # the next apply, with rollback on (the default)
+    assert outcome.status is RevisionStatus.FAILED, outcome.message
+    assert "not rolled back" in outcome.message and h.statuses()[-1] == "failed"
+    assert runs_broken_strategy(h) == ["alpha-1", "alpha-2"]  # left in place, as that apply would have left it

@@ -83,6 +83,20 @@ def test_an_allowed_rename_stops_the_old_copies_first_carries_their_databases_an
     assert status["fleet"] == NEW and status["other_fleets"] == []
 
 
+def test_a_fleet_and_a_live_bot_renamed_at_once_never_trade_its_account_twice(fleet: Harness) -> None:
+    """The renamed bot is not a move (another name): it is deleted with the old fleet, and was removed only
+    after its new name had started in the new fleet's container, on the same key."""
+    fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    fleet.backend.log.clear()
+    rename(fleet)
+    fleet.edit("fleet/bots.yaml", "name: alpha-1\n", "name: alpha-1b\n")
+    assert fleet.apply(allow=frozenset({"rename"})).status is RevisionStatus.APPLIED
+    log = fleet.backend.log
+    assert log.index(f"supervisor {STANDARD} stop alpha-1") < log.index(f"create {NEW}-standard-1"), log
+    assert fleet.programs(f"{NEW}-standard-1")["alpha-1b"] == "RUNNING" and STANDARD not in fleet.backend.units
+
+
 def test_a_rename_while_both_names_already_run_keeps_the_new_copy_and_removes_the_old(fleet: Harness, tmp_path: Path) -> None:
     """The state issue 17 found: both names ran every bot (applied before identities were kept)."""
     copy = git.Repo.clone_from(fleet.repo.working_dir, tmp_path / "copy")
@@ -128,11 +142,38 @@ def test_a_bot_is_not_started_while_its_account_trades_in_another_fleet(fleet: H
     assert other.apply().status is RevisionStatus.APPLIED
 
 
+def test_the_same_key_under_another_reference_is_the_same_account(fleet: Harness, tmp_path: Path) -> None:
+    """The account was the exchange and the key's reference: the same key read from a file (or another variable)
+    in a copy of the fleet under another name started a second bot on it."""
+    fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "binance.key").write_text("key-value-1\n")
+    copy = git.Repo.clone_from(fleet.repo.working_dir, tmp_path / "copy")
+    other = Harness(copy, fleet.state, fleet.backend, {**fleet.environ, "FLEETOPS_SECRETS_DIR": str(secrets)})
+    (other.root / "fleet/fleet.yaml").write_text((fleet.root / "fleet/fleet.yaml").read_text().replace("name: testfleet", f"name: {NEW}"))
+    (other.root / "fleet/bots.yaml").write_text((fleet.root / "fleet/bots.yaml").read_text().replace(
+        "exchange_key: 'env:K'", f"exchange_key: 'file:{secrets}/binance.key'").replace("dry_run: false", "dry_run: true"))
+    fleet.backend.log.clear()
+    with pytest.raises(ApplyError) as refused:
+        other.apply()
+    assert ("bot 'alpha-1' would trade the exchange account (on binance, the same exchange_key value under another reference) that "
+            f"bot 'alpha-1' of fleet 'testfleet' trades on this Docker engine (container {STANDARD})") in str(refused.value)
+    assert "key-value-1" not in str(refused.value) and fleet.backend.log == []
+    (secrets / "binance.key").write_text("another-key\n")  # another key: another account
+    assert other.apply().status is RevisionStatus.APPLIED
+
+
 def test_an_account_label_of_another_state_dirs_container_counts_too(fleet: Harness) -> None:
     fleet.backend.add_unmanaged("elsewhere-1", {Labels.FLEET: "elsewhere", Labels.ACCOUNTS: f"gw:{account_digest('binance', 'env:K')}"})
     fleet.edit("fleet/bots.yaml", *LIVE_ALPHA_1)
     with pytest.raises(ApplyError, match="that bot 'gw' of fleet 'elsewhere' trades on this Docker engine .container elsewhere-1."):
         fleet.apply()
+    for state in ("paused", "restarting"):  # frozen by `docker pause`, or coming back by its restart policy: it trades again
+        fleet.backend.units["elsewhere-1"].state = state
+        with pytest.raises(ApplyError, match="that bot 'gw' of fleet 'elsewhere' trades on this Docker engine"):
+            fleet.apply()
     fleet.backend.units["elsewhere-1"].state = "exited"
     assert fleet.apply().status is RevisionStatus.APPLIED
     labels = fleet.backend.units[STANDARD].labels  # recreated? no: pool labels are set at creation only

@@ -365,3 +365,72 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     assert "rolled back to revision 1" in w.watcher.queue.view().quarantined[bad]
     assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "rolled_back"]
     assert not any(b"LOOPERROR" in started.files.strategy[1] for u in bots.backend.units.values() for started in u.running.values())
+
+
+def test_a_remote_address_with_credentials_is_never_shown_nor_stored(origin: Origin, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17, item 9: the watcher logged "watching https://user:token@…", served it on /api/status, kept it as the
+    fleet's identity in revisions.sqlite and in its mirror's git config. The address reaches git, and nothing else."""
+    import json
+
+    import git
+
+    from engine.backend.fake import FakeBackend
+    from engine.context import Context
+    from engine.live.fake_bots import FakeBots
+    from engine.watch.daemon import Watcher, WatchOptions
+    from engine.watch.logs import WatchLog
+    from tests.watch.conftest import IMAGE, RunningWatcher, _Lines
+
+    remote = "https://fleet-bot:s3cret/t@ken@git.example.com/ops/fleet.git"
+    config = tmp_path / "gitconfig"
+    config.write_text(f'[url "{origin.bare}"]\n\tinsteadOf = {remote}\n')  # the address resolves to the test's origin
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    state = tmp_path / "state"
+    state.mkdir()
+    old_mirror = state / "watch" / "old-layout.git"  # a mirror cloned by an earlier fleetops: the address in its config
+    git.Repo.clone_from(origin.bare, old_mirror, mirror=True).git.config("remote.origin.url", remote)
+    lines: list[str] = []
+    bots = FakeBots(FakeBackend(images=(IMAGE,)))
+    watcher = Watcher(Context(state, bots.ports(), lambda _l: None, {}), WatchOptions(remote, "main", 0.2, 0.3),
+                      WatchLog("text", _Lines(lines)))  # type: ignore[arg-type]
+    watcher.mirror.path = old_mirror
+    running = RunningWatcher(watcher, bots, lines)
+    running.thread.start()
+    try:
+        running.until(lambda: running.applied() is not None, what="the first apply")
+        assert any("watching https://git.example.com/ops/fleet.git branch main" in line for line in lines), lines
+        assert "s3cret" not in "\n".join(lines) and "ken@" not in "\n".join(lines)
+        assert "s3cret" not in json.dumps(watcher.status()) and "s3cret" not in watcher.origin
+    finally:
+        watcher.request_stop()
+        bots.backend.close_events()
+        running.thread.join(timeout=30)
+    leaked = [str(p) for p in state.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()]
+    assert leaked == [], leaked
+
+
+def test_self_heal_never_deletes_most_of_the_fleet_on_its_own(base_repo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A failed revision (rollback off) left six new bots running beside five: the repair back to the applied
+    revision deleted six of eleven bots, a plan apply refuses without --allow-mass-delete."""
+    from engine.watch.guard import FlapGuard
+    from engine.watch.heal import DriftConfirmer, heal
+    from tests.live.harness import Harness
+    from tests.live.test_apply_with_fakes import add_bot, break_alpha
+    from tests.support.repos import commit
+
+    h = Harness(base_repo, tmp_path / "state")
+    h.fast_health()
+    assert h.apply().status.value == "applied"
+    break_alpha(h)  # Alpha@v3 never answers
+    for i in range(6):
+        add_bot(h, f"new-{i}", "standard")
+    (h.root / "fleet/bots.yaml").write_text((h.root / "fleet/bots.yaml").read_text().replace(
+        "name: new-0\nwallet: main\nallocation: 100\npool: standard\nstrategy: Alpha@v1", "name: new-0\nwallet: main\nallocation: 100\npool: standard\nstrategy: Alpha@v3"))
+    commit(h.repo, "six more bots")
+    assert h.apply(rollback=False).status.value == "failed"  # left in place: eleven bots run
+    h.backend.log.clear()
+    lines: list[str] = []
+    heal(h.context(), "testfleet", FlapGuard(), Journal(h.state), [], lines.append, DriftConfirmer(0.0))
+    assert any("not repairing by deleting" in line and "deletes 6 of the 11 bots" in line for line in lines), lines
+    assert not any("remove" in m for m in h.backend.log), h.backend.log
+    assert sorted(p for c in h.backend.units.values() for p in c.programs if p.startswith("new-")) == [f"new-{i}" for i in range(6)]

@@ -23,17 +23,19 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.tls
 import requests.exceptions
 
-from engine.backend.docker.address import docker_address
+from engine.backend.docker.address import docker_address, docker_tls
 from engine.backend.docker.inspect import parse_inspect
 from engine.backend.docker.unix_http import inspect_documents
 from engine.backend.port import ImageFacts, ListedUnit, UnitEvent, UnitInspect
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError
 from engine.naming import Labels
+from engine.textsafe import one_line
 
-__all__ = ["DockerEngine"]
+__all__ = ["DockerEngine", "sdk_client"]
 
 PROBE_LABEL = "io.fleetops.probe"
 """Set on the short-lived containers that read an image's files; never the fleet label."""
@@ -48,6 +50,23 @@ API_VERSION = "1.41"
 """Pinned so no call is spent negotiating; Debian bookworm's docker.io (20.10) speaks 1.41."""
 
 
+def sdk_client(base_url: str, timeout: float) -> docker.APIClient:
+    """The SDK's client for a checked address, over TLS when the environment asks for it
+    (``engine.backend.docker.address.docker_tls``). Raises DockerError, one line."""
+    tls = docker_tls(base_url)
+    try:
+        if tls is None:
+            return docker.APIClient(base_url=base_url, version=API_VERSION, timeout=timeout)
+        config = docker.tls.TLSConfig(client_cert=tls.client_cert, ca_cert=tls.ca_cert, verify=tls.ca_cert or False)
+        client = docker.APIClient(base_url=tls.base_url, version=API_VERSION, timeout=timeout, tls=config)
+        # requests would verify against $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE instead of the engine's ca.pem
+        # whenever they are set (common on hosts behind a corporate proxy): the engine's CA is the only one.
+        client.trust_env = False
+        return client
+    except (docker.errors.DockerException, ValueError) as exc:
+        raise DockerError(f"cannot use the Docker engine at {base_url}: {one_line(str(exc))}") from None
+
+
 class DockerEngine:
     """A connection to one Docker engine, with call counters."""
 
@@ -56,10 +75,7 @@ class DockerEngine:
         self.calls = 0
         self.mutations = 0
         self._lock = threading.Lock()
-        try:
-            self._api = docker.APIClient(base_url=self.base_url, version=API_VERSION, timeout=timeout)
-        except (docker.errors.DockerException, ValueError) as exc:
-            raise DockerError(f"cannot use the Docker engine at {self.base_url}: {exc}") from None
+        self._api = sdk_client(self.base_url, timeout)
 
     def _call(self, what: str, fn: Any, *args: Any, mutates: bool = False, **kwargs: Any) -> Any:
         with self._lock:
@@ -203,6 +219,7 @@ class DockerEngine:
         networking = self._api.create_networking_config({definition.network: self._api.create_endpoint_config()})
         created = self._call(
             f"create container {definition.name}", self._api.create_container, definition.image, command=list(definition.command),
+            entrypoint=list(definition.entrypoint),
             name=definition.name, labels=definition.with_revision(revision), host_config=host_config, networking_config=networking,
             user=definition.user or "", environment=definition.environment or None, detach=True, mutates=True,
         )
@@ -213,6 +230,9 @@ class DockerEngine:
     def start(self, name: str) -> None:
         self._call(f"start container {name}", self._api.start, name, mutates=True)
 
+    def unpause(self, name: str) -> None:
+        self._call(f"unpause container {name}", self._api.unpause, name, mutates=True)
+
     def stop(self, name: str, timeout: int = 20) -> None:
         self._call(f"stop container {name}", self._api.stop, name, timeout=timeout, mutates=True)
 
@@ -221,6 +241,9 @@ class DockerEngine:
 
     def remove(self, name: str) -> None:
         self._call(f"remove container {name}", self._api.remove_container, name, force=True, mutates=True)
+
+    def rename(self, name: str, new_name: str) -> None:
+        self._call(f"rename container {name} to {new_name}", self._api.rename, name, new_name, mutates=True)
 
     def inspect_many(self, names: list[str]) -> dict[str, UnitInspect]:
         """On a local socket, all sent at once with the stdlib (``engine.backend.docker.unix_http``: ~0.13 ms

@@ -49,12 +49,14 @@ class ContainerSettings:
     networks: tuple[str, ...]
     labels: tuple[tuple[str, str], ...]
     """Every label but ``UNCOMPARED_LABELS``, sorted."""
+    entrypoint: tuple[str, ...] = ()
+    """``Config.Entrypoint``: empty (null or ``[]``) when the command runs as given."""
 
     def plain(self) -> dict[str, Any]:
         """JSON data: what the no-op proof digests."""
         return {"image": self.image, "command": list(self.command), "user": self.user, "memory": self.memory,
                 "nano_cpus": self.nano_cpus, "restart": self.restart, "init": self.init, "binds": list(self.binds),
-                "networks": list(self.networks), "labels": [list(pair) for pair in self.labels]}
+                "networks": list(self.networks), "labels": [list(pair) for pair in self.labels], "entrypoint": list(self.entrypoint)}
 
 
 def parse_inspect(document: Mapping[str, Any]) -> UnitInspect:
@@ -75,6 +77,7 @@ def parse_inspect(document: Mapping[str, Any]) -> UnitInspect:
         binds=tuple(sorted(_text(bind) for bind in _sequence(host.get("Binds")))),
         networks=tuple(sorted(str(name) for name in networks)),
         labels=tuple(sorted(labels.items())),
+        entrypoint=tuple(_text(word) for word in _sequence(config.get("Entrypoint"))),
     )
     return UnitInspect(settings, _text(state.get("Status")), _number(document.get("RestartCount")))
 

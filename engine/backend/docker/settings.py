@@ -5,7 +5,7 @@ container is compared, setting by setting, with what fleetops would create from 
 ``ContainerDefinition`` (the one both ``render`` and apply use). What Docker can set back in
 place — memory and CPU limits and the restart policy (``docker update``) and the fleet network
 (``docker network connect``/``disconnect``) — is marked in place, so no bot restarts; anything
-else (another image, command, user, mounts or labels, or a limit the spec does not set: Docker
+else (another image, entrypoint, command, user, mounts or labels, or a limit the spec does not set: Docker
 cannot lift a limit in place) recreates the container, as a spec change of it would.
 """
 
@@ -49,6 +49,7 @@ def expected_settings(definition: ContainerDefinition, directory: Path) -> Conta
         binds=tuple(sorted(f"{directory / m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in definition.mounts)),
         networks=(definition.network,),
         labels=tuple(sorted((k, v) for k, v in definition.labels.items() if k not in UNCOMPARED_LABELS)),
+        entrypoint=definition.entrypoint,
     )
 
 
@@ -57,6 +58,7 @@ def settings_drift(live: ContainerSettings, want: ContainerSettings) -> Settings
     diff: list[FieldDiff] = []
     for name, before, after in (
         ("image", live.image, want.image),
+        ("entrypoint", list(live.entrypoint), list(want.entrypoint)),
         ("command", list(live.command), list(want.command)),
         ("user", live.user, want.user),
         ("memory", _memory(live.memory), _memory(want.memory)),

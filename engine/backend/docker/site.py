@@ -132,6 +132,9 @@ class DockerSite:
     def start(self, name: str) -> None:
         self.api.start(name)
 
+    def unpause(self, name: str) -> None:
+        self.api.unpause(name)
+
     def stop(self, name: str) -> None:
         self.api.stop(name)
 
@@ -140,6 +143,9 @@ class DockerSite:
 
     def remove(self, name: str) -> None:
         self.api.remove(name)
+
+    def rename(self, name: str, new_name: str) -> None:
+        self.api.rename(name, new_name)
 
     def settings_drift(self, definition: ContainerDefinition, inspected: UnitInspect) -> SettingsDrift | None:
         return settings_drift(_container_settings(inspected), expected_settings(definition, self.runtime.container_dir(definition.name)))
@@ -154,6 +160,19 @@ class DockerSite:
             self.api.disconnect_network(network, name)
         for network in sorted(set(want.networks) - set(live.networks)):
             self.api.connect_network(network, name)
+
+    def foreign(self, inspected: Mapping[str, UnitInspect], recorded: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name, info in sorted(inspected.items()):
+            if name in recorded:
+                continue
+            mine = self.runtime.container_dir(name).resolve()
+            sources = [Path(bind.split(":", 1)[0]) for bind in _container_settings(info).binds]
+            if not sources or any(source.resolve().is_relative_to(mine) for source in sources):
+                continue
+            source = sources[0]  # <state>/runtime/<fleet>/<container>/etc
+            found[name] = str(source.parents[3] if len(source.parents) > 3 and source.parents[2].name == "runtime" else source.parent)
+        return found
 
     def output(self, name: str, lines: int, since: float | None = None) -> str:
         return self.api.logs(name, lines, since=since)

@@ -245,8 +245,24 @@ class FakeBackend:
         self._count("start", name, mutates=True, event="start")
         with self._lock:
             unit = self.unit(name, "start")
+            if unit.state == "paused":
+                raise DockerError(f"Docker refused to start container {name}: cannot start a paused container, try unpause instead")
             if unit.state != "running":
                 self._boot(unit)
+
+    def unpause(self, name: str) -> None:
+        self._count("unpause", name, mutates=True)
+        with self._lock:
+            self.unit(name, "unpause").state = "running"
+
+    def rename(self, name: str, new_name: str) -> None:
+        """``docker rename``: the unit keeps running, with its files and records (kept under the name fleetops gave it)."""
+        self._count("rename", name, mutates=True)
+        with self._lock:
+            if new_name in self.units:
+                raise DockerError(f"Docker refused to rename container {name}: the name {new_name} is already in use")
+            self.units[new_name] = self.unit(name, "rename")
+            del self.units[name]
 
     def stop(self, name: str) -> None:
         self._count("stop", name, mutates=True, event="die")

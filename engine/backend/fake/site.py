@@ -82,6 +82,9 @@ class FakeSite(MemoryFiles):
     def start(self, name: str) -> None:
         self.backend.start(name)
 
+    def unpause(self, name: str) -> None:
+        self.backend.unpause(name)
+
     def stop(self, name: str) -> None:
         self.backend.stop(name)
 
@@ -93,6 +96,9 @@ class FakeSite(MemoryFiles):
         with self.backend._lock:
             self.backend.unit(name, "remove")
             del self.backend.units[name]
+
+    def rename(self, name: str, new_name: str) -> None:
+        self.backend.rename(name, new_name)
 
     def settings_drift(self, definition: ContainerDefinition, inspected: UnitInspect) -> SettingsDrift | None:
         assert isinstance(inspected.settings, ContainerSettings)
@@ -112,6 +118,9 @@ class FakeSite(MemoryFiles):
             self.backend._count("connect", name, mutates=True)
         unit.by_hand.pop("networks", None)
 
+    def foreign(self, inspected: Mapping[str, UnitInspect], recorded: set[str]) -> dict[str, str]:
+        return {}  # one controller: the fake keeps every record in memory, whatever the state dir
+
     def output(self, name: str, lines: int, since: float | None = None) -> str:
         self.backend._count("logs")
         output = self.backend.unit(name, "read the log of").output
@@ -127,6 +136,8 @@ class FakeSite(MemoryFiles):
 
     def _answering(self, unit: str, what: str) -> FakeUnit:
         found = self.backend.units.get(unit)
+        if found is None:  # renamed by hand: its supervisord answers on the socket of the name fleetops gave it
+            found = next((u for u in self.backend.units.values() if u.definition.name == unit), None)
         if unit in self.backend.unreachable or found is None or found.state != "running":
             raise SupervisorError(f"supervisord in {unit} did not answer ({what}): [Errno 111] Connection refused")
         return found

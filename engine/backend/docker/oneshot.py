@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from engine.backend.docker.unix_http import UnixHTTPConnection
 from engine.errors import DockerError
 
 __all__ = ["OneShot", "OneShotResult"]
@@ -47,12 +48,9 @@ class OneShot:
     @property
     def _api(self) -> Any:
         if self._client is None:
-            import docker
+            from engine.backend.docker.api import sdk_client
 
-            try:
-                self._client = docker.APIClient(base_url=self.base_url, version=API_VERSION, timeout=self.timeout)
-            except (docker.errors.DockerException, ValueError) as exc:
-                raise DockerError(f"cannot use the Docker engine at {self.base_url}: {exc}") from None
+            self._client = sdk_client(self.base_url, self.timeout)
         return self._client
 
     def image_id(self, image: str) -> str | None:
@@ -65,7 +63,7 @@ class OneShot:
             return None
 
     def _local_image_id(self, image: str) -> str | None:
-        connection = _UnixHTTP(self.base_url.removeprefix("unix://"), self.timeout)
+        connection = UnixHTTPConnection(self.base_url.removeprefix("unix://"), self.timeout)
         try:
             connection.request("GET", f"/v{API_VERSION}/images/{quote(image, safe='')}/json")
             response = connection.getresponse()
@@ -138,18 +136,6 @@ class OneShot:
 
 class _Missing(Exception):
     """The engine has no such image."""
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
 
 
 def _read_until_eof(raw: socket.socket, end: float) -> bytes:
