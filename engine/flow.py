@@ -23,12 +23,13 @@ from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet, compile_fleet
 from engine.compile.payload import fleet_from_payload, fleet_to_payload
 from engine.errors import ApplyError, FleetopsError, HealthError, Problem
+from engine.health.gate import BotHealth
 from engine.live import policy
 from engine.live.accounts import account_conflicts, starting_bots, with_account_conflicts
 from engine.live.drain import drain, with_open_trades, without
 from engine.live.drift import with_drift
 from engine.live.executor import Executor
-from engine.live.health import BotHealth, HealthTarget, wait_healthy
+from engine.live.health import gate_bots
 from engine.live.hostfacts import UserIds, stamp_host_facts
 from engine.live.identity import origin_of_path, remember_fleet
 from engine.live.images import check_images
@@ -36,14 +37,13 @@ from engine.live.noop_proof import ContainerSeen, SpecInputs, settings_digest, w
 from engine.live.notify import send_event
 from engine.live.observe import LiveFleet, baseline_from_live, observe
 from engine.live.ports import Ports
-from engine.live.processes import LogStart, ProcessWatch
+from engine.live.processes import LogStart
 from engine.live.rename import find_rename, merged, placements_as
 from engine.live.runtime import Runtime
 from engine.live.secret_values import UNRESOLVED, load_key, load_or_create_key
 from engine.live.settings_drift import with_settings_drift
 from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus, RevisionStore
-from engine.live.trading import LOOP_WINDOW, wait_trading
-from engine.naming import Labels, network_name
+from engine.naming import Labels
 from engine.offline import compile_at, offline_plan, snapshot_of
 from engine.plan.diff import plan_fleets
 from engine.plan.jsonfmt import plan_as_dict
@@ -348,36 +348,8 @@ def _runtime_for(ctx: Context, live_plan: LivePlan) -> Runtime:
 
 def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None,
                  refused: Mapping[str, str] | None = None) -> dict[str, BotHealth]:
-    """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout; a
-    bot whose process or container dies fails at once, with this run's last log lines (``start``:
-    where they begin, from the executor); one supervisord ``refused`` to start fails with its reason."""
-    failed_to_start = {b: BotHealth(b, False, "supervisord could not start it", 0.0, (f"supervisord: {why}",))
-                       for b, why in sorted((refused or {}).items()) if b in bots}
-    bots = bots - set(failed_to_start)
-    if not bots:
-        return failed_to_start
-    ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
-    listed = {c.name: c for c in ctx.ports.docker.list_fleet(target.name, network_name(target.name))}
-    timeout = float(target.settings.health.timeout_seconds if target.settings else 60)
-    targets = {}
-    for name in sorted(bots):
-        bot = target.bots[name]
-        container = listed.get(bot.container)
-        targets[name] = HealthTarget(container.ip if container else None, bot.placement.port)
-    watch = ProcessWatch(ctx.ports, ctx.runtime(target.name, writable=True), target, bots, start=start)
-    with stage("health: pings"):
-        results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
-    if target.settings is None or target.settings.health.check == "loop":
-        answering = {n: (t.address, t.port) for n, t in targets.items() if results[n].healthy and t.address is not None}
-        if answering:
-            ctx.progress(f"waiting for {len(answering)} bot(s) to run their trading loop")
-        window = min(LOOP_WINDOW, timeout)  # the loop gets at most the fleet's health timeout, and 30 s
-        with stage("health: trading loops"):
-            looped = wait_trading(ctx.ports.bot_api, target.name, answering, window=window, failed=watch.failed)
-        for name, why in looped.items():
-            if why is not None:
-                results[name] = BotHealth(name, False, why, results[name].seconds)
-    return {**failed_to_start, **{name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}}
+    """The health gate on ``bots`` of ``target`` (``engine.live.health.gate_bots``)."""
+    return gate_bots(ctx.ports, ctx.runtime(target.name, writable=True), target, bots, start=start, refused=refused, progress=ctx.progress)
 
 
 def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth],
@@ -387,7 +359,7 @@ def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, r
     per bot when ``health`` no longer has it (a rollback a killed apply had begun)."""
     store = ctx.store()
     if details is None:
-        details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
+        details = {h.bot: h.record() for h in policy.unhealthy(health)}
     previous = policy.rollback_target(store, target.name, before=number)
     refusal = policy.rollback_refusal(target.settings, rollback, previous)
     if refusal is not None or previous is None:

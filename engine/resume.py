@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from engine.errors import ApplyError, HealthError
 from engine.flow import Context, check_health, plan_revision, roll_back
+from engine.health.gate import BotHealth
 from engine.live import policy
-from engine.live.health import BotHealth
 from engine.live.observe import observe
 from engine.live.store import ROLLING_BACK, Revision, RevisionStatus, apply_lock_holder
 

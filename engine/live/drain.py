@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from engine.compile.desired import DesiredFleet
+from engine.ftapi import BotApiPort, BotEndpoint, FreqtradeApi
 from engine.live.observe import LiveFleet
-from engine.live.ports import BotApiPort
 from engine.plan.model import Action, Change, Plan, Risk
 
 __all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "with_open_trades", "without"]
@@ -42,17 +42,22 @@ def affected_bots(plan: Plan, live: LiveFleet) -> dict[str, str]:
     return {b: a for b, a in affected.items() if live.bots[b].process in ("RUNNING", None) and live.bots[b].record is not None}
 
 
+def _endpoint(live: LiveFleet, bot: str) -> BotEndpoint | None:
+    """Where a running bot's API answers (its container's fleet label gives its credentials)."""
+    running = live.bots[bot]
+    address = live.ip_of(running.container)
+    if address is None or running.record is None:
+        return None
+    return BotEndpoint(live.fleet_of(running.container), bot, address, running.record.placement.port)
+
+
 def open_trades(api: BotApiPort, live: LiveFleet, bots: list[str]) -> dict[str, int | None]:
-    """Bot → its open trades now (None when it did not say), asked in parallel."""
+    """Bot → its open trades now (None when it did not say: ``TradeCount.current``), asked in parallel."""
+    client = FreqtradeApi(api)
 
     def ask(bot: str) -> tuple[str, int | None]:
-        running = live.bots[bot]
-        address = live.ip_of(running.container)
-        if address is None or running.record is None:
-            return bot, None
-        answer = api.call(live.fleet_of(running.container), bot, address, running.record.placement.port, "GET", "count")
-        current = answer.data.get("current") if isinstance(answer.data, dict) else None
-        return bot, current if isinstance(current, int) and not isinstance(current, bool) and current >= 0 else None
+        at = _endpoint(live, bot)
+        return bot, client.count(at).current if at is not None else None
 
     if not bots:
         return {}
@@ -110,26 +115,24 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
         if essence.on_change == "drain" or (bot not in target.bots and not essence.dry_run):
             draining.append((bot, float(essence.drain_timeout if wait is None else min(wait, essence.drain_timeout))))
     counts = open_trades(api, live, [b for b, _ in draining])
+    client = FreqtradeApi(api)
     ready: set[str] = set()
     postponed: dict[str, str] = {}
 
     def one(bot: str, timeout: float) -> None:
-        running = live.bots[bot]
-        address, port = live.ip_of(running.container), running.record.placement.port  # type: ignore[union-attr]
-        fleet = live.fleet_of(running.container)
-        assert address is not None
+        at = _endpoint(live, bot)
+        assert at is not None  # it said how many trades it holds
         progress(f"draining {bot}: {counts[bot]} open trade(s); no new entries (stopbuy), waiting up to {timeout:.0f} s")
-        api.call(fleet, bot, address, port, "POST", "stopbuy")
+        client.stopbuy(at)
         deadline = clock() + timeout
         while True:
-            answer = api.call(fleet, bot, address, port, "GET", "count")
-            current = answer.data.get("current") if isinstance(answer.data, dict) else None
+            current = client.count(at).current
             if current == 0:
                 progress(f"{bot} drained: no open trades")
                 ready.add(bot)
                 return
             if clock() >= deadline:
-                api.call(fleet, bot, address, port, "POST", "reload_config")  # trading resumes as before
+                client.reload_config(at)  # trading resumes as before
                 postponed[bot] = f"{current if current is not None else 'its'} open trade(s) still open after {timeout:.0f} s"
                 progress(f"{bot}: change postponed ({postponed[bot]}); it keeps trading and the next apply tries again")
                 return

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from engine.compile.container import container_definition
 from engine.compile.desired import DesiredContainer, DesiredFleet
 from engine.errors import ApplyError, HealthError, SupervisorRefused
-from engine.live.health import HealthTarget, wait_healthy
+from engine.live.health import wait_answering
 from engine.live.observe import LiveFleet, baseline_from_live
 from engine.live.ports import Ports, SupervisorPort
 from engine.live.processes import LogStart, marks
@@ -287,9 +287,9 @@ class Executor:
     def _check_moved(self, moved: set[str]) -> None:
         listed = self.docker.list_fleet(self.target.name, network_name(self.target.name))
         self.live = dataclasses.replace(self.live, containers={c.name: c for c in listed})
-        targets = {b: HealthTarget(self.live.ip_of(self.target.bots[b].container), self.target.bots[b].placement.port)
+        targets = {b: (self.live.ip_of(self.target.bots[b].container), self.target.bots[b].placement.port)
                    for b in moved if self.target.bots[b].essence.enabled}
-        failed = [h for h in wait_healthy(targets, self.move_timeout, self.ports.probe).values() if not h.healthy]
+        failed = [h for h in wait_answering(self.ports.probe, targets, self.move_timeout).values() if not h.passed]
         if failed:
             raise HealthError("moved bots did not answer in their new container, old copies kept running: "
                               + ", ".join(f"{h.bot} ({h.detail})" for h in failed))

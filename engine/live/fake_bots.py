@@ -1,106 +1,178 @@
-"""The fake bots' own APIs: a ping, and FreqTrade's trade-mode REST API as far as fleetops reads it.
+"""The fake bots' APIs: a ping, and FreqTrade's trade-mode REST API as far as fleetops reads it.
 
-Part of the fakes (``engine.live.fakes``, whose docstring says what the fake bots do): a bot
-answers when its process runs in a running container of the fake engine; its pinned strategy's
-markers (``BROKEN``, ``STALL``, ``LOOPERROR``) decide how, as the fakes' docstring lists.
+Shipped beside the real transports (``engine.live.probe``, ``engine.live.botapi``), as httpx ships
+``MockTransport``: ``FakeBots`` is ``Ports.probe`` and ``Ports.bot_api`` for the unit fakes, and
+answers in raw bytes, so what the engine reads goes through the same parsing (``engine.ftapi``)
+as a real bot's answer. The fake host (``engine.live.fakes.FakeEngine``) tells it one thing:
+which bot process, if any, serves an address and port (``RunningProcess``: the bot, when it
+started, the strategy source it loaded). Everything else is said by the test, explicitly:
+
+- ``behave(Behaviour(...), bot=…, strategy=…)``: how the processes of a bot, or those that loaded
+  a given strategy source, behave from now on — ``answers`` (False: nothing listens, ping
+  included), ``loop`` (False: the trading loop never completes an iteration), ``strategy_errors``
+  (logged at ERROR once it started, as FreqTrade logs a strategy that raises), ``ping_delay``;
+  the last matching rule wins, and a process no rule matches behaves like a healthy FreqTrade;
+- ``open_trades[bot]`` trades stay open until the test lowers the count; ``realised[bot]`` is its
+  closed profit; every POST is in ``posts`` ("alpha-2 stopbuy"); ``stopbuy`` holds until
+  ``reload_config`` or the next start of the process;
+- ``handler``: any answer at all (raw status and bytes: a NaN, a string where a number belongs,
+  a 500) for the calls it does not pass on (it returns None for those).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from engine.compile.essence import RecordError, parse_record
-from engine.live.fakes import FakeContainer, FakeEngine
-from engine.live.ports import BotAnswer, ProbeAnswer
-from engine.live.records import AppliedBot
-from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
+from engine.ftapi import RawAnswer
+from engine.live.ports import ProbeAnswer
 
-__all__ = ["FakeBotApi", "FakeProbe"]
+__all__ = ["Behaviour", "BotCall", "FakeBots", "RunningProcess"]
 
 
-def _answering(engine: FakeEngine, address: str, port: int) -> tuple[FakeContainer, str] | None:
-    """The container and bot serving ``address:port``, when its process runs."""
-    with engine._lock:
-        container = next((c for c in engine.containers.values() if c.ip == address and c.state == "running"), None)
-        if container is None:
-            return None
-        bot = _bot_on_port(container.runtime_dir, port)
-        if bot is None:
-            return None
-        if container.labels.get(Labels.ROLE) == "pool" and container.programs.get(bot) != "RUNNING":
-            return None
-    return container, bot
+@dataclass(frozen=True)
+class RunningProcess:
+    """A bot's process as the fake host runs it."""
+
+    bot: str
+    started_at: float
+    strategy: str
+    """The strategy source the process loaded when it started (what it really runs)."""
 
 
-def _strategy_says(container: FakeContainer, bot: str, word: str) -> bool:
-    strategies = container.runtime_dir / HOST_ETC / BOTS / bot / "strategies"
-    return any(word in f.read_text() for f in strategies.glob("*.py"))
+@dataclass(frozen=True)
+class Behaviour:
+    """How a bot's API behaves; the defaults are a healthy FreqTrade in trade mode."""
+
+    answers: bool = True
+    """False: nothing listens on its port (every call, the ping included, fails to connect)."""
+    loop: bool = True
+    """False: its trading loop never completes an iteration (an exchange it cannot reach)."""
+    strategy_errors: tuple[str, ...] = ()
+    """Messages logged at ERROR half a second after it started (a strategy that raises)."""
+    ping_delay: float = 0.0
+    """Seconds its ping takes (a slow start, to hold an apply in its health wait)."""
 
 
-class FakeProbe:
-    """A bot answers when its process runs and its pinned strategy is not marked ``BROKEN``."""
+@dataclass(frozen=True)
+class BotCall:
+    """One request to a bot's API, as the test's ``handler`` sees it."""
 
-    def __init__(self, engine: FakeEngine) -> None:
-        self.engine = engine
+    fleet: str
+    bot: str
+    method: str
+    path: str
+    """As asked: ``count``, ``logs?limit=200``."""
+    process: RunningProcess
+
+
+@dataclass(frozen=True)
+class _Rule:
+    behaviour: Behaviour
+    bot: str | None
+    strategy: str | None
+
+    def matches(self, process: RunningProcess) -> bool:
+        return (self.bot is None or self.bot == process.bot) and (self.strategy is None or self.strategy == process.strategy)
+
+
+STRATEGY_ERROR = "Strategy caused the following exception: ZeroDivisionError('division by zero')"
+"""What FreqTrade logs for a strategy that divides by zero on every candle: a ready ``strategy_errors`` value."""
+
+
+class FakeBots:
+    """Every fake bot's API; ``process_at(address, port)`` is the fake host's answer to "who runs there"."""
+
+    def __init__(self, process_at: Callable[[str, int], RunningProcess | None],
+                 before_ping: Callable[[], None] = lambda: None) -> None:
+        self.process_at = process_at
+        self.before_ping = before_ping
+        self.handler: Callable[[BotCall], RawAnswer | None] | None = None
+        self.open_trades: dict[str, int] = {}
+        self.realised: dict[str, float] = {}
+        self.posts: list[str] = []
+        """Every POST a bot's API received ("alpha-2 stopbuy"), in order."""
+        self._rules: list[_Rule] = []
+        self._stopped: dict[str, float] = {}
+        """Bot → when the process that received ``stopbuy`` started."""
+        self._lock = threading.Lock()
+
+    def behave(self, behaviour: Behaviour, *, bot: str | None = None, strategy: str | None = None) -> None:
+        """From now on, the processes of ``bot`` (any bot when None) that loaded ``strategy`` (any
+        when None) behave so; a later rule wins over an earlier one."""
+        with self._lock:
+            self._rules.append(_Rule(behaviour, bot, strategy))
+
+    def behaviour_of(self, process: RunningProcess) -> Behaviour:
+        with self._lock:
+            return next((r.behaviour for r in reversed(self._rules) if r.matches(process)), Behaviour())
+
+    @property
+    def entries_stopped(self) -> set[str]:
+        """Bots that received ``stopbuy`` and no ``reload_config`` since (a restarted process trades
+        normally again, as FreqTrade does: ask ``stopped``)."""
+        with self._lock:
+            return set(self._stopped)
+
+    def stopped(self, process: RunningProcess) -> bool:
+        """Whether this process received ``stopbuy`` (and no ``reload_config`` since)."""
+        with self._lock:
+            return self._stopped.get(process.bot) == process.started_at
+
+    # -- ProbePort --------------------------------------------------------------------------
 
     def ping(self, address: str, port: int) -> ProbeAnswer:
-        self.engine.before_ping()
-        if self.engine.probe_delay:
-            threading.Event().wait(self.engine.probe_delay)
-        found = _answering(self.engine, address, port)
-        if found is None or _strategy_says(*found, "BROKEN"):
+        self.before_ping()
+        process = self.process_at(address, port)
+        behaviour = self.behaviour_of(process) if process is not None else Behaviour(answers=False)
+        if behaviour.ping_delay:
+            threading.Event().wait(behaviour.ping_delay)
+        if process is None or not behaviour.answers:
             return ProbeAnswer(False, "ConnectError")
         return ProbeAnswer(True, "pong")
 
+    # -- BotApiPort -------------------------------------------------------------------------
 
-class FakeBotApi:
-    """FreqTrade's trade-mode REST API, as far as fleetops reads it."""
+    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> RawAnswer:
+        process = self.process_at(address, port)
+        if process is None or not self.behaviour_of(process).answers:
+            return RawAnswer(None, error="ConnectError")
+        if process.bot != bot:  # another bot's credentials
+            return RawAnswer(401, b'{"detail": "Unauthorized"}')
+        if self.handler is not None:
+            answer = self.handler(BotCall(fleet, bot, method, path, process))
+            if answer is not None:
+                return answer
+        data = self._answer(process, method, path.split("?")[0])
+        return RawAnswer(404, b'{"detail": "Not Found"}') if data is None else RawAnswer(200, json.dumps(data).encode())
 
-    def __init__(self, engine: FakeEngine) -> None:
-        self.engine = engine
-
-    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
-        found = _answering(self.engine, address, port)
-        if found is None or found[1] != bot or _strategy_says(*found, "BROKEN"):
-            return BotAnswer(None, "ConnectError")
-        container, _ = found
+    def _answer(self, process: RunningProcess, method: str, route: str) -> object:
+        """FreqTrade's answer to ``route``, as data (None: no such route)."""
+        bot, behaviour = process.bot, self.behaviour_of(process)
         if method == "POST":
-            self.engine.api_posts.append(f"{bot} {path}")
-        started = container.started_at.get(bot, time.time())
-        stalled = self.engine.market_down or _strategy_says(container, bot, "STALL")
-        route = path.split("?")[0]
+            with self._lock:
+                self.posts.append(f"{bot} {route}")
         if route == "health":
-            return BotAnswer({"bot_start_ts": started - 1, "last_process_ts": None if stalled else time.time()}, "ok")
+            return {"bot_start_ts": process.started_at - 1, "last_process_ts": time.time() if behaviour.loop else None}
         if route == "logs":
-            rows = []
-            if _strategy_says(container, bot, "LOOPERROR"):
-                rows.append(["", (started + 0.5) * 1000, "freqtrade.strategy", "ERROR",
-                             "Strategy caused the following exception: ZeroDivisionError('division by zero')"])
-            return BotAnswer({"log_count": len(rows), "logs": rows}, "ok")
+            rows = [["", (process.started_at + 0.5) * 1000, "freqtrade.strategy", "ERROR", message] for message in behaviour.strategy_errors]
+            return {"log_count": len(rows), "logs": rows}
         if route in ("count", "status"):
-            n = self.engine.open_trades.get(bot, 0)
-            return BotAnswer({"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)], "ok")
+            n = self.open_trades.get(bot, 0)
+            return {"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)]
         if route == "profit":
-            return BotAnswer({"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.engine.realised.get(bot, 0.0)}, "ok")
+            return {"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.realised.get(bot, 0.0)}
         if route == "balance":
-            return BotAnswer({"total": 1000.0 + self.engine.realised.get(bot, 0.0), "stake": "USDT"}, "ok")
+            return {"total": 1000.0 + self.realised.get(bot, 0.0), "stake": "USDT"}
         if route in ("stopbuy", "stopentry") and method == "POST":
-            self.engine.entries_stopped.add(bot)
-            return BotAnswer({"status": "No more entries will occur from now. Run /reload_config to reset."}, "ok")
+            with self._lock:
+                self._stopped[bot] = process.started_at
+            return {"status": "No more entries will occur from now. Run /reload_config to reset."}
         if route == "reload_config" and method == "POST":
-            self.engine.entries_stopped.discard(bot)
-            return BotAnswer({"status": "Reloading config ..."}, "ok")
-        return BotAnswer(None, "HTTP 404")
-
-
-def _bot_on_port(runtime_dir: Path, port: int) -> str | None:
-    for record in sorted((runtime_dir / HOST_RECORDS / BOTS).glob("*.json")):
-        try:
-            applied = parse_record(AppliedBot, record.read_bytes())
-        except RecordError:
-            continue
-        if applied.placement.port == port:
-            return record.stem
-    return None
+            with self._lock:
+                self._stopped.pop(bot, None)
+            return {"status": "Reloading config ..."}
+        return None

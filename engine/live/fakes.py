@@ -4,14 +4,12 @@ Shipped beside the real adapters (as httpx ships ``MockTransport``) so that appl
 rollback, and their failure paths, are tested in seconds. The fakes keep the promises the real
 things keep and that the engine relies on: Docker names are unique, only labelled containers are
 listed, a started pool container's supervisord runs the programs of the conf fleetops wrote
-(``autostart`` honoured), ``update`` touches only programs whose section changed, and a bot
-answers its ping when its process runs and its strategy file does not contain ``BROKEN``; a bot
-whose strategy contains ``CRASH`` dies at start (supervisord: BACKOFF) after printing a traceback
-that quotes its secrets file, as a careless strategy might. Its trading API (``/api/v1/health``,
-``logs``, ``count``, ``stopbuy``…) answers like FreqTrade's: the loop ticks unless the strategy
-contains ``STALL`` (or ``market_down`` is set), logs a strategy error when it contains
-``LOOPERROR``, and ``open_trades[bot]`` trades stay open until ``close_trades`` closes them.
-Failures are injected by name: ``unreachable`` supervisords, ``fail_calls`` on Docker.
+(``autostart`` honoured), ``update`` touches only programs whose section changed; a bot whose
+strategy contains ``CRASH`` dies at start (supervisord: BACKOFF) after printing a traceback that
+quotes its secrets file, as a careless strategy might. The bots' own APIs are ``bots``
+(``engine.live.fake_bots.FakeBots``): this host only tells them which bot process serves an
+address and port (``process_at``); how each behaves, the test says there. Failures are injected
+by name: ``unreachable`` supervisords, ``fail_calls`` on Docker.
 """
 
 from __future__ import annotations
@@ -28,11 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.compile.container import ContainerDefinition
+from engine.compile.essence import RecordError, parse_record
 from engine.errors import DockerError, SupervisorError
 from engine.live.container_inspect import UNCOMPARED_LABELS, ContainerInspect, ContainerSettings
+from engine.live.fake_bots import FakeBots, RunningProcess
 from engine.live.ports import ContainerEvent, ImageFacts, ListedContainer, Ports, ProcessInfo
+from engine.live.records import AppliedBot
 from engine.live.settings_drift import memory_bytes
-from engine.naming import BOTS, HOST_ETC, Labels
+from engine.naming import BOTS, HOST_ETC, HOST_RECORDS, Labels
 
 __all__ = ["FakeContainer", "FakeEngine", "Killed"]
 
@@ -96,24 +97,26 @@ class FakeEngine:
         """Die (raise ``Killed``) instead of making the mutation with this number (0-based)."""
         self.crash_on_ping = False
         """Die (raise ``Killed``) at the next ping of a bot: an apply killed in its health wait."""
-        self.open_trades: dict[str, int] = {}
-        self.realised: dict[str, float] = {}
-        self.api_posts: list[str] = []
-        """Every POST a bot's API received ("alpha-2 stopbuy"), in order."""
-        self.entries_stopped: set[str] = set()
-        """Bots that received ``POST /api/v1/stopbuy`` since they last started."""
-        self.market_down = False
-        self.probe_delay = 0.0
-        """Seconds each ping takes: a slow bot start, to hold an apply in its health wait."""
+        self.bots = FakeBots(self.process_at, before_ping=self.before_ping)
+        """The bots' own APIs (ping and REST): how each behaves is set there."""
         self._events: queue.Queue[ContainerEvent | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._pids = itertools.count(100)
         self._lock = threading.RLock()
 
     def ports(self) -> Ports:
-        from engine.live.fake_bots import FakeBotApi, FakeProbe  # they read this engine's containers
+        return Ports(docker=self, supervisor=self.supervisor, probe=self.bots, bot_api=self.bots)
 
-        return Ports(docker=self, supervisor=self.supervisor, probe=FakeProbe(self), bot_api=FakeBotApi(self))
+    def process_at(self, address: str, port: int) -> RunningProcess | None:
+        """The bot process serving ``address:port``, when its container runs and (in a pool) supervisord runs it."""
+        with self._lock:
+            container = next((c for c in self.containers.values() if c.ip == address and c.state == "running"), None)
+            if container is None:
+                return None
+            bot = _bot_on_port(container.runtime_dir, port)
+            if bot is None or (container.labels.get(Labels.ROLE) == "pool" and container.programs.get(bot) != "RUNNING"):
+                return None
+            return RunningProcess(bot, container.started_at.get(bot, 0.0), container.started_strategy.get(bot, ""))
 
     # -- Docker ----------------------------------------------------------------------------
 
@@ -313,7 +316,6 @@ class FakeEngine:
         container.started_with[bot] = config.read_text() if config.is_file() else ""
         container.started_strategy[bot] = "".join(f.read_text() for f in sorted((etc / "strategies").glob("*.py")))
         container.started_at[bot] = time.time()
-        self.entries_stopped.discard(bot)
         container.spawnerr.pop(bot, None)
         if bot in self.spawn_errors:  # supervisord cannot start it: its reason goes to supervisord's log, not the bot's
             container.spawnerr[bot] = self.spawn_errors[bot]
@@ -417,3 +419,14 @@ def _read_sections(runtime_dir: Path) -> dict[str, str]:
     conf = runtime_dir / HOST_ETC / "supervisord.conf"
     text = conf.read_text() if conf.is_file() else ""
     return {m.group(1): m.group(2).strip() for m in _SECTION.finditer(text)}
+
+
+def _bot_on_port(runtime_dir: Path, port: int) -> str | None:
+    for record in sorted((runtime_dir / HOST_RECORDS / BOTS).glob("*.json")):
+        try:
+            applied = parse_record(AppliedBot, record.read_bytes())
+        except RecordError:
+            continue
+        if applied.placement.port == port:
+            return record.stem
+    return None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from engine.errors import SupervisorError
+from engine.ftapi import BotApiPort, RawAnswer
 
 if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes without loading the compiler
     from engine.compile.container import ContainerDefinition
@@ -22,7 +23,6 @@ if TYPE_CHECKING:  # kept out of the import: the no-op proof reads processes wit
 __all__ = [
     "RUNNING_STATES",
     "SUPERVISOR_TIMEOUT",
-    "BotAnswer",
     "BotApiPort",
     "BulkStates",
     "ContainerEvent",
@@ -33,6 +33,7 @@ __all__ = [
     "ProbeAnswer",
     "ProbePort",
     "ProcessInfo",
+    "RawAnswer",
     "SupervisorFactory",
     "SupervisorPort",
 ]
@@ -165,20 +166,6 @@ class ProbePort(Protocol):
     def ping(self, address: str, port: int) -> ProbeAnswer: ...
 
 
-@dataclass(frozen=True)
-class BotAnswer:
-    """A bot API's JSON answer (None when it failed; ``detail`` says why)."""
-
-    data: object
-    detail: str
-
-
-class BotApiPort(Protocol):
-    """A bot's authenticated REST API (``/api/v1/<path>``)."""
-
-    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer: ...
-
-
 @dataclass
 class Ports:
     """Everything outside the engine that the live half talks to."""
@@ -187,6 +174,7 @@ class Ports:
     supervisor: SupervisorFactory
     probe: ProbePort
     bot_api: BotApiPort
+    """The transport under ``engine.ftapi.FreqtradeApi``: raw answers, parsed there."""
     bulk_states: BulkStates | None = None
     """Every pool's process table in one go (the real adapter asks all supervisords at once);
     None: ``supervisor(...).states()`` one container after another."""

@@ -103,7 +103,7 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         runtime = ctx.runtime(fleet, writable=True)
         executed = Executor(ctx.ports, runtime, live_plan.target, live_plan.live, current.number, ctx.progress).run(plan)
         repair.actions = [f"{c.address} {c.action.value}" for c in allowed]
-        sick = [h.bot for h in check_health(ctx, live_plan.target, executed.check_bots, executed.start, executed.refused).values() if not h.healthy]
+        sick = [h.bot for h in policy.unhealthy(check_health(ctx, live_plan.target, executed.check_bots, executed.start, executed.refused))]
         if sick:
             report(f"after the repair, still not answering: {', '.join(sick)}")
         guard.forget_pids()

@@ -19,7 +19,7 @@ def test_wallets_show_capital_allocations_and_live_figures_and_the_ledger(base_r
     h.edit("fleet/bots.yaml", "name: solo\nwallet: main", "name: solo\nwallet: euro")
     h.edit("fleet/bots.yaml", "pairs: [ETH/USDT]", "pairs: [ETH/EUR]")
     assert h.apply().status is RevisionStatus.APPLIED
-    h.engine.realised["alpha-1"] = 12.5
+    h.engine.bots.realised["alpha-1"] = 12.5
     store = RevisionStore(h.state)
     report = wallet_report(h.context(), fleet_from_payload(store.latest(good_only=True).payload))  # type: ignore[union-attr]
     main = next(w for w in report["wallets"] if w["name"] == "main")

@@ -88,8 +88,10 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     from engine.live.fakes import FakeEngine
     from tests.watch.conftest import IMAGE
 
+    from engine.live.fake_bots import Behaviour
+
     engine = FakeEngine(images=(IMAGE,))
-    engine.probe_delay = 0.3
+    engine.bots.behave(Behaviour(ping_delay=0.3))  # every bot is slow to answer: applies sit in their health wait
     w: RunningWatcher = watching(engine, interval=1.0)
     first = origin.work.head.commit.hexsha
     w.until(lambda: w.applied() == first, what="the first apply")
@@ -338,6 +340,7 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     import pytest
 
     from engine.flow import Context, apply_plan, plan_specs
+    from engine.live.fake_bots import STRATEGY_ERROR, Behaviour
     from engine.live.fakes import FakeEngine, Killed
     from tests.watch.conftest import IMAGE
 
@@ -345,8 +348,10 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     ctx = Context(tmp_path / "state", engine.ports(), lambda _l: None, {})
     assert apply_plan(ctx, plan_specs(ctx, origin.root, None)).revision == 1
     strategy = origin.root / "strategies/Alpha.py"
+    broken = strategy.read_text() + "\n# v3: raises every candle\n"
+    engine.bots.behave(Behaviour(strategy_errors=(STRATEGY_ERROR,)), strategy=broken)
     bad = origin.push("Alpha raises every candle", lambda root: (
-        strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n"),
+        strategy.write_text(broken),
         origin.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")(root)), tag="v3")
     engine.crash_on_ping = True
     with pytest.raises(Killed):
@@ -357,5 +362,5 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     w.until(lambda: bad in w.watcher.queue.view().quarantined, what="the quarantine")
     assert "rolled back to revision 1" in w.watcher.queue.view().quarantined[bad]
     assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "rolled_back"]
-    assert not any("LOOPERROR" in text for c in engine.containers.values() for b, text in c.started_strategy.items()
+    assert not any(text == broken for c in engine.containers.values() for b, text in c.started_strategy.items()
                    if engine.running_config(c.definition.name, b) is not None)

@@ -77,7 +77,7 @@ def test_failure_logs_on_the_revisions_page_are_escaped(page: Page) -> None:
 
     page.h.fast_health()
     break_alpha(page.h)
-    (page.h.root / "strategies/Alpha.py").write_text((page.h.root / "strategies/Alpha.py").read_text().replace("# BROKEN", "# CRASH"))
+    (page.h.root / "strategies/Alpha.py").write_text((page.h.root / "strategies/Alpha.py").read_text() + "\n# CRASH\n")
     from tests.support.repos import commit
 
     commit(page.h.repo, f"v4 {MARKUP}", tag="v4")
