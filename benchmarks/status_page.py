@@ -27,8 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from engine.flow import Context, apply_plan, plan_specs  # noqa: E402
-from engine.live.fakes import FakeEngine  # noqa: E402
 from engine.ftapi import RawAnswer  # noqa: E402
+from engine.live.fakes import FakeEngine  # noqa: E402
 from engine.watch.server import HttpServer, create_app  # noqa: E402
 from engine.web.figures import FigureCache  # noqa: E402
 from engine.web.refresher import Refresher  # noqa: E402

@@ -308,6 +308,7 @@ def test_a_bot_that_dies_at_start_fails_at_once_with_its_log_masked(fleet: Harne
     assert outcome.status is RevisionStatus.ROLLED_BACK and "its process is BACKOFF (supervisord)" in outcome.message
     revision = RevisionStore(fleet.state).get(outcome.revision)
     log = revision.details["alpha-2"]["log"]
+    assert revision.details["alpha-2"]["status"] == "failed"
     assert any("RuntimeError: strategy crashed" in line for line in log)
     assert not any("earlier run" in line for line in log) and log[0] == "Traceback (most recent call last):"
     assert "tg-very-secret-123" not in json.dumps(revision.details) and "***" in json.dumps(log)

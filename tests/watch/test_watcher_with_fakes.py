@@ -85,10 +85,9 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     import random
 
     from engine.flow import Context, plan_specs
+    from engine.live.fake_bots import Behaviour
     from engine.live.fakes import FakeEngine
     from tests.watch.conftest import IMAGE
-
-    from engine.live.fake_bots import Behaviour
 
     engine = FakeEngine(images=(IMAGE,))
     engine.bots.behave(Behaviour(ping_delay=0.3))  # every bot is slow to answer: applies sit in their health wait

@@ -54,6 +54,7 @@ def test_the_page_lists_every_bot_with_its_pool_and_state(page: Page) -> None:
     for bot, pool in [("alpha-1", "standard"), ("alpha-2", "standard"), ("beta-1", "standard"), ("euro-1", "small"), ("solo", "(dedicated)")]:
         row = html.split(f'<tr data-name="{bot}"')[1].split("</tr>")[0]
         assert f'<td data-label="Pool">{pool}</td>' in row and ">running</span>" in row
+        assert '<td data-label="Health"><span class="badge health-healthy" title="its process is RUNNING">healthy</span>' in row
     filtered = page.get("/?q=kraken&sort=-allocation").text
     assert filtered.count('<tr data-name="') == 1 and 'data-name="euro-1"' in filtered  # works without JavaScript
 
@@ -103,6 +104,7 @@ def test_the_event_stream_sends_a_change_within_two_seconds(page: Page) -> None:
                 update = json.loads(line[6:])
                 row = update["bots"].split('data-name="euro-1"')[1].split("</tr>")[0]
                 if ">stopped</span>" in row:
+                    assert 'title="its container is exited">missing</span>' in row
                     break
         assert time.monotonic() - stopped < 2.0
 
