@@ -47,7 +47,9 @@ class LoopCheck(Check):
         now = subject.now()
         # Details name clock times, not ages: a verdict read again a second later is the same verdict
         # (the page publishes a new version only when its content changes).
-        if health.looped and health.last_loop is not None:
+        # Outside the gate a recent loop is enough when the bot does not say when it started.
+        recent_enough = not subject.waiting and health.started is None and health.last_loop is not None
+        if (health.looped or recent_enough) and health.last_loop is not None:
             if not subject.waiting and now - health.last_loop > LOOP_WINDOW:
                 return Verdict(HealthStatus.DEGRADED, f"its trading loop last ran at {_clock(health.last_loop)}, over {LOOP_WINDOW} s ago")
             return Verdict(HealthStatus.HEALTHY, f"its trading loop runs (last at {_clock(health.last_loop)})")
