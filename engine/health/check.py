@@ -18,10 +18,12 @@ Two kinds of check (``waits``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from engine.ftapi import BotLogs, LoopHealth
 from engine.health.status import HealthStatus, Verdict
+
+if TYPE_CHECKING:  # the spec reads the table of checks: it must not pay for the API's parsed models
+    from engine.ftapi import BotLogs, LoopHealth
 
 __all__ = ["Check", "PingSeen", "ProcessSeen", "Subject"]
 

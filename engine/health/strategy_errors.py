@@ -10,10 +10,13 @@ code (``freqtrade/strategy/strategy_wrapper.py``, ``interface.py``).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from engine.ftapi import BotLogs, LoopHealth
 from engine.health.check import Check, Subject
 from engine.health.status import HealthStatus, Verdict
+
+if TYPE_CHECKING:
+    from engine.ftapi import BotLogs, LoopHealth
 
 __all__ = ["STRATEGY_ERROR", "STRATEGY_ERRORS", "StrategyErrorsCheck", "strategy_errors"]
 

@@ -88,6 +88,7 @@ def test_failure_logs_on_the_revisions_page_are_escaped(page: Page) -> None:
     time.sleep(0.5)
     html = page.get("/revisions").text
     assert "rolled_back" in html and "RuntimeError: strategy crashed" in html and "bot/alpha-2" in html
+    assert '<span class="badge health-failed">failed</span> its process is BACKOFF (supervisord)' in html
     assert MARKUP not in html
 
 
