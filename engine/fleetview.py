@@ -3,11 +3,11 @@
 ``fleet_view`` is the one place that decides a bot's state for people (running, failing, stopped,
 disabled, unknown) and groups containers → bots with each pool's use of its slots, from what
 ``observe`` saw and the revision that runs; so the terminal, the JSON documents, the status page
-and the watcher's metrics agree. What a consumer asks the bots itself it adds to the same view:
-a health verdict per bot (``engine.health``, ``with_health``), the figures their APIs gave
-(``with_figures``). Frozen dataclasses; ``to_json`` gives the documents ``status --format json``,
-the watcher's ``/api/status`` and the page's ``/api/fleet`` serve — the keys they had when this
-was a dict, and ``health`` ({status, detail}, or null when not looked at) per bot.
+and the watcher's metrics agree. What a consumer asks the bots itself it adds to the same view
+(``with_looks``): a health verdict per bot (``engine.health``), the figures their APIs gave.
+Frozen dataclasses; ``to_json`` gives the documents ``status --format json``, the watcher's
+``/api/status`` and the page's ``/api/fleet`` serve — the keys they had when this was a dict, and
+``health`` ({status, detail}, or null when not looked at) per bot.
 """
 
 from __future__ import annotations
@@ -142,11 +142,10 @@ class FleetView:
         containers = tuple(dataclasses.replace(c, bots=tuple(change(b) for b in c.bots)) for c in self.containers)
         return dataclasses.replace(self, containers=containers)
 
-    def with_health(self, verdicts: Mapping[str, Verdict | None]) -> FleetView:
-        return self.map_bots(lambda b: dataclasses.replace(b, health=verdicts.get(b.name, b.health)))
-
-    def with_figures(self, figures: Mapping[str, BotFigures | None]) -> FleetView:
-        return self.map_bots(lambda b: dataclasses.replace(b, figures=figures.get(b.name, b.figures)))
+    def with_looks(self, health: Mapping[str, Verdict | None], figures: Mapping[str, BotFigures | None] | None = None) -> FleetView:
+        """The view with each bot's health verdict and, when given, its figures (bots not named keep theirs)."""
+        figures = figures or {}
+        return self.map_bots(lambda b: dataclasses.replace(b, health=health.get(b.name, b.health), figures=figures.get(b.name, b.figures)))
 
     def to_json(self) -> dict[str, Any]:
         """What ``summarize`` gave: containers (with their bots), the counts, the running revision."""

@@ -96,7 +96,7 @@ def fleet_report(ctx: Context, fleet: str | None) -> StatusReport:
     settings = ctx.stored_fleet(current).settings if current is not None else None
     looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND, probe=ctx.ports.probe,
                     api=FreqtradeApi(ctx.ports.bot_api))
-    view = fleet_view(live, current).with_health({name: look.verdict for name, look in looks.items()})
+    view = fleet_view(live, current).with_looks({name: look.verdict for name, look in looks.items()})
     return StatusReport(name, view, _unfinished(ctx, store, name, current, live), _trading(view, looks), tuple(other_fleets(ctx, name)))
 
 

@@ -294,7 +294,7 @@ class Watcher:
             current = policy.current_revision(self.ctx.read_store(), self.fleet)
             settings = self.ctx.stored_fleet(current).settings if current is not None else None
             looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND)
-            self.view = fleet_view(live, current, self.guard.failing).with_health({name: look.verdict for name, look in looks.items()})
+            self.view = fleet_view(live, current, self.guard.failing).with_looks({name: look.verdict for name, look in looks.items()})
             self.others = other_fleets(self.ctx, self.fleet)
             self.metrics.set_bots(self.view.bot_states)
             self.metrics.set_health(self.view.health_counts)

@@ -145,7 +145,7 @@ class Refresher:
         settings = self.ctx.stored_fleet(current).settings if current is not None else None
         loops = {name: (f.loop, f.fetched_at) for name, f in figures.items() if f is not None and f.loop is not None}
         looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND, loops=loops)
-        view = view.with_figures(figures).with_health({name: look.verdict for name, look in looks.items()})
+        view = view.with_looks({name: look.verdict for name, look in looks.items()}, figures)
         memory = {c.name: container_memory(c.id) if c.state == "running" else None for c in view.containers}
         revisions = store.all()[-HISTORY:] if store is not None else []
         pending = next((r for r in reversed(revisions) if r.status.value == "pending"), None)
