@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from engine.backend.fake import FakeBackend  # noqa: E402
 from engine.context import Context  # noqa: E402
 from engine.flow import apply_plan, plan_commit  # noqa: E402
+from engine.ftapi import RawAnswer  # noqa: E402
 from engine.live.fake_bots import FakeBots  # noqa: E402
-from engine.live.ports import BotAnswer  # noqa: E402
 from engine.watch.server import HttpServer, create_app  # noqa: E402
 from engine.web.figures import FigureCache  # noqa: E402
 from engine.web.refresher import Refresher  # noqa: E402
@@ -40,9 +40,9 @@ from tests.support.bigfleet import make_big_fleet  # noqa: E402
 class Figures:
     """Every bot answers its API with plausible trading figures."""
 
-    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
-        return BotAnswer({"health": {"last_process_ts": time.time() - 3}, "count": {"current": 1},
-                          "profit": {"profit_all_coin": 12.5, "profit_all_percent": 1.2}}[path], "ok")
+    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> RawAnswer:
+        return RawAnswer(200, json.dumps({"health": {"last_process_ts": time.time() - 3}, "count": {"current": 1},
+                                          "profit": {"profit_all_coin": 12.5, "profit_all_percent": 1.2}}[path]).encode())
 
 
 def free_port() -> int:
@@ -98,7 +98,7 @@ def main() -> None:
         server.start()
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
-        while sum(1 for b in refresher.snapshot["bots"] if b["last_loop"]) < args.bots and time.monotonic() < deadline:
+        while sum(1 for b in refresher.snapshot.bots if b.figures and b.figures.last_loop) < args.bots and time.monotonic() < deadline:
             time.sleep(0.2)
         with httpx.Client() as client:
             client.get(url + "/")

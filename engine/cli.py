@@ -211,11 +211,11 @@ def history(fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def status(fleet: str | None, fmt: str) -> None:
     """Show the live fleet: containers, bots, process states."""
-    from engine.status import fleet_status, status_to_text
+    from engine.status import fleet_report, status_to_text
 
     ctx = _context()
-    report = fleet_status(ctx, fleet)
-    click.echo(json.dumps(report, indent=2) if fmt == "json" else status_to_text(report), nl=fmt == "json")
+    report = fleet_report(ctx, fleet)
+    click.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else status_to_text(report), nl=fmt == "json")
 
 
 @cli.command()
@@ -396,7 +396,7 @@ def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, me
         raise HealthError(outcome.message)
     if outcome.status is not RevisionStatus.APPLIED:
         raise ApplyError(outcome.message)
-    healthy = sum(1 for h in outcome.health.values() if h.healthy)
+    healthy = sum(1 for h in outcome.health.values() if h.passed)
     click.echo(f"{outcome.message}; {healthy} bot(s) answered their ping")
 
 

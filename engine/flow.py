@@ -38,7 +38,7 @@ from engine.timing import stage
 if TYPE_CHECKING:
     from engine.backend.port import Site
     from engine.compile.desired import DesiredFleet
-    from engine.live.health import BotHealth
+    from engine.health.gate import BotHealth
     from engine.live.liveplan import LivePlan
     from engine.live.processes import LogStart
     from engine.plan.model import Change, Plan
@@ -326,42 +326,13 @@ def gate(ctx: Context, number: int, target: DesiredFleet, health: dict[str, BotH
 
 def check_health(ctx: Context, target: DesiredFleet, bots: set[str], start: LogStart | None = None,
                  refused: Mapping[str, str] | None = None) -> dict[str, BotHealth]:
-    """Wait for ``bots`` of ``target`` to answer their ping, up to the fleet's health timeout; a
-    bot whose process or container dies fails at once, with this run's last log lines (``start``:
-    where they begin, from the executor); one supervisord ``refused`` to start fails with its reason."""
-    from engine.live.health import BotHealth, HealthTarget, wait_healthy
-    from engine.live.processes import ProcessWatch
-    from engine.live.trading import LOOP_WINDOW, wait_trading
+    """The health gate on ``bots`` of ``target`` (``engine.live.health.gate_bots``): the checks of the
+    fleet's ``health.check`` kind within its timeout; ``start``: where this run's logs begin (from
+    the executor); ``refused``: bots supervisord would not start, failed at once with its reason."""
+    from engine.live.health import gate_bots
 
-    failed_to_start = {b: BotHealth(b, False, "supervisord could not start it", 0.0, (f"supervisord: {why}",))
-                       for b, why in sorted((refused or {}).items()) if b in bots}
-    bots = bots - set(failed_to_start)
-    if not bots:
-        return failed_to_start
-    ctx.progress(f"waiting for {len(bots)} bot(s) to answer /api/v1/ping")
-    site = ctx.site(target.name)
-    listed = {c.name: c for c in site.units()}
-    timeout = float(target.settings.health.timeout_seconds if target.settings else 60)
-    targets = {}
-    for name in sorted(bots):
-        bot = target.bots[name]
-        unit = listed.get(bot.container)
-        address = site.address_of(unit, bot.placement.port) if unit is not None else None
-        targets[name] = HealthTarget(*address) if address is not None else HealthTarget(None, bot.placement.port)
-    watch = ProcessWatch(site, ctx.materials(target.name, writable=True), target, bots, start=start)
-    with stage("health: pings"):
-        results = wait_healthy(targets, timeout, ctx.ports.probe, failed=watch.failed)
-    if target.settings is None or target.settings.health.check == "loop":
-        answering = {n: (t.address, t.port) for n, t in targets.items() if results[n].healthy and t.address is not None}
-        if answering:
-            ctx.progress(f"waiting for {len(answering)} bot(s) to run their trading loop")
-        window = min(LOOP_WINDOW, timeout)  # the loop gets at most the fleet's health timeout, and 30 s
-        with stage("health: trading loops"):
-            looped = wait_trading(ctx.ports.bot_api, target.name, answering, window=window, failed=watch.failed)
-        for name, why in looped.items():
-            if why is not None:
-                results[name] = BotHealth(name, False, why, results[name].seconds)
-    return {**failed_to_start, **{name: h if h.healthy else dataclasses.replace(h, log=watch.last_log(name)) for name, h in results.items()}}
+    return gate_bots(ctx.ports, ctx.site(target.name), ctx.materials(target.name, writable=True), target, bots, start=start,
+                     refused=refused, progress=ctx.progress)
 
 
 def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, reason: str, health: dict[str, BotHealth],
@@ -373,7 +344,7 @@ def roll_back(ctx: Context, number: int, target: DesiredFleet, rollback: bool, r
 
     store = ctx.store()
     if details is None:
-        details = {h.bot: {"detail": h.detail, "log": list(h.log)} for h in policy.unhealthy(health)}
+        details = {h.bot: h.record() for h in policy.unhealthy(health)}
     previous = policy.rollback_target(store, target.name, before=number)
     refused = policy.rollback_refusal(target.settings, rollback, previous)
     if refused is not None or previous is None:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from engine.context import Context
 from engine.errors import ApplyError, HealthError
 from engine.flow import check_health, gate, plan_revision, roll_back
+from engine.health.gate import BotHealth
 from engine.live import policy
 from engine.live.drain import resume_entries
-from engine.live.health import BotHealth
 from engine.live.observe import observe
 from engine.live.store import ROLLING_BACK, Revision, RevisionStatus, apply_lock_holder
 

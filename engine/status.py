@@ -1,93 +1,110 @@
-"""The live fleet as a person reads it: ``fleetops status``, the watcher's ``/api/status`` and metrics.
+"""``fleetops status``: the live fleet, each bot's health, and whether a revision is unfinished.
 
-Called by the CLI and the watcher. Read-only: it creates no state files. ``summarize`` is the
-one place that decides a bot's state for people (running, failing, stopped, disabled, unknown)
-and groups pools → containers → bots, so the terminal, the JSON and the metrics agree.
+Called by the CLI. Read-only: it creates no state files. The fleet is observed once and grouped
+by ``engine.fleetview``; each enabled bot is looked at once with the checks of the fleet's
+``health.check`` kind (``engine.health``: its process, its ping, its loop and log), and each running
+bot's loop age and strategy errors are read from the same answers. ``StatusReport`` is passed
+around typed; ``to_json`` is ``status --format json``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
-from engine.backend.port import RUNNING_STATES
-from engine.compile.payload import fleet_from_payload
 from engine.context import Context
+from engine.fleetview import FleetView, bot_state, fleet_view
+from engine.ftapi import FreqtradeApi
+from engine.health.status import HealthStatus
+from engine.health.strategy_errors import strategy_errors
+from engine.health.table import DEFAULT_KIND
 from engine.live import policy
-from engine.live.observe import LiveBot, LiveFleet, observe
+from engine.live.health import LiveLook, look_at
+from engine.live.observe import LiveFleet, observe
 from engine.live.store import Revision, RevisionStatus, RevisionStore
-from engine.live.trading import read_trading
-from engine.naming import Labels
+from engine.textsafe import one_line
 
-__all__ = ["bot_state", "fleet_status", "other_fleets", "status_to_text", "summarize"]
-
+__all__ = ["StatusReport", "Trading", "Unfinished", "bot_state", "fleet_report", "fleet_status", "other_fleets", "status_to_text"]
 
 
 
-def bot_state(bot: LiveBot, failing: dict[str, str]) -> str:
-    if not bot.enabled:
-        return "disabled"
-    if bot.name in failing:
-        return "failing"
-    if bot.process is None:
-        return "unknown"
-    return "running" if bot.process in RUNNING_STATES else "stopped"
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A newer revision than the running one that did not finish healthy, and the bots that run it."""
+
+    revision: int
+    status: str
+    commit: str | None
+    bots: tuple[str, ...]
+    """Bots that run it now (their record is its bot)."""
+    changing: tuple[str, ...]
+    """Bots a pending revision's apply was changing when it stopped."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": self.revision, "status": self.status, "commit": self.commit, "bots": list(self.bots),
+                "changing": list(self.changing)}
 
 
-def summarize(live: LiveFleet, revision: Revision | None, failing: dict[str, str] | None = None) -> dict[str, Any]:
-    """Pools → containers → bots with states, the counts per state, and each pool's use of its slots."""
-    failing = failing or {}
-    capacity_of = {}
-    if revision is not None:
-        capacity_of = {name: pool.capacity for name, pool in fleet_from_payload(revision.payload).pools.items()}
-    containers = []
-    states: dict[str, int] = {}
-    pool_bots: dict[str, int] = {}
-    pool_capacity: dict[str, int] = {}
-    for c in live.containers.values():
-        pool = c.labels.get(Labels.POOL) or None
-        bots = []
-        for b in sorted((b for b in live.bots.values() if b.container == c.name), key=lambda b: b.name):
-            state = bot_state(b, failing)
-            states[state] = states.get(state, 0) + 1
-            bots.append({"name": b.name, "state": state, "process": b.process, "pid": b.pid,
-                         "port": b.record.placement.port if b.record else None,
-                         "strategy": b.record.essence.strategy if b.record else None,
-                         "exchange": b.record.essence.exchange if b.record else None,
-                         "pairs": list(b.record.essence.pairs) if b.record else [],
-                         "allocation": b.record.essence.allocation if b.record else None,
-                         "currency": b.record.essence.currency if b.record else None,
-                         "record": "ok" if b.record else f"unreadable: {b.unreadable}",
-                         "failing": failing.get(b.name)})
-        if pool is not None:
-            pool_bots[pool] = pool_bots.get(pool, 0) + len(bots)
-            pool_capacity[pool] = pool_capacity.get(pool, 0) + capacity_of.get(pool, 0)
-        containers.append({"name": c.name, "pool": pool, "state": c.state, "ip": c.ip,
-                           "capacity": capacity_of.get(pool, 1) if pool else 1,
-                           "supervisor": live.unanswered.get(c.name), "renamed_by_hand": live.renamed.get(c.name), "bots": bots})
-    return {"containers": containers, "bot_states": states, "pool_bots": pool_bots, "pool_capacity": pool_capacity,
-            "revision": revision.summary() if revision else None}
+@dataclass(frozen=True)
+class Trading:
+    """What a running bot's API says of its loop: seconds since it last ran, strategy errors since it started."""
+
+    loop_age: float | None
+    errors: int | None
 
 
-def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StatusReport:
+    fleet: str | None
+    """None: nothing was ever applied from this state dir."""
+    view: FleetView | None = None
+    unfinished: Unfinished | None = None
+    trading: Mapping[str, Trading] = field(default_factory=dict)
+    others: tuple[FleetView, ...] = ()
+    """Other fleet names applied from this state dir that still have containers (``other_fleets``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``status --format json``: the fleet view's keys, each bot's ``loop_age`` and ``errors``, the others."""
+        if self.fleet is None or self.view is None:
+            return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
+        document: dict[str, Any] = {"fleet": self.fleet, **self.view.to_json(),
+                                    "unfinished": self.unfinished.to_json() if self.unfinished else None}
+        for container in document["containers"]:
+            for bot in container["bots"]:
+                trading = self.trading.get(bot["name"], Trading(None, None))
+                bot["loop_age"], bot["errors"] = trading.loop_age, trading.errors
+        document["other_fleets"] = [{"fleet": other.fleet, **other.to_json()} for other in self.others]
+        return document
+
+
+def fleet_report(ctx: Context, fleet: str | None) -> StatusReport:
     store: RevisionStore | None = ctx.read_store()
     latest = store.latest() if store is not None else None
     name = fleet or (latest.fleet if latest else None)
     if name is None:
-        return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
+        return StatusReport(None)
     ctx.backend.ping()
     live = observe(ctx.site(name))
     current = policy.current_revision(store, name)
-    report = {"fleet": name, **summarize(live, current), "unfinished": _unfinished(ctx, store, name, current, live)}
-    _add_trading(ctx, live, report)
-    report["other_fleets"] = other_fleets(ctx, name)
-    return report
+    settings = ctx.stored_fleet(current).settings if current is not None else None
+    looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND, probe=ctx.ports.probe,
+                    api=FreqtradeApi(ctx.ports.bot_api))
+    view = fleet_view(live, current).with_looks({name: look.verdict for name, look in looks.items()})
+    return StatusReport(name, view, _unfinished(ctx, store, name, current, live), _trading(view, looks), tuple(other_fleets(ctx, name)))
 
 
-def other_fleets(ctx: Context, fleet: str | None) -> list[dict[str, Any]]:
+def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:
+    """``fleetops status --format json``."""
+    return fleet_report(ctx, fleet).to_json()
+
+
+def other_fleets(ctx: Context, fleet: str | None) -> list[FleetView]:
     """Every other fleet name applied from this state dir that still has containers on the engine,
-    summarised like the fleet itself: what runs, even when it is a copy left by a rename.
+    viewed like the fleet itself: what runs, even when it is a copy left by a rename.
 
     Found from what the state dir keeps records of (``Backend.recorded_fleets``: a fleet whose
     containers were all removed has none left), so a state dir with one fleet costs no more here.
@@ -98,11 +115,11 @@ def other_fleets(ctx: Context, fleet: str | None) -> list[dict[str, Any]]:
     for name in names:
         live = observe(ctx.site(name))
         if live.containers:
-            found.append({"fleet": name, **summarize(live, policy.current_revision(store, name))})
+            found.append(fleet_view(live, policy.current_revision(store, name)))
     return found
 
 
-def _unfinished(ctx: Context, store: RevisionStore | None, fleet: str, current: Revision | None, live: LiveFleet) -> dict[str, Any] | None:
+def _unfinished(ctx: Context, store: RevisionStore | None, fleet: str, current: Revision | None, live: LiveFleet) -> Unfinished | None:
     """A newer revision that did not finish healthy but that some bots run: the running revision is
     then not the applied one alone, and status must not say it is (a killed apply, a refused rollback)."""
     newer = policy.unfinished_revision(store, fleet)
@@ -117,86 +134,90 @@ def _unfinished(ctx: Context, store: RevisionStore | None, fleet: str, current: 
     changing = sorted(policy.changed_bots(newer, target)) if newer.status is RevisionStatus.PENDING else []
     if not bots and not changing:
         return None
-    return {"revision": newer.number, "status": newer.status.value, "commit": newer.commit, "bots": bots, "changing": changing}
+    return Unfinished(newer.number, newer.status.value, newer.commit, tuple(bots), tuple(changing))
 
 
-def _add_trading(ctx: Context, live: LiveFleet, report: dict[str, Any]) -> None:
-    """Each running bot's loop age and the strategy errors it logged since it started (its own API)."""
-    asked = [(c, b) for c in report["containers"] for b in c["bots"] if b["state"] == "running" and c["ip"] and b["port"]]
+def _trading(view: FleetView, looks: Mapping[str, LiveLook]) -> dict[str, Trading]:
+    """Each running bot's loop age and the strategy errors it logged since it started (its own API;
+    the answers its health look read already are not asked again)."""
+    asked = [looks[b.name] for b in view.bots if b.state == "running" and b.name in looks and looks[b.name].endpoint is not None]
     now = time.time()
 
-    def ask(item: tuple[dict[str, Any], dict[str, Any]]) -> None:
-        container, bot = item
-        state = read_trading(ctx.ports.bot_api, live.fleet, bot["name"], container["ip"], bot["port"])
-        bot["loop_age"] = round(now - state.last_loop, 1) if state.last_loop is not None else None
-        bot["errors"] = len(state.errors) if state.started is not None else None
+    def ask(look: LiveLook) -> tuple[str, Trading]:
+        health, logs = look.loop(), look.logs()
+        if health is None or logs is None or not health.answered:
+            return look.bot.name, Trading(None, None)
+        loop_age = round(now - health.last_loop, 1) if health.last_loop is not None else None
+        return look.bot.name, Trading(loop_age, len(strategy_errors(health, logs)) if health.started is not None else None)
 
-    for c in report["containers"]:
-        for b in c["bots"]:
-            b.setdefault("loop_age", None)
-            b.setdefault("errors", None)
-    if asked:
-        with ThreadPoolExecutor(max_workers=min(16, len(asked))) as pool:
-            list(pool.map(ask, asked))
+    if not asked:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(asked))) as pool:
+        return dict(pool.map(ask, asked))
 
 
-def _unfinished_line(fleet: str, rev: dict[str, Any] | None, unfinished: dict[str, Any]) -> str:
+def _unfinished_line(fleet: str, rev: dict[str, Any] | None, unfinished: Unfinished) -> str:
     """The header when the applied revision is not all that runs."""
-    number, commit = unfinished["revision"], (unfinished["commit"] or "-")[:7]
+    number, commit = unfinished.revision, (unfinished.commit or "-")[:7]
     base = f"the other bots run revision {rev['revision']}" if rev else "no healthy revision recorded"
-    if unfinished["bots"]:
-        head = (f"fleet {fleet}: revision {number} ({unfinished['status']}, not finished healthy, commit {commit}) runs on "
-                f"{', '.join(unfinished['bots'])}; {base}")
+    if unfinished.bots:
+        head = (f"fleet {fleet}: revision {number} ({unfinished.status}, not finished healthy, commit {commit}) runs on "
+                f"{', '.join(unfinished.bots)}; {base}")
     else:
-        head = f"fleet {fleet}: revision {rev['revision'] if rev else '-'} ({rev['status'] if rev else '-'}); revision {number} is {unfinished['status']}"
-    if unfinished.get("changing"):
-        head += (f" (the apply of revision {number} stopped part-way while changing {', '.join(unfinished['changing'])}; "
+        head = f"fleet {fleet}: revision {rev['revision'] if rev else '-'} ({rev['status'] if rev else '-'}); revision {number} is {unfinished.status}"
+    if unfinished.changing:
+        head += (f" (the apply of revision {number} stopped part-way while changing {', '.join(unfinished.changing)}; "
                  "the next apply finishes it)")
     return head
 
 
-def status_to_text(report: dict[str, Any]) -> str:
-    if report["fleet"] is None:
+def _counts(view: FleetView) -> str:
+    return ", ".join(f"{n} {state}" for state, n in sorted(view.bot_states.items()))
+
+
+def status_to_text(report: StatusReport) -> str:
+    if report.fleet is None or report.view is None:
         return "no fleet has been applied from this state dir yet\n"
-    rev = report["revision"]
-    bots = [b for c in report["containers"] for b in c["bots"]]
-    lines = [f"fleet {report['fleet']}: revision {rev['revision']} ({rev['status']}, commit {(rev['commit'] or '-')[:7]})" if rev
-             else f"fleet {report['fleet']}: no healthy revision recorded"]
-    unfinished = report.get("unfinished")
-    if unfinished:
-        lines[0] = _unfinished_line(report["fleet"], rev, unfinished)
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(report["bot_states"].items()))
-    lines.append(f"{len(report['containers'])} containers, {len(bots)} bots ({counts or 'none'})")
+    view, rev = report.view, report.view.revision
+    bots = list(view.bots)
+    lines = [f"fleet {report.fleet}: revision {rev['revision']} ({rev['status']}, commit {(rev['commit'] or '-')[:7]})" if rev
+             else f"fleet {report.fleet}: no healthy revision recorded"]
+    if report.unfinished:
+        lines[0] = _unfinished_line(report.fleet, rev, report.unfinished)
+    lines.append(f"{len(view.containers)} containers, {len(bots)} bots ({_counts(view) or 'none'})")
     lines.append("")
     lines.append(f"{'CONTAINER':<34} {'STATE':<10} {'IP':<15} BOTS")
-    for c in report["containers"]:
-        note = "  (supervisord did not answer)" if c["supervisor"] else ""
-        if c.get("renamed_by_hand"):
-            note += f"  (renamed by hand to {c['renamed_by_hand']}; the next apply renames it back)"
-        used = f"{len(c['bots'])}/{c['capacity']}" if c["pool"] else str(len(c["bots"]))
-        lines.append(f"{c['name']:<34} {c['state']:<10} {c['ip'] or '-':<15} {used}{note}")
+    for c in view.containers:
+        note = "  (supervisord did not answer)" if c.supervisor else ""
+        if c.renamed_by_hand:
+            note += f"  (renamed by hand to {c.renamed_by_hand}; the next apply renames it back)"
+        used = f"{len(c.bots)}/{c.capacity}" if c.pool else str(len(c.bots))
+        lines.append(f"{c.name:<34} {c.state:<10} {c.ip or '-':<15} {used}{note}")
     lines.append("")
-    lines.append(f"{'BOT':<28} {'STATE':<10} {'PROCESS':<18} {'PORT':<6} {'LOOP':>7} {'ERRORS':>6}  {'CONTAINER':<34} STRATEGY")
-    for c in report["containers"]:
-        for b in c["bots"]:
-            loop = "-" if b.get("loop_age") is None else f"{b['loop_age']:.0f} s"
-            errors = "-" if b.get("errors") is None else str(b["errors"])
-            lines.append(f"{b['name']:<28} {b['state']:<10} {b['process'] or '-':<18} {b['port'] or '-'!s:<6} {loop:>7} {errors:>6}  "
-                         f"{c['name']:<34} {b['strategy'] or '(record unreadable)'}")
-    lines.extend(_other_fleet_lines(report.get("other_fleets") or []))
+    lines.append(f"{'BOT':<28} {'STATE':<10} {'HEALTH':<12} {'PROCESS':<18} {'PORT':<6} {'LOOP':>7} {'ERRORS':>6}  {'CONTAINER':<34} STRATEGY")
+    for b in bots:
+        trading = report.trading.get(b.name, Trading(None, None))
+        loop = "-" if trading.loop_age is None else f"{trading.loop_age:.0f} s"
+        errors = "-" if trading.errors is None else str(trading.errors)
+        health = b.health.status.value if b.health is not None else "-"
+        lines.append(f"{b.name:<28} {b.state:<10} {health:<12} {b.process or '-':<18} {b.port or '-'!s:<6} {loop:>7} {errors:>6}  "
+                     f"{b.container:<34} {b.strategy or '(record unreadable)'}")
+    sick = [b for b in bots if b.health is not None and b.health.status is not HealthStatus.HEALTHY]
+    if sick:
+        lines.append("")
+        lines.extend(f"{b.name}: {b.health.status.value}: {one_line(b.health.detail)}" for b in sick if b.health is not None)
+    lines.extend(_other_fleet_lines(report.others))
     return "\n".join(lines) + "\n"
 
 
-def _other_fleet_lines(others: list[dict[str, Any]]) -> list[str]:
+def _other_fleet_lines(others: tuple[FleetView, ...]) -> list[str]:
     if not others:
         return []
     lines = ["", "ALSO RUNNING from this state dir under another fleet name (a copy left by a rename?):"]
     for other in others:
-        bots = [b for c in other["containers"] for b in c["bots"]]
-        counts = ", ".join(f"{n} {state}" for state, n in sorted(other["bot_states"].items()))
-        lines.append(f"fleet {other['fleet']}: {len(other['containers'])} containers, {len(bots)} bots ({counts or 'none'}); "
-                     f"see `fleetops status --fleet {other['fleet']}`")
-        for c in other["containers"]:
-            shown = ", ".join(f"{b['name']} ({b['state']})" for b in c["bots"]) or "no bots"
-            lines.append(f"  {c['name']:<34} {c['state']:<10} {shown}")
+        lines.append(f"fleet {other.fleet}: {len(other.containers)} containers, {sum(len(c.bots) for c in other.containers)} bots "
+                     f"({_counts(other) or 'none'}); see `fleetops status --fleet {other.fleet}`")
+        for c in other.containers:
+            shown = ", ".join(f"{b.name} ({b.state})" for b in c.bots) or "no bots"
+            lines.append(f"  {c.name:<34} {c.state:<10} {shown}")
     return lines

@@ -9,44 +9,45 @@ changed or moved between wallets, derived from the desired fleets the revisions 
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from engine.backend.port import Address
 from engine.compile.desired import DesiredFleet
 from engine.compile.payload import fleet_from_payload
 from engine.context import Context
-from engine.live.observe import LiveFleet, observe
+from engine.fleetview import BotFigures, BotView, fleet_view
+from engine.ftapi import BotEndpoint, FreqtradeApi
+from engine.live.observe import observe
 from engine.live.store import RevisionStatus, RevisionStore
 
-__all__ = ["ledger", "wallet_report", "wallets_to_text"]
+__all__ = ["bot_figures", "ledger", "wallet_report", "wallets_to_text"]
 
 
-def _number(data: Any, key: str) -> float | None:
-    value = data.get(key) if isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+def bot_figures(api: FreqtradeApi, fleet: str, bot: BotView, address: Address | None) -> BotFigures | None:
+    """A running bot's equity, open trades and realised profit from its own API, asked where the
+    backend says it answers (``LiveFleet.address_of``; None: it cannot be asked)."""
+    if address is None or bot.record != "ok":
         return None
-    return float(value)
-
-
-def _figures(ctx: Context, live: LiveFleet, bot: str) -> dict[str, float | None]:
-    address = live.address_of(bot)
-    if address is None:
-        return {"equity": None, "open_trades": None, "realised": None}
-
-    def ask(path: str) -> Any:
-        return ctx.ports.bot_api.call(live.fleet, bot, *address, "GET", path).data
-
-    balance, count, profit = ask("balance"), ask("count"), ask("profit")
-    return {"equity": _number(balance, "total"), "open_trades": _number(count, "current"), "realised": _number(profit, "profit_closed_coin")}
+    at = BotEndpoint(fleet, bot.name, *address)
+    balance, count, profit = api.balance(at), api.count(at), api.profit(at)
+    return BotFigures(open_trades=count.current, realised=profit.profit_closed_coin, equity=balance.total)
 
 
 def wallet_report(ctx: Context, desired: DesiredFleet) -> dict[str, Any]:
     """Per wallet: balance, reserve, allocated, free; per bot: allocation and live figures."""
     live = observe(ctx.site(desired.name), with_processes=False)
+    view = fleet_view(live, None)
+    api = FreqtradeApi(ctx.ports.bot_api)
+    running = {b.name: (b, live.address_of(b.name)) for c in view.containers for b in c.bots}
     names = sorted(desired.bots)
+
+    def ask(name: str) -> BotFigures | None:
+        bot, address = running.get(name, (None, None))
+        return bot_figures(api, view.fleet, bot, address) if bot is not None else None
+
     with ThreadPoolExecutor(max_workers=8) as pool:
-        figures = dict(zip(names, pool.map(lambda b: _figures(ctx, live, b), names), strict=True))
+        figures = dict(zip(names, pool.map(ask, names), strict=True))
     wallets = []
     for name, wallet in sorted(desired.wallets.items()):
         bots = [b for b in names if desired.bots[b].essence.wallet == name]
@@ -55,9 +56,15 @@ def wallet_report(ctx: Context, desired: DesiredFleet) -> dict[str, Any]:
             "name": name, "currency": wallet.currency, "balance": wallet.balance, "reserve": wallet.reserve,
             "allocated": allocated, "free": wallet.free - allocated,
             "bots": [{"name": b, "allocation": desired.bots[b].essence.allocation, "dry_run": desired.bots[b].essence.dry_run,
-                      **figures[b]} for b in bots],
+                      **_figures_json(figures[b])} for b in bots],
         })
     return {"fleet": desired.name, "wallets": wallets}
+
+
+def _figures_json(figures: BotFigures | None) -> dict[str, float | int | None]:
+    if figures is None:
+        return {"equity": None, "open_trades": None, "realised": None}
+    return {"equity": figures.equity, "open_trades": figures.open_trades, "realised": figures.realised}
 
 
 def ledger(store: RevisionStore | None, fleet: str | None) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from engine.health.table import DEFAULT_KIND, CheckKind
+
 __all__ = [
     "POLICY_FIELDS",
     "BotEssence",
@@ -148,7 +150,8 @@ class PoolEssence(Essence):
 class HealthSettings(Essence):
     timeout_seconds: int = 60
     rollback: Literal["auto", "off"] = "auto"
-    check: Literal["loop", "ping"] = "loop"
+    check: CheckKind = DEFAULT_KIND
+    """A row of ``engine.health.table.CHECKS``."""
 
 
 class NotifySettings(Essence):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.compile.essence import BotEssence
+from engine.health.loop import PROCESS_THROTTLE_SECS
 from engine.naming import bot_data_dir, bot_etc_dir
 from engine.spec.exchanges import ccxt_overrides
 
@@ -20,8 +21,6 @@ __all__ = ["CONFIG_VERSION", "freqtrade_config"]
 
 CONFIG_VERSION = "3"
 """Folded into every bot's hash (with the templates'): bump it when this builder's output changes."""
-
-PROCESS_THROTTLE_SECS = 5
 
 
 def freqtrade_config(bot: str, essence: BotEssence) -> dict[str, Any]:

@@ -1,19 +1,17 @@
 """Adapter to a bot's own FreqTrade REST API, authenticated: what a bot says about its trading.
 
-Implements ``engine.live.ports.BotApiPort``; used by the status page (loop age, open trades,
-profit) and the trading-aware operations. Every answer is input from a container: read with a
-size bound and a timeout, parsed as JSON, and handed on only as plain numbers and short strings
-chosen here — never a bot's text into a page or a log unescaped. Credentials are the per-bot
-ones derived from the state dir's key (``engine.live.secrets``).
+Implements the transport ``engine.ftapi.BotApiPort`` (``Ports.bot_api``): one request, its raw
+answer. Every answer is input from a container: read with a size bound and a timeout, and handed
+on as bytes to ``engine.ftapi``, which parses it (finite numbers of the documented type, else
+unknown) — never a bot's text into a page or a log unescaped. Credentials are the per-bot ones
+derived from the state dir's key (``engine.live.secrets``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from engine.live.ports import BotAnswer
+from engine.ftapi import RawAnswer
 from engine.live.probe import read_bounded
 from engine.live.secrets import api_credentials
 
@@ -41,23 +39,20 @@ class HttpBotApi:
         self._key: bytes | None = None
         self._client = httpx.Client(timeout=timeout)
 
-    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
+    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> RawAnswer:
         httpx = self._httpx
         self._key = self._key or read_key(self._state_dir)
         if self._key is None:
-            return BotAnswer(None, "no API key in the state dir yet")
+            return RawAnswer(None, error="no API key in the state dir yet")
         creds = api_credentials(self._key, fleet, bot)
         url = f"http://{address}:{port}/api/v1/{path}"
         try:
             status, body = read_bounded(self._client, method, url, _MAX_BODY, auth=(creds["username"], creds["password"]))
-            if body is None:
-                return BotAnswer(None, "answer over 1 MiB")
-            if status != 200:
-                return BotAnswer(None, f"HTTP {status}")
-            data: Any = json.loads(body)
-            return BotAnswer(data, "ok")
         except (httpx.HTTPError, ValueError) as exc:
-            return BotAnswer(None, type(exc).__name__)
+            return RawAnswer(None, error=type(exc).__name__)
+        if body is None:
+            return RawAnswer(status, error="answer over 1 MiB")
+        return RawAnswer(status, body)
 
     def close(self) -> None:
         self._client.close()

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from engine.compile.container import account_of
 from engine.compile.desired import DesiredFleet
+from engine.ftapi import BotApiPort, BotEndpoint, FreqtradeApi
 from engine.live.observe import LiveFleet
-from engine.live.ports import BotApiPort
 from engine.plan.model import Action, Change, Plan, Risk, RiskNote
 
 __all__ = ["DISRUPTIVE", "Drained", "affected_bots", "drain", "open_trades", "resume_entries", "trade_notes", "without"]
@@ -44,17 +44,21 @@ def affected_bots(changes: tuple[Change, ...], live: LiveFleet) -> dict[str, str
     return {b: a for b, a in affected.items() if live.bots[b].process in ("RUNNING", None) and live.bots[b].record is not None}
 
 
+def _endpoint(live: LiveFleet, bot: str) -> BotEndpoint | None:
+    """Where a running bot's API answers (its container's fleet label gives its credentials)."""
+    running, where = live.bots[bot], live.address_of(bot)
+    if where is None or running.record is None:
+        return None
+    return BotEndpoint(live.fleet_of(running.container), bot, *where)
+
+
 def open_trades(api: BotApiPort, live: LiveFleet, bots: list[str]) -> dict[str, int | None]:
-    """Bot → its open trades now (None when it did not say), asked in parallel."""
+    """Bot → its open trades now (None when it did not say: ``TradeCount.current``), asked in parallel."""
+    client = FreqtradeApi(api)
 
     def ask(bot: str) -> tuple[str, int | None]:
-        running = live.bots[bot]
-        where = live.address_of(bot)
-        if where is None:
-            return bot, None
-        answer = api.call(live.fleet_of(running.container), bot, *where, "GET", "count")
-        current = answer.data.get("current") if isinstance(answer.data, dict) else None
-        return bot, current if isinstance(current, int) and not isinstance(current, bool) and current >= 0 else None
+        at = _endpoint(live, bot)
+        return bot, client.count(at).current if at is not None else None
 
     if not bots:
         return {}
@@ -128,27 +132,24 @@ def drain(api: BotApiPort, plan: Plan, live: LiveFleet, target: DesiredFleet, pr
         if essence.on_change == "drain" or (bot not in target.bots and not essence.dry_run):
             draining.append((bot, float(essence.drain_timeout if wait is None else min(wait, essence.drain_timeout))))
     counts = open_trades(api, live, [b for b, _ in draining])
+    client = FreqtradeApi(api)
     ready: set[str] = set()
     postponed: dict[str, str] = {}
 
     def one(bot: str, timeout: float) -> None:
-        running = live.bots[bot]
-        where = live.address_of(bot)
-        assert where is not None  # asked for its trades a moment ago: it answered there
-        address, port = where
-        fleet = live.fleet_of(running.container)
+        at = _endpoint(live, bot)
+        assert at is not None  # it said how many trades it holds
         progress(f"draining {bot}: {counts[bot]} open trade(s); no new entries (stopbuy), waiting up to {timeout:.0f} s")
-        api.call(fleet, bot, address, port, "POST", "stopbuy")
+        client.stopbuy(at)
         deadline = clock() + timeout
         while True:
-            answer = api.call(fleet, bot, address, port, "GET", "count")
-            current = answer.data.get("current") if isinstance(answer.data, dict) else None
+            current = client.count(at).current
             if current == 0:
                 progress(f"{bot} drained: no open trades")
                 ready.add(bot)
                 return
             if clock() >= deadline:
-                api.call(fleet, bot, address, port, "POST", "reload_config")  # trading resumes as before
+                client.reload_config(at)  # trading resumes as before
                 postponed[bot] = f"{current if current is not None else 'its'} open trade(s) still open after {timeout:.0f} s"
                 progress(f"{bot}: change postponed ({postponed[bot]}); it keeps trading and the next apply tries again")
                 return
@@ -200,15 +201,14 @@ def resume_entries(api: BotApiPort, live: LiveFleet, bots: list[str], progress: 
     was killed or failed, or the next specs leave it alone) would keep its open trades and open no new
     one, silently, for good. FreqTrade's answer to ``stopbuy`` names this call as its reset; a bot whose
     ``show_config`` says it is not ``paused`` (restarted since) is left alone."""
+    client = FreqtradeApi(api)
     for bot in sorted(bots):
         running = live.bots.get(bot)
-        where = live.address_of(bot) if running is not None else None
-        if running is None or running.record is None or where is None or running.process not in ("RUNNING", None):
+        at = _endpoint(live, bot) if running is not None else None
+        if running is None or at is None or running.process not in ("RUNNING", None):
             continue
-        fleet = live.fleet_of(running.container)
-        state = api.call(fleet, bot, *where, "GET", "show_config").data
-        if isinstance(state, dict) and state.get("state") not in (None, "paused"):
+        if client.show_config(at).state not in (None, "paused"):
             continue  # restarted since (a restart clears stopbuy), or resumed by its drain
-        answer = api.call(fleet, bot, *where, "POST", "reload_config")
-        progress(f"{bot}: entries resumed (an earlier drain had paused them)" if answer.data is not None
-                 else f"{bot}: could not resume its entries ({answer.detail}); it opens no new trade until it restarts")
+        answer = client.reload_config(at)
+        progress(f"{bot}: entries resumed (an earlier drain had paused them)" if answer.answered
+                 else f"{bot}: could not resume its entries ({answer.why}); it opens no new trade until it restarts")

@@ -26,7 +26,7 @@ from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.container import account_of, container_definition
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.errors import ApplyError, HealthError, SupervisorRefused
-from engine.live.health import HealthTarget, wait_healthy
+from engine.live.health import wait_answering
 from engine.live.materials import Materials
 from engine.live.observe import LiveFleet, baseline_from_live
 from engine.live.ports import Ports
@@ -307,7 +307,7 @@ class Executor:
         listed = {c.name: c for c in self.site.units()}
         self.live = dataclasses.replace(self.live, containers=listed)
         targets = {b: _health_target(self.site, listed, self.target.bots[b]) for b in moved if self.target.bots[b].essence.enabled}
-        failed = [h for h in wait_healthy(targets, self.move_timeout, self.ports.probe).values() if not h.healthy]
+        failed = [h for h in wait_answering(self.ports.probe, targets, self.move_timeout).values() if not h.passed]
         if failed:
             raise HealthError("moved bots did not answer in their new container, old copies kept running: "
                               + ", ".join(f"{h.bot} ({h.detail})" for h in failed))
@@ -348,8 +348,8 @@ def _verb(action: Action, reloaded: bool, enabled: bool) -> str | None:
     return "restart" if action in _RUNS_BOT and enabled else None
 
 
-def _health_target(site: Site, listed: dict[str, ListedUnit], bot: DesiredBot) -> HealthTarget:
-    """Where the health gate pings ``bot``: its unit's address for its port, as the backend gives it."""
+def _health_target(site: Site, listed: dict[str, ListedUnit], bot: DesiredBot) -> tuple[str | None, int]:
+    """Where ``bot`` is pinged, (address, port): its unit's address for its port, as the backend gives it."""
     unit = listed.get(bot.container)
     address = site.address_of(unit, bot.placement.port) if unit is not None else None
-    return HealthTarget(address[0], address[1]) if address is not None else HealthTarget(None, bot.placement.port)
+    return address if address is not None else (None, bot.placement.port)

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 from engine.compile.desired import DesiredFleet
 from engine.compile.essence import FleetSettings
-from engine.live.health import BotHealth
+from engine.health.gate import BotHealth
+from engine.health.status import HealthStatus
 from engine.live.observe import LiveFleet
 from engine.live.store import Revision, RevisionStatus, RevisionStore
 
@@ -33,8 +34,8 @@ def rollback_target(store: RevisionStore, fleet: str, *, before: int | None) -> 
 
 
 def unhealthy(health: dict[str, BotHealth]) -> list[BotHealth]:
-    """The bots whose check failed: any one of them fails the revision."""
-    return [h for h in health.values() if not h.healthy]
+    """The bots whose status is worse than healthy: any one of them fails the revision."""
+    return [h for h in health.values() if h.status.worse_than(HealthStatus.HEALTHY)]
 
 
 def rollback_refusal(settings: FleetSettings | None, requested: bool, target: Revision | None) -> str | None:

@@ -1,9 +1,10 @@
 """The bots' own APIs, reached at the address the backend gives (``Bots.address_of``).
 
-``ProbePort`` (a bot's ``/api/v1/ping``) and ``BotApiPort`` (its authenticated REST API) are
-implemented by ``engine.live.probe`` and ``engine.live.botapi`` against HTTP, and by the fakes in
-memory; ``Ports`` bundles them with the backend (``engine.backend.port``): everything outside the
-engine that the live half talks to.
+``ProbePort`` (a bot's ``/api/v1/ping``) and ``BotApiPort`` (its authenticated REST API, the
+transport under ``engine.ftapi.FreqtradeApi``) are implemented by ``engine.live.probe`` and
+``engine.live.botapi`` against HTTP, and by the fakes in memory (``engine.live.fake_bots``);
+``Ports`` bundles them with the backend (``engine.backend.port``): everything outside the engine
+that the live half talks to.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from engine.ftapi import BotApiPort, RawAnswer
+
 if TYPE_CHECKING:
     from engine.backend.port import Backend
 
-__all__ = ["BotAnswer", "BotApiPort", "Ports", "ProbeAnswer", "ProbePort"]
+__all__ = ["BotApiPort", "Ports", "ProbeAnswer", "ProbePort", "RawAnswer"]
 
 
 @dataclass(frozen=True)
@@ -29,20 +32,6 @@ class ProbePort(Protocol):
     def ping(self, address: str, port: int) -> ProbeAnswer: ...
 
 
-@dataclass(frozen=True)
-class BotAnswer:
-    """A bot API's JSON answer (None when it failed; ``detail`` says why)."""
-
-    data: object
-    detail: str
-
-
-class BotApiPort(Protocol):
-    """A bot's authenticated REST API (``/api/v1/<path>``)."""
-
-    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer: ...
-
-
 @dataclass
 class Ports:
     """Everything outside the engine that the live half talks to: where bots run, and their APIs."""
@@ -50,3 +39,4 @@ class Ports:
     backend: Backend
     probe: ProbePort
     bot_api: BotApiPort
+    """The transport under ``engine.ftapi.FreqtradeApi``: raw answers, parsed there."""

@@ -1,11 +1,10 @@
 """What a bot's process is doing while the health gate waits for it, and what it last logged.
 
-Used by ``flow.check_health``. A bot supervisord reports EXITED, BACKOFF, FATAL or STOPPED, or
-whose container exits or is restarted by Docker (a pool whose supervisord cannot start — "Invalid
-user id 1000 in section 'program:…'" — restarts in a loop with every bot in it), will not answer
-its ping, so the gate fails it at once instead of waiting out ``health.timeout_seconds``. The
-failure carries the lines that say why, with every secret the bot was given masked, and only
-this run's: a bot's ``bot.log`` keeps earlier runs' lines, so it is read from where it ended
+Used by the gate's subjects (``engine.live.health``): the process check (``engine.health.process``)
+turns what this watch sees — supervisord's state of the program, a container that exited or that
+Docker restarted since the watch began — into a status, and fails a bot at once when it can no
+longer answer. A failure carries the lines that say why, with every secret the bot was given
+masked, and only this run's: a bot's ``bot.log`` keeps earlier runs' lines, so it is read from where it ended
 before this apply started the bot (``LogStart``); a container's own output (``docker logs``)
 from when the apply started; and for a program supervisord could not start, supervisord's own
 reason (its ``spawnerr`` and its log lines about the program) — the bot itself printed nothing.
@@ -21,12 +20,12 @@ from dataclasses import dataclass, field
 from engine.backend.port import LogMark, ProcessInfo, Site, UnitInspect
 from engine.compile.desired import DesiredFleet
 from engine.errors import DockerError, SupervisorError
+from engine.health.check import ProcessSeen
+from engine.health.process import DEAD_CONTAINER
 from engine.live.materials import Materials
 
-__all__ = ["FAILED_STATES", "LogStart", "ProcessWatch", "marks"]
+__all__ = ["LogStart", "ProcessWatch", "marks"]
 
-FAILED_STATES = frozenset({"EXITED", "BACKOFF", "FATAL", "STOPPED"})
-_DEAD_CONTAINER = frozenset({"exited", "dead", "restarting", "created"})
 LOG_LINES = 20
 SUPERVISOR_LINES = 5
 
@@ -60,21 +59,21 @@ class ProcessWatch:
         self._at = 0.0
         self._states: dict[str, str] = {}
         self._infos: dict[str, ProcessInfo] = {}
-        self._containers_failed: dict[str, str] = {}
+        self._containers_failed: dict[str, tuple[str, int]] = {}
+        """Container → (its state, Docker's restarts since the watch began) when it failed: the first failure seen stays."""
         self._restarts: dict[str, int] = {name: 0 for name in self.start.fresh}
 
-    def failed(self, bot: str) -> str | None:
-        """Why ``bot``'s process cannot answer any more, or None while it may still."""
+    def seen(self, bot: str) -> ProcessSeen:
+        """``bot``'s process and container now (read again at most every ``every`` seconds)."""
         with self._lock:
             if time.monotonic() - self._at >= self.every:
                 self._states = self._read()
                 self._at = time.monotonic()
             state = self._states.get(bot)
-        if state in FAILED_STATES:
-            return f"its process is {state} (supervisord)"
-        if state is not None and state.startswith("container "):
-            return f"its {state}"
-        return None
+            failed = self._containers_failed.get(self.target.bots[bot].container)
+        if failed is None:
+            return ProcessSeen(state)
+        return ProcessSeen(state, failed[0], failed[1])
 
     def _containers(self) -> list[str]:
         return sorted({self.target.bots[b].container for b in self.bots})
@@ -82,32 +81,31 @@ class ProcessWatch:
     def _read(self) -> dict[str, str]:
         states: dict[str, str] = {}
         pools = sorted({self.target.bots[b].container for b in self.bots if self.target.bots[b].placement.pool is not None})
-        for infos in self.site.processes(pools, 5.0).values():
+        for pool_container, infos in self.site.processes(pools, 5.0).items():
             if isinstance(infos, SupervisorError):
                 continue  # still starting, or its container failed (below): the ping decides
-            self._infos.update({b: infos[b] for b in self.bots if b in infos})
-            states.update({b: infos[b].state for b in self.bots if b in infos})
+            # Only the bots this container should run: a bot moving out of it still has its old,
+            # stopped program here until the move's phase B removes it (or a killed apply left it).
+            own = [b for b in self.bots if b in infos and self.target.bots[b].container == pool_container]
+            self._infos.update({b: infos[b] for b in own})
+            states.update({b: infos[b].state for b in own})
         try:
             inspected = self.site.inspect(self._containers())
         except DockerError:
             return states
         for name, info in inspected.items():
-            why = self._container_failure(name, info)
-            if why is not None:
-                self._containers_failed.setdefault(name, why)
-        for bot in self.bots:
-            why = self._containers_failed.get(self.target.bots[bot].container)
-            if why is not None:
-                states[bot] = why
+            failure = self._container_failure(name, info)
+            if failure is not None:
+                self._containers_failed.setdefault(name, failure)
         return states
 
-    def _container_failure(self, name: str, info: UnitInspect) -> str | None:
+    def _container_failure(self, name: str, info: UnitInspect) -> tuple[str, int] | None:
         """A container that exited or that Docker restarted since the watch began fails every bot in it."""
         first = self._restarts.setdefault(name, info.restart_count)
         if info.restart_count > first:
-            return f"container restarted {info.restart_count - first} time(s) since it started (it is {info.state})"
-        if info.state in _DEAD_CONTAINER and not self._dedicated_disabled(name):
-            return f"container is {info.state}"
+            return info.state, info.restart_count - first
+        if info.state in DEAD_CONTAINER and not self._dedicated_disabled(name):
+            return info.state, 0
         return None
 
     def _dedicated_disabled(self, name: str) -> bool:

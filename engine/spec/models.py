@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from engine.health.table import DEFAULT_KIND, CheckKind
 from engine.naming import RESERVED_POOL_PREFIX
 
 __all__ = [
@@ -205,8 +206,9 @@ class FleetDefaults(_Spec):
 class Health(_Spec):
     timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     rollback: Literal["auto", "off"] = "auto"
-    check: Literal["loop", "ping"] = "loop"
-    """``loop``: the API answers, the trading loop runs and logs no strategy error; ``ping``: the API answers."""
+    check: CheckKind = DEFAULT_KIND
+    """Which row of ``engine.health.table.CHECKS`` the bots must pass: ``loop``: the API answers, the
+    trading loop runs and logs no strategy error; ``ping``: the API answers."""
 
 
 class NotifyTarget(_Spec):

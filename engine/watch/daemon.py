@@ -21,14 +21,17 @@ from typing import Any
 
 from engine.context import Context
 from engine.errors import FleetopsError, SourceError, SpecError, StateError
+from engine.fleetview import FleetView, fleet_view
 from engine.flow import apply_plan, plan_commit, settled
+from engine.health.table import DEFAULT_KIND
 from engine.live import policy
+from engine.live.health import look_at
 from engine.live.identity import origin_of_remote
 from engine.live.store import RevisionStatus, apply_lock
 from engine.naming import dedicated_container_name
 from engine.plan.model import PlanRisk
 from engine.resume import Finished, finish_interrupted
-from engine.status import other_fleets, summarize
+from engine.status import other_fleets
 from engine.watch.guard import FlapGuard
 from engine.watch.heal import DriftConfirmer, heal
 from engine.watch.journal import Journal
@@ -72,7 +75,10 @@ class Watcher:
         self.last_fetch: float | None = None
         self.fetch_error: str | None = None
         self.last_apply: dict[str, Any] | None = None
-        self.summary: dict[str, Any] = {}
+        self.view: FleetView | None = None
+        """The fleet as the last self-heal pass saw it, each enabled bot's health looked at from its
+        process and container (no bot is asked: the repairs' own gate does that)."""
+        self.others: list[FleetView] = []
         latest = ctx.read_store()
         newest = latest.latest() if latest is not None else None
         self.fleet: str | None = newest.fleet if newest else None
@@ -280,11 +286,14 @@ class Watcher:
                 self.metrics.repairs.labels("failing").inc()
         if live is not None:
             current = policy.current_revision(self.ctx.read_store(), self.fleet)
-            self.summary = summarize(live, current, self.guard.failing)
-            self.summary["other_fleets"] = other_fleets(self.ctx, self.fleet)
-            self.metrics.set_bots(self.summary["bot_states"])
-            self.metrics.set_pools(self.summary["pool_bots"], self.summary["pool_capacity"])
-            self.metrics.set_other_fleets({o["fleet"]: o["bot_states"] for o in self.summary["other_fleets"]})
+            settings = self.ctx.stored_fleet(current).settings if current is not None else None
+            looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND)
+            self.view = fleet_view(live, current, self.guard.failing).with_looks({name: look.verdict for name, look in looks.items()})
+            self.others = other_fleets(self.ctx, self.fleet)
+            self.metrics.set_bots(self.view.bot_states)
+            self.metrics.set_health(self.view.health_counts)
+            self.metrics.set_pools(self.view.pool_bots, self.view.pool_capacity)
+            self.metrics.set_other_fleets({o.fleet: o.bot_states for o in self.others})
 
     def _finish_interrupted(self) -> Finished | None:
         """A revision a killed apply (this watcher's, before a restart) left pending: its health gate
@@ -319,8 +328,14 @@ class Watcher:
             "healthy": healthy, "health_detail": why, "last_fetch": self.last_fetch, "fetch_error": self.fetch_error,
             "queue": {"applied": view.applied, "running": view.running, "waiting": view.waiting},
             "quarantine": [{"commit": sha, "reason": reason} for sha, reason in sorted(view.quarantined.items())],
-            "last_apply": self.last_apply, "failing": dict(self.guard.failing), **self.summary,
+            "last_apply": self.last_apply, "failing": dict(self.guard.failing), **self._view_json(),
         }
+
+    def _view_json(self) -> dict[str, Any]:
+        """The fleet view's keys (``engine.fleetview``) and the other fleet names, once a pass has seen the fleet."""
+        if self.view is None:
+            return {}
+        return {**self.view.to_json(), "other_fleets": [{"fleet": o.fleet, **o.to_json()} for o in self.others]}
 
 
 def _refused(risks: list[PlanRisk]) -> str:

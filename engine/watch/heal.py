@@ -109,7 +109,7 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         outcome = converge(ctx, current.number, dataclasses.replace(live_plan, plan=live_plan.plan.with_changes(tuple(allowed))),
                            record=False, wait=0.0, announce=announce)
         repair.actions = [f"{c.address} {c.action.value}" for c in outcome.executed]
-        sick = [h.bot for h in outcome.health.values() if not h.healthy]
+        sick = [h.bot for h in outcome.health.values() if not h.passed]
         if sick:
             report(f"after the repair, still not answering: {', '.join(sick)}")
         if outcome.executed:

@@ -1,20 +1,23 @@
 """The watcher's Prometheus metrics: the only module that imports prometheus-client's collectors.
 
 Used by the daemon (updates) and the server (``/metrics``). Each watcher has its own registry,
-so tests can run several. Label values are bounded: results, bot states, pool names and repair
-kinds from fixed sets or the specs — never commit SHAs.
+so tests can run several. Label values are bounded: results, bot states, health statuses
+(``engine.health.status``), pool names and repair kinds from fixed sets or the specs — never
+commit SHAs.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
+from engine.fleetview import BOT_STATES
+from engine.health.status import HealthStatus
+
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the contract (§9): no ``*_created`` series; counters are read as rates
 
 __all__ = ["QUARANTINE_REASONS", "WatchMetrics"]
 
 APPLY_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 180, 300, 600)
-BOT_STATES = ("running", "failing", "stopped", "disabled", "unknown")
 QUARANTINE_REASONS = ("invalid", "rolled_back", "failed", "mass_delete", "rename")
 """Why a commit was quarantined: its specs, its health, or a plan-wide risk no trailer allowed."""
 
@@ -31,6 +34,8 @@ class WatchMetrics:
                                            buckets=APPLY_BUCKETS, registry=r)
         self.revision = Gauge("fleetops_revision", "The revision the fleet runs", registry=r)
         self.bots = Gauge("fleetops_bots", "Bots by state", ["state"], registry=r)
+        self.bot_health = Gauge("fleetops_bot_health", "Enabled bots by health status (their process and container, as the last "
+                                "self-heal pass saw them)", ["status"], registry=r)
         self.pool_bots = Gauge("fleetops_pool_bots", "Bots assigned to each pool", ["pool"], registry=r)
         self.pool_capacity = Gauge("fleetops_pool_capacity", "Bot slots of each pool's containers", ["pool"], registry=r)
         self.repairs = Counter("fleetops_repairs", "Self-heal repairs by kind", ["kind"], registry=r)
@@ -47,10 +52,17 @@ class WatchMetrics:
             self.quarantines.labels(reason)
         for state in BOT_STATES:
             self.bots.labels(state)
+        for status in HealthStatus:
+            self.bot_health.labels(status.value)
 
     def set_bots(self, counts: dict[str, int]) -> None:
         for state in BOT_STATES:
             self.bots.labels(state).set(counts.get(state, 0))
+
+    def set_health(self, counts: dict[str, int]) -> None:
+        """Health status → how many enabled bots have it (``FleetView.health_counts``)."""
+        for status in HealthStatus:
+            self.bot_health.labels(status.value).set(counts.get(status.value, 0))
 
     def set_pools(self, members: dict[str, int], capacity: dict[str, int]) -> None:
         for pool in set(members) | set(capacity):

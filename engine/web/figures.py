@@ -1,47 +1,28 @@
-"""What each bot says about its trading (loop age, open trades, profit), fetched in the background.
+"""What each bot says about its trading (loop, open trades, profit), fetched in the background.
 
-Used by the refresher for the status page. Bots are asked through ``BotApiPort`` with at most
+Used by the refresher for the status page. Bots are asked through the typed client
+(``engine.ftapi``: finite numbers of the expected type, anything else unknown) with at most
 ``workers`` requests in flight and each bot at most once per ``ttl`` seconds, whatever the number
-of pages open: a 200-bot page never fans out 200 requests per client. Answers are checked here
-(finite numbers of the expected type) and anything else is shown as unknown.
+of pages open: a 200-bot page never fans out 200 requests per client. The ``/api/v1/health``
+answer is kept whole: the page's health look reads the loop from it (no request of its own).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
-from engine.live.ports import BotApiPort
+from engine.fleetview import BotFigures
+from engine.ftapi import BotApiPort, BotEndpoint, FreqtradeApi
 
 __all__ = ["BotFigures", "FigureCache"]
 
 
-@dataclass(frozen=True)
-class BotFigures:
-    last_loop: float | None
-    """Unix time of the bot's last trading-loop iteration (FreqTrade's ``last_process_ts``)."""
-    open_trades: int | None
-    profit: float | None
-    """Realised and unrealised profit in the stake currency (``profit_all_coin``)."""
-    profit_pct: float | None
-    fetched_at: float
-
-
-def _number(data: Any, key: str) -> float | None:
-    value = data.get(key) if isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 class FigureCache:
     def __init__(self, api: BotApiPort | None, *, workers: int = 8, ttl: float = 10.0, clock: Callable[[], float] = time.time) -> None:
-        self.api = api
+        self.api = FreqtradeApi(api) if api is not None else None
         self.ttl = ttl
         self.clock = clock
         self.requests = 0
@@ -71,14 +52,11 @@ class FigureCache:
         api = self.api
         assert api is not None
         try:
-            health = api.call(fleet, bot, address, port, "GET", "health").data
-            count = api.call(fleet, bot, address, port, "GET", "count").data
-            profit = api.call(fleet, bot, address, port, "GET", "profit").data
+            at = BotEndpoint(fleet, bot, address, port)
+            health, count, profit = api.health(at), api.count(at), api.profit(at)
             self.requests += 3
-            last_loop = _number(health, "last_process_ts")
-            current = _number(count, "current")
-            figures = BotFigures(last_loop, int(current) if current is not None else None, _number(profit, "profit_all_coin"),
-                                 _number(profit, "profit_all_percent"), self.clock())
+            figures = BotFigures(loop=health, open_trades=count.current, profit=profit.profit_all_coin,
+                                 profit_pct=profit.profit_all_percent, fetched_at=self.clock())
             with self._lock:
                 self._figures[bot] = figures
         finally:

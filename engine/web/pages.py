@@ -12,7 +12,7 @@ import asyncio
 import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from engine.plan.jsonfmt import plan_from_dict
 from engine.plan.text import plan_to_text
 from engine.resources import template_dir
-from engine.web.refresher import Refresher
+from engine.web.refresher import PageSnapshot, Refresher
 from engine.web.view import SORT_KEYS, bot_rows, commit_link, container_rows
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) 
     def link(sha: str | None) -> str | None:
         return commit_link(repo_url, sha)
 
-    def fragments(snapshot: dict[str, Any], version: int, q: str = "", sort: str = "name") -> dict[str, Any]:
+    def fragments(snapshot: PageSnapshot, version: int, q: str = "", sort: str = "name") -> dict[str, Any]:
         rows = bot_rows(snapshot, q, sort)
         return {"version": version, "rows": rows, "containers": container_rows(snapshot),
                 "summary": _render("summary.html.j2", s=snapshot, commit_link=link)}
@@ -76,7 +76,7 @@ def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) 
     async def revisions(request: Request) -> Response:
         snapshot = refresher.snapshot
         shown = []
-        for r in snapshot.get("revisions", []):
+        for r in snapshot.revisions:
             try:
                 text = plan_to_text(plan_from_dict(r.get("plan") or {}))
             except (KeyError, ValueError, TypeError):
@@ -85,7 +85,7 @@ def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) 
         return HTMLResponse(_render("revisions.html.j2", page="revisions", s=snapshot, revisions=shown))
 
     async def api_fleet(request: Request) -> Response:
-        snapshot = {k: v for k, v in refresher.snapshot.items() if k != "revisions"}
+        snapshot = {k: v for k, v in refresher.snapshot.to_json().items() if k != "revisions"}
         return JSONResponse({"version": refresher.version, **snapshot})
 
     async def events(request: Request) -> Response:
@@ -130,7 +130,7 @@ def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) 
     ]
 
 
-def _duration(revision: dict[str, Any]) -> str:
+def _duration(revision: Mapping[str, Any]) -> str:
     import datetime as dt
 
     try:

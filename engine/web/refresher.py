@@ -3,27 +3,85 @@
 Used by ``engine.web.pages``. Every ``every`` seconds (and at once when poked) it observes the
 fleet — one Docker list, one supervisord call per pool container, cgroup files for memory —,
 joins the revision store, the watcher's state when there is one, and the bots' own figures, and
-publishes the result with a version number that changes only when the content does. Pages and
-event streams read the snapshot; nothing a client does reaches Docker or a bot.
+publishes the result with a version number that changes only when the content does. Each bot's
+health is one look with the checks of the fleet's ``health.check`` kind at what was observed
+(its process, and the ``/api/v1/health`` answer the figures fetched): no request of its own.
+Pages and event streams read the snapshot; nothing a client does reaches Docker or a bot.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import Context
+from engine.fleetview import BotView, ContainerView, FleetView, fleet_view
+from engine.health.table import DEFAULT_KIND
 from engine.live import policy
+from engine.live.health import look_at
 from engine.live.observe import observe
-from engine.status import other_fleets, summarize
+from engine.status import other_fleets
 from engine.web.figures import FigureCache
 
-__all__ = ["Refresher"]
+__all__ = ["PageSnapshot", "Refresher"]
 
 HISTORY = 50
+
+
+@dataclass(frozen=True)
+class PageSnapshot:
+    """What every page shows: the fleet's view (with health and figures), its containers' memory,
+    other fleet names still running, and the revisions. ``watch`` is the watcher's own status
+    document (``/api/status``) when a watcher serves the page."""
+
+    fleet: str | None = None
+    watch: Mapping[str, Any] | None = None
+    error: str | None = None
+    view: FleetView | None = None
+    memory: Mapping[str, int | None] = field(default_factory=dict)
+    """Container → bytes of memory it uses (None: not running, or not readable here)."""
+    others: tuple[FleetView, ...] = ()
+    revision: Mapping[str, Any] | None = None
+    latest: Mapping[str, Any] | None = None
+    applying: Mapping[str, Any] | None = None
+    revisions: tuple[Mapping[str, Any], ...] = ()
+    """Revision summaries, newest first, each with its stored plan."""
+
+    @property
+    def bots(self) -> list[BotView]:
+        return list(self.view.bots) if self.view is not None else []
+
+    @property
+    def containers(self) -> tuple[ContainerView, ...]:
+        return self.view.containers if self.view is not None else ()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.view.bot_states if self.view is not None else {}
+
+    def to_json(self) -> dict[str, Any]:
+        """``/api/fleet`` (without ``revisions``, which it leaves out) and what the version is a digest of."""
+        return {
+            "fleet": self.fleet, "watch": self.watch, "error": self.error,
+            "bots": [{**b.to_json(), "container": b.container, "pool": b.pool,
+                      "last_loop": b.figures.last_loop if b.figures else None,
+                      "open_trades": b.figures.open_trades if b.figures else None,
+                      "profit": b.figures.profit if b.figures else None,
+                      "profit_pct": b.figures.profit_pct if b.figures else None} for b in self.bots],
+            "containers": [{"name": c.name, "pool": c.pool, "state": c.state, "capacity": c.capacity, "bots": len(c.bots),
+                            "supervisor": c.supervisor, "memory": self.memory.get(c.name)} for c in self.containers],
+            "counts": self.counts,
+            "other_fleets": [{"fleet": o.fleet, "counts": o.bot_states,
+                              "containers": [{"name": c.name, "state": c.state, "bots": [{"name": b.name, "state": b.state} for b in c.bots]}
+                                             for c in o.containers]} for o in self.others],
+            "revision": self.revision, "latest": self.latest, "applying": self.applying,
+            "revisions": list(self.revisions),
+        }
 
 
 class Refresher:
@@ -33,7 +91,7 @@ class Refresher:
         self.figures = figures
         self.watcher = watcher
         self.every = every
-        self.snapshot: dict[str, Any] = {"fleet": None, "bots": [], "containers": [], "revisions": [], "counts": {}}
+        self.snapshot = PageSnapshot()
         self.version = 0
         self.builds = 0
         self._digest = ""
@@ -66,7 +124,7 @@ class Refresher:
             try:
                 self.refresh()
             except Exception as exc:  # noqa: BLE001 - the page shows the error; the next round tries again
-                self._publish({**self.snapshot, "error": f"{type(exc).__name__}: {exc}"})
+                self._publish(dataclasses.replace(self.snapshot, error=f"{type(exc).__name__}: {exc}"))
 
     def refresh(self) -> None:
         self.builds += 1
@@ -74,46 +132,32 @@ class Refresher:
         store = self.ctx.read_store()
         latest = store.latest() if store is not None else None
         fleet = watch.get("fleet") or (latest.fleet if latest else None)
-        snapshot: dict[str, Any] = {"fleet": fleet, "watch": watch or None, "error": None}
         if fleet is None:
-            self._publish({**snapshot, "bots": [], "containers": [], "revisions": [], "counts": {}})
+            self._publish(PageSnapshot(watch=watch or None))
             return
         site = self.ctx.site(fleet)
         live = observe(site)
         current = policy.current_revision(store, fleet)
-        summary = summarize(live, current, watch.get("failing") or {})
-        bots, containers = [], []
-        targets = {}
-        for c in summary["containers"]:
-            containers.append({"name": c["name"], "pool": c["pool"], "state": c["state"], "capacity": c["capacity"],
-                               "bots": len(c["bots"]), "supervisor": c["supervisor"],
-                               "memory": site.memory_of(live.containers[c["name"]]) if c["state"] == "running" else None})
-            for b in c["bots"]:
-                if c["ip"] and b["port"] and b["state"] == "running":
-                    targets[b["name"]] = (c["ip"], b["port"])
-                figures = self.figures.get(b["name"])
-                bots.append({**b, "container": c["name"], "pool": c["pool"],
-                             "last_loop": figures.last_loop if figures else None,
-                             "open_trades": figures.open_trades if figures else None,
-                             "profit": figures.profit if figures else None,
-                             "profit_pct": figures.profit_pct if figures else None})
+        view = fleet_view(live, current, watch.get("failing") or {})
+        targets = {b.name: where for b in view.bots if b.state == "running" and (where := live.address_of(b.name)) is not None}
+        figures = {b.name: self.figures.get(b.name) for b in view.bots}
         self.figures.refresh(fleet, targets)
-        others = [{"fleet": o["fleet"], "counts": o["bot_states"],
-                   "containers": [{"name": c["name"], "state": c["state"], "bots": [{"name": b["name"], "state": b["state"]} for b in c["bots"]]}
-                                  for c in o["containers"]]}
-                  for o in other_fleets(self.ctx, fleet)]
+        settings = self.ctx.stored_fleet(current).settings if current is not None else None
+        loops = {name: (f.loop, f.fetched_at) for name, f in figures.items() if f is not None and f.loop is not None}
+        looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND, loops=loops)
+        view = view.with_looks({name: look.verdict for name, look in looks.items()}, figures)
+        memory = {c.name: site.memory_of(live.containers[c.name]) if c.state == "running" else None for c in view.containers}
         revisions = store.all()[-HISTORY:] if store is not None else []
         pending = next((r for r in reversed(revisions) if r.status.value == "pending"), None)
-        self._publish({
-            **snapshot, "bots": bots, "containers": containers, "counts": summary["bot_states"], "other_fleets": others,
-            "revision": current.summary() if current else None,
-            "latest": latest.summary() if latest else None,
-            "applying": pending.summary() if pending else None,
-            "revisions": [{**r.summary(), "plan": r.plan} for r in reversed(revisions)],
-        })
+        self._publish(PageSnapshot(
+            fleet=fleet, watch=watch or None, view=view, memory=memory, others=tuple(other_fleets(self.ctx, fleet)),
+            revision=current.summary() if current else None, latest=latest.summary() if latest else None,
+            applying=pending.summary() if pending else None,
+            revisions=tuple({**r.summary(), "plan": r.plan} for r in reversed(revisions)),
+        ))
 
-    def _publish(self, snapshot: dict[str, Any]) -> None:
-        digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
+    def _publish(self, snapshot: PageSnapshot) -> None:
+        digest = hashlib.sha256(json.dumps(snapshot.to_json(), sort_keys=True, default=str).encode()).hexdigest()
         with self._changed:
             self.snapshot = snapshot
             if digest != self._digest:

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from engine.health.status import HealthStatus
+
+if TYPE_CHECKING:
+    from engine.web.refresher import PageSnapshot
 
 __all__ = ["SORT_KEYS", "bot_rows", "commit_link", "container_rows", "format_age", "format_bytes", "web_url"]
 
-SORT_KEYS = ("name", "pool", "container", "state", "strategy", "exchange", "allocation", "loop", "open", "profit")
+SORT_KEYS = ("name", "pool", "container", "state", "health", "strategy", "exchange", "allocation", "loop", "open", "profit")
 STATE_ORDER = {"failing": 0, "stopped": 1, "unknown": 2, "draining": 3, "running": 4, "disabled": 5}
+HEALTH_ORDER = {status.value: -status.rank for status in HealthStatus}
+"""Worst first when sorted by health (a bot not looked at, disabled, last)."""
 
 
 def format_age(seconds: float | None) -> str:
@@ -37,45 +44,52 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
-def bot_rows(snapshot: dict[str, Any], query: str = "", sort: str = "name", now: float | None = None) -> list[dict[str, Any]]:
+def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "name", now: float | None = None) -> list[dict[str, Any]]:
     """The bots to show: matching ``query`` in any shown field, ordered by ``sort`` (``-`` prefix: descending)."""
     now = time.time() if now is None else now
     rows = []
-    for bot in snapshot.get("bots", []):
-        loop_age = now - bot["last_loop"] if bot.get("last_loop") else None
+    for bot in snapshot.bots:
+        figures = bot.figures
+        last_loop = figures.last_loop if figures is not None else None
+        loop_age = now - last_loop if last_loop else None
+        open_trades = figures.open_trades if figures is not None else None
+        profit = figures.profit if figures is not None else None
         row = {
-            "name": bot["name"], "pool": bot.get("pool") or "(dedicated)", "container": bot["container"], "state": bot["state"],
-            "strategy": bot.get("strategy") or "(record unreadable)", "exchange": bot.get("exchange") or "–",
-            "pairs": ", ".join(bot.get("pairs") or []), "allocation": bot.get("allocation"),
-            "allocation_text": f"{_number(bot.get('allocation'), 0)} {bot.get('currency') or ''}".strip(), "loop_age": loop_age, "loop_text": format_age(loop_age),
-            "open": bot.get("open_trades"), "open_text": "–" if bot.get("open_trades") is None else str(bot["open_trades"]),
-            "profit": bot.get("profit"), "profit_text": _number(bot.get("profit")),
-            "profit_class": "" if not bot.get("profit") else ("gain" if bot["profit"] > 0 else "loss"),
-            "failing": bot.get("failing") or "",
+            "name": bot.name, "pool": bot.pool or "(dedicated)", "container": bot.container, "state": bot.state,
+            "health": bot.health.status.value if bot.health is not None else "–", "health_detail": bot.health.detail if bot.health else "",
+            "health_class": f"health-{bot.health.status.value}" if bot.health is not None else "health-none",
+            "strategy": bot.strategy or "(record unreadable)", "exchange": bot.exchange or "–",
+            "pairs": ", ".join(bot.pairs), "allocation": bot.allocation,
+            "allocation_text": f"{_number(bot.allocation, 0)} {bot.currency or ''}".strip(), "loop_age": loop_age, "loop_text": format_age(loop_age),
+            "open": open_trades, "open_text": "–" if open_trades is None else str(open_trades),
+            "profit": profit, "profit_text": _number(profit),
+            "profit_class": "" if not profit else ("gain" if profit > 0 else "loss"),
+            "failing": bot.failing or "",
         }
         rows.append(row)
     needle = query.strip().lower()
     if needle:
         rows = [r for r in rows if any(needle in str(r[k]).lower() for k in
-                                       ("name", "pool", "container", "state", "strategy", "exchange", "pairs"))]
+                                       ("name", "pool", "container", "state", "health", "strategy", "exchange", "pairs"))]
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key not in SORT_KEYS:
         key = "name"
 
     def order(row: dict[str, Any]) -> tuple[Any, ...]:
-        value = {"state": STATE_ORDER.get(row["state"], 9), "loop": row["loop_age"], "open": row["open"],
-                 "profit": row["profit"]}.get(key, row.get(key))
+        value = {"state": STATE_ORDER.get(row["state"], 9), "health": HEALTH_ORDER.get(row["health"], 9), "loop": row["loop_age"],
+                 "open": row["open"], "profit": row["profit"]}.get(key, row.get(key))
         return (value is None, value if value is not None else 0, row["name"])
 
     rows.sort(key=order, reverse=descending)
     return rows
 
 
-def container_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{**c, "pool": c.get("pool") or "(dedicated)", "memory_text": format_bytes(c.get("memory")),
-             "use": f"{c['bots']}/{c['capacity']}" if c.get("pool") else str(c["bots"])}
-            for c in snapshot.get("containers", [])]
+def container_rows(snapshot: PageSnapshot) -> list[dict[str, Any]]:
+    return [{"name": c.name, "state": c.state, "capacity": c.capacity, "bots": len(c.bots), "supervisor": c.supervisor,
+             "pool": c.pool or "(dedicated)", "memory_text": format_bytes(snapshot.memory.get(c.name)),
+             "use": f"{len(c.bots)}/{c.capacity}" if c.pool else str(len(c.bots))}
+            for c in snapshot.containers]
 
 
 _SCP = re.compile(r"git@([\w.-]+):([\w.-]+/[\w.-]+?)(?:\.git)?$")

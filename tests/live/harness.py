@@ -10,11 +10,11 @@ import git
 from engine.backend.fake import FakeBackend
 from engine.context import Context
 from engine.flow import ApplyOutcome, apply_plan, plan_commit
-from engine.live.fake_bots import FakeBots
+from engine.live.fake_bots import Behaviour, FakeBots
 from engine.live.liveplan import LivePlan
 from engine.live.store import RevisionStore
 from engine.resume import finish_interrupted
-from tests.support.repos import edit
+from tests.support.repos import commit, edit
 
 FLEET = "testfleet"
 IMAGE = "fleetops/standin-bot:1"
@@ -88,6 +88,15 @@ class Harness:
         docs = path.read_text().split("---\n")
         assert all(any(d.startswith(f"kind: Bot\nname: {n}\n") for d in docs) for n in names), names
         path.write_text("---\n".join(d for d in docs if not any(d.startswith(f"kind: Bot\nname: {n}\n") for n in names)))
+
+    def strategy_version(self, name: str, tag: str, behaviour: Behaviour) -> str:
+        """Tag a new version of strategy ``name`` whose bots' APIs behave so once they run it
+        (``FakeBots.behave``: keyed on the source they loaded, so a rollback ends it); its source."""
+        path = self.root / "strategies" / f"{name}.py"
+        path.write_text(path.read_text() + f"\n# {name} {tag}\n")
+        self.bots.behave(behaviour, strategy=path.read_text())
+        commit(self.repo, f"{name} {tag}", tag=tag)
+        return path.read_text()
 
     def fast_health(self) -> None:
         """Failing bots are waited for; keep that wait short in unit tests."""

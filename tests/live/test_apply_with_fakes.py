@@ -18,6 +18,7 @@ import pytest
 
 from engine.backend.fake import Exits, Fails, Refused, Runs
 from engine.errors import ApplyError, DockerError
+from engine.live.fake_bots import STRATEGY_ERROR, Behaviour
 from engine.live.store import RevisionStatus, RevisionStore
 from tests.live.harness import IMAGE, SMALL, SOLO, STANDARD, Harness
 from tests.support.repos import commit
@@ -40,8 +41,8 @@ def remove_bot(h: Harness, name: str, next_name: str) -> None:
 
 
 def break_alpha(h: Harness) -> None:
-    (h.root / "strategies/Alpha.py").write_text((h.root / "strategies/Alpha.py").read_text() + "\n# BROKEN\n")
-    commit(h.repo, "Alpha v3, broken", tag="v3")
+    """alpha-2 moves to Alpha v3, whose bots' APIs never come up."""
+    h.strategy_version("Alpha", "v3", Behaviour(answers=False))
     h.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
 
 
@@ -79,6 +80,8 @@ class Case:
     """The plan's highest risk, when the case is about risk."""
     postponed: tuple[str, ...] = ()
     """Bots whose change waits for their trades (the fleet does not converge yet)."""
+    unhealthy: dict[str, str] = field(default_factory=dict)
+    """Bot → the health status the revision's record keeps for it, for every bot that failed the gate."""
 
 
 def live_alpha_2_with_trades(h: Harness) -> None:
@@ -166,7 +169,8 @@ CASES = [
     Case("a limit the spec does not set cannot be lifted in place: recreated", lambda h: h.backend.units[SMALL].by_hand.update(memory=1 << 30),
          [(f"container/{SMALL}", "replace")], mutations=[f"remove {SMALL}", f"create {SMALL}", f"start {SMALL}"], reason="changed by hand (memory)"),
     Case("broken strategy is rolled back", break_alpha, [("bot/alpha-2", "reload")], RevisionStatus.ROLLED_BACK,
-         mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"]),
+         mutations=["supervisor testfleet-standard-1 restart alpha-2", "supervisor testfleet-standard-1 restart alpha-2"],
+         unhealthy={"alpha-2": "degraded"}),
     Case("a policy change updates the record and restarts nothing", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.15", "stoploss: -0.15\non_change: drain"),
          [("bot/solo", "update")], mutations=[], reason="the bot keeps running"),
     Case("disabled bot is stopped, not deleted", lambda h: h.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\nenabled: false"),
@@ -220,7 +224,7 @@ CASES = [
          [("bot/alpha-2", "move"), ("bot/euro-1", "reload")], mutations=[f"supervisor {SMALL} restart euro-1"], postponed=("alpha-2",)),
     Case("rollback off in the fleet: the failed revision stays", lambda h: (h.edit("fleet/fleet.yaml", "health:", "health:\n  rollback: off"), break_alpha(h)),
          [("fleet/testfleet", "update"), ("bot/alpha-2", "reload")], RevisionStatus.FAILED,
-         mutations=["supervisor testfleet-standard-1 restart alpha-2"]),
+         mutations=["supervisor testfleet-standard-1 restart alpha-2"], unhealthy={"alpha-2": "degraded"}),
 ]
 
 
@@ -245,6 +249,8 @@ def test_live_case(case: Case, fleet: Harness) -> None:
     assert fleet.backend.log == case.mutations
     assert fleet.statuses()[-1] == case.status.value
     assert tuple(sorted(outcome.postponed)) == case.postponed
+    details = RevisionStore(fleet.state).get(outcome.revision).details
+    assert {bot: failure["status"] for bot, failure in details.items()} == case.unhealthy
     if case.status is RevisionStatus.APPLIED and not case.postponed:
         assert fleet.actions() == []  # converged: the next plan is empty
     for bot in case.postponed:  # still running where it was, once, and still planned
@@ -320,7 +326,7 @@ def test_an_apply_that_fails_after_its_drain_resumes_the_entries_it_paused(fleet
     with pytest.raises(DockerError, match="disk full"):
         fleet.apply()
     assert fleet.statuses() == ["applied", "failed"]
-    assert fleet.bots.api_posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and fleet.bots.entries_stopped == set()
+    assert fleet.bots.posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and fleet.bots.entries_stopped == set()
     assert fleet.programs(STANDARD)["alpha-2"] == "RUNNING"
 
 
@@ -384,28 +390,28 @@ def test_a_bot_that_dies_at_start_fails_at_once_with_its_log_masked(fleet: Harne
     assert outcome.status is RevisionStatus.ROLLED_BACK and "its process is BACKOFF (supervisord)" in outcome.message
     revision = RevisionStore(fleet.state).get(outcome.revision)
     log = revision.details["alpha-2"]["log"]
+    assert revision.details["alpha-2"]["status"] == "failed"
     assert any("RuntimeError: strategy crashed" in line for line in log)
     assert not any("earlier run" in line for line in log) and log[0] == "Traceback (most recent call last):"
     assert "tg-very-secret-123" not in json.dumps(revision.details) and "***" in json.dumps(log)
     assert any("| RuntimeError" in line for line in fleet.progress)
 
 
-@pytest.mark.parametrize("marker, reason", [
-    ("STALL", "its trading loop has not run since it started"),
-    ("LOOPERROR", "its strategy raised since it started: Strategy caused the following exception"),
+@pytest.mark.parametrize("behaviour, status, reason", [
+    (Behaviour(loop=False), "degraded", "its trading loop has not run since it started"),
+    (Behaviour(strategy_errors=(STRATEGY_ERROR,)), "failed", "its strategy raised since it started: Strategy caused the following exception"),
 ])
-def test_a_bot_that_answers_but_does_not_trade_fails_the_gate(marker: str, reason: str, fleet: Harness) -> None:
-    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + f"\n# {marker}\n")
-    commit(fleet.repo, f"Alpha v3, {marker}", tag="v3")
+def test_a_bot_that_answers_but_does_not_trade_fails_the_gate(behaviour: Behaviour, status: str, reason: str, fleet: Harness) -> None:
+    fleet.strategy_version("Alpha", "v3", behaviour)
     fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
     outcome = fleet.apply()
     assert outcome.status is RevisionStatus.ROLLED_BACK and reason in outcome.message, outcome.message
+    assert RevisionStore(fleet.state).get(outcome.revision).details["alpha-2"]["status"] == status
 
 
 def test_with_health_check_ping_a_stalled_loop_passes(fleet: Harness) -> None:
     fleet.edit("fleet/fleet.yaml", "health:", "health:\n  check: ping")
-    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\n# STALL\n")
-    commit(fleet.repo, "Alpha v3, stalls", tag="v3")
+    fleet.strategy_version("Alpha", "v3", Behaviour(loop=False))
     fleet.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
     assert fleet.apply().status is RevisionStatus.APPLIED
 
@@ -421,7 +427,7 @@ def test_a_draining_bot_waits_for_its_trades_then_changes(fleet: Harness) -> Non
     threading.Timer(1.5, lambda: fleet.bots.open_trades.update({"alpha-2": 0})).start()  # the trades close
     outcome = fleet.apply()
     assert outcome.status is RevisionStatus.APPLIED and outcome.postponed == {}
-    assert fleet.bots.api_posts == ["alpha-2 stopbuy"]  # no new entries while its trades close
+    assert fleet.bots.posts == ["alpha-2 stopbuy"]  # no new entries while its trades close
     assert fleet.backend.log == ["supervisor testfleet-standard-1 restart alpha-2"]  # changed once drained, neighbours untouched
     assert any("draining alpha-2: 2 open trade(s)" in line for line in fleet.progress)
 
@@ -433,7 +439,7 @@ def test_a_drain_that_times_out_postpones_only_that_bot(fleet: Harness) -> None:
     outcome = fleet.apply()
     assert outcome.status is RevisionStatus.APPLIED and "alpha-2" in outcome.postponed
     assert fleet.backend.log == ["supervisor testfleet-standard-1 restart alpha-1"]  # alpha-2 untouched, still running
-    assert fleet.bots.api_posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and "alpha-2" not in fleet.bots.entries_stopped
+    assert fleet.bots.posts == ["alpha-2 stopbuy", "alpha-2 reload_config"] and "alpha-2" not in fleet.bots.entries_stopped
     assert fleet.programs("testfleet-standard-1")["alpha-2"] == "RUNNING"
     assert [(c.address, c.action.value) for c in fleet.plan().plan.changes] == [("bot/alpha-2", "reload")]  # tried again next time
 

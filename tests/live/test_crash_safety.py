@@ -15,10 +15,10 @@ import git
 import pytest
 
 from engine.backend.fake import Killed
+from engine.live.fake_bots import STRATEGY_ERROR, Behaviour
 from engine.live.store import RevisionStatus, RevisionStore
 from tests.live.harness import Harness
 from tests.live.test_apply_with_fakes import add_bot, remove_bot
-from tests.support.repos import commit
 
 
 def big_change(h: Harness) -> None:
@@ -96,19 +96,18 @@ def test_the_table_covers_every_mutation(total: int) -> None:
     assert total <= 12, f"the big change makes {total} mutations; widen the parametrised range"
 
 
-def raise_every_candle(h: Harness) -> None:
-    """alpha-1 and alpha-2 reload onto a strategy whose loop raises on every candle (the health gate fails)."""
-    strategy = h.root / "strategies/Alpha.py"
-    strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n")
-    commit(h.repo, "Alpha v3 raises every candle", tag="v3")
+def raise_every_candle(h: Harness) -> str:
+    """alpha-1 and alpha-2 reload onto a strategy whose loop raises on every candle (the health gate fails); its source."""
+    broken = h.strategy_version("Alpha", "v3", Behaviour(strategy_errors=(STRATEGY_ERROR,)))
     h.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [BTC/USDT, ETH/USDT]", "strategy: Alpha@v3\npairs: [BTC/USDT, ETH/USDT]")
     h.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    return broken
 
 
-def runs_broken_strategy(h: Harness) -> list[str]:
+def runs_broken_strategy(h: Harness, broken: str) -> list[str]:
     """Bots whose running process loaded the strategy that raises (what they run, not what is on disk)."""
     return sorted(bot for name, u in h.backend.units.items() for bot in u.running
-                  if (files := h.backend.running_files(name, bot)) is not None and b"LOOPERROR" in files.strategy[1])
+                  if (files := h.backend.running_files(name, bot)) is not None and files.strategy[1].decode() == broken)
 
 
 # Killed in the health wait (every change made, no verdict), and killed before each mutation of its rollback
@@ -124,7 +123,7 @@ def test_killed_in_the_health_wait_or_the_rollback_is_finished_by_the_next_apply
     from engine.status import fleet_status
 
     h = fresh(base_repo, tmp_path, 100 + (rollback_k or 0))
-    raise_every_candle(h)
+    broken_source = raise_every_candle(h)
     if rollback_k is None:
         h.bots.crash_on_ping = True
     else:
@@ -133,7 +132,7 @@ def test_killed_in_the_health_wait_or_the_rollback_is_finished_by_the_next_apply
         h.apply()
     h.bots.crash_on_ping, h.backend.crash_after = False, None
     assert h.statuses() == ["applied", "pending"]
-    broken = runs_broken_strategy(h)
+    broken = runs_broken_strategy(h, broken_source)
     assert broken == (["alpha-1", "alpha-2"] if rollback_k is None else broken)  # some run revision 2 unchecked
     unfinished = fleet_status(h.context(), "testfleet")["unfinished"]  # status never names revision 1 alone
     assert unfinished is not None and unfinished["revision"] == 2 and unfinished["changing"] == ["alpha-1", "alpha-2"]
@@ -144,7 +143,7 @@ def test_killed_in_the_health_wait_or_the_rollback_is_finished_by_the_next_apply
     assert outcome.status is RevisionStatus.ROLLED_BACK, outcome.message
     assert outcome.revision == 2 and "rolled back to revision 1" in outcome.message
     assert h.statuses() == ["applied", "rolled_back"]
-    assert runs_broken_strategy(h) == [] and max(running_copies(h).values()) == 1
+    assert runs_broken_strategy(h, broken_source) == [] and max(running_copies(h).values()) == 1
     assert fleet_status(h.context(), "testfleet")["unfinished"] is None
     assert [(a, b) for a, b in h.actions()] == [("bot/alpha-1", "reload"), ("bot/alpha-2", "reload")]  # the specs still ask for it
 
@@ -194,7 +193,7 @@ def test_killed_while_it_drains_the_next_apply_resumes_the_paused_bot(then: str,
         h.edit("fleet/bots.yaml", "stoploss: -0.07", "stoploss: -0.08")
     outcome = h.apply()
     assert outcome.status is RevisionStatus.APPLIED, outcome.message
-    assert h.bots.entries_stopped == set() and "alpha-2 reload_config" in h.bots.api_posts
+    assert h.bots.entries_stopped == set() and "alpha-2 reload_config" in h.bots.posts
     assert any("alpha-2: entries resumed" in line for line in h.progress)
     assert h.statuses()[2] == "interrupted" and h.actions() == []
 
@@ -208,7 +207,7 @@ def test_killed_in_the_health_wait_of_an_apply_without_rollback_is_failed_not_ro
     from engine.resume import pending_note
 
     h = fresh(base_repo, tmp_path, 400)
-    raise_every_candle(h)
+    broken = raise_every_candle(h)
     if how == "rollback --to 2":
         assert h.apply().status is RevisionStatus.ROLLED_BACK  # revision 2 runs the strategy that raises; back to 1
     h.bots.crash_on_ping = True
@@ -224,4 +223,4 @@ def test_killed_in_the_health_wait_of_an_apply_without_rollback_is_failed_not_ro
     outcome = h.apply()  # the next apply, with rollback on (the default)
     assert outcome.status is RevisionStatus.FAILED, outcome.message
     assert "not rolled back" in outcome.message and h.statuses()[-1] == "failed"
-    assert runs_broken_strategy(h) == ["alpha-1", "alpha-2"]  # left in place, as that apply would have left it
+    assert runs_broken_strategy(h, broken) == ["alpha-1", "alpha-2"]  # left in place, as that apply would have left it

@@ -16,7 +16,7 @@ from engine.backend.fake import FakeBackend
 from engine.errors import ApplyError
 from engine.live.store import RevisionStatus, RevisionStore
 from engine.naming import Labels, account_digest
-from engine.status import fleet_status, status_to_text
+from engine.status import fleet_report, fleet_status, status_to_text
 from tests.live.harness import SMALL, SOLO, STANDARD, Harness
 from tests.support.repos import commit
 
@@ -105,7 +105,7 @@ def test_a_rename_while_both_names_already_run_keeps_the_new_copy_and_removes_th
     assert other.apply().status is RevisionStatus.APPLIED  # another path: no identity, a second fleet (dry-run: no account)
     status = fleet_status(fleet.context(), "testfleet")
     assert [o["fleet"] for o in status["other_fleets"]] == [NEW] and status["other_fleets"][0]["bot_states"] == {"running": 5}
-    text = status_to_text(status)
+    text = status_to_text(fleet_report(fleet.context(), "testfleet"))
     assert "ALSO RUNNING from this state dir under another fleet name" in text and f"fleet {NEW}: 3 containers, 5 bots (5 running)" in text
     rename(fleet)  # now the original repository is renamed too: the old name's copies go
     plan = fleet.plan().plan

@@ -32,3 +32,18 @@ def test_wallets_show_capital_allocations_and_live_figures_and_the_ledger(base_r
     assert sum(1 for e in entries if e["entry"] == "allocate") == 5
     text = wallets_to_text(report, entries)
     assert "wallet euro (EUR)" in text and "move     solo" in text
+
+
+def test_figures_a_bot_answers_out_of_type_are_unknown_not_errors(base_repo: git.Repo, tmp_path: Path) -> None:
+    """A bot's API is input: a NaN equity, a string count, a bool profit show as unknown (–)."""
+    from engine.ftapi import RawAnswer
+
+    h = Harness(base_repo, tmp_path / "state")
+    assert h.apply().status is RevisionStatus.APPLIED
+    hostile = {"balance": b'{"total": NaN}', "count": b'{"current": "3"}', "profit": b'{"profit_closed_coin": true}'}
+    h.bots.handler = lambda call: RawAnswer(200, hostile[call.path]) if call.bot == "alpha-1" else None
+    report = wallet_report(h.context(), fleet_from_payload(RevisionStore(h.state).latest(good_only=True).payload))  # type: ignore[union-attr]
+    bots = {b["name"]: b for w in report["wallets"] for b in w["bots"]}
+    assert (bots["alpha-1"]["equity"], bots["alpha-1"]["open_trades"], bots["alpha-1"]["realised"]) == (None, None, None)
+    assert (bots["alpha-2"]["equity"], bots["alpha-2"]["open_trades"]) == (1000.0, 0)
+    assert "  alpha-1                         1,000            –     –             –  dry-run" in wallets_to_text(report)

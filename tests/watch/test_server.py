@@ -65,7 +65,7 @@ def test_a_signed_push_is_applied_at_once_and_bad_ones_trigger_nothing(origin: O
 
 def test_health_metrics_and_status(served: tuple[RunningWatcher, str]) -> None:
     w, url = served
-    w.until(lambda: w.applied() is not None and w.watcher.summary, what="apply and a heal")
+    w.until(lambda: w.applied() is not None and w.watcher.view is not None, what="apply and a heal")
     auth = {"Authorization": "Bearer ui-token"}
     assert httpx.get(f"{url}/healthz").json()["ok"] is True  # open: liveness probes carry no token
     assert httpx.get(f"{url}/metrics").status_code == 401 and httpx.get(f"{url}/api/status").status_code == 401
@@ -74,6 +74,7 @@ def test_health_metrics_and_status(served: tuple[RunningWatcher, str]) -> None:
     assert samples[("fleetops_applies_total", (("result", "applied"),))] == 1
     assert samples[("fleetops_revision", ())] == 1
     assert samples[("fleetops_bots", (("state", "running"),))] == 5
+    assert samples[("fleetops_bot_health", (("status", "healthy"),))] == 5 and samples[("fleetops_bot_health", (("status", "failed"),))] == 0
     assert samples[("fleetops_pool_bots", (("pool", "standard"),))] == 3
     assert samples[("fleetops_pool_capacity", (("pool", "standard"),))] == 3
     assert samples[("fleetops_quarantined_commits", ())] == 0
@@ -83,6 +84,7 @@ def test_health_metrics_and_status(served: tuple[RunningWatcher, str]) -> None:
     assert status["fleet"] == "testfleet" and status["queue"]["applied"] == w.applied()
     pools = {c["name"]: [b["name"] for b in c["bots"]] for c in status["containers"]}
     assert pools["testfleet-standard-1"] == ["alpha-1", "alpha-2", "beta-1"]
+    assert {b["health"]["status"] for c in status["containers"] for b in c["bots"]} == {"healthy"}
 
 
 def test_a_public_address_needs_a_token() -> None:

@@ -88,11 +88,11 @@ def test_chaos_many_commits_lost_and_repeated_webhooks(origin: Origin, watching)
     from engine.backend.fake import FakeBackend
     from engine.context import Context
     from engine.flow import plan_commit
-    from engine.live.fake_bots import FakeBots
+    from engine.live.fake_bots import Behaviour, FakeBots
     from tests.watch.conftest import IMAGE
 
     bots = FakeBots(FakeBackend(images=(IMAGE,)))
-    bots.probe_delay = 0.3
+    bots.behave(Behaviour(ping_delay=0.3))  # every bot is slow to answer: applies sit in their health wait
     w: RunningWatcher = watching(bots, interval=1.0)
     first = origin.work.head.commit.hexsha
     w.until(lambda: w.applied() == first, what="the first apply")
@@ -345,15 +345,17 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     from engine.backend.fake import FakeBackend, Killed
     from engine.context import Context
     from engine.flow import apply_plan, plan_commit
-    from engine.live.fake_bots import FakeBots
+    from engine.live.fake_bots import STRATEGY_ERROR, Behaviour, FakeBots
     from tests.watch.conftest import IMAGE
 
     bots = FakeBots(FakeBackend(images=(IMAGE,)))
     ctx = Context(tmp_path / "state", bots.ports(), lambda _l: None, {})
     assert apply_plan(ctx, plan_commit(ctx, origin.root, None, proof=False)).revision == 1
     strategy = origin.root / "strategies/Alpha.py"
+    broken = strategy.read_text() + "\n# v3: raises every candle\n"
+    bots.behave(Behaviour(strategy_errors=(STRATEGY_ERROR,)), strategy=broken)
     bad = origin.push("Alpha raises every candle", lambda root: (
-        strategy.write_text(strategy.read_text() + "\n# LOOPERROR\n"),
+        strategy.write_text(broken),
         origin.edit("fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")(root)), tag="v3")
     bots.crash_on_ping = True
     with pytest.raises(Killed):
@@ -364,7 +366,7 @@ def test_a_commit_whose_apply_was_killed_in_its_health_wait_is_rolled_back_and_q
     w.until(lambda: bad in w.watcher.queue.view().quarantined, what="the quarantine")
     assert "rolled back to revision 1" in w.watcher.queue.view().quarantined[bad]
     assert [r.status.value for r in RevisionStore(ctx.state_dir).all()] == ["applied", "rolled_back"]
-    assert not any(b"LOOPERROR" in started.files.strategy[1] for u in bots.backend.units.values() for started in u.running.values())
+    assert not any(started.files.strategy[1].decode() == broken for u in bots.backend.units.values() for started in u.running.values())
 
 
 def test_a_remote_address_with_credentials_is_never_shown_nor_stored(origin: Origin, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

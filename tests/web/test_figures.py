@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
-from engine.live.ports import BotAnswer
+from engine.ftapi import RawAnswer
 from engine.web.figures import FigureCache
 
 
@@ -16,7 +17,7 @@ class SlowApi:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> BotAnswer:
+    def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> RawAnswer:
         with self.lock:
             self.in_flight += 1
             self.calls += 1
@@ -25,7 +26,7 @@ class SlowApi:
         with self.lock:
             self.in_flight -= 1
         data = {"health": {"last_process_ts": 1700000000}, "count": {"current": 2}, "profit": {"profit_all_coin": float("nan")}}[path]
-        return BotAnswer(data, "ok")
+        return RawAnswer(200, json.dumps(data).encode())  # the NaN as Python's json writes it
 
 
 def test_two_hundred_bots_asked_by_many_pages_cost_three_calls_each_with_bounded_concurrency() -> None:

@@ -54,6 +54,7 @@ def test_the_page_lists_every_bot_with_its_pool_and_state(page: Page) -> None:
     for bot, pool in [("alpha-1", "standard"), ("alpha-2", "standard"), ("beta-1", "standard"), ("euro-1", "small"), ("solo", "(dedicated)")]:
         row = html.split(f'<tr data-name="{bot}"')[1].split("</tr>")[0]
         assert f'<td data-label="Pool">{pool}</td>' in row and ">running</span>" in row
+        assert '<td data-label="Health"><span class="badge health-healthy">healthy</span>' in row  # why, only when not healthy
     filtered = page.get("/?q=kraken&sort=-allocation").text
     assert filtered.count('<tr data-name="') == 1 and 'data-name="euro-1"' in filtered  # works without JavaScript
 
@@ -80,7 +81,7 @@ def test_failure_logs_on_the_revisions_page_are_escaped(page: Page) -> None:
     from engine.backend.fake import Exits, Runs
     from tests.support.repos import commit
 
-    (page.h.root / "strategies/Alpha.py").write_text((page.h.root / "strategies/Alpha.py").read_text().replace("# BROKEN", "# v4"))
+    (page.h.root / "strategies/Alpha.py").write_text((page.h.root / "strategies/Alpha.py").read_text() + "\n# v4\n")
     v4 = (page.h.root / "strategies/Alpha.py").read_bytes()
     page.h.backend.process = lambda s: Exits(("Traceback (most recent call last):", f"RuntimeError: strategy crashed {MARKUP}")) \
         if s.files.strategy[1] == v4 else Runs()  # a process started with v4 dies at once, its log quoting markup
@@ -92,6 +93,7 @@ def test_failure_logs_on_the_revisions_page_are_escaped(page: Page) -> None:
     time.sleep(0.5)
     html = page.get("/revisions").text
     assert "rolled_back" in html and "RuntimeError: strategy crashed" in html and "bot/alpha-2" in html
+    assert '<span class="badge health-failed">failed</span> its process is BACKOFF (supervisord)' in html
     assert MARKUP not in html
 
 
@@ -108,6 +110,7 @@ def test_the_event_stream_sends_a_change_within_two_seconds(page: Page) -> None:
                 update = json.loads(line[6:])
                 row = update["bots"].split('data-name="euro-1"')[1].split("</tr>")[0]
                 if ">stopped</span>" in row:
+                    assert 'title="its container is exited">missing</span>' in row
                     break
         assert time.monotonic() - stopped < 2.0
 

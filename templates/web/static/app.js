@@ -9,7 +9,7 @@
   const sortSelect = document.getElementById("sort");
 
   function cellValue(row, key) {
-    const cells = { name: 0, pool: 1, container: 2, state: 3, strategy: 4, exchange: 5, allocation: 7, loop: 8, open: 9, profit: 10 };
+    const cells = { name: 0, pool: 1, container: 2, state: 3, health: 4, strategy: 5, exchange: 6, allocation: 8, loop: 9, open: 10, profit: 11 };
     const cell = row.cells[cells[key]];
     if (!cell) return "";
     const text = cell.textContent.trim();
@@ -20,6 +20,7 @@
       return parseFloat(n) * ({ s: 1, min: 60, h: 3600 }[unit] || 1);
     }
     if (key === "state") return ({ failing: 0, stopped: 1, unknown: 2, draining: 3, running: 4, disabled: 5 })[text] ?? 9;
+    if (key === "health") return ({ missing: 0, failed: 1, degraded: 2, progressing: 3, healthy: 4 })[text] ?? 9;
     return text.toLowerCase();
   }
 
@@ -39,7 +40,7 @@
     const needle = (q ? q.value : "").trim().toLowerCase();
     let shown = 0;
     for (const row of rows) {
-      const match = !needle || Array.from(row.cells).slice(0, 7).some((c) => c.textContent.toLowerCase().includes(needle));
+      const match = !needle || Array.from(row.cells).slice(0, 8).some((c) => c.textContent.toLowerCase().includes(needle));
       row.hidden = !match;
       shown += match ? 1 : 0;
       body.appendChild(row);
