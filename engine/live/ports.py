@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from engine.ftapi import BotApiPort, RawAnswer
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for types only: the no-op answer imports this module, and engine.ftapi loads pydantic (~60 ms)
     from engine.backend.port import Backend
+    from engine.ftapi import BotApiPort
 
-__all__ = ["BotApiPort", "Ports", "ProbeAnswer", "ProbePort", "RawAnswer"]
+__all__ = ["Ports", "ProbeAnswer", "ProbePort"]
 
 
 @dataclass(frozen=True)
