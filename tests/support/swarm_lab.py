@@ -60,7 +60,7 @@ NODE_HOST_CONFIG: dict[str, Any] = {
     "cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"], "security_opt": ["seccomp=unconfined"],
     "device_cgroup_rules": ["a *:* rwm"], "devices": ["/dev/fuse:/dev/fuse:rwm"],
 }
-UNMASKED = {"MaskedPaths": [], "ReadonlyPaths": []}
+UNMASKED: dict[str, list[str]] = {"MaskedPaths": [], "ReadonlyPaths": []}
 T = TypeVar("T")
 _started = time.monotonic()
 
@@ -126,11 +126,14 @@ class SwarmLab:
 
     def label_node(self, node: str, labels: dict[str, str | None]) -> None:
         """Sets swarm node labels (placement constraints read ``node.labels.<key>``); None removes a key."""
-        swarm_node = self.client().nodes.get(node)
-        spec = swarm_node.attrs["Spec"]
-        merged = {**spec.get("Labels", {}), **labels}
-        spec["Labels"] = {key: value for key, value in merged.items() if value is not None}
-        swarm_node.update(spec)
+        def update() -> bool:
+            swarm_node = self.client().nodes.get(node)
+            spec = swarm_node.attrs["Spec"]
+            merged = {**spec.get("Labels", {}), **labels}
+            spec["Labels"] = {key: value for key, value in merged.items() if value is not None}
+            return _updated(swarm_node, spec)
+
+        wait_until(lambda: f"the labels of node {node} are updated", update, 30)
 
     def push(self, image: str, host: docker.DockerClient | None = None) -> str:
         """Pushes a local image of the host's engine to the lab registry; returns the reference nodes
@@ -174,6 +177,25 @@ class SwarmLab:
             result[container.name] = stats["usage"] - detail.get("total_inactive_file", detail.get("inactive_file", 0))
         return result
 
+    def clear(self) -> None:
+        """A fresh swarm without a new lab (~1 s): removes every service, secret and config, every
+        container on every node, every overlay network but ``ingress``, and every node label.
+        Images pulled stay (what a long-lived real node keeps too)."""
+        start = time.monotonic()
+        manager = self.client()
+        for service in manager.services.list():
+            service.remove()
+        wait_until(lambda: "the removed services' tasks are gone", lambda: not manager.api.tasks(), 60)
+        _parallel(lambda node: [c.remove(force=True) for c in self.client(node.name).containers.list(all=True)], self.nodes)
+        for item in [*manager.secrets.list(), *manager.configs.list()]:
+            remove_eventually(item)
+        for network in manager.networks.list(filters={"driver": "overlay"}):
+            if network.name != "ingress":
+                remove_eventually(network)
+        for node in self.nodes:
+            self.label_node(node.name, dict.fromkeys(manager.nodes.get(node.name).attrs["Spec"].get("Labels", {})))
+        log(f"{self.prefix}: cleared in {time.monotonic() - start:.1f} s")
+
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
@@ -198,7 +220,7 @@ def stand_up(prefix: str | None = None, managers: int = 1, workers: int = 2, kee
 
 def _stand_up(host: docker.DockerClient, prefix: str, managers: int, workers: int, keep: bool) -> SwarmLab:
     start = time.monotonic()
-    labels = {LAB_LABEL: prefix, **({} if keep else {OWNER_LABEL: _owner(os.getpid())})}
+    labels = {LAB_LABEL: prefix, **({} if keep else {OWNER_LABEL: owner_of(os.getpid())})}
     network, subnet = _create_network(host, prefix, labels)
     network.reload()
     gateway = network.attrs["IPAM"]["Config"][0]["Gateway"]
@@ -223,7 +245,7 @@ def _stand_up(host: docker.DockerClient, prefix: str, managers: int, workers: in
     _parallel(lambda node: _wait_for_engine(host, lab, node), nodes)
     log(f"{prefix}: every node's engine answers")
     _form_swarm(lab)
-    _wait_until(lambda: f"http://{lab.registry_from_host}/v2/ answers", lambda: _http_ok(f"http://{lab.registry_from_host}/v2/"), 30)
+    wait_until(lambda: f"http://{lab.registry_from_host}/v2/ answers", lambda: _http_ok(f"http://{lab.registry_from_host}/v2/"), 30)
     log(f"{prefix}: swarm of {managers} manager(s) and {workers} worker(s) Ready, registry answers; stood up in {time.monotonic() - start:.1f} s")
     return lab
 
@@ -243,7 +265,7 @@ def _form_swarm(lab: SwarmLab) -> None:
         states = [n.attrs["Status"]["State"] for n in lab.client().nodes.list()]
         return len(states) == len(lab.nodes) and all(s == "ready" for s in states)
 
-    _wait_until(lambda: f"every node Ready ({[n.attrs['Status']['State'] for n in lab.client().nodes.list()]})", ready, 60)
+    wait_until(lambda: f"every node Ready ({[n.attrs['Status']['State'] for n in lab.client().nodes.list()]})", ready, 60)
 
 
 def find(prefix: str, host: docker.DockerClient | None = None) -> SwarmLab | None:
@@ -293,7 +315,10 @@ def tear_down(prefix: str, host: docker.DockerClient | None = None) -> None:
     host = host or host_client()
     start = time.monotonic()
     selector = {"label": f"{LAB_LABEL}={prefix}"}
-    ours = lambda name: name.startswith(f"{prefix}-")  # noqa: E731
+
+    def ours(name: str) -> bool:
+        return name.startswith(f"{prefix}-")
+
     _parallel(lambda c: c.remove(force=True, v=True), [c for c in host.containers.list(all=True, filters=selector) if ours(c.name)])
     for volume in host.volumes.list(filters=selector):
         if ours(volume.name):
@@ -335,7 +360,38 @@ def _wait_for_engine(host: docker.DockerClient, lab: SwarmLab, node: LabNode) ->
         except (docker.errors.APIError, docker.errors.DockerException, OSError):
             return False
 
-    _wait_until(lambda: f"{node.name}'s engine answers on {node.ip}:{NODE_PORT}", answers, 60)
+    wait_until(lambda: f"{node.name}'s engine answers on {node.ip}:{NODE_PORT}", answers, 60)
+
+
+def remove_eventually(resource: Any, timeout: float = 30) -> None:
+    """Removes a swarm object (network, secret, config) and waits until it is gone: the manager
+    refuses a secret, and defers a network, while a removed service's tasks still wind down (~5 s)."""
+    wait_until(lambda: f"{resource.name} is removed", lambda: _removed(resource), timeout)
+
+
+def _removed(resource: Any) -> bool:
+    try:
+        resource.remove()
+    except docker.errors.NotFound:
+        return True
+    except docker.errors.APIError:
+        return False
+    try:
+        resource.reload()
+    except docker.errors.NotFound:
+        return True
+    return False
+
+
+def _updated(swarm_node: Any, spec: dict[str, Any]) -> bool:
+    """False when the node changed since it was read ("update out of sequence": its status moves on its own)."""
+    try:
+        swarm_node.update(spec)
+    except docker.errors.APIError as exc:
+        if "out of sequence" in str(exc):
+            return False
+        raise
+    return True
 
 
 def _http_ok(url: str) -> bool:
@@ -346,7 +402,8 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _wait_until(what: Callable[[], str], condition: Callable[[], bool], timeout: float) -> None:
+def wait_until(what: Callable[[], str], condition: Callable[[], bool], timeout: float) -> None:
+    """Polls ``condition`` every 0.2 s; RuntimeError saying ``what()`` was awaited after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -362,7 +419,7 @@ def _parallel(action: Callable[[T], object], items: list[T]) -> None:
             future.result()
 
 
-def _owner(pid: int) -> str:
+def owner_of(pid: int) -> str:
     """``<pid>:<start time in clock ticks since boot>``: a reused pid does not pass for the owner."""
     return f"{pid}:{_start_time(pid)}"
 
