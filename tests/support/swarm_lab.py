@@ -54,11 +54,12 @@ SUBNETS = ipaddress.ip_network("10.213.0.0/16")
 NODE_PORT = 2375
 SWARM_PORT = 2377
 # What replaces --privileged (SWARM.md): every capability the VM can grant, no seccomp filter,
-# every device node allowed, /dev/fuse for fuse-overlayfs; and /proc and /sys unmasked (the CLI's
-# `--security-opt systempaths=unconfined`, which the API spells as empty MaskedPaths and ReadonlyPaths).
+# every device node allowed (/dev/fuse passed in where the host has it, for fuse-overlayfs: nodes
+# run overlay2, so it is a spare); and /proc and /sys unmasked (the CLI's `--security-opt
+# systempaths=unconfined`, which the API spells as empty MaskedPaths and ReadonlyPaths).
 NODE_HOST_CONFIG: dict[str, Any] = {
-    "cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"], "security_opt": ["seccomp=unconfined"],
-    "device_cgroup_rules": ["a *:* rwm"], "devices": ["/dev/fuse:/dev/fuse:rwm"],
+    "cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"], "security_opt": ["seccomp=unconfined"], "device_cgroup_rules": ["a *:* rwm"],
+    "devices": ["/dev/fuse:/dev/fuse:rwm"] if Path("/dev/fuse").exists() else [],
 }
 UNMASKED: dict[str, list[str]] = {"MaskedPaths": [], "ReadonlyPaths": []}
 T = TypeVar("T")
@@ -134,6 +135,20 @@ class SwarmLab:
             return _updated(swarm_node, spec)
 
         wait_until(lambda: f"the labels of node {node} are updated", update, 30)
+
+    def partition(self, node: str, host: docker.DockerClient | None = None) -> None:
+        """Cuts a node off the lab network: the swarm, the registry and this machine lose it (and it
+        them), its containers keep running: a node behind a network partition."""
+        host = host or host_client()
+        host.networks.get(f"{self.prefix}-net").disconnect(node)
+        self._clients.pop(node, None)
+        log(f"{node}: cut off the lab network")
+
+    def heal(self, node: str, host: docker.DockerClient | None = None) -> None:
+        """Puts a partitioned node back on the lab network at its old address."""
+        host = host or host_client()
+        host.networks.get(f"{self.prefix}-net").connect(node, ipv4_address=self.node(node).ip)
+        log(f"{node}: back on the lab network")
 
     def push(self, image: str, host: docker.DockerClient | None = None) -> str:
         """Pushes a local image of the host's engine to the lab registry; returns the reference nodes
