@@ -25,33 +25,45 @@ purpose by ``scripts/swarm-lab up``. Nothing without the label and the prefix is
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import secrets
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 import docker.errors
 import docker.types
-import docker.utils
+
+from tests.support.running_lab import (
+    API_VERSION,
+    LAB_LABEL,
+    NODE_PORT,
+    LabNode,
+    SwarmLab,
+    describe,
+    dumps,
+    host_client,
+    log,
+    parallel,
+    remove_eventually,
+    wait_until,
+)
+
+__all__ = [  # the lab's whole interface, from one module (what a running lab offers is in running_lab)
+    "API_VERSION", "LAB_LABEL", "NODE_PORT", "OWNER_LABEL", "REGISTRY_IMAGE", "LabNode", "SwarmLab", "build_images", "describe", "dumps",
+    "find", "host_client", "labs", "log", "owner_of", "remove_eventually", "remove_leftovers", "stand_up", "tear_down", "wait_until",
+]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NODE_IMAGE = "fleetops/swarm-node:1"
 REGISTRY_IMAGE = "fleetops/registry:1"
-API_VERSION = "1.41"  # Debian 12's docker.io 20.10, on the host and in the nodes
-LAB_LABEL = "fleetops.lab"
 OWNER_LABEL = "fleetops.lab.owner"
 ROLE_LABEL = "fleetops.lab.role"
 SUBNETS = ipaddress.ip_network("10.213.0.0/16")
-NODE_PORT = 2375
 SWARM_PORT = 2377
 # What replaces --privileged (SWARM.md): every capability the VM can grant, no seccomp filter,
 # every device node allowed (/dev/fuse passed in where the host has it, for fuse-overlayfs: nodes
@@ -62,159 +74,11 @@ NODE_HOST_CONFIG: dict[str, Any] = {
     "devices": ["/dev/fuse:/dev/fuse:rwm"] if Path("/dev/fuse").exists() else [],
 }
 UNMASKED: dict[str, list[str]] = {"MaskedPaths": [], "ReadonlyPaths": []}
-T = TypeVar("T")
-_started = time.monotonic()
-
-
-def log(message: str) -> None:
-    """Progress on stderr, with seconds since this module was imported."""
-    print(f"swarm-lab: [{time.monotonic() - _started:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-
-def host_client() -> docker.DockerClient:
-    """The shared engine (DOCKER_HOST or /var/run/docker.sock) that runs the lab's containers."""
-    return docker.DockerClient.from_env(version=API_VERSION, timeout=120)
 
 
 def build_images() -> None:
     """The node and registry images, by scripts/build-images (cached by content hash: ~0.2 s when unchanged)."""
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build-images"), "--only", "swarm-node", "registry"], check=True)
-
-
-@dataclass(frozen=True)
-class LabNode:
-    name: str  # container name = hostname = the swarm node's Hostname
-    role: str  # "manager" | "worker"
-    ip: str  # on the lab network; dockerd answers on tcp://<ip>:2375
-
-
-@dataclass
-class SwarmLab:
-    """A running lab. ``registry`` is how nodes name the registry in image references
-    (``<prefix>-registry:5000``), ``registry_from_host`` how this machine's engine pushes to it,
-    ``gateway`` the host's address as nodes and their tasks reach it (e.g. a controller's URL)."""
-
-    prefix: str
-    subnet: str
-    gateway: str
-    nodes: list[LabNode]
-    registry: str
-    registry_from_host: str
-    _clients: dict[str, docker.DockerClient] = field(default_factory=dict, repr=False)
-
-    @property
-    def manager(self) -> LabNode:
-        return next(n for n in self.nodes if n.role == "manager")
-
-    @property
-    def workers(self) -> list[LabNode]:
-        return [n for n in self.nodes if n.role == "worker"]
-
-    @property
-    def manager_url(self) -> str:
-        """The first manager's Engine API, for DOCKER_HOST or a backend's ``manager:`` (plain TCP)."""
-        return f"tcp://{self.manager.ip}:{NODE_PORT}"
-
-    def node(self, name: str) -> LabNode:
-        return next(n for n in self.nodes if n.name == name)
-
-    def client(self, node: str | None = None) -> docker.DockerClient:
-        """A Docker SDK client to a node's engine (default: the manager), made once and kept."""
-        target = self.node(node) if node else self.manager
-        if target.name not in self._clients:
-            self._clients[target.name] = docker.DockerClient(base_url=f"tcp://{target.ip}:{NODE_PORT}", version=API_VERSION, timeout=60)
-        return self._clients[target.name]
-
-    def label_node(self, node: str, labels: dict[str, str | None]) -> None:
-        """Sets swarm node labels (placement constraints read ``node.labels.<key>``); None removes a key."""
-        def update() -> bool:
-            swarm_node = self.client().nodes.get(node)
-            spec = swarm_node.attrs["Spec"]
-            merged = {**spec.get("Labels", {}), **labels}
-            spec["Labels"] = {key: value for key, value in merged.items() if value is not None}
-            return _updated(swarm_node, spec)
-
-        wait_until(lambda: f"the labels of node {node} are updated", update, 30)
-
-    def partition(self, node: str, host: docker.DockerClient | None = None) -> None:
-        """Cuts a node off the lab network: the swarm, the registry and this machine lose it (and it
-        them), its containers keep running: a node behind a network partition."""
-        host = host or host_client()
-        host.networks.get(f"{self.prefix}-net").disconnect(node)
-        self._clients.pop(node, None)
-        log(f"{node}: cut off the lab network")
-
-    def heal(self, node: str, host: docker.DockerClient | None = None) -> None:
-        """Puts a partitioned node back on the lab network at its old address."""
-        host = host or host_client()
-        host.networks.get(f"{self.prefix}-net").connect(node, ipv4_address=self.node(node).ip)
-        log(f"{node}: back on the lab network")
-
-    def push(self, image: str, host: docker.DockerClient | None = None) -> str:
-        """Pushes a local image of the host's engine to the lab registry; returns the reference nodes
-        pull it by, pinned by digest: ``<prefix>-registry:5000/<repository>@sha256:…``."""
-        host = host or host_client()
-        repository, tag = docker.utils.parse_repository_tag(image)
-        tag = tag or "latest"
-        pushed = f"{self.registry_from_host}/{repository}"
-        start = time.monotonic()
-        host.images.get(image).tag(pushed, tag)
-        digest = ""
-        try:
-            for line in host.api.push(pushed, tag, stream=True, decode=True):
-                if "error" in line:
-                    raise RuntimeError(f"push of {image} to the lab registry failed: {line['error']}")
-                digest = line.get("aux", {}).get("Digest", digest)
-        finally:
-            host.api.remove_image(f"{pushed}:{tag}")
-        if not digest:
-            raise RuntimeError(f"push of {image} to the lab registry reported no digest")
-        log(f"pushed {image} as {self.registry}/{repository}@{digest} in {time.monotonic() - start:.1f} s")
-        return f"{self.registry}/{repository}@{digest}"
-
-    def load(self, image: str, nodes: Iterable[str] | None = None, host: docker.DockerClient | None = None) -> None:
-        """Copies a local image into nodes' engines (``docker save | docker load``), all at once; default
-        every node. What a manager that built or pulled an image itself looks like."""
-        host = host or host_client()
-        start = time.monotonic()
-        data = b"".join(host.images.get(image).save(named=True))
-        _parallel(lambda name: self.client(name).images.load(data), list(nodes or [n.name for n in self.nodes]))
-        log(f"loaded {image} ({len(data) / 1e6:.0f} MB) into nodes in {time.monotonic() - start:.1f} s")
-
-    def memory(self, host: docker.DockerClient | None = None) -> dict[str, int]:
-        """Memory in use by each lab container, in bytes, as ``docker stats`` counts it (usage less
-        inactive page cache: total_inactive_file on cgroup v1, inactive_file on v2)."""
-        host = host or host_client()
-        result = {}
-        for container in host.containers.list(filters={"label": f"{LAB_LABEL}={self.prefix}"}):
-            stats = container.stats(stream=False)["memory_stats"]
-            detail = stats.get("stats", {})
-            result[container.name] = stats["usage"] - detail.get("total_inactive_file", detail.get("inactive_file", 0))
-        return result
-
-    def clear(self) -> None:
-        """A fresh swarm without a new lab (~1 s): removes every service, secret and config, every
-        container on every node, every overlay network but ``ingress``, and every node label.
-        Images pulled stay (what a long-lived real node keeps too)."""
-        start = time.monotonic()
-        manager = self.client()
-        for service in manager.services.list():
-            service.remove()
-        wait_until(lambda: "the removed services' tasks are gone", lambda: not manager.api.tasks(), 60)
-        _parallel(lambda node: [c.remove(force=True) for c in self.client(node.name).containers.list(all=True)], self.nodes)
-        for item in [*manager.secrets.list(), *manager.configs.list()]:
-            remove_eventually(item)
-        for network in manager.networks.list(filters={"driver": "overlay"}):
-            if network.name != "ingress":
-                remove_eventually(network)
-        for node in self.nodes:
-            self.label_node(node.name, dict.fromkeys(manager.nodes.get(node.name).attrs["Spec"].get("Labels", {})))
-        log(f"{self.prefix}: cleared in {time.monotonic() - start:.1f} s")
-
-    def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
 
 
 def stand_up(prefix: str | None = None, managers: int = 1, workers: int = 2, keep: bool = False,
@@ -257,7 +121,7 @@ def _stand_up(host: docker.DockerClient, prefix: str, managers: int, workers: in
     registry.reload()
     lab = SwarmLab(prefix, subnet, gateway, nodes, f"{prefix}-registry:5000",
                    f"127.0.0.1:{registry.ports['5000/tcp'][0]['HostPort']}")
-    _parallel(lambda node: _wait_for_engine(host, lab, node), nodes)
+    parallel(lambda node: _wait_for_engine(host, lab, node), nodes)
     log(f"{prefix}: every node's engine answers")
     _form_swarm(lab)
     wait_until(lambda: f"http://{lab.registry_from_host}/v2/ answers", lambda: _http_ok(f"http://{lab.registry_from_host}/v2/"), 30)
@@ -274,7 +138,7 @@ def _form_swarm(lab: SwarmLab) -> None:
         lab.client(node.name).swarm.join(remote_addrs=[f"{first.ip}:{SWARM_PORT}"], join_token=tokens["Manager" if node.role == "manager" else "Worker"],
                                          listen_addr=f"0.0.0.0:{SWARM_PORT}", advertise_addr=node.ip)
 
-    _parallel(join, [n for n in lab.nodes if n is not first])
+    parallel(join, [n for n in lab.nodes if n is not first])
 
     def ready() -> bool:
         states = [n.attrs["Status"]["State"] for n in lab.client().nodes.list()]
@@ -334,7 +198,7 @@ def tear_down(prefix: str, host: docker.DockerClient | None = None) -> None:
     def ours(name: str) -> bool:
         return name.startswith(f"{prefix}-")
 
-    _parallel(lambda c: c.remove(force=True, v=True), [c for c in host.containers.list(all=True, filters=selector) if ours(c.name)])
+    parallel(lambda c: c.remove(force=True, v=True), [c for c in host.containers.list(all=True, filters=selector) if ours(c.name)])
     for volume in host.volumes.list(filters=selector):
         if ours(volume.name):
             volume.remove(force=True)
@@ -378,60 +242,12 @@ def _wait_for_engine(host: docker.DockerClient, lab: SwarmLab, node: LabNode) ->
     wait_until(lambda: f"{node.name}'s engine answers on {node.ip}:{NODE_PORT}", answers, 60)
 
 
-def remove_eventually(resource: Any, timeout: float = 30) -> None:
-    """Removes a swarm object (network, secret, config) and waits until it is gone: the manager
-    refuses a secret, and defers a network, while a removed service's tasks still wind down (~5 s)."""
-    wait_until(lambda: f"{resource.name} is removed", lambda: _removed(resource), timeout)
-
-
-def _removed(resource: Any) -> bool:
-    try:
-        resource.remove()
-    except docker.errors.NotFound:
-        return True
-    except docker.errors.APIError:
-        return False
-    try:
-        resource.reload()
-    except docker.errors.NotFound:
-        return True
-    return False
-
-
-def _updated(swarm_node: Any, spec: dict[str, Any]) -> bool:
-    """False when the node changed since it was read ("update out of sequence": its status moves on its own)."""
-    try:
-        swarm_node.update(spec)
-    except docker.errors.APIError as exc:
-        if "out of sequence" in str(exc):
-            return False
-        raise
-    return True
-
-
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
         return False
-
-
-def wait_until(what: Callable[[], str], condition: Callable[[], bool], timeout: float) -> None:
-    """Polls ``condition`` every 0.2 s; RuntimeError saying ``what()`` was awaited after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"swarm lab: timed out after {timeout:.0f} s waiting until {what()}")
-        time.sleep(0.2)
-
-
-def _parallel(action: Callable[[T], object], items: list[T]) -> None:
-    if not items:
-        return
-    with ThreadPoolExecutor(max_workers=len(items)) as pool:
-        for future in [pool.submit(action, item) for item in items]:
-            future.result()
 
 
 def owner_of(pid: int) -> str:
@@ -451,11 +267,3 @@ def _alive(owner: str) -> bool:
     return pid.isdigit() and _start_time(int(pid)) == started != ""
 
 
-def describe(lab: SwarmLab) -> dict[str, Any]:
-    """The lab as JSON-ready data (scripts/swarm-lab status, benchmarks)."""
-    return {"prefix": lab.prefix, "subnet": lab.subnet, "gateway": lab.gateway, "manager_url": lab.manager_url, "registry": lab.registry,
-            "registry_from_host": lab.registry_from_host, "nodes": [{"name": n.name, "role": n.role, "ip": n.ip} for n in lab.nodes]}
-
-
-def dumps(lab: SwarmLab) -> str:
-    return json.dumps(describe(lab), indent=2)
