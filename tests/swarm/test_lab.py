@@ -20,6 +20,7 @@ import docker.errors
 import docker.types
 import pytest
 
+from tests.support import swarm_lab
 from tests.support.swarm_lab import LabNode, SwarmLab, remove_eventually, wait_until
 
 UNIQUE = secrets.token_hex(3)
@@ -172,3 +173,14 @@ def test_a_secret_is_a_file_under_run_secrets_in_the_task_and_nowhere_in_the_spe
     manager = lab.client()
     inspected = [manager.api.inspect_service(pinned.service_id), task, manager.secrets.get(pinned.secret).attrs]
     assert pinned.secret_value not in json.dumps(inspected)
+
+
+def test_load_copies_a_host_image_into_a_node_engine_under_its_name(lab: SwarmLab, standin_image: str) -> None:
+    """What a manager that built or pulled an image itself looks like: the backend pushes the fleet's
+    images to the registry from its own engine (the manager's, on the lab). Only the nodes named get it."""
+    host = swarm_lab.host_client()
+    image = host.images.get("fleetops/standin-bot:1")
+    lab.load("fleetops/standin-bot:1", [lab.manager.name], host)
+    assert lab.client().images.get("fleetops/standin-bot:1").id == image.id
+    with pytest.raises(docker.errors.ImageNotFound):
+        lab.client(lab.workers[0].name).images.get("fleetops/standin-bot:1")
