@@ -21,12 +21,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/integration needs the Docker engine: mark it, so the fast lane
-    (``scripts/test --fast``: ``-m "not docker and not slow"``) leaves it out without a list to keep."""
-    integration = ROOT / "tests" / "integration"
+    """Every test under tests/integration needs the Docker engine, and every test under tests/swarm
+    the swarm lab on it: mark them, so the fast lane (``scripts/test --fast``: ``-m "not docker and
+    not slow"``) leaves them out without a list to keep, and ``-m "not swarm"`` leaves out the lab."""
+    integration, swarm = ROOT / "tests" / "integration", ROOT / "tests" / "swarm"
     for item in items:
-        if Path(str(item.path)).is_relative_to(integration):
+        path = Path(str(item.path))
+        if path.is_relative_to(integration) or path.is_relative_to(swarm):
             item.add_marker(pytest.mark.docker)
+        if path.is_relative_to(swarm):
+            item.add_marker(pytest.mark.swarm)
 
 
 @dataclass
