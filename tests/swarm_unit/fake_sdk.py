@@ -99,9 +99,9 @@ class FakeSwarm:
 
     def services(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self._enter("services")
-        wanted = [f.split("=", 1) for f in (filters or {}).get("label", [])]
+        wanted = [f.partition("=") for f in (filters or {}).get("label", [])]  # key=value, or a key alone
         return [copy.deepcopy(s) for s in self.services_.values()
-                if all((s["Spec"].get("Labels") or {}).get(k) == v for k, v in wanted)]
+                if all(k in (labels := s["Spec"].get("Labels") or {}) and (not eq or labels[k] == v) for k, eq, v in wanted)]
 
     def inspect_service(self, service: str, insert_defaults: bool | None = None) -> dict[str, Any]:
         self._enter("inspect_service")

@@ -10,8 +10,9 @@ The rules, in order:
 1. A unit keeps the node it runs on (its data is there: a local directory does not follow a task),
    unless asked to rebalance, or its node is drained by the operator, has left the swarm, no longer
    meets the pool's constraints, or would pass an exchange budget. A node that is down keeps its
-   units: they show as unreachable, and nothing replaces them elsewhere until the operator moves
-   them (never two copies of a bot). So adding a node moves nothing unless asked.
+   units whatever else holds, rebalancing included: they show as unreachable, their bots may still
+   run there, and nothing replaces them elsewhere (never two copies of a bot) until the node answers
+   again or the operator removes it from the swarm. So adding a node moves nothing unless asked.
 2. Units to place are taken most constrained first (fewest eligible nodes, then most bots, then
    name), each onto the eligible node — active, ready, meeting every constraint, within every
    exchange budget — with the fewest bots, then the fewest units, then the node it ran on, then
@@ -157,7 +158,9 @@ def place(demands: Sequence[Demand], nodes: Sequence[Node], budget: Mapping[str,
                                      ("Fleet", fleet, ("backend", "exchange_budget", over))))
             continue
         node = by_id.get(demand.prior or "")
-        if (not rebalance and node is not None and node.availability != "drain" and matches(node, parsed[demand.unit])
+        if node is not None and node.state != "ready":
+            take(node.id, demand)  # unreachable: its bots may still run there, so no copy starts elsewhere
+        elif (not rebalance and node is not None and node.availability != "drain" and matches(node, parsed[demand.unit])
                 and fits(node.id, demand)):
             take(node.id, demand)
         else:

@@ -36,6 +36,7 @@ from engine.backend.swarm.service import (
     service_spec,
     settings_drift,
 )
+from engine.backend.swarm.tasks import LIVE, TaskView, task_view
 from engine.errors import DockerError
 from engine.naming import Labels, network_name
 
@@ -43,11 +44,8 @@ if TYPE_CHECKING:
     from engine.backend.swarm.api import SwarmManager
     from engine.compile.container import ContainerDefinition
 
-__all__ = ["ImagePins", "SwarmUnits", "task_state"]
+__all__ = ["ImagePins", "SwarmUnits"]
 
-STARTING = frozenset({"new", "allocated", "pending", "assigned", "accepted", "ready", "preparing", "starting"})
-ENDED_ON_ITS_OWN = frozenset({"complete", "failed", "rejected"})
-"""Task states after which Swarm's restart policy starts a new task: each counts as a restart."""
 ACTIONS = {"create": "create", "update": "update", "remove": "destroy"}
 """Swarm's service event actions → the port's (``destroy``: the watcher repairs a removed unit)."""
 STOP_WAIT = 60.0
@@ -61,31 +59,12 @@ class ImagePins(Protocol):
     def pinned(self, image: str) -> str: ...
 
 
-def task_state(tasks: list[dict[str, Any]], replicas: int, down: frozenset[str] = frozenset()) -> tuple[str, str, int]:
-    """(state, node ID of the current task or "", restarts) of a one-replica service from its tasks;
-    ``down``: IDs of nodes that do not answer. Restarts count the kept task history (Swarm keeps 5 per
-    slot by default), so the count stops growing past it."""
-    wanted = [t for t in tasks if t.get("DesiredState") in ("running", "ready", "accepted")]
-    current = max(wanted or tasks, key=lambda t: (str(t.get("CreatedAt", "")), int((t.get("Version") or {}).get("Index", 0))), default=None)
-    restarts = sum(1 for t in tasks if (t.get("Status") or {}).get("State") in ENDED_ON_ITS_OWN)
-    if current is None:
-        return ("created" if replicas else "exited"), "", restarts
-    node, state = str(current.get("NodeID") or ""), str((current.get("Status") or {}).get("State", ""))
-    if node in down and (state == "running" or state in STARTING):
-        return "unreachable", node, restarts
-    if state == "running":
-        return "running", node, restarts
-    if state in STARTING:
-        return ("restarting" if restarts else "created"), node, restarts
-    return "exited", node, restarts
-
-
 @dataclass(frozen=True)
 class _Seen:
     service: dict[str, Any]
-    state: str
+    view: TaskView
     node: str
-    restarts: int
+    """Its current task's node, else the node its constraints pin it to."""
 
 
 class SwarmUnits:
@@ -102,6 +81,7 @@ class SwarmUnits:
         self._nodes: dict[str, Node] = {}
         self._where: dict[str, str] = {}
         self._known: set[str] = set()
+        self._last: dict[str, _Seen] = {}
 
     # -- placement, as the plan decided it ---------------------------------------------------------
 
@@ -136,17 +116,24 @@ class SwarmUnits:
         for service in services:
             name = str(service["Spec"]["Name"])
             replicas = int(((service["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
-            state, node, restarts = task_state(by_service.get(str(service["ID"]), []), replicas, down)
-            seen[name] = _Seen(service, state, node or pinned_node(_constraints_of(service)) or "", restarts)
+            view = task_view(by_service.get(str(service["ID"]), []), replicas, down)
+            seen[name] = _Seen(service, view, view.node or pinned_node(_constraints_of(service)) or "")
             self._where[name] = seen[name].node
         self._known = set(seen)
+        self._last = seen
         return seen
 
     # -- the port -----------------------------------------------------------------------------------
 
     def units(self) -> list[ListedUnit]:
-        return sorted((ListedUnit(str(s.service["ID"]), name, dict(s.service["Spec"].get("Labels") or {}), s.state, None)
+        return sorted((ListedUnit(str(s.service["ID"]), name, dict(s.service["Spec"].get("Labels") or {}), s.view.state, None)
                        for name, s in self._seen(with_nodes=True).items()), key=lambda u: u.name)
+
+    def observed(self) -> dict[str, dict[str, Any]]:
+        """Service → its ID, spec version, current task and state as the last listing saw them: what the
+        no-op proof keeps (``engine.backend.swarm.noop.facts``)."""
+        return {name: {"id": str(s.service["ID"]), "version": int(s.service["Version"]["Index"]), "task": s.view.task, "state": s.view.state}
+                for name, s in sorted(self._last.items())}
 
     def update_states(self) -> dict[str, str]:
         """Service → the state of its last update (``completed``, ``rollback_completed``, ``paused``…), from the
@@ -168,7 +155,7 @@ class SwarmUnits:
                 settings = parse_settings(s.service["Spec"], s.node, networks)
             except ValueError as exc:
                 raise DockerError(f"the swarm manager's answer for service {name} does not parse ({exc})") from None
-            found[name] = UnitInspect(settings, s.state, s.restarts)
+            found[name] = UnitInspect(settings, s.view.state, s.view.restarts)
         return found
 
     def ensure_network(self) -> None:
@@ -333,7 +320,7 @@ class SwarmUnits:
     def _wait_ended(self, service_id: str, name: str, what: str) -> None:
         deadline = self._clock() + STOP_WAIT
         while True:
-            live = [t for t in self.api.tasks([service_id]) if (t.get("Status") or {}).get("State") in STARTING | {"running"}]
+            live = [t for t in self.api.tasks([service_id]) if (t.get("Status") or {}).get("State") in LIVE]
             if not live:
                 return
             if self._clock() > deadline:
