@@ -175,9 +175,10 @@ class SwarmManager:
 
         return str(self._call(f"read the log of service {name}", read).decode("utf-8", "replace"))
 
-    def events(self, filters: Mapping[str, list[str]]) -> Iterator[dict[str, Any]]:
-        """The manager's events (``type`` ``service``, ``node``, …) as they happen; ends when it hangs up."""
-        stream = self._call("follow events", self._api.events, filters=dict(filters), decode=True)
+    def events(self, filters: Mapping[str, list[str]], since: float | None = None, until: float | None = None) -> Iterator[dict[str, Any]]:
+        """The manager's events (``type`` ``service``, ``node``, …) as they happen; ends when it hangs up, or at
+        ``until`` (epoch seconds; with ``since``, a past stretch of them)."""
+        stream = self._call("follow events", self._api.events, filters=dict(filters), decode=True, since=since, until=until)
         try:
             yield from stream
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError):

@@ -119,7 +119,7 @@ class SwarmUnits:
             view = task_view(by_service.get(str(service["ID"]), []), replicas, down)
             seen[name] = _Seen(service, view, view.node or pinned_node(_constraints_of(service)) or "")
             self._where[name] = seen[name].node
-        self._known = set(seen)
+        self._known |= set(seen)  # a name once the fleet's stays its own: its later events are the fleet's
         self._last = seen
         return seen
 
@@ -216,7 +216,6 @@ class SwarmUnits:
             return
         self.api.remove_service(str(service["ID"]))
         self._wait_ended(str(service["ID"]), name, "remove")
-        self._known.discard(name)
 
     def rename(self, name: str, new_name: str) -> None:
         raise DockerError(f"cannot rename service {name} to {new_name}: Docker Swarm does not rename services; remove it "
@@ -264,12 +263,13 @@ class SwarmUnits:
         """Unknown here: the node agent reports memory per unit (its node's cgroups)."""
         return None
 
-    def events(self) -> Iterator[UnitEvent]:
-        """Service events of this fleet from the manager (create, update, remove → destroy). Task deaths
-        on nodes are not among the manager's events: the watcher's periodic look finds them."""
+    def events(self, since: float | None = None, until: float | None = None) -> Iterator[UnitEvent]:
+        """Service events of this fleet from the manager (create, update, remove → destroy), as they happen
+        (``since``/``until``, epoch seconds: a past stretch). Task deaths on nodes are not among the
+        manager's events: the watcher's periodic look finds them."""
         if not self._known:
             self._seen(with_nodes=False)
-        for event in self.api.events({"type": ["service"]}):
+        for event in self.api.events({"type": ["service"]}, since, until):
             name = str(((event.get("Actor") or {}).get("Attributes") or {}).get("name", ""))
             action = ACTIONS.get(str(event.get("Action", "")))
             if not name or action is None:
@@ -279,8 +279,6 @@ class SwarmUnits:
                 if service is None or (service["Spec"].get("Labels") or {}).get(Labels.FLEET) != self.fleet:
                     continue
                 self._known.add(name)
-            if action == "destroy":
-                self._known.discard(name)
             yield UnitEvent(name, action)
 
     # -- helpers ------------------------------------------------------------------------------------
