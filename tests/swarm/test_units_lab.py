@@ -75,7 +75,7 @@ def units(lab: SwarmLab, manager: SwarmManager) -> Iterator[SwarmUnits]:
 def _removed(lab: SwarmLab, network_id: str) -> bool:
     try:
         lab.client().networks.get(network_id).remove()
-    except Exception:  # noqa: BLE001 - gone, or still in use by a stopping task: asked again
+    except Exception:  # gone, or still in use by a stopping task: asked again
         return lab.client().api.networks(ids=[network_id]) == []
     return True
 

@@ -22,6 +22,14 @@ from typing import Any
 import docker.errors
 
 
+def _stored(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """Update and rollback settings as Docker stores them: ``MaxFailureRatio`` written when not given."""
+    stored = copy.deepcopy(value)
+    if key in ("UpdateConfig", "RollbackConfig"):
+        stored.setdefault("MaxFailureRatio", 0)
+    return stored
+
+
 def _constraint_met(constraint: str, node: dict[str, Any]) -> bool:
     op = "==" if "==" in constraint else "!="
     key, value = (part.strip() for part in constraint.split(op, 1))
@@ -116,7 +124,7 @@ class FakeSwarm:
         spec = {"Name": name, "Labels": labels or {}, "TaskTemplate": self._resolved(task_template), "Mode": mode or {"Replicated": {"Replicas": 1}}}
         for key, value in (("UpdateConfig", update_config), ("RollbackConfig", rollback_config), ("EndpointSpec", endpoint_spec)):
             if value is not None:
-                spec[key] = copy.deepcopy(value)
+                spec[key] = _stored(key, value)
         service_id = self._id("svc")
         self.services_[service_id] = {"ID": service_id, "Version": {"Index": next(self._index)}, "Spec": spec}
         self._event("create", name or "")
@@ -124,7 +132,14 @@ class FakeSwarm:
         return {"ID": service_id}
 
     def _resolved(self, task_template: dict[str, Any]) -> dict[str, Any]:
+        """As Docker 20.10 stores a task template (seen on the lab): network names resolved to IDs,
+        ``ForceUpdate: 0`` and ``Runtime`` written, empty lists and an empty user left out."""
         template = copy.deepcopy(task_template)
+        template.setdefault("ForceUpdate", 0)
+        template.setdefault("Runtime", "container")
+        container = template.get("ContainerSpec") or {}
+        for key in [k for k, v in container.items() if v in ([], "")]:
+            del container[key]
         for network in template.get("Networks") or []:
             found = next((n for n in self.networks_.values() if network["Target"] in (n["Id"], n["Name"])), None)
             if found is None:
@@ -147,7 +162,7 @@ class FakeSwarm:
                  "Mode": mode or before["Mode"]}
         for key, value in (("UpdateConfig", update_config), ("RollbackConfig", rollback_config), ("EndpointSpec", endpoint_spec)):
             if value is not None:
-                after[key] = copy.deepcopy(value)
+                after[key] = _stored(key, value)
         stored["Spec"] = after
         stored["Version"]["Index"] = next(self._index)
         self._event("update", after["Name"])

@@ -50,16 +50,16 @@ def test_create_makes_one_pinned_replica_by_digest_with_stop_first_rollback_dnsr
     assert spec["Mode"] == {"Replicated": {"Replicas": 1}}
     assert spec["TaskTemplate"]["Placement"] == {"Constraints": [f"node.id == {W1}", "node.labels.zone == eu"]}
     assert spec["EndpointSpec"] == {"Mode": "dnsrr"}
-    assert spec["UpdateConfig"] == {"Parallelism": 1, "Order": "stop-first", "FailureAction": "rollback"}
+    assert spec["UpdateConfig"] == {"Parallelism": 1, "Order": "stop-first", "FailureAction": "rollback", "MaxFailureRatio": 0}
     assert spec["RollbackConfig"]["Order"] == "stop-first"
     assert container["Mounts"] == [
         {"Type": "bind", "Source": f"/var/lib/fleetops/{FLEET}/crypto-standard-1/etc", "Target": "/fleet/etc", "ReadOnly": True},
         {"Type": "bind", "Source": f"/var/lib/fleetops/{FLEET}/crypto-standard-1/data", "Target": "/fleet/data", "ReadOnly": False}]
     assert spec["Labels"][Labels.FLEET] == FLEET and spec["Labels"][Labels.REVISION] == "7"
     assert "Labels" not in container  # a container label change would replace the task
-    assert container["Command"] == ["supervisord", "-n", "-c", "/fleet/etc/supervisord.conf"] and container["Args"] == []
+    assert container["Command"] == ["supervisord", "-n", "-c", "/fleet/etc/supervisord.conf"] and container.get("Args", []) == []
     assert spec["TaskTemplate"]["Resources"] == {"Limits": {"MemoryBytes": 512 << 20, "NanoCPUs": 500_000_000}}
-    assert "ForceUpdate" not in spec["TaskTemplate"]
+    assert spec["TaskTemplate"]["ForceUpdate"] == 0
     assert [t["NodeID"] for t in swarm.tasks_] == [W1]
     assert units.node_of("crypto-standard-1") == "w1"
 
@@ -185,7 +185,7 @@ def test_an_update_changes_the_image_by_digest_and_never_forces(make_units: Call
     units.update(definition(image="fleetops/standin-bot:2"), revision=8)
     spec = swarm.services_[service_id]["Spec"]
     assert spec["TaskTemplate"]["ContainerSpec"]["Image"] == f"{REGISTRY}/fleetops/standin-bot@{swarm.registry[f'{REGISTRY}/fleetops/standin-bot:2']}"
-    assert spec["Labels"][Labels.REVISION] == "8" and "ForceUpdate" not in spec["TaskTemplate"]
+    assert spec["Labels"][Labels.REVISION] == "8" and spec["TaskTemplate"]["ForceUpdate"] == 0  # never raised: it replaces every task
     assert task_ids(swarm, service_id) != before and [t["NodeID"] for t in swarm.tasks_ if t["Status"]["State"] == "running"] == [W1]
 
 

@@ -45,8 +45,9 @@ enough for supervisord to stop each bot cleanly."""
 RESTART_DELAY_NS = 5 * 10**9
 RESTART_CONDITIONS = {"no": "none", "on-failure": "on-failure", "always": "any", "unless-stopped": "any"}
 """Docker's restart policy names → Swarm's conditions (a stopped unit is scaled to 0, so ``any`` is ``unless-stopped``)."""
-UPDATE_CONFIG = {"Parallelism": 1, "Order": "stop-first", "FailureAction": "rollback"}
-ROLLBACK_CONFIG = {"Parallelism": 1, "Order": "stop-first", "FailureAction": "pause"}
+UPDATE_CONFIG = {"Parallelism": 1, "Order": "stop-first", "FailureAction": "rollback", "MaxFailureRatio": 0}
+ROLLBACK_CONFIG = {"Parallelism": 1, "Order": "stop-first", "FailureAction": "pause", "MaxFailureRatio": 0}
+"""As Docker stores them (it writes ``MaxFailureRatio: 0`` when it is not given: read back, that would be drift)."""
 IN_PLACE = frozenset({"labels", "update_config", "rollback_config"})
 """Fields set back by a service update that keeps the task; ``placement`` too while the task's node meets it."""
 _PIN = re.compile(r"\s*node\.id\s*==\s*(\S+)\s*", re.IGNORECASE)
