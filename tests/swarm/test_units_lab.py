@@ -132,12 +132,19 @@ def edit_by_hand(lab: SwarmLab, change: Callable[[dict[str, Any]], None]) -> Non
                        rollback_config=spec.get("RollbackConfig"), endpoint_spec=spec.get("EndpointSpec"))
 
 
-def test_labels_changed_by_hand_are_set_back_and_the_task_runs_on(lab: SwarmLab, units: SwarmUnits) -> None:
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda spec: spec["Labels"].update({Labels.SPEC_HASH: "edited"}), "labels"),
+    (lambda spec: spec["TaskTemplate"]["Placement"]["Constraints"].append("node.role == worker"), "placement"),  # its node still meets it
+    (lambda spec: spec["UpdateConfig"].update({"Order": "start-first"}), "update_config"),
+])
+def test_settings_changed_by_hand_are_set_back_and_the_task_runs_on(lab: SwarmLab, units: SwarmUnits, change: Callable[[dict[str, Any]], None],
+                                                                    field: str) -> None:
+    """Swarm's own rule (swarmkit IsTaskDirty) on Docker 20.10: these changes, and setting them back, keep the task."""
     task = running_task(lab, UNIT)
-    edit_by_hand(lab, lambda spec: spec["Labels"].update({Labels.SPEC_HASH: "edited"}))
+    edit_by_hand(lab, change)
     inspected = units.inspect([UNIT])[UNIT]
     drift = units.settings_drift(definition(), inspected)
-    assert drift is not None and (drift.fields, drift.in_place) == (["labels"], True)
+    assert drift is not None and (drift.fields, drift.in_place) == ([field], True)
     version = lab.client().api.inspect_service(UNIT)["Version"]["Index"]
     units.restore_settings(definition(), inspected)
     assert lab.client().api.inspect_service(UNIT)["Version"]["Index"] > version
