@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import git
 import pytest
 
 from engine.backend.swarm.api import SwarmManager
-from engine.backend.swarm.images import RegistryImages, split_reference
+from engine.backend.swarm.images import RegistryImages, image_stamps, split_reference
+from engine.compile.desired import compile_fleet, restamped
 from engine.errors import DockerError
+from engine.spec.load import load_fleet
 from tests.swarm_unit.conftest import IMAGE, IMAGE_ID, REGISTRY
 from tests.swarm_unit.fake_sdk import FakeSwarm
 
@@ -80,3 +83,15 @@ def test_a_registry_with_a_prefix_keeps_it(swarm: FakeSwarm) -> None:
     images = RegistryImages(SwarmManager("tcp://127.0.0.1:2375", client=swarm), f"{REGISTRY}/fleet")
     assert images.target("ghcr.io/o/x:3") == (f"{REGISTRY}/fleet/o/x", "3")
     assert images.pinned(IMAGE).startswith(f"{REGISTRY}/fleet/fleetops/standin-bot@sha256:")
+
+
+def test_the_plan_shows_each_units_digest_through_the_stamps_restamped_takes(base_repo: git.Repo, swarm: FakeSwarm) -> None:
+    """Pinned where the registry has the image; left as written (to be pushed at apply) where not yet."""
+    fleet = compile_fleet(load_fleet(base_repo.working_dir).spec)
+    images = RegistryImages(SwarmManager("tcp://127.0.0.1:2375", client=swarm), REGISTRY)
+    assert image_stamps(fleet, images.known) == {}
+    stamped = restamped(fleet, {}, image_stamps(fleet, images.pinned))
+    digest = swarm.registry[f"{REGISTRY}/fleetops/standin-bot:1"]
+    assert {c.essence.image for c in stamped.containers.values()} == {f"{REGISTRY}/fleetops/standin-bot@{digest}"}
+    assert all(stamped.containers[n].hash != fleet.containers[n].hash for n in fleet.containers)
+    assert image_stamps(stamped, RegistryImages(SwarmManager("tcp://127.0.0.1:2375", client=swarm), REGISTRY).known) == {}

@@ -16,12 +16,16 @@ or None when it was never pushed. ``pinned`` pushes when needed (apply's).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.errors import DockerError
 
-__all__ = ["ImageName", "ImageSource", "RegistryImages", "split_reference"]
+if TYPE_CHECKING:
+    from engine.compile.desired import DesiredFleet
+
+__all__ = ["ImageName", "ImageSource", "RegistryImages", "image_stamps", "split_reference"]
 
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
@@ -74,6 +78,7 @@ class RegistryImages:
         self.api = api
         self.registry = registry.rstrip("/")
         self._pinned: dict[str, str] = {}
+        self._known: dict[str, str | None] = {}
 
     def target(self, image: str) -> tuple[str, str]:
         """(repository in the registry, tag) ``image`` is pushed as: its path under the registry (any
@@ -89,20 +94,22 @@ class RegistryImages:
 
     def known(self, image: str) -> str | None:
         """``<repository>@sha256:…`` that ``pinned`` would give without pushing anything, or None when the
-        registry has no copy of the manager's current ``image`` yet. Raises DockerError when the manager
-        does not answer."""
+        registry has no copy of the manager's current ``image`` yet (asked once per image). Raises
+        DockerError when the manager does not answer."""
         if image in self._pinned:
             return self._pinned[image]
+        if image not in self._known:
+            self._known[image] = self._look_up(image, self.api.image(image))
+        return self._known[image]
+
+    def _look_up(self, image: str, local: dict[str, object] | None) -> str | None:
         name = split_reference(image)
         if self._in_registry(name) and name.digest:
             return image
         repository, _tag = self.target(image)
-        local = self.api.image(image)
         if local is None:
-            if self._in_registry(name):
-                digest = self.api.registry_digest(image)
-                return f"{repository}@{digest}" if digest else None
-            return None
+            digest = self.api.registry_digest(image) if self._in_registry(name) else None
+            return f"{repository}@{digest}" if digest else None
         for recorded in _strings(local.get("RepoDigests")):
             if recorded.startswith(f"{repository}@") and _DIGEST.fullmatch(recorded.split("@", 1)[1]):
                 return recorded
@@ -115,19 +122,18 @@ class RegistryImages:
         if image in self._pinned:
             return self._pinned[image]
         name = split_reference(image)
-        repository, tag = self.target(image)
         if self._in_registry(name) and name.digest:
             return self._keep(image, image)
         local = self.api.image(image)
+        recorded = self._look_up(image, local)
         if local is None:
-            digest = self.api.registry_digest(image) if self._in_registry(name) else None
-            if digest is None:
+            if recorded is None:
                 raise DockerError(f"image {image} is not on the swarm manager at {self.api.base_url}: pull or build it there "
                                   f"(docker pull {image}), and fleetops pushes it to {self.registry} for every node")
-            return self._keep(image, f"{repository}@{digest}")
-        recorded = self.known(image)
+            return self._keep(image, recorded)
         if recorded is not None and self.api.registry_digest(recorded) == recorded.split("@", 1)[1]:
             return self._keep(image, recorded)
+        repository, tag = self.target(image)
         source = str(local.get("Id") or image)
         if (repository, tag) != (name.repository, name.tag):
             self.api.tag(source, repository, tag)
@@ -137,6 +143,19 @@ class RegistryImages:
     def _keep(self, image: str, pinned: str) -> str:
         self._pinned[image] = pinned
         return pinned
+
+
+def image_stamps(fleet: DesiredFleet, pin: Callable[[str], str | None]) -> dict[str, dict[str, str]]:
+    """Container → ``{"image": <repository>@sha256:…}`` for every container whose image ``pin`` resolves
+    (``RegistryImages.known`` for a plan that changes nothing, ``pinned`` for one that pushes first): the
+    essence fields ``engine.compile.desired.restamped`` takes, so that a swarm fleet's plan shows, and
+    its records keep, the digest each unit runs — and a new digest behind the same tag is a change."""
+    stamps = {}
+    for name, container in sorted(fleet.containers.items()):
+        pinned = pin(container.essence.image)
+        if pinned is not None and pinned != container.essence.image:
+            stamps[name] = {"image": pinned}
+    return stamps
 
 
 def _strings(value: object) -> list[str]:
