@@ -81,6 +81,7 @@ def test_units_lists_the_fleets_services_with_their_tasks_state(make_units: Call
     listed = units.units()
     assert [(u.name, u.state, u.ip) for u in listed] == [("crypto-bot-solo", "exited", None), ("crypto-standard-1", "running", None)]
     assert listed[1].id == pool_id and listed[1].labels[Labels.POOL] == "standard"
+    assert units.priors() == {"crypto-bot-solo": W2, "crypto-standard-1": W1}  # where each unit's files are: placement keeps them there
     swarm.kill_task("crypto-standard-1")  # its process died; Swarm's restart policy started another on the same node
     assert units.inspect(["crypto-standard-1"])["crypto-standard-1"].restart_count == 1
     swarm.node("w1")["Status"]["State"] = "down"

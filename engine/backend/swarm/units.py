@@ -135,6 +135,12 @@ class SwarmUnits:
         return {name: {"id": str(s.service["ID"]), "version": int(s.service["Version"]["Index"]), "task": s.view.task, "state": s.view.state}
                 for name, s in sorted(self._last.items())}
 
+    def priors(self) -> dict[str, str]:
+        """Unit → the node ID its service is pinned to (else its task's node), from the last listing: where its
+        files are, what ``placement.demands_of`` keeps it on."""
+        return {name: pinned_node(_constraints_of(s.service)) or s.view.node for name, s in sorted(self._last.items())
+                if pinned_node(_constraints_of(s.service)) or s.view.node}
+
     def update_states(self) -> dict[str, str]:
         """Service → the state of its last update (``completed``, ``rollback_completed``, ``paused``…), from the
         last listing: a rollback Swarm made on its own is a failed apply (contract §8)."""
