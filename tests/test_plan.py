@@ -124,6 +124,37 @@ def test_high_risk_changes(base_repo: git.Repo, old: str, new: str, note: str) -
     assert note in change.risk_notes
 
 
+SWARM = "backend: {kind: swarm, registry: '10.0.0.5:5000'}\n"
+
+
+@pytest.mark.parametrize(("baseline", "target", "risk", "diff"), [
+    ("", SWARM, "high", [("backend.kind", "docker", "swarm"), ("backend.registry", None, "10.0.0.5:5000")]),
+    (SWARM, SWARM.replace("}", ", manager: 'tcp://10.0.0.9:2376'}"), "high", [("backend.manager", None, "tcp://10.0.0.9:2376")]),
+    (SWARM, SWARM.replace("}", ", exchange_budget: {binance: 3}}"), "low", [("backend.exchange_budget.binance", None, 3)]),
+    (SWARM, SWARM.replace("10.0.0.5:5000", "10.0.0.6:5000"), "low", [("backend.registry", "10.0.0.5:5000", "10.0.0.6:5000")]),
+])
+def test_a_backend_change_is_a_fleet_change_and_moving_the_fleet_is_high_risk(base_repo: git.Repo, baseline: str, target: str, risk: str,
+                                                                              diff: list[tuple[str, object, object]]) -> None:
+    """Another backend (kind or swarm manager) starts the bots there while those where they ran go on: a
+    reviewer must see it. A fleet that never names a backend shows none (the snapshots of every plan above)."""
+    fleet_file = Path(base_repo.working_dir) / "fleet/fleet.yaml"
+    if baseline:
+        edit(fleet_file, "health:\n", baseline + "health:\n")
+        commit(base_repo, "on a swarm")
+    edit(fleet_file, baseline + "health:\n" if baseline else "health:\n", target + "health:\n")
+    change = next(c for c in plan_of(base_repo).changes if c.address == "fleet/testfleet")
+    assert [(d.path, d.before, d.after) for d in change.diff] == diff
+    assert change.risk.label == risk
+    assert ("the fleet moves to another backend" in " ".join(change.risk_notes)) == (risk == "high")
+
+
+def test_a_pool_placement_change_is_a_pool_change(base_repo: git.Repo) -> None:
+    edit(Path(base_repo.working_dir) / "fleet/pools.yaml", "capacity: 2", "capacity: 2\nplacement: ['node.labels.zone == eu']")
+    plan = plan_of(base_repo)
+    assert actions(plan) == [("pool/small", "update")]
+    assert [(d.path, d.before, d.after) for d in plan.changes[0].diff] == [("placement", None, ["node.labels.zone == eu"])]
+
+
 LIVE_SOLO = "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}\nexchange_url: https://api.example.com"
 PROXY = "freqtrade: {exchange: {ccxt_config: {httpsProxy: 'http://10.9.9.9:3128'}}}"
 FUTURES = "freqtrade: {trading_mode: futures, margin_mode: isolated}"

@@ -19,6 +19,7 @@ FLEET = "fleet/fleet.yaml"
 MONEY = "fleet/money.yaml"
 POOLS = "fleet/pools.yaml"
 BOTS = "fleet/bots.yaml"
+REGISTRY = "registry: '10.0.0.5:5000'"
 ALPHA_2 = "allocation: 1000\npool: standard\nstrategy: Alpha@v1\npairs: [SOL/USDT]"
 
 # (kind, field) → edits [(file, old, new)], the address and the diff path the plan must show.
@@ -35,6 +36,14 @@ CASES: dict[tuple[str, str], tuple[list[tuple[str, str, str]], str, str]] = {
     ("Fleet", "health.timeout_seconds"): ([(FLEET, "timeout_seconds: 30", "timeout_seconds: 31")], "fleet/testfleet", "health.timeout_seconds"),
     ("Fleet", "health.rollback"): ([(FLEET, "health:\n", "health:\n  rollback: off\n")], "fleet/testfleet", "health.rollback"),
     ("Fleet", "notify"): ([(FLEET, "health:\n", "notify: [{url: 'https://hooks.example.com/x'}]\nhealth:\n")], "fleet/testfleet", "notify"),
+    ("Fleet", "backend.kind"): ([(FLEET, "health:\n", f"backend: {{kind: swarm, {REGISTRY}}}\nhealth:\n")], "fleet/testfleet", "backend.kind"),
+    ("Fleet", "backend.manager"): ([(FLEET, "health:\n", f"backend: {{kind: swarm, {REGISTRY}, manager: 'tcp://10.0.0.5:2376'}}\nhealth:\n")],
+                                   "fleet/testfleet", "backend.manager"),
+    ("Fleet", "backend.registry"): ([(FLEET, "health:\n", f"backend: {{kind: swarm, {REGISTRY}}}\nhealth:\n")], "fleet/testfleet", "backend.registry"),
+    ("Fleet", "backend.controller"): ([(FLEET, "health:\n", f"backend: {{kind: swarm, {REGISTRY}, controller: 'http://10.0.0.5:9400'}}\nhealth:\n")],
+                                      "fleet/testfleet", "backend.controller"),
+    ("Fleet", "backend.exchange_budget"): ([(FLEET, "health:\n", f"backend: {{kind: swarm, {REGISTRY}, exchange_budget: {{binance: 4}}}}\nhealth:\n")],
+                                           "fleet/testfleet", "backend.exchange_budget.binance"),
     ("Wallet", "currency"): ([(MONEY, "currency: EUR", "currency: USD"), (BOTS, "pairs: [BTC/EUR]", "pairs: [BTC/USD]")], "wallet/euro", "currency"),
     ("Wallet", "balance"): ([(MONEY, "balance: 3000", "balance: 3100")], "wallet/euro", "balance"),
     ("Wallet", "reserve"): ([(MONEY, "balance: 3000", "balance: 3000\nreserve: 10")], "wallet/euro", "reserve"),
@@ -44,6 +53,7 @@ CASES: dict[tuple[str, str], tuple[list[tuple[str, str, str]], str, str]] = {
     ("Pool", "preload"): ([(POOLS, "capacity: 2", "capacity: 2\npreload: true")], "pool/small", "preload"),
     ("Pool", "run_as"): ([(POOLS, "capacity: 2", "capacity: 2\nrun_as: 1001")], "pool/small", "run_as"),
     ("Pool", "image"): ([(POOLS, "capacity: 2", "capacity: 2\nimage: fleetops/standin-bot:2")], "pool/small", "image"),
+    ("Pool", "placement"): ([(POOLS, "capacity: 2", "capacity: 2\nplacement: ['node.labels.zone == eu']")], "pool/small", "placement"),
     ("Bot", "wallet"): ([(BOTS, "name: solo\nwallet: main", "name: solo\nwallet: euro"), (BOTS, "pairs: [ETH/USDT]", "pairs: [ETH/EUR]")], "bot/solo", "wallet"),
     ("Bot", "allocation"): ([(BOTS, "allocation: 500", "allocation: 501")], "bot/solo", "allocation"),
     ("Bot", "pool"): ([(BOTS, ALPHA_2, ALPHA_2.replace("pool: standard", "pool: small"))], "bot/alpha-2", "pool"),
@@ -93,9 +103,8 @@ def model_fields(kind: str) -> set[str]:
     return fields
 
 
-NO_CHANGE_TO_SHOW = {("Fleet", "backend.kind")}
-"""Fields with one valid value so far: ``backend.kind`` is ``docker`` until a second backend lands
-(``swarm`` is a located validation error, tests/cases/bad_specs.yaml), so no plan can change it."""
+NO_CHANGE_TO_SHOW: set[tuple[str, str]] = set()
+"""Fields no plan can change (one valid value): none since ``backend.kind`` took ``swarm`` too."""
 
 
 def test_every_field_of_every_kind_has_a_case() -> None:

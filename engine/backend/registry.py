@@ -29,12 +29,19 @@ from engine.naming import BackendRef
 if TYPE_CHECKING:
     from engine.backend.port import Backend
 
-__all__ = ["REGISTERED", "BackendOptions", "NoopCheck", "noop_check", "open_backend", "reference"]
+__all__ = ["REGISTERED", "UNAVAILABLE", "BackendOptions", "NoopCheck", "noop_check", "open_backend", "reference"]
 
 REGISTERED: Mapping[str, str] = {
     "docker": "engine.backend.docker",
 }
 """Backend kind → its package."""
+UNAVAILABLE: Mapping[str, str] = {
+    "swarm": "this fleetops cannot plan or apply a fleet on a swarm yet (`backend: kind: swarm`): validate, render and "
+             "plan --against check its spec offline; remove `backend:` (or write `kind: docker`) to run it on the Docker "
+             "engine at DOCKER_HOST",
+}
+"""Kinds a spec may name whose backend does not apply a fleet end to end yet → the refusal, said
+wherever the fleet would be planned live or applied (the spec itself validates)."""
 
 NoopCheck = Callable[[Path, str, str, Mapping[str, Any]], bool]
 """(state dir, target, fleet, the facts the backend's site wrote) → do they still hold."""
@@ -50,6 +57,8 @@ class BackendOptions:
 
 
 def _package(kind: str) -> ModuleType:
+    if kind in UNAVAILABLE and kind not in REGISTERED:
+        raise DockerError(UNAVAILABLE[kind])
     if kind not in REGISTERED:
         raise DockerError(f"there is no '{kind}' backend in this fleetops (known: {', '.join(sorted(REGISTERED))})")
     return importlib.import_module(REGISTERED[kind])

@@ -148,7 +148,8 @@ def _wallets(spec: FleetSpec) -> dict[str, WalletEssence]:
 
 
 def _pools(spec: FleetSpec) -> dict[str, PoolEssence]:
-    return {n: PoolEssence(capacity=p.capacity, memory=p.memory, cpus=p.cpus, image=p.image, preload=p.preload, run_as=p.run_as)
+    return {n: PoolEssence(capacity=p.capacity, memory=p.memory, cpus=p.cpus, image=p.image, preload=p.preload, run_as=p.run_as,
+                           placement=tuple(p.placement))
             for n, p in spec.pools.items()}
 
 

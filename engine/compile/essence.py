@@ -145,6 +145,16 @@ class PoolEssence(Essence):
     image: str | None
     preload: bool = False
     run_as: int | str | None = None
+    placement: tuple[str, ...] = ()
+    """Swarm constraints of the pool's services (contract §8); none on one Docker host."""
+
+    def plain(self) -> dict[str, Any]:
+        """As ``Essence.plain``, without ``placement`` when the pool has none: the plans of fleets
+        that never name one read as they always have."""
+        plain = super().plain()
+        if not self.placement:
+            del plain["placement"]
+        return plain
 
 
 class HealthSettings(Essence):

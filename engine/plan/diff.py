@@ -70,9 +70,14 @@ def _pairs(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[st
 
 
 def _fleet_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:
-    """The Fleet document's own settings (defaults, health, notify): a change there is a change too."""
+    """The Fleet document's own settings (defaults, health, notify, and its backend once either side
+    names one other than plain ``docker``): a change there is a change too."""
     before = baseline.settings.plain() if baseline is not None and baseline.settings is not None else None
     after = target.settings.plain() if target.settings is not None else None
+    backends = ((dict(baseline.backend) if baseline is not None else None), dict(target.backend))
+    if any(backend is not None and backend != {"kind": "docker"} for backend in backends):
+        before = {**before, "backend": backends[0]} if before is not None and backends[0] is not None else before
+        after = {**after, "backend": backends[1]} if after is not None else None
     if baseline is not None and baseline.name != target.name and before is not None and after is not None:
         renamed = rename_risk(baseline.name, target.name)
         diff = (FieldDiff("name", baseline.name, target.name), *diff_essences(before, after, show_all=False))

@@ -22,7 +22,7 @@ __all__ = ["BOT_HIDDEN", "SECRET_CHANGED", "diff_essences", "display_number", "s
 SECRET_CHANGED = "(secret changed)"
 BOT_HIDDEN = frozenset({"strategy_class", "strategy_sha256", "currency", "port"})
 """Bot fields derived from others (shown through them): the strategy pin, the wallet, the placement."""
-_FLATTENED = frozenset({"trailing_stop", "freqtrade", "secrets", "health", "order_types", "entry_pricing", "exit_pricing"})
+_FLATTENED = frozenset({"trailing_stop", "freqtrade", "secrets", "health", "order_types", "entry_pricing", "exit_pricing", "backend"})
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 Path = tuple[str, ...]

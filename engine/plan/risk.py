@@ -137,7 +137,14 @@ def wallet_risk(utilisation_after: float | None) -> tuple[Risk, tuple[str, ...]]
 
 
 def fleet_risk(before: dict[str, Any], after: dict[str, Any]) -> tuple[Risk, tuple[str, ...]]:
-    """Turning automatic rollback off removes the safety net: a reviewer must see it."""
+    """Turning automatic rollback off removes the safety net, and moving the fleet to another backend
+    (another kind, another swarm manager) leaves its bots running where they ran until they are
+    stopped there (two copies of each bot, one account traded twice): a reviewer must see either."""
+    old_backend, new_backend = before.get("backend") or {"kind": "docker"}, after.get("backend") or {"kind": "docker"}
+    moved = [key for key in ("kind", "manager") if old_backend.get(key) != new_backend.get(key)]
+    if moved:
+        return Risk.HIGH, (f"the fleet moves to another backend ({' and '.join(f'backend.{key}' for key in moved)} changed): its bots "
+                           "keep running where they ran until they are stopped there",)
     old_rollback = before.get("health", {}).get("rollback")
     new_rollback = after.get("health", {}).get("rollback")
     if old_rollback == "auto" and new_rollback == "off":

@@ -1,0 +1,107 @@
+"""One swarm as the backend port's ``Backend``: its manager's API, the fleets of a state dir on it.
+
+What ``engine.backend.swarm.open_backend`` returns once the lead composes a swarm fleet's site (the
+``compose`` argument: this backend and a fleet → a ``Site`` of ``SwarmUnits`` and the agent's bots
+and files). Everything else a backend answers is here: listing every unit any fleet labelled (each
+service's state from its task), which names are taken, and the images on the manager's engine —
+where the CLI or the watcher runs, and whence they are pushed to the registry
+(``engine.backend.swarm.images``). Reading an image's files (``image_facts``) goes through the
+manager's engine as a plain Docker engine (``engine.backend.docker.api.DockerEngine``: a container
+created, never started, then removed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.backend.port import BackendRef, ImageFacts, ListedUnit
+from engine.backend.swarm.tasks import task_view
+from engine.naming import Labels, runtime_root
+
+if TYPE_CHECKING:
+    from engine.backend.docker.protocols import DockerApi
+    from engine.backend.port import Site
+    from engine.backend.swarm.api import SwarmManager
+
+__all__ = ["Compose", "SwarmBackend"]
+
+_FLEET_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+
+Compose = Callable[["SwarmBackend", str, "Callable[[str], None] | None"], "Site"]
+"""(this backend, fleet, report) → the fleet's site on the swarm."""
+
+
+class SwarmBackend:
+    """The swarm behind ``manager`` (its images pushed to ``registry``) for the fleets of ``state_dir``."""
+
+    def __init__(self, state_dir: Path, manager: SwarmManager, registry: str, compose: Compose, engine: DockerApi | None = None) -> None:
+        self.state_dir = state_dir
+        self.manager = manager
+        self.registry = registry
+        self.ref = BackendRef("swarm", manager.base_url)
+        self._compose = compose
+        self._engine = engine
+
+    @property
+    def calls(self) -> int:
+        return self.manager.calls + (self._engine.calls if self._engine is not None else 0)
+
+    @property
+    def mutations(self) -> int:
+        return self.manager.mutations + (self._engine.mutations if self._engine is not None else 0)
+
+    def ping(self) -> None:
+        """DockerError unless the manager answers and is a manager of an active swarm."""
+        self.manager.require_manager()
+
+    def site(self, fleet: str, report: Callable[[str], None] | None = None) -> Site:
+        return self._compose(self, fleet, report)
+
+    def recorded_fleets(self) -> list[str]:
+        """Fleets with a unit's records under ``<state>/runtime/`` (no call to the swarm): the controller's memory, as on Docker."""
+        root = runtime_root(self.state_dir, "")
+        try:
+            return sorted(d.name for d in root.iterdir() if _FLEET_NAME.fullmatch(d.name) and d.is_dir() and any(c.is_dir() for c in d.iterdir()))
+        except OSError:
+            return []
+
+    def list_managed(self) -> list[ListedUnit]:
+        """Every service any fleet labelled, its state from its current task (``ip`` None): two calls."""
+        services = self.manager.services({Labels.FLEET: ""})
+        tasks = self.manager.tasks([str(s["ID"]) for s in services])
+        listed = []
+        for service in services:
+            spec = service["Spec"]
+            replicas = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 1))
+            view = task_view([t for t in tasks if t.get("ServiceID") == service["ID"]], replicas)
+            listed.append(ListedUnit(str(service["ID"]), str(spec["Name"]), dict(spec.get("Labels") or {}), view.state, None))
+        return sorted(listed, key=lambda u: u.name)
+
+    def name_owners(self, names: set[str]) -> dict[str, str | None]:
+        """Of ``names``, those a service has: name → its fleet label (None: a service fleetops does not manage)."""
+        if not names:
+            return {}
+        owners: dict[str, str | None] = {}
+        for service in self.manager.services():
+            name = str(service["Spec"]["Name"])
+            if name in names:
+                owners[name] = (service["Spec"].get("Labels") or {}).get(Labels.FLEET)
+        return owners
+
+    def image_exists(self, image: str) -> bool:
+        return self.manager.image(image) is not None
+
+    def image_id(self, image: str) -> str | None:
+        found: dict[str, Any] | None = self.manager.image(image)
+        return str(found["Id"]) if found is not None else None
+
+    def image_facts(self, image: str, executables: tuple[str, ...]) -> ImageFacts:
+        """Read the image's /etc/passwd and find ``executables`` on its PATH through the manager's engine."""
+        if self._engine is None:
+            from engine.backend.docker.api import DockerEngine
+
+            self._engine = DockerEngine(self.manager.base_url)
+        return self._engine.image_facts(image, executables)

@@ -1,0 +1,43 @@
+"""The swarm as the port's ``Backend`` (``engine.backend.swarm.backend``), minus the site the lead composes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from engine.backend.port import Site
+from engine.backend.swarm.api import SwarmManager
+from engine.backend.swarm.backend import SwarmBackend
+from engine.backend.swarm.units import SwarmUnits
+from engine.errors import DockerError
+from tests.swarm_unit.conftest import IMAGE, IMAGE_ID, REGISTRY, definition
+from tests.swarm_unit.fake_sdk import FakeSwarm
+
+
+def no_site(backend: SwarmBackend, fleet: str, report: Callable[[str], None] | None) -> Site:
+    raise AssertionError("not composed here")
+
+
+def test_the_backend_lists_every_fleets_units_names_their_owners_and_reads_the_managers_images(
+        make_units: Callable[..., SwarmUnits], swarm: FakeSwarm, manager: SwarmManager, tmp_path: Path) -> None:
+    backend = SwarmBackend(tmp_path, manager, REGISTRY, no_site)
+    assert str(backend.ref) == "swarm at tcp://127.0.0.1:2375"
+    for fleet, unit, node in (("crypto", "crypto-standard-1", "node2id"), ("other", "other-bot-x", "node3id")):
+        units = make_units(fleet)
+        units.place({unit: node}, {})
+        units.create(definition(unit, fleet=fleet, running=fleet == "crypto"), revision=1)
+    swarm.create_service({"ContainerSpec": {"Image": "nginx"}}, name="someone-elses")
+    assert [(u.name, u.labels["io.fleetops.fleet"], u.state) for u in backend.list_managed()] == [
+        ("crypto-standard-1", "crypto", "running"), ("other-bot-x", "other", "exited")]
+    assert backend.name_owners({"someone-elses", "crypto-standard-1", "free"}) == {"someone-elses": None, "crypto-standard-1": "crypto"}
+    assert backend.image_exists(IMAGE) and backend.image_id(IMAGE) == IMAGE_ID and backend.image_id("nothing:1") is None
+    (tmp_path / "runtime" / "crypto" / "crypto-standard-1").mkdir(parents=True)
+    assert backend.recorded_fleets() == ["crypto"]
+    calls = backend.calls
+    backend.ping()
+    assert backend.calls == calls + 1 and backend.mutations == manager.mutations
+    swarm.swarm_state = {"LocalNodeState": "active", "ControlAvailable": False}
+    with pytest.raises(DockerError, match="is a worker, not a swarm manager"):
+        backend.ping()
