@@ -79,6 +79,12 @@ def _text(args: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
+def _sha(value: Any) -> str:
+    if not isinstance(value, str) or not _SHA.fullmatch(value):
+        raise CommandError("bad", "a blob name is not a sha256 in hex")
+    return value
+
+
 def _uid(value: Any) -> int | None:
     if value is None:
         return None
@@ -164,9 +170,7 @@ class Ops:
         with lock:
             return work(unit)
 
-    def _blob(self, sha: Any) -> bytes:
-        if not isinstance(sha, str) or not _SHA.fullmatch(sha):
-            raise CommandError("bad", "a blob name is not a sha256 in hex")
+    def _blob(self, sha: str) -> bytes:
         out = io.BytesIO()
         self._fetch(sha, out, FILE_LIMIT)
         return out.getvalue()
@@ -181,10 +185,11 @@ class Ops:
         bots = args.get("bots") or {}
         if not isinstance(preload, dict) or not isinstance(bots, dict):
             raise CommandError("bad", "preload and bots are not objects")
-        conf = self._blob(args.get("conf"))
-        files = {_text({"f": name}, "f", _FILE): self._blob(sha) for name, sha in preload.items()}
+        names = {_text({"f": name}, "f", _FILE): _sha(sha) for name, sha in preload.items()}
         owners = {_text({"b": name}, "b", _BOT): _uid(uid) for name, uid in bots.items()}
-        preload_uid = _uid(args.get("preload_uid"))
+        preload_uid, conf_sha = _uid(args.get("preload_uid")), _sha(args.get("conf"))
+        conf = self._blob(conf_sha)
+        files = {name: self._blob(sha) for name, sha in names.items()}
 
         def write(unit: str) -> dict[str, Any]:
             self.files.write_unit(unit, conf, files, preload_uid, owners)
@@ -204,9 +209,8 @@ class Ops:
         strategy = args.get("strategy")
         if not (isinstance(strategy, list) and len(strategy) == 2):
             raise CommandError("bad", "strategy is not [file name, sha]")
-        name = _text({"f": strategy[0]}, "f", _FILE)
-        config, secrets, code = self._blob(args.get("config")), self._blob(args.get("secrets")), self._blob(strategy[1])
-        uid = _uid(args.get("uid"))
+        name, shas, uid = _text({"f": strategy[0]}, "f", _FILE), (_sha(args.get("config")), _sha(args.get("secrets")), _sha(strategy[1])), _uid(args.get("uid"))
+        config, secrets, code = (self._blob(sha) for sha in shas)
 
         def write(unit: str) -> dict[str, Any]:
             self.files.write_bot(unit, bot, config, secrets, (name, code), uid)
