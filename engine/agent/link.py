@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
-__all__ = ["MAX_ANSWER", "BadBlob", "Link", "LinkError", "Refused"]
+__all__ = ["MAX_ANSWER", "BadBlob", "Gone", "Link", "LinkError", "Refused"]
 
 MAX_ANSWER = 16 << 20
 """Bytes of a poll's or a post's answer read at most (commands carry blob names, not contents)."""
@@ -36,6 +36,10 @@ class LinkError(Exception):
 
 class Refused(LinkError):
     """The controller refused this agent's credential (HTTP 401/403)."""
+
+
+class Gone(LinkError):
+    """The controller no longer has what was asked for (HTTP 410: a command withdrawn)."""
 
 
 class BadBlob(LinkError):
@@ -74,6 +78,14 @@ class Link:
 
     def post_result(self, result: Mapping[str, Any]) -> None:
         self._json("POST", "/results", result)
+
+    def claim(self, ident: str) -> bool:
+        """Whether the command ``ident`` may still run (its caller waits for it); LinkError when unknown."""
+        try:
+            self._send("POST", f"/claims/{quote(ident, safe='')}", b"", {}).read(MAX_ANSWER)
+        except Gone:
+            return False
+        return True
 
     def heartbeat(self, payload: Mapping[str, Any]) -> None:
         self._json("POST", "/heartbeat", payload)
@@ -142,6 +154,9 @@ class Link:
         if response.status in (401, 403):
             self._drop()
             raise Refused(f"the controller at {self.where} refused this node's credential (HTTP {response.status})")
+        if response.status == 410:
+            response.read(MAX_ANSWER)
+            raise Gone(f"the controller at {self.where} no longer has {path.split('?')[0]}")
         if response.status not in (200, 204):
             self._drop()
             raise LinkError(f"the controller at {self.where} answered HTTP {response.status} to {method} {path.split('?')[0]}")

@@ -7,6 +7,9 @@ Run as ``python3 agent.pyz --controller URL --fleet F --node N --credential-file
   the controller sends again whatever was not acknowledged (an answer lost on the way). The agent
   remembers the last ``REMEMBERED`` ids with their answers: a command sent twice runs once, and its
   answer is posted again.
+- **Claims**: a command that changes something (``engine.agent.ops.CLAIMED``) runs only after the
+  controller confirms that its caller still waits for it; a command that reached the node late (a
+  paused agent, a partition healing) is not run after its caller gave up.
 - **Concurrency**: commands run on ``workers`` threads, so a stop that waits for a bot's exit does
   not hold up a process table or a relayed health check; writes to one unit are serialized there
   (``engine.agent.ops``).
@@ -33,7 +36,7 @@ from typing import Any
 
 from engine.agent.files import NodeFiles
 from engine.agent.link import Link, LinkError, Refused
-from engine.agent.ops import Ops
+from engine.agent.ops import CLAIMED, Ops
 
 __all__ = ["BACKOFF_MAX", "Agent", "main"]
 
@@ -116,10 +119,24 @@ class Agent:
         self._pool.submit(self._run, ident, command.get("op"), command.get("args"))
 
     def _run(self, ident: str, op: Any, args: Any) -> None:
+        if op in CLAIMED and not self._claimed(ident):
+            with self._lock:
+                self._answers[ident] = {"id": ident, "ok": False, "kind": "withdrawn", "message": "its caller gave up before it ran"}
+            return
         answer = {"id": ident, **self.ops.execute(op, args)}
         with self._lock:
             self._answers[ident] = answer
         self._post(answer)
+
+    def _claimed(self, ident: str) -> bool:
+        """Whether the controller still wants ``ident`` run; asked a few times, never assumed."""
+        backoff, never = Backoff(), threading.Event()
+        for _ in range(4):
+            try:
+                return self.link.claim(ident)
+            except LinkError:
+                backoff.wait(never)
+        return False
 
     def _post(self, answer: dict[str, Any]) -> None:
         deadline, backoff = time.monotonic() + POST_PATIENCE, Backoff()

@@ -44,7 +44,12 @@ from engine.agent.link import LinkError
 from engine.agent.supervisord import Supervisord, SupervisordError, SupervisordRefused
 from engine.backend.docker.cgroup import container_memory
 
-__all__ = ["RELAY_LIMIT", "CommandError", "Ops"]
+__all__ = ["CLAIMED", "RELAY_LIMIT", "CommandError", "Ops"]
+
+CLAIMED = frozenset({"put_unit", "reconcile", "put_bot", "start_bot", "stop_bot", "restart_bot", "keep_only", "archive_bot",
+                     "archive_unit", "export_bot_data", "import_bot_data"})
+"""Commands that change something: run only once the controller confirms their caller still waits
+(``engine.agent.main``; a command that reached the node late must not run after its caller gave up)."""
 
 RELAY_LIMIT = 1 << 20
 """Bytes of a bot's HTTP answer relayed at most (``engine.live.botapi`` reads as much)."""

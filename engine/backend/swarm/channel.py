@@ -14,6 +14,8 @@ route's coroutine waits on a future, and each side wakes the other thread-safely
 - **Delivery**: a poll's answer carries every command not yet acknowledged; the next poll
   acknowledges (``got``), so an answer lost on the way is sent again, and the agent runs each id
   once (``engine.agent.main``).
+- **Claims**: a command that changes something runs only once the agent claimed it while its
+  caller still waited (``claim``): one that reaches a node late never runs after its caller gave up.
 - **Unreachable**: a node whose agent made no request (poll, heartbeat, answer) for ``silence``
   seconds. A new channel gives every node that long to find it (agents retry every ≤ 5 s), so an
   apply that starts the channel's server does not call a node it has not heard from yet. The
@@ -67,6 +69,8 @@ class Pending:
     blobs: tuple[str, ...]
     done: threading.Event = field(default_factory=threading.Event)
     answer: dict[str, Any] | None = None
+    claimed: bool = False
+    """The agent asked to run it (``claim``) while its caller still waited: it may run from then on."""
 
 
 @dataclass
@@ -120,11 +124,13 @@ class AgentChannel:
         deadline = self._clock() + timeout
         while not command.done.wait(min(0.25, max(0.0, deadline - self._clock()))):
             if self._clock() >= deadline:
-                self._withdraw(command)
-                raise DockerError(f"the agent on node {command.node} did not answer {command.op} within {timeout:g} s")
+                started = self._withdraw(command)
+                raise DockerError(f"the agent on node {command.node} did not answer {command.op} within {timeout:g} s"
+                                  + ("; it had started, so its outcome is unknown" if started else "; it will not run"))
             if not self.reachable(command.node):
-                self._withdraw(command)
-                raise DockerError(f"{self._silent(command.node)} ({command.op} left unanswered)")
+                started = self._withdraw(command)
+                raise DockerError(f"{self._silent(command.node)} ({command.op} "
+                                  + ("started there, its outcome unknown)" if started else "withdrawn: it will not run)"))
         return _value(command)
 
     def put_blob(self, data: bytes) -> str:
@@ -160,12 +166,14 @@ class AgentChannel:
                     "(is its agent service running, and can it reach backend.controller?)")
         return f"node {node} is unreachable: its agent last answered {self._clock() - contact:.0f} s ago"
 
-    def _withdraw(self, command: Pending) -> None:
+    def _withdraw(self, command: Pending) -> bool:
+        """Stop waiting for ``command``; whether it had been claimed (it may be running)."""
         with self._lock:
             state = self._nodes.get(command.node)
             if state is not None and state.open.pop(command.id, None) is not None:
                 state.unacked.pop(command.id, None)
                 self.blobs.unpin(command.blobs)
+            return command.claimed
 
     # -- the agents' side (called by the routes) -------------------------------------------------
 
@@ -195,6 +203,21 @@ class AgentChannel:
             state.waiters = [(lp, f) for lp, f in state.waiters if f is not future]
             batch = list(state.unacked.values())[:POLL_BATCH]
         return [{"id": c.id, "op": c.op, "args": c.args} for c in batch]
+
+    def claim(self, node: str, ident: str) -> bool:
+        """The agent asks to run a command that changes something: yes while its caller still waits.
+
+        A poll's answer can sit in a socket (an agent paused, a partition healing: TCP delivers it
+        minutes later); a stop or start run then, after its caller gave up and maybe moved the bot,
+        could run a bot twice. So such commands run only once claimed here (``engine.agent.ops.CLAIMED``)."""
+        self.touch(node)
+        with self._lock:
+            state = self._nodes[node]
+            command = state.open.get(ident)
+            if command is None:
+                return False
+            command.claimed = True
+            return True
 
     def answer(self, node: str, payload: dict[str, Any]) -> None:
         """An agent's answer ``{id, ok, value | kind, message}``; one for a command withdrawn meanwhile is dropped."""

@@ -9,6 +9,7 @@ retry every few seconds, get their desired state from the CLI itself. Routes, re
     GET  /<fleet>/<node>/commands?wait=S&got=ID,…   long poll → {"commands": [...]}
     POST /<fleet>/<node>/results                     an answer
     POST /<fleet>/<node>/heartbeat                   process tables
+    POST /<fleet>/<node>/claims/<id>                 may this command still run? 204 yes, 410 no
     GET  /<fleet>/<node>/blobs/<sha256>              a file for the agent
     PUT  /<fleet>/<node>/blobs/<sha256>              a file from the agent (checked against its name)
 
@@ -102,6 +103,13 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
             channel.answer(node, payload)
         return Response(status_code=204)
 
+    async def claim(request: Request) -> Response:
+        if (who := admitted(request)) is None:
+            return JSONResponse(_DENIED, status_code=401)
+        channel, node = who
+        ident = request.path_params["ident"]
+        return Response(status_code=204 if _ID.fullmatch(ident) and channel.claim(node, ident) else 410)
+
     async def blob(request: Request) -> Response:
         if (who := admitted(request)) is None:
             return JSONResponse(_DENIED, status_code=401)
@@ -129,6 +137,7 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
         Route(f"{base}/commands", commands, methods=["GET"]),
         Route(f"{base}/results", posted, methods=["POST"]),
         Route(f"{base}/heartbeat", posted, methods=["POST"]),
+        Route(f"{base}/claims/{{ident}}", claim, methods=["POST"]),
         Route(f"{base}/blobs/{{sha}}", blob, methods=["GET", "PUT"]),
     ])
 
