@@ -36,10 +36,10 @@ from starlette.routing import Mount, Route
 
 from engine.backend.swarm.channel import AgentChannel
 from engine.errors import DockerError
+from engine.naming import AGENT_PREFIX
 
 __all__ = ["AGENT_PREFIX", "AgentServer", "agent_app", "listen_address"]
 
-AGENT_PREFIX = "/agent/v1"
 MAX_JSON = 8 << 20
 """Bytes of an answer or heartbeat at most (a relayed bot answer is 1 MiB, base64 and all)."""
 _SHA = re.compile(r"[0-9a-f]{64}")
