@@ -240,6 +240,12 @@ class AgentChannel:
             state.contact = self._clock()
             state.heartbeat = Heartbeat(state.contact, units if isinstance(units, dict) else {})
 
+    def release(self) -> None:
+        """Answer every open long poll now (with what is queued, maybe nothing): a server about to stop."""
+        with self._lock:
+            for state in self._nodes.values():
+                self._wake(state)
+
     @staticmethod
     def _wake(state: _Node) -> None:
         for loop, future in state.waiters:

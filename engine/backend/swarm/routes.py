@@ -179,6 +179,7 @@ class AgentServer:
     """The agents' routes on their own uvicorn, in a background thread, for the length of an apply."""
 
     def __init__(self, channels: Mapping[str, AgentChannel], host: str, port: int) -> None:
+        self._channels = channels
         app = Starlette(routes=[Mount(AGENT_PREFIX, app=agent_app(channels))])
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
@@ -207,10 +208,15 @@ class AgentServer:
                               "run the apply where backend.controller points, or let the watcher apply")
 
     def stop(self) -> None:
-        """Stop listening now: open long polls are cut (their agents poll again, elsewhere or later)."""
+        """Stop listening: open long polls are answered first (their agents poll again, elsewhere or
+        later), then connections are closed; after 5 s, cut."""
         self._server.should_exit = True
-        self._server.force_exit = True
+        for channel in list(self._channels.values()):
+            channel.release()
         self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout=5)
 
     def __enter__(self) -> AgentServer:
         self.start()
