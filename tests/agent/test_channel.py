@@ -129,8 +129,10 @@ def test_the_engine_drives_a_real_agent_and_its_supervisord(controller: Controll
     assert (node.data("testfleet-pool-2") / "bots" / "beta" / "tradesv3.sqlite").read_bytes() == b"beta's trades"
     assert controller.channel.blobs.get(controller.channel.put_blob(b"x")) == b"x"
 
-    heartbeat = controller.channel.heartbeat("node1")
-    assert heartbeat is not None and set(heartbeat.units[UNIT]["programs"]) == {"alpha", "beta", "gamma"}
+    def beats_gamma() -> bool:  # the heartbeat's tables come every 0.2 s here
+        heartbeat = controller.channel.heartbeat("node1")
+        return heartbeat is not None and set(heartbeat.units[UNIT]["programs"]) == {"alpha", "beta", "gamma"}
+    wait_for("a heartbeat naming gamma", beats_gamma)
 
 
 def test_a_wrong_credential_is_refused(controller: Controller, node: Node) -> None:
@@ -264,3 +266,31 @@ def test_the_blob_store_is_bounded_and_keeps_what_open_commands_need() -> None:
     with pytest.raises(DockerError, match="blob store is full"):
         store.put(b"dddd")
     assert store.accept(a, b"not a") is False and store.accept("0" * 64, b"") is False
+
+
+def test_an_agent_finds_a_controller_that_starts_later_and_one_that_restarts(tmp_path: Path, node: Node, free_port: int) -> None:
+    """How agents get their desired state when no watcher runs: an apply starts the channel's server
+    on the controller's address for its length; the agents, retrying every ≤ 5 s, find it."""
+    credentials = Credentials(credentials_dir(tmp_path / "state", FLEET))
+    secret = node.root.parent / "node1.credential"
+    secret.write_text(credentials.issue("node1"))
+    agent = subprocess.Popen([PLAIN_PYTHON, "-I", "-S", str(write_agent_zip(node.root.parent)), "--controller", f"http://127.0.0.1:{free_port}",
+                              "--fleet", FLEET, "--node", "node1", "--credential-file", str(secret), "--root", str(node.root), "--poll-wait", "5"],
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        time.sleep(2.0)  # no controller yet: the agent backs off (0.5, 1, 2 s…)
+        for round_ in (1, 2):  # an apply, then the next apply with a new server and channel
+            channel = AgentChannel(FLEET, credentials)
+            with AgentServer({FLEET: channel}, "127.0.0.1", free_port):
+                # a new channel waits SILENCE (10 s) for a node it has not heard from: the agent must find it by then
+                assert channel.call("node1", "ping", {}, timeout=15)["node"] == "node1", round_
+                with pytest.raises(DockerError, match="could not no_such_op: there is no command 'no_such_op' in this agent"):
+                    channel.call("node1", "no_such_op", {})
+                assert channel.call("node1", "ping", {})["node"] == "node1"  # a bad command does not hurt the agent
+            time.sleep(0.5)
+    finally:
+        agent.terminate()
+        _, stderr = agent.communicate(timeout=10)
+    lines = stderr.splitlines()
+    assert sum("connected to the controller" in line for line in lines) == 2, stderr
+    assert sum("did not answer" in line for line in lines) <= 3, stderr  # logged when the state changes, not at every try

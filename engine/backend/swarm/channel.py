@@ -97,6 +97,7 @@ class AgentChannel:
         self._opened = clock()
         self._nodes: dict[str, _Node] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     # -- the engine's side ---------------------------------------------------------------------
 
@@ -192,9 +193,11 @@ class AgentChannel:
             state = self._nodes[node]
             for ident in got:
                 state.unacked.pop(ident, None)
-            if not state.unacked:
+            if not state.unacked and not self._closed:
                 state.waiters.append((loop, future))
-        if not future.done() and not state.unacked:
+            else:
+                future.set_result(None)
+        if not future.done():
             try:
                 await asyncio.wait_for(future, min(max(wait, 0.0), MAX_WAIT))
             except TimeoutError:
@@ -240,11 +243,18 @@ class AgentChannel:
             state.contact = self._clock()
             state.heartbeat = Heartbeat(state.contact, units if isinstance(units, dict) else {})
 
-    def release(self) -> None:
-        """Answer every open long poll now (with what is queued, maybe nothing): a server about to stop."""
+    def close(self) -> None:
+        """Answer every open long poll now, and every later one at once, until ``open``: its server is
+        about to stop, and waits for its connections (an agent polls again as soon as it is answered)."""
         with self._lock:
+            self._closed = True
             for state in self._nodes.values():
                 self._wake(state)
+
+    def open(self) -> None:
+        """Long polls wait again (a server starts serving this channel)."""
+        with self._lock:
+            self._closed = False
 
     @staticmethod
     def _wake(state: _Node) -> None:

@@ -197,6 +197,8 @@ class AgentServer:
 
     def start(self, timeout: float = 10.0) -> None:
         """Listen; DockerError when the address cannot be had (a watcher already serves it?)."""
+        for channel in list(self._channels.values()):
+            channel.open()
         self._thread.start()
         done = threading.Event()
         for _ in range(int(timeout / 0.02)):
@@ -212,7 +214,7 @@ class AgentServer:
         later), then connections are closed; after 5 s, cut."""
         self._server.should_exit = True
         for channel in list(self._channels.values()):
-            channel.release()
+            channel.close()
         self._thread.join(timeout=5)
         if self._thread.is_alive():
             self._server.force_exit = True
