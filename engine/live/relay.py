@@ -3,7 +3,9 @@
 On a swarm the controller is not on the fleet's overlay network, and a bot's task may be on any
 node; the node's agent is (``engine.agent.ops``: its ``http`` command reaches
 ``tasks.<service>:<port>`` and answers with at most 1 MiB). The Swarm backend's ``address_of``
-gives ``("<node>/<service>", port)``; these transports split that address and ask that node's agent.
+gives ``("<fleet>/<node>/<service>", port)``; these transports split that address and ask that
+node's agent of that fleet, through the fleet's channel in ``agents`` (fleet → channel, the
+mapping the agents' routes serve: a status or a watcher may reach several fleets' bots).
 The bots' credentials are computed here, on the controller, from the state dir's key
 (``engine.live.secrets``), and travel only inside the command to the agent (never logged, never
 in an answer). What comes back is untrusted bytes, as over HTTP: ``engine.ftapi`` parses it.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,7 +31,7 @@ from engine.live.ports import ProbeAnswer
 from engine.live.secrets import api_credentials
 from engine.textsafe import one_line
 
-__all__ = ["AgentCalls", "RelayBotApi", "RelayProbe", "relay"]
+__all__ = ["AgentCalls", "RelayBotApi", "RelayProbe", "RelaysBots", "relay"]
 
 RELAY_TIMEOUT = 2.0
 """Seconds the agent waits for a bot (as ``engine.live.probe`` does over HTTP)."""
@@ -41,13 +44,24 @@ class AgentCalls(Protocol):
     def call(self, node: str, op: str, args: dict[str, Any], timeout: float = ..., blobs: tuple[str, ...] = ...) -> dict[str, Any]: ...
 
 
-def relay(agents: AgentCalls, address: str, port: int, method: str, path: str, headers: dict[str, str]) -> RawAnswer:
-    """One request to the bot at ``address`` (``<node>/<service>``) through that node's agent."""
-    node, slash, service = address.partition("/")
-    if not slash:
-        return RawAnswer(None, error="not an address a node agent relays (expected node/service)")
+class RelaysBots(Protocol):
+    """A backend whose bots the controller cannot reach itself (a swarm): it names its agents' channels,
+    and ``engine.live.adapters`` relays the bots' APIs through them."""
+
+    agents: Mapping[str, AgentCalls]
+
+
+def relay(agents: Mapping[str, AgentCalls], address: str, port: int, method: str, path: str, headers: dict[str, str]) -> RawAnswer:
+    """One request to the bot at ``address`` (``<fleet>/<node>/<service>``) through that node's agent."""
+    parts = address.split("/")
+    if len(parts) != 3:
+        return RawAnswer(None, error="not an address a node agent relays (expected fleet/node/service)")
+    fleet, node, service = parts
+    channel = agents.get(fleet)
+    if channel is None:
+        return RawAnswer(None, error=f"no channel to the agents of fleet {one_line(fleet)[:60]} here")
     try:
-        value = agents.call(node, "http", {"service": service, "port": port, "method": method, "path": path, "headers": headers,
+        value = channel.call(node, "http", {"service": service, "port": port, "method": method, "path": path, "headers": headers,
                                            "timeout": RELAY_TIMEOUT}, RELAY_TIMEOUT + 8.0)
     except FleetopsError as exc:
         return RawAnswer(None, error=one_line(str(exc))[:300])
@@ -64,7 +78,7 @@ def relay(agents: AgentCalls, address: str, port: int, method: str, path: str, h
 class RelayProbe:
     """``ProbePort``: a bot's ``/api/v1/ping`` through its node's agent; only 200 + pong counts."""
 
-    def __init__(self, agents: AgentCalls) -> None:
+    def __init__(self, agents: Mapping[str, AgentCalls]) -> None:
         self.agents = agents
 
     def ping(self, address: str, port: int) -> ProbeAnswer:
@@ -89,7 +103,7 @@ class RelayBotApi:
     """``BotApiPort``: a bot's authenticated API through its node's agent, with the bot's credentials
     derived from ``state_dir``'s key (read when first needed: a watcher starts before its first apply)."""
 
-    def __init__(self, agents: AgentCalls, state_dir: Path) -> None:
+    def __init__(self, agents: Mapping[str, AgentCalls], state_dir: Path) -> None:
         self.agents = agents
         self._state_dir = state_dir
         self._key: bytes | None = None

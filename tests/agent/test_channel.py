@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.backend.port import BotFiles, UnitFiles
+from engine.backend.port import BotFiles, ListedUnit, UnitFiles
 from engine.backend.swarm.bots import SwarmBots
 from engine.backend.swarm.channel import AgentChannel
 from engine.backend.swarm.credentials import Credentials, credentials_dir
@@ -177,7 +177,7 @@ def test_a_silent_node_is_unreachable_and_a_late_command_never_runs(controller: 
         bots.stop_bot(UNIT, "alpha", dedicated=False)
     table = bots.processes([UNIT])[UNIT]
     assert isinstance(table, SupervisorError) and "node node1 is unreachable" in str(table)
-    assert RelayProbe(controller.channel).ping(f"node1/{UNIT}", 8080).detail.startswith("node node1 is unreachable")
+    assert RelayProbe({FLEET: controller.channel}).ping(f"{FLEET}/node1/{UNIT}", 8080).detail.startswith("node node1 is unreachable")
 
     os.killpg(agent.pid, signal.SIGCONT)  # the partition heals: the answer that sat in its socket arrives
     wait_for("the node to answer again", lambda: not controller.channel.unreachable(["node1"]))
@@ -201,16 +201,20 @@ def test_the_bots_api_is_relayed_through_the_agent(controller: Controller, node:
     bots.put_unit(UNIT, UnitFiles(supervisord_conf(node.data(), {"alpha": command}), {"alpha": None}))
     node.start_supervisord()
 
-    probe = RelayProbe(controller.channel)
-    address = f"node1/{UNIT}"
+    probe = RelayProbe({FLEET: controller.channel})
+    address = f"{FLEET}/node1/{UNIT}"
     wait_for("the bot to answer its ping", lambda: probe.ping(address, free_port).ok)
-    api = FreqtradeApi(RelayBotApi(controller.channel, controller.state))
+    api = FreqtradeApi(RelayBotApi({FLEET: controller.channel}, controller.state))
     state = api.show_config(BotEndpoint(FLEET, "alpha", address, free_port))
     assert state.answered and state.state == "running"
-    stranger = FreqtradeApi(RelayBotApi(controller.channel, controller.state)).show_config(BotEndpoint(FLEET, "beta", address, free_port))
+    stranger = FreqtradeApi(RelayBotApi({FLEET: controller.channel}, controller.state)).show_config(BotEndpoint(FLEET, "beta", address, free_port))
     assert stranger.why == "HTTP 401"  # another bot's credentials are not alpha's
-    assert probe.ping("node1-without-service", free_port).detail == "not an address a node agent relays (expected node/service)"
-    assert probe.ping(f"node1/{UNIT}", 1).detail == "ConnectionRefusedError"
+    assert probe.ping(f"node1/{UNIT}", free_port).detail == "not an address a node agent relays (expected fleet/node/service)"
+    assert probe.ping(f"otherfleet/node1/{UNIT}", free_port).detail == "no channel to the agents of fleet otherfleet here"
+    assert probe.ping(address, 1).detail == "ConnectionRefusedError"
+    listed = ListedUnit("id", UNIT, {}, "running", None)
+    assert bots.address_of(listed, free_port) == (address, free_port)
+    assert bots.address_of(ListedUnit("id", UNIT, {}, "exited", None), free_port) is None
 
 
 def json_bytes(value: object) -> bytes:

@@ -118,10 +118,10 @@ class SwarmBots:
             self._call(unit, "restart_bot", {"bot": bot}, CALL_TIMEOUT)
 
     def address_of(self, unit: ListedUnit, port: int) -> Address | None:
-        """``("<node>/<service>", port)``: only the relays (``engine.live.relay``) understand it, by
-        asking that node's agent, which reaches the task on the fleet's overlay network."""
+        """``("<fleet>/<node>/<service>", port)``: only the relays (``engine.live.relay``) understand it,
+        by asking that node's agent of that fleet, which reaches the task on the fleet's overlay network."""
         node = self.locate(unit.name)
-        return (f"{node}/{unit.name}", port) if node is not None and unit.running else None
+        return (f"{self.channel.fleet}/{node}/{unit.name}", port) if node is not None and unit.running else None
 
     def memory(self, containers: Mapping[str, str | None]) -> dict[str, int | None]:
         """Unit → bytes its task's container uses (read by its node's agent from the node's cgroups;
