@@ -10,11 +10,12 @@ Run as ``python3 agent.pyz --controller URL --fleet F --node N --credential-file
 - **Claims**: a command that changes something (``engine.agent.ops.CLAIMED``) runs only after the
   controller confirms that its caller still waits for it; a command that reached the node late (a
   paused agent, a partition healing) is not run after its caller gave up.
-- **Concurrency**: commands run on ``workers`` threads, so a stop that waits for a bot's exit does
-  not hold up a process table or a relayed health check; writes to one unit are serialized there
-  (``engine.agent.ops``).
-- **Heartbeat**: every ``heartbeat`` seconds, on its own thread, the node's process tables (every
-  unit directory of the fleet), so the controller sees a node that went silent.
+- **Concurrency**: commands that change something run on ``workers`` threads, reads (process
+  tables, logs, relayed health checks) on as many others, so stops that wait for bots' exits never
+  hold up a health check; writes to one unit are serialized (``engine.agent.ops``).
+- **Heartbeat**: every ``heartbeat`` seconds, on its own thread, with the node's latest process
+  tables (every unit directory of the fleet, read on another thread), so the controller sees a
+  node that went silent — and only such a node.
 - **Failure**: a controller that does not answer is retried with exponential backoff (0.5 s
   doubling to ``BACKOFF_MAX``, ±20 % jitter, so a restarted controller is not hit by every node at
   once); state changes are logged once, one line each, never the credential. Nothing a command
@@ -74,14 +75,17 @@ class Agent:
         self.ops = ops
         self.poll_wait = poll_wait
         self.heartbeat_every = heartbeat
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="fleetops-agent")
+        self._changes = ThreadPoolExecutor(workers, thread_name_prefix="fleetops-agent-change")
+        self._reads = ThreadPoolExecutor(workers, thread_name_prefix="fleetops-agent-read")
         self._answers: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
         self._lock = threading.Lock()
         self._trouble = ""
+        self._tables: dict[str, Any] = {}
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set; the heartbeat runs beside it."""
         threading.Thread(target=self._beat, args=(stop,), name="fleetops-agent-heartbeat", daemon=True).start()
+        threading.Thread(target=self._look, args=(stop,), name="fleetops-agent-tables", daemon=True).start()
         backoff, got = Backoff(), list[str]()
         while not stop.is_set():
             try:
@@ -95,7 +99,8 @@ class Agent:
             got = [str(c.get("id")) for c in commands]
             for command in commands:
                 self._take(command)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._changes.shutdown(wait=False, cancel_futures=True)
+        self._reads.shutdown(wait=False, cancel_futures=True)
 
     def _trouble_is(self, trouble: str, refused: bool = False) -> None:
         if trouble != self._trouble:
@@ -111,12 +116,13 @@ class Agent:
             if ident in self._answers:
                 answer = self._answers[ident]
                 if answer is not None:  # done before: answer again (the post may have been lost); running: wait
-                    self._pool.submit(self._post, answer)
+                    self._reads.submit(self._post, answer)
                 return
             self._answers[ident] = None
             while len(self._answers) > REMEMBERED:
                 self._answers.popitem(last=False)
-        self._pool.submit(self._run, ident, command.get("op"), command.get("args"))
+        op = command.get("op")
+        (self._changes if op in CLAIMED else self._reads).submit(self._run, ident, op, command.get("args"))
 
     def _run(self, ident: str, op: Any, args: Any) -> None:
         if op in CLAIMED and not self._claimed(ident):
@@ -152,12 +158,19 @@ class Agent:
                 backoff.wait(never)
 
     def _beat(self, stop: threading.Event) -> None:
+        """Say the node is alive every ``heartbeat`` s, with the latest process tables: a supervisord
+        slow to answer delays the tables (``_look``), never the beat, or the node would look silent."""
         while not stop.is_set():
-            tables = self.ops.execute("processes", {"units": self.ops.files.units(), "timeout": 2.0})
             try:
-                self.link.heartbeat({"at": time.time(), "units": tables.get("value", {}).get("units", {})})
+                self.link.heartbeat({"at": time.time(), "units": self._tables})
             except LinkError:
                 pass  # the poll loop reports the controller's trouble
+            stop.wait(self.heartbeat_every)
+
+    def _look(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            tables = self.ops.execute("processes", {"units": self.ops.files.units(), "timeout": 2.0})
+            self._tables = tables.get("value", {}).get("units", {})
             stop.wait(self.heartbeat_every)
 
 

@@ -8,6 +8,7 @@ engine's side is the Swarm backend's ``SwarmBots`` and the relays of the bots' A
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
@@ -298,3 +299,27 @@ def test_an_agent_finds_a_controller_that_starts_later_and_one_that_restarts(tmp
     lines = stderr.splitlines()
     assert sum("connected to the controller" in line for line in lines) == 2, stderr
     assert sum("did not answer" in line for line in lines) <= 3, stderr  # logged when the state changes, not at every try
+
+
+def test_a_node_gets_only_the_blobs_its_own_commands_name_and_uploads_only_for_an_export(controller: Controller) -> None:
+    channel = controller.channel
+    credentials = {node: channel.credentials.issue(node) for node in ("node1", "node2")}
+    secrets = channel.put_blob(b'{"exchange": {"secret": "node2 only"}}')
+    channel.send("node2", "put_bot", {"secrets": secrets}, blobs=(secrets,))
+    base = f"{controller.url}/agent/v1/{FLEET}"
+
+    def get(node: str, sha: str) -> httpx.Response:
+        return httpx.get(f"{base}/{node}/blobs/{sha}", headers={"Authorization": f"Bearer {credentials[node]}"})
+
+    assert get("node2", secrets).content == b'{"exchange": {"secret": "node2 only"}}'
+    assert get("node1", secrets).status_code == 404  # another node's command: not this node's to read
+    data = b"a bot's trades"
+    sha = hashlib.sha256(data).hexdigest()
+
+    def put(node: str, body: bytes) -> int:
+        return httpx.put(f"{base}/{node}/blobs/{sha}", content=body, headers={"Authorization": f"Bearer {credentials[node]}"}).status_code
+
+    assert put("node1", data) == 409 and channel.blobs.get(sha) is None  # no export open: nothing may fill the store
+    channel.send("node1", "export_bot_data", {"unit": UNIT, "bot": "a"})
+    assert (put("node1", b"other bytes"), put("node1", data)) == (400, 204)  # the body must hash to its name
+    assert channel.blobs.get(sha) == data

@@ -21,7 +21,8 @@ route's coroutine waits on a future, and each side wakes the other thread-safely
   apply that starts the channel's server does not call a node it has not heard from yet. The
   pending long poll is not counted: across a partition it lingers until it times out.
 - Blobs (``engine.backend.swarm.blobs``): files are put here by content, named in commands by
-  sha256, pinned while a command that needs them is open.
+  sha256, pinned while a command that needs them is open; a node fetches only the blobs its own
+  open commands name, and uploads only while it has an export open.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ SILENCE = 10.0
 CALL_TIMEOUT = 90.0
 """Seconds a command may take by default: a stop waits up to 60 s for a bot to exit."""
 POLL_BATCH = 64
+UPLOADING = frozenset({"export_bot_data"})
+"""Commands whose agent uploads a blob."""
 MAX_WAIT = 30.0
 
 
@@ -206,6 +209,20 @@ class AgentChannel:
             state.waiters = [(lp, f) for lp, f in state.waiters if f is not future]
             batch = list(state.unacked.values())[:POLL_BATCH]
         return [{"id": c.id, "op": c.op, "args": c.args} for c in batch]
+
+    def blob_for(self, node: str, sha: str) -> bytes | None:
+        """Blob ``sha`` if one of ``node``'s open commands names it: an agent gets its own node's files
+        (its bots' secrets among them), never another node's."""
+        with self._lock:
+            state = self._nodes.get(node)
+            wanted = state is not None and any(sha in c.blobs for c in state.open.values())
+        return self.blobs.get(sha) if wanted else None
+
+    def may_upload(self, node: str) -> bool:
+        """Whether ``node`` has an open command that uploads (a bot's data to export): nothing else may fill the store."""
+        with self._lock:
+            state = self._nodes.get(node)
+            return state is not None and any(c.op in UPLOADING for c in state.open.values())
 
     def claim(self, node: str, ident: str) -> bool:
         """The agent asks to run a command that changes something: yes while its caller still waits.

@@ -119,6 +119,8 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
             return JSONResponse({"error": "a blob is named by its sha256 in hex"}, status_code=404)
         channel.touch(node)
         if request.method == "PUT":
+            if not channel.may_upload(node):
+                return JSONResponse({"error": "this node has no export open"}, status_code=409)
             data = await _body(request, channel.blobs.cap)
             if data is None:
                 return JSONResponse({"error": "larger than the blob store"}, status_code=413)
@@ -127,9 +129,9 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
             except DockerError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=507)
             return Response(status_code=204) if accepted else JSONResponse({"error": "the body does not hash to its name"}, status_code=400)
-        found = channel.blobs.get(sha)
+        found = channel.blob_for(node, sha)
         if found is None:
-            return JSONResponse({"error": "no such blob (its command was withdrawn?)"}, status_code=404)
+            return JSONResponse({"error": "no such blob for this node (its command was withdrawn?)"}, status_code=404)
         return Response(found, media_type="application/octet-stream")
 
     base = "/{fleet}/{node}"
