@@ -149,17 +149,21 @@ class NodeFiles:
     # -- moving ------------------------------------------------------------------------------
 
     def export_bot(self, unit: str, bot: str, out: BinaryIO) -> list[str]:
-        """Write a tar of the bot's trade databases and ``user_data/`` to ``out``; what was skipped."""
+        """Write a tar of the bot's trade databases and ``user_data/`` to ``out``; what was skipped.
+        A bot without a data directory here exports an empty tar, and says why (as Docker's carry does)."""
         skipped: list[str] = []
-        with SafeDir.open(self.data_dir(unit)) as data, data.walk(BOTS, bot) as source, \
-                tarfile.open(fileobj=out, mode="w:", format=tarfile.PAX_FORMAT) as tar:
-            for name in source.names():
-                if _carried(name):
-                    _add(tar, source, name, name, skipped)
-            if source.is_dir("user_data"):
-                _add_tree(tar, source, "user_data", "user_data", skipped)
-            elif source.exists("user_data"):
-                skipped.append(f"{source.path / 'user_data'} is not a directory")
+        with tarfile.open(fileobj=out, mode="w:", format=tarfile.PAX_FORMAT) as tar:
+            try:
+                with SafeDir.open(self.data_dir(unit)) as data, data.walk(BOTS, bot) as source:
+                    for name in source.names():
+                        if _carried(name):
+                            _add(tar, source, name, name, skipped)
+                    if source.is_dir("user_data"):
+                        _add_tree(tar, source, "user_data", "user_data", skipped)
+                    elif source.exists("user_data"):
+                        skipped.append(f"{source.path / 'user_data'} is not a directory")
+            except UnsafePath as exc:
+                skipped.append(str(exc))
         return skipped
 
     def import_bot(self, unit: str, bot: str, tar_file: BinaryIO, uid: int | None) -> list[str]:

@@ -283,7 +283,7 @@ def test_an_agent_finds_a_controller_that_starts_later_and_one_that_restarts(tmp
                               "--fleet", FLEET, "--node", "node1", "--credential-file", str(secret), "--root", str(node.root), "--poll-wait", "5"],
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        time.sleep(2.0)  # no controller yet: the agent backs off (0.5, 1, 2 s…)
+        time.sleep(1.0)  # no controller yet: the agent backs off (0.5, 1, 2 s…)
         for round_ in (1, 2):  # an apply, then the next apply with a new server and channel
             channel = AgentChannel(FLEET, credentials)
             with AgentServer({FLEET: channel}, "127.0.0.1", free_port):

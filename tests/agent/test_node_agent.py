@@ -120,6 +120,10 @@ def test_a_bots_data_travels_as_regular_files_only(node: Node, tmp_path: Path) -
     assert (target / "user_data" / "data" / "binance" / "BTC_USDT-5m.feather").read_bytes() == b"candles"
     assert not (target / "bot.log").exists() and not (target / "user_data" / "planted").exists()
 
+    nothing = node.run("export_bot_data", unit=UNIT, bot="never-ran")  # as Docker's carry: said, not raised
+    assert nothing["skipped"] == [f"{node.data()}/bots/never-ran is not a plain directory (No such file or directory)"]
+    assert node.run("import_bot_data", unit="testfleet-pool-2", bot="never-ran", sha=nothing["sha"], uid=None) == {"skipped": []}
+
 
 def test_an_imported_tar_writes_nothing_but_carried_regular_files(node: Node) -> None:
     hostile = tar_of([("user_data", b"a file where a directory goes"), ("tradesv3.sqlite", b"ok"), ("../escape", b"x"),
