@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ from urllib.parse import quote, urlsplit
 
 __all__ = ["MAX_ANSWER", "BadBlob", "Gone", "Link", "LinkError", "Refused"]
 
+POLL_SLACK = 10.0
+"""Seconds a poll's answer may be late past its wait before the poll is given up (a dead connection)."""
 MAX_ANSWER = 16 << 20
 """Bytes of a poll's or a post's answer read at most (commands carry blob names, not contents)."""
 _CHUNK = 1 << 20
@@ -62,6 +65,7 @@ class Link:
         self._timeout = timeout
         self._tls = ssl.create_default_context(cafile=ca_file) if self._https else None
         self._local = threading.local()
+        self._polling: http.client.HTTPConnection | None = None
         self.where = f"{parts.scheme}://{parts.netloc}"
         """The controller as messages name it (no credential is ever in a URL)."""
 
@@ -70,7 +74,10 @@ class Link:
     def poll(self, got: list[str], wait: float) -> list[dict[str, Any]]:
         """Commands for this node, waiting up to ``wait`` s for one; ``got`` acknowledges the last answer's ids."""
         query = f"?wait={wait:g}&got={quote(','.join(got), safe=',')}"
-        answer = self._json("GET", f"/commands{query}", None, timeout=wait + self._timeout)
+        try:
+            answer = self._json("GET", f"/commands{query}", None, timeout=wait + POLL_SLACK, polling=True)
+        finally:
+            self._polling = None
         commands = answer.get("commands") if isinstance(answer, dict) else None
         if not isinstance(commands, list):
             raise LinkError("the controller's answer to a poll has no command list")
@@ -87,8 +94,20 @@ class Link:
             return False
         return True
 
-    def heartbeat(self, payload: Mapping[str, Any]) -> None:
-        self._json("POST", "/heartbeat", payload)
+    def heartbeat(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Post a heartbeat; the controller's answer (``{"repoll": bool}``)."""
+        answer = self._json("POST", "/heartbeat", payload)
+        return answer if isinstance(answer, dict) else {}
+
+    def abort_poll(self) -> None:
+        """Cut the poll in flight (from another thread): it fails at once and the loop polls again."""
+        polling = self._polling
+        sock = polling.sock if polling is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def fetch(self, sha: str, out: BinaryIO, limit: int) -> int:
         """Write blob ``sha`` to ``out``, checking its hash as it streams; its size. BadBlob when it is
@@ -116,10 +135,10 @@ class Link:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _json(self, method: str, path: str, payload: Mapping[str, Any] | None, timeout: float | None = None) -> Any:
+    def _json(self, method: str, path: str, payload: Mapping[str, Any] | None, timeout: float | None = None, polling: bool = False) -> Any:
         body = None if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         headers = {} if body is None else {"Content-Type": "application/json"}
-        response = self._send(method, path, body, headers, timeout)
+        response = self._send(method, path, body, headers, timeout, polling)
         try:
             data = response.read(MAX_ANSWER + 1)
         except (OSError, http.client.HTTPException) as exc:
@@ -134,9 +153,11 @@ class Link:
             raise LinkError(f"the controller at {self.where} answered something that is not JSON") from None
 
     def _send(self, method: str, path: str, body: bytes | BinaryIO | None, headers: dict[str, str],
-              timeout: float | None = None) -> http.client.HTTPResponse:
+              timeout: float | None = None, polling: bool = False) -> http.client.HTTPResponse:
         for attempt in (1, 2):
             connection = self._connection()
+            if polling:
+                self._polling = connection
             reused = connection.sock is not None
             connection.timeout = timeout or self._timeout
             if connection.sock is not None:

@@ -15,7 +15,8 @@ Run as ``python3 agent.pyz --controller URL --fleet F --node N --credential-file
   hold up a health check; writes to one unit are serialized (``engine.agent.ops``).
 - **Heartbeat**: every ``heartbeat`` seconds, on its own thread, with the node's latest process
   tables (every unit directory of the fleet, read on another thread), so the controller sees a
-  node that went silent — and only such a node.
+  node that went silent — and only such a node. Its answer says when the controller sees no poll
+  of this node (one hanging on a connection a partition killed): the poll is cut and made again.
 - **Failure**: a controller that does not answer is retried with exponential backoff (0.5 s
   doubling to ``BACKOFF_MAX``, ±20 % jitter, so a restarted controller is not hit by every node at
   once); state changes are logged once, one line each, never the credential. Nothing a command
@@ -162,7 +163,9 @@ class Agent:
         slow to answer delays the tables (``_look``), never the beat, or the node would look silent."""
         while not stop.is_set():
             try:
-                self.link.heartbeat({"at": time.time(), "units": self._tables})
+                if self.link.heartbeat({"at": time.time(), "units": self._tables}).get("repoll") is True:
+                    _log("the controller has seen no poll of this node for a while: polling again")
+                    self.link.abort_poll()
             except LinkError:
                 pass  # the poll loop reports the controller's trouble
             stop.wait(self.heartbeat_every)

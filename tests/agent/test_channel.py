@@ -132,7 +132,7 @@ def test_the_engine_drives_a_real_agent_and_its_supervisord(controller: Controll
 
     def beats_gamma() -> bool:  # the heartbeat's tables come every 0.2 s here
         heartbeat = controller.channel.heartbeat("node1")
-        return heartbeat is not None and set(heartbeat.units[UNIT]["programs"]) == {"alpha", "beta", "gamma"}
+        return heartbeat is not None and set(heartbeat.units.get(UNIT, {}).get("programs", {})) == {"alpha", "beta", "gamma"}
     wait_for("a heartbeat naming gamma", beats_gamma)
 
 
@@ -323,3 +323,24 @@ def test_a_node_gets_only_the_blobs_its_own_commands_name_and_uploads_only_for_a
     channel.send("node1", "export_bot_data", {"unit": UNIT, "bot": "a"})
     assert (put("node1", b"other bytes"), put("node1", data)) == (400, 204)  # the body must hash to its name
     assert channel.blobs.get(sha) == data
+
+
+def test_an_agent_whose_poll_the_controller_no_longer_sees_is_told_to_poll_again(tmp_path: Path) -> None:
+    """After a partition heals, a poll can hang on a connection whose answer was lost; the heartbeat's
+    answer tells the agent so (seen on the lab: commands waited out the poll's socket timeout)."""
+    clock = [100.0]
+    channel = AgentChannel(FLEET, Credentials(tmp_path), clock=lambda: clock[0])
+    assert channel.beat("node1", {"units": {}}) == {"repoll": True}  # beating, never polled
+    asyncio.run(channel.commands("node1", [], 0.01))
+    assert channel.beat("node1", {"units": {}}) == {"repoll": False}  # between two polls: it polls again within ms
+    clock[0] += 3.5
+    assert channel.beat("node1", {"units": {}}) == {"repoll": True}
+
+    async def beat_during_a_poll() -> dict[str, object]:
+        poll = asyncio.create_task(channel.commands("node1", [], 0.3))
+        await asyncio.sleep(0.05)
+        clock[0] += 60.0
+        answer = channel.beat("node1", {"units": {}})
+        await poll
+        return answer
+    assert asyncio.run(beat_during_a_poll()) == {"repoll": False}  # a poll open on the server: all is well

@@ -47,6 +47,8 @@ SILENCE = 10.0
 CALL_TIMEOUT = 90.0
 """Seconds a command may take by default: a stop waits up to 60 s for a bot to exit."""
 POLL_BATCH = 64
+REPOLL_AFTER = 3.0
+"""Seconds without an open poll after which a beating agent is told its poll hangs (it polls again within ms)."""
 UPLOADING = frozenset({"export_bot_data"})
 """Commands whose agent uploads a blob."""
 MAX_WAIT = 30.0
@@ -85,6 +87,10 @@ class _Node:
     waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(default_factory=list)
     contact: float | None = None
     heartbeat: Heartbeat | None = None
+    polls: int = 0
+    """Long polls of this node open on the server now."""
+    polled: float | None = None
+    """When a poll of this node last started or ended."""
 
 
 class AgentChannel:
@@ -194,6 +200,8 @@ class AgentChannel:
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
             state = self._nodes[node]
+            state.polls += 1
+            state.polled = self._clock()
             for ident in got:
                 state.unacked.pop(ident, None)
             if not state.unacked and not self._closed:
@@ -207,6 +215,8 @@ class AgentChannel:
                 pass
         with self._lock:
             state.waiters = [(lp, f) for lp, f in state.waiters if f is not future]
+            state.polls -= 1
+            state.polled = self._clock()
             batch = list(state.unacked.values())[:POLL_BATCH]
         return [{"id": c.id, "op": c.op, "args": c.args} for c in batch]
 
@@ -253,12 +263,17 @@ class AgentChannel:
         self.blobs.unpin(command.blobs)
         command.done.set()
 
-    def beat(self, node: str, payload: dict[str, Any]) -> None:
+    def beat(self, node: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Keep a heartbeat; the answer for the agent: ``{"repoll": true}`` when no poll of its has been
+        open here for ``REPOLL_AFTER`` s — its poll hangs on a connection that died (a partition healed,
+        the answer lost), and it should drop it and poll again rather than wait out its socket's timeout."""
         units = payload.get("units")
         with self._lock:
             state = self._nodes.setdefault(node, _Node())
-            state.contact = self._clock()
-            state.heartbeat = Heartbeat(state.contact, units if isinstance(units, dict) else {})
+            now = state.contact = self._clock()
+            state.heartbeat = Heartbeat(now, units if isinstance(units, dict) else {})
+            stale = state.polls == 0 and (state.polled is None or now - state.polled > REPOLL_AFTER)
+        return {"repoll": stale}
 
     def close(self) -> None:
         """Answer every open long poll now, and every later one at once, until ``open``: its server is

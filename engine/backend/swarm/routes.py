@@ -8,7 +8,7 @@ retry every few seconds, get their desired state from the CLI itself. Routes, re
 
     GET  /<fleet>/<node>/commands?wait=S&got=ID,…   long poll → {"commands": [...]}
     POST /<fleet>/<node>/results                     an answer
-    POST /<fleet>/<node>/heartbeat                   process tables
+    POST /<fleet>/<node>/heartbeat                   process tables → {"repoll": bool}
     POST /<fleet>/<node>/claims/<id>                 may this command still run? 204 yes, 410 no
     GET  /<fleet>/<node>/blobs/<sha256>              a file for the agent
     PUT  /<fleet>/<node>/blobs/<sha256>              a file from the agent (checked against its name)
@@ -98,9 +98,8 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
         if payload is None:
             return JSONResponse({"error": f"the body is not a JSON object of at most {MAX_JSON} bytes"}, status_code=400)
         if request.url.path.endswith("/heartbeat"):
-            channel.beat(node, payload)
-        else:
-            channel.answer(node, payload)
+            return JSONResponse(channel.beat(node, payload))
+        channel.answer(node, payload)
         return Response(status_code=204)
 
     async def claim(request: Request) -> Response:
