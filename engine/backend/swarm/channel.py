@@ -19,7 +19,8 @@ route's coroutine waits on a future, and each side wakes the other thread-safely
 - **Unreachable**: a node whose agent made no request (poll, heartbeat, answer) for ``silence``
   seconds. A new channel gives every node that long to find it (agents retry every ≤ 5 s), so an
   apply that starts the channel's server does not call a node it has not heard from yet. The
-  pending long poll is not counted: across a partition it lingers until it times out.
+  pending long poll is not counted: across a partition it lingers until it times out. A node that
+  beats but has no poll open here is told to poll again (``beat``): its poll hung on a dead connection.
 - Blobs (``engine.backend.swarm.blobs``): files are put here by content, named in commands by
   sha256, pinned while a command that needs them is open; a node fetches only the blobs its own
   open commands name, and uploads only while it has an export open.
