@@ -17,6 +17,7 @@ from pathlib import Path
 from engine.textsafe import one_line
 
 __all__ = [
+    "AGENT_PREFIX",
     "DEDICATED_PORT",
     "FIRST_POOL_PORT",
     "PRELOAD",
@@ -51,6 +52,10 @@ def pool_container_name(fleet: str, pool: str, index: int) -> str:
 
 def dedicated_container_name(fleet: str, bot: str) -> str:
     return f"{fleet}-bot-{bot}"
+
+
+AGENT_PREFIX = "/agent/v1"
+"""Where the controller serves the Swarm backend's node agents (``engine.backend.swarm.routes``)."""
 
 
 def network_name(fleet: str) -> str:

@@ -7,8 +7,10 @@ the local Docker engine outright use ``real_ports``. Unit tests build ports from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from engine.backend.registry import BackendOptions, open_backend, reference
 from engine.backend.values import BackendChoice
@@ -30,8 +32,13 @@ class RealConnector:
     def connect(self, choice: BackendChoice) -> Ports:
         from engine.live.botapi import HttpBotApi  # HTTP and the bots' credentials only once a stage talks to bots
         from engine.live.probe import HttpProbe
+        from engine.live.relay import RelayBotApi, RelayProbe, RelaysBots
 
-        return Ports(backend=open_backend(choice, self.options), probe=HttpProbe(), bot_api=HttpBotApi(self.options.state_dir))
+        backend = open_backend(choice, self.options)
+        if isinstance(getattr(backend, "agents", None), Mapping):  # a swarm: the bots answer on an overlay, through node agents
+            agents = cast(RelaysBots, backend).agents
+            return Ports(backend=backend, probe=RelayProbe(agents), bot_api=RelayBotApi(agents, self.options.state_dir))
+        return Ports(backend=backend, probe=HttpProbe(), bot_api=HttpBotApi(self.options.state_dir))
 
 
 def real_ports(docker_host: str | None, state_dir: Path) -> Ports:

@@ -20,10 +20,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.errors import FleetopsError
+from engine.naming import AGENT_PREFIX
 from engine.watch.webhook import MAX_BODY, Deliveries, judge
 from engine.web.pages import web_routes
 from engine.web.refresher import Refresher
@@ -99,13 +100,16 @@ OPEN_PATHS = frozenset({"/healthz", "/hooks/git", "/login"})
 """Reachable without the UI token: liveness probes, webhooks (they carry their own signature),
 the login form and the page's static files."""
 
+
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
 def create_app(view: WatchView | None, *, secret: bytes | None, branch: str, token: str | None = None,
-               web: Refresher | None = None, repo_url: str | None = None) -> Starlette:
-    """The watcher's routes (when ``view``), the status page (when ``web``), and ``/healthz``."""
+               web: Refresher | None = None, repo_url: str | None = None, agents: ASGIApp | None = None) -> Starlette:
+    """The watcher's routes (when ``view``), the status page (when ``web``), and ``/healthz``; the
+    node agents' routes under ``AGENT_PREFIX`` (when ``agents``: a Swarm backend's channel, which
+    checks each agent's own credential instead of the UI token)."""
     deliveries = Deliveries()
 
     async def hooks(request: Request) -> Response:
@@ -134,6 +138,8 @@ def create_app(view: WatchView | None, *, secret: bytes | None, branch: str, tok
     routes: list[Any] = [Route("/healthz", healthz)]
     if view is not None:
         routes += [Route("/hooks/git", hooks, methods=["POST"]), Route("/metrics", metrics), Route("/api/status", status)]
+    if agents is not None:
+        routes.append(Mount(AGENT_PREFIX, app=agents))
     if web is not None:
         routes += web_routes(web, repo_url=repo_url, check_token=lambda given: token is None or hmac.compare_digest(
             given.encode(), token.encode()))
@@ -170,7 +176,7 @@ class TokenGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path not in OPEN_PATHS and not path.startswith("/static/") \
+        if scope["type"] == "http" and path not in OPEN_PATHS and not path.startswith(("/static/", AGENT_PREFIX + "/")) \
                 and not _authorized(Request(scope), self.token):
             request = Request(scope)
             response: Response

@@ -36,3 +36,32 @@ def test_the_backend_a_fleet_names_is_opened_through_the_registry_only_when_a_st
     with pytest.raises(DockerError, match="cannot reach the Docker engine at unix:///nonexistent/docker.sock"):
         ctx.backend.ping()
     assert list(ctx._opened) == [BackendChoice("docker")]
+
+
+def test_a_backend_that_names_its_agents_gets_the_bots_apis_relayed_through_them(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A swarm's bots answer on an overlay network the controller is not on: probes and API calls go
+    through the node agents' channels the backend names (``agents``); other backends speak HTTP."""
+    from engine.backend.port import BackendChoice
+    from engine.backend.registry import BackendOptions
+    from engine.live import adapters
+    from engine.live.probe import HttpProbe
+    from engine.live.relay import RelayBotApi, RelayProbe
+
+    asked: list[tuple[str, str, dict[str, object]]] = []
+
+    class Channel:
+        def call(self, node: str, op: str, args: dict[str, object], timeout: float = 0, blobs: tuple[str, ...] = ()) -> dict[str, object]:
+            asked.append((node, op, args))
+            return {"status": 200, "body_b64": "eyJzdGF0dXMiOiAicG9uZyJ9", "error": ""}  # {"status": "pong"}
+
+    class Swarm:
+        agents = {"crypto": Channel()}
+
+    monkeypatch.setattr(adapters, "open_backend", lambda choice, options: Swarm() if choice.kind == "swarm" else object())
+    connector = adapters.RealConnector(BackendOptions(tmp_path))
+    ports = connector.connect(BackendChoice("swarm"))
+    assert isinstance(ports.probe, RelayProbe) and isinstance(ports.bot_api, RelayBotApi)
+    assert ports.probe.ping("crypto/node2/crypto-standard-1", 8081).ok
+    assert asked == [("node2", "http", {"service": "crypto-standard-1", "port": 8081, "method": "GET", "path": "/api/v1/ping",
+                                        "headers": {}, "timeout": 2.0})]
+    assert isinstance(connector.connect(BackendChoice("docker")).probe, HttpProbe)

@@ -93,3 +93,24 @@ def test_a_public_address_needs_a_token() -> None:
     check_listen("0.0.0.0", "t")
     check_listen("127.0.0.1", None)
     check_listen("::1", None)
+
+
+def test_node_agents_reach_their_routes_with_their_own_credential_past_the_ui_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.backend.swarm.channel import AgentChannel
+    from engine.backend.swarm.credentials import Credentials
+    from engine.backend.swarm.routes import agent_app
+
+    channel = AgentChannel("testfleet", Credentials(tmp_path / "agents"))
+    credential = channel.credentials.issue("node1")
+    port = free_port()
+    server = HttpServer(create_app(None, secret=None, branch="", token="ui-token", agents=agent_app({"testfleet": channel})), "127.0.0.1", port)
+    server.start()
+    try:
+        polls = f"http://127.0.0.1:{port}/agent/v1/testfleet/node1/commands?wait=0"
+        assert httpx.get(polls, headers={"Authorization": f"Bearer {credential}"}).json() == {"commands": []}
+        assert httpx.get(polls, headers={"Authorization": "Bearer ui-token"}).status_code == 401  # the UI token is no agent's
+        assert httpx.get(polls).json() == {"error": "this node's credential is not accepted"}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"Bearer {credential}"}).status_code == 401
+        assert channel.nodes() == ["node1"]
+    finally:
+        server.stop()
