@@ -185,6 +185,12 @@ class Units(Protocol):
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         """Create the unit from ``definition`` (its files are put first) and start it when it should run; its id."""
         ...
+    def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
+        """Bring an existing unit to ``definition`` where only a new unit will do (its image, limits, mounts):
+        ``put_files`` puts its own files when the backend is ready for them. Docker removes the container,
+        puts the files and creates it again; a swarm puts the files and updates the service in place
+        (one task replaced, the service's ID kept). Its id."""
+        ...
     def start(self, name: str) -> None: ...
     def unpause(self, name: str) -> None:
         """A unit paused by hand goes on where it was (``start`` refuses a paused Docker container)."""

@@ -50,7 +50,7 @@ from engine.live.settings_drift import settings_repairs
 from engine.live.store import Revision, RevisionStore
 from engine.naming import Labels
 from engine.plan.diff import plan_fleets
-from engine.plan.model import Change, Plan, RiskNote, Snapshot
+from engine.plan.model import Change, Plan, Risk, RiskNote, Snapshot
 from engine.timing import stage
 
 __all__ = ["LivePlan", "PlanContext", "compose", "noop_seen", "plan_live", "secret_inputs"]
@@ -139,7 +139,7 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     with stage("compile target"):
         target = target_of(placements_as(live))
     with stage("host facts"):
-        target, uids, keyed = _with_host_facts(ctx, target, live)
+        target, uids, keyed = _with_host_facts(ctx, target, live, site)
     with stage("diff"):
         # In a rename, the old name's wallets and settings stand for the new one's until it has its own.
         stored = current or (policy.current_revision(ctx.read_store(), rename.old) if rename else None)
@@ -156,20 +156,34 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     with stage("accounts"):
         ignore = frozenset({rename.old}) if rename else frozenset()
         conflicts = account_conflicts(ctx.backend, target, starting_bots(repaired, target), ignore=ignore)
-    plan = compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts)))
+    plan = compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts), _node_notes(site)))
     drift = {c.address for c in drifted.changes + by_hand.changes}
     return LivePlan(plan, target, live, source, diffed.changes, tuple(c for c in repaired if c.address in drift), counts,
                     origin=origin, renamed_from=rename.old if rename else None, conflicts=tuple(c.sentence() for c in conflicts),
                     uids=uids, keyed=keyed)
 
 
-def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:
+def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, site: Site) -> tuple[DesiredFleet, UserIds, bool]:
     """The target checked against its images (``engine.live.images``: raises before anything changes)
-    and stamped with what only this host knows (``engine.live.hostfacts``)."""
+    and stamped with what only this host knows (``engine.live.hostfacts``); then prepared by a backend
+    that must place units and pin images before a plan (a swarm: ``prepare``)."""
     uids = check_images(ctx.backend, ctx.state_dir, target)
     key = load_key(ctx.state_dir)
     applied = {name: bot.record.essence for name, bot in live.bots.items() if bot.record is not None}
-    return stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress), uids, key is not None
+    stamped = stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress)
+    prepare = getattr(site, "prepare", None)
+    if prepare is not None:
+        prepared: DesiredFleet = prepare(stamped)
+        pinned = {c.essence.image: prepared.containers[name].essence.image for name, c in stamped.containers.items()}
+        uids = {**uids, **{(pinned[image], user): uid for (image, user), uid in uids.items() if image in pinned}}
+        stamped = prepared
+    return stamped, uids, key is not None
+
+
+def _node_notes(site: Site) -> dict[str, RiskNote]:
+    """Each unit's node, on its change, where the backend places units itself (a swarm: ``placed``)."""
+    placed: Mapping[str, str] = getattr(site, "placed", None) or {}
+    return {f"container/{unit}": RiskNote(Risk.LOW, (f"on node {node}",)) for unit, node in placed.items()}
 
 
 def noop_seen(live_plan: LivePlan) -> dict[str, UnitSeen] | None:

@@ -198,6 +198,15 @@ class SwarmUnits:
             spec["TaskTemplate"]["ForceUpdate"] = stored["ForceUpdate"]  # as stored: a new value replaces the task for nothing
         self.api.update_service(str(service["ID"]), int(service["Version"]["Index"]), spec)
 
+    def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
+        """A pool-wide change: the unit's files put, then its service updated in place (``update``: its ID
+        kept, its one task replaced stop-first); created when it has no service any more. Its service ID."""
+        put_files()
+        if self.api.service(definition.name) is None:
+            return self.create(definition, revision)
+        self.update(definition, revision)
+        return str(self._service(definition.name)["ID"])
+
     def start(self, name: str) -> None:
         self._scale(name, 1)
 
