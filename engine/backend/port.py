@@ -96,6 +96,8 @@ class ListedUnit:
     labels: dict[str, str]
     state: str
     ip: str | None
+    node: str | None = None
+    """The node it runs on, where the backend has several (a swarm's host name); None on one host."""
 
     @property
     def running(self) -> bool:

@@ -157,7 +157,9 @@ def test_apply_runs_every_bot_on_a_node(fleet: SwarmFleet) -> None:
     assert {p: s for p, (s, _pid) in fleet.programs("testfleet-standard-1").items()} == \
         {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
     status = fleet.status()
-    assert status, status
+    assert {c["name"]: c.get("node") for c in status["containers"]} == nodes
+    assert {b["name"]: b["state"] for c in status["containers"] for b in c["bots"]} == \
+        dict.fromkeys(("alpha-1", "alpha-2", "beta-1", "euro-1", "solo"), "running")
 
 
 def test_one_bot_change_restarts_only_that_process(fleet: SwarmFleet) -> None:

@@ -46,6 +46,7 @@ def service_spec_of(agent: AgentService, config_id: str, secret_id: str) -> dict
             "ContainerSpec": {
                 "Image": agent.image,
                 "Command": list(agent.command),
+                "User": "0:0",  # root whatever the fleet image's USER (FreqTrade's is ftuser): it gives bots' files to their users
                 "Mounts": mounts,
                 "Configs": [{"File": {"Name": agent.config_target, "UID": "0", "GID": "0", "Mode": 0o444},
                              "ConfigID": config_id, "ConfigName": agent.config_name}],

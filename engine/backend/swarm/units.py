@@ -126,8 +126,10 @@ class SwarmUnits:
     # -- the port -----------------------------------------------------------------------------------
 
     def units(self) -> list[ListedUnit]:
-        return sorted((ListedUnit(str(s.service["ID"]), name, dict(s.service["Spec"].get("Labels") or {}), s.view.state, None)
-                       for name, s in self._seen(with_nodes=True).items()), key=lambda u: u.name)
+        seen = self._seen(with_nodes=True)
+        return sorted((ListedUnit(str(s.service["ID"]), name, dict(s.service["Spec"].get("Labels") or {}), s.view.state, None,
+                                  self._nodes[s.node].hostname if s.node in self._nodes else None)
+                       for name, s in seen.items()), key=lambda u: u.name)
 
     def observed(self) -> dict[str, dict[str, Any]]:
         """Service → its ID, spec version, current task and state as the last listing saw them: what the
