@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import git
 import pytest
 
 from engine.backend.swarm.api import PLAIN_TCP_VARIABLE
@@ -168,7 +169,7 @@ def test_one_bot_change_restarts_only_that_process(fleet: SwarmFleet) -> None:
     pool = "testfleet-standard-1"
     before, tasks, services = fleet.programs(pool), fleet.tasks(), fleet.services()
     edit(fleet.root / "fleet" / "bots.yaml", "stoploss: -0.10", "stoploss: -0.11")
-    commit(__import__("git").Repo(fleet.root), "alpha-1: a tighter stoploss")
+    commit(git.Repo(fleet.root), "alpha-1: a tighter stoploss")
     result = fleet.apply()
     assert result.code == 0, result.out + result.err
     after = fleet.programs(pool)
@@ -185,3 +186,24 @@ def test_noop_apply_twice_changes_nothing_on_the_swarm(fleet: SwarmFleet) -> Non
         result = fleet.apply()
         assert result.code == 0, result.out + result.err
         assert (fleet.tasks(), fleet.services(), fleet.swarm_objects()) == before
+
+
+def test_a_failed_health_check_rolls_back_and_exits_3(fleet: SwarmFleet) -> None:
+    """(d) Promise 5: a strategy broken at import fails alpha-2's health check on its node; the apply rolls
+    back to the revision before and exits 3; alpha-2 runs again, its neighbours untouched, no task replaced."""
+    pool = "testfleet-standard-1"
+    repo = git.Repo(fleet.root)
+    before, tasks = fleet.programs(pool), fleet.tasks()
+    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken')\n")
+    commit(repo, "Alpha v3, broken at import", tag="v3")
+    edit(fleet.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    commit(repo, "alpha-2 on Alpha v3")
+    result = fleet.apply()
+    assert result.code == 3, result.out + result.err
+    assert "rolled back to revision" in result.err
+    after = fleet.programs(pool)
+    assert after["alpha-2"][0] == "RUNNING" and after["alpha-2"][1] != before["alpha-2"][1]
+    assert {b: after[b] for b in ("alpha-1", "beta-1")} == {b: before[b] for b in ("alpha-1", "beta-1")}
+    assert fleet.tasks() == tasks
+    history = json.loads(fleet.run("history", "--format", "json").out)
+    assert history[-1]["status"] == "rolled_back", history[-1]

@@ -190,6 +190,23 @@ def test_an_update_changes_the_image_by_digest_and_never_forces(make_units: Call
     assert task_ids(swarm, service_id) != before and [t["NodeID"] for t in swarm.tasks_ if t["Status"]["State"] == "running"] == [W1]
 
 
+def test_replace_puts_the_files_then_updates_the_service_in_place_or_creates_it(make_units: Callable[..., SwarmUnits],
+                                                                               swarm: FakeSwarm) -> None:
+    """A pool-wide change (``Units.replace``, the executor's REPLACE) keeps the service and its ID: one update,
+    the files put first; a unit whose service is gone is created."""
+    units, service_id = created(make_units, swarm)
+    order: list[str] = []
+    swarm.images["sha256:" + "2" * 64] = {"Id": "sha256:" + "2" * 64, "RepoTags": ["fleetops/standin-bot:2"], "RepoDigests": []}
+    version = swarm.services_[service_id]["Version"]["Index"]
+    assert units.replace(definition(image="fleetops/standin-bot:2"), 9, lambda: order.append("files")) == service_id
+    assert order == ["files"] and list(swarm.services_) == [service_id] and swarm.services_[service_id]["Version"]["Index"] > version
+    assert swarm.services_[service_id]["Spec"]["Labels"][Labels.REVISION] == "9"
+    units.remove("crypto-standard-1")
+    units.place({"crypto-standard-1": W1}, {})
+    new_id = units.replace(definition(), 10, lambda: order.append("files again"))
+    assert new_id != service_id and order == ["files", "files again"] and list(swarm.services_) == [new_id]
+
+
 def test_rename_is_refused_with_what_to_do(make_units: Callable[..., SwarmUnits], swarm: FakeSwarm) -> None:
     units, _ = created(make_units, swarm)
     with pytest.raises(DockerError, match=r"^cannot rename service crypto-standard-1 to crypto-standard-2: Docker Swarm does not rename "
