@@ -20,6 +20,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +106,17 @@ class SwarmFleet:
         assert len(running) == 1, f"{service}: {running}"
         return node_ids[running[0]["NodeID"]]
 
-    def programs(self, service: str) -> dict[str, tuple[str, int | None]]:
-        """supervisorctl's own view inside the pool's task, on its node: program → (state, pid)."""
+    def programs(self, service: str, settle: float = 15.0) -> dict[str, tuple[str, int | None]]:
+        """supervisorctl's own view inside the pool's task, on its node: program → (state, pid), once no
+        program is STARTING any more (supervisord's startsecs)."""
+        deadline = time.monotonic() + settle
+        while True:
+            programs = self._programs(service)
+            if all(state != "STARTING" for state, _ in programs.values()) or time.monotonic() > deadline:
+                return programs
+            time.sleep(0.2)
+
+    def _programs(self, service: str) -> dict[str, tuple[str, int | None]]:
         node = self.node_of(service)
         containers = self.lab.client(node).containers.list(filters={"label": f"com.docker.swarm.service.name={service}"})
         assert len(containers) == 1, f"{service} on {node}: {containers}"

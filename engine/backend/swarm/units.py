@@ -50,6 +50,8 @@ ACTIONS = {"create": "create", "update": "update", "remove": "destroy"}
 """Swarm's service event actions → the port's (``destroy``: the watcher repairs a removed unit)."""
 STOP_WAIT = 60.0
 """Seconds ``stop`` and ``remove`` wait for the task to end (its grace period is 20 s)."""
+RUN_WAIT = 180.0
+"""Seconds ``create``, ``start`` and ``update`` wait for the task to run (its node pulls the image first)."""
 
 
 class ImagePins(Protocol):
@@ -183,6 +185,8 @@ class SwarmUnits:
         service_id = self.api.create_service(spec)
         self._where[definition.name] = node
         self._known.add(definition.name)
+        if definition.running:
+            self._wait_running(service_id, definition.name, "create")
         return service_id
 
     def update(self, definition: ContainerDefinition, revision: int) -> None:
@@ -199,6 +203,8 @@ class SwarmUnits:
         if "ForceUpdate" in stored:
             spec["TaskTemplate"]["ForceUpdate"] = stored["ForceUpdate"]  # as stored: a new value replaces the task for nothing
         self.api.update_service(str(service["ID"]), int(service["Version"]["Index"]), spec)
+        if definition.running:
+            self._wait_running(str(service["ID"]), definition.name, "update", image=str(spec["TaskTemplate"]["ContainerSpec"]["Image"]))
 
     def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
         """A pool-wide change: the unit's files put, then its service updated in place (``update``: its ID
@@ -210,7 +216,9 @@ class SwarmUnits:
         return str(self._service(definition.name)["ID"])
 
     def start(self, name: str) -> None:
-        self._scale(name, 1)
+        """Scale to 1 and return once its task runs (DockerError after ``RUN_WAIT`` seconds, with Swarm's reason)."""
+        service = self._scale(name, 1)
+        self._wait_running(str(service["ID"]), name, "start")
 
     def unpause(self, name: str) -> None:
         """The Swarm API has no pause: a task paused by hand on its node is that node's affair. Starts the unit."""
@@ -331,6 +339,22 @@ class SwarmUnits:
                 if attempt == 2 or "out of sequence" not in str(exc):
                     raise
         raise AssertionError("unreachable")
+
+    def _wait_running(self, service_id: str, name: str, what: str, image: str | None = None) -> None:
+        """Return once the service has a running task (of ``image``, for an update that changes it): what
+        Docker's create and start promise, so that the health gate judges a running unit."""
+        deadline = self._clock() + RUN_WAIT
+        while True:
+            tasks = [t for t in self.api.tasks([service_id])
+                     if image is None or (((t.get("Spec") or {}).get("ContainerSpec") or {}).get("Image")) == image]
+            if any((t.get("Status") or {}).get("State") == "running" and t.get("DesiredState") == "running" for t in tasks):
+                return
+            if self._clock() > deadline:
+                why = next((str((t.get("Status") or {}).get("Err")) for t in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True)
+                            if (t.get("Status") or {}).get("Err")), "no task ran")
+                raise DockerError(f"service {name}'s task does not run {RUN_WAIT:.0f} s after fleetops asked Swarm to {what} it ({why}); "
+                                  f"`docker service ps --no-trunc {name}` shows why")
+            self._sleep(0.25)
 
     def _wait_ended(self, service_id: str, name: str, what: str) -> None:
         deadline = self._clock() + STOP_WAIT
