@@ -152,6 +152,7 @@ def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     (root / "fleet" / "fleet.yaml").write_text((root / "fleet" / "fleet.yaml").read_text() + backend)
     commit(repo, "run the fleet on the lab's swarm")
     yield SwarmFleet(lab, root, tmp_path_factory.mktemp("swarm-state"))
+    lab.clear()  # the other swarm tests start from a swarm without this fleet's services and agents
 
 
 def test_apply_runs_every_bot_on_a_node(fleet: SwarmFleet) -> None:
