@@ -218,3 +218,22 @@ def test_a_failed_health_check_rolls_back_and_exits_3(fleet: SwarmFleet) -> None
     assert fleet.tasks() == tasks
     history = json.loads(fleet.run("history", "--format", "json").out)
     assert history[-1]["status"] == "rolled_back", history[-1]
+
+
+def test_a_fleet_over_its_exchange_budget_is_refused_at_the_budget_it_breaks(fleet: SwarmFleet) -> None:
+    """(e) Placement on the live plan: a budget of 2 binance bots per node cannot hold pool standard's unit of 3;
+    the plan fails with a located error at the budget's value and changes nothing on the swarm."""
+    fleet_yaml = fleet.root / "fleet" / "fleet.yaml"
+    kept = fleet_yaml.read_text()
+    before = (fleet.tasks(), fleet.services())
+    fleet_yaml.write_text(kept.replace("backend:\n", "backend:\n  exchange_budget: {binance: 2}\n"))
+    try:
+        result = fleet.run("plan", "--repo", str(fleet.root))
+    finally:
+        fleet_yaml.write_text(kept)
+    assert result.code == 1
+    line = next(n for n, text in enumerate(kept.replace("backend:\n", "backend:\n  exchange_budget: {binance: 2}\n").splitlines(), 1)
+                if "exchange_budget" in text)
+    assert re.search(rf"^fleet/fleet\.yaml:{line}:\d+: error: unit testfleet-standard-1 runs 3 binance bots, more than exchange_budget "
+                     r"allows on one node \(binance: 2\)", result.err, re.M), result.err
+    assert (fleet.tasks(), fleet.services()) == before

@@ -70,7 +70,8 @@ class SwarmSite(SwarmUnits):
         budget = {str(k): int(v) for k, v in (self.backend.exchange_budget or {}).items()}
         placement = place(demands_of(target, self.priors()), nodes, budget, fleet=self.fleet, rebalance=rebalance)
         if placement.unplaced:
-            raise SpecError([Problem("fleet", 1, 1, item.reason) for item in placement.unplaced])
+            raise SpecError([Problem("fleet", 1, 1, item.reason) for item in placement.unplaced],
+                            where=tuple((item.where[0], item.where[1], tuple(item.where[2]), item.reason) for item in placement.unplaced))
         constraints = {name: tuple(pool.placement) for name, pool in target.pools.items()}
         self.place(placement.nodes, constraints)
         hostnames = {node.id: node.hostname for node in nodes}
