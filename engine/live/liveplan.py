@@ -50,7 +50,7 @@ from engine.live.settings_drift import settings_repairs
 from engine.live.store import Revision, RevisionStore
 from engine.naming import Labels
 from engine.plan.diff import plan_fleets
-from engine.plan.model import Change, Plan, Risk, RiskNote, Snapshot
+from engine.plan.model import Change, Plan, RiskNote, Snapshot
 from engine.timing import stage
 
 __all__ = ["LivePlan", "PlanContext", "compose", "noop_seen", "plan_live", "secret_inputs"]
@@ -156,7 +156,7 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     with stage("accounts"):
         ignore = frozenset({rename.old}) if rename else frozenset()
         conflicts = account_conflicts(ctx.backend, target, starting_bots(repaired, target), ignore=ignore)
-    plan = compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts), _node_notes(site)))
+    plan = _with_nodes(compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts))), site)
     drift = {c.address for c in drifted.changes + by_hand.changes}
     return LivePlan(plan, target, live, source, diffed.changes, tuple(c for c in repaired if c.address in drift), counts,
                     origin=origin, renamed_from=rename.old if rename else None, conflicts=tuple(c.sentence() for c in conflicts),
@@ -180,10 +180,13 @@ def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, si
     return stamped, uids, key is not None
 
 
-def _node_notes(site: Site) -> dict[str, RiskNote]:
-    """Each unit's node, on its change, where the backend places units itself (a swarm: ``placed``)."""
+def _with_nodes(plan: Plan, site: Site) -> Plan:
+    """Each unit's change says its node (``…; on node w1``) where the backend places units itself (a swarm: ``placed``)."""
     placed: Mapping[str, str] = getattr(site, "placed", None) or {}
-    return {f"container/{unit}": RiskNote(Risk.LOW, (f"on node {node}",)) for unit, node in placed.items()}
+    if not placed:
+        return plan
+    return plan.with_changes(tuple(dataclasses.replace(c, reason=f"{c.reason}; on node {placed[c.name]}")
+                                   if c.kind == "container" and c.name in placed else c for c in plan.changes))
 
 
 def noop_seen(live_plan: LivePlan) -> dict[str, UnitSeen] | None:

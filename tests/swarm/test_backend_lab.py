@@ -166,6 +166,8 @@ def test_apply_runs_every_bot_on_a_node(fleet: SwarmFleet) -> None:
         assert [c for c in service["constraints"] if c.startswith("node.id == ")], name
     nodes = {name: fleet.node_of(name) for name in services}
     assert len(set(nodes.values())) >= 2, nodes
+    for name, node in nodes.items():  # the plan showed where each unit goes: where it runs
+        assert re.search(rf"container/{name} create  \([^)\n]*; on node {node}\)", result.out), result.out
     assert {p: s for p, (s, _pid) in fleet.programs("testfleet-standard-1").items()} == \
         {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
     status = fleet.status()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -205,6 +206,26 @@ def test_replace_puts_the_files_then_updates_the_service_in_place_or_creates_it(
     units.place({"crypto-standard-1": W1}, {})
     new_id = units.replace(definition(), 10, lambda: order.append("files again"))
     assert new_id != service_id and order == ["files", "files again"] and list(swarm.services_) == [new_id]
+
+
+def test_an_update_swarm_rolled_back_is_a_failure_not_a_success(make_units: Callable[..., SwarmUnits], swarm: FakeSwarm) -> None:
+    """Promise 5's other half (doco-cd #1616 reported such rollbacks as successes): the new task failed and Swarm's
+    ``failure_action: rollback`` put the old spec back; the update raises at once, naming Swarm's message."""
+    units, service_id = created(make_units, swarm)
+    swarm.images["sha256:" + "2" * 64] = {"Id": "sha256:" + "2" * 64, "RepoTags": ["fleetops/standin-bot:2"], "RepoDigests": []}
+    update = swarm.update_service
+
+    def rolled_back(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        answer = update(*args, **kwargs)
+        new = swarm._current(service_id)
+        assert new is not None
+        new["Status"]["State"], new["DesiredState"] = "failed", "shutdown"
+        swarm.services_[service_id]["UpdateStatus"] = {"State": "rollback_completed", "Message": "rollback completed"}
+        return answer
+    swarm.update_service = rolled_back  # type: ignore[method-assign]
+    with pytest.raises(DockerError, match=r"^Swarm rolled back the update of service crypto-standard-1 \(rollback_completed: rollback "
+                                          r"completed\): the new task did not run; this apply failed$"):
+        units.update(definition(image="fleetops/standin-bot:2"), revision=9)
 
 
 def test_rename_is_refused_with_what_to_do(make_units: Callable[..., SwarmUnits], swarm: FakeSwarm) -> None:

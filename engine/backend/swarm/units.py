@@ -39,6 +39,7 @@ from engine.backend.swarm.service import (
 from engine.backend.swarm.tasks import LIVE, TaskView, task_view
 from engine.errors import DockerError
 from engine.naming import Labels, network_name
+from engine.textsafe import one_line
 
 if TYPE_CHECKING:
     from engine.backend.swarm.api import SwarmManager
@@ -349,6 +350,10 @@ class SwarmUnits:
                      if image is None or (((t.get("Spec") or {}).get("ContainerSpec") or {}).get("Image")) == image]
             if any((t.get("Status") or {}).get("State") == "running" and t.get("DesiredState") == "running" for t in tasks):
                 return
+            update = ((self.api.service(name) or {}).get("UpdateStatus") or {}) if image is not None else {}
+            if str(update.get("State", "")).startswith("rollback") or update.get("State") == "paused":
+                raise DockerError(f"Swarm rolled back the update of service {name} ({update.get('State')}: "
+                                  f"{one_line(str(update.get('Message', '')))}): the new task did not run; this apply failed")
             if self._clock() > deadline:
                 why = next((str((t.get("Status") or {}).get("Err")) for t in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True)
                             if (t.get("Status") or {}).get("Err")), "no task ran")
