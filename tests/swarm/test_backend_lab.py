@@ -198,6 +198,7 @@ def test_noop_apply_twice_changes_nothing_on_the_swarm(fleet: SwarmFleet) -> Non
     for _ in range(2):
         result = fleet.apply()
         assert result.code == 0, result.out + result.err
+        assert "No changes" in result.out, result.out
         assert (fleet.tasks(), fleet.services(), fleet.swarm_objects()) == before
 
 
@@ -220,6 +221,8 @@ def test_a_failed_health_check_rolls_back_and_exits_3(fleet: SwarmFleet) -> None
     assert fleet.tasks() == tasks
     history = json.loads(fleet.run("history", "--format", "json").out)
     assert history[-1]["status"] == "rolled_back", history[-1]
+    edit(fleet.root / "fleet/bots.yaml", "strategy: Alpha@v3\npairs: [SOL/USDT]", "strategy: Alpha@v1\npairs: [SOL/USDT]")
+    commit(repo, "alpha-2 back on Alpha v1")  # what runs: the next tests start from a fleet with nothing to do
 
 
 def test_a_fleet_over_its_exchange_budget_is_refused_at_the_budget_it_breaks(fleet: SwarmFleet) -> None:
@@ -239,3 +242,22 @@ def test_a_fleet_over_its_exchange_budget_is_refused_at_the_budget_it_breaks(fle
     assert re.search(rf"^fleet/fleet\.yaml:{line}:\d+: error: unit testfleet-standard-1 runs 3 binance bots, more than exchange_budget "
                      r"allows on one node \(binance: 2\)", result.err, re.M), result.err
     assert (fleet.tasks(), fleet.services()) == before
+
+
+def test_a_pool_wide_change_updates_the_service_in_place_on_its_node(fleet: SwarmFleet) -> None:
+    """(f) A pool-wide change (pool standard's memory limit) is one service update, not remove + create: the service
+    keeps its ID and node, Swarm replaces its one task (stop-first) with the new limit, every bot runs again; the
+    other units' services and tasks are untouched."""
+    pool = "testfleet-standard-1"
+    services, tasks, node = fleet.services(), fleet.tasks(), fleet.node_of(pool)
+    edit(fleet.root / "fleet" / "pools.yaml", "memory: 1g", "memory: 768m")
+    commit(git.Repo(fleet.root), "pool standard: 768m")
+    result = fleet.apply()
+    assert result.code == 0, result.out + result.err
+    after = fleet.services()
+    assert after[pool]["id"] == services[pool]["id"] and after[pool]["version"] > services[pool]["version"]
+    assert fleet.manager.api.inspect_service(pool)["Spec"]["TaskTemplate"]["Resources"]["Limits"]["MemoryBytes"] == 768 << 20
+    assert fleet.tasks()[pool] != tasks[pool] and fleet.node_of(pool) == node
+    assert {p: s for p, (s, _pid) in fleet.programs(pool).items()} == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    assert {n: s for n, s in after.items() if n != pool} == {n: s for n, s in services.items() if n != pool}
+    assert {n: t for n, t in fleet.tasks().items() if n != pool} == {n: t for n, t in tasks.items() if n != pool}

@@ -203,9 +203,15 @@ class SwarmUnits:
         stored = service["Spec"]["TaskTemplate"]
         if "ForceUpdate" in stored:
             spec["TaskTemplate"]["ForceUpdate"] = stored["ForceUpdate"]  # as stored: a new value replaces the task for nothing
-        self.api.update_service(str(service["ID"]), int(service["Version"]["Index"]), spec)
+        service_id = str(service["ID"])
+        before = frozenset(str(t["ID"]) for t in self.api.tasks([service_id]))
+        self.api.update_service(service_id, int(service["Version"]["Index"]), spec)
         if definition.running:
-            self._wait_running(str(service["ID"]), definition.name, "update", image=str(spec["TaskTemplate"]["ContainerSpec"]["Image"]))
+            stored = self._service(definition.name)
+            old, new = (copy.deepcopy(s.get("TaskTemplate") or {}) for s in (stored.get("PreviousSpec") or {}, stored["Spec"]))
+            for template in (old, new):
+                (template.get("Placement") or {}).pop("Constraints", None)  # a constraint its node still meets keeps the task
+            self._wait_running(service_id, definition.name, "update", stale=before if old != new else frozenset(), update=True)
 
     def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
         """A pool-wide change: the unit's files put, then its service updated in place (``update``: its ID
@@ -341,19 +347,20 @@ class SwarmUnits:
                     raise
         raise AssertionError("unreachable")
 
-    def _wait_running(self, service_id: str, name: str, what: str, image: str | None = None) -> None:
-        """Return once the service has a running task (of ``image``, for an update that changes it): what
-        Docker's create and start promise, so that the health gate judges a running unit."""
+    def _wait_running(self, service_id: str, name: str, what: str, stale: frozenset[str] = frozenset(), update: bool = False) -> None:
+        """Return once the service has a running task other than ``stale`` (the tasks before an update that replaces
+        its task): what Docker's create and start promise, so that the health gate judges a running unit. An
+        update Swarm rolled back or paused raises at once."""
         deadline = self._clock() + RUN_WAIT
         while True:
-            tasks = [t for t in self.api.tasks([service_id])
-                     if image is None or (((t.get("Spec") or {}).get("ContainerSpec") or {}).get("Image")) == image]
+            tasks = [t for t in self.api.tasks([service_id]) if str(t.get("ID")) not in stale]
             if any((t.get("Status") or {}).get("State") == "running" and t.get("DesiredState") == "running" for t in tasks):
                 return
-            update = ((self.api.service(name) or {}).get("UpdateStatus") or {}) if image is not None else {}
-            if str(update.get("State", "")).startswith("rollback") or update.get("State") == "paused":
-                raise DockerError(f"Swarm rolled back the update of service {name} ({update.get('State')}: "
-                                  f"{one_line(str(update.get('Message', '')))}): the new task did not run; this apply failed")
+            state = ((self.api.service(name) or {}).get("UpdateStatus") or {}) if update else {}
+            update_state = str(state.get("State", ""))
+            if update_state.startswith("rollback") or update_state == "paused":
+                raise DockerError(f"Swarm rolled back the update of service {name} ({update_state}: "
+                                  f"{one_line(str(state.get('Message', '')))}): the new task did not run; this apply failed")
             if self._clock() > deadline:
                 why = next((str((t.get("Status") or {}).get("Err")) for t in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True)
                             if (t.get("Status") or {}).get("Err")), "no task ran")
