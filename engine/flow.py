@@ -109,7 +109,8 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
 
     source = snapshot_of(loaded) if branch is None else Snapshot("ref", branch, loaded.source.commit)
     try:
-        planned = plan_live(ctx, loaded.spec.fleet.name, target_of, source, origin=origin if origin is not None else origin_of_path(repo))
+        planned = plan_live(ctx, loaded.spec.fleet.name, target_of, source, origin=origin if origin is not None else origin_of_path(repo),
+                            rebalance=rebalance)
     except SpecError as exc:
         if not exc.where:
             raise

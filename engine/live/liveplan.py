@@ -119,14 +119,15 @@ def compose(diffed: Plan, repairs: tuple[Repairs, ...] = (), notes: tuple[Mappin
 
 
 def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: Snapshot, *,
-              origin: str | None = None) -> LivePlan:
+              origin: str | None = None, rebalance: bool = False) -> LivePlan:
     """Observe the backend, compile the target with the live assignment as prior, pair and diff,
     find the drift, the open trades and the exchange accounts: the live plan, in parts.
 
     ``origin`` names the source planned: when it was last applied under another fleet name that
     still runs, the old fleet is planned into this one (a rename, ``engine.live.rename``).
     Raises what the backend raises (``DockerError``), ``SpecError`` when ``target_of`` does (the
-    FreqTrade check) and ``ApplyError`` when an image cannot run what is rendered."""
+    FreqTrade check) and ``ApplyError`` when an image cannot run what is rendered. ``rebalance``: a backend
+    that places units on nodes may move them (``--rebalance``), else each keeps its node."""
     site = ctx.site(fleet)
     with stage("observe docker"):
         live = observe(site)
@@ -139,7 +140,7 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     with stage("compile target"):
         target = target_of(placements_as(live))
     with stage("host facts"):
-        target, uids, keyed = _with_host_facts(ctx, target, live, site)
+        target, uids, keyed = _with_host_facts(ctx, target, live, site, rebalance)
     with stage("diff"):
         # In a rename, the old name's wallets and settings stand for the new one's until it has its own.
         stored = current or (policy.current_revision(ctx.read_store(), rename.old) if rename else None)
@@ -163,7 +164,8 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
                     uids=uids, keyed=keyed)
 
 
-def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, site: Site) -> tuple[DesiredFleet, UserIds, bool]:
+def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, site: Site,
+                     rebalance: bool = False) -> tuple[DesiredFleet, UserIds, bool]:
     """The target checked against its images (``engine.live.images``: raises before anything changes)
     and stamped with what only this host knows (``engine.live.hostfacts``); then prepared by a backend
     that must place units and pin images before a plan (a swarm: ``prepare``)."""
@@ -173,7 +175,7 @@ def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, si
     stamped = stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress)
     prepare = getattr(site, "prepare", None)
     if prepare is not None:
-        prepared: DesiredFleet = prepare(stamped)
+        prepared: DesiredFleet = prepare(stamped, rebalance=rebalance)
         pinned = {c.essence.image: prepared.containers[name].essence.image for name, c in stamped.containers.items()}
         uids = {**uids, **{(pinned[image], user): uid for (image, user), uid in uids.items() if image in pinned}}
         stamped = prepared

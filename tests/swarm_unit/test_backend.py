@@ -67,3 +67,12 @@ def test_a_swarm_site_places_units_pins_images_and_refuses_a_fleet_that_does_not
     crowded = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite, exchange_budget={"binance": 2}).site(spec.fleet.name)
     with pytest.raises(SpecError, match=r"unit testfleet-standard-1 runs 3 binance bots, more than exchange_budget allows on one node"):
         crowded.prepare(target)  # type: ignore[attr-defined]
+    placed = site.placed["testfleet-standard-1"]
+    node_id = next(n["ID"] for n in swarm.nodes_ if n["Description"]["Hostname"] == placed)
+    site.ensure_network()  # type: ignore[attr-defined]
+    site.create(definition("testfleet-standard-1", bots=("alpha-1", "alpha-2", "beta-1"), fleet="testfleet"), revision=1)  # type: ignore[attr-defined]
+    next(n for n in swarm.nodes_ if n["ID"] == node_id)["Spec"]["Availability"] = "drain"
+    site.units()
+    with pytest.raises(DockerError, match=rf"^unit testfleet-standard-1 would move from node {placed} to \S+ \(rebalanced, or its node "
+                                          r"drained .*this fleetops does not move a unit's bots between nodes yet"):
+        site.prepare(target)  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from engine.backend.swarm.bots import SwarmBots
 from engine.backend.swarm.images import image_stamps
 from engine.backend.swarm.placement import Node, demands_of, place
 from engine.backend.swarm.units import SwarmUnits
-from engine.errors import Problem, SpecError
+from engine.errors import DockerError, Problem, SpecError
 
 if TYPE_CHECKING:
     from engine.backend.swarm.backend import SwarmBackend
@@ -61,7 +61,8 @@ class SwarmSite(SwarmUnits):
     def prepare(self, target: DesiredFleet, *, rebalance: bool = False) -> DesiredFleet:
         """Place ``target``'s units, pin their images by registry digest (pushing what the registry lacks)
         and make sure every node that can take a unit runs this fleet's agent; ``target`` with the
-        digests stamped. SpecError when a unit fits no node; DockerError from the swarm."""
+        digests stamped. SpecError when a unit fits no node; DockerError when a unit would move to
+        another node (moves, which carry trade data through the agents, are not wired yet) and from the swarm."""
         from engine.compile.desired import restamped
 
         if not self._last:
@@ -72,9 +73,14 @@ class SwarmSite(SwarmUnits):
         if placement.unplaced:
             raise SpecError([Problem("fleet", 1, 1, item.reason) for item in placement.unplaced],
                             where=tuple((item.where[0], item.where[1], tuple(item.where[2]), item.reason) for item in placement.unplaced))
+        hostnames = {node.id: node.hostname for node in nodes}
+        if placement.moved:
+            unit, (old, new) = sorted(placement.moved.items())[0]
+            raise DockerError(f"unit {unit} would move from node {hostnames.get(old, old)} to {hostnames.get(new, new)} (rebalanced, or its "
+                              "node drained or no longer matching its pool's placement); this fleetops does not move a unit's bots "
+                              "between nodes yet (their trade databases must be carried first): keep the unit's node available")
         constraints = {name: tuple(pool.placement) for name, pool in target.pools.items()}
         self.place(placement.nodes, constraints)
-        hostnames = {node.id: node.hostname for node in nodes}
         self.placed = {unit: hostnames.get(node_id, node_id) for unit, node_id in placement.nodes.items()}
         stamped = restamped(target, {}, image_stamps(target, self.images.pinned))
         if stamped.containers and self.backend.controller is not None:
