@@ -1,8 +1,11 @@
 """One swarm as the backend port's ``Backend``: its manager's API, the fleets of a state dir on it.
 
-What ``engine.backend.swarm.open_backend`` returns once the lead composes a swarm fleet's site (the
-``compose`` argument: this backend and a fleet → a ``Site`` of ``SwarmUnits`` and the agent's bots
-and files). Everything else a backend answers is here: listing every unit any fleet labelled (each
+What ``engine.backend.swarm.open_backend`` returns; each fleet's site is made by ``compose``
+(``engine.backend.swarm.site.SwarmSite``), once per fleet for the life of the backend, so that the
+placement a plan decided is the one its apply creates. It holds the fleets' agents' channels
+(``agents``, fleet → channel: what the relays of the bots' APIs ask) and, when no watcher serves
+them (``BackendOptions.agents`` not given), the CLI's own server for the agents on
+``backend.controller``, started with the first channel and stopped when the process exits. Everything else a backend answers is here: listing every unit any fleet labelled (each
 service's state from its task), which names are taken, and the images on the manager's engine —
 where the CLI or the watcher runs, and whence they are pushed to the registry
 (``engine.backend.swarm.images``). Reading an image's files (``image_facts``) goes through the

@@ -6,7 +6,9 @@ its state its current task's (``running``; ``created`` or ``restarting`` before 
 once stopped or scaled to 0; ``unreachable`` while its node is down — nothing replaces it elsewhere),
 its address None (bots answer through the node agent's relay, which knows ``tasks.<service>``).
 
-Start and stop scale it to 1 and 0 (stop returns once its task no longer runs); restart is stop then
+Create, start and an update that replaces the task return once the (new) task runs, as Docker's create
+and start do (an update Swarm rolled back fails at once); start and stop scale it to 1 and 0 (stop
+returns once its task no longer runs); restart is stop then
 start — never a forced update, which would replace every task anyway and not even stop first. A
 service cannot be renamed (Swarm refuses), so ``rename`` says so; a paused task is a node's affair
 (no pause in the Swarm API), so ``unpause`` starts. Where each unit runs is decided before apply
