@@ -261,3 +261,23 @@ def test_a_pool_wide_change_updates_the_service_in_place_on_its_node(fleet: Swar
     assert {p: s for p, (s, _pid) in fleet.programs(pool).items()} == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
     assert {n: s for n, s in after.items() if n != pool} == {n: s for n, s in services.items() if n != pool}
     assert {n: t for n, t in fleet.tasks().items() if n != pool} == {n: t for n, t in tasks.items() if n != pool}
+
+
+def test_no_secret_is_in_any_service_task_config_or_output(fleet: SwarmFleet) -> None:
+    """(g) Promise 6, in part: the bots' API credentials (secrets.json, written by the agents on the nodes) and the
+    agents' own credentials (Swarm secrets) appear in no service or task spec, label, config, Swarm object or CLI output."""
+    from engine.live.botapi import read_key
+    from engine.live.secrets import api_credentials
+
+    key = read_key(fleet.state)
+    assert key is not None
+    values = [api_credentials(key, FLEET, bot)[field] for bot in ("alpha-1", "alpha-2", "beta-1", "euro-1", "solo")
+              for field in ("password", "jwt_secret_key")]
+    values += [path.read_text().strip() for path in (fleet.state / "swarm" / FLEET / "agents").glob("*.key")]
+    assert len(values) == 13 and all(len(v) >= 32 for v in values)
+    manager = fleet.manager
+    swarm_side = json.dumps([manager.api.services(), manager.api.tasks(), [c.attrs for c in manager.configs.list()],
+                             [s.attrs for s in manager.secrets.list()], [n.attrs for n in manager.nodes.list()]])
+    outputs = [fleet.run(*args) for args in (("plan", "--repo", str(fleet.root)), ("status", "--fleet", FLEET), ("history",))]
+    said = "".join(r.out + r.err for r in outputs)
+    assert [v for v in values if v in swarm_side or v in said] == []
