@@ -16,21 +16,15 @@ Errors: ``SupervisordError`` (did not answer: socket missing, timeout, garbage) 
 from __future__ import annotations
 
 import http.client
-import re
-import socket
 import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from engine.backend.docker.safefs import SafeDir, UnsafePath
+from engine.backend.docker.supervisor_socket import SOCKET_NAME, TASK_SOCKET, SocketTransport
 
 __all__ = ["STOP_WAIT", "Supervisord", "SupervisordError", "SupervisordRefused"]
 
-SOCKET_NAME = "supervisor.sock"
-TASK_SOCKET = "/fleet/data/supervisor.sock"
-"""Where supervisord binds its socket inside a pool task (``engine.naming.SUPERVISOR_SOCKET``)."""
-MAX_ANSWER = 4 << 20
 STOP_WAIT = 60.0
 """Seconds a stop may take: the bot program's stopwaitsecs (20) before SIGKILL, and then some."""
 _STOPPED = frozenset({"STOPPED", "EXITED", "FATAL"})
@@ -44,60 +38,12 @@ class SupervisordRefused(SupervisordError):
     """supervisord answered with a fault: its ``faultString`` is in the message."""
 
 
-class _Connection(http.client.HTTPConnection):
-    def __init__(self, data_dir: Path, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._data_dir = data_dir
-
-    def connect(self) -> None:
-        try:
-            directory = SafeDir.open(self._data_dir)
-        except UnsafePath as exc:
-            raise ConnectionRefusedError(str(exc)) from None
-        with directory:
-            if not directory.is_socket(SOCKET_NAME):
-                raise ConnectionRefusedError(f"{self._data_dir / SOCKET_NAME} is not a socket")
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(f"/proc/self/fd/{directory.fd}/{SOCKET_NAME}")
-                peer = sock.getpeername()
-            except OSError:
-                sock.close()
-                raise
-        # supervisord binds "<path>.<pid>" and renames it into place, so that is the peer's name.
-        allowed = f"({re.escape(TASK_SOCKET)}|{re.escape(str(self._data_dir / SOCKET_NAME))})(\\.[0-9]+)?"
-        if not re.fullmatch(allowed, peer if isinstance(peer, str) else ""):
-            sock.close()
-            raise ConnectionRefusedError(f"the socket in {self._data_dir} is bound at {peer!r}, not {TASK_SOCKET}")
-        self.sock = sock
-
-
-class _Transport(xmlrpc.client.Transport):
-    def __init__(self, data_dir: Path, timeout: float) -> None:
-        super().__init__()
-        self._data_dir = data_dir
-        self._timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        return _Connection(self._data_dir, self._timeout)
-
-    def parse_response(self, response: Any) -> Any:
-        body = response.read(MAX_ANSWER + 1)
-        if len(body) > MAX_ANSWER:
-            raise xmlrpc.client.ProtocolError("supervisord", 500, f"answer over {MAX_ANSWER} bytes", {})
-        parser, unmarshaller = self.getparser()
-        parser.feed(body)
-        parser.close()
-        return unmarshaller.close()
-
-
 class Supervisord:
     """The supervisord of ``unit``, whose socket is in ``data_dir`` (the unit's node directory's ``data/``)."""
 
     def __init__(self, unit: str, data_dir: Path, timeout: float = 30.0) -> None:
         self.unit = unit
-        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=_Transport(data_dir, timeout))
+        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=SocketTransport(data_dir, timeout, (TASK_SOCKET, str(data_dir / SOCKET_NAME))))
 
     def _rpc(self, what: str, method: str, *args: Any) -> Any:
         try:

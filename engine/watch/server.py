@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.errors import FleetopsError
 from engine.naming import AGENT_PREFIX
+from engine.request_body import bounded_body
 from engine.watch.webhook import MAX_BODY, Deliveries, judge
 from engine.web.pages import web_routes
 from engine.web.refresher import Refresher
@@ -56,20 +57,6 @@ def check_listen(host: str, token: str | None) -> None:
     if not loopback and not token:
         raise FleetopsError(f"refusing to listen on {host} without a token: set FLEETOPS_UI_TOKEN "
                             "(or FLEETOPS_UI_TOKEN_FILE), or listen on 127.0.0.1")
-
-
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it passes ``limit`` bytes (never read further)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def ui_token(environ: Mapping[str, str]) -> str | None:
@@ -114,7 +101,7 @@ def create_app(view: WatchView | None, *, secret: bytes | None, branch: str, tok
 
     async def hooks(request: Request) -> Response:
         assert view is not None
-        body = await _body(request, MAX_BODY)
+        body = await bounded_body(request, MAX_BODY)
         if body is None:
             return JSONResponse({"result": "body over 1 MiB"}, status_code=413)
         headers: Mapping[str, str] = {k.lower(): v for k, v in request.headers.items()}

@@ -60,3 +60,11 @@ def test_the_agent_service_is_pinned_to_its_node_and_keeps_its_credential_out_of
 def test_an_agent_service_name_over_swarms_limit_is_refused() -> None:
     with pytest.raises(DockerError, match="longer than Swarm's 63 characters; give the node a shorter host name"):
         agent_service("f" * 40, "n" * 20, "id", image="i", controller="http://h:1", credential="c")
+
+
+def test_the_socket_path_supervisord_binds_is_the_one_the_adapters_check() -> None:
+    """The pool containers' supervisord.conf binds engine.naming's path; both adapters accept only that peer."""
+    from engine.backend.docker.supervisor_socket import TASK_SOCKET
+    from engine.naming import SUPERVISOR_SOCKET
+
+    assert TASK_SOCKET == SUPERVISOR_SOCKET

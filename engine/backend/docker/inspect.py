@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.backend.engine_document import mapping, number, sequence, text
 from engine.backend.values import UnitInspect
 from engine.naming import Labels
 
@@ -61,54 +62,22 @@ class ContainerSettings:
 
 def parse_inspect(document: Mapping[str, Any]) -> UnitInspect:
     """``GET /containers/{id}/json`` → UnitInspect (with ``ContainerSettings``); ValueError when a field has the wrong type."""
-    config = _mapping(document.get("Config"))
-    host = _mapping(document.get("HostConfig"))
-    state = _mapping(document.get("State"))
-    networks = _mapping(_mapping(document.get("NetworkSettings")).get("Networks"))
-    labels = {str(k): str(v) for k, v in _mapping(config.get("Labels")).items() if k not in UNCOMPARED_LABELS}
+    config = mapping(document.get("Config"))
+    host = mapping(document.get("HostConfig"))
+    state = mapping(document.get("State"))
+    networks = mapping(mapping(document.get("NetworkSettings")).get("Networks"))
+    labels = {str(k): str(v) for k, v in mapping(config.get("Labels")).items() if k not in UNCOMPARED_LABELS}
     settings = ContainerSettings(
-        image=_text(config.get("Image")),
-        command=tuple(_text(word) for word in _sequence(config.get("Cmd"))),
-        user=_text(config.get("User")),
-        memory=_number(host.get("Memory")),
-        nano_cpus=_number(host.get("NanoCpus")),
-        restart=_text(_mapping(host.get("RestartPolicy")).get("Name")),
+        image=text(config.get("Image")),
+        command=tuple(text(word) for word in sequence(config.get("Cmd"))),
+        user=text(config.get("User")),
+        memory=number(host.get("Memory")),
+        nano_cpus=number(host.get("NanoCpus")),
+        restart=text(mapping(host.get("RestartPolicy")).get("Name")),
         init=bool(host.get("Init")),
-        binds=tuple(sorted(_text(bind) for bind in _sequence(host.get("Binds")))),
+        binds=tuple(sorted(text(bind) for bind in sequence(host.get("Binds")))),
         networks=tuple(sorted(str(name) for name in networks)),
         labels=tuple(sorted(labels.items())),
-        entrypoint=tuple(_text(word) for word in _sequence(config.get("Entrypoint"))),
+        entrypoint=tuple(text(word) for word in sequence(config.get("Entrypoint"))),
     )
-    return UnitInspect(settings, _text(state.get("Status")), _number(document.get("RestartCount")))
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"expected an object, got {type(value).__name__}")
-    return value
-
-
-def _sequence(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list, got {type(value).__name__}")
-    return value
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _number(value: Any) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, got {type(value).__name__}")
-    return int(value)
+    return UnitInspect(settings, text(state.get("Status")), number(document.get("RestartCount")))

@@ -13,106 +13,16 @@ change to one bot never restarts its neighbours.
 from __future__ import annotations
 
 import http.client
-import re
-import socket
 import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
-from engine.backend.docker.safefs import SafeDir, UnsafePath
+from engine.backend.docker.supervisor_socket import SocketConnection, SocketTransport
 from engine.backend.values import ProcessInfo, ProcessTables
 from engine.errors import SupervisorError, SupervisorRefused
-from engine.naming import SUPERVISOR_SOCKET
 
 __all__ = ["Supervisor", "connect_supervisor", "states_of_many"]
-
-_SOCKET_NAME = SUPERVISOR_SOCKET.rsplit("/", 1)[1]
-_SUPERVISOR_PEER = re.compile(re.escape(SUPERVISOR_SOCKET) + r"(\.[0-9]+)?")
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, data_dir: Path, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._data_dir = data_dir
-
-    def connect(self) -> None:
-        try:
-            directory = SafeDir.open(self._data_dir)
-        except UnsafePath as exc:
-            raise ConnectionRefusedError(str(exc)) from None
-        with directory:
-            if not directory.is_socket(_SOCKET_NAME):
-                raise ConnectionRefusedError(f"{self._data_dir / _SOCKET_NAME} is not a socket")
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(f"/proc/self/fd/{directory.fd}/{_SOCKET_NAME}")
-                peer = sock.getpeername()
-            except OSError:
-                sock.close()
-                raise
-        # supervisord binds "<path>.<pid>" and renames it into place, so that is the peer's name.
-        if not _SUPERVISOR_PEER.fullmatch(peer if isinstance(peer, str) else ""):  # a link swapped in after the check
-            sock.close()
-            raise ConnectionRefusedError(f"the socket in {self._data_dir} is bound at {peer!r}, not {SUPERVISOR_SOCKET}")
-        self.sock = sock
-
-
-MAX_ANSWER_BYTES = 4 << 20
-"""An answer from supervisord larger than this is refused (the container could send anything)."""
-
-
-class _UnixTransport(xmlrpc.client.Transport):
-    def __init__(self, data_dir: Path, timeout: float) -> None:
-        super().__init__()
-        self._data_dir = data_dir
-        self._timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        return _UnixConnection(self._data_dir, self._timeout)
-
-    def parse_response(self, response: Any) -> tuple[Any, ...]:
-        """Decode the answer with ElementTree (C) instead of xmlrpc's pure-Python unmarshaller.
-
-        Reading every pool container's process table is the part of a no-op plan that hashes
-        cannot replace; the stock unmarshaller spent ~1 ms per container on it. Bounded, too.
-        """
-        body = response.read(MAX_ANSWER_BYTES + 1)
-        if len(body) > MAX_ANSWER_BYTES:
-            raise xmlrpc.client.ProtocolError("supervisord", 500, f"answer over {MAX_ANSWER_BYTES} bytes", {})
-        try:
-            root = ElementTree.fromstring(body)
-        except ElementTree.ParseError as exc:
-            raise xmlrpc.client.ProtocolError("supervisord", 500, f"unreadable answer: {exc}", {}) from None
-        fault = root.find("fault/value")
-        if fault is not None:
-            detail = _decode(fault)
-            raise xmlrpc.client.Fault(detail.get("faultCode", 0), str(detail.get("faultString", "")))
-        return tuple(_decode(value) for value in root.iterfind("params/param/value"))
-
-
-def _decode(value: ElementTree.Element) -> Any:
-    """One XML-RPC ``<value>``: the types supervisord sends (an untyped value is a string)."""
-    typed = value[0] if len(value) else None
-    if typed is None:
-        return value.text or ""
-    tag, text = typed.tag, typed.text or ""
-    if tag in ("int", "i4", "i8"):
-        return int(text)
-    if tag == "boolean":
-        return text.strip() == "1"
-    if tag == "double":
-        return float(text)
-    if tag == "struct":
-        members = ((member.findtext("name", ""), member.find("value")) for member in typed.iterfind("member"))
-        return {name: _decode(value) for name, value in members if value is not None}
-    if tag == "array":
-        return [_decode(item) for item in typed.iterfind("data/value")]
-    if tag == "nil":
-        return None
-    return text
 
 
 class Supervisor:
@@ -120,7 +30,7 @@ class Supervisor:
 
     def __init__(self, container: str, data_dir: Path, timeout: float = 30.0) -> None:
         self.container = container
-        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=_UnixTransport(data_dir, timeout))
+        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=SocketTransport(data_dir, timeout))
 
     def _rpc(self, what: str, method: str, *args: Any) -> Any:
         try:
@@ -202,9 +112,9 @@ def states_of_many(data_dirs: dict[str, Path], timeout: float) -> ProcessTables:
     of 40 pools waited on them one by one. Same socket checks and answer bounds as ``Supervisor``.
     """
     body = xmlrpc.client.dumps((), "supervisor.getAllProcessInfo").encode()
-    asked: dict[str, _UnixConnection | SupervisorError] = {}
+    asked: dict[str, SocketConnection | SupervisorError] = {}
     for container, data_dir in data_dirs.items():
-        connection = _UnixConnection(data_dir, timeout)
+        connection = SocketConnection(data_dir, timeout)
         try:
             connection.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
             asked[container] = connection
@@ -220,7 +130,7 @@ def states_of_many(data_dirs: dict[str, Path], timeout: float) -> ProcessTables:
             response = pending.getresponse()
             if response.status != 200:
                 raise xmlrpc.client.ProtocolError("supervisord", response.status, response.reason, {})
-            (infos,) = _UnixTransport(data_dirs[container], timeout).parse_response(response)
+            (infos,) = SocketTransport(data_dirs[container], timeout).parse_response(response)
             found[container] = _process_table(infos)
         except xmlrpc.client.Fault as exc:
             found[container] = SupervisorError(f"supervisord in {container} refused to list its programs: {exc.faultString}")

@@ -38,7 +38,8 @@ AGENT_ROOT = "/var/lib/fleetops"
 CODE_PATH = "/fleetops/agent.pyz"
 CGROUP_MOUNT = "/host/sys/fs/cgroup"
 SHIPPED = ("engine/agent/__init__.py", "engine/agent/files.py", "engine/agent/link.py", "engine/agent/main.py",
-           "engine/agent/ops.py", "engine/agent/supervisord.py", "engine/backend/docker/safefs.py", "engine/backend/docker/cgroup.py")
+           "engine/agent/ops.py", "engine/agent/supervisord.py", "engine/backend/docker/safefs.py", "engine/backend/docker/cgroup.py",
+           "engine/backend/docker/supervisor_socket.py")
 """The sources in ``agent.pyz``: the agent and the engine modules it imports, all standard library only
 (tests/agent run the zip under an interpreter that has nothing else)."""
 _PACKAGES = ("engine/__init__.py", "engine/backend/__init__.py", "engine/backend/docker/__init__.py")

@@ -37,6 +37,7 @@ from starlette.routing import Mount, Route
 from engine.backend.swarm.channel import AgentChannel
 from engine.errors import DockerError
 from engine.naming import AGENT_PREFIX
+from engine.request_body import bounded_body
 
 __all__ = ["AGENT_PREFIX", "AgentServer", "agent_app", "listen_address"]
 
@@ -45,20 +46,6 @@ MAX_JSON = 8 << 20
 _SHA = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[0-9a-f]{32}")
 _DENIED = {"error": "this node's credential is not accepted"}
-
-
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it passes ``limit`` bytes (never read further)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
@@ -120,7 +107,7 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
         if request.method == "PUT":
             if not channel.may_upload(node):
                 return JSONResponse({"error": "this node has no export open"}, status_code=409)
-            data = await _body(request, channel.blobs.cap)
+            data = await bounded_body(request, channel.blobs.cap)
             if data is None:
                 return JSONResponse({"error": "larger than the blob store"}, status_code=413)
             try:
@@ -146,7 +133,7 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
 async def _json(request: Request) -> dict[str, Any] | None:
     import json
 
-    body = await _body(request, MAX_JSON)
+    body = await bounded_body(request, MAX_JSON)
     if body is None:
         return None
     try:

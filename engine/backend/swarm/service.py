@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.backend.docker.inspect import UNCOMPARED_LABELS
 from engine.backend.docker.settings import memory_bytes
+from engine.backend.engine_document import mapping, number, sequence, text
 from engine.backend.port import SettingsDrift
 from engine.plan.model import FieldDiff
 
@@ -148,28 +149,28 @@ class ServiceSettings:
 def parse_settings(spec: Mapping[str, Any], node: str, networks: Mapping[str, str]) -> ServiceSettings:
     """A service's stored ``Spec`` (and its current task's ``node``) → ServiceSettings; ``networks``: ID → name.
     ValueError when a field has the wrong type (the answer is input from the manager)."""
-    template = _mapping(spec.get("TaskTemplate"))
-    container = _mapping(template.get("ContainerSpec"))
-    limits = _mapping(_mapping(template.get("Resources")).get("Limits"))
-    targets = [_text(_mapping(n).get("Target")) for n in _sequence(template.get("Networks") or spec.get("Networks"))]
+    template = mapping(spec.get("TaskTemplate"))
+    container = mapping(template.get("ContainerSpec"))
+    limits = mapping(mapping(template.get("Resources")).get("Limits"))
+    targets = [text(mapping(n).get("Target")) for n in sequence(template.get("Networks") or spec.get("Networks"))]
     return ServiceSettings(
-        image=_text(container.get("Image")),
-        command=tuple(_text(word) for word in _sequence(container.get("Command"))),
-        args=tuple(_text(word) for word in _sequence(container.get("Args"))),
-        user=_text(container.get("User")),
-        env=tuple(sorted(_text(pair) for pair in _sequence(container.get("Env")))),
+        image=text(container.get("Image")),
+        command=tuple(text(word) for word in sequence(container.get("Command"))),
+        args=tuple(text(word) for word in sequence(container.get("Args"))),
+        user=text(container.get("User")),
+        env=tuple(sorted(text(pair) for pair in sequence(container.get("Env")))),
         init=bool(container.get("Init")),
-        mounts=tuple(sorted(_mount(_mapping(m)) for m in _sequence(container.get("Mounts")))),
-        memory=_number(limits.get("MemoryBytes")),
-        nano_cpus=_number(limits.get("NanoCPUs")),
-        restart=_text(_mapping(template.get("RestartPolicy")).get("Condition")) or "any",
-        stop_grace=_number(container.get("StopGracePeriod")),
+        mounts=tuple(sorted(_mount(mapping(m)) for m in sequence(container.get("Mounts")))),
+        memory=number(limits.get("MemoryBytes")),
+        nano_cpus=number(limits.get("NanoCPUs")),
+        restart=text(mapping(template.get("RestartPolicy")).get("Condition")) or "any",
+        stop_grace=number(container.get("StopGracePeriod")),
         networks=tuple(sorted(networks.get(target, target) for target in targets)),
-        constraints=tuple(_text(c) for c in _sequence(_mapping(template.get("Placement")).get("Constraints"))),
-        labels=tuple(sorted((str(k), str(v)) for k, v in _mapping(spec.get("Labels")).items() if k not in UNCOMPARED_LABELS)),
-        endpoint_mode=_text(_mapping(spec.get("EndpointSpec")).get("Mode")) or "vip",
-        update_config=tuple(sorted(_mapping(spec.get("UpdateConfig")).items())),
-        rollback_config=tuple(sorted(_mapping(spec.get("RollbackConfig")).items())),
+        constraints=tuple(text(c) for c in sequence(mapping(template.get("Placement")).get("Constraints"))),
+        labels=tuple(sorted((str(k), str(v)) for k, v in mapping(spec.get("Labels")).items() if k not in UNCOMPARED_LABELS)),
+        endpoint_mode=text(mapping(spec.get("EndpointSpec")).get("Mode")) or "vip",
+        update_config=tuple(sorted(mapping(spec.get("UpdateConfig")).items())),
+        rollback_config=tuple(sorted(mapping(spec.get("RollbackConfig")).items())),
         node=node,
     )
 
@@ -214,7 +215,7 @@ def settings_drift(live: ServiceSettings, want: ServiceSettings) -> SettingsDrif
 
 
 def _mount(mount: Mapping[str, Any]) -> str:
-    return f"{_text(mount.get('Source'))}:{_text(mount.get('Target'))}:{'ro' if mount.get('ReadOnly') else 'rw'}"
+    return f"{text(mount.get('Source'))}:{text(mount.get('Target'))}:{'ro' if mount.get('ReadOnly') else 'rw'}"
 
 
 def _memory(size: int) -> str | None:
@@ -224,35 +225,3 @@ def _memory(size: int) -> str | None:
         if size % factor == 0:
             return f"{size // factor}{unit}"
     return f"{size}b"
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"expected an object, got {type(value).__name__}")
-    return value
-
-
-def _sequence(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list, got {type(value).__name__}")
-    return value
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _number(value: Any) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, got {type(value).__name__}")
-    return int(value)
