@@ -4,8 +4,9 @@ Called by the swarm site before it places units (``engine.backend.swarm.site.Swa
 bots' files are written by the agent of their unit's node, so every ready node that could take a
 unit gets its agent service (``engine.backend.swarm.agent_spec``: code as a config, credential as
 a secret, pinned to the node) when it has none, and the site waits until every such agent has
-connected to the controller's channel. An agent service that exists is left as it is (a new
-agent code or credential is a new config or secret, and replacing it restarts only the agent).
+connected to the controller's channel. An agent service with this fleetops' code is left as it is;
+one with other code (an upgraded fleetops) is updated to it, which replaces the agent's task only.
+Old configs and secrets stay on the swarm (not removed yet).
 
 What a node needs beforehand: the directory ``/var/lib/fleetops`` (the agent binds it, and Swarm
 refuses a bind whose source is missing). That is a setup step of the node, done once, as joining
@@ -26,8 +27,10 @@ from engine.backend.swarm.placement import Node
 from engine.errors import DockerError
 from engine.naming import Labels
 
-__all__ = ["AGENT_WAIT", "ensure_agents", "service_spec_of"]
+__all__ = ["AGENT_WAIT", "CODE_LABEL", "ensure_agents", "service_spec_of"]
 
+CODE_LABEL = Labels.PREFIX + "agent-code"
+"""The agent service's label naming its code's digest (``agent_spec``): a service with other code is updated."""
 AGENT_WAIT = 120.0
 """Seconds an apply waits for a new agent to connect (its image is pulled on the node first)."""
 
@@ -66,23 +69,28 @@ def ensure_agents(api: SwarmManager, channel: AgentChannel, nodes: Sequence[Node
                   wait: float = AGENT_WAIT, sleep: Callable[[float], None] = time.sleep,
                   clock: Callable[[], float] = time.monotonic) -> list[str]:
     """Create the agent service of every ready, active node of ``nodes`` that has none, running ``image``'s
-    python3 and connecting to ``controller``; wait until each of those nodes' agents is heard on
-    ``channel``. The services created (names). DockerError naming the nodes whose agent did not connect."""
+    python3 and connecting to ``controller``, and update one whose code is another fleetops'; wait until each
+    of those nodes' agents is heard on ``channel``. The services created or updated (names). DockerError
+    naming the nodes whose agent did not connect."""
     fleet = channel.fleet
     wanted = [node for node in nodes if node.state == "ready" and node.availability == "active"]
-    existing = {str(s["Spec"]["Name"]) for s in api.services({Labels.PREFIX + "agent": fleet})}
+    existing = {str(s["Spec"]["Name"]): s for s in api.services({Labels.PREFIX + "agent": fleet})}
     created = []
     for node in wanted:
         agent = agent_service(fleet, node.hostname, node.id, image=image, controller=controller,
                               credential=channel.credentials.issue(node.hostname))
-        if agent.name in existing:
-            continue
+        found = existing.get(agent.name)
+        if found is not None and (found["Spec"].get("Labels") or {}).get(CODE_LABEL) == agent.labels[CODE_LABEL]:
+            continue  # its code is this fleetops' (a new image or controller URL alone does not replace a running agent)
         labels = {Labels.PREFIX + "agent": fleet}
         configs = {str(c["Spec"]["Name"]): str(c["ID"]) for c in api.configs(labels)}
         config_id = configs.get(agent.config_name) or api.create_config(agent.config_name, agent.config_data, labels)
         secrets = {str(s["Spec"]["Name"]): str(s["ID"]) for s in api.secrets(labels)}
         secret_id = secrets.get(agent.secret_name) or api.create_secret(agent.secret_name, agent.secret_data, labels)
-        api.create_service(service_spec_of(agent, config_id, secret_id))
+        if found is None:
+            api.create_service(service_spec_of(agent, config_id, secret_id))
+        else:  # another fleetops' agent code: one update replaces the agent's task only, never a bot's
+            api.update_service(str(found["ID"]), int(found["Version"]["Index"]), service_spec_of(agent, config_id, secret_id))
         created.append(agent.name)
     deadline = clock() + wait
     while True:
