@@ -68,8 +68,11 @@ class FleetopsError(Exception):
 class SpecError(FleetopsError):
     """Invalid specs: all problems of one run, sorted by location."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], where: tuple[tuple[str, str, tuple[str | int, ...], str], ...] = ()) -> None:
         self.problems = sorted(set(problems))
+        self.where = where
+        """Problems raised by one who did not hold the spec (a backend), as (kind, name, path in the document,
+        message): the flow, which holds it, raises them again located at file:line:col."""
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -95,10 +95,13 @@ class ContainerView:
     bots: tuple[BotView, ...]
     renamed_by_hand: str | None = None
     """The name a person gave it (``docker rename``): the next apply renames it back (``engine.live.ownership``)."""
+    node: str | None = None
+    """The node it runs on (a swarm's; None on one Docker host: then the JSON has no ``node``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "pool": self.pool, "state": self.state, "ip": self.ip, "capacity": self.capacity,
-                "supervisor": self.supervisor, "renamed_by_hand": self.renamed_by_hand, "bots": [b.to_json() for b in self.bots]}
+                "supervisor": self.supervisor, "renamed_by_hand": self.renamed_by_hand, **({"node": self.node} if self.node else {}),
+                "bots": [b.to_json() for b in self.bots]}
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def fleet_view(live: LiveFleet, revision: Revision | None, failing: Mapping[str,
         if pool is not None:
             pool_capacity[pool] = pool_capacity.get(pool, 0) + capacity_of.get(pool, 0)
         containers.append(ContainerView(c.name, c.id, pool, c.state, c.ip, capacity_of.get(pool, 1) if pool else 1,
-                                        live.unanswered.get(c.name), bots, live.renamed.get(c.name)))
+                                        live.unanswered.get(c.name), bots, live.renamed.get(c.name), c.node))
     return FleetView(live.fleet, tuple(containers), revision.summary() if revision else None, pool_capacity)
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from engine.backend.values import BackendChoice
 from engine.context import Context
-from engine.errors import ApplyError, FleetopsError, HealthError, Problem
+from engine.errors import ApplyError, FleetopsError, HealthError, Problem, SpecError
 from engine.live.noop_proof import ProofHeader, proven_unchanged
 from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus
 from engine.naming import BackendRef
@@ -108,7 +108,14 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
         return target
 
     source = snapshot_of(loaded) if branch is None else Snapshot("ref", branch, loaded.source.commit)
-    planned = plan_live(ctx, loaded.spec.fleet.name, target_of, source, origin=origin if origin is not None else origin_of_path(repo))
+    try:
+        planned = plan_live(ctx, loaded.spec.fleet.name, target_of, source, origin=origin if origin is not None else origin_of_path(repo),
+                            rebalance=rebalance)
+    except SpecError as exc:
+        if not exc.where:
+            raise
+        raise SpecError([document.problem(loc, message) if (document := loaded.spec.documents.get((kind, name))) is not None
+                         else Problem("fleet", 1, 1, message) for kind, name, loc, message in exc.where]) from None
     if ref is None and not rebalance:
         planned.inputs = SpecInputs(loaded.files, {pin.ref: pin.commit for pin in loaded.spec.pins.values()})
         planned.repo = Path(repo).resolve()

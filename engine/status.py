@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.backend.values import BackendChoice
 from engine.context import Context
 from engine.fleetview import FleetView, bot_state, fleet_view
 from engine.ftapi import FreqtradeApi
@@ -87,9 +88,11 @@ def fleet_report(ctx: Context, fleet: str | None) -> StatusReport:
     name = fleet or (latest.fleet if latest else None)
     if name is None:
         return StatusReport(None)
+    current = policy.current_revision(store, name)
+    if current is not None:  # where the fleet was applied (a swarm fleet's services are on its manager, not at DOCKER_HOST)
+        ctx.use(BackendChoice.of(ctx.stored_fleet(current).backend))
     ctx.backend.ping()
     live = observe(ctx.site(name))
-    current = policy.current_revision(store, name)
     settings = ctx.stored_fleet(current).settings if current is not None else None
     looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND, probe=ctx.ports.probe,
                     api=FreqtradeApi(ctx.ports.bot_api))

@@ -96,6 +96,8 @@ class ListedUnit:
     labels: dict[str, str]
     state: str
     ip: str | None
+    node: str | None = None
+    """The node it runs on, where the backend has several (a swarm's host name); None on one host."""
 
     @property
     def running(self) -> bool:
@@ -184,6 +186,12 @@ class Units(Protocol):
     def ensure_network(self) -> None: ...
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         """Create the unit from ``definition`` (its files are put first) and start it when it should run; its id."""
+        ...
+    def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
+        """Bring an existing unit to ``definition`` where only a new unit will do (its image, limits, mounts):
+        ``put_files`` puts its own files when the backend is ready for them. Docker removes the container,
+        puts the files and creates it again; a swarm puts the files and updates the service in place
+        (one task replaced, the service's ID kept). Its id."""
         ...
     def start(self, name: str) -> None: ...
     def unpause(self, name: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -29,20 +29,13 @@ from engine.naming import BackendRef
 if TYPE_CHECKING:
     from engine.backend.port import Backend
 
-__all__ = ["REGISTERED", "UNAVAILABLE", "BackendOptions", "NoopCheck", "noop_check", "open_backend", "reference"]
+__all__ = ["REGISTERED", "BackendOptions", "NoopCheck", "agent_routes", "noop_check", "open_backend", "reference"]
 
 REGISTERED: Mapping[str, str] = {
     "docker": "engine.backend.docker",
+    "swarm": "engine.backend.swarm",
 }
 """Backend kind → its package."""
-UNAVAILABLE: Mapping[str, str] = {
-    "swarm": "this fleetops cannot plan or apply a fleet on a swarm yet (`backend: kind: swarm`): validate, render and "
-             "plan --against check its spec offline; remove `backend:` (or write `kind: docker`) to run it on the Docker "
-             "engine at DOCKER_HOST",
-}
-"""Kinds a spec may name whose backend does not apply a fleet end to end yet → the refusal, said
-wherever the fleet would be planned live or applied (the spec itself validates)."""
-
 NoopCheck = Callable[[Path, str, str, Mapping[str, Any]], bool]
 """(state dir, target, fleet, the facts the backend's site wrote) → do they still hold."""
 
@@ -54,11 +47,18 @@ class BackendOptions:
     state_dir: Path
     docker_host: str | None = None
     """DOCKER_HOST / --docker-host, already checked (``engine.backend.docker.address``)."""
+    agents: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    """Fleet → its node agents' channel, shared with a server that already serves them (the watcher's:
+    ``agent_routes``); None: a backend with node agents serves them itself for the length of the command."""
+
+
+def agent_routes(agents: dict[str, Any]) -> Any:
+    """The ASGI app that serves the node agents of every fleet ``agents`` will hold (a backend fills it in
+    as it opens fleets), for the watcher's server to mount at ``engine.naming.AGENT_PREFIX``."""
+    return importlib.import_module(f"{REGISTERED['swarm']}.routes").agent_app(agents)
 
 
 def _package(kind: str) -> ModuleType:
-    if kind in UNAVAILABLE and kind not in REGISTERED:
-        raise DockerError(UNAVAILABLE[kind])
     if kind not in REGISTERED:
         raise DockerError(f"there is no '{kind}' backend in this fleetops (known: {', '.join(sorted(REGISTERED))})")
     return importlib.import_module(REGISTERED[kind])

@@ -184,13 +184,14 @@ class Executor:
                     self._rewrite(container)
                 return
             else:
+                definition = container_definition(self.target, container)
                 if action is Action.REPLACE:
                     self.progress(f"replacing container {name}")
-                    self.site.remove(name)
+                    self.site.replace(definition, self.revision, lambda: self._put_unit(container, self.target))
                 else:
                     self.progress(f"creating container {name}")
-                self._put_unit(container, self.target)
-                self.site.create(container_definition(self.target, container), self.revision)
+                    self._put_unit(container, self.target)
+                    self.site.create(definition, self.revision)
                 self._record_unit(container, self.target)
             result.check_bots.update(b for b in container.bots if self.target.bots[b].essence.enabled)
 

@@ -119,14 +119,15 @@ def compose(diffed: Plan, repairs: tuple[Repairs, ...] = (), notes: tuple[Mappin
 
 
 def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Placement]], DesiredFleet], source: Snapshot, *,
-              origin: str | None = None) -> LivePlan:
+              origin: str | None = None, rebalance: bool = False) -> LivePlan:
     """Observe the backend, compile the target with the live assignment as prior, pair and diff,
     find the drift, the open trades and the exchange accounts: the live plan, in parts.
 
     ``origin`` names the source planned: when it was last applied under another fleet name that
     still runs, the old fleet is planned into this one (a rename, ``engine.live.rename``).
     Raises what the backend raises (``DockerError``), ``SpecError`` when ``target_of`` does (the
-    FreqTrade check) and ``ApplyError`` when an image cannot run what is rendered."""
+    FreqTrade check) and ``ApplyError`` when an image cannot run what is rendered. ``rebalance``: a backend
+    that places units on nodes may move them (``--rebalance``), else each keeps its node."""
     site = ctx.site(fleet)
     with stage("observe docker"):
         live = observe(site)
@@ -139,7 +140,7 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     with stage("compile target"):
         target = target_of(placements_as(live))
     with stage("host facts"):
-        target, uids, keyed = _with_host_facts(ctx, target, live)
+        target, uids, keyed = _with_host_facts(ctx, target, live, site, rebalance)
     with stage("diff"):
         # In a rename, the old name's wallets and settings stand for the new one's until it has its own.
         stored = current or (policy.current_revision(ctx.read_store(), rename.old) if rename else None)
@@ -156,20 +157,38 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     with stage("accounts"):
         ignore = frozenset({rename.old}) if rename else frozenset()
         conflicts = account_conflicts(ctx.backend, target, starting_bots(repaired, target), ignore=ignore)
-    plan = compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts)))
+    plan = _with_nodes(compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts))), site)
     drift = {c.address for c in drifted.changes + by_hand.changes}
     return LivePlan(plan, target, live, source, diffed.changes, tuple(c for c in repaired if c.address in drift), counts,
                     origin=origin, renamed_from=rename.old if rename else None, conflicts=tuple(c.sentence() for c in conflicts),
                     uids=uids, keyed=keyed)
 
 
-def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet) -> tuple[DesiredFleet, UserIds, bool]:
+def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, site: Site,
+                     rebalance: bool = False) -> tuple[DesiredFleet, UserIds, bool]:
     """The target checked against its images (``engine.live.images``: raises before anything changes)
-    and stamped with what only this host knows (``engine.live.hostfacts``)."""
+    and stamped with what only this host knows (``engine.live.hostfacts``); then prepared by a backend
+    that must place units and pin images before a plan (a swarm: ``prepare``)."""
     uids = check_images(ctx.backend, ctx.state_dir, target)
     key = load_key(ctx.state_dir)
     applied = {name: bot.record.essence for name, bot in live.bots.items() if bot.record is not None}
-    return stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress), uids, key is not None
+    stamped = stamp_host_facts(target, key, ctx.environ_now(), uids, applied, ctx.progress)
+    prepare = getattr(site, "prepare", None)
+    if prepare is not None:
+        prepared: DesiredFleet = prepare(stamped, rebalance=rebalance)
+        pinned = {c.essence.image: prepared.containers[name].essence.image for name, c in stamped.containers.items()}
+        uids = {**uids, **{(pinned[image], user): uid for (image, user), uid in uids.items() if image in pinned}}
+        stamped = prepared
+    return stamped, uids, key is not None
+
+
+def _with_nodes(plan: Plan, site: Site) -> Plan:
+    """Each unit's change says its node (``…; on node w1``) where the backend places units itself (a swarm: ``placed``)."""
+    placed: Mapping[str, str] = getattr(site, "placed", None) or {}
+    if not placed:
+        return plan
+    return plan.with_changes(tuple(dataclasses.replace(c, reason=f"{c.reason}; on node {placed[c.name]}")
+                                   if c.kind == "container" and c.name in placed else c for c in plan.changes))
 
 
 def noop_seen(live_plan: LivePlan) -> dict[str, UnitSeen] | None:

@@ -171,9 +171,11 @@ def baseline_from_live(live: LiveFleet, previous: DesiredFleet | None) -> Desire
         name: DesiredBot(name, bot.record.placement, bot.record.essence, "", bot.record.hash)
         for name, bot in live.bots.items() if bot.record is not None
     }
-    return DesiredFleet(
+    fleet = DesiredFleet(
         live.fleet, containers, bots,
         wallets=previous.wallets if previous else {},
         pools=previous.pools if previous else {},
         settings=previous.settings if previous else None,
     )
+    # where it was applied, as the Fleet document said (a swarm fleet's manager, registry…): else every plan "moved" it
+    return dataclasses.replace(fleet, backend=previous.backend) if previous is not None else fleet

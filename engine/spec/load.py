@@ -69,15 +69,6 @@ class LoadedFleet:
         """Files under fleet/ that look like specs but are not read (they never fail a run)."""
 
 
-def _swarm_not_applied_yet(spec: FleetSpec) -> Problem:
-    """Said wherever a swarm fleet is read, until the swarm backend applies end to end (issue 19):
-    its spec is checked offline, and plan and apply refuse it (``engine.backend.registry.UNAVAILABLE``)."""
-    document = spec.documents.get(("Fleet", spec.fleet.name))
-    path, (line, col) = (document.path, document.position(("backend", "kind"))) if document is not None else (SPEC_DIR, (1, 1))
-    return Problem(path, line, col, "backend.kind: a swarm fleet is checked offline here (validate, render, plan --against), "
-                   "but this fleetops cannot apply it to a swarm yet: plan and apply refuse it", "warning")
-
-
 def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCache | None = None,
                warn: Callable[[Problem], None] | None = None) -> LoadedFleet:
     """Read and validate the fleet at ``ref`` (None: the working tree); SpecError lists all problems.
@@ -101,6 +92,4 @@ def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCach
         problems.extend(file_problems)
     unread = any(p.path == SPEC_DIR or p.path.startswith(f"{SPEC_DIR}/") for p in listing.problems)
     spec = validate_documents(docs, problems, source, incomplete=unread)
-    if warn is not None and spec.fleet.backend.kind == "swarm":
-        warn(_swarm_not_applied_yet(spec))
     return LoadedFleet(spec, source, tuple((f.path, f.blob_sha) for f in files), listing.warnings)

@@ -8,10 +8,12 @@ stops at the first signal.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 from engine.context import Context
 from engine.live.botapi import HttpBotApi
@@ -56,6 +58,7 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
     ctx.progress = lambda line: log(line)
     server = None
     refresher = None
+    agents: dict[str, Any] = {}
     watcher = Watcher(ctx, options, log)
     if listen is not None:
         host, port = parse_listen(listen)
@@ -64,7 +67,7 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
         refresher = _refresher(ctx, watcher)
         refresher.start()
         app = create_app(watcher, secret=webhook_secret(os.environ), branch=options.branch, token=token, web=refresher,
-                         repo_url=web_url(watcher.mirror.shown))
+                         repo_url=web_url(watcher.mirror.shown), agents=_serve_agents(ctx, agents))
         server = HttpServer(app, host, port)
         server.start()
         log(f"listening on http://{host}:{port}", event="listen")
@@ -85,7 +88,21 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
     try:
         return watcher.run()
     finally:
+        for channel in list(agents.values()):
+            channel.close()  # open long polls answered first: the server stops without waiting them out
         if server is not None:
             server.stop()
         if refresher is not None:
             refresher.stop()
+
+
+def _serve_agents(ctx: Context, agents: dict[str, Any]) -> Any:
+    """The node agents' routes on the watcher's own server (a swarm fleet's agents connect to
+    ``backend.controller``, which points here): the backends the watcher opens put their fleets'
+    channels into ``agents`` instead of serving them themselves."""
+    from engine.backend.registry import agent_routes
+    from engine.live.adapters import RealConnector
+
+    if isinstance(ctx.connector, RealConnector):
+        ctx.connector = RealConnector(dataclasses.replace(ctx.connector.options, agents=agents))
+    return agent_routes(agents)

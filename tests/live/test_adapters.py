@@ -25,11 +25,13 @@ def test_the_backend_a_fleet_names_is_opened_through_the_registry_only_when_a_st
     options = BackendOptions(tmp_path, "unix:///nonexistent/docker.sock")
     assert str(reference(BackendChoice("docker"), options)) == "docker at unix:///nonexistent/docker.sock"
     assert str(reference(BackendChoice("docker"), BackendOptions(tmp_path))) == "docker at unix:///var/run/docker.sock"
-    with pytest.raises(DockerError, match=r"^this fleetops cannot plan or apply a fleet on a swarm yet \(`backend: kind: swarm`\): validate"):
-        open_backend(BackendChoice("swarm"), options)  # its spec validates; plan and apply refuse it here, before anything connects
+    with pytest.raises(DockerError, match=r"^a swarm fleet needs backend.registry"):
+        open_backend(BackendChoice("swarm"), options)  # refused before anything connects
+    swarm = BackendChoice.of({"kind": "swarm", "manager": "tcp://127.0.0.1:1", "registry": "10.0.0.5:5000"})
+    assert str(reference(swarm, options)) == "swarm at tcp://127.0.0.1:1"
     with pytest.raises(DockerError, match="there is no 'kubernetes' backend in this fleetops"):
         reference(BackendChoice("kubernetes"), options)
-    assert noop_check("swarm") is None and noop_check("docker") is not None
+    assert noop_check("swarm") is not None and noop_check("docker") is not None and noop_check("kubernetes") is None
     ctx = Context(tmp_path, RealConnector(options))
     assert str(ctx.backend_ref()) == "docker at unix:///nonexistent/docker.sock" and ctx._opened == {}  # nothing opened
     ctx.use(BackendChoice("docker"))

@@ -163,7 +163,7 @@ class FakeSwarm:
         for key, value in (("UpdateConfig", update_config), ("RollbackConfig", rollback_config), ("EndpointSpec", endpoint_spec)):
             if value is not None:
                 after[key] = _stored(key, value)
-        stored["Spec"] = after
+        stored["PreviousSpec"], stored["Spec"] = before, after
         stored["Version"]["Index"] = next(self._index)
         self._event("update", after["Name"])
         running = self._current(stored["ID"])

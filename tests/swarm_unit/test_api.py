@@ -78,14 +78,16 @@ def test_a_manager_over_tls_trusts_its_ca_pem_not_requests_ca_bundle(tmp_path: P
     assert client.trust_env is False and client.verify == str(tmp_path / "ca.pem") and client.base_url == "https://10.0.0.5:2376"
 
 
-def test_target_is_the_fleets_manager_else_docker_host_and_open_backend_refuses_for_now(tmp_path: Path) -> None:
+def test_target_is_the_fleets_manager_else_docker_host_and_open_backend_needs_a_registry(tmp_path: Path) -> None:
     options = BackendOptions(tmp_path, "unix:///run/other.sock")
     assert target(options, {"manager": "tcp://10.0.0.5:2376", "registry": "r:5000"}) == "tcp://10.0.0.5:2376"
     assert target(options, {"registry": "r:5000"}) == "unix:///run/other.sock"
     with pytest.raises(DockerError, match=r"^backend.manager 'tcp://h' is not a Docker engine address: it has no port"):
         target(options, {"manager": "tcp://h"})
-    with pytest.raises(DockerError, match=r"^this fleetops cannot plan or apply a fleet on a swarm yet"):
-        open_backend(options, {"registry": "r:5000"})
+    with pytest.raises(DockerError, match=r"^a swarm fleet needs backend.registry \(HOST:PORT of the registry its nodes pull"):
+        open_backend(options, {"manager": "tcp://127.0.0.1:1"})
+    opened = open_backend(options, {"manager": "tcp://127.0.0.1:1", "registry": "r:5000", "controller": "http://127.0.0.1:9400"})
+    assert str(opened.ref) == "swarm at tcp://127.0.0.1:1" and opened.calls == 0  # nothing asked of the manager yet
 
 
 def test_a_push_error_names_the_registrys_answer_and_what_to_check(swarm: FakeSwarm) -> None:

@@ -41,3 +41,38 @@ def test_the_backend_lists_every_fleets_units_names_their_owners_and_reads_the_m
     swarm.swarm_state = {"LocalNodeState": "active", "ControlAvailable": False}
     with pytest.raises(DockerError, match="is a worker, not a swarm manager"):
         backend.ping()
+
+
+def test_a_swarm_site_places_units_pins_images_and_refuses_a_fleet_that_does_not_fit(swarm: FakeSwarm, manager: SwarmManager,
+                                                                                      tmp_path: Path) -> None:
+    """``SwarmSite.prepare`` (what the live plan asks of a swarm before it diffs): every unit on a node (one per node
+    here, by load), the image stamped by registry digest, and a budget no node meets is a SpecError naming the unit."""
+    from engine.backend.swarm.site import SwarmSite
+    from engine.compile.desired import compile_fleet
+    from engine.errors import SpecError
+    from engine.spec.load import load_fleet
+    from tests.support.repos import make_base_repo
+
+    spec = load_fleet(make_base_repo(tmp_path / "repo").working_dir).spec
+    target = compile_fleet(spec)
+    site = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite).site(spec.fleet.name)
+    assert isinstance(site, SwarmSite)
+    prepared = site.prepare(target)
+    assert sorted(site.placed) == ["testfleet-bot-solo", "testfleet-small-1", "testfleet-standard-1"]
+    assert len(set(site.placed.values())) == 3 and set(site.placed.values()) == {"mgr", "w1", "w2"}
+    images = {c.essence.image for c in prepared.containers.values()}
+    assert len(images) == 1 and images.pop().startswith(f"{REGISTRY}/fleetops/standin-bot@sha256:")
+    assert all(prepared.containers[n].hash != target.containers[n].hash for n in target.containers)  # a new digest is a change
+    assert site.locate("testfleet-small-1") == site.placed["testfleet-small-1"]
+    crowded = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite, exchange_budget={"binance": 2}).site(spec.fleet.name)
+    with pytest.raises(SpecError, match=r"unit testfleet-standard-1 runs 3 binance bots, more than exchange_budget allows on one node"):
+        crowded.prepare(target)  # type: ignore[attr-defined]
+    placed = site.placed["testfleet-standard-1"]
+    node_id = next(n["ID"] for n in swarm.nodes_ if n["Description"]["Hostname"] == placed)
+    site.ensure_network()  # type: ignore[attr-defined]
+    site.create(definition("testfleet-standard-1", bots=("alpha-1", "alpha-2", "beta-1"), fleet="testfleet"), revision=1)  # type: ignore[attr-defined]
+    next(n for n in swarm.nodes_ if n["ID"] == node_id)["Spec"]["Availability"] = "drain"
+    site.units()
+    with pytest.raises(DockerError, match=rf"^unit testfleet-standard-1 would move from node {placed} to \S+ \(rebalanced, or its node "
+                                          r"drained .*this fleetops does not move a unit's bots between nodes yet"):
+        site.prepare(target)  # type: ignore[attr-defined]

@@ -15,20 +15,18 @@ from tests.support.repos import commit, edit
 
 SWARM = ("backend:\n  kind: swarm\n  manager: tcp://127.0.0.1:1\n  registry: 10.0.0.5:5000\n  exchange_budget: {binance: 4}\n"
          "health:\n")
-WARNING = ("fleet/fleet.yaml:7:9: warning: backend.kind: a swarm fleet is checked offline here (validate, render, plan --against), "
-           "but this fleetops cannot apply it to a swarm yet: plan and apply refuse it")
 
 
-def test_validate_and_plan_against_accept_a_swarm_fleet_and_say_it_is_checked_offline_only(
+def test_validate_and_plan_against_accept_a_swarm_fleet_offline(
         base_repo: git.Repo, fleetops_in_process: Callable[..., Run]) -> None:
     root = Path(base_repo.working_dir)
     edit(root / "fleet/fleet.yaml", "health:\n", SWARM)
     edit(root / "fleet/pools.yaml", "capacity: 2", "capacity: 2\nplacement: ['node.labels.zone == eu']")
     validated = fleetops_in_process("validate", "--repo", str(root))
-    assert (validated.code, validated.err.splitlines()) == (0, [WARNING])
+    assert (validated.code, validated.err.splitlines()) == (0, [])
     assert validated.out.startswith("fleet 'testfleet' is valid:")
     as_json = json.loads(fleetops_in_process("validate", "--repo", str(root), "--format", "json").out)
-    assert as_json["valid"] is True and [w["message"] for w in as_json["warnings"]] == [WARNING.split(": warning: ", 1)[1]]
+    assert as_json["valid"] is True and as_json["warnings"] == []
     commit(base_repo, "on a swarm")
     edit(root / "fleet/pools.yaml", "node.labels.zone == eu", "node.labels.zone == us")
     planned = fleetops_in_process("plan", "--repo", str(root), "--against", "HEAD", "--format", "json")
@@ -38,12 +36,10 @@ def test_validate_and_plan_against_accept_a_swarm_fleet_and_say_it_is_checked_of
         ("placement", ["node.labels.zone == eu"], ["node.labels.zone == us"])]
 
 
-def test_a_live_plan_of_a_swarm_fleet_is_refused_before_anything_connects(base_repo: git.Repo, fleetops_in_process: Callable[..., Run]) -> None:
+def test_a_live_plan_of_a_swarm_fleet_goes_to_its_manager_not_to_docker_host(base_repo: git.Repo, fleetops_in_process: Callable[..., Run]) -> None:
     root = Path(base_repo.working_dir)
     edit(root / "fleet/fleet.yaml", "health:\n", SWARM)
     for command in (["plan"], ["apply", "--yes"]):
         result = fleetops_in_process(*command, "--repo", str(root), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
         assert result.code == 1
-        assert result.err.splitlines() == [WARNING, "fleetops: error: this fleetops cannot plan or apply a fleet on a swarm yet "
-                                           "(`backend: kind: swarm`): validate, render and plan --against check its spec offline; "
-                                           "remove `backend:` (or write `kind: docker`) to run it on the Docker engine at DOCKER_HOST"]
+        assert "cannot reach the swarm manager at tcp://127.0.0.1:1" in result.err, result.err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -188,6 +189,43 @@ def test_an_update_changes_the_image_by_digest_and_never_forces(make_units: Call
     assert spec["TaskTemplate"]["ContainerSpec"]["Image"] == f"{REGISTRY}/fleetops/standin-bot@{swarm.registry[f'{REGISTRY}/fleetops/standin-bot:2']}"
     assert spec["Labels"][Labels.REVISION] == "8" and spec["TaskTemplate"]["ForceUpdate"] == 0  # never raised: it replaces every task
     assert task_ids(swarm, service_id) != before and [t["NodeID"] for t in swarm.tasks_ if t["Status"]["State"] == "running"] == [W1]
+
+
+def test_replace_puts_the_files_then_updates_the_service_in_place_or_creates_it(make_units: Callable[..., SwarmUnits],
+                                                                               swarm: FakeSwarm) -> None:
+    """A pool-wide change (``Units.replace``, the executor's REPLACE) keeps the service and its ID: one update,
+    the files put first; a unit whose service is gone is created."""
+    units, service_id = created(make_units, swarm)
+    order: list[str] = []
+    swarm.images["sha256:" + "2" * 64] = {"Id": "sha256:" + "2" * 64, "RepoTags": ["fleetops/standin-bot:2"], "RepoDigests": []}
+    version = swarm.services_[service_id]["Version"]["Index"]
+    assert units.replace(definition(image="fleetops/standin-bot:2"), 9, lambda: order.append("files")) == service_id
+    assert order == ["files"] and list(swarm.services_) == [service_id] and swarm.services_[service_id]["Version"]["Index"] > version
+    assert swarm.services_[service_id]["Spec"]["Labels"][Labels.REVISION] == "9"
+    units.remove("crypto-standard-1")
+    units.place({"crypto-standard-1": W1}, {})
+    new_id = units.replace(definition(), 10, lambda: order.append("files again"))
+    assert new_id != service_id and order == ["files", "files again"] and list(swarm.services_) == [new_id]
+
+
+def test_an_update_swarm_rolled_back_is_a_failure_not_a_success(make_units: Callable[..., SwarmUnits], swarm: FakeSwarm) -> None:
+    """Promise 5's other half (doco-cd #1616 reported such rollbacks as successes): the new task failed and Swarm's
+    ``failure_action: rollback`` put the old spec back; the update raises at once, naming Swarm's message."""
+    units, service_id = created(make_units, swarm)
+    swarm.images["sha256:" + "2" * 64] = {"Id": "sha256:" + "2" * 64, "RepoTags": ["fleetops/standin-bot:2"], "RepoDigests": []}
+    update = swarm.update_service
+
+    def rolled_back(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        answer = update(*args, **kwargs)
+        new = swarm._current(service_id)
+        assert new is not None
+        new["Status"]["State"], new["DesiredState"] = "failed", "shutdown"
+        swarm.services_[service_id]["UpdateStatus"] = {"State": "rollback_completed", "Message": "rollback completed"}
+        return answer
+    swarm.update_service = rolled_back  # type: ignore[method-assign]
+    with pytest.raises(DockerError, match=r"^Swarm rolled back the update of service crypto-standard-1 \(rollback_completed: rollback "
+                                          r"completed\): the new task did not run; this apply failed$"):
+        units.update(definition(image="fleetops/standin-bot:2"), revision=9)
 
 
 def test_rename_is_refused_with_what_to_do(make_units: Callable[..., SwarmUnits], swarm: FakeSwarm) -> None:

@@ -114,3 +114,29 @@ def test_node_agents_reach_their_routes_with_their_own_credential_past_the_ui_to
         assert channel.nodes() == ["node1"]
     finally:
         server.stop()
+
+
+def test_the_watchers_server_serves_the_agents_of_the_swarm_fleets_its_backends_open(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A watcher with --listen serves the node agents itself (engine.watch.runner): the swarm backend it opens later
+    puts each fleet's channel into the shared mapping and starts no server of its own on backend.controller."""
+    from engine.backend.registry import BackendOptions
+    from engine.backend.values import BackendChoice
+    from engine.context import Context
+    from engine.live.adapters import RealConnector
+    from engine.watch.runner import _serve_agents
+
+    agents: dict[str, object] = {}
+    ctx = Context(tmp_path, RealConnector(BackendOptions(tmp_path)))
+    app = _serve_agents(ctx, agents)
+    port = free_port()
+    ctx.use(BackendChoice.of({"kind": "swarm", "manager": "tcp://127.0.0.1:1", "registry": "r:5000", "controller": f"http://127.0.0.1:{port}"}))
+    ctx.site("testfleet")
+    assert list(agents) == ["testfleet"] and ctx.backend._server is None  # type: ignore[attr-defined]
+    credential = agents["testfleet"].credentials.issue("node1")  # type: ignore[attr-defined]
+    server = HttpServer(create_app(None, secret=None, branch="", token="ui-token", agents=app), "127.0.0.1", port)
+    server.start()
+    try:
+        polls = f"http://127.0.0.1:{port}/agent/v1/testfleet/node1/commands?wait=0"
+        assert httpx.get(polls, headers={"Authorization": f"Bearer {credential}"}).json() == {"commands": []}
+    finally:
+        server.stop()

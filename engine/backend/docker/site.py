@@ -129,6 +129,11 @@ class DockerSite:
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         return self.api.create_and_start(definition, self.runtime.container_dir(definition.name), revision)
 
+    def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
+        self.api.remove(definition.name)
+        put_files()
+        return self.create(definition, revision)
+
     def start(self, name: str) -> None:
         self.api.start(name)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,11 @@ class FakeSite(MemoryFiles):
 
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         return self.backend.create(definition, revision)
+
+    def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
+        self.remove(definition.name)
+        put_files()
+        return self.create(definition, revision)
 
     def start(self, name: str) -> None:
         self.backend.start(name)

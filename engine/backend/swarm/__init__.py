@@ -3,9 +3,8 @@
 node agent on each node (``engine.agent``) over a channel the controller serves.
 
 Importing this package is cheap (the Docker SDK is imported only when a backend is opened): the
-no-op proof reaches ``noop`` through it. Not registered in ``engine.backend.registry`` yet: the
-registry refuses a swarm fleet's live plan and apply (``UNAVAILABLE``) until its site is composed
-from these units and the agent's bots and files, and so does ``open_backend`` here.
+no-op proof reaches ``noop`` through it. Registered in ``engine.backend.registry`` as ``swarm``;
+``open_backend`` composes each fleet's site (``engine.backend.swarm.site``).
 """
 
 from __future__ import annotations
@@ -33,8 +32,18 @@ def target(options: BackendOptions, settings: Mapping[str, Any]) -> str:
 
 
 def open_backend(options: BackendOptions, settings: Mapping[str, Any]) -> Backend:
-    """Refused until the swarm site is composed (the lead's: ``SwarmBackend`` with a site of ``SwarmUnits``
-    and the agent's bots and files); says what to do instead."""
-    from engine.backend.registry import UNAVAILABLE
+    """The swarm behind ``target``: a ``SwarmBackend`` whose fleets are ``SwarmSite``s (services, bots through
+    node agents, records under the state dir). DockerError when the fleet names no registry (its nodes
+    pull the fleet's images from it)."""
+    from engine.backend.swarm.api import SwarmManager
+    from engine.backend.swarm.backend import SwarmBackend
+    from engine.backend.swarm.site import SwarmSite
 
-    raise DockerError(UNAVAILABLE["swarm"])
+    registry = settings.get("registry")
+    if not registry:
+        raise DockerError("a swarm fleet needs backend.registry (HOST:PORT of the registry its nodes pull the fleet's images from)")
+    controller = settings.get("controller")
+    return SwarmBackend(options.state_dir, SwarmManager(target(options, settings)), str(registry), SwarmSite,
+                        controller=str(controller) if controller else None,
+                        exchange_budget={str(k): int(v) for k, v in (settings.get("exchange_budget") or {}).items()},
+                        agents=options.agents)

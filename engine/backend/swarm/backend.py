@@ -1,8 +1,11 @@
 """One swarm as the backend port's ``Backend``: its manager's API, the fleets of a state dir on it.
 
-What ``engine.backend.swarm.open_backend`` returns once the lead composes a swarm fleet's site (the
-``compose`` argument: this backend and a fleet → a ``Site`` of ``SwarmUnits`` and the agent's bots
-and files). Everything else a backend answers is here: listing every unit any fleet labelled (each
+What ``engine.backend.swarm.open_backend`` returns; each fleet's site is made by ``compose``
+(``engine.backend.swarm.site.SwarmSite``), once per fleet for the life of the backend, so that the
+placement a plan decided is the one its apply creates. It holds the fleets' agents' channels
+(``agents``, fleet → channel: what the relays of the bots' APIs ask) and, when no watcher serves
+them (``BackendOptions.agents`` not given), the CLI's own server for the agents on
+``backend.controller``, started with the first channel and stopped when the process exits. Everything else a backend answers is here: listing every unit any fleet labelled (each
 service's state from its task), which names are taken, and the images on the manager's engine —
 where the CLI or the watcher runs, and whence they are pushed to the registry
 (``engine.backend.swarm.images``). Reading an image's files (``image_facts``) goes through the
@@ -12,8 +15,9 @@ created, never started, then removed).
 
 from __future__ import annotations
 
+import atexit
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
     from engine.backend.docker.protocols import DockerApi
     from engine.backend.port import Site
     from engine.backend.swarm.api import SwarmManager
+    from engine.backend.swarm.channel import AgentChannel
+    from engine.backend.swarm.routes import AgentServer
 
 __all__ = ["Compose", "SwarmBackend"]
 
@@ -37,13 +43,50 @@ Compose = Callable[["SwarmBackend", str, "Callable[[str], None] | None"], "Site"
 class SwarmBackend:
     """The swarm behind ``manager`` (its images pushed to ``registry``) for the fleets of ``state_dir``."""
 
-    def __init__(self, state_dir: Path, manager: SwarmManager, registry: str, compose: Compose, engine: DockerApi | None = None) -> None:
+    def __init__(self, state_dir: Path, manager: SwarmManager, registry: str, compose: Compose, engine: DockerApi | None = None, *,
+                 controller: str | None = None, exchange_budget: Mapping[str, int] | None = None,
+                 agents: dict[str, AgentChannel] | None = None) -> None:
+        from engine.backend.swarm.images import RegistryImages
+
         self.state_dir = state_dir
         self.manager = manager
         self.registry = registry
+        self.controller = controller
+        """The URL node agents connect to (``backend.controller``); None: no agent can be started."""
+        self.exchange_budget = dict(exchange_budget or {})
         self.ref = BackendRef("swarm", manager.base_url)
+        self.images = RegistryImages(manager, registry)
+        self.agents: dict[str, AgentChannel] = agents if agents is not None else {}
+        """Fleet → its agents' channel: what the routes serve and the bots' API relays ask (given: a server
+        that serves them runs already, the watcher's; else this backend serves them itself, ``channel``)."""
+        self._serve = agents is None
+        self._server: AgentServer | None = None
+        self._sites: dict[str, Site] = {}
         self._compose = compose
         self._engine = engine
+
+    def channel(self, fleet: str) -> AgentChannel:
+        """``fleet``'s agents' channel (credentials under the state dir), made on first use; the CLI's own
+        server for the agents is started then, when this backend serves them (no watcher does)."""
+        from engine.backend.swarm.channel import AgentChannel
+        from engine.backend.swarm.credentials import Credentials, credentials_dir
+
+        if fleet not in self.agents:
+            self.agents[fleet] = AgentChannel(fleet, Credentials(credentials_dir(self.state_dir, fleet)))
+        if self._serve and self._server is None and self.controller is not None:
+            from engine.backend.swarm.routes import AgentServer, listen_address
+
+            server = AgentServer(self.agents, *listen_address(self.controller))
+            server.start()
+            self._server = server
+            atexit.register(self.close)
+        return self.agents[fleet]
+
+    def close(self) -> None:
+        """Stop the agents' server this backend started (its channels answer their open polls first)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     @property
     def calls(self) -> int:
@@ -58,7 +101,10 @@ class SwarmBackend:
         self.manager.require_manager()
 
     def site(self, fleet: str, report: Callable[[str], None] | None = None) -> Site:
-        return self._compose(self, fleet, report)
+        """``fleet`` on this swarm: one site per fleet for the life of this backend (a plan's placement is its apply's)."""
+        if fleet not in self._sites:
+            self._sites[fleet] = self._compose(self, fleet, report)
+        return self._sites[fleet]
 
     def recorded_fleets(self) -> list[str]:
         """Fleets with a unit's records under ``<state>/runtime/`` (no call to the swarm): the controller's memory, as on Docker."""

@@ -6,7 +6,9 @@ its state its current task's (``running``; ``created`` or ``restarting`` before 
 once stopped or scaled to 0; ``unreachable`` while its node is down — nothing replaces it elsewhere),
 its address None (bots answer through the node agent's relay, which knows ``tasks.<service>``).
 
-Start and stop scale it to 1 and 0 (stop returns once its task no longer runs); restart is stop then
+Create, start and an update that replaces the task return once the (new) task runs, as Docker's create
+and start do (an update Swarm rolled back fails at once); start and stop scale it to 1 and 0 (stop
+returns once its task no longer runs); restart is stop then
 start — never a forced update, which would replace every task anyway and not even stop first. A
 service cannot be renamed (Swarm refuses), so ``rename`` says so; a paused task is a node's affair
 (no pause in the Swarm API), so ``unpause`` starts. Where each unit runs is decided before apply
@@ -39,6 +41,7 @@ from engine.backend.swarm.service import (
 from engine.backend.swarm.tasks import LIVE, TaskView, task_view
 from engine.errors import DockerError
 from engine.naming import Labels, network_name
+from engine.textsafe import one_line
 
 if TYPE_CHECKING:
     from engine.backend.swarm.api import SwarmManager
@@ -50,6 +53,8 @@ ACTIONS = {"create": "create", "update": "update", "remove": "destroy"}
 """Swarm's service event actions → the port's (``destroy``: the watcher repairs a removed unit)."""
 STOP_WAIT = 60.0
 """Seconds ``stop`` and ``remove`` wait for the task to end (its grace period is 20 s)."""
+RUN_WAIT = 180.0
+"""Seconds ``create``, ``start`` and ``update`` wait for the task to run (its node pulls the image first)."""
 
 
 class ImagePins(Protocol):
@@ -126,8 +131,10 @@ class SwarmUnits:
     # -- the port -----------------------------------------------------------------------------------
 
     def units(self) -> list[ListedUnit]:
-        return sorted((ListedUnit(str(s.service["ID"]), name, dict(s.service["Spec"].get("Labels") or {}), s.view.state, None)
-                       for name, s in self._seen(with_nodes=True).items()), key=lambda u: u.name)
+        seen = self._seen(with_nodes=True)
+        return sorted((ListedUnit(str(s.service["ID"]), name, dict(s.service["Spec"].get("Labels") or {}), s.view.state, None,
+                                  self._nodes[s.node].hostname if s.node in self._nodes else None)
+                       for name, s in seen.items()), key=lambda u: u.name)
 
     def observed(self) -> dict[str, dict[str, Any]]:
         """Service → its ID, spec version, current task and state as the last listing saw them: what the
@@ -181,6 +188,8 @@ class SwarmUnits:
         service_id = self.api.create_service(spec)
         self._where[definition.name] = node
         self._known.add(definition.name)
+        if definition.running:
+            self._wait_running(service_id, definition.name, "create")
         return service_id
 
     def update(self, definition: ContainerDefinition, revision: int) -> None:
@@ -196,10 +205,29 @@ class SwarmUnits:
         stored = service["Spec"]["TaskTemplate"]
         if "ForceUpdate" in stored:
             spec["TaskTemplate"]["ForceUpdate"] = stored["ForceUpdate"]  # as stored: a new value replaces the task for nothing
-        self.api.update_service(str(service["ID"]), int(service["Version"]["Index"]), spec)
+        service_id = str(service["ID"])
+        before = frozenset(str(t["ID"]) for t in self.api.tasks([service_id]))
+        self.api.update_service(service_id, int(service["Version"]["Index"]), spec)
+        if definition.running:
+            stored = self._service(definition.name)
+            old, new = (copy.deepcopy(s.get("TaskTemplate") or {}) for s in (stored.get("PreviousSpec") or {}, stored["Spec"]))
+            for template in (old, new):
+                (template.get("Placement") or {}).pop("Constraints", None)  # a constraint its node still meets keeps the task
+            self._wait_running(service_id, definition.name, "update", stale=before if old != new else frozenset(), update=True)
+
+    def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
+        """A pool-wide change: the unit's files put, then its service updated in place (``update``: its ID
+        kept, its one task replaced stop-first); created when it has no service any more. Its service ID."""
+        put_files()
+        if self.api.service(definition.name) is None:
+            return self.create(definition, revision)
+        self.update(definition, revision)
+        return str(self._service(definition.name)["ID"])
 
     def start(self, name: str) -> None:
-        self._scale(name, 1)
+        """Scale to 1 and return once its task runs (DockerError after ``RUN_WAIT`` seconds, with Swarm's reason)."""
+        service = self._scale(name, 1)
+        self._wait_running(str(service["ID"]), name, "start")
 
     def unpause(self, name: str) -> None:
         """The Swarm API has no pause: a task paused by hand on its node is that node's affair. Starts the unit."""
@@ -320,6 +348,27 @@ class SwarmUnits:
                 if attempt == 2 or "out of sequence" not in str(exc):
                     raise
         raise AssertionError("unreachable")
+
+    def _wait_running(self, service_id: str, name: str, what: str, stale: frozenset[str] = frozenset(), update: bool = False) -> None:
+        """Return once the service has a running task other than ``stale`` (the tasks before an update that replaces
+        its task): what Docker's create and start promise, so that the health gate judges a running unit. An
+        update Swarm rolled back or paused raises at once."""
+        deadline = self._clock() + RUN_WAIT
+        while True:
+            tasks = [t for t in self.api.tasks([service_id]) if str(t.get("ID")) not in stale]
+            if any((t.get("Status") or {}).get("State") == "running" and t.get("DesiredState") == "running" for t in tasks):
+                return
+            state = ((self.api.service(name) or {}).get("UpdateStatus") or {}) if update else {}
+            update_state = str(state.get("State", ""))
+            if update_state.startswith("rollback") or update_state == "paused":
+                raise DockerError(f"Swarm rolled back the update of service {name} ({update_state}: "
+                                  f"{one_line(str(state.get('Message', '')))}): the new task did not run; this apply failed")
+            if self._clock() > deadline:
+                why = next((str((t.get("Status") or {}).get("Err")) for t in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True)
+                            if (t.get("Status") or {}).get("Err")), "no task ran")
+                raise DockerError(f"service {name}'s task does not run {RUN_WAIT:.0f} s after fleetops asked Swarm to {what} it ({why}); "
+                                  f"`docker service ps --no-trunc {name}` shows why")
+            self._sleep(0.25)
 
     def _wait_ended(self, service_id: str, name: str, what: str) -> None:
         deadline = self._clock() + STOP_WAIT

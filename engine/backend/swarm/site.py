@@ -1,0 +1,166 @@
+"""One fleet on a swarm, as the backend port's ``Site``: services, bots through node agents, records at home.
+
+Composed by ``engine.backend.swarm.open_backend`` (``SwarmBackend.site``) from the halves built
+apart: the units are ``SwarmUnits`` (services pinned to nodes), bots and files are ``SwarmBots``
+(commands to the agent of the unit's node over the fleet's ``AgentChannel``), and the records of
+what was applied stay under the controller's state dir, in the Docker backend's layout
+(``engine.backend.docker.runtime``: ``<state>/runtime/<fleet>/<unit>/records/``) — the
+controller's memory, whatever the backend; the rest of that runtime directory stays empty here.
+
+Before the live plan diffs, ``prepare`` does what only a swarm needs (called by
+``engine.live.liveplan`` when a site has it): each unit is placed on a node
+(``engine.backend.swarm.placement``: a unit keeps its node unless ``rebalance``; a fleet that does
+not fit is a SpecError), the units' images are pushed to the registry and pinned by digest (the
+plan shows the digest, a new digest behind the same tag is a change), and every node that can
+take a unit gets its agent (``engine.backend.swarm.agents``), which the apply needs to write files.
+A unit's node (``locate``) is its service's, else the one placed for it: a host name, as the
+agents' channel names nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.backend.docker.runtime import Runtime
+from engine.backend.port import PROCESS_TIMEOUT, Address, BotFiles, ListedUnit, LogMark, ProcessTables, UnitFiles, UnitSeen
+from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
+from engine.backend.swarm import noop
+from engine.backend.swarm.agents import ensure_agents
+from engine.backend.swarm.bots import SwarmBots
+from engine.backend.swarm.images import image_stamps
+from engine.backend.swarm.placement import Node, demands_of, place
+from engine.backend.swarm.units import SwarmUnits
+from engine.errors import DockerError, Problem, SpecError
+
+if TYPE_CHECKING:
+    from engine.backend.swarm.backend import SwarmBackend
+    from engine.compile.desired import DesiredFleet
+
+__all__ = ["SwarmSite"]
+
+
+class SwarmSite(SwarmUnits):
+    """``fleet`` on ``backend``'s swarm: its services (inherited), its agents' bots and files, its records."""
+
+    def __init__(self, backend: SwarmBackend, fleet: str, report: Callable[[str], None] | None = None) -> None:
+        super().__init__(backend.manager, fleet, backend.images)
+        self.backend = backend
+        self.channel = backend.channel(fleet)
+        self.bots = SwarmBots(self.channel, self.locate, self)
+        self.runtime = Runtime(backend.state_dir, fleet, report or (lambda _line: None))
+        self.placed: dict[str, str] = {}
+        """Unit → the host name of the node the last ``prepare`` placed it on (what the plan shows)."""
+
+    def locate(self, unit: str) -> str | None:
+        """The host name of ``unit``'s node: its service's (task, else pin), else the one placed for it."""
+        return self.node_of(unit)
+
+    # -- what a swarm plan needs first ------------------------------------------------------------
+
+    def prepare(self, target: DesiredFleet, *, rebalance: bool = False) -> DesiredFleet:
+        """Place ``target``'s units, pin their images by registry digest (pushing what the registry lacks)
+        and make sure every node that can take a unit runs this fleet's agent; ``target`` with the
+        digests stamped. SpecError when a unit fits no node; DockerError when a unit would move to
+        another node (moves, which carry trade data through the agents, are not wired yet) and from the swarm."""
+        from engine.compile.desired import restamped
+
+        if not self._last:
+            self.units()
+        nodes = [Node.of(document) for document in self.api.nodes()]
+        budget = {str(k): int(v) for k, v in (self.backend.exchange_budget or {}).items()}
+        placement = place(demands_of(target, self.priors()), nodes, budget, fleet=self.fleet, rebalance=rebalance)
+        if placement.unplaced:
+            raise SpecError([Problem("fleet", 1, 1, item.reason) for item in placement.unplaced],
+                            where=tuple((item.where[0], item.where[1], tuple(item.where[2]), item.reason) for item in placement.unplaced))
+        hostnames = {node.id: node.hostname for node in nodes}
+        if placement.moved:
+            unit, (old, new) = sorted(placement.moved.items())[0]
+            raise DockerError(f"unit {unit} would move from node {hostnames.get(old, old)} to {hostnames.get(new, new)} (rebalanced, or its "
+                              "node drained or no longer matching its pool's placement); this fleetops does not move a unit's bots "
+                              "between nodes yet (their trade databases must be carried first): keep the unit's node available")
+        constraints = {name: tuple(pool.placement) for name, pool in target.pools.items()}
+        self.place(placement.nodes, constraints)
+        self.placed = {unit: hostnames.get(node_id, node_id) for unit, node_id in placement.nodes.items()}
+        stamped = restamped(target, {}, image_stamps(target, self.images.pinned))
+        if stamped.containers and self.backend.controller is not None:
+            self.ensure_network()
+            image = sorted(c.essence.image for c in stamped.containers.values())[0]
+            ensure_agents(self.api, self.channel, [n for n in nodes if n.id in set(placement.nodes.values())],
+                          image=image, controller=self.backend.controller)
+        return stamped
+
+    # -- bots ---------------------------------------------------------------------------------------
+
+    def processes(self, units: list[str], timeout: float = PROCESS_TIMEOUT) -> ProcessTables:
+        return self.bots.processes(units, timeout)
+
+    def reconcile(self, unit: str, files: UnitFiles) -> tuple[list[str], list[str], list[str]]:
+        return self.bots.reconcile(unit, files)
+
+    def start_bot(self, unit: str, bot: str, *, dedicated: bool) -> None:
+        self.bots.start_bot(unit, bot, dedicated=dedicated)
+
+    def stop_bot(self, unit: str, bot: str, *, dedicated: bool) -> None:
+        self.bots.stop_bot(unit, bot, dedicated=dedicated)
+
+    def restart_bot(self, unit: str, bot: str, *, dedicated: bool) -> None:
+        self.bots.restart_bot(unit, bot, dedicated=dedicated)
+
+    def address_of(self, unit: ListedUnit, port: int) -> Address | None:
+        return self.bots.address_of(unit, port)
+
+    # -- files --------------------------------------------------------------------------------------
+
+    def put_bot(self, unit: str, bot: str, files: BotFiles) -> None:
+        self.bots.put_bot(unit, bot, files)
+
+    def put_unit(self, unit: str, files: UnitFiles) -> None:
+        self.bots.put_unit(unit, files)
+
+    def keep_only(self, unit: str, bots: tuple[str, ...]) -> None:
+        self.bots.keep_only(unit, bots)
+
+    def carry_bot_data(self, bot: str, from_unit: str, to_unit: str, uid: int | None) -> list[str]:
+        return self.bots.carry_bot_data(bot, from_unit, to_unit, uid)
+
+    def archive_bot(self, unit: str, bot: str) -> None:
+        self.bots.archive_bot(unit, bot)
+
+    def archive_unit(self, unit: str) -> None:
+        self.bots.archive_unit(unit)
+
+    def bot_log_mark(self, unit: str, bot: str) -> LogMark:
+        return self.bots.bot_log_mark(unit, bot)
+
+    def bot_log(self, unit: str, bot: str, after: LogMark | None = None) -> str:
+        return self.bots.bot_log(unit, bot, after)
+
+    def unit_log_mark(self, unit: str) -> LogMark:
+        return self.bots.unit_log_mark(unit)
+
+    def unit_log(self, unit: str, after: LogMark | None = None) -> str:
+        return self.bots.unit_log(unit, after)
+
+    def adopt(self, fleet: str, unit: str) -> None:
+        self.bots.adopt(fleet, unit)
+
+    # -- records (the controller's, as Docker's) -----------------------------------------------------
+
+    def record_unit(self, unit: str, record: AppliedContainer) -> None:
+        self.runtime.record_container(unit, record)
+
+    def record_bot(self, unit: str, bot: str, record: AppliedBot) -> None:
+        self.runtime.record_bot(unit, bot, record)
+
+    def unit_record(self, unit: str) -> AppliedContainer | Unreadable | None:
+        return self.runtime.read_container_record(unit)
+
+    def bot_records(self, unit: str) -> dict[str, AppliedBot | Unreadable]:
+        return self.runtime.read_bot_records(unit)
+
+    # -- the no-op proof ----------------------------------------------------------------------------
+
+    def noop_facts(self, seen: Mapping[str, UnitSeen]) -> dict[str, Any]:
+        return noop.facts(self.backend.state_dir, self.fleet, seen, self.observed())
+

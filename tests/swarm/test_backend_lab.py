@@ -1,0 +1,283 @@
+"""The swarm backend end to end on the real lab (3 Docker-in-Docker nodes and a registry): the CLI plans
+and applies the test fleet (pools ``standard`` and ``small``, dedicated bot ``solo``; the stand-in
+image pushed to the lab registry by the manager) with ``backend: kind: swarm``, its node agents
+created by the first apply and served by the CLI's own server for the agents (no watcher runs).
+
+What each test proves, on services, tasks and processes read from the lab itself (not from fleetops):
+- the fleet runs: every bot running on a node, each unit a service pinned to one node by digest;
+- promise 1: a one-bot change restarts exactly that bot's process — its neighbours' PIDs, the
+  pool's task ID and the service's spec version unchanged;
+- promise 2: a no-op apply, twice, changes no task, service spec, config or secret.
+
+The node setup a user does once (README): ``mkdir -p /var/lib/fleetops`` on every node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import git
+import pytest
+
+from engine.backend.swarm.api import PLAIN_TCP_VARIABLE
+from engine.naming import Labels
+from tests.conftest import FREQTRADE_CHECK, ROOT
+from tests.support.repos import commit, edit, make_base_repo
+from tests.support.running_lab import host_client
+
+if TYPE_CHECKING:
+    import docker
+
+    from tests.support.swarm_lab import SwarmLab
+
+pytestmark = [pytest.mark.swarm, pytest.mark.docker]
+
+FLEET = "testfleet"
+IMAGE = "fleetops/standin-bot:1"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+class SwarmFleet:
+    """The test fleet in a git repo, planned and applied by the CLI to the lab's swarm, with a state dir of its own."""
+
+    def __init__(self, lab: SwarmLab, root: Path, state: Path) -> None:
+        self.lab = lab
+        self.root = root
+        self.state = state
+        self.manager = lab.client()
+
+    def run(self, *args: str) -> Run:
+        env = {**os.environ, "FLEETOPS_STATE_DIR": str(self.state), "NO_COLOR": "1", PLAIN_TCP_VARIABLE: "1", **FREQTRADE_CHECK}
+        proc = subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def apply(self, *extra: str) -> Run:
+        return self.run("apply", "--repo", str(self.root), "--yes", *extra)
+
+    def status(self) -> dict[str, Any]:
+        result = self.run("status", "--fleet", FLEET, "--format", "json")
+        assert result.code == 0, result.err
+        found: dict[str, Any] = json.loads(result.out)
+        return found
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        """The fleet's services as the manager stores them: name → ID, spec version, constraints, image."""
+        found = {}
+        for service in self.manager.api.services(filters={"label": f"{Labels.FLEET}={FLEET}"}):
+            spec = service["Spec"]
+            found[spec["Name"]] = {"id": service["ID"], "version": service["Version"]["Index"],
+                                   "constraints": spec["TaskTemplate"].get("Placement", {}).get("Constraints", []),
+                                   "image": spec["TaskTemplate"]["ContainerSpec"]["Image"]}
+        return found
+
+    def tasks(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Service name → its tasks as (task ID, node ID, state), every task Swarm keeps (a replaced one too)."""
+        names = {s["ID"]: s["Spec"]["Name"] for s in self.manager.api.services()}
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        for task in self.manager.api.tasks():
+            found.setdefault(names.get(task["ServiceID"], "?"), []).append((task["ID"], task.get("NodeID", ""), task["Status"]["State"]))
+        return {name: sorted(rows) for name, rows in found.items()}
+
+    def swarm_objects(self) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """Every config and secret of the swarm, as (ID, version)."""
+        return (sorted((c.id, c.attrs["Version"]["Index"]) for c in self.manager.configs.list()),
+                sorted((s.id, s.attrs["Version"]["Index"]) for s in self.manager.secrets.list()))
+
+    def node_of(self, service: str) -> str:
+        """The host name of the node running ``service``'s task."""
+        node_ids = {n.id: n.attrs["Description"]["Hostname"] for n in self.manager.nodes.list()}
+        running = [t for t in self.manager.api.tasks(filters={"service": service}) if t["Status"]["State"] == "running"]
+        assert len(running) == 1, f"{service}: {running}"
+        return node_ids[running[0]["NodeID"]]
+
+    def programs(self, service: str, settle: float = 15.0) -> dict[str, tuple[str, int | None]]:
+        """supervisorctl's own view inside the pool's task, on its node: program → (state, pid), once no
+        program is STARTING any more (supervisord's startsecs)."""
+        deadline = time.monotonic() + settle
+        while True:
+            programs = self._programs(service)
+            if all(state != "STARTING" for state, _ in programs.values()) or time.monotonic() > deadline:
+                return programs
+            time.sleep(0.2)
+
+    def _programs(self, service: str) -> dict[str, tuple[str, int | None]]:
+        node = self.node_of(service)
+        containers = self.lab.client(node).containers.list(filters={"label": f"com.docker.swarm.service.name={service}"})
+        assert len(containers) == 1, f"{service} on {node}: {containers}"
+        out = containers[0].exec_run(["supervisorctl", "-c", "/fleet/etc/supervisord.conf", "status"]).output.decode()
+        programs = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                pid = re.search(r"pid (\d+)", line)
+                programs[parts[0]] = (parts[1], int(pid.group(1)) if pid else None)
+        return programs
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
+    """The test fleet applied to a cleared lab swarm (what test (a) checks; the others go on from it)."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build-images"), "--only", "base", "standin"], check=True)
+    lab.clear()
+    lab.load(IMAGE, nodes=[lab.manager.name])  # the manager's engine has the fleet's image, as an operator's would
+    host: docker.DockerClient = host_client()
+    for node in lab.nodes:  # the one-time setup of a node (README): the agents' and units' files live here
+        host.containers.get(node.name).exec_run(["mkdir", "-p", "/var/lib/fleetops"])
+    root = tmp_path_factory.mktemp("swarm-fleet") / "repo"
+    repo = make_base_repo(root)
+    backend = (f"backend:\n  kind: swarm\n  manager: {lab.manager_url}\n  registry: {lab.registry}\n"
+               f"  controller: http://{lab.gateway}:{_free_port(lab.gateway)}\n")
+    (root / "fleet" / "fleet.yaml").write_text((root / "fleet" / "fleet.yaml").read_text() + backend)
+    commit(repo, "run the fleet on the lab's swarm")
+    yield SwarmFleet(lab, root, tmp_path_factory.mktemp("swarm-state"))
+    lab.clear()  # the other swarm tests start from a swarm without this fleet's services and agents
+
+
+def test_apply_runs_every_bot_on_a_node(fleet: SwarmFleet) -> None:
+    """(a) A cold apply on the swarm: each unit a service pinned to one node and run by registry digest, every bot running."""
+    result = fleet.apply()
+    assert result.code == 0, result.out + result.err
+    services = fleet.services()
+    assert set(services) == {"testfleet-standard-1", "testfleet-small-1", "testfleet-bot-solo"}
+    for name, service in services.items():
+        assert re.fullmatch(rf"{re.escape(fleet.lab.registry)}/fleetops/standin-bot@sha256:[0-9a-f]{{64}}", service["image"]), name
+        assert [c for c in service["constraints"] if c.startswith("node.id == ")], name
+    nodes = {name: fleet.node_of(name) for name in services}
+    assert len(set(nodes.values())) >= 2, nodes
+    for name, node in nodes.items():  # the plan showed where each unit goes: where it runs
+        assert re.search(rf"container/{name} create  \([^)\n]*; on node {node}\)", result.out), result.out
+    assert {p: s for p, (s, _pid) in fleet.programs("testfleet-standard-1").items()} == \
+        {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    status = fleet.status()
+    assert {c["name"]: c.get("node") for c in status["containers"]} == nodes
+    assert {b["name"]: b["state"] for c in status["containers"] for b in c["bots"]} == \
+        dict.fromkeys(("alpha-1", "alpha-2", "beta-1", "euro-1", "solo"), "running")
+
+
+def test_one_bot_change_restarts_only_that_process(fleet: SwarmFleet) -> None:
+    """(b) Promise 1: a new stoploss for alpha-1 restarts alpha-1's process alone: alpha-2's and beta-1's
+    PIDs, the pool's task and its service's spec version are unchanged."""
+    pool = "testfleet-standard-1"
+    before, tasks, services = fleet.programs(pool), fleet.tasks(), fleet.services()
+    edit(fleet.root / "fleet" / "bots.yaml", "stoploss: -0.10", "stoploss: -0.11")
+    commit(git.Repo(fleet.root), "alpha-1: a tighter stoploss")
+    result = fleet.apply()
+    assert result.code == 0, result.out + result.err
+    after = fleet.programs(pool)
+    assert after["alpha-1"][1] != before["alpha-1"][1] and after["alpha-1"][0] == "RUNNING", (before, after)
+    assert {b: after[b] for b in ("alpha-2", "beta-1")} == {b: before[b] for b in ("alpha-2", "beta-1")}
+    assert fleet.tasks() == tasks
+    assert fleet.services() == services
+
+
+def test_noop_apply_twice_changes_nothing_on_the_swarm(fleet: SwarmFleet) -> None:
+    """(c) Promise 2: two applies with nothing to do change no task, service spec, config or secret."""
+    before = (fleet.tasks(), fleet.services(), fleet.swarm_objects())
+    for _ in range(2):
+        result = fleet.apply()
+        assert result.code == 0, result.out + result.err
+        assert "No changes" in result.out, result.out
+        assert (fleet.tasks(), fleet.services(), fleet.swarm_objects()) == before
+
+
+def test_a_failed_health_check_rolls_back_and_exits_3(fleet: SwarmFleet) -> None:
+    """(d) Promise 5: a strategy broken at import fails alpha-2's health check on its node; the apply rolls
+    back to the revision before and exits 3; alpha-2 runs again, its neighbours untouched, no task replaced."""
+    pool = "testfleet-standard-1"
+    repo = git.Repo(fleet.root)
+    before, tasks = fleet.programs(pool), fleet.tasks()
+    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken')\n")
+    commit(repo, "Alpha v3, broken at import", tag="v3")
+    edit(fleet.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    commit(repo, "alpha-2 on Alpha v3")
+    result = fleet.apply()
+    assert result.code == 3, result.out + result.err
+    assert "rolled back to revision" in result.err
+    after = fleet.programs(pool)
+    assert after["alpha-2"][0] == "RUNNING" and after["alpha-2"][1] != before["alpha-2"][1]
+    assert {b: after[b] for b in ("alpha-1", "beta-1")} == {b: before[b] for b in ("alpha-1", "beta-1")}
+    assert fleet.tasks() == tasks
+    history = json.loads(fleet.run("history", "--format", "json").out)
+    assert history[-1]["status"] == "rolled_back", history[-1]
+    edit(fleet.root / "fleet/bots.yaml", "strategy: Alpha@v3\npairs: [SOL/USDT]", "strategy: Alpha@v1\npairs: [SOL/USDT]")
+    commit(repo, "alpha-2 back on Alpha v1")  # what runs: the next tests start from a fleet with nothing to do
+
+
+def test_a_fleet_over_its_exchange_budget_is_refused_at_the_budget_it_breaks(fleet: SwarmFleet) -> None:
+    """(e) Placement on the live plan: a budget of 2 binance bots per node cannot hold pool standard's unit of 3;
+    the plan fails with a located error at the budget's value and changes nothing on the swarm."""
+    fleet_yaml = fleet.root / "fleet" / "fleet.yaml"
+    kept = fleet_yaml.read_text()
+    before = (fleet.tasks(), fleet.services())
+    fleet_yaml.write_text(kept.replace("backend:\n", "backend:\n  exchange_budget: {binance: 2}\n"))
+    try:
+        result = fleet.run("plan", "--repo", str(fleet.root))
+    finally:
+        fleet_yaml.write_text(kept)
+    assert result.code == 1
+    line = next(n for n, text in enumerate(kept.replace("backend:\n", "backend:\n  exchange_budget: {binance: 2}\n").splitlines(), 1)
+                if "exchange_budget" in text)
+    assert re.search(rf"^fleet/fleet\.yaml:{line}:\d+: error: unit testfleet-standard-1 runs 3 binance bots, more than exchange_budget "
+                     r"allows on one node \(binance: 2\)", result.err, re.M), result.err
+    assert (fleet.tasks(), fleet.services()) == before
+
+
+def test_a_pool_wide_change_updates_the_service_in_place_on_its_node(fleet: SwarmFleet) -> None:
+    """(f) A pool-wide change (pool standard's memory limit) is one service update, not remove + create: the service
+    keeps its ID and node, Swarm replaces its one task (stop-first) with the new limit, every bot runs again; the
+    other units' services and tasks are untouched."""
+    pool = "testfleet-standard-1"
+    services, tasks, node = fleet.services(), fleet.tasks(), fleet.node_of(pool)
+    edit(fleet.root / "fleet" / "pools.yaml", "memory: 1g", "memory: 768m")
+    commit(git.Repo(fleet.root), "pool standard: 768m")
+    result = fleet.apply()
+    assert result.code == 0, result.out + result.err
+    after = fleet.services()
+    assert after[pool]["id"] == services[pool]["id"] and after[pool]["version"] > services[pool]["version"]
+    assert fleet.manager.api.inspect_service(pool)["Spec"]["TaskTemplate"]["Resources"]["Limits"]["MemoryBytes"] == 768 << 20
+    assert fleet.tasks()[pool] != tasks[pool] and fleet.node_of(pool) == node
+    assert {p: s for p, (s, _pid) in fleet.programs(pool).items()} == {"alpha-1": "RUNNING", "alpha-2": "RUNNING", "beta-1": "RUNNING"}
+    assert {n: s for n, s in after.items() if n != pool} == {n: s for n, s in services.items() if n != pool}
+    assert {n: t for n, t in fleet.tasks().items() if n != pool} == {n: t for n, t in tasks.items() if n != pool}
+
+
+def test_no_secret_is_in_any_service_task_config_or_output(fleet: SwarmFleet) -> None:
+    """(g) Promise 6, in part: the bots' API credentials (secrets.json, written by the agents on the nodes) and the
+    agents' own credentials (Swarm secrets) appear in no service or task spec, label, config, Swarm object or CLI output."""
+    from engine.live.botapi import read_key
+    from engine.live.secrets import api_credentials
+
+    key = read_key(fleet.state)
+    assert key is not None
+    values = [api_credentials(key, FLEET, bot)[field] for bot in ("alpha-1", "alpha-2", "beta-1", "euro-1", "solo")
+              for field in ("password", "jwt_secret_key")]
+    values += [path.read_text().strip() for path in (fleet.state / "swarm" / FLEET / "agents").glob("*.key")]
+    assert len(values) == 13 and all(len(v) >= 32 for v in values)
+    manager = fleet.manager
+    swarm_side = json.dumps([manager.api.services(), manager.api.tasks(), [c.attrs for c in manager.configs.list()],
+                             [s.attrs for s in manager.secrets.list()], [n.attrs for n in manager.nodes.list()]])
+    outputs = [fleet.run(*args) for args in (("plan", "--repo", str(fleet.root)), ("status", "--fleet", FLEET), ("history",))]
+    said = "".join(r.out + r.err for r in outputs)
+    assert [v for v in values if v in swarm_side or v in said] == []
