@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,10 +34,23 @@ from engine.compile.essence import RecordError, parse_record
 from engine.hashing import pretty_json
 from engine.naming import BOTS, HOST_DATA, HOST_ETC, HOST_RECORDS, PRELOAD, runtime_root
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "recorded_fleets"]
 
 RECORD_LIMIT = 4 << 20
 """The largest record read back (a bot record is a few KB)."""
+
+
+_FLEET_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+
+
+def recorded_fleets(state_dir: Path) -> list[str]:
+    """Fleets with a unit's directory under ``<state>/runtime/`` (the controller's memory of what it
+    applied, whatever the backend; no call to it): what ``Backend.recorded_fleets`` answers."""
+    root = runtime_root(state_dir, "")
+    try:
+        return sorted(d.name for d in root.iterdir() if _FLEET_NAME.fullmatch(d.name) and d.is_dir() and any(c.is_dir() for c in d.iterdir()))
+    except OSError:
+        return []
 
 
 def _owner(uid: int | None) -> int | None:

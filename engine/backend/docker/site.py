@@ -17,7 +17,6 @@ this module runs under the fakes too. What the port leaves to the backend, Docke
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from engine.backend.docker import noop
 from engine.backend.docker.cgroup import container_memory
 from engine.backend.docker.inspect import ContainerSettings
 from engine.backend.docker.protocols import BulkStates, DockerApi, SupervisorFactory, SupervisorPort
-from engine.backend.docker.runtime import Runtime
+from engine.backend.docker.runtime import Runtime, recorded_fleets
 from engine.backend.docker.settings import expected_settings, settings_drift
 from engine.backend.port import (
     PROCESS_TIMEOUT,
@@ -46,11 +45,10 @@ from engine.backend.port import (
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError, SupervisorError, SupervisorRefused
-from engine.naming import Labels, network_name, runtime_root
+from engine.naming import Labels, network_name
 
 __all__ = ["DockerBackend", "DockerSite"]
 
-_FLEET_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 SUPERVISOR_CALL_TIMEOUT = 30.0
 """Seconds a supervisord call that changes something may take (a stop waits for the process)."""
 
@@ -81,11 +79,7 @@ class DockerBackend:
 
     def recorded_fleets(self) -> list[str]:
         """Fleets with a container directory under ``<state>/runtime/`` (no Docker call)."""
-        root = runtime_root(self.state_dir, "")
-        try:
-            return sorted(d.name for d in root.iterdir() if _FLEET_NAME.fullmatch(d.name) and d.is_dir() and any(c.is_dir() for c in d.iterdir()))
-        except OSError:
-            return []
+        return recorded_fleets(self.state_dir)
 
     def list_managed(self) -> list[ListedUnit]:
         return self.api.list_managed()

@@ -16,14 +16,14 @@ created, never started, then removed).
 from __future__ import annotations
 
 import atexit
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.backend.docker.runtime import recorded_fleets
 from engine.backend.port import BackendRef, ImageFacts, ListedUnit
 from engine.backend.swarm.tasks import task_view
-from engine.naming import Labels, runtime_root
+from engine.naming import Labels
 
 if TYPE_CHECKING:
     from engine.backend.docker.protocols import DockerApi
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Compose", "SwarmBackend"]
 
-_FLEET_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 
 Compose = Callable[["SwarmBackend", str, "Callable[[str], None] | None"], "Site"]
 """(this backend, fleet, report) → the fleet's site on the swarm."""
@@ -108,11 +107,7 @@ class SwarmBackend:
 
     def recorded_fleets(self) -> list[str]:
         """Fleets with a unit's records under ``<state>/runtime/`` (no call to the swarm): the controller's memory, as on Docker."""
-        root = runtime_root(self.state_dir, "")
-        try:
-            return sorted(d.name for d in root.iterdir() if _FLEET_NAME.fullmatch(d.name) and d.is_dir() and any(c.is_dir() for c in d.iterdir()))
-        except OSError:
-            return []
+        return recorded_fleets(self.state_dir)
 
     def list_managed(self) -> list[ListedUnit]:
         """Every service any fleet labelled, its state from its current task (``ip`` None): two calls."""
