@@ -111,7 +111,8 @@ def test_plan_against_a_ref_needs_no_docker_address(base_repo: git.Repo, fleetop
 
 # -- the sweep: no internal error for any ref or Docker address -------------------------------------
 
-SWEEP = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")), deadline=5000, derandomize="FUZZ_EXAMPLES" not in os.environ,
+_SWEEP_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40" if os.environ.get("FLEETOPS_FAST_LANE") else "120"))
+SWEEP = settings(max_examples=_SWEEP_EXAMPLES, deadline=5000, derandomize="FUZZ_EXAMPLES" not in os.environ,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 _SCHEMES = st.sampled_from(["tcp://", "http://", "https://", "unix://", "ssh://", "npipe://", "fd://", "TCP://", "tcp:/", "", "http+unix://"])
 _ADDRESS_TAIL = st.lists(st.sampled_from([*list("[]:@%/?#.-_ 09azAZ~\\ä\n\x00"), "::1", "127.0.0.1", "host", "2375", "65536"]),
