@@ -13,96 +13,28 @@ change to one bot never restarts its neighbours.
 from __future__ import annotations
 
 import http.client
-import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from engine.backend.docker.supervisor_socket import SocketConnection, SocketTransport
+from engine.backend.docker.supervisor_socket import SocketConnection, SocketTransport, SupervisordClient
 from engine.backend.values import ProcessInfo, ProcessTables
 from engine.errors import SupervisorError, SupervisorRefused
 
 __all__ = ["Supervisor", "connect_supervisor", "states_of_many"]
 
 
-class Supervisor:
-    """supervisord of one pool container, reached through its runtime ``data/`` directory."""
+class Supervisor(SupervisordClient):
+    """supervisord of one pool container, reached through its runtime ``data/`` directory (``SupervisorPort``)."""
+
+    error = SupervisorError
+    refused = SupervisorRefused
 
     def __init__(self, container: str, data_dir: Path, timeout: float = 30.0) -> None:
-        self.container = container
-        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=SocketTransport(data_dir, timeout))
-
-    def _rpc(self, what: str, method: str, *args: Any) -> Any:
-        try:
-            return getattr(self._proxy.supervisor, method)(*args)
-        except xmlrpc.client.Fault as exc:
-            raise SupervisorRefused(f"supervisord in {self.container} refused to {what}: {exc.faultString}") from None
-        except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
-            raise SupervisorError(f"supervisord in {self.container} did not answer ({what}): {exc}") from None
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait for supervisord to answer (a freshly started container needs a moment)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                state: dict[str, Any] = self._proxy.supervisor.getState()  # type: ignore[assignment]
-                if state["statename"] == "RUNNING":
-                    return
-            except (OSError, xmlrpc.client.Error, http.client.HTTPException):
-                pass
-            if time.monotonic() > deadline:
-                raise SupervisorError(f"supervisord in {self.container} did not answer within {timeout:.0f} s")
-            time.sleep(0.1)
+        super().__init__(container, data_dir, timeout)
 
     def states(self) -> dict[str, ProcessInfo]:
-        return _process_table(self._rpc("list its programs", "getAllProcessInfo"))
-
-    def update(self) -> tuple[list[str], list[str], list[str]]:
-        added, changed, removed = self._rpc("re-read its config", "reloadConfig")[0]
-        for name in removed + changed:
-            self._stop_quietly(name)
-            self._rpc(f"remove program {name}", "removeProcessGroup", name)
-        for name in changed + added:
-            self._rpc(f"add program {name}", "addProcessGroup", name)
-        return added, changed, removed
-
-    def restart(self, name: str) -> None:
-        self._stop_quietly(name)
-        self._rpc(f"start program {name}", "startProcess", name, False)
-
-    def start(self, name: str) -> None:
-        self._rpc(f"start program {name}", "startProcess", name, False)
-
-    def stop(self, name: str) -> None:
-        self._stop_quietly(name)
-
-    def _stop_quietly(self, name: str) -> None:
-        """Stop a program and return once its process is gone.
-
-        supervisord's own ``wait=True`` answers on its next main-loop tick, up to a second late
-        (measured: 1.01 s, then 0.06 s); asking for the state until it says stopped takes ~50 ms.
-        """
-        try:
-            self._proxy.supervisor.stopProcessGroup(name, False)
-        except xmlrpc.client.Fault as exc:
-            if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
-                raise SupervisorError(f"supervisord in {self.container} refused to stop {name}: {exc.faultString}") from None
-            return
-        except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
-            raise SupervisorError(f"supervisord in {self.container} did not answer (stop {name}): {exc}") from None
-        deadline = time.monotonic() + STOP_WAIT
-        while True:
-            infos = self._rpc(f"stop {name}", "getAllProcessInfo")
-            if all(i["statename"] in _STOPPED for i in infos if i.get("group") == name):
-                return
-            if time.monotonic() > deadline:
-                raise SupervisorError(f"supervisord in {self.container} did not stop {name} within {STOP_WAIT:.0f} s")
-            time.sleep(0.02)
-
-
-STOP_WAIT = 60.0
-"""Seconds a stop may take: the bot program's stopwaitsecs (20) before SIGKILL, and then some."""
-_STOPPED = frozenset({"STOPPED", "EXITED", "FATAL"})
+        return _process_table(self.process_infos())
 
 
 def states_of_many(data_dirs: dict[str, Path], timeout: float) -> ProcessTables:
