@@ -63,17 +63,17 @@ def docker_call(self: Any, what: str, fn: Any, *args: Any, mutates: bool = False
 
 
 _rpc = supervisor_ctl.Supervisor._rpc
-_stop = supervisor_ctl.Supervisor._stop_quietly
+_stop = supervisor_ctl.Supervisor.stop
 
 
 def rpc(self: Any, what: str, method: str, *args: Any) -> Any:
     if method in _MUTATING_RPC:
-        _before(f"supervisord {self.container}: {what}")
+        _before(f"supervisord {self.unit}: {what}")
     return _rpc(self, what, method, *args)
 
 
 def stop(self: Any, name: str) -> None:
-    _before(f"supervisord {self.container}: stop {name}")
+    _before(f"supervisord {self.unit}: stop {name}")
     _stop(self, name)
 
 
@@ -99,7 +99,7 @@ def plan_revision(ctx: Any, revision: Any) -> Any:
 
 docker_api.DockerEngine._call = docker_call  # type: ignore[method-assign]
 supervisor_ctl.Supervisor._rpc = rpc  # type: ignore[method-assign]
-supervisor_ctl.Supervisor._stop_quietly = stop  # type: ignore[method-assign]
+supervisor_ctl.Supervisor.stop = stop  # type: ignore[method-assign]
 probe.HttpProbe.ping = ping  # type: ignore[method-assign]
 flow.plan_revision = plan_revision
 sys.argv = ["fleetops", *sys.argv[2:]]
