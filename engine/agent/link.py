@@ -41,6 +41,11 @@ class Refused(LinkError):
     """The controller refused this agent's credential (HTTP 401/403)."""
 
 
+class NotListening(LinkError):
+    """Nothing listens on the controller's address (connection refused): no watcher runs and no command
+    serves the agents right now. Asking again is a refused connect, cheap for both sides."""
+
+
 class Gone(LinkError):
     """The controller no longer has what was asked for (HTTP 410: a command withdrawn)."""
 
@@ -171,7 +176,8 @@ class Link:
                 # a kept-alive connection the server closed meanwhile: once more on a new one (not a stream: it was read)
                 if attempt == 1 and reused and isinstance(body, bytes | None) and isinstance(exc, ConnectionError | http.client.RemoteDisconnected):
                     continue
-                raise LinkError(f"the controller at {self.where} did not answer: {type(exc).__name__}: {exc}") from None
+                kind = NotListening if isinstance(exc, ConnectionRefusedError) else LinkError
+                raise kind(f"the controller at {self.where} did not answer: {type(exc).__name__}: {exc}") from None
         if response.status in (401, 403):
             self._drop()
             raise Refused(f"the controller at {self.where} refused this node's credential (HTTP {response.status})")

@@ -19,7 +19,8 @@ Run as ``python3 agent.pyz --controller URL --fleet F --node N --credential-file
   of this node (one hanging on a connection a partition killed): the poll is cut and made again.
 - **Failure**: a controller that does not answer is retried with exponential backoff (0.5 s
   doubling to ``BACKOFF_MAX``, ±20 % jitter, so a restarted controller is not hit by every node at
-  once); state changes are logged once, one line each, never the credential. Nothing a command
+  once) — but while nothing listens there (connection refused) every ``LISTEN_RETRY`` s, so a
+  command that starts serving the agents hears them at once; state changes are logged once, one line each, never the credential. Nothing a command
   holds can end the loop (``Ops.execute`` answers every error).
 """
 
@@ -37,12 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.agent.files import NodeFiles
-from engine.agent.link import Link, LinkError, Refused
+from engine.agent.link import Link, LinkError, NotListening, Refused
 from engine.agent.ops import CLAIMED, Ops
 
 __all__ = ["BACKOFF_MAX", "Agent", "main"]
 
 BACKOFF_MAX = 5.0
+LISTEN_RETRY = 0.5
+"""Seconds between polls while nothing listens on the controller's address: a CLI command that serves
+the agents for its own length (no watcher runs) hears every node within about this long."""
 """Seconds between tries at most while the controller does not answer (a CLI's short-lived server
 is found within this once it listens)."""
 REMEMBERED = 2000
@@ -60,8 +64,9 @@ class Backoff:
     def __init__(self) -> None:
         self.delay = 0.5
 
-    def wait(self, stop: threading.Event) -> None:
-        stop.wait(self.delay * random.uniform(0.8, 1.2))
+    def wait(self, stop: threading.Event, cap: float = BACKOFF_MAX) -> None:
+        """Wait the current delay (at most ``cap`` s), then double it."""
+        stop.wait(min(self.delay, cap) * random.uniform(0.8, 1.2))
         self.delay = min(self.delay * 2, BACKOFF_MAX)
 
     def reset(self) -> None:
@@ -93,7 +98,8 @@ class Agent:
                 commands = self.link.poll(got, self.poll_wait)
             except LinkError as exc:
                 self._trouble_is(str(exc), refused=isinstance(exc, Refused))
-                backoff.wait(stop)
+                # nothing listens: a command may start serving any moment (it waits for us), and a refused connect costs nothing
+                backoff.wait(stop, LISTEN_RETRY if isinstance(exc, NotListening) else BACKOFF_MAX)
                 continue
             self._trouble_is("")
             backoff.reset()

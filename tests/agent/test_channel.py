@@ -11,15 +11,22 @@ import asyncio
 import hashlib
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from engine.agent.files import NodeFiles
+from engine.agent.link import Link
+from engine.agent.main import Agent
+from engine.agent.ops import Ops
 from engine.backend.port import BotFiles, ListedUnit, UnitFiles
 from engine.backend.swarm.bots import SwarmBots
 from engine.backend.swarm.channel import AgentChannel
@@ -275,7 +282,7 @@ def test_the_blob_store_is_bounded_and_keeps_what_open_commands_need() -> None:
 
 def test_an_agent_finds_a_controller_that_starts_later_and_one_that_restarts(tmp_path: Path, node: Node, free_port: int) -> None:
     """How agents get their desired state when no watcher runs: an apply starts the channel's server
-    on the controller's address for its length; the agents, retrying every ≤ 5 s, find it."""
+    on the controller's address for its length; the agents, retrying every 0.5 s while nothing listens, find it."""
     credentials = Credentials(credentials_dir(tmp_path / "state", FLEET))
     secret = node.root.parent / "node1.credential"
     secret.write_text(credentials.issue("node1"))
@@ -344,3 +351,39 @@ def test_an_agent_whose_poll_the_controller_no_longer_sees_is_told_to_poll_again
         await poll
         return answer
     assert asyncio.run(beat_during_a_poll()) == {"repoll": False}  # a poll open on the server: all is well
+
+
+class _TimedLink(Link):
+    """A real link whose polls are timed (when each was made)."""
+
+    def __init__(self, controller: str, stop: threading.Event, polls: int) -> None:
+        super().__init__(controller, FLEET, "node1", "x" * 32)
+        self.at: list[float] = []
+        self._stop, self._polls = stop, polls
+
+    def poll(self, got: list[str], wait: float) -> list[dict[str, Any]]:
+        self.at.append(time.monotonic())
+        if len(self.at) >= self._polls:
+            self._stop.set()
+        return super().poll(got, wait)
+
+
+@pytest.mark.parametrize(("listening", "polls"), [(False, 6), (True, 4)])
+def test_an_agent_retries_at_once_while_nothing_listens_and_backs_off_from_a_failing_controller(
+        tmp_path: Path, free_port: int, listening: bool, polls: int) -> None:
+    """Nothing on the controller's address (refused): every ~0.5 s, so the server a command starts is
+    heard within a moment. A controller that takes the connection and fails: 0.5, 1, 2 s… (±20 %)."""
+    stop = threading.Event()
+    link = _TimedLink(f"http://127.0.0.1:{free_port}", stop, polls)
+    ops = Ops("node1", NodeFiles(tmp_path / "root", FLEET), link.fetch, link.upload)
+    with socket.socket() as server:
+        if listening:  # accepts, then closes without an answer
+            server.bind(("127.0.0.1", free_port))
+            server.listen(16)
+            threading.Thread(target=lambda: [server.accept()[0].close() for _ in range(polls * 2)], daemon=True).start()
+        Agent(link, ops, heartbeat=60.0).run(stop)
+    gaps = [b - a for a, b in zip(link.at, link.at[1:], strict=False)]
+    if listening:
+        assert gaps[-1] >= 1.5, gaps  # the third wait: 2 s ± 20 %
+    else:
+        assert max(gaps) <= 0.75, gaps
