@@ -103,3 +103,87 @@ def test_an_agent_that_never_connects_is_named_with_the_node_setup_it_needs(tmp_
                                           r"does /var/lib/fleetops exist on those nodes \(mkdir -p /var/lib/fleetops, once per node\)"):
         ensure_agents(Manager(), channel, NODES, image="img", controller="http://10.0.0.1:9400",  # type: ignore[arg-type]
                       sleep=clock.sleep, clock=clock)
+
+
+class Swarm(Manager):
+    """A manager whose agent services name their node and their config and secret, and that removes things."""
+
+    def __init__(self, services: dict[str, tuple[str, str, str, str]], configs: list[str], secrets: list[str]) -> None:
+        super().__init__()
+        self.agents = services
+        """Service name → (node, code label, config ID, secret ID)."""
+        self.stored = {"config": list(configs), "secret": list(secrets)}
+        self.removed: list[str] = []
+        self.listed: list[str] = []
+
+    def services(self, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        assert labels == {Labels.PREFIX + "agent": "crypto"}
+        return [{"ID": f"id-{name}", "Version": {"Index": 7},
+                 "Spec": {"Name": name, "Labels": {CODE_LABEL: code, Labels.PREFIX + "node": node},
+                          "TaskTemplate": {"ContainerSpec": {"Configs": [{"ConfigID": config}], "Secrets": [{"SecretID": secret}]}}}}
+                for name, (node, code, config, secret) in self.agents.items()]
+
+    def update_service(self, service_id: str, version: int, spec: dict[str, Any]) -> list[str]:
+        name = service_id.removeprefix("id-")
+        container = spec["TaskTemplate"]["ContainerSpec"]
+        self.agents[name] = (self.agents[name][0], spec["Labels"][CODE_LABEL], container["Configs"][0]["ConfigID"],
+                             container["Secrets"][0]["SecretID"])
+        return []
+
+    def configs(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        self.listed.append("configs")
+        return [{"ID": i, "Spec": {"Name": f"name-{i}"}} for i in self.stored["config"]]
+
+    def secrets(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        self.listed.append("secrets")
+        return [{"ID": i, "Spec": {"Name": f"name-{i}"}} for i in self.stored["secret"]]
+
+    def create_config(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.stored["config"].append(f"c-{name[-12:]}")
+        return f"c-{name[-12:]}"
+
+    def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.stored["secret"].append(f"s-{name[-8:]}")
+        return f"s-{name[-8:]}"
+
+    def remove_service(self, name: str) -> bool:
+        self.agents.pop(name.removeprefix("id-"))
+        self.removed.append(name)
+        return True
+
+    def remove_config(self, config_id: str) -> None:
+        if config_id == "c-busy":
+            raise DockerError("the swarm manager refused to remove config c-busy: it is in use")
+        self.stored["config"].remove(config_id)
+        self.removed.append(config_id)
+
+    def remove_secret(self, secret_id: str) -> None:
+        self.stored["secret"].remove(secret_id)
+        self.removed.append(secret_id)
+
+
+def test_a_node_that_left_loses_its_agent_credential_and_secret_and_old_code_configs_go_after_an_upgrade(tmp_path: Path) -> None:
+    clock = Clock()
+    channel = AgentChannel("crypto", Credentials(tmp_path / "agents"), clock=clock)
+    for node in ("mgr", "gone"):
+        channel.credentials.issue(node)
+        channel.touch(node)
+    code = agent_service("crypto", "mgr", "id-mgr", image="i", controller="http://c:1", credential="x").labels[CODE_LABEL]
+    swarm = Swarm({"crypto-agent-mgr": ("mgr", code, "c-now", "s-mgr"), "crypto-agent-gone": ("gone", code, "c-now", "s-gone")},
+                  configs=["c-now", "c-0ld", "c-busy"], secrets=["s-mgr", "s-gone"])
+    nodes = [NODES[0]]
+    ensure_agents(swarm, channel, nodes, image="i", controller="http://c:1", sleep=clock.sleep, clock=clock,  # type: ignore[arg-type]
+                  members={"mgr", "w1"})
+    assert swarm.removed == ["id-crypto-agent-gone", "c-0ld", "s-gone"]  # c-busy: refused now, tried again next time
+    assert not (tmp_path / "agents" / "gone.key").exists() and not channel.credentials.check("gone", channel.credentials.issue("mgr"))
+    assert (tmp_path / "agents" / "mgr.key").exists()
+    swarm.removed, swarm.listed = [], []
+    ensure_agents(swarm, channel, nodes, image="i", controller="http://c:1", sleep=clock.sleep, clock=clock,  # type: ignore[arg-type]
+                  members={"mgr", "w1"})
+    assert (swarm.removed, swarm.listed) == ([], [])  # nothing changed: nothing listed, nothing removed (a no-op apply)
+    swarm.agents["crypto-agent-mgr"] = ("mgr", "0ld", "c-0lder", "s-mgr")
+    swarm.stored["config"].append("c-0lder")
+    ensure_agents(swarm, channel, nodes, image="i", controller="http://c:1", sleep=clock.sleep, clock=clock,  # type: ignore[arg-type]
+                  members={"mgr"})
+    assert swarm.agents["crypto-agent-mgr"][1] == code and set(swarm.removed) == {"c-now", "c-0lder", "s-mgr"}, swarm.removed
+    assert set(swarm.stored["config"]) == {"c-busy", swarm.agents["crypto-agent-mgr"][2]}

@@ -6,7 +6,11 @@ unit gets its agent service (``engine.backend.swarm.agent_spec``: code as a conf
 a secret, pinned to the node) when it has none, and the site waits until every such agent has
 connected to the controller's channel. An agent service with this fleetops' code is left as it is;
 one with other code (an upgraded fleetops) is updated to it, which replaces the agent's task only.
-Old configs and secrets stay on the swarm (not removed yet).
+What it leaves behind is retired in the same call (``retire_agents``): the agent service of a node
+that has left the swarm (``docker node rm``: a service pinned to it would stay pending for ever) and
+that node's credential, and — after any agent service changed — every agent config and secret of the
+fleet no agent service names any more (an older fleetops' code, a retired node's credential).
+Nothing is listed for that on a run that changed nothing, so a no-op apply makes no extra call.
 
 What a node needs beforehand: the directory ``/var/lib/fleetops`` (the agent binds it, and Swarm
 refuses a bind whose source is missing). That is a setup step of the node, done once, as joining
@@ -17,7 +21,7 @@ missing, naming the node.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from engine.backend.swarm.agent_spec import AgentService, agent_service
@@ -27,7 +31,7 @@ from engine.backend.swarm.placement import Node
 from engine.errors import DockerError
 from engine.naming import Labels
 
-__all__ = ["AGENT_WAIT", "CODE_LABEL", "ensure_agents", "service_spec_of"]
+__all__ = ["AGENT_WAIT", "CODE_LABEL", "ensure_agents", "retire_agents", "service_spec_of"]
 
 CODE_LABEL = Labels.PREFIX + "agent-code"
 """The agent service's label naming its code's digest (``agent_spec``): a service with other code is updated."""
@@ -67,11 +71,12 @@ def service_spec_of(agent: AgentService, config_id: str, secret_id: str) -> dict
 
 def ensure_agents(api: SwarmManager, channel: AgentChannel, nodes: Sequence[Node], *, image: str, controller: str,
                   wait: float = AGENT_WAIT, sleep: Callable[[float], None] = time.sleep,
-                  clock: Callable[[], float] = time.monotonic) -> list[str]:
+                  clock: Callable[[], float] = time.monotonic, members: Collection[str] | None = None) -> list[str]:
     """Create the agent service of every ready, active node of ``nodes`` that has none, running ``image``'s
     python3 and connecting to ``controller``, and update one whose code is another fleetops'; wait until each
-    of those nodes' agents is heard on ``channel``. The services created or updated (names). DockerError
-    naming the nodes whose agent did not connect."""
+    of those nodes' agents is heard on ``channel``. With ``members`` (the host names of every node of the
+    swarm), retire what is left behind (``retire_agents``). The services created or updated (names).
+    DockerError naming the nodes whose agent did not connect."""
     fleet = channel.fleet
     wanted = [node for node in nodes if node.state == "ready" and node.availability == "active"]
     existing = {str(s["Spec"]["Name"]): s for s in api.services({Labels.PREFIX + "agent": fleet})}
@@ -92,6 +97,8 @@ def ensure_agents(api: SwarmManager, channel: AgentChannel, nodes: Sequence[Node
         else:  # another fleetops' agent code: one update replaces the agent's task only, never a bot's
             api.update_service(str(found["ID"]), int(found["Version"]["Index"]), service_spec_of(agent, config_id, secret_id))
         created.append(agent.name)
+    if members is not None:
+        retire_agents(api, channel, members, changed=bool(created), existing=list(existing.values()))
     deadline = clock() + wait
     while True:
         heard = set(channel.nodes())
@@ -103,3 +110,40 @@ def ensure_agents(api: SwarmManager, channel: AgentChannel, nodes: Sequence[Node
                               f"does /var/lib/fleetops exist on those nodes (mkdir -p /var/lib/fleetops, once per node), and can "
                               f"they reach {controller}? `docker service ps {fleet}-agent-{missing[0]}` shows why")
         sleep(0.5)
+
+
+def retire_agents(api: SwarmManager, channel: AgentChannel, members: Collection[str], *, changed: bool,
+                  existing: list[dict[str, Any]] | None = None) -> list[str]:
+    """Remove the agent services of ``channel``'s fleet whose node is not among ``members`` (host names:
+    the node left the swarm) and forget those nodes' credentials; when that removed any or ``changed``
+    (an agent service was created or updated), remove the fleet's agent configs and secrets that no
+    remaining agent service names. ``existing``: the agent services already listed. What was removed
+    (service, config and secret names). A config or secret Docker still refuses to remove (its old
+    task not gone yet) is left for the next apply: DockerError is not raised for it."""
+    label = {Labels.PREFIX + "agent": channel.fleet}
+    services = existing if existing is not None else api.services(label)
+    removed, kept = [], []
+    for service in services:
+        node = str((service["Spec"].get("Labels") or {}).get(Labels.PREFIX + "node", ""))
+        if node and node not in members:
+            api.remove_service(str(service["ID"]))
+            channel.credentials.forget(node)
+            removed.append(str(service["Spec"]["Name"]))
+        else:
+            kept.append(service)
+    if not (removed or changed):
+        return removed
+    named: set[str] = set()
+    for service in api.services(label) if changed else kept:
+        container = (service["Spec"].get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        named.update(str(ref.get("ConfigID")) for ref in container.get("Configs") or [])
+        named.update(str(ref.get("SecretID")) for ref in container.get("Secrets") or [])
+    for objects, remove in ((api.configs(label), api.remove_config), (api.secrets(label), api.remove_secret)):
+        for found in objects:
+            if str(found["ID"]) not in named:
+                try:
+                    remove(str(found["ID"]))
+                except DockerError:
+                    continue
+                removed.append(str(found["Spec"]["Name"]))
+    return removed

@@ -57,6 +57,13 @@ class Credentials:
             self._known[node] = value
             return value
 
+    def forget(self, node: str) -> None:
+        """Delete ``node``'s credential (its node left the swarm): an agent still holding it is refused."""
+        self._check_name(node)
+        with self._lock:
+            self._known.pop(node, None)
+            (self.directory / f"{node}.key").unlink(missing_ok=True)
+
     def check(self, node: str, given: str) -> bool:
         """Whether ``given`` is ``node``'s credential; as long for an unknown node as for a wrong credential."""
         known = self._read(node) if NODE_NAME.fullmatch(node) else None

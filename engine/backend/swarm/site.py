@@ -87,7 +87,7 @@ class SwarmSite(SwarmUnits):
             self.ensure_network()
             image = sorted(c.essence.image for c in stamped.containers.values())[0]
             ensure_agents(self.api, self.channel, [n for n in nodes if n.id in set(placement.nodes.values())],
-                          image=image, controller=self.backend.controller)
+                          image=image, controller=self.backend.controller, members={n.hostname for n in nodes})
         return stamped
 
     # -- bots ---------------------------------------------------------------------------------------
