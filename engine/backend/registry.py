@@ -52,10 +52,12 @@ class BackendOptions:
     ``agent_routes``); None: a backend with node agents serves them itself for the length of the command."""
 
 
-def agent_routes(agents: dict[str, Any]) -> Any:
+def agent_routes(agents: dict[str, Any], state_dir: Path) -> Any:
     """The ASGI app that serves the node agents of every fleet ``agents`` will hold (a backend fills it in
-    as it opens fleets), for the watcher's server to mount at ``engine.naming.AGENT_PREFIX``."""
-    return importlib.import_module(f"{REGISTERED['swarm']}.routes").agent_app(agents)
+    as it opens fleets), for the watcher's server to mount at ``engine.naming.AGENT_PREFIX``; commands of
+    other fleetops processes of ``state_dir`` (``fleetops status`` while the watcher runs) go through it."""
+    token = importlib.import_module(f"{REGISTERED['swarm']}.forward").peer_token(state_dir, create=True)
+    return importlib.import_module(f"{REGISTERED['swarm']}.routes").agent_app(agents, token)
 
 
 def _package(kind: str) -> ModuleType:

@@ -105,4 +105,4 @@ def _serve_agents(ctx: Context, agents: dict[str, Any]) -> Any:
 
     if isinstance(ctx.connector, RealConnector):
         ctx.connector = RealConnector(dataclasses.replace(ctx.connector.options, agents=agents))
-    return agent_routes(agents)
+    return agent_routes(agents, ctx.state_dir)

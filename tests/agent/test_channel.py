@@ -28,9 +28,11 @@ from engine.agent.link import Link
 from engine.agent.main import Agent
 from engine.agent.ops import Ops
 from engine.backend.port import BotFiles, ListedUnit, UnitFiles
+from engine.backend.swarm.backend import SwarmBackend
 from engine.backend.swarm.bots import SwarmBots
 from engine.backend.swarm.channel import AgentChannel
 from engine.backend.swarm.credentials import Credentials, credentials_dir
+from engine.backend.swarm.forward import PeerChannel, peer_token
 from engine.backend.swarm.routes import AgentServer
 from engine.errors import DockerError, SupervisorError
 from engine.ftapi import BotEndpoint, FreqtradeApi
@@ -49,6 +51,11 @@ class Controller:
     server: AgentServer
     state: Path
     agents: list[subprocess.Popen[str]]
+    token: str = ""
+
+    def peer(self) -> PeerChannel:
+        """The channel as a second fleetops process of the same state dir reaches it (through the server)."""
+        return PeerChannel(FLEET, Credentials(credentials_dir(self.state, FLEET)), self.url, self.token)
 
     @property
     def url(self) -> str:
@@ -73,9 +80,11 @@ class Controller:
 def controller(tmp_path: Path) -> Iterator[Controller]:
     state = tmp_path / "state"
     channel = AgentChannel(FLEET, Credentials(credentials_dir(state, FLEET)), silence=1.5)
-    server = AgentServer({FLEET: channel}, "127.0.0.1", 0)
+    token = peer_token(state, create=True)
+    assert token is not None
+    server = AgentServer({FLEET: channel}, "127.0.0.1", 0, peer_token=token)
     server.start()
-    made = Controller(channel, server, state, [])
+    made = Controller(channel, server, state, [], token)
     try:
         yield made
     finally:
@@ -100,10 +109,16 @@ def connected(controller: Controller, node: str = "node1") -> Callable[[], bool]
     return lambda: node in controller.channel.nodes() and controller.channel.heartbeat(node) is not None
 
 
-def test_the_engine_drives_a_real_agent_and_its_supervisord(controller: Controller, node: Node) -> None:
+@pytest.mark.parametrize("through", ["channel", "peer"])
+def test_the_engine_drives_a_real_agent_and_its_supervisord(controller: Controller, node: Node, through: str) -> None:
+    """Every command of the port, from the process serving the agents or (``peer``) from a second process
+    on the same controller address, whose commands go through the first (``fleetops status`` while the
+    watcher runs)."""
     controller.start_agent(node)
     wait_for("the agent to connect", connected(controller))
-    bots = controller.bots()
+    engine_side = controller.channel if through == "channel" else controller.peer()
+    assert engine_side.nodes() == ["node1"]
+    bots = SwarmBots(engine_side, lambda unit: "node1", dedicated=None)  # type: ignore[arg-type]
     sleeper = node.sleeper()
     bots.put_unit(UNIT, UnitFiles(supervisord_conf(node.data(), {"alpha": sleeper, "beta": sleeper}), {"alpha": None, "beta": None}))
     node.start_supervisord()  # the unit's task starts its supervisord on the conf the agent wrote
@@ -137,8 +152,11 @@ def test_the_engine_drives_a_real_agent_and_its_supervisord(controller: Controll
     assert (node.data("testfleet-pool-2") / "bots" / "beta" / "tradesv3.sqlite").read_bytes() == b"beta's trades"
     assert controller.channel.blobs.get(controller.channel.put_blob(b"x")) == b"x"
 
+    with pytest.raises(SupervisorError, match="node node1: "):
+        bots.restart_bot("testfleet-none-1", "alpha", dedicated=False)  # the agent's error, raised as the serving side raised it
+
     def beats_gamma() -> bool:  # the heartbeat's tables come every 0.2 s here
-        heartbeat = controller.channel.heartbeat("node1")
+        heartbeat = engine_side.heartbeat("node1")
         return heartbeat is not None and set(heartbeat.units.get(UNIT, {}).get("programs", {})) == {"alpha", "beta", "gamma"}
     wait_for("a heartbeat naming gamma", beats_gamma)
 
@@ -368,6 +386,15 @@ class _TimedLink(Link):
         return super().poll(got, wait)
 
 
+def _close_each(server: socket.socket) -> None:
+    """Take each connection and close it unanswered, until the test closes ``server``."""
+    try:
+        while True:
+            server.accept()[0].close()
+    except OSError:
+        pass
+
+
 @pytest.mark.parametrize(("listening", "polls"), [(False, 6), (True, 4)])
 def test_an_agent_retries_at_once_while_nothing_listens_and_backs_off_from_a_failing_controller(
         tmp_path: Path, free_port: int, listening: bool, polls: int) -> None:
@@ -380,10 +407,54 @@ def test_an_agent_retries_at_once_while_nothing_listens_and_backs_off_from_a_fai
         if listening:  # accepts, then closes without an answer
             server.bind(("127.0.0.1", free_port))
             server.listen(16)
-            threading.Thread(target=lambda: [server.accept()[0].close() for _ in range(polls * 2)], daemon=True).start()
+            threading.Thread(target=_close_each, args=(server,), daemon=True).start()
         Agent(link, ops, heartbeat=60.0).run(stop)
     gaps = [b - a for a, b in zip(link.at, link.at[1:], strict=False)]
     if listening:
         assert gaps[-1] >= 1.5, gaps  # the third wait: 2 s ± 20 %
     else:
         assert max(gaps) <= 0.75, gaps
+
+
+class _Manager:
+    """The one thing a swarm backend asks of its manager before a fleet's channel opens: its URL."""
+
+    base_url = "unix:///nowhere.sock"
+
+
+def test_a_second_command_on_the_controller_address_goes_through_the_first(tmp_path: Path, node: Node, free_port: int) -> None:
+    """Two fleetops processes of one state dir (the watcher and ``fleetops status``, or two commands): the
+    first listens on ``backend.controller``; the second's channel is a ``PeerChannel`` through it. A
+    process of another state dir is told why it cannot, not given the agents."""
+    url = f"http://127.0.0.1:{free_port}"
+    first = SwarmBackend(tmp_path / "state", _Manager(), "r:5000", None, controller=url)  # type: ignore[arg-type]
+    served = first.channel(FLEET)
+    try:
+        assert not isinstance(served, PeerChannel)
+        secret = node.root.parent / "node1.credential"
+        secret.write_text(served.credentials.issue("node1"))
+        subprocess_agent = subprocess.Popen([PLAIN_PYTHON, "-I", "-S", str(write_agent_zip(node.root.parent)), "--controller", url,
+                                             "--fleet", FLEET, "--node", "node1", "--credential-file", str(secret), "--root",
+                                             str(node.root), "--heartbeat", "0.2", "--poll-wait", "5"],
+                                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            wait_for("the agent to connect", lambda: served.nodes() == ["node1"])
+            second = SwarmBackend(tmp_path / "state", _Manager(), "r:5000", None, controller=url)  # type: ignore[arg-type]
+            forwarded = second.channel(FLEET)
+            assert isinstance(forwarded, PeerChannel) and forwarded.reachable("node1")
+            assert forwarded.call("node1", "ping", {})["node"] == "node1"
+            stranger = SwarmBackend(tmp_path / "elsewhere", _Manager(), "r:5000", None, controller=url)  # type: ignore[arg-type]
+            with pytest.raises(DockerError, match=r"^cannot serve the node agents on 127\.0\.0\.1:\d+ \(is the address in use"):
+                stranger.channel(FLEET)
+            assert (tmp_path / "elsewhere" / "swarm" / "peer.key").read_text() != peer_token(tmp_path / "state", create=False)
+            with pytest.raises(DockerError, match=r"^cannot serve the node agents"):
+                SwarmBackend(tmp_path / "elsewhere", _Manager(), "r:5000", None, controller=url).channel(FLEET)  # type: ignore[arg-type]
+            with pytest.raises(DockerError, match="refused this state dir's peer token"):
+                PeerChannel(FLEET, served.credentials, url, "not the token").call("node1", "ping", {})
+        finally:
+            subprocess_agent.terminate()
+            subprocess_agent.communicate(timeout=10)
+    finally:
+        first.close()
+    with pytest.raises(DockerError, match="stopped answering"):
+        forwarded.call("node1", "ping", {})

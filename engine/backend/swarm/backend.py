@@ -5,7 +5,10 @@ What ``engine.backend.swarm.open_backend`` returns; each fleet's site is made by
 placement a plan decided is the one its apply creates. It holds the fleets' agents' channels
 (``agents``, fleet → channel: what the relays of the bots' APIs ask) and, when no watcher serves
 them (``BackendOptions.agents`` not given), the CLI's own server for the agents on
-``backend.controller``, started with the first channel and stopped when the process exits. Everything else a backend answers is here: listing every unit any fleet labelled (each
+``backend.controller``, started with the first channel and stopped when the process exits — or,
+when another fleetops process of the same state dir listens there already (the watcher, another
+command), that process's channel, which this one's commands go through
+(``engine.backend.swarm.forward``). Everything else a backend answers is here: listing every unit any fleet labelled (each
 service's state from its task), which names are taken, and the images on the manager's engine —
 where the CLI or the watcher runs, and whence they are pushed to the registry
 (``engine.backend.swarm.images``). Reading an image's files (``image_facts``) goes through the
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from engine.backend.docker.runtime import recorded_fleets
 from engine.backend.port import BackendRef, ImageFacts, ListedUnit
 from engine.backend.swarm.tasks import task_view
+from engine.errors import DockerError
 from engine.naming import Labels
 
 if TYPE_CHECKING:
@@ -60,6 +64,8 @@ class SwarmBackend:
         that serves them runs already, the watcher's; else this backend serves them itself, ``channel``)."""
         self._serve = agents is None
         self._server: AgentServer | None = None
+        self._forwarded: set[str] = set()
+        """Fleets whose channel is another process's (``PeerChannel``): the address was that process's."""
         self._sites: dict[str, Site] = {}
         self._compose = compose
         self._engine = engine
@@ -72,11 +78,21 @@ class SwarmBackend:
 
         if fleet not in self.agents:
             self.agents[fleet] = AgentChannel(fleet, Credentials(credentials_dir(self.state_dir, fleet)))
-        if self._serve and self._server is None and self.controller is not None:
+        if self._serve and self._server is None and self.controller is not None and fleet not in self._forwarded:
+            from engine.backend.swarm.forward import PeerChannel, peer_token
             from engine.backend.swarm.routes import AgentServer, listen_address
 
-            server = AgentServer(self.agents, *listen_address(self.controller))
-            server.start()
+            server = AgentServer(self.agents, *listen_address(self.controller), peer_token=peer_token(self.state_dir, create=True))
+            try:
+                server.start()
+            except DockerError as taken:  # another process of this state dir serves the address: send our commands through it
+                token = peer_token(self.state_dir, create=False)
+                peer = PeerChannel(fleet, self.agents[fleet].credentials, self.controller, token) if token else None
+                if peer is None or not peer.serves():
+                    raise taken from None
+                self.agents[fleet] = peer
+                self._forwarded.add(fleet)
+                return peer
             self._server = server
             atexit.register(self.close)
         return self.agents[fleet]

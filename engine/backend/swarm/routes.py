@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from engine.backend.swarm.channel import AgentChannel
+from engine.backend.swarm.peer_routes import peer_routes
 from engine.errors import DockerError
 from engine.naming import AGENT_PREFIX
 from engine.request_body import bounded_body
@@ -48,9 +49,11 @@ _ID = re.compile(r"[0-9a-f]{32}")
 _DENIED = {"error": "this node's credential is not accepted"}
 
 
-def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
+def agent_app(channels: Mapping[str, AgentChannel], peer_token: str | None = None) -> Starlette:
     """The routes for the agents of every fleet in ``channels`` (fleet → its channel; the mapping may
-    gain fleets later, as the watcher opens them). Mount at ``AGENT_PREFIX``."""
+    gain fleets later, as the watcher opens them), and with ``peer_token`` those another fleetops
+    process of the same state dir sends its commands through (``engine.backend.swarm.peer_routes``).
+    Mount at ``AGENT_PREFIX``."""
 
     def admitted(request: Request) -> tuple[AgentChannel, str] | None:
         fleet, node = request.path_params["fleet"], request.path_params["node"]
@@ -122,6 +125,7 @@ def agent_app(channels: Mapping[str, AgentChannel]) -> Starlette:
 
     base = "/{fleet}/{node}"
     return Starlette(routes=[
+        *(peer_routes(channels, peer_token) if peer_token else []),
         Route(f"{base}/commands", commands, methods=["GET"]),
         Route(f"{base}/results", posted, methods=["POST"]),
         Route(f"{base}/heartbeat", posted, methods=["POST"]),
@@ -166,12 +170,12 @@ def listen_address(controller: str) -> tuple[str, int]:
 class AgentServer:
     """The agents' routes on their own uvicorn, in a background thread, for the length of an apply."""
 
-    def __init__(self, channels: Mapping[str, AgentChannel], host: str, port: int) -> None:
+    def __init__(self, channels: Mapping[str, AgentChannel], host: str, port: int, peer_token: str | None = None) -> None:
         self._channels = channels
-        app = Starlette(routes=[Mount(AGENT_PREFIX, app=agent_app(channels))])
+        app = Starlette(routes=[Mount(AGENT_PREFIX, app=agent_app(channels, peer_token))])
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fleetops-agents", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="fleetops-agents", daemon=True)
         self.where = f"{host}:{port}"
 
     @property
@@ -182,6 +186,12 @@ class AgentServer:
             for sock in server.sockets:
                 return int(sock.getsockname()[1])
         return int(self._server.config.port)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:
+            pass  # uvicorn exits so when it cannot listen: start() says why
 
     def start(self, timeout: float = 10.0) -> None:
         """Listen; DockerError when the address cannot be had (a watcher already serves it?)."""
