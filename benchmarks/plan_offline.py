@@ -3,7 +3,9 @@
 Generates the fleet in a temporary git repo with two commits (the second changes a handful of
 bots, one pool and adds a bot, like a typical pull request), then runs the real CLI several
 times and prints wall-clock figures plus per-stage timings of one run (FLEETOPS_TIMINGS=1).
-Targets (issue 11): 1,000 bots under 0.5 s, 10,000 under 4 s. Usage: python benchmarks/plan_offline.py [RUNS] [--bots N]
+Targets (issue 11): 1,000 bots under 0.5 s, 10,000 under 4 s. ``--no-pin-change`` leaves every pin as
+it was (no strategy changelog to read: the plan of a pull request that only edits specs).
+Usage: python benchmarks/plan_offline.py [RUNS] [--bots N] [--no-pin-change]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def bot_doc(i: int, pools: int, stoploss: float = -0.10, pin: str = "Bench@v1") 
     )
 
 
-def write_fleet(root: Path, changed: bool, bots: int) -> None:
+def write_fleet(root: Path, changed: bool, bots: int, pins: bool = True) -> None:
     pools = bots // 10
     fleet = root / "fleet"
     (fleet / "bots").mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,7 @@ def write_fleet(root: Path, changed: bool, bots: int) -> None:
         docs = []
         for i in range(p, bots + (1 if changed else 0), pools):
             stoploss = -0.12 if changed and i % 97 == 0 else -0.10
-            pin = "Bench@v2" if changed and i % 113 == 0 else "Bench@v1"
+            pin = "Bench@v2" if changed and pins and i % 113 == 0 else "Bench@v1"
             docs.append(bot_doc(i, pools, stoploss, pin))
         (fleet / "bots" / f"pool-{p:04d}.yaml").write_text("---\n".join(docs))
 
@@ -74,11 +76,11 @@ def tagged_strategy_repo(root: Path, strategy: str = STRATEGY) -> git.Repo:
     return repo
 
 
-def build_repo(root: Path, bots: int = 1000) -> None:
+def build_repo(root: Path, bots: int = 1000, pins: bool = True) -> None:
     repo = tagged_strategy_repo(root)
     write_fleet(root, changed=False, bots=bots)
     commit_all(repo, "fleet")
-    write_fleet(root, changed=True, bots=bots)
+    write_fleet(root, changed=True, bots=bots, pins=pins)
     commit_all(repo, "pull request: widen some stoplosses, bump a pin, grow a pool, add a bot")
 
 
@@ -92,12 +94,12 @@ def run_plan(root: Path, timings: bool = False) -> tuple[float, subprocess.Compl
     return time.perf_counter() - start, proc
 
 
-def measure(bots: int, runs: int) -> list[float]:
+def measure(bots: int, runs: int, pins: bool = True) -> list[float]:
     """Whole-process wall times of ``runs`` offline plans of a generated ``bots``-bot fleet."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "fleet-repo"
         t0 = time.perf_counter()
-        build_repo(root, bots)
+        build_repo(root, bots, pins)
         print(f"generated {bots + 1} bots in {bots // 10} pools, 2 commits, in {time.perf_counter() - t0:.1f} s", flush=True)
         walls = []
         for _ in range(runs):
@@ -121,6 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="?", type=int, default=5)
     parser.add_argument("--bots", type=int, default=1000)
+    parser.add_argument("--no-pin-change", action="store_true", help="the pull request moves no strategy pin")
     args = parser.parse_args()
     startup = []
     for _ in range(args.runs):
@@ -128,7 +131,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", "import engine.cli"], check=True, cwd=Path(__file__).resolve().parent.parent)
         startup.append(time.perf_counter() - t)
     print(f"python + import engine.cli alone: median {statistics.median(startup):.3f} s")
-    walls = measure(args.bots, args.runs)
+    walls = measure(args.bots, args.runs, pins=not args.no_pin_change)
     target = 0.5 if args.bots <= 1000 else 4.0 if args.bots <= 10000 else None
     if target is not None:
         print(f"target: < {target} s -> {'MET' if statistics.median(walls) < target else 'NOT MET'}")
