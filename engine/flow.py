@@ -85,6 +85,7 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
             header = proven_unchanged(ctx.state_dir, repo, ctx.backend_ref)
         if header is not None:
             return header
+    from engine.changelog import with_changelog
     from engine.check import require_accepted
     from engine.compile.assign import Placement
     from engine.compile.desired import compile_fleet
@@ -116,6 +117,9 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
             raise
         raise SpecError([document.problem(loc, message) if (document := loaded.spec.documents.get((kind, name))) is not None
                          else Problem("fleet", 1, 1, message) for kind, name, loc, message in exc.where]) from None
+    with stage("strategy changelog"):
+        planned.plan = with_changelog(planned.plan, {n: b.record.essence for n, b in planned.live.bots.items() if b.record is not None},
+                                      {n: b.essence for n, b in planned.target.bots.items()}, loaded.source)
     if ref is None and not rebalance:
         planned.inputs = SpecInputs(loaded.files, {pin.ref: pin.commit for pin in loaded.spec.pins.values()})
         planned.repo = Path(repo).resolve()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.changelog import with_changelog
 from engine.check import CheckSettings, require_accepted
 from engine.compile.desired import DesiredFleet, compile_fleet, placements_of
 from engine.errors import Problem, SourceError, SpecError
@@ -60,4 +61,7 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
             require_accepted(target_loaded.spec, target, check)
     base = snapshot_of(base_loaded)
     with stage("diff"):
-        return plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))
+        plan = plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))
+    with stage("strategy changelog"):
+        return with_changelog(plan, {n: b.essence for n, b in baseline.bots.items()}, {n: b.essence for n, b in target.bots.items()},
+                              target_loaded.source)

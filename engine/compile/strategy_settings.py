@@ -21,16 +21,67 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from engine.spec.pyclasses import bound_classes
 
-__all__ = ["STRATEGY_SETTINGS", "declared_order_types", "strategy_settings"]
+__all__ = ["CHANGELOG_SETTINGS", "STRATEGY_SETTINGS", "NotLiteral", "declared_attributes", "declared_order_types", "strategy_settings"]
 
 STRATEGY_SETTINGS = ("order_types", "order_time_in_force", "unfilledtimeout", "trailing_stop_positive", "can_short")
 """The attributes FreqTrade copies into the config that its consistency checks read and that
 fleetops does not always render itself, and ``can_short``, which its strategy loader judges
 against the trading mode (not a config key: the check takes it out)."""
+
+
+CHANGELOG_SETTINGS = ("INTERFACE_VERSION", "timeframe", "can_short", "stoploss", "minimal_roi", "trailing_stop",
+                      "trailing_stop_positive", "trailing_stop_positive_offset", "trailing_only_offset_is_reached",
+                      "use_custom_stoploss", "use_exit_signal", "exit_profit_only", "ignore_roi_if_entry_signal",
+                      "process_only_new_candles", "startup_candle_count", "position_adjustment_enable",
+                      "max_entry_position_adjustment", "order_types", "order_time_in_force", "unfilledtimeout")
+"""The class attributes a pin change's changelog compares (``engine.plan.changelog``): the ones that
+decide how a strategy trades and that FreqTrade reads off the class (``IStrategy``; the config
+overrides most of them, ``StrategyResolver.load_strategy``, 2026.9), in the order plans list them."""
+
+
+@dataclass(frozen=True)
+class NotLiteral:
+    """A class attribute assigned something ``ast.literal_eval`` cannot read (a call, a name, a
+    comprehension): its value exists only once the code runs, which the planner never does.
+    ``source`` is the expression as written (``ast.unparse``, at most 200 characters): two versions
+    compare equal when they assign the same expression."""
+
+    source: str
+
+    def __str__(self) -> str:
+        return "(not a literal)"
+
+
+def declared_attributes(text: str, class_name: str) -> dict[str, Any]:
+    """``{attribute: literal value or NotLiteral}`` for the CHANGELOG_SETTINGS the class ``class_name``
+    of the strategy file ``text`` (or a base class of the same file) assigns in its body, in the
+    lookup order of ``strategy_settings``; an attribute never assigned is absent (FreqTrade's
+    default, or a base from another module, applies). Read with ``ast``, never executed: the file
+    may come from an untrusted pull request. Raises SyntaxError (with its line and column) when
+    ``text`` does not parse; a class the file does not define gives {}. Shared: do not change it."""
+    return _attributes(text, class_name)
+
+
+@functools.lru_cache(maxsize=64)
+def _attributes(text: str, class_name: str) -> dict[str, Any]:
+    try:
+        tree = ast.parse(text.removeprefix("\ufeff"))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SyntaxError(f"cannot be parsed as Python ({type(exc).__name__})") from None
+    return _in_lookup_order(bound_classes(tree), class_name, frozenset(CHANGELOG_SETTINGS))
+
+
+def _in_lookup_order(classes: dict[str, ast.ClassDef], class_name: str, names: frozenset[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for node in _lookup_order(classes, class_name):
+        for target, value in _declared(node, names).items():
+            found.setdefault(target, value)  # the first class in lookup order that declares it wins
+    return found
 
 
 def strategy_settings(text: str, class_name: str) -> dict[str, Any]:
@@ -54,12 +105,8 @@ def _settings(text: str, class_name: str) -> dict[str, Any]:
         tree = ast.parse(text.removeprefix("\ufeff"))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
-    classes = bound_classes(tree)
-    found: dict[str, Any] = {}
-    for node in _lookup_order(classes, class_name):
-        for target, value in _declared(node).items():
-            found.setdefault(target, value)  # the first class in lookup order that declares it wins
-    return {target: value for target, value in found.items() if value is not _COMPUTED}
+    found = _in_lookup_order(bound_classes(tree), class_name, frozenset(STRATEGY_SETTINGS))
+    return {target: value for target, value in found.items() if not isinstance(value, NotLiteral)}
 
 
 def _lookup_order(classes: dict[str, ast.ClassDef], name: str) -> list[ast.ClassDef]:
@@ -80,20 +127,17 @@ def _lookup_order(classes: dict[str, ast.ClassDef], name: str) -> list[ast.Class
     return order
 
 
-def _declared(node: ast.ClassDef) -> dict[str, Any]:
-    """The STRATEGY_SETTINGS a class body assigns literally (a later assignment wins)."""
+def _declared(node: ast.ClassDef, names: frozenset[str]) -> dict[str, Any]:
+    """The ``names`` a class body assigns, each a literal or NotLiteral (a later assignment wins)."""
     found: dict[str, Any] = {}
     for statement in node.body:
         target, value = _assignment(statement)
-        if target in STRATEGY_SETTINGS and value is not None:
+        if target in names and value is not None:
             try:
                 found[target] = ast.literal_eval(value)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                found[target] = _COMPUTED  # not known here, and it hides what a base declares
+                found[target] = NotLiteral(_source(value))  # not known here, and it hides what a base declares
     return found
-
-
-_COMPUTED: Any = object()
 
 
 def _assignment(statement: ast.stmt) -> tuple[str | None, ast.expr | None]:
@@ -102,3 +146,10 @@ def _assignment(statement: ast.stmt) -> tuple[str | None, ast.expr | None]:
     if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
         return statement.target.id, statement.value
     return None, None
+
+
+def _source(value: ast.expr) -> str:
+    try:
+        return ast.unparse(value)[:200]
+    except (ValueError, RecursionError, MemoryError):
+        return ast.dump(value)[:200]

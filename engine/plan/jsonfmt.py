@@ -7,7 +7,7 @@ from typing import Any
 from engine.hashing import pretty_json
 from engine.naming import BackendRef
 from engine.plan.fields import display_number
-from engine.plan.model import Action, Change, FieldDiff, Plan, PlanRisk, Risk, Snapshot, WalletUsage
+from engine.plan.model import Action, Change, CommitLine, FieldDiff, Plan, PlanRisk, Risk, SettingChange, Snapshot, StrategyChange, WalletUsage
 
 __all__ = ["FORMAT_VERSION", "plan_as_dict", "plan_from_dict", "plan_to_json"]
 
@@ -15,7 +15,15 @@ FORMAT_VERSION = "1"
 
 
 def plan_as_dict(plan: Plan) -> dict[str, Any]:
-    """The JSON plan (contract §4); a live plan also names the ``backend`` it was made for (kind, target)."""
+    """The JSON plan (contract §4); a live plan also names the ``backend`` it was made for (kind, target).
+    ``strategy_changes`` (added in fleetops' issue 20, format_version unchanged: only a key was added)
+    is the changelog of each listed bot change whose pin moved (``StrategyChange.as_json``): ``address``,
+    ``before``/``after`` (the pins as the diff shows them), ``file``, ``relation`` (forward, downgrade,
+    diverged, same, replaced, unknown), ``summary`` (the line every format prints), ``commits``
+    (``sha``, ``subject``; newest first, at most 10), ``commits_touching``, ``more_commits``, ``behind``,
+    ``undone``, ``lines`` (``added``/``removed``, or null), ``settings`` (``name``, ``before``,
+    ``after``, ``risk``, ``overridden``, ``note``; a value is the literal, "(not a literal)" or
+    "(not set)") and ``notes``."""
     return {
         "format_version": FORMAT_VERSION,
         "fleet": plan.fleet,
@@ -48,6 +56,7 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
         ],
         "risk": plan.risk.label,
         "plan_risks": [r.as_json() for r in plan.plan_risks],
+        "strategy_changes": [s.as_json() for s in plan.listed_strategy_changes],
     }
 
 
@@ -73,10 +82,26 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
     plan_risks = tuple(PlanRisk(str(r["kind"]), str(r.get("reason", "")), Risk[str(r.get("risk", "high")).upper()])
                        for r in data.get("plan_risks", []))
     backend = data.get("backend")
+    strategy_changes = tuple(_strategy_change(s) for s in data.get("strategy_changes", []) if isinstance(s, dict))
     return Plan(
         data.get("fleet", ""),
         Snapshot("ref", target.get("ref"), target.get("commit"), bool(target.get("dirty"))),
         Snapshot(baseline.get("kind", "ref"), baseline.get("ref"), baseline.get("commit"), revision=baseline.get("revision")),
         changes, wallets, plan_risks,
         BackendRef(str(backend["kind"]), str(backend["target"])) if isinstance(backend, dict) else None,
+        strategy_changes,
+    )
+
+
+def _strategy_change(data: dict[str, Any]) -> StrategyChange:
+    lines = data.get("lines") if isinstance(data.get("lines"), dict) else None
+    return StrategyChange(
+        str(data.get("address", "")), str(data.get("before", "")), str(data.get("after", "")), str(data.get("file", "")),
+        str(data.get("relation", "unknown")),
+        tuple(CommitLine(str(c.get("sha", "")), str(c.get("subject", ""))) for c in data.get("commits", [])),
+        int(data.get("commits_touching", 0)), int(data.get("behind", 0)), int(data.get("undone", 0)),
+        int(lines["added"]) if lines else None, int(lines["removed"]) if lines else None,
+        tuple(SettingChange(str(s["name"]), s.get("before"), s.get("after"), Risk[str(s.get("risk", "low")).upper()], str(s.get("note", "")),
+                            bool(s.get("overridden"))) for s in data.get("settings", [])),
+        tuple(str(n) for n in data.get("notes", [])),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.plan.model import Plan, Risk
+from engine.plan.model import Plan, Risk, StrategyChange
 from engine.plan.text import describe_snapshot
 from engine.textsafe import md_code, md_text
 
@@ -43,6 +43,7 @@ def plan_to_markdown(plan: Plan) -> str:
     out += ["| | address | action | risk | reason |", "|---|---|---|---|---|"]
     for c in plan.changes:
         out.append(f"| {md_code(c.action.glyph)} | {md_code(c.address)} | {c.action.value} | {_RISK_BADGE[c.risk]} | {md_text(c.reason)} |")
+    out += _strategy_sections(plan.listed_strategy_changes)
     detailed = [c for c in plan.changes if c.diff]
     if detailed:
         out += ["", "<details><summary>Field changes</summary>", ""]
@@ -59,6 +60,33 @@ def plan_to_markdown(plan: Plan) -> str:
             free = f"{w.free_after:g} {w.currency}" if w.free_after is not None else "(deleted)"
             out.append(f"| {md_code(w.name)} | {w.allocated_before:g} | {w.allocated_after:g} | {md_text(free)} | {used} |")
     return "\n".join(out) + "\n"
+
+
+def _strategy_sections(changes: tuple[StrategyChange, ...]) -> list[str]:
+    """"Strategy changes": one block per distinct changelog (bots moved the same way, with the same
+    verdicts, share one), with its summary, the commits, and a table of the settings that changed."""
+    if not changes:
+        return []
+    groups: dict[str, list[StrategyChange]] = {}
+    for change in changes:
+        key = json.dumps({**change.as_json(), "address": ""}, sort_keys=True, default=str)
+        groups.setdefault(key, []).append(change)
+    out = ["", "#### Strategy changes"]
+    for members in groups.values():
+        s = members[0]
+        bots = ", ".join(md_code(m.address) for m in members)
+        out += ["", f"{bots}: {md_code(s.before)} → {md_code(s.after)}: {md_text(s.summary)}"]
+        if s.commits:
+            out.append("")
+            out += [f"- {md_code(c.sha)} {md_text(c.subject)}" for c in s.commits]
+            if s.more:
+                out.append(f"- … and {s.more} more")
+        if s.settings:
+            out += ["", "| setting | before | after | risk | what it does here |", "|---|---|---|---|---|"]
+            out += [f"| {md_code(x.name)} | {_value(x.before)} | {_value(x.after)} | {_RISK_BADGE[x.risk]} | {md_text(x.note)} |"
+                    for x in s.settings]
+        out += [f"> {md_text(note)}" for note in s.notes]
+    return out
 
 
 def _code(text: str) -> str:

@@ -12,9 +12,10 @@ from enum import Enum, IntEnum
 from typing import Any, Literal
 
 from engine.naming import BackendRef
+from engine.spec.history import CommitLine
 
-__all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "Change", "FieldDiff", "Plan", "PlanRisk", "Risk", "RiskNote", "Snapshot",
-           "WalletUsage"]
+__all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "Change", "CommitLine", "FieldDiff", "Plan", "PlanRisk", "Risk", "RiskNote",
+           "SettingChange", "Snapshot", "StrategyChange", "WalletUsage"]
 
 ADDRESS_KINDS = ("fleet", "wallet", "pool", "container", "bot")
 """Address kinds in the order plans list them."""
@@ -171,6 +172,88 @@ class PlanRisk:
 
 
 @dataclass(frozen=True)
+class SettingChange:
+    """One class attribute of a pinned strategy that differs between the old and the new version
+    (``engine.plan.changelog``). ``before``/``after``: the literal value, ``"(not a literal)"``
+    for a computed one, ``"(not set)"`` where the class does not assign it; ``risk`` and ``note``
+    say what it does to this bot, ``overridden`` that its config sets the key, so FreqTrade uses
+    the config's value and the strategy's change does not take effect."""
+
+    name: str
+    before: Any
+    after: Any
+    risk: Risk
+    note: str
+    overridden: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "before": self.before, "after": self.after, "risk": self.risk.label,
+                "overridden": self.overridden, "note": self.note}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+@dataclass(frozen=True)
+class StrategyChange:
+    """A bot's strategy pin moved: what changed in the strategy's code (``engine.plan.changelog``).
+
+    ``relation`` (``engine.spec.history.Relation``, or ``replaced``: another class, another file;
+    ``unknown``: git could not tell, ``notes`` say why). ``commits``: newest first, bounded, the
+    commits touching ``file`` between the two versions (the ones a downgrade undoes); ``touching``:
+    how many there are in all. ``behind``: commits a downgrade goes back; ``undone``: commits of
+    the old side touching the file that a ``diverged`` new side lacks. ``added``/``removed``:
+    lines of the file (None: unknown)."""
+
+    address: str
+    before: str
+    after: str
+    file: str
+    relation: str
+    commits: tuple[CommitLine, ...] = ()
+    touching: int = 0
+    behind: int = 0
+    undone: int = 0
+    added: int | None = None
+    removed: int | None = None
+    settings: tuple[SettingChange, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def more(self) -> int:
+        """Commits touching the file that are not listed (the list is bounded)."""
+        return max(self.touching - len(self.commits), 0)
+
+    @property
+    def summary(self) -> str:
+        """One line every format prints: ``downgrade: 5 commits back, undoing 2 commits to strategies/A.py; +4 -12 lines``."""
+        lines = f"; +{self.added} -{self.removed} lines" if self.added is not None and self.removed is not None else ""
+        touching = _plural(self.touching, "commit")
+        if self.relation == "forward":
+            head = f"upgrade: {touching} to {self.file}" if self.touching else f"upgrade: no commit touches {self.file}"
+        elif self.relation == "downgrade":
+            head = f"downgrade: {_plural(self.behind, 'commit')} back, undoing {touching} to {self.file}"
+        elif self.relation == "diverged":
+            head = (f"another line of history (neither version contains the other): {touching} to {self.file} "
+                    f"the old version lacks, {_plural(self.undone, 'commit')} of its own left out")
+        elif self.relation == "same":
+            head = f"the same commit: {self.file} unchanged"
+        elif self.relation == "replaced":
+            head = f"another strategy class: {self.file} replaces the old class's file"
+        else:
+            head = "no changelog"
+        return head + lines
+
+    def as_json(self) -> dict[str, Any]:
+        return {"address": self.address, "before": self.before, "after": self.after, "file": self.file, "relation": self.relation,
+                "summary": self.summary, "commits": [{"sha": c.sha, "subject": c.subject} for c in self.commits],
+                "commits_touching": self.touching, "more_commits": self.more, "behind": self.behind, "undone": self.undone,
+                "lines": None if self.added is None or self.removed is None else {"added": self.added, "removed": self.removed},
+                "settings": [s.as_json() for s in self.settings], "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
 class Plan:
     fleet: str
     target: Snapshot
@@ -181,6 +264,18 @@ class Plan:
     """Risks of the whole plan (``engine.plan.risk``): each one makes apply refuse unless allowed."""
     backend: BackendRef | None = None
     """Where a live plan was made (None: an offline plan between refs, which runs nowhere)."""
+    strategy_changes: tuple[StrategyChange, ...] = field(default=())
+    """The changelog of every bot whose strategy pin moved (``engine.plan.changelog``), by address."""
+
+    def strategy_change(self, address: str) -> StrategyChange | None:
+        """The changelog of ``address``'s pin change, when the plan lists that change."""
+        return next((s for s in self.strategy_changes if s.address == address), None)
+
+    @property
+    def listed_strategy_changes(self) -> tuple[StrategyChange, ...]:
+        """The changelogs of the changes the plan still lists (a postponed change's is left out)."""
+        addresses = {c.address for c in self.changes}
+        return tuple(s for s in self.strategy_changes if s.address in addresses)
 
     @property
     def summary(self) -> dict[str, int]:

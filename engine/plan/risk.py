@@ -13,11 +13,13 @@ or remove running bots or swap trading logic.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from engine.plan.model import Action, PlanRisk, Risk
 
-__all__ = ["CCXT_BLOCKS", "MONEY_SETTINGS", "WALLET_HIGH_UTILISATION", "bot_risk", "fleet_risk", "mass_delete_risk", "rename_risk", "wallet_risk"]
+__all__ = ["CCXT_BLOCKS", "MONEY_SETTINGS", "WALLET_HIGH_UTILISATION", "bot_risk", "fleet_risk", "mass_delete_risk", "rename_risk",
+           "strategy_setting_risk", "wallet_risk"]
 
 WALLET_HIGH_UTILISATION = 0.9
 _INCREASE_HIGH = 0.5
@@ -150,3 +152,52 @@ def fleet_risk(before: dict[str, Any], after: dict[str, Any]) -> tuple[Risk, tup
     if old_rollback == "auto" and new_rollback == "off":
         return Risk.MEDIUM, ("automatic rollback turned off",)
     return Risk.LOW, ()
+
+
+_LOW_STRATEGY_SETTINGS = frozenset({"startup_candle_count", "unfilledtimeout"})
+"""Strategy attributes whose change does not decide what the bot buys or sells: how many candles
+it warms up on (it needs more history at start), how long an unfilled order waits."""
+
+
+def strategy_setting_risk(name: str, before: Any, after: Any, *, live: bool) -> tuple[Risk, str]:
+    """The risk of a pinned strategy's class attribute ``name`` changing from ``before`` to
+    ``after`` (literals; ``"(not set)"``; anything else that is not a literal, as ``str()`` shows
+    it) when the change takes effect — the bot's config does not set the key (``engine.plan.changelog``
+    judges that) — and the reason, in the words of the spec rules above:
+
+    - ``stoploss`` widened: HIGH, as a spec stoploss widened is (contract §4); tightened: LOW
+      (less at stake); set, unset or not a literal: MEDIUM.
+    - ``can_short`` turned on: HIGH — the bot may open short positions, whose loss grows without
+      bound as the price rises (FreqTrade refuses it in spot mode: the bot would not start).
+    - ``order_types.stoploss_on_exchange`` turned off on a live bot: HIGH — its stop no longer
+      rests on the exchange, so a bot that stops or loses its connection leaves positions open
+      unprotected.
+    - warm-up and order timeouts (``startup_candle_count``, ``unfilledtimeout``): LOW.
+    - anything else (``timeframe``, ``minimal_roi``, trailing, exits, ``INTERFACE_VERSION``…): MEDIUM —
+      the bot trades otherwise, as a changed pin already is (``bot_risk``: "trading logic changes").
+    """
+    shown = f"strategy {name} {_literal(before)} -> {_literal(after)}"
+    if "(not a literal)" in (before, after):
+        shown += " (computed when FreqTrade loads the strategy: read it in the code)"
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (before, after))
+    if name == "stoploss" and numbers:
+        if after < before:
+            return Risk.HIGH, f"strategy stoploss widened from {before:g} to {after:g}"
+        return Risk.LOW, f"strategy stoploss tightened from {before:g} to {after:g}"
+    if name == "can_short" and after is True and before is not True:
+        return Risk.HIGH, "strategy can now open short positions (can_short turned on): a short's loss grows as the price rises"
+    if name == "order_types" and live and _on_exchange(before) and not _on_exchange(after):
+        return Risk.HIGH, "strategy order_types no longer place the stoploss on the exchange: a live bot that stops leaves its positions unprotected"
+    if name in _LOW_STRATEGY_SETTINGS:
+        return Risk.LOW, shown
+    return Risk.MEDIUM, shown
+
+
+def _on_exchange(order_types: Any) -> bool:
+    return isinstance(order_types, dict) and order_types.get("stoploss_on_exchange") is True
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("("):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": ")) if isinstance(value, (dict, list, str, bool)) else str(value)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from engine.naming import BackendRef
-from engine.plan.model import Action, Change, Plan, Risk, Snapshot
+from engine.plan.model import Action, Change, Plan, Risk, Snapshot, StrategyChange
 from engine.textsafe import one_line
 
 __all__ = ["describe_snapshot", "plan_to_text"]
@@ -49,7 +49,7 @@ def plan_to_text(plan: Plan) -> str:
     if not plan.changes:
         lines.append("No changes. The fleet matches the target.")
     for change in plan.changes:
-        lines.extend(_change_lines(change))
+        lines.extend(_change_lines(change, plan.strategy_change(change.address)))
     lines.extend(_wallet_lines(plan))
     if plan.changes:
         counts = ", ".join(f"{n} to {a}" for a, n in plan.summary.items() if n)
@@ -61,7 +61,7 @@ def plan_to_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _change_lines(change: Change) -> list[str]:
+def _change_lines(change: Change, strategy: StrategyChange | None = None) -> list[str]:
     colour = _COLOURS[change.action]
     glyph = click.style(f"{change.action.glyph:>3}", fg=colour, bold=True)
     risk = ""
@@ -74,7 +74,25 @@ def _change_lines(change: Change) -> list[str]:
     width = max((len(p) for p in paths), default=0)
     for path, d in zip(paths, change.diff, strict=True):
         lines.append(f"      {path.ljust(width)}  {_value(d.before)} -> {_value(d.after)}")
+    if strategy is not None:
+        lines.extend(_strategy_lines(strategy))
     lines.append("")
+    return lines
+
+
+def _strategy_lines(strategy: StrategyChange) -> list[str]:
+    """The changelog beneath a pin change: its summary, the commits, the settings that changed."""
+    lines = [f"      changelog: {one_line(strategy.summary)}"]
+    lines += [f"        {c.sha} {one_line(c.subject)}" for c in strategy.commits]
+    if strategy.more:
+        lines.append(f"        … and {strategy.more} more")
+    if strategy.settings:
+        lines.append("      strategy settings:")
+        width = max(len(s.name) for s in strategy.settings)
+        for s in strategy.settings:
+            risk = click.style(f"[{s.risk.label}]", fg=_RISK_COLOURS[s.risk], bold=s.risk is Risk.HIGH)
+            lines.append(f"        {s.name.ljust(width)}  {_value(s.before)} -> {_value(s.after)}  {risk} {one_line(s.note)}")
+    lines += [f"      note: {one_line(note)}" for note in strategy.notes]
     return lines
 
 

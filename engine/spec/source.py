@@ -20,6 +20,7 @@ from gitdb.exc import BadName, BadObject
 
 from engine.errors import SourceError
 from engine.spec.gitenv import forget_repository_variables, git_environment
+from engine.spec.history import MAX_SUBJECT, CommitLine, PinHistory, Relation
 from engine.spec.snapshot import (
     MAX_ENTRIES,
     MAX_FILE_BYTES,
@@ -161,6 +162,45 @@ class FleetSource:
         if is_lfs_pointer(data):
             raise SourceError(lfs_problem(path, where=f" at {commit.hexsha[:7]}").message)
         return Blob(path, data, item.hexsha, size)
+
+    def strategy_history(self, old: str, new: str, path: str, old_blob: str, new_blob: str, limit: int) -> PinHistory:
+        """What happened to the file ``path`` between the full commit SHAs ``old`` and ``new``
+        (``engine.spec.history.PinHistory``: the relation of the commits, at most ``limit`` commits
+        touching it, newest first, and the lines added and removed between its blobs ``old_blob``
+        and ``new_blob``), read from git objects with five git calls at most — never a checkout.
+        Raises SourceError when git cannot tell (a shallow clone lacks the commits between)."""
+        assert self.repo is not None
+        try:
+            git_ = self.repo.git
+            behind, ahead = (int(n) for n in git_.rev_list("--left-right", "--count", f"{old}...{new}").split())
+            relation: Relation = "same" if old == new else "forward" if not behind else "downgrade" if not ahead else "diverged"
+            shown = f"{new}..{old}" if relation == "downgrade" else f"{old}..{new}"
+            touching = int(git_.rev_list("--count", shown, "--", path)) if relation != "same" else 0
+            undone = int(git_.rev_list("--count", f"{new}..{old}", "--", path)) if relation == "diverged" else 0
+            log = git_.log(f"-n{limit}", "--no-color", "--format=%H%x00%s", shown, "--", path) if touching else ""
+        except _GIT_FAILURES as exc:
+            shallow = " (this is a shallow clone: fetch the history with `git fetch --unshallow`)" if self.shallow else ""
+            raise SourceError(f"git cannot compare {old[:7]} and {new[:7]}: {_first_line(exc)}{shallow}") from None
+        commits = []
+        for line in log.splitlines()[:limit]:
+            sha, _, subject = line.partition("\0")
+            cut = subject[:MAX_SUBJECT] + ("…" if len(subject) > MAX_SUBJECT else "")
+            commits.append(CommitLine(sha[:7], cut))
+        added, removed = self.line_counts(old_blob, new_blob)
+        return PinHistory(relation, tuple(commits), touching, ahead, behind, added, removed, undone)
+
+    def line_counts(self, old_blob: str, new_blob: str) -> tuple[int, int]:
+        """Lines added and removed from the blob ``old_blob`` to ``new_blob`` (git's numstat: its own
+        diff, fast on any input). Raises SourceError when git cannot read them."""
+        if old_blob == new_blob:
+            return 0, 0
+        assert self.repo is not None
+        try:
+            counts = [*self.repo.git.diff("--numstat", old_blob, new_blob).split("\t"), "0", "0"]
+        except _GIT_FAILURES as exc:
+            raise SourceError(f"git cannot compare the blobs {old_blob[:7]} and {new_blob[:7]}: {_first_line(exc)}") from None
+        added, removed = (int(n) if n.isdigit() else 0 for n in counts[:2])  # "-": a binary file
+        return added, removed
 
     def _known_refs_hint(self) -> str:
         if self.repo is None:
