@@ -63,7 +63,8 @@ def _check_class(pin: str, path: str, ref: str, class_name: str, data: bytes, te
     try:
         tree = ast.parse(data, filename=path)  # bytes, as importlib compiles them: BOM and coding cookie honoured
     except SyntaxError as exc:
-        raise PinError(f"strategy pin '{pin}': {path} at {ref} has a Python syntax error at line {exc.lineno}: {exc.msg}") from None
+        column = f", column {exc.offset}" if exc.offset else ""
+        raise PinError(f"strategy pin '{pin}': {path} at {ref} has a Python syntax error at line {exc.lineno}{column}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise PinError(f"strategy pin '{pin}': {path} at {ref} cannot be parsed as Python (nested too deeply)") from None
     defined = set(bound_classes(tree))
