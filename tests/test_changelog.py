@@ -18,7 +18,7 @@ import git
 import pytest
 
 from engine.offline import offline_plan
-from engine.plan.jsonfmt import plan_from_dict, plan_as_dict, plan_to_json
+from engine.plan.jsonfmt import plan_as_dict, plan_from_dict, plan_to_json
 from engine.plan.markdown import plan_to_markdown
 from engine.plan.model import Plan, Risk
 from engine.plan.risk import strategy_setting_risk
