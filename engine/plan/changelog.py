@@ -135,7 +135,7 @@ def _override(name: str, config: Mapping[str, Any], essence: BotEssence) -> str 
     """Why the strategy's ``name`` does not take effect on this bot, or None when it does."""
     if name in config:
         if name == "trailing_stop" and essence.trailing_stop is None:
-            return "overridden: the bot's config sets trailing_stop false (its spec has no trailing_stop), which FreqTrade uses instead"
+            return "overridden: the bot's config sets trailing_stop false (its spec has no trailing_stop), which FreqTrade uses instead: no effect on this bot"
         origin = f"its spec's freqtrade.{name}" if name in essence.freqtrade else "rendered from its spec"
         return f"overridden: the bot's config sets {name} ({_compact(config[name])}, {origin}), which FreqTrade uses instead: no effect on this bot"
     if name in _TRAILING_DETAILS and config.get("trailing_stop") is False:
