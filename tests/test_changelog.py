@@ -63,6 +63,16 @@ def downgrade(repo: git.Repo) -> None:
     edit(Path(repo.working_dir) / BOTS, "strategy: Alpha@v3\npairs: [SOL/USDT]", ALPHA_2_PIN)
 
 
+def diverged(repo: git.Repo) -> None:
+    """The fleet runs a version from a side branch; the pull request moves to main's newer release."""
+    repo.git.checkout("-q", "-b", "side", "v1")
+    change(repo, ALPHA, "stoploss = -0.10", "stoploss = -0.09", "side: tighter stop", tag="s1")
+    repo.git.checkout("-q", "main")
+    change(repo, BOTS, ALPHA_2_PIN, "strategy: Alpha@s1\npairs: [SOL/USDT]", "alpha-2 on the side branch")
+    change(repo, ALPHA, 'minimal_roi = {"0": 0.04}', 'minimal_roi = {"0": 0.05}', "Alpha: take profit later", tag="v2")
+    edit(Path(repo.working_dir) / BOTS, "strategy: Alpha@s1\npairs: [SOL/USDT]", "strategy: Alpha@v2\npairs: [SOL/USDT]")
+
+
 def many_commits(repo: git.Repo) -> None:
     for i in range(13):
         change(repo, ALPHA, f"rolling({20 + i})", f"rolling({21 + i})", f"Alpha: mean of {21 + i} " + "x" * (150 if i == 12 else 0),
@@ -130,6 +140,11 @@ CASES = [
          "downgrade: 3 commits back, undoing 2 commits to strategies/Alpha.py; +1 -2 lines",
          [("can_short", True, "(not set)", "medium", False), ("stoploss", -0.12, -0.1, "low", True)],
          commits=["Alpha: shorts", "Alpha: wider stop"], notes=["strategy downgrade: 3 commits back"]),
+    Case("a version from another line of history says so", diverged,
+         "another line of history (neither version contains the other): 1 commit to strategies/Alpha.py the old version lacks, "
+         "1 commit of its own left out; +2 -2 lines",
+         [("stoploss", -0.09, -0.1, "low", True), ("minimal_roi", {"0": 0.04}, {"0": 0.05}, "low", True)],
+         commits=["Alpha: take profit later"]),
     Case("the list of commits is bounded and subjects are cut", many_commits,
          "upgrade: 13 commits to strategies/Alpha.py; +1 -1 lines", more=3),
     Case("another class is another file", another_class,

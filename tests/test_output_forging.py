@@ -42,3 +42,22 @@ def test_an_error_about_a_forged_key_stays_one_line(base_repo: git.Repo, fleetop
     assert result.code == 1
     lines = result.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("fleet/pools.yaml:10:1: error: ") and "\\n" in lines[0]
+
+
+def test_a_strategy_changelog_shows_commit_subjects_and_values_as_text(base_repo: git.Repo) -> None:
+    """The changelog quotes the pull request's own words (commit subjects) and values (literals of
+    its strategy): markup stays text in the comment, escapes stay on their line in the text plan."""
+    root = Path(base_repo.working_dir)
+    edit(root / "strategies/Alpha.py", 'timeframe = "5m"', f'timeframe = {MARKUP}')
+    base_repo.git.add(A=True)
+    base_repo.git.commit("-q", "-m", "a ` b `</code> <img src=x onerror=alert(1)> [link](http://evil) | cell | **bold** @team \x1b[2J")
+    base_repo.create_tag("v2")
+    edit(root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v2\npairs: [SOL/USDT]")
+    plan = offline_plan(base_repo.working_dir, None, "HEAD")
+    assert plan.strategy_changes and plan.strategy_changes[0].settings[0].name == "timeframe"
+    markdown = plan_to_markdown(plan)
+    for active in ("<img", "](http", "**bold**", "`</code>", "| cell |", "@team", "\x1b"):
+        assert active not in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| <code>timeframe")]
+    assert len(rows) == 1 and rows[0].count(" | ") == 4  # still exactly five cells
+    assert "\x1b[2J" not in plan_to_text(plan)

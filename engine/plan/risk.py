@@ -8,7 +8,8 @@ set), a live bot created or switched on with such a custom route, a live bot giv
 exchange account (its key references) or more of its account at stake (futures, margin, the
 share of its balance: ``MONEY_SETTINGS``), and plan-wide: a plan that
 deletes more than half of the fleet's bots, or renames the fleet. Medium: changes that restart
-or remove running bots or swap trading logic.
+or remove running bots or swap trading logic. The settings a moved strategy pin changes are rated
+by ``strategy_setting_risk`` when they reach the bot (``engine.plan.changelog`` decides that).
 """
 
 from __future__ import annotations

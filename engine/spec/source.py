@@ -2,7 +2,8 @@
 
 ``engine.spec.load`` asks it for the listing of one snapshot (the working tree, through
 ``engine.spec.worktree``, or a ref read straight from git objects with no checkout) and
-``engine.spec.pins`` for strategy files at pinned refs. Both kinds of snapshot are decided by
+``engine.spec.pins`` for strategy files at pinned refs, ``engine.changelog`` for the history of a
+strategy file between two pinned commits. Both kinds of snapshot are decided by
 ``engine.spec.snapshot.select``, so they read the same files or refuse the same entries.
 Everything else in the engine sees plain text and SHAs.
 """
