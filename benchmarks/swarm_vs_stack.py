@@ -19,7 +19,8 @@ rollback. A one-bot change is a new config name for that bot's config.json: the 
 spec changes, and Swarm replaces its task — every bot of the pool restarts. That is the peers' path.
 
 **Measured** (wall time from the host; "answers" = seen by a prober container on each path's
-overlay network, on the manager node, asking every bot's API across the overlay):
+overlay network, on the manager node, asking every bot's API across the overlay, again at once after
+an answer that did not come within 0.25 s — an answer takes ~2 ms there — so figures resolve to ~0.3 s):
   cold     fleetops: ``apply --yes`` on an empty swarm (creates the agents, pushes the image to the
            registry, creates the services, returns once every bot passed its health check) and the
            moment the prober saw every bot answer (the network exists only once the apply made it,
@@ -87,14 +88,14 @@ PROBER = r'''
 import base64, json, socket, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-socket.setdefaulttimeout(1.0)
+socket.setdefaulttimeout(0.25)
 pool = ThreadPoolExecutor(64)
 def ask(target):
     host, port, user, password = target
     path = "/api/v1/show_config" if user else "/api/v1/ping"
     headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()} if user else {}
     try:
-        with urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}{path}", headers=headers), timeout=1) as answer:
+        with urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}{path}", headers=headers), timeout=0.25) as answer:
             return json.loads(answer.read())
     except Exception:
         return None
@@ -587,8 +588,9 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "fleetops": f, "stack": s}, indent=2) + "\n")
     finally:
-        lab.clear()
-        if not args.lab:
+        if args.lab:
+            lab.clear()
+        else:
             swarm_lab.tear_down(lab.prefix, host)
     return 0
 
