@@ -136,6 +136,17 @@ class FleetView:
         return counts
 
     @property
+    def node_bots(self) -> dict[str, dict[str, int]]:
+        """Node → bot state → how many of its bots are in it (a swarm's nodes; empty on one Docker host)."""
+        counts: dict[str, dict[str, int]] = {}
+        for container in self.containers:
+            if container.node:
+                states = counts.setdefault(container.node, {})
+                for bot in container.bots:
+                    states[bot.state] = states.get(bot.state, 0) + 1
+        return counts
+
+    @property
     def pool_bots(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for container in self.containers:

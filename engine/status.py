@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.backend.records import AppliedContainer
 from engine.backend.values import BackendChoice
 from engine.context import Context
 from engine.fleetview import FleetView, bot_state, fleet_view
@@ -67,14 +68,21 @@ class StatusReport:
     trading: Mapping[str, Trading] = field(default_factory=dict)
     others: tuple[FleetView, ...] = ()
     """Other fleet names applied from this state dir that still have containers (``other_fleets``)."""
+    memory: Mapping[str, int | None] = field(default_factory=dict)
+    """Container → bytes it uses now (``Units.memory_of``: the host's cgroups on Docker, its node's agent
+    on a swarm); None when not running or unknown."""
+    limits: Mapping[str, str | None] = field(default_factory=dict)
+    """Container → the memory limit it was applied with, as the spec writes it (``1g``), from its record."""
 
     def to_json(self) -> dict[str, Any]:
-        """``status --format json``: the fleet view's keys, each bot's ``loop_age`` and ``errors``, the others."""
+        """``status --format json``: the fleet view's keys, each container's ``memory`` (bytes) and
+        ``memory_limit`` (spec text), each bot's ``loop_age`` and ``errors``, the others."""
         if self.fleet is None or self.view is None:
             return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
         document: dict[str, Any] = {"fleet": self.fleet, **self.view.to_json(),
                                     "unfinished": self.unfinished.to_json() if self.unfinished else None}
         for container in document["containers"]:
+            container["memory"], container["memory_limit"] = self.memory.get(container["name"]), self.limits.get(container["name"])
             for bot in container["bots"]:
                 trading = self.trading.get(bot["name"], Trading(None, None))
                 bot["loop_age"], bot["errors"] = trading.loop_age, trading.errors
@@ -92,12 +100,20 @@ def fleet_report(ctx: Context, fleet: str | None) -> StatusReport:
     if current is not None:  # where the fleet was applied (a swarm fleet's services are on its manager, not at DOCKER_HOST)
         ctx.use(BackendChoice.of(ctx.stored_fleet(current).backend))
     ctx.backend.ping()
-    live = observe(ctx.site(name))
+    site = ctx.site(name)
+    live = observe(site)
     settings = ctx.stored_fleet(current).settings if current is not None else None
     looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND, probe=ctx.ports.probe,
                     api=FreqtradeApi(ctx.ports.bot_api))
     view = fleet_view(live, current).with_looks({name: look.verdict for name, look in looks.items()})
-    return StatusReport(name, view, _unfinished(ctx, store, name, current, live), _trading(view, looks), tuple(other_fleets(ctx, name)))
+    memory = {c.name: site.memory_of(live.containers[c.name]) if c.state == "running" else None for c in view.containers}
+    return StatusReport(name, view, _unfinished(ctx, store, name, current, live), _trading(view, looks), tuple(other_fleets(ctx, name)),
+                        memory, _limits(live))
+
+
+def _limits(live: LiveFleet) -> dict[str, str | None]:
+    """Container → its recorded memory limit (spec text); None without a readable record or a limit."""
+    return {name: record.essence.memory if isinstance(record, AppliedContainer) else None for name, record in live.container_records.items()}
 
 
 def fleet_status(ctx: Context, fleet: str | None) -> dict[str, Any]:

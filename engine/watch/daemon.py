@@ -293,6 +293,7 @@ class Watcher:
             self.metrics.set_bots(self.view.bot_states)
             self.metrics.set_health(self.view.health_counts)
             self.metrics.set_pools(self.view.pool_bots, self.view.pool_capacity)
+            self.metrics.set_nodes(self.view.node_bots)
             self.metrics.set_other_fleets({o.fleet: o.bot_states for o in self.others})
 
     def _finish_interrupted(self) -> Finished | None:

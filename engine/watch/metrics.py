@@ -2,7 +2,7 @@
 
 Used by the daemon (updates) and the server (``/metrics``). Each watcher has its own registry,
 so tests can run several. Label values are bounded: results, bot states, health statuses
-(``engine.health.status``), pool names and repair kinds from fixed sets or the specs — never
+(``engine.health.status``), pool names, swarm node names and repair kinds from fixed sets, the specs or the swarm — never
 commit SHAs.
 """
 
@@ -38,6 +38,8 @@ class WatchMetrics:
                                 "self-heal pass saw them)", ["status"], registry=r)
         self.pool_bots = Gauge("fleetops_pool_bots", "Bots assigned to each pool", ["pool"], registry=r)
         self.pool_capacity = Gauge("fleetops_pool_capacity", "Bot slots of each pool's containers", ["pool"], registry=r)
+        self.node_bots = Gauge("fleetops_node_bots", "Bots on each node of a swarm, by state (none on one Docker host)", ["node", "state"],
+                               registry=r)
         self.repairs = Counter("fleetops_repairs", "Self-heal repairs by kind", ["kind"], registry=r)
         self.quarantined = Gauge("fleetops_quarantined_commits", "Commits quarantined (failed validation or rolled back)", registry=r)
         self.quarantines = Counter("fleetops_quarantines", "Commits quarantined since start, by reason", ["reason"], registry=r)
@@ -68,6 +70,13 @@ class WatchMetrics:
         for pool in set(members) | set(capacity):
             self.pool_bots.labels(pool).set(members.get(pool, 0))
             self.pool_capacity.labels(pool).set(capacity.get(pool, 0))
+
+    def set_nodes(self, states: dict[str, dict[str, int]]) -> None:
+        """Node → its bots by state (``FleetView.node_bots``); a node no bot runs on any more has no series."""
+        self.node_bots.clear()
+        for node, counts in states.items():
+            for state in BOT_STATES:
+                self.node_bots.labels(node, state).set(counts.get(state, 0))
 
     def set_other_fleets(self, states: dict[str, dict[str, int]]) -> None:
         """Fleet → its bots by state, for every other fleet name that still runs from this state dir."""

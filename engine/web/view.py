@@ -87,7 +87,7 @@ def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "name", now: f
 
 def container_rows(snapshot: PageSnapshot) -> list[dict[str, Any]]:
     return [{"name": c.name, "state": c.state, "capacity": c.capacity, "bots": len(c.bots), "supervisor": c.supervisor,
-             "pool": c.pool or "(dedicated)", "memory_text": format_bytes(snapshot.memory.get(c.name)),
+             "pool": c.pool or "(dedicated)", "memory_text": format_bytes(snapshot.memory.get(c.name)), "node": c.node or "",
              "use": f"{len(c.bots)}/{c.capacity}" if c.pool else str(len(c.bots))}
             for c in snapshot.containers]
 

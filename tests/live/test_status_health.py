@@ -85,3 +85,15 @@ def test_status_asks_each_running_bot_its_ping_health_and_log_once(base_repo: gi
     fleet_status(h.context(), "testfleet")
     assert sorted(asked) == sorted(f"{b} {p}" for b in ALL_HEALTHY for p in ("health", "logs?limit=200"))
     assert time.monotonic() - started < 5
+
+
+def test_status_shows_each_containers_memory_and_limit(base_repo: git.Repo, tmp_path: Path) -> None:
+    """Each running container's memory in use (what its site's ``memory_of`` reads: cgroups on Docker, the node's
+    agent on a swarm) and the memory limit it was applied with; a stopped one's memory is null."""
+    h = Harness(base_repo, tmp_path / "state")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.backend.memory.update({STANDARD: 300 << 20, SMALL: 90 << 20})
+    h.backend.stop(SMALL)
+    containers = {c["name"]: c for c in fleet_status(h.context(), "testfleet")["containers"]}
+    assert {name: (c["memory"], c["memory_limit"]) for name, c in containers.items()} == {
+        STANDARD: (300 << 20, "1g"), SMALL: (None, None), "testfleet-bot-solo": (None, None)}  # small and solo set no limit

@@ -230,7 +230,8 @@ class FakeSwarm:
             self.tasks_.append({"ID": self._id("task"), "ServiceID": service["ID"], "NodeID": node["ID"] if node else "",
                                 "Slot": 1, "CreatedAt": f"2026-01-01T00:00:{next(self._ids):02d}Z", "Version": {"Index": next(self._index)},
                                 "DesiredState": "running", "Spec": copy.deepcopy(service["Spec"]["TaskTemplate"]),
-                                "Status": {"State": "running" if node else "pending"}})
+                                "Status": {"State": "running", "ContainerStatus": {"ContainerID": f"{next(self._ids):064x}"}}
+                                if node else {"State": "pending"}})
 
     def kill_task(self, service: str, state: str = "failed") -> None:
         """The task's process died on its node; Swarm's restart policy starts another."""

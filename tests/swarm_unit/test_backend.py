@@ -76,3 +76,37 @@ def test_a_swarm_site_places_units_pins_images_and_refuses_a_fleet_that_does_not
     with pytest.raises(DockerError, match=rf"^unit testfleet-standard-1 would move from node {placed} to \S+ \(rebalanced, or its node "
                                           r"drained .*this fleetops does not move a unit's bots between nodes yet"):
         site.prepare(target)  # type: ignore[attr-defined]
+
+
+def test_a_swarm_units_memory_is_asked_of_its_nodes_agent_by_its_tasks_container(swarm: FakeSwarm, manager: SwarmManager,
+                                                                                    tmp_path: Path) -> None:
+    """``SwarmSite.memory_of`` (status, the page): the unit's node's agent is asked ``memory`` for the container its
+    running task has on that node (the agent reads the node's cgroups by it: tests/agent); nothing is asked for a
+    stopped unit, and an agent that does not answer is memory unknown, not an error."""
+    from engine.backend.swarm.site import SwarmSite
+    from engine.errors import FleetopsError
+
+    site = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite).site("crypto")
+    assert isinstance(site, SwarmSite)
+    node_id = next(n["ID"] for n in swarm.nodes_ if n["Description"]["Hostname"] == "w1")
+    site.place({"crypto-standard-1": node_id, "crypto-small-1": node_id}, {})
+    site.ensure_network()
+    site.create(definition("crypto-standard-1"), revision=1)
+    site.create(definition("crypto-small-1", running=False), revision=1)
+    asked: list[tuple[str, str, dict[str, object]]] = []
+    answer: dict[str, object] = {"memory": {"crypto-standard-1": 123_456_789}}
+
+    def call(node: str, op: str, args: dict[str, object], timeout: float) -> dict[str, object]:
+        asked.append((node, op, args))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    site.channel.call = call  # type: ignore[method-assign]
+    listed = {u.name: u for u in site.units()}
+    task = next(t for t in swarm.tasks_ if t["ServiceID"] == listed["crypto-standard-1"].id and t["Status"]["State"] == "running")
+    assert site.memory_of(listed["crypto-standard-1"]) == 123_456_789
+    assert asked == [("w1", "memory", {"units": {"crypto-standard-1": task["Status"]["ContainerStatus"]["ContainerID"]}})]
+    assert site.memory_of(listed["crypto-small-1"]) is None and len(asked) == 1
+    answer = FleetopsError("node w1's agent does not answer")  # type: ignore[assignment]
+    assert site.memory_of(listed["crypto-standard-1"]) is None

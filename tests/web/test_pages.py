@@ -150,3 +150,24 @@ def test_another_fleet_name_still_running_from_the_state_dir_is_on_the_page(page
     assert "<strong>testfleet</strong>" in banner and "5 running" in banner
     assert "<code>testfleet-standard-1</code> running: alpha-1 (running), alpha-2 (running), beta-1 (running)" in banner
     assert page.get("/api/fleet").json()["other_fleets"][0]["fleet"] == "testfleet"
+
+
+def test_the_page_and_the_metrics_carry_each_units_node(page: Page) -> None:
+    """On a swarm (units listed with their node) the containers table has a Node column and the metrics count
+    each node's bots by state; on one host (no node) the page has no such column."""
+    from engine.watch.metrics import WatchMetrics
+
+    assert '<th>Node</th>' not in page.get().text
+    for unit, node in (("testfleet-standard-1", "w1"), ("testfleet-small-1", "w2"), ("testfleet-bot-solo", "w2")):
+        page.h.backend.units[unit].node = node
+    deadline = time.monotonic() + 5
+    while not (page.refresher.snapshot.view and page.refresher.snapshot.view.node_bots) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    html = page.get().text
+    assert '<th>Node</th>' in html
+    row = html.split('<td data-label="Container">testfleet-small-1')[-1].split("</tr>")[0]  # the containers table comes last
+    assert '<td data-label="Node">w2</td>' in row
+    metrics = WatchMetrics()
+    metrics.set_nodes(page.refresher.snapshot.view.node_bots)  # type: ignore[union-attr]
+    text = metrics.exposition().decode()
+    assert 'fleetops_node_bots{node="w1",state="running"} 3.0' in text and 'fleetops_node_bots{node="w2",state="running"} 2.0' in text

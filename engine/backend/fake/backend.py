@@ -73,6 +73,8 @@ class FakeUnit:
     state: str = "created"
     ip: str | None = None
     programs: dict[str, str] = field(default_factory=dict)
+    node: str | None = None
+    """The node it runs on, as a swarm's units list it (a test sets it; None: one host)."""
     """Program → state, for pool units (what supervisord runs)."""
     sections: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
@@ -121,6 +123,8 @@ class FakeBackend:
         self.log: list[str] = []
         self.fail_calls: dict[str, Exception] = {}
         self.unreachable: set[str] = set()
+        self.memory: dict[str, int] = {}
+        """Unit → bytes its site's ``memory_of`` reports (a test's figure; none: unknown)."""
         self.crash_after: int | None = None
         self._events: queue.Queue[UnitEvent | None] = queue.Queue()
         self._ids = itertools.count(1)

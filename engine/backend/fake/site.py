@@ -51,7 +51,7 @@ class FakeSite(MemoryFiles):
         b = self.backend
         b._count("list")
         with b._lock:
-            return sorted((ListedUnit(u.id, n, dict(u.labels), u.state, u.ip) for n, u in b.units.items()
+            return sorted((ListedUnit(u.id, n, dict(u.labels), u.state, u.ip, u.node) for n, u in b.units.items()
                            if u.labels.get(Labels.FLEET) == self.fleet), key=lambda u: u.name)
 
     def inspect(self, names: list[str]) -> dict[str, UnitInspect]:
@@ -132,7 +132,7 @@ class FakeSite(MemoryFiles):
         return "\n".join([line for at, line in output if since is None or at >= since][-lines:])
 
     def memory_of(self, unit: ListedUnit) -> int | None:
-        return None  # nothing is measured here
+        return self.backend.memory.get(unit.name)  # what the test set; nothing is measured here
 
     def events(self) -> Iterator[UnitEvent]:
         return self.backend.events()

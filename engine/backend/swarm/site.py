@@ -110,6 +110,16 @@ class SwarmSite(SwarmUnits):
     def address_of(self, unit: ListedUnit, port: int) -> Address | None:
         return self.bots.address_of(unit, port)
 
+    def memory_of(self, unit: ListedUnit) -> int | None:
+        """Bytes ``unit``'s task uses now, read by its node's agent from the node's cgroups by the task's
+        container ID (as the last listing showed it); None when it is not running, its node's agent does
+        not answer, or the node's cgroups do not show it."""
+        seen = self._last.get(unit.name)
+        container = seen.view.container if seen is not None else ""
+        if not unit.running or not container:
+            return None
+        return self.bots.memory({unit.name: container}).get(unit.name)
+
     # -- files --------------------------------------------------------------------------------------
 
     def put_bot(self, unit: str, bot: str, files: BotFiles) -> None:

@@ -34,6 +34,9 @@ class TaskView:
     task: str
     node: str
     restarts: int
+    container: str = ""
+    """The current task's container ID on its node (``Status.ContainerStatus.ContainerID``; "" before
+    the node made it): what the node's agent finds the unit's cgroup by (its memory use)."""
 
 
 def task_view(tasks: Sequence[Mapping[str, Any]], replicas: int, down: frozenset[str] = frozenset()) -> TaskView:
@@ -44,11 +47,12 @@ def task_view(tasks: Sequence[Mapping[str, Any]], replicas: int, down: frozenset
     if current is None:
         return TaskView("created" if replicas else "exited", "", "", restarts)
     task, node = str(current.get("ID") or ""), str(current.get("NodeID") or "")
-    state = str((current.get("Status") or {}).get("State", ""))
+    status = current.get("Status") or {}
+    state = str(status.get("State", ""))
     if node in down and state in LIVE:
         return TaskView("unreachable", task, node, restarts)
     if state == "running":
-        return TaskView("running", task, node, restarts)
+        return TaskView("running", task, node, restarts, str((status.get("ContainerStatus") or {}).get("ContainerID") or ""))
     if state in STARTING:
         return TaskView("restarting" if restarts else "created", task, node, restarts)
     return TaskView("exited", task, node, restarts)

@@ -1,0 +1,44 @@
+"""``fleetops status`` of a swarm fleet on the real lab: each unit's node and its memory, read by the node's agent.
+
+The test fleet (tests/support/swarm_fleet.py) applied by the CLI; ``status --format json`` is then a
+second CLI process, which serves the agents for its own length (no watcher runs), asks each unit's
+node agent for the memory of the unit's task by its container ID (the agent reads the node's cgroups),
+and lists each unit's node. Both are checked against the lab itself: the node Swarm runs the task on,
+and the task container's own memory use as the node's engine reports it (``docker stats``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.swarm_fleet import SwarmFleet, applied_to_lab
+
+if TYPE_CHECKING:
+    from tests.support.swarm_lab import SwarmLab
+
+pytestmark = [pytest.mark.swarm, pytest.mark.docker]
+
+
+@pytest.fixture(scope="module")
+def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
+    yield from applied_to_lab(lab, tmp_path_factory)
+
+
+def test_status_shows_each_units_node_and_the_memory_its_agent_reads(fleet: SwarmFleet) -> None:
+    result = fleet.apply()
+    assert result.code == 0, result.out + result.err
+    containers = {c["name"]: c for c in fleet.status()["containers"]}
+    assert set(containers) == {"testfleet-standard-1", "testfleet-small-1", "testfleet-bot-solo"}
+    for name, container in containers.items():
+        node = fleet.node_of(name)
+        assert container["node"] == node, (name, container)
+        task = next(c for c in fleet.lab.client(node).containers.list(filters={"label": f"com.docker.swarm.service.name={name}"}))
+        stats = task.stats(stream=False)["memory_stats"]
+        engine_says = stats["usage"] - stats.get("stats", {}).get("total_inactive_file", stats.get("stats", {}).get("inactive_file", 0))
+        memory = container["memory"]
+        assert isinstance(memory, int) and memory > 1 << 20, (name, container)  # a supervisord and Python bots: MiBs, not bytes
+        assert abs(memory - engine_says) < 32 << 20, (name, memory, engine_says)  # read a moment apart; the same cgroup
+    assert containers["testfleet-standard-1"]["memory_limit"] == "1g"
