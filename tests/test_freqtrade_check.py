@@ -162,4 +162,4 @@ def test_answers_are_cached_per_bot_by_what_was_judged(base_repo: git.Repo, tmp_
     edit(Path(base_repo.working_dir) / BOTS, "stoploss: -0.15", "stoploss: -0.14")
     assert check() == first + 3
     cached = json.loads(next((tmp_path / "cache/freqtrade-check").glob("*.json")).read_text())
-    assert len(cached) == 6  # five bots, and solo's new config
+    assert len(cached) == 12  # five bots and solo's new config; and as many strategy loads (each bot's load settings differ)

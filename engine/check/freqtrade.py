@@ -122,7 +122,9 @@ def check_fleet(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings,
         for bot_name, findings in sorted(judgement.findings.items()):
             problems += [locate(spec, bot_name, finding, judgement.version, requests[bot_name].strategy) for finding in findings]
         for bot_name, load in sorted(loads.items()):
-            problems += [load_problem(spec, bot_name, finding, judgement.version, judgement.judge) for finding in judgement.loads.get(load.digest, [])]
+            said = [str(f.get("message", "")).rstrip(".") for f in judgement.findings.get(bot_name, [])]
+            problems += [load_problem(spec, bot_name, finding, judgement.version, judgement.judge) for finding in judgement.loads.get(load.digest, [])
+                         if not any(str(finding.get("message", "")).startswith(s) for s in said if s)]  # said once, by the config check
     return CheckReport(problems, rows)
 
 
