@@ -104,7 +104,10 @@ def check_fleet(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings,
         def make_loads(names: list[str] = names, loads: dict[str, LoadRequest] = loads) -> dict[str, LoadRequest]:
             if not loads:
                 loads.update({n: load_request(desired.bots[n], spec.pin_of(spec.bots[n]).siblings) for n in names if n in loading})
-            return {r.digest: r for r in loads.values()}
+            first: dict[str, LoadRequest] = {}
+            for request in loads.values():
+                first.setdefault(request.digest, request)  # loaded with the first such bot's settings
+            return first
 
         judgement, why = judges.judge(image, make_requests, make_loads)
         if judgement is None:

@@ -9,8 +9,16 @@ beside it into a bot's directory — ``engine.live.materials``, ``engine.compile
 helper module next to it in the repository is not there for the bot either), and the settings of
 the bot's rendered config that ``StrategyResolver.load_strategy`` reads (``LOAD_SETTINGS``,
 freqtrade 2026.9: the attributes it overrides, the trading mode that decides ``can_short``).
-Bots that share a strategy version and those settings are loaded once (``LoadRequest.digest``,
-also the cache key, with the judge's identity: image ID or interpreter and FreqTrade version).
+Bots that share a strategy version and the settings that can change the outcome are loaded once,
+with the first such bot's settings (``LoadRequest.digest``, also the cache key, with the judge's
+identity: image ID or interpreter and FreqTrade version). What can change the outcome
+(``OUTCOME_SETTINGS``, read from the resolver's code): the order types and time in force
+(``_strategy_sanity_validations``), the trading and margin mode (``can_short``, ``validate_strategy``),
+the run mode, and which attributes the config sets at all (a set one replaces the strategy's, so
+the strategy's own value is never normalised); the override values themselves pass the config
+schema first. So a fleet of 500 bots of one strategy that differ in stake, stop-loss and ROI is
+one load, not 500. Not covered: a strategy whose own ``__init__`` reads those values and fails on
+some of them.
 
 Which bots. Against a baseline (``plan --against``: the base ref's bots), a bot whose strategy
 version or load settings differ from its baseline's (new bots included): what the pull request
@@ -44,6 +52,8 @@ LOAD_SETTINGS = (
 )
 """The config keys ``StrategyResolver.load_strategy`` reads (freqtrade 2026.9: its override list, then
 ``_strategy_sanity_validations``' trading mode; ``dry_run`` picks the run mode)."""
+OUTCOME_SETTINGS = ("order_types", "order_time_in_force", "trading_mode", "margin_mode", "dry_run")
+"""Of those, the ones whose value (not only presence) can decide whether the strategy loads."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,12 @@ def _settings(name: str, essence: BotEssence) -> dict[str, Any]:
     return {key: config[key] for key in LOAD_SETTINGS if key in config}
 
 
+def _outcome(settings: Mapping[str, Any]) -> list[Any]:
+    return [{key: settings[key] for key in OUTCOME_SETTINGS if key in settings}, sorted(settings)]
+
+
 def _identity(name: str, essence: BotEssence) -> str:
-    return canonical_json([essence.strategy_class, essence.strategy_sha256, _settings(name, essence)])
+    return canonical_json([essence.strategy_class, essence.strategy_sha256, _outcome(_settings(name, essence))])
 
 
 def to_load(bots: Mapping[str, DesiredBot], baseline: Mapping[str, BotEssence] | None) -> list[str]:
@@ -76,9 +90,10 @@ def to_load(bots: Mapping[str, DesiredBot], baseline: Mapping[str, BotEssence] |
 def load_request(bot: DesiredBot, siblings: tuple[str, ...]) -> LoadRequest:
     """What ``ftload.py`` loads for ``bot``; ``siblings``: the other modules in ``strategies/`` at
     the pinned commit (named in the error when the strategy imports one)."""
-    payload = {"class": bot.essence.strategy_class, "text": bot.strategy_text, "settings": _settings(bot.name, bot.essence),
-               "siblings": sorted(siblings)}
-    return LoadRequest(payload, hashlib.sha256(canonical_json(payload).encode()).hexdigest())
+    settings = _settings(bot.name, bot.essence)
+    payload = {"class": bot.essence.strategy_class, "text": bot.strategy_text, "settings": settings, "siblings": sorted(siblings)}
+    key = [bot.essence.strategy_class, bot.essence.strategy_sha256, _outcome(settings), sorted(siblings)]
+    return LoadRequest(payload, hashlib.sha256(canonical_json(key).encode()).hexdigest())
 
 
 def load_problem(spec: FleetSpec, bot: str, finding: Mapping[str, Any], version: str, judge: str) -> Problem:
