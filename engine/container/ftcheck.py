@@ -32,8 +32,9 @@ code (freqtrade 2026.9: ``Configuration.load_config``, ``StrategyResolver.load_s
    (kraken has no ``3m``; nothing below ``1m``), market orders, stop-loss on the exchange, time in
    force, the trading and margin mode, order-book or ticker pricing, public trades, demo trading,
    freqAI's history. Each is reported with the config path it judged.
+6. with "strategies", those strategies loaded by FreqTrade's resolver (``ftload.py``, the load check).
 Left to the bot's own start-up (and fleetops' health gate): what needs markets from the exchange
-(the stake currency, the pairs) or the strategy's code executed.
+(the stake currency, the pairs) or the strategy's code run on candles.
 """
 
 from __future__ import annotations
