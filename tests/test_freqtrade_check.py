@@ -198,3 +198,26 @@ def test_the_ci_plan_loads_the_pins_it_moves_and_a_slow_strategy_is_stopped_at_i
         "it was stopped; a strategy must load in seconds: do no work at import"])
     again = fleetops("plan", "--repo", str(root), "--against", "HEAD", env=env)  # a timeout is never cached: it is tried again
     assert again.err == moved.err
+
+
+def test_a_local_judge_loads_a_strategy_without_network_where_the_machine_allows_it(
+        base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path) -> None:
+    """Where an unprivileged user may make a network namespace (this machine), the local judge loads
+    strategies inside one: a strategy reaching for the network finds none, and no file grows."""
+    from engine.check.runners import _no_network
+
+    assert _no_network(), "this machine allows user namespaces: the local judge must use one"
+    root = Path(base_repo.working_dir)
+    (root / "strategies/Alpha.py").write_text(
+        "import socket\n\nfrom freqtrade.strategy import IStrategy\n\ntried = []\ntry:\n"
+        "    socket.create_connection(('1.1.1.1', 53), timeout=3).close()\n    tried.append('network: reached')\n"
+        "except OSError as exc:\n    tried.append(f'network: {exc.strerror or exc}')\ntry:\n    with open('owned', 'w') as out:\n"
+        "        out.write('x' * 100)\n    tried.append('written')\nexcept OSError as exc:\n    tried.append(f'owned: {exc.strerror}')\n"
+        "raise RuntimeError('; '.join(tried))\n\n\nclass Alpha(IStrategy):\n    INTERFACE_VERSION = 3\n")
+    commit(base_repo, "a strategy that reaches out", tag="v2")
+    edit(root / BOTS, "strategy: Alpha@v1\npairs: [ETH/USDT]", "strategy: Alpha@v2\npairs: [ETH/USDT]")
+    result = fleetops("plan", "--repo", str(root), "--against", "HEAD", env={**LOCAL, "FLEETOPS_CACHE_DIR": str(tmp_path / "cache")})
+    assert (result.code, result.err.splitlines()) == (1, [
+        "fleet/bots.yaml:50:11: error: bot 'solo': FreqTrade 2026.9 cannot load strategy Alpha@v2 (strategies/Alpha.py, line 17): "
+        "RuntimeError: network: Network is unreachable; owned: File too large; the strategy raised while FreqTrade imported or "
+        "created it: fix the code at that line"])

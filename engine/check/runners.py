@@ -218,8 +218,9 @@ class LocalJudge:
             raise Unavailable(f"{python} cannot import freqtrade")
 
         def run(payload: dict[str, Any], deadline: float) -> dict[str, Any]:
+            prefix = _no_network() if "strategies" in payload else []
             try:
-                proc = subprocess.run([python, "-c", checker_script()], input=json.dumps(payload).encode(), capture_output=True,
+                proc = subprocess.run([*prefix, python, "-c", checker_script()], input=json.dumps(payload).encode(), capture_output=True,
                                       timeout=deadline, env=_clean_env())
             except subprocess.TimeoutExpired:
                 raise Unavailable(f"the check with {python} did not finish within {deadline:.0f} s") from None
@@ -248,6 +249,23 @@ def _local_python(environ: Mapping[str, str]) -> str | None:
         if interpreter and " " not in interpreter and Path(interpreter).name.startswith("python"):
             return interpreter  # pip's console script names the Python it was installed into
     return None
+
+
+_UNSHARE: list[list[str]] = []
+
+
+def _no_network() -> list[str]:
+    """``unshare --user --map-root-user --net`` when this machine lets an unprivileged user make a
+    network namespace (probed once): a local judge loading strategies then has no network either.
+    Empty when it cannot; the load then runs with the user's network, and only the child's limits."""
+    if not _UNSHARE:
+        command = ["unshare", "--user", "--map-root-user", "--net"]
+        try:
+            usable = shutil.which("unshare") is not None and subprocess.run([*command, "true"], capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            usable = False
+        _UNSHARE.append(command if usable else [])
+    return _UNSHARE[0]
 
 
 def _clean_env() -> dict[str, str]:
