@@ -12,7 +12,7 @@ each figure the median of RUNS runs, nothing cached:
 The loads' own cost is "loads - config"; per strategy, that divided by 50 (one fork each, after
 FreqTrade's imports, which the config check pays anyway). Needs the Docker engine and the image
 (scripts/build-images --only freqtrade); run it under the shared Docker lock.
-Usage: python benchmarks/load_check.py [RUNS] [--pins N]
+Usage: python benchmarks/load_check.py [RUNS] [--pins N] [--judges image,local]
 """
 
 from __future__ import annotations
@@ -110,8 +110,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="?", type=int, default=3)
     parser.add_argument("--pins", type=int, default=50)
+    parser.add_argument("--judges", default="image,local", help="which judges to time (image needs Docker and the lock)")
     args = parser.parse_args()
-    subprocess.run([sys.executable, str(ROOT / "scripts/build-images"), "--only", "freqtrade"], check=True, capture_output=True)
+    judges = args.judges.split(",")
+    if "image" in judges:
+        subprocess.run([sys.executable, str(ROOT / "scripts/build-images"), "--only", "freqtrade"], check=True, capture_output=True)
     with tempfile.TemporaryDirectory() as tmp:
         repo, cache = Path(tmp) / "fleet", Path(tmp) / "cache"
         cache.mkdir()
@@ -123,6 +126,8 @@ def main() -> None:
         figures["off"] = median(args.runs, repo, {"FLEETOPS_FREQTRADE_CHECK": "off"}, cache)
         for judge, env in (("image", {"FLEETOPS_FREQTRADE_CHECK": "image"}),
                            ("local", {"FLEETOPS_FREQTRADE_CHECK": "local", "FLEETOPS_FREQTRADE_PYTHON": FREQTRADE_PYTHON})):
+            if judge not in judges:
+                continue
             bots.write_text(unmoved)
             figures[f"{judge}, config"] = median(args.runs, repo, env, cache)
             bots.write_text(moved)
@@ -130,7 +135,7 @@ def main() -> None:
     print(f"plan --against HEAD, {args.pins} bots, {args.pins} pins moved, median of {args.runs}, nothing cached:")
     for name, wall in figures.items():
         print(f"  {name:<15} {wall:6.2f} s")
-    for judge in ("image", "local"):
+    for judge in judges:
         extra = figures[f"{judge}, loads"] - figures[f"{judge}, config"]
         print(f"  {judge}: the {args.pins} loads add {extra:.2f} s ({1000 * extra / args.pins:.0f} ms per strategy)")
 
