@@ -140,7 +140,7 @@ try:
     tried.append("network: reached 1.1.1.1")
 except OSError as exc:
     tried.append(f"network: {exc.strerror or exc}")
-for path in ("/freqtrade/user_data/owned", "/tmp/owned", "owned"):
+for path in ("/etc/owned", "/tmp/owned", "owned"):
     try:
         with open(path, "w") as out:
             out.write("x" * 100)
@@ -174,6 +174,6 @@ def test_a_hostile_strategy_is_contained_and_stopped_at_its_deadline(docker_api:
         "fleet/bots.yaml:28:11: error: bot 'beta-1': FreqTrade 2026.9 cannot load strategy Beta@v2: loading did not finish within 3 s; "
         "it was stopped; a strategy must load in seconds: do no work at import",
         "fleet/bots.yaml:50:11: error: bot 'solo': FreqTrade 2026.9 cannot load strategy Alpha@v2 (strategies/Alpha.py, line 18): "
-        "RuntimeError: network: Network is unreachable; /freqtrade/user_data/owned: Read-only file system; /tmp/owned: File too large; "
+        "RuntimeError: network: Network is unreachable; /etc/owned: Read-only file system; /tmp/owned: File too large; "
         "owned: File too large; the strategy raised while FreqTrade imported or created it: fix the code at that line"]
     assert docker_api.containers(all=True, filters={"label": CHECK_LABEL}) == []
