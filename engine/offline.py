@@ -39,7 +39,8 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
     """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker
     for the plan itself. ``warn`` hears the target's warnings (files that look like specs but are not
     read). With ``check``, the target's configs go through the FreqTrade check (``engine.check``: the
-    image's FreqTrade when a Docker engine has it) and a refusal is a SpecError."""
+    image's FreqTrade when a Docker engine has it), and the strategies of the bots whose pin (or
+    load settings) changed against ``against`` are loaded by it; a refusal is a SpecError."""
     cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
     try:
         with stage(f"load {against}"):
@@ -58,7 +59,7 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
         target = compile_fleet(target_loaded.spec, placements_of(baseline), rebalance=rebalance)
     if check is not None:
         with stage("freqtrade check"):
-            require_accepted(target_loaded.spec, target, check)
+            require_accepted(target_loaded.spec, target, check, {n: b.essence for n, b in baseline.bots.items()})
     base = snapshot_of(base_loaded)
     with stage("diff"):
         plan = plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))

@@ -162,4 +162,62 @@ def test_answers_are_cached_per_bot_by_what_was_judged(base_repo: git.Repo, tmp_
     edit(Path(base_repo.working_dir) / BOTS, "stoploss: -0.15", "stoploss: -0.14")
     assert check() == first + 3
     cached = json.loads(next((tmp_path / "cache/freqtrade-check").glob("*.json")).read_text())
-    assert len(cached) == 6  # five bots, and solo's new config
+    # five bots and solo's new config; and four strategy loads: Alpha for alpha-1 and solo (their configs set the same
+    # keys), Alpha with alpha-2's trailing details, Beta for beta-1 and for euro-1 (its freqtrade: block sets one more);
+    # solo's new stop-loss is no new load
+    assert len(cached) == 10
+
+
+def test_the_ci_plan_loads_the_pins_it_moves_and_a_slow_strategy_is_stopped_at_its_deadline(
+        base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path) -> None:
+    """The load check against the base ref loads only what the pull request changes: a strategy that
+    already fails to load on main is validate's finding, not the CI plan's of an unrelated change; a
+    strategy that never finishes loading is stopped at FLEETOPS_STRATEGY_LOAD_SECONDS and named."""
+    root = Path(base_repo.working_dir)
+    alpha = root / "strategies/Alpha.py"
+    alpha.write_text(alpha.read_text().replace("from pandas import DataFrame", "from pandas import DataFrame\nimport talib_next"))
+    (root / "strategies/Beta.py").write_text("from freqtrade.strategy import IStrategy\n\nwhile True:\n    pass\n\n\n"
+                                             "class Beta(IStrategy):\n    INTERFACE_VERSION = 3\n")
+    commit(base_repo, "strategies v2", tag="v2")
+    edit(root / BOTS, "strategy: Alpha@v1\npairs: [ETH/USDT]", "strategy: Alpha@v2\npairs: [ETH/USDT]")
+    commit(base_repo, "solo on Alpha v2")  # main now pins a strategy FreqTrade cannot load
+    env = {**LOCAL, "FLEETOPS_CACHE_DIR": str(tmp_path / "cache"), "FLEETOPS_STRATEGY_LOAD_SECONDS": "2"}
+    solo = ("fleet/bots.yaml:50:11: error: bot 'solo': FreqTrade 2026.9 cannot load strategy Alpha@v2 (strategies/Alpha.py, line 3): "
+            "Could not import strategies/Alpha.py due to 'No module named 'talib_next''. Impossible to load Strategy 'Alpha'. This class does "
+            "not exist or contains Python code errors; module 'talib_next' is not in the local FreqTrade's Python: add it to the bot's image "
+            "or remove the import")
+    edit(root / BOTS, "stoploss: -0.05", "stoploss: -0.04")  # a pull request that moves no pin
+    unrelated = fleetops("plan", "--repo", str(root), "--against", "HEAD", env=env)
+    assert unrelated.code == 0 and unrelated.err == "", unrelated.err
+    validated = fleetops("validate", "--repo", str(root), env=env)
+    assert (validated.code, validated.err.splitlines()) == (1, [solo])
+    edit(root / BOTS, "strategy: Beta@v1\npairs: [BTC/USDT]", "strategy: Beta@v2\npairs: [BTC/USDT]")
+    moved = fleetops("plan", "--repo", str(root), "--against", "HEAD", env=env)
+    assert (moved.code, moved.err.splitlines()) == (1, [
+        "fleet/bots.yaml:28:11: error: bot 'beta-1': FreqTrade 2026.9 cannot load strategy Beta@v2: loading did not finish within 2 s; "
+        "it was stopped; a strategy must load in seconds: do no work at import"])
+    again = fleetops("plan", "--repo", str(root), "--against", "HEAD", env=env)  # a timeout is never cached: it is tried again
+    assert again.err == moved.err
+
+
+def test_a_local_judge_loads_a_strategy_without_network_where_the_machine_allows_it(
+        base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path) -> None:
+    """Where an unprivileged user may make a network namespace (this machine), the local judge loads
+    strategies inside one: a strategy reaching for the network finds none, and no file grows."""
+    from engine.check.runners import _no_network
+
+    assert _no_network(), "this machine allows user namespaces: the local judge must use one"
+    root = Path(base_repo.working_dir)
+    (root / "strategies/Alpha.py").write_text(
+        "import socket\n\nfrom freqtrade.strategy import IStrategy\n\ntried = []\ntry:\n"
+        "    socket.create_connection(('1.1.1.1', 53), timeout=3).close()\n    tried.append('network: reached')\n"
+        "except OSError as exc:\n    tried.append(f'network: {exc.strerror or exc}')\ntry:\n    with open('owned', 'w') as out:\n"
+        "        out.write('x' * 100)\n    tried.append('written')\nexcept OSError as exc:\n    tried.append(f'owned: {exc.strerror}')\n"
+        "raise RuntimeError('; '.join(tried))\n\n\nclass Alpha(IStrategy):\n    INTERFACE_VERSION = 3\n")
+    commit(base_repo, "a strategy that reaches out", tag="v2")
+    edit(root / BOTS, "strategy: Alpha@v1\npairs: [ETH/USDT]", "strategy: Alpha@v2\npairs: [ETH/USDT]")
+    result = fleetops("plan", "--repo", str(root), "--against", "HEAD", env={**LOCAL, "FLEETOPS_CACHE_DIR": str(tmp_path / "cache")})
+    assert (result.code, result.err.splitlines()) == (1, [
+        "fleet/bots.yaml:50:11: error: bot 'solo': FreqTrade 2026.9 cannot load strategy Alpha@v2 (strategies/Alpha.py, line 17): "
+        "RuntimeError: network: Network is unreachable; owned: File too large; the strategy raised while FreqTrade imported or "
+        "created it: fix the code at that line"])

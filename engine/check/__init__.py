@@ -26,7 +26,10 @@ fleetops happens to ship with. In order:
    ``image`` or ``local`` (only that judge; unavailable is an error, for CI that must not skip),
    ``off`` (skipped, still with the warning).
 
-Nothing runs strategy code: a strategy comes with the pull request, and this runs in CI. What a
+The config check runs no strategy code: a strategy comes with the pull request, and this runs in
+CI. The load check (``engine.check.loads``) does run it — FreqTrade's own resolver, in the same
+judge's process, each strategy in a forked, limited child with a deadline
+(``engine/container/ftload.py``), so inside the image's sandboxed container when that judges. What a
 strategy brings into FreqTrade's config is read from its source as literals
 (``engine.compile.strategy_settings``); secret values are never sent, placeholders of the same
 shape stand in. Results are cached per bot under ``<state>/cache/freqtrade-check/``, keyed by the

@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.check.loads import LoadRequest, load_problem, load_request, to_load
 from engine.check.locate import locate
 from engine.check.request import BotRequest, bot_request
-from engine.check.runners import DockerDown, ImageJudge, Judgement, LocalJudge, Requests, Unavailable, cache_dir
+from engine.check.runners import DockerDown, ImageJudge, Judgement, Loads, LocalJudge, Requests, Unavailable, cache_dir
 from engine.compile.desired import DesiredFleet
+from engine.compile.essence import BotEssence
 from engine.errors import CheckError, FleetopsError, Problem, SpecError
 from engine.spec.fleetspec import FleetSpec
 
@@ -23,6 +25,8 @@ __all__ = ["MODES", "CheckReport", "CheckSettings", "check_fleet", "require_acce
 
 MODES = ("auto", "image", "local", "off")
 SETTING = "FLEETOPS_FREQTRADE_CHECK"
+LOAD_SECONDS = "FLEETOPS_STRATEGY_LOAD_SECONDS"
+"""How long one strategy may take to load (seconds; default 20): then it is stopped and named."""
 
 
 def _ignore(_message: str) -> None:
@@ -59,8 +63,11 @@ class CheckReport:
         return f"FreqTrade {', '.join(judged)} accepts {whom}"
 
 
-def check_fleet(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings) -> CheckReport:
-    """Every bot's rendered config judged by FreqTrade; findings located in the spec.
+def check_fleet(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings, baseline: Mapping[str, BotEssence] | None = None
+                ) -> CheckReport:
+    """Every bot's rendered config judged by FreqTrade, and the strategies to load loaded by it
+    (``engine.check.loads.to_load``: against ``baseline``, the bots' essences in the base the
+    command plans against, only what changed; without, every bot's); findings located in the spec.
 
     Raises CheckError when ``FLEETOPS_FREQTRADE_CHECK`` is ``image`` or ``local`` and that judge
     cannot run, or the setting is not one of MODES; in ``auto`` a bot no judge could check is a
@@ -69,24 +76,40 @@ def check_fleet(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings)
     mode = (settings.environ.get(SETTING) or "auto").strip().lower()
     if mode not in MODES:
         raise CheckError(f"{SETTING} must be one of {', '.join(MODES)} (it is {mode!r})")
+    try:
+        load_seconds = float(settings.environ.get(LOAD_SECONDS) or 20)
+        if not 0 < load_seconds <= 600:
+            raise ValueError(load_seconds)
+    except ValueError:
+        raise CheckError(f"{LOAD_SECONDS} must be a number of seconds above 0, at most 600 (it is {settings.environ[LOAD_SECONDS]!r})") from None
     if mode == "off":
         settings.warn(f"the FreqTrade check is off ({SETTING}=off): a config FreqTrade would refuse to start is not caught before apply")
         return CheckReport([], [])
     by_image: dict[str, list[str]] = {}
     for name, bot in sorted(desired.bots.items()):
         by_image.setdefault(desired.containers[bot.container].essence.image, []).append(name)
-    judges = _Judges(settings, mode)
+    judges = _Judges(settings, mode, load_seconds)
+    loading = set(to_load(desired.bots, baseline))
     problems: list[Problem] = []
     rows: list[dict[str, object]] = []
     for image, names in sorted(by_image.items()):
         requests: dict[str, BotRequest] = {}
+        loads: dict[str, LoadRequest] = {}
 
         def make_requests(names: list[str] = names, requests: dict[str, BotRequest] = requests) -> dict[str, BotRequest]:
             if not requests:
                 requests.update({name: bot_request(desired, desired.bots[name]) for name in names})
             return requests
 
-        judgement, why = judges.judge(image, make_requests)
+        def make_loads(names: list[str] = names, loads: dict[str, LoadRequest] = loads) -> dict[str, LoadRequest]:
+            if not loads:
+                loads.update({n: load_request(desired.bots[n], spec.pin_of(spec.bots[n]).siblings) for n in names if n in loading})
+            first: dict[str, LoadRequest] = {}
+            for request in loads.values():
+                first.setdefault(request.digest, request)  # loaded with the first such bot's settings
+            return first
+
+        judgement, why = judges.judge(image, make_requests, make_loads)
         if judgement is None:
             text = f"the FreqTrade check of {len(names)} bot(s) on image {image} could not run: {', and '.join(why)}"
             if mode != "auto":
@@ -101,12 +124,17 @@ def check_fleet(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings)
         rows.append({"image": image, "bots": len(names), "judge": judgement.judge, "freqtrade": judgement.version})
         for bot_name, findings in sorted(judgement.findings.items()):
             problems += [locate(spec, bot_name, finding, judgement.version, requests[bot_name].strategy) for finding in findings]
+        for bot_name, load in sorted(loads.items()):
+            said = [str(f.get("message", "")).rstrip(".") for f in judgement.findings.get(bot_name, [])]
+            problems += [load_problem(spec, bot_name, finding, judgement.version, judgement.judge) for finding in judgement.loads.get(load.digest, [])
+                         if not any(str(finding.get("message", "")).startswith(s) for s in said if s)]  # said once, by the config check
     return CheckReport(problems, rows)
 
 
-def require_accepted(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings) -> CheckReport:
-    """check_fleet, raising SpecError with every finding when FreqTrade would refuse a bot."""
-    report = check_fleet(spec, desired, settings)
+def require_accepted(spec: FleetSpec, desired: DesiredFleet, settings: CheckSettings, baseline: Mapping[str, BotEssence] | None = None
+                     ) -> CheckReport:
+    """check_fleet, raising SpecError with every finding when FreqTrade would refuse a bot or cannot load its strategy."""
+    report = check_fleet(spec, desired, settings, baseline)
     if report.problems:
         raise SpecError(report.problems)
     return report
@@ -115,15 +143,16 @@ def require_accepted(spec: FleetSpec, desired: DesiredFleet, settings: CheckSett
 class _Judges:
     """The judges of one run: the image's FreqTrade through Docker, else a local one."""
 
-    def __init__(self, settings: CheckSettings, mode: str) -> None:
+    def __init__(self, settings: CheckSettings, mode: str, load_seconds: float) -> None:
         self.settings = settings
         self.mode = mode
+        self.load_seconds = load_seconds
         self.docker_down: str | None = settings.docker_problem
         self.cache = cache_dir(settings.state_dir, settings.environ)
         self._image: ImageJudge | None = None
         self._local: LocalJudge | None = None
 
-    def judge(self, image: str, requests: Requests) -> tuple[Judgement | None, list[str]]:
+    def judge(self, image: str, requests: Requests, loads: Loads) -> tuple[Judgement | None, list[str]]:
         why: list[str] = []
         if self.mode in ("auto", "image"):
             if self.docker_down is not None:
@@ -132,7 +161,7 @@ class _Judges:
                 try:
                     if self._image is None:
                         self._image = ImageJudge(self.settings.docker_host)
-                    return self._image.judge(image, requests, self.cache), why
+                    return self._image.judge(image, requests, self.cache, loads, self.load_seconds), why
                 except (FleetopsError, DockerDown) as exc:
                     self.docker_down = str(exc)
                     why.append(self.docker_down)
@@ -142,7 +171,7 @@ class _Judges:
             if self._local is None:
                 self._local = LocalJudge(self.settings.environ)
             try:
-                return self._local.judge(requests, self.cache), why
+                return self._local.judge(requests, self.cache, loads, self.load_seconds), why
             except Unavailable as exc:
                 why.append(str(exc))
         return None, why

@@ -4,7 +4,8 @@ Called by ``engine.check.freqtrade``. A judge takes bot requests (``engine.check
 answers, per bot, FreqTrade's findings — ``{"check", "message", "path"}`` as
 ``engine/container/ftcheck.py`` prints them — or says why it cannot judge (``Unavailable``).
 Every judge runs the same script, in one process for all its bots, with a deadline; answers are
-cached per bot by (judge identity, request digest) when a state dir exists.
+cached per bot by (judge identity, request digest) when a state dir exists. The same run loads the
+strategies asked for (the load check, ``engine.check.loads``), each answer cached by its load digest.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from engine.check.loads import LoadRequest
 from engine.check.request import BotRequest
 from engine.errors import FleetopsError
 from engine.hashing import short_hash
 
-__all__ = ["CACHE_DIR", "ImageJudge", "Judgement", "LocalJudge", "Unavailable", "cache_dir", "checker_script"]
+__all__ = ["CACHE_DIR", "ImageJudge", "Judgement", "LocalJudge", "Unavailable", "cache_dir", "checker_script", "loader_script"]
 
 Finding = dict[str, Any]
 CACHE_DIR = Path("cache") / "freqtrade-check"
@@ -55,14 +57,31 @@ class Judgement:
     judge: str
     """How the warning and the errors name the judge: "image fleetops/freqtrade:2026.9", "local"."""
     findings: dict[str, list[Finding]]
+    loads: dict[str, list[Finding]] = field(default_factory=dict)
+    """Load digest → what FreqTrade said loading that strategy (empty: it loads)."""
 
 
 def checker_script() -> str:
     return resources.files("engine.container").joinpath("ftcheck.py").read_text(encoding="utf-8")
 
 
-def _deadline(bots: int) -> float:
-    return 60.0 + 0.05 * bots
+def loader_script() -> str:
+    return resources.files("engine.container").joinpath("ftload.py").read_text(encoding="utf-8")
+
+
+def _deadline(bots: int, loads: int = 0, load_seconds: float = 0.0) -> float:
+    """The whole run's: the config check's, plus each strategy's own deadline and its fork."""
+    return 60.0 + 0.05 * bots + loads * (load_seconds + 2.0)
+
+
+class _Digested(Protocol):
+    @property
+    def digest(self) -> str: ...
+
+
+_R = TypeVar("_R", BotRequest, LoadRequest)
+_TRANSIENT = frozenset({"timeout", "crashed"})
+"""Load answers never cached: a busy machine may time out what loads on the next run."""
 
 
 class _Cache:
@@ -71,7 +90,7 @@ class _Cache:
     ``<state>/cache/freqtrade-check`` when the state dir exists, else there is no cache."""
 
     def __init__(self, cache_dir: Path | None, identity: str) -> None:
-        self.path = cache_dir / f"{short_hash([identity, checker_script()])}.json" if cache_dir is not None else None
+        self.path = cache_dir / f"{short_hash([identity, checker_script(), loader_script()])}.json" if cache_dir is not None else None
         self.entries: dict[str, Any] = {}
         if self.path is not None:
             try:
@@ -80,8 +99,10 @@ class _Cache:
             except (OSError, ValueError):
                 self.entries = {}
 
-    def split(self, requests: Mapping[str, BotRequest]) -> tuple[dict[str, list[Finding]], dict[str, BotRequest], str | None]:
-        known, missing, version = {}, {}, None
+    def split(self, requests: Mapping[str, _R]) -> tuple[dict[str, list[Finding]], dict[str, _R], str | None]:
+        known: dict[str, list[Finding]] = {}
+        missing: dict[str, _R] = {}
+        version = None
         for bot, request in requests.items():
             entry = self.entries.get(request.digest)
             if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], list):
@@ -90,11 +111,13 @@ class _Cache:
                 missing[bot] = request
         return known, missing, version
 
-    def store(self, version: str, requests: Mapping[str, BotRequest], findings: Mapping[str, list[Finding]]) -> None:
+    def store(self, version: str, requests: Mapping[str, _Digested], findings: Mapping[str, list[Finding]]) -> None:
         if self.path is None or not requests:
             return
         for bot, request in requests.items():
             self.entries.pop(request.digest, None)
+            if any(finding.get("kind") in _TRANSIENT for finding in findings.get(bot, [])):
+                continue
             self.entries[request.digest] = [version, findings.get(bot, [])]
         while len(self.entries) > CACHE_LIMIT:
             self.entries.pop(next(iter(self.entries)))
@@ -109,20 +132,31 @@ class _Cache:
 
 Requests = Callable[[], Mapping[str, BotRequest]]
 """Built only once a judge is known to be able to judge: nothing is rendered for a check that is skipped."""
+Loads = Callable[[], Mapping[str, LoadRequest]]
+"""The strategies to load, by load digest; built like ``Requests``."""
 
 
-def _judge(identity: str, name: str, cache: Path | None, make_requests: Requests, run: Any) -> Judgement:
+def _judge(identity: str, name: str, cache: Path | None, make_requests: Requests, make_loads: Loads, load_seconds: float,
+           run: Any) -> Judgement:
     stored = _Cache(cache, identity)
     known, missing, version = stored.split(make_requests())
-    if missing:
-        answer = run({"bots": {bot: r.payload for bot, r in missing.items()}}, len(missing))
+    known_loads, missing_loads, load_version = stored.split(make_loads())
+    version = version or load_version
+    if missing or missing_loads:
+        payload: dict[str, Any] = {"bots": {bot: r.payload for bot, r in missing.items()}}
+        if missing_loads:
+            payload.update(strategies={key: r.payload for key, r in missing_loads.items()}, loader=loader_script(), load_seconds=load_seconds)
+        answer = run(payload, _deadline(len(missing), len(missing_loads), load_seconds))
         if "unavailable" in answer:
             raise Unavailable(f"{name} has no FreqTrade its Python can import ({answer['unavailable']})")
         version = str(answer.get("freqtrade", "unknown"))
         found = {bot: list(answer.get("bots", {}).get(bot, [])) for bot in missing}
         stored.store(version, missing, found)
         known.update(found)
-    return Judgement(version or "unknown", name, known)
+        loaded = {key: list(answer.get("strategies", {}).get(key, [])) for key in missing_loads}
+        stored.store(version, missing_loads, loaded)
+        known_loads.update(loaded)
+    return Judgement(version or "unknown", name, known, known_loads)
 
 
 def _parse(stdout: bytes, what: str) -> dict[str, Any]:
@@ -143,7 +177,7 @@ class ImageJudge:
 
         self.docker = OneShot(docker_host)
 
-    def judge(self, image: str, requests: Requests, cache: Path | None) -> Judgement:
+    def judge(self, image: str, requests: Requests, cache: Path | None, loads: Loads, load_seconds: float) -> Judgement:
         try:
             image_id = self.docker.image_id(image)
         except FleetopsError as exc:
@@ -151,9 +185,9 @@ class ImageJudge:
         if image_id is None:
             raise Unavailable(f"the Docker engine does not have image {image} (fleetops never pulls; pull or build it)")
 
-        def run(payload: dict[str, Any], bots: int) -> dict[str, Any]:
+        def run(payload: dict[str, Any], deadline: float) -> dict[str, Any]:
             try:
-                result = self.docker.run(image, ["python3", "-c", checker_script()], json.dumps(payload).encode(), deadline=_deadline(bots))
+                result = self.docker.run(image, ["python3", "-c", checker_script()], json.dumps(payload).encode(), deadline=deadline)
             except FleetopsError as exc:
                 raise Unavailable(str(exc)) from None
             if result.exit_code == 127:
@@ -162,7 +196,7 @@ class ImageJudge:
                 raise Unavailable(f"the check in image {image} failed (exit {result.exit_code}): {_tail(result.stderr)}")
             return _parse(result.stdout, f"the check in image {image}")
 
-        return _judge(f"image {image_id}", f"image {image}", cache, requests, run)
+        return _judge(f"image {image_id}", f"image {image}", cache, requests, loads, load_seconds, run)
 
 
 class LocalJudge:
@@ -171,7 +205,7 @@ class LocalJudge:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.python = _local_python(environ)
 
-    def judge(self, requests: Requests, cache: Path | None) -> Judgement:
+    def judge(self, requests: Requests, cache: Path | None, loads: Loads, load_seconds: float) -> Judgement:
         if self.python is None:
             raise Unavailable("no local FreqTrade was found")
         python = self.python
@@ -183,19 +217,20 @@ class LocalJudge:
         if not version:
             raise Unavailable(f"{python} cannot import freqtrade")
 
-        def run(payload: dict[str, Any], bots: int) -> dict[str, Any]:
+        def run(payload: dict[str, Any], deadline: float) -> dict[str, Any]:
+            prefix = _no_network() if "strategies" in payload else []
             try:
-                proc = subprocess.run([python, "-c", checker_script()], input=json.dumps(payload).encode(), capture_output=True,
-                                      timeout=_deadline(bots), env=_clean_env())
+                proc = subprocess.run([*prefix, python, "-c", checker_script()], input=json.dumps(payload).encode(), capture_output=True,
+                                      timeout=deadline, env=_clean_env())
             except subprocess.TimeoutExpired:
-                raise Unavailable(f"the check with {python} did not finish within {_deadline(bots):.0f} s") from None
+                raise Unavailable(f"the check with {python} did not finish within {deadline:.0f} s") from None
             except OSError as exc:
                 raise Unavailable(f"{python} does not run ({type(exc).__name__})") from None
             if proc.returncode != 0:
                 raise Unavailable(f"the check with {python} failed (exit {proc.returncode}): {_tail(proc.stderr)}")
             return _parse(proc.stdout, f"the check with {python}")
 
-        return _judge(f"local {os.path.realpath(python)} {version}", f"local {python}", cache, requests, run)
+        return _judge(f"local {os.path.realpath(python)} {version}", f"local {python}", cache, requests, loads, load_seconds, run)
 
 
 def _local_python(environ: Mapping[str, str]) -> str | None:
@@ -214,6 +249,23 @@ def _local_python(environ: Mapping[str, str]) -> str | None:
         if interpreter and " " not in interpreter and Path(interpreter).name.startswith("python"):
             return interpreter  # pip's console script names the Python it was installed into
     return None
+
+
+_UNSHARE: list[list[str]] = []
+
+
+def _no_network() -> list[str]:
+    """``unshare --user --map-root-user --net`` when this machine lets an unprivileged user make a
+    network namespace (probed once): a local judge loading strategies then has no network either.
+    Empty when it cannot; the load then runs with the user's network, and only the child's limits."""
+    if not _UNSHARE:
+        command = ["unshare", "--user", "--map-root-user", "--net"]
+        try:
+            usable = shutil.which("unshare") is not None and subprocess.run([*command, "true"], capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            usable = False
+        _UNSHARE.append(command if usable else [])
+    return _UNSHARE[0]
 
 
 def _clean_env() -> dict[str, str]:

@@ -9,7 +9,10 @@ stdin:  {"bots": {NAME: {"config": {...}, "strategy": {...}}}}
         ``config`` is config.json with secrets.json merged over it (placeholders of the same shape
         stand in for secret values); ``strategy`` holds the settings the pinned strategy declares
         literally (``engine.compile.strategy_settings``).
-stdout: {"freqtrade": VERSION, "bots": {NAME: [{"check": FUNCTION, "message": TEXT, "path": [...]}]}}
+        With "strategies" (and "loader", the text of ``engine/container/ftload.py``, and
+        "load_seconds"), those strategies are loaded too, each in a child process (the load check).
+stdout: {"freqtrade": VERSION, "bots": {NAME: [{"check": FUNCTION, "message": TEXT, "path": [...]}]},
+         "strategies": {KEY: [FINDING]}} (``strategies`` only when asked; see ftload.py)
         or {"unavailable": WHY} when this Python cannot import FreqTrade.
 
 Per bot, what ``freqtrade trade`` does before it needs an exchange's markets or runs strategy
@@ -29,8 +32,9 @@ code (freqtrade 2026.9: ``Configuration.load_config``, ``StrategyResolver.load_s
    (kraken has no ``3m``; nothing below ``1m``), market orders, stop-loss on the exchange, time in
    force, the trading and margin mode, order-book or ticker pricing, public trades, demo trading,
    freqAI's history. Each is reported with the config path it judged.
+6. with "strategies", those strategies loaded by FreqTrade's resolver (``ftload.py``, the load check).
 Left to the bot's own start-up (and fleetops' health gate): what needs markets from the exchange
-(the stake currency, the pairs) or the strategy's code executed.
+(the stake currency, the pairs) or the strategy's code run on candles.
 """
 
 from __future__ import annotations
@@ -80,7 +84,12 @@ def main() -> int:
                 built.close()
             except Exception:  # noqa: BLE001 - closing a never-connected exchange; nothing to report
                 pass
-    json.dump({"freqtrade": getattr(freqtrade, "__version__", "unknown"), "bots": bots}, sys.stdout)
+    answer: dict[str, Any] = {"freqtrade": getattr(freqtrade, "__version__", "unknown"), "bots": bots}
+    if request.get("strategies"):  # the load check: ftload.py's text comes with the request
+        loader: dict[str, Any] = {"__name__": "ftload"}
+        exec(compile(request["loader"], "ftload.py", "exec"), loader)  # fleetops' own worker code, sent with the request
+        answer["strategies"] = loader["load_strategies"](request["strategies"], float(request.get("load_seconds", 20)))
+    json.dump(answer, sys.stdout)
     return 0
 
 

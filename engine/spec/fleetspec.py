@@ -23,6 +23,9 @@ class ResolvedPin:
     commit: str
     sha256: str
     text: str
+    siblings: tuple[str, ...] = ()
+    """The other modules in ``strategies/`` at the pinned commit (their names, no ``.py``): never
+    shipped to a bot, named when the strategy imports one (the load check, ``engine.check.loads``)."""
 
     @property
     def pin(self) -> str:

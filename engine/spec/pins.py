@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from typing import Any
 
 from engine.errors import SourceError
 from engine.spec.fleetspec import ResolvedPin
@@ -56,7 +57,17 @@ def resolve_pin(source: FleetSource, class_name: str, ref: str) -> ResolvedPin:
     if "\0" in text:
         raise PinError(f"strategy pin '{pin}': {path} at {ref} contains a NUL byte")
     _check_class(pin, path, ref, class_name, blob.data, text)
-    return ResolvedPin(class_name=class_name, ref=ref, commit=commit.hexsha, sha256=hashlib.sha256(blob.data).hexdigest(), text=text)
+    return ResolvedPin(class_name=class_name, ref=ref, commit=commit.hexsha, sha256=hashlib.sha256(blob.data).hexdigest(), text=text,
+                       siblings=_siblings(commit, class_name))
+
+
+def _siblings(commit: Any, class_name: str) -> tuple[str, ...]:
+    """The module names of the other ``strategies/*.py`` files at ``commit`` (empty when git cannot list them)."""
+    try:
+        return tuple(sorted(item.name[:-3] for item in commit.tree[STRATEGY_DIR].blobs
+                            if item.name.endswith(".py") and item.name != f"{class_name}.py"))
+    except Exception:  # noqa: BLE001 - only a hint in an error message depends on it
+        return ()
 
 
 def _check_class(pin: str, path: str, ref: str, class_name: str, data: bytes, text: str) -> None:

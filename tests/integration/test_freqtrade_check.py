@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docker
 import git
@@ -23,6 +24,7 @@ from engine.naming import Labels
 from tests.conftest import ROOT, Run
 from tests.integration.conftest import FLEET, remove_fleet
 from tests.support.repos import commit, edit
+from tests.test_bad_specs import BAD_SPECS, apply_case
 
 pytestmark = pytest.mark.freqtrade  # runs the real FreqTrade
 
@@ -97,4 +99,81 @@ def test_a_throwaway_container_is_sandboxed_bounded_and_removed(docker_api: dock
     assert time.monotonic() - started < 15
     hog = engine.run("fleetops/standin-bot:1", ["python3", "-c", "b = bytearray(2 << 30)"], b"", deadline=30, memory="256m")
     assert hog.exit_code != 0  # killed or refused by its memory limit
+    assert docker_api.containers(all=True, filters={"label": CHECK_LABEL}) == []
+
+
+IMAGE_ENV = {"FLEETOPS_FREQTRADE_CHECK": "image", "FLEETOPS_FREQTRADE_PYTHON": ""}
+LOAD_CASES = [case for case in BAD_SPECS if case["name"].startswith("load-")]
+
+
+def on_freqtrade_image(repo: git.Repo) -> Path:
+    subprocess.run([sys.executable, str(ROOT / "scripts/build-images"), "--only", "freqtrade"], check=True)
+    root = Path(repo.working_dir)
+    edit(root / "fleet/fleet.yaml", "image: fleetops/standin-bot:1", "image: fleetops/freqtrade:2026.9")
+    commit(repo, "the real FreqTrade image")
+    return root
+
+
+@pytest.mark.parametrize("case", LOAD_CASES, ids=[c["name"] for c in LOAD_CASES])
+def test_the_images_freqtrade_loads_each_changed_strategy(case: dict[str, Any], docker_api: docker.APIClient, base_repo: git.Repo,
+                                                          fleetops: Callable[..., Run], tmp_path: Path) -> None:
+    """The load-check cases of bad_specs.yaml, judged by the image's FreqTrade in its throwaway container:
+    the same lines, the image named where the local judge names its Python; the CI plan says the same."""
+    on_freqtrade_image(base_repo)
+    root = apply_case(base_repo, case)
+    env = {**IMAGE_ENV, "FLEETOPS_CACHE_DIR": str(tmp_path / "cache")}
+    expect = [line.replace("the local FreqTrade's Python", "fleetops/freqtrade:2026.9") for line in case["expect"]]
+    validated = fleetops("validate", "--repo", str(root), env=env)
+    assert (validated.code, validated.err.splitlines()) == (case.get("exit", 1), expect)
+    ci_plan = fleetops("plan", "--repo", str(root), "--against", "HEAD", env={**env, "FLEETOPS_CACHE_DIR": str(tmp_path / "cold")})
+    assert ci_plan.err.splitlines() == expect and ci_plan.code == (1 if expect else 0), ci_plan.out
+    assert docker_api.containers(all=True, filters={"label": CHECK_LABEL}) == []
+
+
+HOSTILE = '''import socket
+
+from freqtrade.strategy import IStrategy
+
+tried = []
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=3).close()
+    tried.append("network: reached 1.1.1.1")
+except OSError as exc:
+    tried.append(f"network: {exc.strerror or exc}")
+for path in ("/etc/owned", "/tmp/owned", "owned"):
+    try:
+        with open(path, "w") as out:
+            out.write("x" * 100)
+        tried.append(f"{path}: written")
+    except OSError as exc:
+        tried.append(f"{path}: {exc.strerror}")
+raise RuntimeError("; ".join(tried))
+
+
+class Alpha(IStrategy):
+    INTERFACE_VERSION = 3
+'''
+HANGS = "from freqtrade.strategy import IStrategy\n\nwhile True:\n    pass\n\n\nclass Beta(IStrategy):\n    INTERFACE_VERSION = 3\n"
+
+
+def test_a_hostile_strategy_is_contained_and_stopped_at_its_deadline(docker_api: docker.APIClient, base_repo: git.Repo,
+                                                                      fleetops: Callable[..., Run]) -> None:
+    """A pull request's strategy that reaches for the network and the file system finds neither
+    (it reports what it found by raising), and one that never finishes loading is stopped at its
+    deadline and named; the check itself finishes and leaves no container."""
+    root = on_freqtrade_image(base_repo)
+    (root / "strategies/Alpha.py").write_text(HOSTILE)
+    (root / "strategies/Beta.py").write_text(HANGS)
+    commit(base_repo, "hostile strategies", tag="v2")
+    edit(root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [ETH/USDT]", "strategy: Alpha@v2\npairs: [ETH/USDT]")
+    edit(root / "fleet/bots.yaml", "strategy: Beta@v1\npairs: [BTC/USDT]", "strategy: Beta@v2\npairs: [BTC/USDT]")
+    started = time.monotonic()
+    result = fleetops("plan", "--repo", str(root), "--against", "HEAD", env={**IMAGE_ENV, "FLEETOPS_STRATEGY_LOAD_SECONDS": "3"})
+    assert time.monotonic() - started < 40
+    assert result.code == 1 and result.err.splitlines() == [
+        "fleet/bots.yaml:28:11: error: bot 'beta-1': FreqTrade 2026.9 cannot load strategy Beta@v2: loading did not finish within 3 s; "
+        "it was stopped; a strategy must load in seconds: do no work at import",
+        "fleet/bots.yaml:50:11: error: bot 'solo': FreqTrade 2026.9 cannot load strategy Alpha@v2 (strategies/Alpha.py, line 18): "
+        "RuntimeError: network: Network is unreachable; /etc/owned: Read-only file system; /tmp/owned: File too large; "
+        "owned: File too large; the strategy raised while FreqTrade imported or created it: fix the code at that line"]
     assert docker_api.containers(all=True, filters={"label": CHECK_LABEL}) == []
