@@ -13,18 +13,24 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from engine.cli.support import (
+    LOCK_WAIT,
+    allowed,
+    check_settings,
+    chosen_state_dir,
+    command_context,
+    execute,
+    finish_interrupted,
+    format_plan,
+    note_pending,
+    waiting_for,
+    warn,
+)
 from engine.errors import FleetopsError, Problem, SpecError
 from engine.textsafe import one_line
-
-if TYPE_CHECKING:
-    from engine.check import CheckSettings
-    from engine.context import Context
-    from engine.live.liveplan import LivePlan
-    from engine.plan.model import Plan
 
 __all__ = ["cli", "main"]
 
@@ -57,8 +63,8 @@ def validate(repo: str, ref: str | None, fmt: str) -> None:
 
     warnings: list[Problem] = []
     try:
-        loaded = load_fleet(repo, ref, warn=warnings.append if fmt == "json" else _warn)
-        report = require_accepted(loaded.spec, compile_fleet(loaded.spec), _check_settings())
+        loaded = load_fleet(repo, ref, warn=warnings.append if fmt == "json" else warn)
+        report = require_accepted(loaded.spec, compile_fleet(loaded.spec), check_settings())
     except SpecError as exc:
         if fmt == "json":
             click.echo(json.dumps({"valid": False, "problems": [p.as_json() for p in exc.problems],
@@ -85,8 +91,8 @@ def render(repo: str, ref: str | None, out: str) -> None:
     from engine.compile.render import render_fleet
     from engine.offline import compile_at
 
-    loaded, desired = compile_at(repo, ref, warn=_warn)
-    require_accepted(loaded.spec, desired, _check_settings())
+    loaded, desired = compile_at(repo, ref, warn=warn)
+    require_accepted(loaded.spec, desired, check_settings())
     written = render_fleet(desired).write(out)
     click.echo(f"rendered {len(desired.containers)} containers and {len(desired.bots)} bots: {len(written)} files in {out}")
 
@@ -106,19 +112,19 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
         from engine.flow import plan_commit
         from engine.live.noop_proof import ProofHeader, no_changes_text
 
-        ctx = _context()
-        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=_warn, proof=fmt == "text")
+        ctx = command_context()
+        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn, proof=fmt == "text")
         if isinstance(planned, ProofHeader):
             click.echo(no_changes_text(planned), nl=False)
             return
         result = planned.plan
-        _note_pending(ctx)
+        note_pending(ctx)
     else:
         from engine.offline import offline_plan
 
-        result = offline_plan(repo, ref, against, rebalance=rebalance, warn=_warn, check=_check_settings())
+        result = offline_plan(repo, ref, against, rebalance=rebalance, warn=warn, check=check_settings())
     with stage(f"format {fmt}"):
-        text = _format_plan(result, fmt)
+        text = format_plan(result, fmt)
     click.echo(text, nl=False)
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
@@ -137,17 +143,17 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
     """Converge Docker to the specs: plan, confirm, execute, check health, roll back if broken."""
     from engine.live.store import apply_lock
 
-    with apply_lock(_state_dir(), wait=LOCK_WAIT, waiting=_waiting_for):
+    with apply_lock(chosen_state_dir(), wait=LOCK_WAIT, waiting=waiting_for):
         from engine.flow import plan_commit
         from engine.live.noop_proof import ProofHeader, no_changes_text
 
-        ctx = _context()
-        _finish_interrupted(ctx, rollback=not no_rollback)
-        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=_warn)
+        ctx = command_context()
+        finish_interrupted(ctx, rollback=not no_rollback)
+        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn)
         if isinstance(planned, ProofHeader):
             click.echo(no_changes_text(planned), nl=False)
             return
-        _execute(ctx, planned, yes=yes, rollback=not no_rollback, allow=_allowed(allow_mass_delete, allow_rename))
+        execute(ctx, planned, yes=yes, rollback=not no_rollback, allow=allowed(allow_mass_delete, allow_rename))
 
 
 @cli.command()
@@ -161,9 +167,9 @@ def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
     from engine.live import policy
     from engine.live.store import apply_lock
 
-    ctx = _context()
-    with apply_lock(ctx.state_dir, wait=LOCK_WAIT, waiting=_waiting_for):
-        _finish_interrupted(ctx, rollback=True, stop=False)
+    ctx = command_context()
+    with apply_lock(ctx.state_dir, wait=LOCK_WAIT, waiting=waiting_for):
+        finish_interrupted(ctx, rollback=True, stop=False)
         store = ctx.store()
         if to is None:
             latest = store.latest()
@@ -174,8 +180,8 @@ def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
                 raise StateError("no earlier healthy revision to roll back to (see `fleetops history`)")
             to = target.number
         live_plan = plan_revision(ctx, store.get(to))
-        _execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}", event="rollback",
-                 allow=_allowed(allow_mass_delete, False))
+        execute(ctx, live_plan, yes=yes, rollback=False, message=f"rollback to revision {to}", event="rollback",
+                 allow=allowed(allow_mass_delete, False))
 
 
 @cli.command()
@@ -185,8 +191,8 @@ def history(fmt: str) -> None:
     from engine.live.store import RevisionStore
     from engine.watch.journal import Journal, with_quarantines
 
-    store = RevisionStore.open_readonly(_state_dir())
-    journal = Journal.open_readonly(_state_dir())
+    store = RevisionStore.open_readonly(chosen_state_dir())
+    journal = Journal.open_readonly(chosen_state_dir())
     repairs = journal.repairs(limit=10_000) if journal is not None else []
     rows = [r.summary() for r in store.all()] if store is not None else []
     for row in rows:
@@ -213,7 +219,7 @@ def status(fleet: str | None, fmt: str) -> None:
     """Show the live fleet: containers, bots, process states."""
     from engine.status import fleet_report, status_to_text
 
-    ctx = _context()
+    ctx = command_context()
     report = fleet_report(ctx, fleet)
     click.echo(json.dumps(report.to_json(), indent=2) if fmt == "json" else status_to_text(report), nl=fmt == "json")
 
@@ -235,7 +241,7 @@ def watch(remote: str, branch: str, interval: float, resync: float, listen: str 
 
     gc.set_threshold(700, 10, 10)  # a long-running process: the default collector, not the CLI's tuning
     options = WatchOptions(remote, branch, interval, resync, flap_limit, flap_window)
-    sys.exit(run_watcher(_context(), options, listen=listen, log_format=log_format))
+    sys.exit(run_watcher(command_context(), options, listen=listen, log_format=log_format))
 
 
 @cli.command()
@@ -252,10 +258,10 @@ def wallets(repo: str | None, ref: str | None, history: bool, fmt: str) -> None:
     from engine.spec.load import load_fleet
     from engine.wallets import ledger, wallet_report, wallets_to_text
 
-    ctx = _context()
+    ctx = command_context()
     store = ctx.read_store()
     if repo is not None:
-        desired = compile_fleet(load_fleet(repo, ref, warn=_warn).spec)
+        desired = compile_fleet(load_fleet(repo, ref, warn=warn).spec)
     else:
         latest = store.latest() if store is not None else None
         current = policy.current_revision(store, latest.fleet) if latest else None
@@ -278,7 +284,7 @@ def serve(listen: str, repo_url: str | None) -> None:
     from engine.watch.runner import run_server
 
     gc.set_threshold(700, 10, 10)
-    sys.exit(run_server(_context(), listen=listen, repo_url=repo_url))
+    sys.exit(run_server(command_context(), listen=listen, repo_url=repo_url))
 
 
 @cli.command()
@@ -289,129 +295,6 @@ def init(directory: str) -> None:
 
     path = build_demo_repo(Path(directory))
     click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); try: fleetops validate --repo {path}")
-
-
-LOCK_WAIT = 60.0
-"""How long apply and rollback wait for another apply (a watcher's, say) before giving up."""
-
-
-def _waiting_for(holder: str) -> None:
-    click.echo(f"  waiting up to {LOCK_WAIT:.0f} s for the apply lock (held by {holder})", err=True)
-
-
-def _warn(problem: Problem) -> None:
-    """A warning about the specs (a file that looks like one but is not read): stderr, never a failure."""
-    click.echo(str(problem), err=True)
-
-
-def _finish_interrupted(ctx: Context, *, rollback: bool, stop: bool = True) -> None:
-    """A revision a killed apply left pending is finished first (``engine.resume``); nothing to
-    import or check when the store has none (the no-op proof's path)."""
-    store = ctx.read_store()
-    if store is None or not store.pending():
-        return
-    from engine.resume import finish_before_apply
-
-    finish_before_apply(ctx, rollback=rollback, stop=stop)
-
-
-def _note_pending(ctx: Context) -> None:
-    """``plan`` changes nothing: it says what the next apply will do about an unfinished revision."""
-    from engine.resume import pending_note
-
-    note = pending_note(ctx)
-    if note is not None:
-        click.echo(f"  note: {one_line(note)}", err=True)
-
-
-def _docker_host() -> str:
-    """The Docker address to use, checked (``engine.backend.docker.address``): a malformed one is a
-    one-line error naming where it came from, before anything reads it."""
-    from engine.backend.docker.address import docker_address  # the one backend with a command-line option
-
-    root = click.get_current_context().find_root()
-    from_env = root.get_parameter_source("docker_host") is click.core.ParameterSource.ENVIRONMENT
-    return docker_address(root.obj["docker_host"], "DOCKER_HOST" if from_env else "--docker-host")
-
-
-def _state_dir() -> Path:
-    from engine.live.store import default_state_dir
-
-    configured = click.get_current_context().find_root().obj["state_dir"]
-    return Path(configured) if configured else default_state_dir()
-
-
-def _context() -> Context:
-    """The command's context: nothing connects, and nothing heavy is imported, until a stage asks —
-    then to the backend the fleet names. FLEETOPS_FULL_PLAN=1 turns the no-op proof off."""
-    from engine.backend.registry import BackendOptions
-    from engine.context import Context
-    from engine.live.adapters import RealConnector
-
-    state_dir = _state_dir()
-    return Context(state_dir, RealConnector(BackendOptions(state_dir, _docker_host())),
-                   progress=lambda line: click.echo(f"  {one_line(line)}", err=True), freqtrade_check=_check_settings,
-                   proofs=not os.environ.get("FLEETOPS_FULL_PLAN"))
-
-
-def _check_settings() -> CheckSettings:
-    """Where the FreqTrade check may look (engine.check): the state dir for its cache, the Docker engine, warnings to stderr."""
-    from engine.check import CheckSettings
-
-    try:
-        docker_host, problem = _docker_host(), None
-    except FleetopsError as exc:  # validate and plan --against need no Docker: the image's FreqTrade is then out of reach
-        docker_host, problem = None, str(exc)
-    return CheckSettings(_state_dir(), docker_host, dict(os.environ), docker_problem=problem,
-                         warn=lambda line: click.echo(f"fleetops: warning: {one_line(line)}", err=True))
-
-
-def _allowed(mass_delete: bool, rename: bool) -> frozenset[str]:
-    """The plan-wide risks the user allowed by flag (``engine.plan.model.PlanRisk`` kinds)."""
-    return frozenset(kind for kind, given in (("mass-delete", mass_delete), ("rename", rename)) if given)
-
-
-def _execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, message: str = "", event: str = "apply",
-             allow: frozenset[str] = frozenset()) -> None:
-    """Show the plan, refuse it or ask, apply it: the shared tail of apply and rollback. A plan with
-    nothing to do is settled (``flow.settled``: the source remembered, the no-op proof written)."""
-    from engine.errors import ApplyError, HealthError
-    from engine.flow import apply_plan, refusal, settled
-    from engine.live.store import RevisionStatus
-    from engine.plan.text import plan_to_text
-
-    click.echo(plan_to_text(live_plan.plan), nl=False)
-    if not live_plan.plan.has_changes:
-        settled(ctx, live_plan)
-        return
-    refused = refusal(live_plan, allow, ctx.backend_ref())
-    if refused is not None:  # before the question: nothing to confirm
-        raise ApplyError(refused)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise FleetopsError("refusing to apply without confirmation: stdin is not a terminal (pass --yes)")
-        click.confirm("Apply these changes?", abort=True)
-    outcome = apply_plan(ctx, live_plan, rollback=rollback, message=message, event=event, allow=allow)
-    if outcome.status is RevisionStatus.ROLLED_BACK:
-        raise HealthError(outcome.message)
-    if outcome.status is not RevisionStatus.APPLIED:
-        raise ApplyError(outcome.message)
-    healthy = sum(1 for h in outcome.health.values() if h.passed)
-    click.echo(f"{outcome.message}; {healthy} bot(s) answered their ping")
-
-
-def _format_plan(result: Plan, fmt: str) -> str:
-    if fmt == "json":
-        from engine.plan.jsonfmt import plan_to_json
-
-        return plan_to_json(result)
-    if fmt == "markdown":
-        from engine.plan.markdown import plan_to_markdown
-
-        return plan_to_markdown(result)
-    from engine.plan.text import plan_to_text
-
-    return plan_to_text(result)
 
 
 def main() -> None:
