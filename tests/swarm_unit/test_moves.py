@@ -41,6 +41,11 @@ class FakeAgents:
     timeline: list[tuple[str, ...]] = field(default_factory=list)
     fail: set[tuple[str, str]] = field(default_factory=set)
     """(op, bot) that fails once, as an agent that lost its disk would."""
+    silent: set[str] = field(default_factory=set)
+    """Nodes whose agent has not connected."""
+
+    def nodes(self) -> list[str]:
+        return sorted(n["Description"]["Hostname"] for n in self.swarm.nodes_ if n["Description"]["Hostname"] not in self.silent)
 
     def call(self, node: str, op: str, args: dict[str, Any], timeout: float = 0.0, blobs: tuple[str, ...] = ()) -> dict[str, Any]:
         unit, bot = args["unit"], args.get("bot", "")
@@ -83,6 +88,8 @@ def site_on(swarm: FakeSwarm, manager: SwarmManager, state: Path, agents: FakeAg
     site = SwarmBackend(state, manager, REGISTRY, SwarmSite).site("testfleet")
     assert isinstance(site, SwarmSite)
     site.channel.call = agents.call  # type: ignore[method-assign]
+    site.channel.nodes = agents.nodes  # type: ignore[method-assign]
+    site.agent_wait = 0.0
     original = swarm.update_service
 
     def update_service(service: str, version: int, task_template: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -171,6 +178,18 @@ def test_a_move_cut_short_leaves_the_unit_stopped_on_its_old_node_with_its_data_
     assert agents.timeline[0] == ("archive_unit", move.destination)  # stopped already; what the cut-short move left there set aside first
     assert agents.dirs[move.destination][POOL] == {bot: f"trades of {bot}".encode() for bot in BOTS}
     assert agents.running_on(move.destination, POOL) and POOL not in agents.dirs[source]
+
+
+def test_no_unit_stops_for_a_move_whose_old_node_agent_is_silent(applied: tuple[SwarmSite, FakeAgents, DesiredFleet],
+                                                                  swarm: FakeSwarm) -> None:
+    site, agents, fleet = applied
+    source = site.placed[POOL]
+    set_node(swarm, source, Availability="pause")
+    prepared, _move = move_of(site, fleet)
+    agents.silent.add(source)
+    with pytest.raises(DockerError, match=rf"^the fleetops agent of node {source} has not connected .* so no unit moves from or to it"):
+        site.replace(container_definition(prepared, prepared.containers[POOL]), 2, lambda: None)
+    assert agents.timeline == [] and agents.running_on(source, POOL)
 
 
 def test_a_unit_on_a_drained_down_or_gone_node_stays_pinned_there_and_the_plan_says_why(

@@ -150,6 +150,9 @@ def _why(node: Node, demand: Demand, rebalance: bool) -> str:
 class MovingSite(Protocol):
     """What a move needs of the swarm site: its units, and its agents by node (host name)."""
 
+    def await_agent(self, node: str) -> None:
+        """Return once ``node``'s agent answers this controller; DockerError when it does not in time."""
+        ...
     def stop(self, name: str) -> None: ...
     def update(self, definition: ContainerDefinition, revision: int) -> None: ...
     def call_node(self, node: str, op: str, args: dict[str, object]) -> dict[str, object]: ...
@@ -163,6 +166,8 @@ def execute(site: MovingSite, move: Move, definition: ContainerDefinition, revis
             progress: Callable[[str], None]) -> None:
     """Move ``move.unit`` as the module says; raises what the site raises, leaving a state the next apply finishes."""
     unit = move.unit
+    site.await_agent(move.source)  # nothing is stopped unless the old node can give the data
+    site.await_agent(move.destination)
     progress(f"moving {unit} from node {move.source} to node {move.destination}: stopping it on {move.source}")
     site.stop(unit)  # returns once no task of it runs: never two copies of its bots
     stale = site.call_node(move.destination, "archive_unit", {"unit": unit}).get("to")

@@ -21,6 +21,7 @@ executed by ``replace``, which carries its bots' trade data through the two node
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +29,12 @@ from engine.backend.docker.runtime import Runtime
 from engine.backend.port import PROCESS_TIMEOUT, Address, BotFiles, ListedUnit, LogMark, ProcessTables, UnitFiles, UnitSeen
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.backend.swarm import moves, noop
-from engine.backend.swarm.agents import ensure_agents
+from engine.backend.swarm.agents import AGENT_WAIT, ensure_agents
 from engine.backend.swarm.bots import SwarmBots
 from engine.backend.swarm.images import image_stamps
 from engine.backend.swarm.placement import Node, demands_of, place
 from engine.backend.swarm.units import SwarmUnits
-from engine.errors import Problem, SpecError
+from engine.errors import DockerError, Problem, SpecError
 
 if TYPE_CHECKING:
     from engine.backend.swarm.backend import SwarmBackend
@@ -61,6 +62,8 @@ class SwarmSite(SwarmUnits):
         self.stuck: dict[str, moves.Stuck] = {}
         """Units that stay on a node that cannot give their data (down, drained, gone), and why: the plan says so."""
         self._writing: dict[str, str] = {}
+        self.agent_wait = AGENT_WAIT
+        """Seconds a move waits for the agents of both its nodes to be heard."""
 
     def locate(self, unit: str) -> str | None:
         """The host name of ``unit``'s node: where a move is writing it, else its service's (task, else pin), else the one placed for it."""
@@ -116,6 +119,14 @@ class SwarmSite(SwarmUnits):
         self._where[definition.name] = move.destination_id
         del self.moves[definition.name]
         return str(self._service(definition.name)["ID"])
+
+    def await_agent(self, node: str) -> None:
+        deadline = time.monotonic() + self.agent_wait
+        while node not in self.channel.nodes():
+            if time.monotonic() > deadline:
+                raise DockerError(f"the fleetops agent of node {node} has not connected to {self.backend.controller} in {self.agent_wait:.0f} s, "
+                                  "so no unit moves from or to it; `docker service ps` of its agent service shows why")
+            time.sleep(0.2)
 
     def call_node(self, node: str, op: str, args: dict[str, object]) -> dict[str, object]:
         return self.channel.call(node, op, dict(args))
