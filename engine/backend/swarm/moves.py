@@ -55,8 +55,9 @@ class Move:
 
     def sentence(self) -> str:
         count = len(self.bots)
-        return (f"moves from node {self.source} to node {self.destination} ({self.why}), carrying {count} bot{'s' * (count != 1)}' "
-                "trade data: stopped first, started there once its data is")
+        whose = "bot's" if count == 1 else "bots'"
+        return (f"moves from node {self.source} to node {self.destination} ({self.why}), carrying {count} {whose} trade data: "
+                "stopped first, started there once its data is")
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,9 @@ def moves_of(moved: Mapping[str, tuple[str, str]], demands: Sequence[Demand], no
             continue
         if source.availability == "drain":
             stuck[unit] = Stuck(unit, source.hostname, old, "the node is drained, so Swarm stopped every task on it, the fleetops agent "
-                                "too, and nothing can read its bots' trade data there; to move them with it: docker node update "
-                                f"--availability pause {source.hostname} (drain only once fleetops has moved its units), or set it active again")
+                                "too, and nothing can read its bots' trade data there; to move them with it, set it active and then paused "
+                                f"(docker node update --availability active {source.hostname}, then --availability pause) and apply: "
+                                "fleetops moves a paused node's units with their data; drain it once they have left")
             continue
         demand = demand_of[unit]
         why = _why(source, demand, rebalance)
