@@ -43,12 +43,14 @@ class FakeAgents:
     """(op, bot) that fails once, as an agent that lost its disk would."""
     silent: set[str] = field(default_factory=set)
     """Nodes whose agent has not connected."""
+    lingering: set[str] = field(default_factory=set)
+    """Nodes whose agent sees alpha-1 running whatever Swarm says of the task."""
 
     def nodes(self) -> list[str]:
         return sorted(n["Description"]["Hostname"] for n in self.swarm.nodes_ if n["Description"]["Hostname"] not in self.silent)
 
     def call(self, node: str, op: str, args: dict[str, Any], timeout: float = 0.0, blobs: tuple[str, ...] = ()) -> dict[str, Any]:
-        unit, bot = args["unit"], args.get("bot", "")
+        unit, bot = args.get("unit") or args["units"][0], args.get("bot", "")
         self.timeline.append((op, node, *( (bot,) if bot else ())))
         assert not self.running_on(node, unit) or op not in ("export_bot_data", "import_bot_data", "archive_unit"), \
             f"{op} on {node} while {unit}'s task runs there"
@@ -56,6 +58,9 @@ class FakeAgents:
             self.fail.discard((op, bot))
             raise DockerError(f"the agent on node {node} failed {op} ({bot})")
         files = self.dirs.setdefault(node, {})
+        if op == "processes":
+            alive = {"alpha-1": ["RUNNING", 42, "", 0]} if node in self.lingering else {}
+            return {"units": {unit: {"programs": alive}}}
         if op == "archive_unit":
             gone = files.pop(unit, None)
             if gone is not None:
@@ -141,6 +146,7 @@ def test_a_paused_node_moves_its_unit_with_every_bots_data_stopped_first_started
     dest_id = swarm.node(destination)["ID"]
     assert agents.timeline == [
         ("update", "0", f"node.id == {swarm.node(source)['ID']}"),  # stopped where it was: its task gone before anything else
+        ("processes", source),  # and its agent sees none of its programs alive
         ("archive_unit", destination), ("put_unit", destination),
         *[step for bot in BOTS for step in (("export_bot_data", source, bot), ("import_bot_data", destination, bot))],
         ("update", "1", f"node.id == {dest_id}"),  # pinned to the new node and started, once its data is there
@@ -175,12 +181,12 @@ def test_a_move_cut_short_leaves_the_unit_stopped_on_its_old_node_with_its_data_
     assert (retried.source, retried.destination) == (move.source, move.destination)
     again.replace(container_definition(prepared, prepared.containers[POOL]), 3,
                   lambda: agents.call(move.destination, "put_unit", {"unit": POOL}))
-    assert agents.timeline[0] == ("archive_unit", move.destination)  # stopped already; what the cut-short move left there set aside first
+    assert agents.timeline[:2] == [("processes", source), ("archive_unit", move.destination)]  # stopped already; what the cut-short move left there set aside first
     assert agents.dirs[move.destination][POOL] == {bot: f"trades of {bot}".encode() for bot in BOTS}
     assert agents.running_on(move.destination, POOL) and POOL not in agents.dirs[source]
 
 
-def test_no_unit_stops_for_a_move_whose_old_node_agent_is_silent(applied: tuple[SwarmSite, FakeAgents, DesiredFleet],
+def test_nothing_moves_while_the_old_nodes_agent_is_silent_or_still_sees_a_bot_run(applied: tuple[SwarmSite, FakeAgents, DesiredFleet],
                                                                   swarm: FakeSwarm) -> None:
     site, agents, fleet = applied
     source = site.placed[POOL]
@@ -190,6 +196,11 @@ def test_no_unit_stops_for_a_move_whose_old_node_agent_is_silent(applied: tuple[
     with pytest.raises(DockerError, match=rf"^the fleetops agent of node {source} has not connected .* so no unit moves from or to it"):
         site.replace(container_definition(prepared, prepared.containers[POOL]), 2, lambda: None)
     assert agents.timeline == [] and agents.running_on(source, POOL)
+    agents.silent.clear()
+    agents.lingering.add(source)
+    with pytest.raises(DockerError, match=rf"'s task ended, but node {source}'s agent still sees alpha-1 running there; nothing moved"):
+        site.replace(container_definition(prepared, prepared.containers[POOL]), 2, lambda: None)
+    assert [step[0] for step in agents.timeline] == ["update", "processes"] and POOL in agents.dirs[source]
 
 
 def test_a_unit_on_a_drained_down_or_gone_node_stays_pinned_there_and_the_plan_says_why(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from engine.backend.swarm.placement import Demand, Node, matches
-from engine.errors import FleetopsError
+from engine.errors import DockerError, FleetopsError
 from engine.plan.model import Action, Change, Risk
 from engine.spec.constraints import parse_constraint
 
@@ -141,6 +141,18 @@ def shown(changes: tuple[Change, ...], moving: Mapping[str, Move], stuck: Mappin
     return tuple(sorted(by_address.values(), key=Change.sort_key))
 
 
+def _none_left(site: MovingSite, unit: str, node: str) -> None:
+    """Swarm says the unit's task ended; its node's agent must see none of its programs alive either."""
+    tables = site.call_node(node, "processes", {"units": [unit]}).get("units")
+    entry = tables.get(unit) if isinstance(tables, dict) else None
+    programs = entry.get("programs") if isinstance(entry, dict) else None
+    alive = sorted(str(name) for name, row in (programs or {}).items()
+                   if isinstance(row, list) and row and row[0] in ("RUNNING", "STARTING", "BACKOFF", "STOPPING"))
+    if alive:
+        raise DockerError(f"{unit}'s task ended, but node {node}'s agent still sees {', '.join(alive)} running there; nothing moved: "
+                          "apply again once they have stopped")
+
+
 def _why(node: Node, demand: Demand, rebalance: bool) -> str:
     if node.availability == "pause":
         return f"node {node.hostname} is paused"
@@ -172,6 +184,7 @@ def execute(site: MovingSite, move: Move, definition: ContainerDefinition, revis
     site.await_agent(move.destination)
     progress(f"moving {unit} from node {move.source} to node {move.destination}: stopping it on {move.source}")
     site.stop(unit)  # returns once no task of it runs: never two copies of its bots
+    _none_left(site, unit, move.source)
     stale = site.call_node(move.destination, "archive_unit", {"unit": unit}).get("to")
     if stale:
         progress(f"{unit}'s files left on node {move.destination} by an earlier move were archived to {stale}")
