@@ -60,7 +60,7 @@ class ProcessSampler:
     """Samples ``bots_by_node`` every ``interval`` seconds in a thread, between ``start`` and ``stop``."""
 
     nodes: dict[str, str]
-    interval: float = 0.05
+    interval: float = 0.025
     passes: int = 0
     doubled: list[Doubled] = field(default_factory=list)
     seen: dict[str, set[str]] = field(default_factory=dict)
