@@ -69,6 +69,9 @@ class ProcessSampler:
     stopped: float = 0.0
     longest_gap: float = 0.0
     """The longest time between two passes, seconds: every stretch this long was watched."""
+    transitions: dict[str, list[tuple[float, frozenset[str]]]] = field(default_factory=dict)
+    """Bot → (seconds since start, the nodes it runs on from then on), one row each time that set changed."""
+    _last: dict[str, frozenset[str]] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -89,6 +92,16 @@ class ProcessSampler:
         """Passes per second over the whole sampling."""
         return self.passes / max(1e-9, (self.stopped or time.monotonic()) - self.started)
 
+    def gap(self, bot: str, old: str, new: str) -> float | None:
+        """Seconds ``bot`` ran nowhere in its last move from node ``old`` to ``new``: from the first pass that no longer saw
+        it on ``old`` to the first that saw it on ``new`` (None: no such move was seen)."""
+        rows = self.transitions.get(bot, [])
+        arrived = next((i for i in range(len(rows) - 1, -1, -1) if new in rows[i][1] and old not in rows[i][1]), None)
+        if arrived is None:
+            return None
+        left = next((j for j in range(arrived, 0, -1) if old in rows[j - 1][1] and old not in rows[j][1]), None)
+        return None if left is None else rows[arrived][0] - rows[left][0]
+
     def watch(self, nodes: Iterable[tuple[str, str]]) -> None:
         """Also sample these (name, container ID) nodes from the next pass on (a node that joined)."""
         self.nodes = {**self.nodes, **dict(nodes)}
@@ -101,6 +114,11 @@ class ProcessSampler:
             self.longest_gap = max(self.longest_gap, now - last)
             last = now
             self.passes += 1
+            for bot in set(found) | set(self._last):
+                where = frozenset(found.get(bot, ()))
+                if where != self._last.get(bot):
+                    self.transitions.setdefault(bot, []).append((now - self.started, where))
+                    self._last[bot] = where
             for bot, where in found.items():
                 self.seen.setdefault(bot, set()).update(where)
                 if len(where) > 1:

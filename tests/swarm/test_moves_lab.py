@@ -144,20 +144,16 @@ def mark_every_bot(fleet: SwarmFleet) -> None:
             put_marker(node, unit, bot, f"{bot} on {node}")
 
 
-def downtime(fleet: SwarmFleet, unit: str) -> float:
-    """Seconds between the end of the unit's previous task and the start of its current one, as Swarm stamped them."""
-    tasks = sorted(fleet.manager.api.tasks(filters={"service": unit}), key=lambda t: t["CreatedAt"])
-    running = [t for t in tasks if t["Status"]["State"] == "running"]
-    ended = [t for t in tasks if t["Status"]["State"] in ("shutdown", "complete")]
-    assert running and ended, tasks
+def carried(output: str) -> dict[str, int]:
+    """Bot → bytes of trade data the apply's progress says it carried between nodes."""
+    return {bot: int(size) for bot, size in re.findall(r"carried (\S+)'s trade data from node \S+ to node \S+ \((\d+) bytes\)", output)}
 
-    def stamp(task: dict[str, Any]) -> float:
-        text = re.sub(r"(\.\d{6})\d*", r"\1", task["Status"]["Timestamp"]).replace("Z", "+00:00")
-        from datetime import datetime
 
-        return datetime.fromisoformat(text).timestamp()
-
-    return stamp(running[-1]) - stamp(ended[-1])
+def downtime(sampler: ProcessSampler, unit: str, old: str, new: str) -> float:
+    """Seconds the unit's bots ran nowhere while it moved from ``old`` to ``new``, as the sampler saw them (the longest of its bots)."""
+    gaps = [sampler.gap(bot, old, new) for bot in UNITS[unit]]
+    assert all(g is not None for g in gaps), (unit, sampler.transitions)
+    return max(g for g in gaps if g is not None)
 
 
 def running_everywhere(fleet: SwarmFleet, within: float = 0.0) -> None:
@@ -230,13 +226,15 @@ def test_units_whose_node_no_longer_meets_their_pools_placement_move_with_their_
     result = fleet.apply()
     figures["apply moving 2 units (4 bots)"] = round(time.monotonic() - start, 1)
     assert result.code == 0, result.out + result.err
+    figures["trade data carried (bytes per bot)"] = carried(result.err)
+    assert set(carried(result.err)) == {*UNITS["testfleet-standard-1"], *UNITS["testfleet-small-1"]}, result.err
     for unit, node in old.items():
         bots = len(UNITS[unit])
         pool = unit.split("-")[1]
         assert re.search(rf"container/{unit} replace  \(moves from node {node} to node {new} \(node {node} no longer meets pool "
                          rf"{pool}'s placement\), carrying {bots} (?:bot's|bots') trade data", result.out), result.out
         assert expect_carried(fleet, unit, node) == new
-        figures[f"{unit} down while moving (s)"] = round(downtime(fleet, unit), 1)
+        figures[f"{unit} bots down while moving (s)"] = round(downtime(sampler, unit, node, new), 1)
     assert re.search(r"container/testfleet-standard-1 replace  \(moves from .*\[high risk: .*stops 3 bots while their data travels\]",
                      result.out), result.out
     running_everywhere(fleet)
@@ -254,11 +252,15 @@ def test_rebalance_alone_moves_a_unit_and_carries_its_data(lab: SwarmLab, fleet:
     result = fleet.apply()
     assert result.code == 0, result.out + result.err
     assert fleet.node_of(unit) == old and fleet.tasks()[unit] == before  # placement is sticky
+    start = time.monotonic()
     result = fleet.apply("--rebalance")
+    figures["apply --rebalance moving 1 unit (1 bot)"] = round(time.monotonic() - start, 1)
     assert result.code == 0, result.out + result.err
+    assert set(carried(result.err)) == {"euro-1"}, result.err
     assert re.search(rf"container/{unit} replace  \(moves from node {old} to node \S+ \(rebalanced\), carrying 1 bot's trade data",
                      result.out), result.out
-    expect_carried(fleet, unit, old)
+    moved_to = expect_carried(fleet, unit, old)
+    figures[f"{unit} bot down while rebalanced (s)"] = round(downtime(sampler, unit, old, moved_to), 1)
     running_everywhere(fleet)
     mark_every_bot(fleet)
     assert sampler.doubled == []
@@ -287,8 +289,8 @@ def test_a_drained_node_keeps_its_unit_until_paused_then_it_moves_with_its_data(
     result = fleet.apply()
     assert result.code == 0, result.out + result.err
     assert re.search(rf"container/{unit} replace  \(moves from node {node} to node \S+ \(node {node} is paused\)", result.out), result.out
-    expect_carried(fleet, unit, node)
-    figures[f"{unit} down while moving (s)"] = round(downtime(fleet, unit), 1)
+    moved_to = expect_carried(fleet, unit, node)
+    figures[f"{unit} bot down while moving (s)"] = round(downtime(sampler, unit, node, moved_to), 1)
     set_availability(lab, node, "active")
     running_everywhere(fleet)
     assert sampler.doubled == []
