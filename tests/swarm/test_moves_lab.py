@@ -144,6 +144,13 @@ def mark_every_bot(fleet: SwarmFleet) -> None:
             put_marker(node, unit, bot, f"{bot} on {node}")
 
 
+def shown(result: Any) -> None:
+    """The plan's lines about nodes, for the reader of ``-s`` output."""
+    for line in result.out.splitlines():
+        if "moves from node" in line or "stays on node" in line:
+            print(line)
+
+
 def carried(output: str) -> dict[str, int]:
     """Bot → bytes of trade data the apply's progress says it carried between nodes."""
     return {bot: int(size) for bot, size in re.findall(r"carried (\S+)'s trade data from node \S+ to node \S+ \((\d+) bytes\)", output)}
@@ -226,6 +233,7 @@ def test_units_whose_node_no_longer_meets_their_pools_placement_move_with_their_
     result = fleet.apply()
     figures["apply moving 2 units (4 bots)"] = round(time.monotonic() - start, 1)
     assert result.code == 0, result.out + result.err
+    shown(result)
     figures["trade data carried (bytes per bot)"] = carried(result.err)
     assert set(carried(result.err)) == {*UNITS["testfleet-standard-1"], *UNITS["testfleet-small-1"]}, result.err
     for unit, node in old.items():
@@ -278,6 +286,7 @@ def test_a_drained_node_keeps_its_unit_until_paused_then_it_moves_with_its_data(
                lambda: not [t for t in fleet.manager.api.tasks(filters={"service": unit}) if t["Status"]["State"] == "running"], 60)
     result = fleet.apply()
     assert result.code == 0, result.out + result.err
+    shown(result)
     assert re.search(rf"container/{unit} update  \(stays on node {node}: the node is drained, so Swarm stopped every task on it", result.out), \
         result.out
     assert fleet.services()[unit]["constraints"] == pin
@@ -309,6 +318,7 @@ def test_a_partitioned_node_keeps_its_units_and_nothing_starts_them_elsewhere(la
                    lambda: lab.client().nodes.get(node).attrs["Status"]["State"] == "down", 60)
         result = fleet.apply()
         assert result.code == 0, result.out + result.err
+        shown(result)
         assert re.search(rf"container/{unit} update  \(stays on node {node}: the node is down: its bots show unreachable", result.out), \
             result.out
         assert fleet.services() == services
