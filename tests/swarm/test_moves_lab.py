@@ -43,6 +43,7 @@ pytestmark = [pytest.mark.swarm, pytest.mark.docker]
 
 UNITS = {"testfleet-standard-1": ("alpha-1", "alpha-2", "beta-1"), "testfleet-small-1": ("euro-1",), "testfleet-bot-solo": ("solo",)}
 ROOT = "/var/lib/fleetops"
+BIG = 64 << 20
 figures: dict[str, Any] = {}
 
 
@@ -88,13 +89,16 @@ def data_dir(unit: str, bot: str) -> str:
     return f"{ROOT}/{FLEET}/{unit}/data/bots/{bot}"
 
 
-def put_marker(node: str, unit: str, bot: str, text: str) -> None:
-    """A trade database (sqlite, one table ``marker``) in the bot's data directory on ``node``'s disk."""
+def put_marker(node: str, unit: str, bot: str, text: str, size: int = 0) -> None:
+    """A trade database (sqlite: table ``marker``, and ``size`` bytes of padding) in the bot's data directory on ``node``'s disk."""
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "tradesv3.sqlite"
         with sqlite3.connect(path) as db:
             db.execute("CREATE TABLE marker (text TEXT)")
             db.execute("INSERT INTO marker VALUES (?)", (text,))
+            db.execute("CREATE TABLE padding (data BLOB)")
+            for _ in range(size >> 20):
+                db.execute("INSERT INTO padding VALUES (randomblob(1048576))")
         db.close()
         packed = io.BytesIO()
         with tarfile.open(fileobj=packed, mode="w") as tar:
@@ -138,10 +142,11 @@ def expect_carried(fleet: SwarmFleet, unit: str, old: str) -> str:
 
 
 def mark_every_bot(fleet: SwarmFleet) -> None:
+    """Every bot's trade database marked with its node; alpha-1's 64 MiB, as a bot's that traded for a while."""
     for unit, bots in UNITS.items():
         node = fleet.node_of(unit)
         for bot in bots:
-            put_marker(node, unit, bot, f"{bot} on {node}")
+            put_marker(node, unit, bot, f"{bot} on {node}", BIG if bot == "alpha-1" else 0)
 
 
 def shown(result: Any) -> None:
@@ -236,6 +241,7 @@ def test_units_whose_node_no_longer_meets_their_pools_placement_move_with_their_
     shown(result)
     figures["trade data carried (bytes per bot)"] = carried(result.err)
     assert set(carried(result.err)) == {*UNITS["testfleet-standard-1"], *UNITS["testfleet-small-1"]}, result.err
+    assert carried(result.err)["alpha-1"] > BIG
     for unit, node in old.items():
         bots = len(UNITS[unit])
         pool = unit.split("-")[1]
