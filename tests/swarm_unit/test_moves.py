@@ -235,3 +235,18 @@ def test_the_plan_shows_a_move_as_a_high_risk_replace_and_a_stuck_unit_as_nothin
     assert bot == changes[2]
     image = Change(f"container/{POOL}", Action.REPLACE, "image changed")
     assert shown((image,), {POOL: move}, {})[0].reason.endswith("; also image changed")
+
+
+def test_tasks_a_unit_ran_on_its_old_node_are_not_restarts_on_its_new_one() -> None:
+    """The move's stop may end the old task ``complete`` (a bot exiting 0 on SIGTERM): not a restart of the unit that
+    started afresh on its new node, whose own failures still count (the health gate reads them)."""
+    from engine.backend.swarm.tasks import task_view
+
+    def task(task_id: str, node: str, state: str, created: str, desired: str = "shutdown") -> dict[str, Any]:
+        return {"ID": task_id, "NodeID": node, "Status": {"State": state}, "DesiredState": desired, "CreatedAt": created}
+
+    old = [task("t1", "A", "complete", "1"), task("t2", "A", "failed", "2")]
+    assert task_view([*old, task("t3", "B", "running", "3", "running")], 1).restarts == 0
+    assert task_view([*old, task("t3", "B", "failed", "3"), task("t4", "B", "running", "4", "running")], 1) == \
+        task_view([task("t3", "B", "failed", "3"), task("t4", "B", "running", "4", "running")], 1)
+    assert task_view([*old, task("t3", "A", "running", "3", "running")], 1).restarts == 2
