@@ -183,12 +183,14 @@ def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, si
 
 
 def _with_nodes(plan: Plan, site: Site) -> Plan:
-    """Each unit's change says its node (``…; on node w1``) where the backend places units itself (a swarm: ``placed``)."""
+    """Each unit's change says its node (``…; on node w1``) where the backend places units itself (a swarm: ``placed``),
+    and the backend's own words on units that change node or cannot (a swarm: ``shown_changes``)."""
     placed: Mapping[str, str] = getattr(site, "placed", None) or {}
     if not placed:
         return plan
+    shown: Callable[[tuple[Change, ...]], tuple[Change, ...]] = getattr(site, "shown_changes", lambda changes: changes)
     return plan.with_changes(tuple(dataclasses.replace(c, reason=f"{c.reason}; on node {placed[c.name]}")
-                                   if c.kind == "container" and c.name in placed else c for c in plan.changes))
+                                   if c.kind == "container" and c.name in placed else c for c in shown(plan.changes)))
 
 
 def noop_seen(live_plan: LivePlan) -> dict[str, UnitSeen] | None:

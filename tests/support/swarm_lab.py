@@ -54,8 +54,9 @@ from tests.support.running_lab import (
 )
 
 __all__ = [  # the lab's whole interface, from one module (what a running lab offers is in running_lab)
-    "API_VERSION", "LAB_LABEL", "NODE_PORT", "OWNER_LABEL", "REGISTRY_IMAGE", "LabNode", "SwarmLab", "build_images", "describe", "dumps",
-    "find", "host_client", "labs", "log", "owner_of", "remove_eventually", "remove_leftovers", "stand_up", "tear_down", "wait_until",
+    "API_VERSION", "LAB_LABEL", "NODE_PORT", "OWNER_LABEL", "REGISTRY_IMAGE", "LabNode", "SwarmLab", "add_worker", "build_images", "describe",
+    "dumps", "find", "host_client", "labs", "log", "owner_of", "remove_eventually", "remove_leftovers", "remove_worker", "stand_up", "tear_down",
+    "wait_until",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -107,15 +108,8 @@ def _stand_up(host: docker.DockerClient, prefix: str, managers: int, workers: in
                                    labels={**labels, ROLE_LABEL: "registry"}, ports={"5000/tcp": ("127.0.0.1", None)}, detach=True)
     roles = ["manager"] * managers + ["worker"] * workers
     names = [f"{prefix}-node{i}" for i in range(1, len(roles) + 1)]
-    dockerd_args = ["--host=unix:///var/run/docker.sock", f"--host=tcp://0.0.0.0:{NODE_PORT}", "--tls=false", "--storage-driver=overlay2",
-                    f"--insecure-registry={prefix}-registry:5000", f"--insecure-registry={subnet}"]
     for name, role in zip(names, roles, strict=True):
-        host.volumes.create(f"{name}-docker", labels=labels)
-        host_config = host.api.create_host_config(binds={f"{name}-docker": {"bind": "/var/lib/docker", "mode": "rw"}}, network_mode=network.name,
-                                                  **NODE_HOST_CONFIG)
-        created = host.api.create_container(NODE_IMAGE, dockerd_args, name=name, hostname=name, labels={**labels, ROLE_LABEL: role},
-                                            host_config={**host_config, **UNMASKED})
-        host.api.start(created["Id"])
+        _start_node(host, prefix, subnet, network.name, name, role, labels)
     log(f"{prefix}: network {subnet}, registry and {len(names)} nodes started")
     nodes = [LabNode(name, role, _ip(host, name, network.name)) for name, role in zip(names, roles, strict=True)]
     registry.reload()
@@ -127,6 +121,52 @@ def _stand_up(host: docker.DockerClient, prefix: str, managers: int, workers: in
     wait_until(lambda: f"http://{lab.registry_from_host}/v2/ answers", lambda: _http_ok(f"http://{lab.registry_from_host}/v2/"), 30)
     log(f"{prefix}: swarm of {managers} manager(s) and {workers} worker(s) Ready, registry answers; stood up in {time.monotonic() - start:.1f} s")
     return lab
+
+
+def _start_node(host: docker.DockerClient, prefix: str, subnet: str, network: str, name: str, role: str, labels: dict[str, str]) -> None:
+    dockerd_args = ["--host=unix:///var/run/docker.sock", f"--host=tcp://0.0.0.0:{NODE_PORT}", "--tls=false", "--storage-driver=overlay2",
+                    f"--insecure-registry={prefix}-registry:5000", f"--insecure-registry={subnet}"]
+    host.volumes.create(f"{name}-docker", labels=labels)
+    host_config = host.api.create_host_config(binds={f"{name}-docker": {"bind": "/var/lib/docker", "mode": "rw"}}, network_mode=network,
+                                              **NODE_HOST_CONFIG)
+    created = host.api.create_container(NODE_IMAGE, dockerd_args, name=name, hostname=name, labels={**labels, ROLE_LABEL: role},
+                                        host_config={**host_config, **UNMASKED})
+    host.api.start(created["Id"])
+
+
+def add_worker(lab: SwarmLab, host: docker.DockerClient | None = None) -> LabNode:
+    """A fresh node joins the running lab as a worker (``<prefix>-node<N+1>``, labelled as the lab's other containers,
+    so ``tear_down`` removes it too) and is returned once the manager sees it Ready; ``remove_worker`` takes it out."""
+    host = host or host_client()
+    start = time.monotonic()
+    first = host.containers.get(lab.manager.name)
+    labels = {k: v for k, v in first.labels.items() if k in (LAB_LABEL, OWNER_LABEL)}
+    name = f"{lab.prefix}-node{len(lab.nodes) + 1}"
+    _start_node(host, lab.prefix, lab.subnet, f"{lab.prefix}-net", name, "worker", labels)
+    node = LabNode(name, "worker", _ip(host, name, f"{lab.prefix}-net"))
+    lab.nodes.append(node)
+    _wait_for_engine(host, lab, node)
+    token = lab.client().swarm.attrs["JoinTokens"]["Worker"]
+    lab.client(name).swarm.join(remote_addrs=[f"{lab.manager.ip}:{SWARM_PORT}"], join_token=token, listen_addr=f"0.0.0.0:{SWARM_PORT}",
+                                advertise_addr=node.ip)
+    wait_until(lambda: f"{name} is Ready in the swarm",
+               lambda: any(n.attrs["Description"]["Hostname"] == name and n.attrs["Status"]["State"] == "ready" for n in lab.client().nodes.list()), 60)
+    log(f"{name}: joined the swarm as a worker in {time.monotonic() - start:.1f} s")
+    return node
+
+
+def remove_worker(lab: SwarmLab, name: str, host: docker.DockerClient | None = None) -> None:
+    """Takes a worker out of the swarm and the lab (its container and volume removed): the lab as it was before ``add_worker``."""
+    host = host or host_client()
+    for swarm_node in lab.client().nodes.list(filters={"name": name}):
+        swarm_node.remove(force=True)
+    lab.nodes[:] = [n for n in lab.nodes if n.name != name]
+    client = lab._clients.pop(name, None)
+    if client is not None:
+        client.close()
+    host.containers.get(name).remove(force=True, v=True)
+    host.volumes.get(f"{name}-docker").remove(force=True)
+    log(f"{name}: removed from the swarm and the lab")
 
 
 def _form_swarm(lab: SwarmLab) -> None:

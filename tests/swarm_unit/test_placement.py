@@ -66,7 +66,7 @@ def test_every_unit_is_placed_within_budget_on_a_node_that_may_take_it_or_said_u
             continue  # unreachable: kept, whatever else holds (no other unit is added to it)
         assert matches(node, [parse_constraint(c) for c in demand.constraints])
         if node.id == demand.prior and not rebalance:
-            assert node.availability != "drain"
+            assert node.availability == "active"  # a paused or drained node's units leave it
         else:
             assert node.takes_new
     for node_id, counts in load.items():
@@ -96,10 +96,11 @@ def test_new_units_spread_by_load_and_a_rebalance_evens_out_only_when_asked() ->
     assert fresh.nodes == {"n0": "b", "n1": "b", "n2": "a"}  # most bots first onto the emptiest node, then the next
 
 
-def test_a_drained_node_moves_its_units_a_down_node_keeps_them_and_a_removed_node_frees_them() -> None:
+def test_a_drained_or_paused_node_moves_its_units_a_down_node_keeps_them_and_a_removed_node_frees_them() -> None:
     demand = Demand("u", "p", (), {"binance": 1}, "a")
     other = Node("b", "node-b")
-    assert place([demand], [Node("a", "node-a", availability="drain"), other], {}, fleet="f").moved == {"u": ("a", "b")}
+    for availability in ("drain", "pause"):
+        assert place([demand], [Node("a", "node-a", availability=availability), other], {}, fleet="f").moved == {"u": ("a", "b")}
     for down in (Node("a", "node-a", state="down"), Node("a", "node-a", state="down", availability="drain")):
         for rebalance in (False, True):
             kept = place([demand], [down, other], {}, fleet="f", rebalance=rebalance)

@@ -161,15 +161,26 @@ class SwarmBots:
         """Export the bot's databases and user data on the old unit's node (the agent uploads a tar),
         import them on the new one's; what was not copied. Raises when either node cannot: the bot
         must not start where its trade database is not."""
-        exported = self._call(from_unit, "export_bot_data", {"bot": bot}, CARRY_TIMEOUT)
+        return self._carry(bot, (from_unit, self._node(from_unit)), (to_unit, self._node(to_unit)), uid)[1]
+
+    def carry_across(self, unit: str, bot: str, source: str, destination: str, uid: int | None) -> tuple[int, list[str]]:
+        """``carry_bot_data`` for a unit that changes node (``engine.backend.swarm.moves``): from its directory on
+        node ``source`` to its directory on node ``destination`` (host names); (bytes carried, what was not copied)."""
+        return self._carry(bot, (unit, source), (unit, destination), uid)
+
+    def _carry(self, bot: str, source: tuple[str, str], destination: tuple[str, str], uid: int | None) -> tuple[int, list[str]]:
+        (from_unit, from_node), (to_unit, to_node) = source, destination
+        exported = self.channel.call(from_node, "export_bot_data", {"unit": from_unit, "bot": bot}, CARRY_TIMEOUT)
         sha = exported.get("sha")
         if not isinstance(sha, str):
-            raise DockerError(f"the agent on node {self._node(from_unit)} exported {bot}'s data without naming it")
+            raise DockerError(f"the agent on node {from_node} exported {bot}'s data without naming it")
         try:
-            imported = self._call(to_unit, "import_bot_data", {"bot": bot, "sha": sha, "uid": uid}, CARRY_TIMEOUT, blobs=(sha,))
+            imported = self.channel.call(to_node, "import_bot_data", {"unit": to_unit, "bot": bot, "sha": sha, "uid": uid}, CARRY_TIMEOUT,
+                                         (sha,))
         finally:
             self.channel.blobs.drop(sha)
-        return [*_names(exported.get("skipped")), *_names(imported.get("skipped"))]
+        size = exported.get("size")
+        return (size if isinstance(size, int) else 0), [*_names(exported.get("skipped")), *_names(imported.get("skipped"))]
 
     def archive_bot(self, unit: str, bot: str) -> None:
         self._call(unit, "archive_bot", {"bot": bot})

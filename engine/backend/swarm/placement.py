@@ -8,8 +8,10 @@ always give the same placement, whatever order they come in.
 
 The rules, in order:
 1. A unit keeps the node it runs on (its data is there: a local directory does not follow a task),
-   unless asked to rebalance, or its node is drained by the operator, has left the swarm, no longer
-   meets the pool's constraints, or would pass an exchange budget. A node that is down keeps its
+   unless asked to rebalance, or its node is paused or drained by the operator (paused: Swarm keeps
+   its tasks, the node's agent among them, running, so the unit can move with its data —
+   ``engine.backend.swarm.moves``), has left the swarm, no longer meets the pool's constraints, or
+   would pass an exchange budget. A node that is down keeps its
    units whatever else holds, rebalancing included: they show as unreachable, their bots may still
    run there, and nothing replaces them elsewhere (never two copies of a bot) until the node answers
    again or the operator removes it from the swarm. So adding a node moves nothing unless asked.
@@ -160,7 +162,7 @@ def place(demands: Sequence[Demand], nodes: Sequence[Node], budget: Mapping[str,
         node = by_id.get(demand.prior or "")
         if node is not None and node.state != "ready":
             take(node.id, demand)  # unreachable: its bots may still run there, so no copy starts elsewhere
-        elif (not rebalance and node is not None and node.availability != "drain" and matches(node, parsed[demand.unit])
+        elif (not rebalance and node is not None and node.availability == "active" and matches(node, parsed[demand.unit])
                 and fits(node.id, demand)):
             take(node.id, demand)
         else:

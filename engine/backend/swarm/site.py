@@ -14,19 +14,22 @@ not fit is a SpecError), the units' images are pushed to the registry and pinned
 plan shows the digest, a new digest behind the same tag is a change), and every node that can
 take a unit gets its agent (``engine.backend.swarm.agents``), which the apply needs to write files.
 A unit's node (``locate``) is its service's, else the one placed for it: a host name, as the
-agents' channel names nodes.
+agents' channel names nodes. A unit placed on another node than its service's is a *move*
+(``engine.backend.swarm.moves``): shown in the plan as a high-risk replace (``shown_changes``) and
+executed by ``replace``, which carries its bots' trade data through the two nodes' agents.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.backend.docker.runtime import Runtime
 from engine.backend.port import PROCESS_TIMEOUT, Address, BotFiles, ListedUnit, LogMark, ProcessTables, UnitFiles, UnitSeen
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
-from engine.backend.swarm import noop
-from engine.backend.swarm.agents import ensure_agents
+from engine.backend.swarm import moves, noop
+from engine.backend.swarm.agents import AGENT_WAIT, ensure_agents
 from engine.backend.swarm.bots import SwarmBots
 from engine.backend.swarm.images import image_stamps
 from engine.backend.swarm.placement import Node, demands_of, place
@@ -35,7 +38,9 @@ from engine.errors import DockerError, Problem, SpecError
 
 if TYPE_CHECKING:
     from engine.backend.swarm.backend import SwarmBackend
+    from engine.compile.container import ContainerDefinition
     from engine.compile.desired import DesiredFleet
+    from engine.plan.model import Change
 
 __all__ = ["SwarmSite"]
 
@@ -48,47 +53,92 @@ class SwarmSite(SwarmUnits):
         self.backend = backend
         self.channel = backend.channel(fleet)
         self.bots = SwarmBots(self.channel, self.locate, self)
-        self.runtime = Runtime(backend.state_dir, fleet, report or (lambda _line: None))
+        self.report = report or (lambda _line: None)
+        self.runtime = Runtime(backend.state_dir, fleet, self.report)
         self.placed: dict[str, str] = {}
         """Unit → the host name of the node the last ``prepare`` placed it on (what the plan shows)."""
+        self.moves: dict[str, moves.Move] = {}
+        """Units the last ``prepare`` moves to another node, with their bots' data."""
+        self.stuck: dict[str, moves.Stuck] = {}
+        """Units that stay on a node that cannot give their data (down, drained, gone), and why: the plan says so."""
+        self._writing: dict[str, str] = {}
+        self.agent_wait = AGENT_WAIT
+        """Seconds a move waits for the agents of both its nodes to be heard."""
 
     def locate(self, unit: str) -> str | None:
-        """The host name of ``unit``'s node: its service's (task, else pin), else the one placed for it."""
-        return self.node_of(unit)
+        """The host name of ``unit``'s node: where a move is writing it, else its service's (task, else pin), else the one placed for it."""
+        return self._writing.get(unit) or self.node_of(unit)
 
     # -- what a swarm plan needs first ------------------------------------------------------------
 
     def prepare(self, target: DesiredFleet, *, rebalance: bool = False) -> DesiredFleet:
         """Place ``target``'s units, pin their images by registry digest (pushing what the registry lacks)
         and make sure every node that can take a unit runs this fleet's agent; ``target`` with the
-        digests stamped. SpecError when a unit fits no node; DockerError when a unit would move to
-        another node (moves, which carry trade data through the agents, are not wired yet) and from the swarm."""
+        digests stamped; units that change node are kept in ``moves`` (those that cannot, in ``stuck``).
+        SpecError when a unit fits no node; DockerError from the swarm."""
         from engine.compile.desired import restamped
 
         if not self._last:
             self.units()
         nodes = [Node.of(document) for document in self.api.nodes()]
         budget = {str(k): int(v) for k, v in (self.backend.exchange_budget or {}).items()}
-        placement = place(demands_of(target, self.priors()), nodes, budget, fleet=self.fleet, rebalance=rebalance)
+        demands = demands_of(target, self.priors())
+        placement = place(demands, nodes, budget, fleet=self.fleet, rebalance=rebalance)
         if placement.unplaced:
             raise SpecError([Problem("fleet", 1, 1, item.reason) for item in placement.unplaced],
                             where=tuple((item.where[0], item.where[1], tuple(item.where[2]), item.reason) for item in placement.unplaced))
         hostnames = {node.id: node.hostname for node in nodes}
-        if placement.moved:
-            unit, (old, new) = sorted(placement.moved.items())[0]
-            raise DockerError(f"unit {unit} would move from node {hostnames.get(old, old)} to {hostnames.get(new, new)} (rebalanced, or its "
-                              "node drained or no longer matching its pool's placement); this fleetops does not move a unit's bots "
-                              "between nodes yet (their trade databases must be carried first): keep the unit's node available")
+        uids = {name: bot.essence.uid for name, bot in target.bots.items()}
+        self.moves, self.stuck = moves.moves_of(placement.moved, demands, nodes, {n: c.bots for n, c in target.containers.items()}, uids,
+                                                rebalance=rebalance)
+        self.stuck.update(moves.unreachable(placement.nodes, demands, nodes))
+        chosen = {**placement.nodes, **{unit: held.node_id for unit, held in self.stuck.items()}}
         constraints = {name: tuple(pool.placement) for name, pool in target.pools.items()}
-        self.place(placement.nodes, constraints)
-        self.placed = {unit: hostnames.get(node_id, node_id) for unit, node_id in placement.nodes.items()}
+        self.place(chosen, constraints)
+        self.placed = {unit: hostnames.get(node_id, node_id) for unit, node_id in chosen.items()}
         stamped = restamped(target, {}, image_stamps(target, self.images.pinned))
         if stamped.containers and self.backend.controller is not None:
             self.ensure_network()
             image = sorted(c.essence.image for c in stamped.containers.values())[0]
-            ensure_agents(self.api, self.channel, [n for n in nodes if n.id in set(placement.nodes.values())],
+            ensure_agents(self.api, self.channel, [n for n in nodes if n.id in set(chosen.values())],
                           image=image, controller=self.backend.controller, members={n.hostname for n in nodes})
         return stamped
+
+    def shown_changes(self, changes: tuple[Change, ...]) -> tuple[Change, ...]:
+        """``changes`` with each move shown as a high-risk replace and each stuck unit's reason (``moves.shown``)."""
+        return moves.shown(changes, self.moves, self.stuck)
+
+    # -- moves --------------------------------------------------------------------------------------
+
+    def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
+        """A unit moving to another node goes with its bots' data (``moves.execute``); any other, as ``SwarmUnits.replace``."""
+        move = self.moves.get(definition.name)
+        if move is None:
+            return super().replace(definition, revision, put_files)
+        moves.execute(self, move, definition, revision, put_files, self.report)
+        self._where[definition.name] = move.destination_id
+        del self.moves[definition.name]
+        return str(self._service(definition.name)["ID"])
+
+    def await_agent(self, node: str) -> None:
+        deadline = time.monotonic() + self.agent_wait
+        while node not in self.channel.nodes():
+            if time.monotonic() > deadline:
+                raise DockerError(f"the fleetops agent of node {node} has not connected to {self.backend.controller} in {self.agent_wait:.0f} s, "
+                                  "so no unit moves from or to it; `docker service ps` of its agent service shows why")
+            time.sleep(0.2)
+
+    def call_node(self, node: str, op: str, args: dict[str, object]) -> dict[str, object]:
+        return self.channel.call(node, op, dict(args))
+
+    def carry_across(self, unit: str, bot: str, source: str, destination: str, uid: int | None) -> tuple[int, list[str]]:
+        return self.bots.carry_across(unit, bot, source, destination, uid)
+
+    def writing_on(self, unit: str, node: str | None) -> None:
+        if node is None:
+            self._writing.pop(unit, None)
+        else:
+            self._writing[unit] = node
 
     # -- bots ---------------------------------------------------------------------------------------
 

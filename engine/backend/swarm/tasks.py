@@ -27,8 +27,10 @@ ENDED_ON_ITS_OWN = frozenset({"complete", "failed", "rejected"})
 @dataclass(frozen=True)
 class TaskView:
     """What a service's tasks say: its state, its current task's ID and node ("" when none), and how
-    often it restarted (counted over the history Swarm keeps: 5 tasks per slot by default, so the
-    count stops growing there)."""
+    often it restarted on that node (counted over the history Swarm keeps: 5 tasks per slot by default,
+    so the count stops growing there). Tasks a unit ran on another node before it moved are not its
+    restarts: it started afresh where its data now is (``engine.backend.swarm.moves``), as a Docker
+    container recreated does — and a stand-in or a bot that exits 0 on the move's stop ends ``complete``."""
 
     state: str
     task: str
@@ -43,10 +45,11 @@ def task_view(tasks: Sequence[Mapping[str, Any]], replicas: int, down: frozenset
     """The view of a service with ``replicas`` (0 or 1) from its ``tasks``; ``down``: IDs of nodes that do not answer."""
     wanted = [t for t in tasks if t.get("DesiredState") in ("running", "ready", "accepted")]
     current = max(wanted or tasks, key=lambda t: (str(t.get("CreatedAt", "")), int((t.get("Version") or {}).get("Index", 0))), default=None)
-    restarts = sum(1 for t in tasks if (t.get("Status") or {}).get("State") in ENDED_ON_ITS_OWN)
     if current is None:
+        restarts = sum(1 for t in tasks if (t.get("Status") or {}).get("State") in ENDED_ON_ITS_OWN)
         return TaskView("created" if replicas else "exited", "", "", restarts)
     task, node = str(current.get("ID") or ""), str(current.get("NodeID") or "")
+    restarts = sum(1 for t in tasks if (t.get("Status") or {}).get("State") in ENDED_ON_ITS_OWN and str(t.get("NodeID") or "") in (node, ""))
     status = current.get("Status") or {}
     state = str(status.get("State", ""))
     if node in down and state in LIVE:
