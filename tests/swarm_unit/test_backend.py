@@ -76,3 +76,39 @@ def test_a_swarm_site_places_units_pins_images_and_refuses_a_fleet_that_does_not
     with pytest.raises(DockerError, match=rf"^unit testfleet-standard-1 would move from node {placed} to \S+ \(rebalanced, or its node "
                                           r"drained .*this fleetops does not move a unit's bots between nodes yet"):
         site.prepare(target)  # type: ignore[attr-defined]
+
+
+def test_a_service_removed_by_hand_is_placed_again_on_the_node_its_files_are_on(swarm: FakeSwarm, manager: SwarmManager,
+                                                                                 tmp_path: Path) -> None:
+    """Pool small's service, which shared node mgr with solo's, is removed by hand (``docker service rm``): the next plan, in a
+    new process (the watcher's next heal, a CLI apply), places it back on mgr, where its bots' files and trade data stayed,
+    not on w2, which holds nothing and would win by load; a unit the fleet removes on purpose is forgotten."""
+    from engine.backend.swarm.site import SwarmSite
+    from engine.compile.desired import compile_fleet
+    from engine.spec.load import load_fleet
+    from tests.support.repos import make_base_repo
+
+    spec = load_fleet(make_base_repo(tmp_path / "repo").working_dir).spec
+    target = compile_fleet(spec)
+    ids = {n["Description"]["Hostname"]: n["ID"] for n in swarm.nodes_}
+    site = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite).site(spec.fleet.name)
+    assert isinstance(site, SwarmSite)
+    site.ensure_network()
+    homes = {"testfleet-standard-1": "w1", "testfleet-small-1": "mgr", "testfleet-bot-solo": "mgr"}
+    site.place({unit: ids[node] for unit, node in homes.items()}, {})
+    for unit in homes:
+        site.create(definition(unit, fleet="testfleet"), revision=1)
+    site.prepare(target)
+    assert site.placed == homes  # each keeps its node
+
+    swarm.remove_service("testfleet-small-1")
+    again = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite).site(spec.fleet.name)
+    again.prepare(target)  # type: ignore[attr-defined]
+    assert again.placed == homes  # type: ignore[attr-defined]
+    fresh = SwarmBackend(tmp_path / "other-state", manager, REGISTRY, SwarmSite).site(spec.fleet.name)
+    fresh.prepare(target)  # type: ignore[attr-defined]
+    assert fresh.placed["testfleet-small-1"] == "w2"  # type: ignore[attr-defined]  # without the memory: by load, away from its data
+
+    again.remove("testfleet-bot-solo")
+    assert "testfleet-bot-solo" not in again.homes.read()  # type: ignore[attr-defined]
+    assert again.homes.read()["testfleet-small-1"] == ids["mgr"]  # type: ignore[attr-defined]

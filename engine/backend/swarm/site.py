@@ -28,6 +28,7 @@ from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.backend.swarm import noop
 from engine.backend.swarm.agents import ensure_agents
 from engine.backend.swarm.bots import SwarmBots
+from engine.backend.swarm.homes import Homes
 from engine.backend.swarm.images import image_stamps
 from engine.backend.swarm.placement import Node, demands_of, place
 from engine.backend.swarm.units import SwarmUnits
@@ -51,10 +52,21 @@ class SwarmSite(SwarmUnits):
         self.runtime = Runtime(backend.state_dir, fleet, report or (lambda _line: None))
         self.placed: dict[str, str] = {}
         """Unit → the host name of the node the last ``prepare`` placed it on (what the plan shows)."""
+        self.homes = Homes(backend.state_dir, fleet)
 
     def locate(self, unit: str) -> str | None:
         """The host name of ``unit``'s node: its service's (task, else pin), else the one placed for it."""
         return self.node_of(unit)
+
+    def priors(self) -> dict[str, str]:
+        """Unit → its node ID: its service's pin, else the node the controller last saw it pinned to (``Homes``:
+        a service removed by hand is created again where its files and trade data are)."""
+        return self.homes.merged(super().priors())
+
+    def remove(self, name: str) -> None:
+        """Remove the service; a unit removed on purpose has no home any more (its directory is archived)."""
+        super().remove(name)
+        self.homes.forget(name)
 
     # -- what a swarm plan needs first ------------------------------------------------------------
 
