@@ -40,19 +40,19 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
 
 POOL = f"{FLEET}-standard-1"
-OLD = {"TG_TOKEN": "old-token-value-5e1f0c", "TG_OTHER": "other-token-value-9a2b7d"}
-NEW = {**OLD, "TG_TOKEN": "new-token-value-3c8d41"}
+OLD = {"EX_KEY": "old-key-value-5e1f0c", "EX_OTHER": "other-key-value-9a2b7d"}
+NEW = {**OLD, "EX_KEY": "new-key-value-3c8d41"}
 
 
 @pytest.fixture(scope="module")
 def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
-    """The test fleet, alpha-1 and alpha-2 reading TG_TOKEN and beta-1 TG_OTHER, applied to a cleared lab swarm."""
+    """The test fleet, alpha-1 and alpha-2 reading EX_KEY and beta-1 EX_OTHER, applied to a cleared lab swarm."""
     for swarm_fleet in applied_to_lab(lab, tmp_path_factory):
         bots = swarm_fleet.root / "fleet" / "bots.yaml"
-        edit(bots, "stoploss: -0.10", "stoploss: -0.10\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
-        edit(bots, "stoploss: -0.08", "stoploss: -0.08\nsecrets: {telegram_token: 'env:TG_TOKEN'}")
-        edit(bots, "stoploss: -0.05", "stoploss: -0.05\nsecrets: {telegram_token: 'env:TG_OTHER'}")
-        commit(git.Repo(swarm_fleet.root), "telegram tokens for pool standard's bots")
+        edit(bots, "stoploss: -0.10", "stoploss: -0.10\nsecrets: {exchange_key: 'env:EX_KEY'}")
+        edit(bots, "stoploss: -0.08", "stoploss: -0.08\nsecrets: {exchange_key: 'env:EX_KEY'}")
+        edit(bots, "stoploss: -0.05", "stoploss: -0.05\nsecrets: {exchange_key: 'env:EX_OTHER'}")
+        commit(git.Repo(swarm_fleet.root), "exchange keys for pool standard's bots (a key FreqTrade accepts alone in dry-run)")
         result = swarm_fleet.apply(env=OLD)
         assert result.code == 0, result.out + result.err
         yield swarm_fleet
@@ -73,7 +73,7 @@ def swarm_logs(fleet: SwarmFleet) -> str:
 
 
 def test_rotating_a_secret_restarts_only_the_bots_that_read_it(fleet: SwarmFleet) -> None:
-    """(a) Promise 6: TG_TOKEN's value changes; alpha-1 and alpha-2 (its readers) restart on the new value, beta-1 (TG_OTHER),
+    """(a) Promise 6: EX_KEY's value changes; alpha-1 and alpha-2 (its readers) restart on the new value, beta-1 (EX_OTHER),
     euro-1 and solo keep their processes (solo's is its task); no task, service spec, config or secret of the swarm changes; the value is
     on the node in those bots' secrets files only, and nowhere the swarm or fleetops shows it."""
     node = fleet.node_of(POOL)
@@ -81,7 +81,7 @@ def test_rotating_a_secret_restarts_only_the_bots_that_read_it(fleet: SwarmFleet
     before = {unit: fleet.programs(unit) for unit in units}
     tasks, services, objects = fleet.tasks(), fleet.services(), fleet.swarm_objects()
     secrets_file = f"/var/lib/fleetops/{FLEET}/{POOL}/etc/bots/{{bot}}/secrets.json"
-    assert OLD["TG_TOKEN"] in on_node(node, "cat", secrets_file.format(bot="alpha-1"))
+    assert OLD["EX_KEY"] in on_node(node, "cat", secrets_file.format(bot="alpha-1"))
 
     plan = fleet.run("plan", "--repo", str(fleet.root), env=NEW)
     assert plan.code == 0, plan.out + plan.err
@@ -100,9 +100,9 @@ def test_rotating_a_secret_restarts_only_the_bots_that_read_it(fleet: SwarmFleet
 
     for bot in ("alpha-1", "alpha-2"):
         text = on_node(node, "cat", secrets_file.format(bot=bot))
-        assert NEW["TG_TOKEN"] in text and OLD["TG_TOKEN"] not in text
-    assert NEW["TG_TOKEN"] not in on_node(node, "cat", secrets_file.format(bot="beta-1"))
-    assert on_node(node, "stat", "-c", "%a", secrets_file.format(bot="alpha-1")).strip() == "600"
+        assert NEW["EX_KEY"] in text and OLD["EX_KEY"] not in text
+    assert NEW["EX_KEY"] not in on_node(node, "cat", secrets_file.format(bot="beta-1"))
+    assert int(on_node(node, "stat", "-c", "%a", secrets_file.format(bot="alpha-1")), 8) & 0o077 == 0  # its owner's alone
 
     manager = fleet.manager
     swarm_side = json.dumps([manager.api.services(), manager.api.tasks(), [c.attrs for c in manager.configs.list()],
@@ -111,9 +111,9 @@ def test_rotating_a_secret_restarts_only_the_bots_that_read_it(fleet: SwarmFleet
                                  (("plan", "--repo", str(fleet.root)), ("status", "--fleet", FLEET), ("history", "--format", "json"))]
     said = "".join(r.out + r.err for r in outputs)
     stored = "".join(p.read_text(errors="replace") for p in fleet.state.rglob("*") if p.is_file() and p.suffix in (".json", ".log", ".db", ""))
-    for value in (NEW["TG_TOKEN"], OLD["TG_TOKEN"], OLD["TG_OTHER"]):
+    for value in (NEW["EX_KEY"], OLD["EX_KEY"], OLD["EX_OTHER"]):
         assert value not in swarm_side and value not in said and value not in stored
-    assert NEW["TG_TOKEN"] not in swarm_logs(fleet)
+    assert NEW["EX_KEY"] not in swarm_logs(fleet)
 
 
 def test_a_pool_wide_change_drains_first_then_updates_the_service(fleet: SwarmFleet) -> None:
@@ -145,7 +145,8 @@ def test_a_pool_wide_change_drains_first_then_updates_the_service(fleet: SwarmFl
     lines: list[str] = []
     seen: dict[str, float] = {}
     for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
+        line = line.strip()  # the apply indents its progress under the plan
+        lines.append(line)
         if line.startswith("draining alpha-1") and "draining" not in seen:
             seen["draining"] = time.time()
             assert fleet.services()[POOL]["version"] == version  # the service is not touched while its bot drains
