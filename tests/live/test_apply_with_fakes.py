@@ -553,3 +553,46 @@ def test_a_rollback_after_a_secret_rotation_keeps_the_current_value(fleet: Harne
     digests = {b.essence.secret_digests["telegram_token"] for b in back.target.bots.values() if b.essence.secrets}
     assert len(digests) == 2  # TG_TOKEN's current digest, and TG_OTHER's
     assert "new-token-value" not in RevisionStore(fleet.state).get(3).plan_json + str(RevisionStore(fleet.state).get(3).payload)
+
+
+class _Timeline(list[str]):
+    """A log that also writes each entry, tagged, to one shared timeline: the order across the backend and the bots' APIs."""
+
+    def __init__(self, tag: str, shared: list[str]) -> None:
+        super().__init__()
+        self.tag, self.shared = tag, shared
+
+    def append(self, item: str) -> None:
+        super().append(item)
+        self.shared.append(f"{self.tag}: {item}")
+
+
+def test_a_pool_wide_change_drains_its_bots_before_replacing_the_unit(fleet: Harness) -> None:
+    """Promise 7 (issue 19): a pool-wide change (the pool's memory) replaces the unit through ``Units.replace``, and
+    every ``drain`` bot of that unit holding trades is drained first: stopbuy, its trades closed, and only then the
+    replacement; the apply says so in that order. The neighbours restart with the unit, as a replacement must."""
+    import threading
+
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.08\non_change: drain\ndrain_timeout: 10")
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    timeline: list[str] = []
+    fleet.backend.log, fleet.bots.posts = _Timeline("backend", timeline), _Timeline("bot", timeline)
+    fleet.bots.open_trades["alpha-2"] = 2
+    fleet.edit("fleet/pools.yaml", "memory: 1g", "memory: 2g")
+    plan = fleet.plan().plan
+    assert [(c.address, c.action.value) for c in plan.changes] == [("pool/standard", "update"), (f"container/{STANDARD}", "replace")]
+    assert "alpha-2 holds 2 open trades" in next(c for c in plan.changes if c.action.value == "replace").risk_notes
+    closes = threading.Timer(1.5, lambda: (timeline.append("trades closed"), fleet.bots.open_trades.update({"alpha-2": 0})))
+    closes.start()
+    fleet.progress.clear()
+    outcome = fleet.apply()
+    closes.join()
+    assert outcome.status is RevisionStatus.APPLIED and outcome.postponed == {}, outcome.message
+    assert timeline == ["bot: alpha-2 stopbuy", "trades closed",
+                        f"backend: remove {STANDARD}", f"backend: create {STANDARD}", f"backend: start {STANDARD}"]
+    said = [line for line in fleet.progress if "alpha-2" in line or STANDARD in line]
+    drained = next(i for i, line in enumerate(said) if "alpha-2 drained: no open trades" in line)
+    assert said[0].startswith("draining alpha-2: 2 open trade(s)") and drained > 0
+    assert all(STANDARD not in line for line in said[:drained]), said  # nothing said about the unit before its bot drained
+    assert any(STANDARD in line for line in said[drained:]), said
+    assert fleet.programs(STANDARD) == dict.fromkeys(("alpha-1", "alpha-2", "beta-1"), "RUNNING")

@@ -50,13 +50,14 @@ class SwarmFleet:
         self.state = state
         self.manager = lab.client()
 
-    def run(self, *args: str) -> Run:
-        env = {**os.environ, "FLEETOPS_STATE_DIR": str(self.state), "NO_COLOR": "1", PLAIN_TCP_VARIABLE: "1", **FREQTRADE_CHECK}
+    def run(self, *args: str, env: dict[str, str] | None = None) -> Run:
+        """``fleetops *args`` with this fleet's state dir; ``env``: more environment (the values secrets reference)."""
+        env = {**os.environ, "FLEETOPS_STATE_DIR": str(self.state), "NO_COLOR": "1", PLAIN_TCP_VARIABLE: "1", **FREQTRADE_CHECK, **(env or {})}
         proc = subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
-    def apply(self, *extra: str) -> Run:
-        return self.run("apply", "--repo", str(self.root), "--yes", *extra)
+    def apply(self, *extra: str, env: dict[str, str] | None = None) -> Run:
+        return self.run("apply", "--repo", str(self.root), "--yes", *extra, env=env)
 
     def status(self) -> dict[str, Any]:
         result = self.run("status", "--fleet", FLEET, "--format", "json")

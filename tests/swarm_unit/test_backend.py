@@ -109,3 +109,77 @@ def test_a_swarm_units_memory_is_asked_of_its_nodes_agent_by_its_tasks_container
     assert site.memory_of(listed["crypto-small-1"]) is None and len(asked) == 1
     answer = FleetopsError("node w1's agent does not answer")  # type: ignore[assignment]
     assert site.memory_of(listed["crypto-standard-1"]) is None
+
+
+def test_a_service_removed_by_hand_is_placed_again_on_the_node_its_files_are_on(swarm: FakeSwarm, manager: SwarmManager,
+                                                                                 tmp_path: Path) -> None:
+    """Pool small's service, which shared node mgr with solo's, is removed by hand (``docker service rm``): the next plan, in a
+    new process (the watcher's next heal, a CLI apply), places it back on mgr, where its bots' files and trade data stayed,
+    not on w2, which holds nothing and would win by load; a unit the fleet removes on purpose is forgotten."""
+    from engine.backend.swarm.site import SwarmSite
+    from engine.compile.desired import compile_fleet
+    from engine.spec.load import load_fleet
+    from tests.support.repos import make_base_repo
+
+    spec = load_fleet(make_base_repo(tmp_path / "repo").working_dir).spec
+    target = compile_fleet(spec)
+    ids = {n["Description"]["Hostname"]: n["ID"] for n in swarm.nodes_}
+    site = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite).site(spec.fleet.name)
+    assert isinstance(site, SwarmSite)
+    site.ensure_network()
+    homes = {"testfleet-standard-1": "w1", "testfleet-small-1": "mgr", "testfleet-bot-solo": "mgr"}
+    site.place({unit: ids[node] for unit, node in homes.items()}, {})
+    for unit in homes:
+        site.create(definition(unit, fleet="testfleet"), revision=1)
+    site.prepare(target)
+    assert site.placed == homes  # each keeps its node
+
+    swarm.remove_service("testfleet-small-1")
+    again = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite).site(spec.fleet.name)
+    again.prepare(target)  # type: ignore[attr-defined]
+    assert again.placed == homes  # type: ignore[attr-defined]
+    fresh = SwarmBackend(tmp_path / "other-state", manager, REGISTRY, SwarmSite).site(spec.fleet.name)
+    fresh.prepare(target)  # type: ignore[attr-defined]
+    assert fresh.placed["testfleet-small-1"] == "w2"  # type: ignore[attr-defined]  # without the memory: by load, away from its data
+
+    again.remove("testfleet-bot-solo")
+    assert "testfleet-bot-solo" not in again.homes.read()  # type: ignore[attr-defined]
+    assert again.homes.read()["testfleet-small-1"] == ids["mgr"]  # type: ignore[attr-defined]
+
+
+def test_a_pool_unit_with_a_home_is_created_only_once_its_old_tasks_supervisord_is_gone(swarm: FakeSwarm, manager: SwarmManager,
+                                                                                          tmp_path: Path) -> None:
+    """A service removed by hand leaves its task stopping on the node: its supervisord still answers on the unit's socket. The
+    unit's new service is created only once it no longer does (asked through the agent); one that never goes is refused."""
+    from engine.backend.swarm.site import SwarmSite
+    from engine.errors import SupervisorError
+
+    answers: list[object] = [{"a": "RUNNING"}, {"a": "STOPPING"}, SupervisorError("no such file: supervisor.sock")]
+
+    class Agent:
+        def processes(self, units: list[str], timeout: float = 1.0) -> dict[str, object]:
+            return {units[0]: answers.pop(0) if len(answers) > 1 else answers[0]}
+
+    site = SwarmBackend(tmp_path / "state", manager, REGISTRY, SwarmSite).site("crypto")
+    assert isinstance(site, SwarmSite)
+    site.bots = Agent()  # type: ignore[assignment]
+    site.ensure_network()
+    node = swarm.nodes_[1]["ID"]
+    site.place({"crypto-standard-1": node}, {})
+    site.homes.merged({"crypto-standard-1": node})
+    slept: list[float] = []
+    site.await_gone = lambda unit, sleep=slept.append: SwarmSite.await_gone(site, unit, 30.0, sleep)  # type: ignore[method-assign]
+    site.create(definition("crypto-standard-1"), revision=2)
+    assert slept == [0.5, 0.5] and [s["Spec"]["Name"] for s in swarm.services()] == ["crypto-standard-1"]
+
+    answers[:] = [{"b": "RUNNING"}]
+    site.homes.merged({"crypto-standard-2": node})
+    site.place({"crypto-standard-2": node}, {})
+    with pytest.raises(DockerError, match=r"^unit crypto-standard-2: a task of its removed service still runs its bots on node "
+                                          r"\S+ after 0 s; not starting a second copy"):
+        SwarmSite.await_gone(site, "crypto-standard-2", 0.0, slept.append)
+    fresh = definition("crypto-other-1")
+    site.place({"crypto-other-1": node}, {})
+    answers[:] = [{"c": "RUNNING"}]  # a unit without a home is not asked: it never ran anywhere
+    site.create(fresh, revision=2)
+    assert len(swarm.services()) == 2

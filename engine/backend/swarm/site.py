@@ -31,10 +31,13 @@ from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.backend.swarm import moves, noop
 from engine.backend.swarm.agents import AGENT_WAIT, ensure_agents
 from engine.backend.swarm.bots import SwarmBots
+from engine.backend.swarm.homes import Homes
 from engine.backend.swarm.images import image_stamps
 from engine.backend.swarm.placement import Node, demands_of, place
+from engine.backend.swarm.service import STOP_GRACE_NS
 from engine.backend.swarm.units import SwarmUnits
 from engine.errors import DockerError, Problem, SpecError
+from engine.naming import Labels
 
 if TYPE_CHECKING:
     from engine.backend.swarm.backend import SwarmBackend
@@ -64,10 +67,43 @@ class SwarmSite(SwarmUnits):
         self._writing: dict[str, str] = {}
         self.agent_wait = AGENT_WAIT
         """Seconds a move waits for the agents of both its nodes to be heard."""
+        self.homes = Homes(backend.state_dir, fleet)
 
     def locate(self, unit: str) -> str | None:
         """The host name of ``unit``'s node: where a move is writing it, else its service's (task, else pin), else the one placed for it."""
         return self._writing.get(unit) or self.node_of(unit)
+
+    def priors(self) -> dict[str, str]:
+        """Unit → its node ID: its service's pin, else the node the controller last saw it pinned to (``Homes``:
+        a service removed by hand is created again where its files and trade data are)."""
+        return self.homes.merged(super().priors())
+
+    def remove(self, name: str) -> None:
+        """Remove the service; a unit removed on purpose has no home any more (its directory is archived)."""
+        super().remove(name)
+        self.homes.forget(name)
+
+    def create(self, definition: ContainerDefinition, revision: int) -> str:
+        """Create the unit's service (``SwarmUnits.create``); a pool unit that had a service before (a home) first
+        waits until the old task's supervisord no longer answers on the node (``await_gone``)."""
+        if definition.labels.get(Labels.ROLE) != "dedicated" and definition.name in self.homes.read():
+            self.await_gone(definition.name)
+        return super().create(definition, revision)
+
+    def await_gone(self, unit: str, timeout: float = STOP_GRACE_NS / 1e9 + 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Return once no supervisord answers for pool ``unit`` on its node (asked through the agent every 0.5 s).
+
+        A service removed by hand (``docker service rm``) leaves its task stopping on its node for up to its stop
+        grace period (``STOP_GRACE_NS``), its supervisord still on the unit's socket and its bots still running. A
+        new task started then shares the unit's directory with the old one: seen on the lab, its supervisord
+        failed on the socket the old one held, and the bots could have run twice. DockerError when it still
+        answers after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while isinstance(self.bots.processes([unit]).get(unit), dict):
+            if time.monotonic() >= deadline:
+                raise DockerError(f"unit {unit}: a task of its removed service still runs its bots on node {self.locate(unit)} "
+                                  f"after {timeout:.0f} s; not starting a second copy (stop it on that node, then apply again)")
+            sleep(0.5)
 
     # -- what a swarm plan needs first ------------------------------------------------------------
 
