@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.support import swarm_lab
+from tests.support.swarm_fleet import SwarmFleet, applied_to_lab
 from tests.support.swarm_lab import SwarmLab
 
 
@@ -48,3 +49,10 @@ def standin_image(lab: SwarmLab) -> str:
     nodes pull it: ``<prefix>-registry:5000/fleetops/standin-bot@sha256:…``."""
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build-images"), "--only", "standin"], check=True)
     return lab.push("fleetops/standin-bot:1")
+
+
+@pytest.fixture(scope="module")
+def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
+    """The test fleet (tests/support/swarm_fleet.py) committed for a cleared lab swarm, one per test module;
+    a module that needs it otherwise defines its own ``fleet``."""
+    yield from applied_to_lab(lab, tmp_path_factory)

@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import git
 import pytest
 
 from tests.support.repos import commit, edit
-from tests.support.swarm_fleet import FLEET, SwarmFleet, applied_to_lab
+from tests.support.swarm_fleet import FLEET, SwarmFleet
 
 if TYPE_CHECKING:
-    from tests.support.swarm_lab import SwarmLab
+    pass
 
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
-
-@pytest.fixture(scope="module")
-def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
-    """The test fleet applied to a cleared lab swarm (what test (a) checks; the others go on from it)."""
-    yield from applied_to_lab(lab, tmp_path_factory)
-
 
 def test_apply_runs_every_bot_on_a_node(fleet: SwarmFleet) -> None:
     """(a) A cold apply on the swarm: each unit a service pinned to one node and run by registry digest, every bot running."""

@@ -9,22 +9,16 @@ and the task container's own memory use as the node's engine reports it (``docke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.swarm_fleet import SwarmFleet, applied_to_lab
+from tests.support.swarm_fleet import SwarmFleet
 
 if TYPE_CHECKING:
-    from tests.support.swarm_lab import SwarmLab
+    pass
 
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
-
-
-@pytest.fixture(scope="module")
-def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
-    yield from applied_to_lab(lab, tmp_path_factory)
 
 
 def test_status_shows_each_units_node_and_the_memory_its_agent_reads(fleet: SwarmFleet) -> None:

@@ -28,10 +28,10 @@ from engine.backend.swarm.api import PLAIN_TCP_VARIABLE
 from tests.conftest import FREQTRADE_CHECK, ROOT
 from tests.support.repos import commit, edit
 from tests.support.running_lab import host_client
-from tests.support.swarm_fleet import FLEET, SwarmFleet, applied_to_lab
+from tests.support.swarm_fleet import FLEET, SwarmFleet
 
 if TYPE_CHECKING:
-    from tests.support.swarm_lab import SwarmLab
+    pass
 
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
 
@@ -85,11 +85,6 @@ class Watching:
         result = host_client().containers.get(node).exec_run(list(command))
         assert result.exit_code == 0, result.output.decode()
         return str(result.output.decode())
-
-
-@pytest.fixture(scope="module")
-def fleet(lab: SwarmLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmFleet]:
-    yield from applied_to_lab(lab, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
