@@ -33,7 +33,7 @@ an answer that did not come within 0.25 s — an answer takes ~2 ms there — so
            time until that bot answers ``/api/v1/show_config`` with the new stoploss, bot processes
            restarted (every supervisord's process table, on every node, before and after),
            tasks replaced. fleetops twice: by ``apply --yes`` from the CLI (its agents reconnect
-           to the CLI's short-lived server first: up to 5 s of backoff since the last command)
+           to the CLI's short-lived server first: every 0.5 s while nothing listened)
            and by ``fleetops watch`` on a signed webhook (agents stay connected to the watcher; the first
            change after it started, which waits for the agents to come back from their backoff, is shown apart)
 Usage: python benchmarks/swarm_vs_stack.py [--changes 10] [--lab PREFIX]
