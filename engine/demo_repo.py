@@ -17,9 +17,14 @@ from engine.errors import SourceError
 from engine.resources import data_root
 from engine.spec.gitenv import forget_repository_variables
 
-__all__ = ["EXAMPLE_ROOT", "build_demo_repo", "commit_all"]
+__all__ = ["EXAMPLE_ROOT", "GITIGNORE", "build_demo_repo", "commit_all"]
 
 EXAMPLE_ROOT = data_root()
+
+_CACHES = shutil.ignore_patterns("__pycache__", "*.py[co]")
+"""Never copied into the user's repository: an installed package's strategies may have been compiled."""
+GITIGNORE = "__pycache__/\n*.py[co]\n"
+"""What ``init`` tells git to leave out: Python's caches, written beside strategies by whoever imports them."""
 
 _IDENTITY = {"GIT_AUTHOR_NAME": "fleetops", "GIT_AUTHOR_EMAIL": "fleetops@localhost",
              "GIT_COMMITTER_NAME": "fleetops", "GIT_COMMITTER_EMAIL": "fleetops@localhost"}
@@ -49,12 +54,13 @@ def build_demo_repo(target: Path, *, source: Path = EXAMPLE_ROOT, when: str | No
     strategies = target / "strategies"
     for version in versions:
         shutil.rmtree(strategies, ignore_errors=True)
-        shutil.copytree(version, strategies)
+        shutil.copytree(version, strategies, ignore=_CACHES)
         commit_all(repo, f"Strategies {version.name}", when=when, tag=version.name)
     shutil.rmtree(strategies, ignore_errors=True)
-    shutil.copytree(source / "strategies", strategies)
+    shutil.copytree(source / "strategies", strategies, ignore=_CACHES)
     commit_all(repo, "Strategies v1.1.0", when=when, tag="v1.1.0")
-    shutil.copytree(source / "fleet", target / "fleet")
+    shutil.copytree(source / "fleet", target / "fleet", ignore=_CACHES)
+    (target / ".gitignore").write_text(GITIGNORE)
     (target / "README.md").write_text(
         "# Fleet repository\n\nSpecs under `fleet/`, strategies under `strategies/`; change the fleet by pull request.\n"
         "`fleetops plan --against origin/main` shows what a change does.\n"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import git
 import pytest
 
-from engine.demo_repo import build_demo_repo
+from engine.demo_repo import EXAMPLE_ROOT, GITIGNORE, build_demo_repo
 from engine.offline import compile_at
 from tests.conftest import ROOT, Run
 from tests.test_render import FREQTRADE_PYTHON
@@ -44,3 +46,30 @@ def test_example_strategies_load_and_run_in_freqtrade() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("ok ") == 6
+
+
+def test_init_commits_no_python_caches_and_ignores_them(tmp_path: Path) -> None:
+    """An installed package's strategies may have been compiled (``__pycache__`` beside them): none of it
+    reaches the user's repository, in the tagged versions or at HEAD, and a ``.gitignore`` keeps it out."""
+    source = tmp_path / "source"
+    shutil.copytree(EXAMPLE_ROOT / "examples", source / "examples")
+    for part in ("fleet", "strategies"):
+        shutil.copytree(EXAMPLE_ROOT / part, source / part)
+    for directory in (source / "strategies", *(source / "examples" / "strategy-history").iterdir()):
+        (directory / "__pycache__").mkdir(exist_ok=True)
+        (directory / "__pycache__" / "MeanRevert.cpython-311.pyc").write_bytes(b"\x00compiled")
+    repo = build_demo_repo(tmp_path / "fleet", source=source)
+    tracked = git.Repo(repo).git.execute(["git", "log", "--all", "--name-only", "--format="]).split()
+    assert tracked and not [name for name in tracked if "__pycache__" in name or name.endswith(".pyc")], tracked
+    assert (repo / ".gitignore").read_text() == GITIGNORE and ".gitignore" in tracked
+
+
+def test_commands_find_the_repository_from_a_subdirectory(tmp_path: Path, fleetops: Callable[..., Run]) -> None:
+    repo = build_demo_repo(tmp_path / "fleet")
+    for where in (repo / "fleet", repo / "strategies"):
+        result = fleetops("validate", cwd=where)
+        assert result.code == 0 and "fleet 'crypto-pilot' is valid" in result.out, (where, result.out, result.err)
+    explicit = fleetops("validate", "--repo", ".", cwd=repo / "fleet")  # said explicitly: taken as it is
+    assert explicit.code == 1 and "no 'fleet/' directory in" in explicit.err
+    (tmp_path / "elsewhere").mkdir()
+    assert "no 'fleet/' directory in" in fleetops("validate", cwd=tmp_path / "elsewhere").err

@@ -26,6 +26,7 @@ from engine.cli.support import (
     finish_interrupted,
     format_plan,
     note_pending,
+    repo_root,
     waiting_for,
     warn,
 )
@@ -35,7 +36,8 @@ from engine.textsafe import one_line
 __all__ = ["cli", "main"]
 
 _FORMATS = click.Choice(["text", "json", "markdown"])
-repo_option = click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False), help="Fleet repository.")
+repo_option = click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False), callback=repo_root,
+                           help="Fleet repository (default: the one this directory is in).")
 ref_option = click.option("--ref", default=None, help="Git ref to read (default: the working tree).")
 allow_mass_delete_option = click.option("--allow-mass-delete", is_flag=True,
                                         help="Apply even if the plan deletes more than half of the fleet's bots (or all).")

@@ -160,3 +160,18 @@ def format_plan(result: Plan, fmt: str) -> str:
     return plan_to_text(result)
 
 
+def repo_root(context: click.Context, parameter: click.Parameter, value: str) -> str:
+    """``--repo`` left out in a subdirectory of the fleet repository (``fleet/``, ``strategies/bands``):
+    the repository's top, the nearest directory above with ``.git``, when it has the fleet's specs
+    — as git itself finds its repository from anywhere inside it. Given explicitly, ``--repo`` is
+    used as it is; outside a repository the command says there is no ``fleet/`` here."""
+    from engine.spec.worktree import SPEC_DIR
+
+    if parameter.name is None or context.get_parameter_source(parameter.name) is not click.core.ParameterSource.DEFAULT:
+        return value
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return str(directory) if directory != here and (directory / SPEC_DIR).is_dir() else value
+    return value
+
