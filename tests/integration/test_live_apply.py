@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
@@ -173,15 +174,25 @@ def test_disabled_bot_is_stopped_not_deleted(live: LiveFleetHelper) -> None:
 
 @pytest.mark.also_preloaded
 def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) -> None:
+    """A strategy that fails at import never reaches a bot: the plan's load check refuses it (exit 1, nothing
+    changed). One that loads but fails in its loop is applied, fails its health gate and is rolled back (exit 3)."""
     edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 8")
     commit(live.repo, "short health timeout")
     assert live.apply().code == 0
     before = live.programs(STANDARD)
     with (live.state / "runtime" / FLEET / STANDARD / "data/bots/alpha-2/bot.log").open("a") as log:
         log.write("RuntimeError: an earlier run's failure, not revision 2's\n")  # bot.log keeps every run's lines
-    (live.root / "strategies/Alpha.py").write_text((live.root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken')\n")
+    strategy = live.root / "strategies/Alpha.py"
+    v1 = strategy.read_text()
+    strategy.write_text(v1 + "\nraise RuntimeError('broken')\n")
     commit(live.repo, "Alpha v3, broken at import", tag="v3")
     edit(live.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
+    refused = live.apply()
+    assert refused.code == 1 and re.search(r"^fleet/bots\.yaml:\d+:\d+: error: .*alpha-2", refused.err, re.M), refused.out + refused.err
+    assert "broken" in refused.err and live.programs(STANDARD) == before
+    strategy.write_text(v1 + "\nSTANDIN_LOOP_ERROR = \"RuntimeError('broken')\"\n")
+    commit(live.repo, "Alpha v4, loads but fails in its loop", tag="v4")
+    edit(live.root / "fleet/bots.yaml", "strategy: Alpha@v3\npairs: [SOL/USDT]", "strategy: Alpha@v4\npairs: [SOL/USDT]")
     result = live.apply()
     assert result.code == 3, result.out + result.err
     assert "rolled back to revision 1" in result.err
@@ -195,7 +206,7 @@ def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) 
 
     assert [r["status"] for r in json.loads(history.out)] == ["applied", "rolled_back"]
     failure_log = json.loads(history.out)[1]["failures"]["alpha-2"]["log"]
-    assert any("RuntimeError: broken" in line for line in failure_log), failure_log
+    assert any("RuntimeError('broken')" in line for line in failure_log), failure_log
     assert not any("earlier run" in line for line in failure_log), failure_log  # only this revision's lines
 
 

@@ -112,7 +112,8 @@ def test_the_watcher_applies_quarantines_heals_and_stops(daemon: Daemon) -> None
     fixed = daemon.push("fix the YAML")
     daemon.until(daemon.applied(fixed), "the fix")
 
-    (root / "strategies/Alpha.py").write_text((root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken at import')\n")
+    # loads (the plan's load check passes) but raises on every candle: its health gate fails and it is rolled back
+    (root / "strategies/Alpha.py").write_text((root / "strategies/Alpha.py").read_text() + "\nSTANDIN_LOOP_ERROR = \"RuntimeError('broken')\"\n")
     daemon.push("Alpha v3, broken", tag="v3")
     edit(bots, "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
     broken_strategy = daemon.push("use Alpha v3")

@@ -77,13 +77,14 @@ def test_noop_apply_twice_changes_nothing_on_the_swarm(fleet: SwarmFleet) -> Non
 
 
 def test_a_failed_health_check_rolls_back_and_exits_3(fleet: SwarmFleet) -> None:
-    """(d) Promise 5: a strategy broken at import fails alpha-2's health check on its node; the apply rolls
+    """(d) Promise 5: a strategy that raises on every candle fails alpha-2's health check on its node; the apply rolls
     back to the revision before and exits 3; alpha-2 runs again, its neighbours untouched, no task replaced."""
     pool = "testfleet-standard-1"
     repo = git.Repo(fleet.root)
     before, tasks = fleet.programs(pool), fleet.tasks()
-    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text() + "\nraise RuntimeError('broken')\n")
-    commit(repo, "Alpha v3, broken at import", tag="v3")
+    (fleet.root / "strategies/Alpha.py").write_text((fleet.root / "strategies/Alpha.py").read_text()
+                                                    + "\nSTANDIN_LOOP_ERROR = \"RuntimeError('broken')\"\n")
+    commit(repo, "Alpha v3, raises on every candle (it loads: the plan's load check passes)", tag="v3")
     edit(fleet.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v3\npairs: [SOL/USDT]")
     commit(repo, "alpha-2 on Alpha v3")
     result = fleet.apply()
