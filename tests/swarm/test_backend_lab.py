@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
 
 import git
 import pytest
@@ -24,10 +23,8 @@ import pytest
 from tests.support.repos import commit, edit
 from tests.support.swarm_fleet import FLEET, SwarmFleet
 
-if TYPE_CHECKING:
-    pass
-
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
+
 
 def test_apply_runs_every_bot_on_a_node(fleet: SwarmFleet) -> None:
     """(a) A cold apply on the swarm: each unit a service pinned to one node and run by registry digest, every bot running."""

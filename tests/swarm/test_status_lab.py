@@ -9,14 +9,9 @@ and the task container's own memory use as the node's engine reports it (``docke
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
 from tests.support.swarm_fleet import SwarmFleet
-
-if TYPE_CHECKING:
-    pass
 
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
 

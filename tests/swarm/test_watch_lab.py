@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import git
 import httpx
@@ -30,10 +30,8 @@ from tests.support.repos import commit, edit
 from tests.support.running_lab import host_client
 from tests.support.swarm_fleet import FLEET, SwarmFleet
 
-if TYPE_CHECKING:
-    pass
-
 pytestmark = [pytest.mark.swarm, pytest.mark.docker]
+
 
 POOL = f"{FLEET}-standard-1"
 SMALL = f"{FLEET}-small-1"
