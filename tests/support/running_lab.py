@@ -146,6 +146,18 @@ class SwarmLab:
             result[container.name] = stats["usage"] - detail.get("total_inactive_file", detail.get("inactive_file", 0))
         return result
 
+    def _remove_containers(self, node: str) -> None:
+        """Every container on ``node``; one Swarm removed meanwhile (a task's cleanup) is not an error:
+        the SDK's ``containers.list`` inspects each container it listed, and raised NotFound for one."""
+        import docker
+
+        api = self.client(node).api
+        for found in api.containers(all=True):
+            try:
+                api.remove_container(found["Id"], force=True)
+            except docker.errors.NotFound:
+                pass
+
     def clear(self) -> None:
         """A fresh swarm without a new lab (~1 s): removes every service, secret and config, every
         container on every node, every overlay network but ``ingress``, and every node label.
@@ -155,7 +167,7 @@ class SwarmLab:
         for service in manager.services.list():
             service.remove()
         wait_until(lambda: "the removed services' tasks are gone", lambda: not manager.api.tasks(), 60)
-        parallel(lambda node: [c.remove(force=True) for c in self.client(node.name).containers.list(all=True)], self.nodes)
+        parallel(lambda node: self._remove_containers(node.name), self.nodes)
         for item in [*manager.secrets.list(), *manager.configs.list()]:
             remove_eventually(item)
         for network in manager.networks.list(filters={"driver": "overlay"}):
