@@ -10,9 +10,9 @@ import git
 import pytest
 
 from engine.offline import offline_plan
-from engine.plan.jsonfmt import plan_to_json
+from engine.plan.jsonfmt import UNSTATED, plan_from_dict, plan_to_json
 from engine.plan.markdown import plan_to_markdown
-from engine.plan.model import Plan
+from engine.plan.model import Action, Change, Plan, Risk
 from engine.plan.text import plan_to_text
 from tests.conftest import Run
 from tests.support.repos import commit, edit
@@ -108,20 +108,53 @@ def test_dedicated_bot_into_a_pool_is_a_move(base_repo: git.Repo) -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "note"),
+    ("old", "new", "note", "address", "risk"),
     [
-        ("stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}", "switches to live trading"),
-        ("stake_amount: 50\n", "stake_amount: 80\n", "stake_amount up 60%"),
-        ("allocation: 500\n", "allocation: 800\n", "allocation up 60%"),
-        ("stoploss: -0.15", "stoploss: -0.25", "stoploss widened from -0.15 to -0.25"),
-        ("stake_amount: 50\n", "stake_amount: unlimited\n", "stake_amount becomes unlimited"),
+        ("stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}", "switches to live trading",
+         "bot/solo", "high"),
+        ("stake_amount: 50\n", "stake_amount: 80\n", "stake_amount up 60%", "bot/solo", "high"),
+        ("allocation: 500\n", "allocation: 800\n", "allocation up 60%", "bot/solo", "high"),
+        ("stoploss: -0.15", "stoploss: -0.25", "stoploss widened from -0.15 to -0.25", "bot/solo", "high"),
+        ("stake_amount: 50\n", "stake_amount: unlimited\n", "stake_amount becomes unlimited", "bot/solo", "high"),
+        ("pool: small\n", "", "removes the container (its directory is archived)", "container/testfleet-small-1", "medium"),
+        ("stoploss: -0.15", "stoploss: -0.15\nenabled: false", "stop interrupts the bot", "bot/solo", "medium"),
+        ("strategy: Alpha@v1\npairs: [ETH/USDT]", "strategy: Beta@v1\npairs: [ETH/USDT]", "trading logic changes", "bot/solo", "medium"),
+        ("memory: 1g", "memory: 2g", "restarts 3 bots", "container/testfleet-standard-1", "medium"),
     ],
 )
-def test_high_risk_changes(base_repo: git.Repo, old: str, new: str, note: str) -> None:
-    edit(bots_file(base_repo), old, new)
-    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/solo")
-    assert change.risk.label == "high"
+def test_risky_changes_name_their_reason(base_repo: git.Repo, old: str, new: str, note: str, address: str, risk: str) -> None:
+    """Every risk above low names its reason in every format (issue 22: a delete printed ``[medium risk: ]``)."""
+    edit(Path(base_repo.working_dir) / "fleet/pools.yaml" if old.startswith("memory") else bots_file(base_repo), old, new)
+    plan = plan_of(base_repo)
+    change = next(c for c in plan.changes if c.address == address)
+    assert change.risk.label == risk
     assert note in change.risk_notes
+    assert all(c.risk_notes for c in plan.changes if c.risk is not Risk.LOW)
+    assert "risk: ]" not in plan_to_text(plan) and f"[{risk} risk: {'; '.join(change.risk_notes)}]" in plan_to_text(plan)
+
+
+def test_a_risk_without_a_reason_cannot_be_built_and_an_old_stored_one_says_so() -> None:
+    with pytest.raises(ValueError, match="a medium risk must name its reason"):
+        Change("container/x", Action.DELETE, "no bots left in it", Risk.MEDIUM)
+    with pytest.raises(ValueError, match="blank"):
+        Change("bot/x", Action.RESTART, "bot command changed", Risk.MEDIUM, risk_notes=(" ",))
+    stored = {"changes": [{"address": "container/x", "action": "delete", "reason": "no bots left in it", "risk": "medium", "risk_notes": []}]}
+    assert plan_from_dict(stored).changes[0].risk_notes == (UNSTATED,)
+
+
+def test_a_disabled_bot_plans_as_stop_and_nothing_it_runs_is_interrupted(base_repo: git.Repo) -> None:
+    """A disabled bot runs nothing: a change of its command or config is written for its next start (``stop``: it stays stopped),
+    never a ``restart`` that "interrupts the bot" (issue 22)."""
+    edit(bots_file(base_repo), "stoploss: -0.10", "stoploss: -0.10\nenabled: false")
+    commit(base_repo, "alpha-1 disabled")
+    edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --logfile {userdir}/bot.log")
+    edit(bots_file(base_repo), "pairs: [BTC/USDT, ETH/USDT]", "pairs: [BTC/USDT]")
+    plan = plan_of(base_repo)
+    disabled = next(c for c in plan.changes if c.address == "bot/alpha-1")
+    assert (disabled.action.value, disabled.risk, disabled.risk_notes) == ("stop", Risk.LOW, ())
+    assert disabled.reason == "disabled: bot command changed; written for its next start, it stays stopped"
+    running = next(c for c in plan.changes if c.address == "bot/alpha-2")
+    assert (running.action.value, running.risk_notes) == ("restart", ("restart interrupts the bot",))
 
 
 SWARM = "backend: {kind: swarm, registry: '10.0.0.5:5000'}\n"

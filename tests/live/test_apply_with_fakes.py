@@ -20,6 +20,7 @@ from engine.backend.fake import Exits, Fails, Refused, Runs
 from engine.errors import ApplyError, DockerError
 from engine.live.fake_bots import STRATEGY_ERROR, Behaviour
 from engine.live.store import RevisionStatus, RevisionStore
+from engine.plan.model import Risk
 from tests.live.harness import IMAGE, SMALL, SOLO, STANDARD, Harness
 from tests.support.repos import commit
 
@@ -102,6 +103,13 @@ def live_alpha_1_renamed(h: Harness, *, holding_trades: bool = False) -> None:
     if holding_trades:
         h.bots.open_trades["alpha-1"] = 1
     h.edit("fleet/bots.yaml", "name: alpha-1\n", "name: alpha-1b\n")
+
+
+def alpha_1_disabled_then_command_changed(h: Harness) -> None:
+    """alpha-1 is disabled and applied (stopped), then the fleet-wide bot command changes: every other bot restarts."""
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\nenabled: false")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.edit("fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --logfile {userdir}/bot.log")
 
 
 def alpha_2_holding_trades_moves_to_small(h: Harness, *, new_container: bool) -> None:
@@ -222,6 +230,16 @@ CASES = [
     Case("a move postponed by open trades never starts the bot in an existing container rewritten for a neighbour",
          lambda h: alpha_2_holding_trades_moves_to_small(h, new_container=False),
          [("bot/alpha-2", "move"), ("bot/euro-1", "reload")], mutations=[f"supervisor {SMALL} restart euro-1"], postponed=("alpha-2",)),
+    Case("a record that does not parse, of a bot gone from the specs: deleted, its risk saying why",
+         lambda h: (h.record(STANDARD, "beta-1").write_text('{"hash": 1}'), h.remove_bots("beta-1")),
+         [("bot/beta-1", "delete")], mutations=[f"supervisor {STANDARD} remove beta-1"], reason="unreadable", risk="medium"),
+    Case("a disabled bot whose command changes plans as stop, not restart, and stays stopped while the others restart",
+         alpha_1_disabled_then_command_changed,
+         [("fleet/testfleet", "update"), (f"container/{SOLO}", "replace"), ("bot/alpha-1", "stop"), ("bot/alpha-2", "restart"),
+          ("bot/beta-1", "restart"), ("bot/euro-1", "restart"), ("bot/solo", "restart")],
+         mutations=[f"remove {SOLO}", f"create {SOLO}", f"start {SOLO}", f"supervisor {SMALL} change euro-1",
+                    f"supervisor {STANDARD} change alpha-1", f"supervisor {STANDARD} change alpha-2", f"supervisor {STANDARD} change beta-1"],
+         risk="medium"),
     Case("rollback off in the fleet: the failed revision stays", lambda h: (h.edit("fleet/fleet.yaml", "health:", "health:\n  rollback: off"), break_alpha(h)),
          [("fleet/testfleet", "update"), ("bot/alpha-2", "reload")], RevisionStatus.FAILED,
          mutations=["supervisor testfleet-standard-1 restart alpha-2"], unhealthy={"alpha-2": "degraded"}),
@@ -235,6 +253,7 @@ def test_live_case(case: Case, fleet: Harness) -> None:
     plan = fleet.plan().plan
     assert [(c.address, c.action.value) for c in plan.changes] == case.plan
     assert case.reason in plan.changes[0].reason
+    assert all(c.risk_notes for c in plan.changes if c.risk is not Risk.LOW), "every risk names its reason"
     if case.risk:
         assert plan.risk.label == case.risk
     if case.refused:
