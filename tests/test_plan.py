@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import git
 import pytest
 
@@ -288,6 +289,34 @@ def test_a_renamed_fleet_is_a_rename_not_a_second_fleet(base_repo: git.Repo) -> 
     assert moves == ["bot/alpha-1", "bot/alpha-2", "bot/beta-1", "bot/euro-1", "bot/solo"]
     gone = next(c for c in plan.changes if c.address == "container/testfleet-standard-1")
     assert gone.action.value == "delete" and "renamed 'newfleet'" in gone.reason
+
+
+def test_a_fleet_wide_change_is_shown_once_with_its_bots_and_json_keeps_each_bot(base_repo: git.Repo) -> None:
+    """A fleet-wide bot_command change printed the whole command twice for each bot (issue 22): text and markdown
+    show it once with the list of bots, each bot's own name reading <bot>; the JSON plan keeps every bot's entry."""
+    edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --logfile {userdir}/bot.log")
+    plan = plan_of(base_repo)
+    bots = ["bot/alpha-1", "bot/alpha-2", "bot/beta-1", "bot/euro-1", "bot/solo"]
+    assert [c.address for c in plan.changes if c.action.value == "restart"] == bots
+    text = click.unstyle(plan_to_text(plan))
+    assert "<> 5 bots restart  (bot command changed)  [medium risk: restart interrupts the bot]\n      " + ", ".join(bots) + "\n" in text
+    assert text.count('"/fleet/etc/bots/<bot>/config.json", "--config"') == 2  # before and after, once
+    assert not any(f"/fleet/etc/bots/{b[4:]}/" in text for b in bots if b != "bot/solo")  # solo: its container's own command
+    markdown = plan_to_markdown(plan)
+    row = ", ".join(f"<code>{b}</code>" for b in bots) + " (5 bots)"
+    assert f"| <code><></code> | {row} | restart | **medium** | bot command changed |" in markdown.replace("&lt;", "<").replace("&gt;", ">")
+    assert markdown.count("/fleet/etc/bots/&lt;bot&gt;/config.json") + markdown.count("/fleet/etc/bots/<bot>/config.json") == 2
+    as_json = json.loads(plan_to_json(plan))
+    restarts = [c for c in as_json["changes"] if c["action"] == "restart"]
+    assert [c["address"] for c in restarts] == bots
+    assert all(f"/fleet/etc/bots/{c['address'][4:]}/config.json" in c["diff"][0]["after"] for c in restarts)
+
+
+def test_two_bots_changed_alike_are_still_listed_one_by_one(base_repo: git.Repo) -> None:
+    edit(bots_file(base_repo), "stoploss: -0.10", "stoploss: -0.10\non_change: drain")
+    edit(bots_file(base_repo), "stoploss: -0.08", "stoploss: -0.08\non_change: drain")
+    text = click.unstyle(plan_to_text(plan_of(base_repo)))
+    assert "bots update" not in text and "~ bot/alpha-1 update" in text and "~ bot/alpha-2 update" in text
 
 
 @pytest.mark.parametrize(("old", "new"), [("stake_amount: 50\n", "stake_amount: 70\n"), ("stoploss: -0.15", "stoploss: -0.12")])
