@@ -66,6 +66,8 @@ class Snapshot:
     commit: str | None = None
     dirty: bool = False
     revision: int | None = None
+    subject: str | None = None
+    """The commit's subject line, when git was read (not part of the JSON plan: ``history`` shows it)."""
 
     def as_target(self) -> dict[str, Any]:
         """The plan's ``target`` object (contract §4)."""

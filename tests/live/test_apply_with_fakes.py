@@ -615,3 +615,24 @@ def test_a_pool_wide_change_drains_its_bots_before_replacing_the_unit(fleet: Har
     assert all(STANDARD not in line for line in said[:drained]), said  # nothing said about the unit before its bot drained
     assert any(STANDARD in line for line in said[drained:]), said
     assert fleet.programs(STANDARD) == dict.fromkeys(("alpha-1", "alpha-2", "beta-1"), "RUNNING")
+
+
+def test_history_has_a_header_and_each_revision_its_duration_and_commit_subject(fleet: Harness, fleetops_in_process) -> None:  # type: ignore[no-untyped-def]
+    """``history`` (issue 22): a header row; per revision how long its apply took and the subject of the commit it applied,
+    in text and JSON (JSON gains ``subject`` and ``duration_seconds``, every key it had stays)."""
+    import json
+    import re
+
+    from engine.cli.history import HEADER
+
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07")
+    commit(git.Repo(fleet.root), "Tighten alpha-2's stoploss\n\nA body line that history does not show.")
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    rows = json.loads(fleetops_in_process("history", "--format", "json").out)
+    assert [(r["revision"], r["subject"]) for r in rows] == [(1, rows[0]["subject"]), (2, "Tighten alpha-2's stoploss")]
+    assert rows[0]["subject"] and all(isinstance(r["duration_seconds"], int) and r["duration_seconds"] >= 0 for r in rows)
+    assert {"revision", "fleet", "commit", "ref", "dirty", "status", "started_at", "finished_at", "message", "changes", "failures",
+            "repairs"} <= set(rows[1])
+    lines = fleetops_in_process("history").out.splitlines()
+    assert lines[0] == HEADER and HEADER.split() == ["REV", "STATUS", "STARTED", "DURATION", "FLEET", "COMMIT", "CHANGES", "SUBJECT"]
+    assert re.fullmatch(rf"   2  applied       \S+ +\d+s  testfleet         {rows[1]['commit'][:7]} +1  Tighten alpha-2's stoploss( — .*)?", lines[2])
