@@ -312,6 +312,21 @@ def test_a_fleet_wide_change_is_shown_once_with_its_bots_and_json_keeps_each_bot
     assert all(f"/fleet/etc/bots/{c['address'][4:]}/config.json" in c["diff"][0]["after"] for c in restarts)
 
 
+def test_a_fleet_default_memory_limits_every_dedicated_bot_and_pools_keep_their_own(base_repo: git.Repo) -> None:
+    """``defaults.memory`` (issue 22: a bot without a pool had no memory limit): each dedicated bot's container gets it."""
+    from engine.compile.container import container_definition
+    from engine.offline import compile_at
+
+    edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "  image: fleetops/standin-bot:1", "  image: fleetops/standin-bot:1\n  memory: 512m")
+    plan = plan_of(base_repo)
+    assert [(c.address, c.action.value, [(d.path, d.before, d.after) for d in c.diff]) for c in plan.changes] == [
+        ("fleet/testfleet", "update", [("memory", None, "512m")]),
+        ("container/testfleet-bot-solo", "replace", [("memory", None, "512m")])]
+    _, target = compile_at(base_repo.working_dir, None)
+    assert {name: container_definition(target, c).memory for name, c in target.containers.items()} == {
+        "testfleet-bot-solo": "512m", "testfleet-small-1": None, "testfleet-standard-1": "1g"}
+
+
 def test_two_bots_changed_alike_are_still_listed_one_by_one(base_repo: git.Repo) -> None:
     edit(bots_file(base_repo), "stoploss: -0.10", "stoploss: -0.10\non_change: drain")
     edit(bots_file(base_repo), "stoploss: -0.08", "stoploss: -0.08\non_change: drain")
