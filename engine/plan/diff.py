@@ -118,7 +118,7 @@ def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
         return Action.STOP, "disabled; config and data kept"
     if not before["enabled"] and after["enabled"]:
         return Action.START, "enabled"
-    if changed and not before["enabled"] and not after["enabled"] and not changed <= POLICY_FIELDS:
+    if not before["enabled"] and not after["enabled"] and not (changed and changed <= POLICY_FIELDS):
         return Action.STOP, "disabled: " + _what_changed(changed) + "; written for its next start, it stays stopped"
     if changed & _COMMAND_FIELDS:
         return Action.RESTART, "bot command changed"
@@ -135,6 +135,8 @@ def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
 
 def _what_changed(changed: set[str]) -> str:
     """``config changed: pairs, stake_amount``, ``bot command changed``, ``strategy pin changed``…"""
+    if not changed:
+        return "rendered config changed (fleetops templates)"
     if changed & _COMMAND_FIELDS:
         return "bot command changed"
     if changed <= {"strategy", "strategy_sha256", "strategy_class"}:
