@@ -108,7 +108,7 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
                 require_accepted(loaded.spec, target, checks)
         return target
 
-    source = snapshot_of(loaded) if branch is None else Snapshot("ref", branch, loaded.source.commit)
+    source = snapshot_of(loaded) if branch is None else Snapshot("ref", branch, loaded.source.commit, subject=loaded.source.subject)
     try:
         planned = plan_live(ctx, loaded.spec.fleet.name, target_of, source, origin=origin if origin is not None else origin_of_path(repo),
                             rebalance=rebalance)
@@ -134,7 +134,7 @@ def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
 
     stored = ctx.stored_fleet(revision)
     ctx.use(BackendChoice.of(stored.backend))
-    source = Snapshot("revision", f"revision {revision.number}", revision.commit, revision.dirty, revision.number)
+    source = Snapshot("revision", f"revision {revision.number}", revision.commit, revision.dirty, revision.number, revision.subject)
     return plan_live(ctx, stored.name, lambda _prior: stored, source)
 
 
@@ -208,7 +208,7 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
         ctx.progress(f"revision {interrupted} was interrupted (its apply stopped part-way); this apply converges from what runs")
     target, source = live_plan.target, live_plan.source
     number = store.begin(target.name, source.commit, source.ref, source.dirty, plan_as_dict(live_plan.plan), fleet_to_payload(target),
-                         {"rollback": rollback})
+                         {"rollback": rollback}, source.subject)
     if live_plan.renamed_from is None:  # a rename is the new name's only once it worked
         remember_origin(ctx, live_plan)
     try:

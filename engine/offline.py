@@ -25,7 +25,7 @@ __all__ = ["compile_at", "offline_plan", "snapshot_of"]
 def snapshot_of(loaded: LoadedFleet) -> Snapshot:
     """How a plan names a side read from git: the ref as given, its commit, whether it is dirty."""
     source = loaded.source
-    return Snapshot("ref", source.ref if source.ref is not None else "HEAD", source.commit, source.dirty)
+    return Snapshot("ref", source.ref if source.ref is not None else "HEAD", source.commit, source.dirty, subject=source.subject)
 
 
 def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False,

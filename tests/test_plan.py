@@ -6,13 +6,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import git
 import pytest
 
 from engine.offline import offline_plan
-from engine.plan.jsonfmt import plan_to_json
+from engine.plan.jsonfmt import UNSTATED, plan_from_dict, plan_to_json
 from engine.plan.markdown import plan_to_markdown
-from engine.plan.model import Plan
+from engine.plan.model import Action, Change, Plan, Risk
 from engine.plan.text import plan_to_text
 from tests.conftest import Run
 from tests.support.repos import commit, edit
@@ -108,20 +109,53 @@ def test_dedicated_bot_into_a_pool_is_a_move(base_repo: git.Repo) -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "note"),
+    ("old", "new", "note", "address", "risk"),
     [
-        ("stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}", "switches to live trading"),
-        ("stake_amount: 50\n", "stake_amount: 80\n", "stake_amount up 60%"),
-        ("allocation: 500\n", "allocation: 800\n", "allocation up 60%"),
-        ("stoploss: -0.15", "stoploss: -0.25", "stoploss widened from -0.15 to -0.25"),
-        ("stake_amount: 50\n", "stake_amount: unlimited\n", "stake_amount becomes unlimited"),
+        ("stoploss: -0.15", "stoploss: -0.15\ndry_run: false\nsecrets: {exchange_key: 'env:K', exchange_secret: 'env:S'}", "switches to live trading",
+         "bot/solo", "high"),
+        ("stake_amount: 50\n", "stake_amount: 80\n", "stake_amount up 60%", "bot/solo", "high"),
+        ("allocation: 500\n", "allocation: 800\n", "allocation up 60%", "bot/solo", "high"),
+        ("stoploss: -0.15", "stoploss: -0.25", "stoploss widened from -0.15 to -0.25", "bot/solo", "high"),
+        ("stake_amount: 50\n", "stake_amount: unlimited\n", "stake_amount becomes unlimited", "bot/solo", "high"),
+        ("pool: small\n", "", "removes the container (its directory is archived)", "container/testfleet-small-1", "medium"),
+        ("stoploss: -0.15", "stoploss: -0.15\nenabled: false", "stop interrupts the bot", "bot/solo", "medium"),
+        ("strategy: Alpha@v1\npairs: [ETH/USDT]", "strategy: Beta@v1\npairs: [ETH/USDT]", "trading logic changes", "bot/solo", "medium"),
+        ("memory: 1g", "memory: 2g", "restarts 3 bots", "container/testfleet-standard-1", "medium"),
     ],
 )
-def test_high_risk_changes(base_repo: git.Repo, old: str, new: str, note: str) -> None:
-    edit(bots_file(base_repo), old, new)
-    change = next(c for c in plan_of(base_repo).changes if c.address == "bot/solo")
-    assert change.risk.label == "high"
+def test_risky_changes_name_their_reason(base_repo: git.Repo, old: str, new: str, note: str, address: str, risk: str) -> None:
+    """Every risk above low names its reason in every format (issue 22: a delete printed ``[medium risk: ]``)."""
+    edit(Path(base_repo.working_dir) / "fleet/pools.yaml" if old.startswith("memory") else bots_file(base_repo), old, new)
+    plan = plan_of(base_repo)
+    change = next(c for c in plan.changes if c.address == address)
+    assert change.risk.label == risk
     assert note in change.risk_notes
+    assert all(c.risk_notes for c in plan.changes if c.risk is not Risk.LOW)
+    assert "risk: ]" not in plan_to_text(plan) and f"[{risk} risk: {'; '.join(change.risk_notes)}]" in plan_to_text(plan)
+
+
+def test_a_risk_without_a_reason_cannot_be_built_and_an_old_stored_one_says_so() -> None:
+    with pytest.raises(ValueError, match="a medium risk must name its reason"):
+        Change("container/x", Action.DELETE, "no bots left in it", Risk.MEDIUM)
+    with pytest.raises(ValueError, match="blank"):
+        Change("bot/x", Action.RESTART, "bot command changed", Risk.MEDIUM, risk_notes=(" ",))
+    stored = {"changes": [{"address": "container/x", "action": "delete", "reason": "no bots left in it", "risk": "medium", "risk_notes": []}]}
+    assert plan_from_dict(stored).changes[0].risk_notes == (UNSTATED,)
+
+
+def test_a_disabled_bot_plans_as_stop_and_nothing_it_runs_is_interrupted(base_repo: git.Repo) -> None:
+    """A disabled bot runs nothing: a change of its command or config is written for its next start (``stop``: it stays stopped),
+    never a ``restart`` that "interrupts the bot" (issue 22)."""
+    edit(bots_file(base_repo), "stoploss: -0.10", "stoploss: -0.10\nenabled: false")
+    commit(base_repo, "alpha-1 disabled")
+    edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --logfile {userdir}/bot.log")
+    edit(bots_file(base_repo), "pairs: [BTC/USDT, ETH/USDT]", "pairs: [BTC/USDT]")
+    plan = plan_of(base_repo)
+    disabled = next(c for c in plan.changes if c.address == "bot/alpha-1")
+    assert (disabled.action.value, disabled.risk, disabled.risk_notes) == ("stop", Risk.LOW, ())
+    assert disabled.reason == "disabled: bot command changed; written for its next start, it stays stopped"
+    running = next(c for c in plan.changes if c.address == "bot/alpha-2")
+    assert (running.action.value, running.risk_notes) == ("restart", ("restart interrupts the bot",))
 
 
 SWARM = "backend: {kind: swarm, registry: '10.0.0.5:5000'}\n"
@@ -255,6 +289,49 @@ def test_a_renamed_fleet_is_a_rename_not_a_second_fleet(base_repo: git.Repo) -> 
     assert moves == ["bot/alpha-1", "bot/alpha-2", "bot/beta-1", "bot/euro-1", "bot/solo"]
     gone = next(c for c in plan.changes if c.address == "container/testfleet-standard-1")
     assert gone.action.value == "delete" and "renamed 'newfleet'" in gone.reason
+
+
+def test_a_fleet_wide_change_is_shown_once_with_its_bots_and_json_keeps_each_bot(base_repo: git.Repo) -> None:
+    """A fleet-wide bot_command change printed the whole command twice for each bot (issue 22): text and markdown
+    show it once with the list of bots, each bot's own name reading <bot>; the JSON plan keeps every bot's entry."""
+    edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --logfile {userdir}/bot.log")
+    plan = plan_of(base_repo)
+    bots = ["bot/alpha-1", "bot/alpha-2", "bot/beta-1", "bot/euro-1", "bot/solo"]
+    assert [c.address for c in plan.changes if c.action.value == "restart"] == bots
+    text = click.unstyle(plan_to_text(plan))
+    assert "<> 5 bots restart  (bot command changed)  [medium risk: restart interrupts the bot]\n      " + ", ".join(bots) + "\n" in text
+    assert text.count('"/fleet/etc/bots/<bot>/config.json", "--config"') == 2  # before and after, once
+    assert not any(f"/fleet/etc/bots/{b[4:]}/" in text for b in bots if b != "bot/solo")  # solo: its container's own command
+    markdown = plan_to_markdown(plan)
+    row = ", ".join(f"<code>{b}</code>" for b in bots) + " (5 bots)"
+    assert f"| <code><></code> | {row} | restart | **medium** | bot command changed |" in markdown.replace("&lt;", "<").replace("&gt;", ">")
+    assert markdown.count("/fleet/etc/bots/&lt;bot&gt;/config.json") + markdown.count("/fleet/etc/bots/<bot>/config.json") == 2
+    as_json = json.loads(plan_to_json(plan))
+    restarts = [c for c in as_json["changes"] if c["action"] == "restart"]
+    assert [c["address"] for c in restarts] == bots
+    assert all(f"/fleet/etc/bots/{c['address'][4:]}/config.json" in c["diff"][0]["after"] for c in restarts)
+
+
+def test_a_fleet_default_memory_limits_every_dedicated_bot_and_pools_keep_their_own(base_repo: git.Repo) -> None:
+    """``defaults.memory`` (issue 22: a bot without a pool had no memory limit): each dedicated bot's container gets it."""
+    from engine.compile.container import container_definition
+    from engine.offline import compile_at
+
+    edit(Path(base_repo.working_dir) / "fleet/fleet.yaml", "  image: fleetops/standin-bot:1", "  image: fleetops/standin-bot:1\n  memory: 512m")
+    plan = plan_of(base_repo)
+    assert [(c.address, c.action.value, [(d.path, d.before, d.after) for d in c.diff]) for c in plan.changes] == [
+        ("fleet/testfleet", "update", [("memory", None, "512m")]),
+        ("container/testfleet-bot-solo", "replace", [("memory", None, "512m")])]
+    _, target = compile_at(base_repo.working_dir, None)
+    assert {name: container_definition(target, c).memory for name, c in target.containers.items()} == {
+        "testfleet-bot-solo": "512m", "testfleet-small-1": None, "testfleet-standard-1": "1g"}
+
+
+def test_two_bots_changed_alike_are_still_listed_one_by_one(base_repo: git.Repo) -> None:
+    edit(bots_file(base_repo), "stoploss: -0.10", "stoploss: -0.10\non_change: drain")
+    edit(bots_file(base_repo), "stoploss: -0.08", "stoploss: -0.08\non_change: drain")
+    text = click.unstyle(plan_to_text(plan_of(base_repo)))
+    assert "bots update" not in text and "~ bot/alpha-1 update" in text and "~ bot/alpha-2 update" in text
 
 
 @pytest.mark.parametrize(("old", "new"), [("stake_amount: 50\n", "stake_amount: 70\n"), ("stoploss: -0.15", "stoploss: -0.12")])

@@ -32,6 +32,7 @@ CASES: dict[tuple[str, str], tuple[list[tuple[str, str, str]], str, str]] = {
                                           (BOTS, "exchange: kraken", "exchange: binance")], "fleet/testfleet", "exchange_url"),
     ("Fleet", "defaults.drain_timeout"): ([(FLEET, "defaults:\n", "defaults:\n  drain_timeout: 60\n")], "fleet/testfleet", "drain_timeout"),
     ("Fleet", "defaults.run_as"): ([(FLEET, "defaults:\n", "defaults:\n  run_as: ftuser\n")], "fleet/testfleet", "run_as"),
+    ("Fleet", "defaults.memory"): ([(FLEET, "defaults:\n", "defaults:\n  memory: 512m\n")], "fleet/testfleet", "memory"),
     ("Fleet", "health.check"): ([(FLEET, "health:\n", "health:\n  check: ping\n")], "fleet/testfleet", "health.check"),
     ("Fleet", "health.timeout_seconds"): ([(FLEET, "timeout_seconds: 30", "timeout_seconds: 31")], "fleet/testfleet", "health.timeout_seconds"),
     ("Fleet", "health.rollback"): ([(FLEET, "health:\n", "health:\n  rollback: off\n")], "fleet/testfleet", "health.rollback"),

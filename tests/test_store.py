@@ -49,7 +49,12 @@ def test_a_pending_revision_keeps_how_its_apply_ran_and_an_older_store_reads_wit
     db.close()
     readonly = RevisionStore.open_readonly(old)
     assert readonly is not None and readonly.pending()[0].options == {} and readonly.pending()[0].phase == ""
-    assert RevisionStore(old).pending()[0].options == {}  # and a writer adds the column
+    assert readonly.pending()[0].summary()["subject"] is None and readonly.pending()[0].summary()["duration_seconds"] is None
+    assert RevisionStore(old).pending()[0].options == {}  # and a writer adds the columns
+    writer = RevisionStore(old)
+    finished = writer.begin("f", "c" * 40, "HEAD", False, {}, {}, subject="Add a bot")
+    writer.finish(finished, RevisionStatus.APPLIED)
+    assert writer.get(finished).subject == "Add a bot" and writer.get(finished).summary()["duration_seconds"] in (0, 1)
 
 
 def _hold_lock(state_dir: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]

@@ -189,7 +189,7 @@ def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(fmt: str) -> None:
-    """List recorded revisions, each with the self-heal repairs that restored it."""
+    """List recorded revisions (duration, commit subject), each with the self-heal repairs that restored it."""
     from engine.live.store import RevisionStore
     from engine.watch.journal import Journal, with_quarantines
 
@@ -203,15 +203,9 @@ def history(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    if not rows:
-        click.echo("no revisions yet")
-    for row in rows:
-        commit = (row["commit"] or "-")[:7] + ("+dirty" if row["dirty"] else "")
-        number = "-" if row["revision"] is None else row["revision"]
-        click.echo(one_line(f"{number:>4}  {row['status']:<12} {row['started_at']}  {row['fleet']:<16} {commit:<14} "
-                            f"{row['changes']:>3} changes  {row['message']}"))
-        for repair in row["repairs"]:
-            click.echo(one_line(f"      repair       {repair['at']}  {', '.join(repair['actions'])} ({repair['result']})"))
+    from engine.cli.history import history_lines
+
+    click.echo("\n".join(history_lines(rows)))
 
 
 @cli.command()

@@ -165,6 +165,7 @@ def fleet_settings(spec: FleetSpec) -> FleetSettings:
         health=HealthSettings(timeout_seconds=fleet.health.timeout_seconds, rollback=fleet.health.rollback, check=fleet.health.check),
         notify=tuple(NotifySettings(url=n.url) for n in fleet.notify),
         run_as=fleet.defaults.run_as,
+        memory=fleet.defaults.memory,
     )
 
 
@@ -243,7 +244,7 @@ def _container_essence(spec: FleetSpec, placement: Placement, dedicated: Desired
     defaults = spec.fleet.defaults
     if placement.pool is None:
         assert dedicated is not None
-        return ContainerEssence(image=defaults.image, memory=None, cpus=None, command=dedicated.essence.command,
+        return ContainerEssence(image=defaults.image, memory=defaults.memory, cpus=None, command=dedicated.essence.command,
                                 pool=None, run_as=dedicated.essence.run_as)
     pool = spec.pools[placement.pool]
     return ContainerEssence(image=pool.image or defaults.image, memory=pool.memory, cpus=pool.cpus,

@@ -180,6 +180,16 @@ class FleetSettings(Essence):
     health: HealthSettings
     notify: tuple[NotifySettings, ...]
     run_as: int | str = 1000
+    memory: str | None = None
+    """``defaults.memory``: each dedicated bot's container limit."""
+
+    def plain(self) -> dict[str, Any]:
+        """As ``Essence.plain``, without ``memory`` when the fleet sets none: fleets that never name one
+        plan and hash as they always have."""
+        plain = super().plain()
+        if self.memory is None:
+            del plain["memory"]
+        return plain
 
 
 class RecordError(Exception):

@@ -91,7 +91,8 @@ def drift_repairs(changes: tuple[Change, ...], live: LiveFleet, target: DesiredF
         if bot.record is None:
             why = f"its record in {bot.container} is unreadable ({bot.unreadable})"
             if desired is None:
-                repairs.append(Change(address, Action.DELETE, f"{why} and it is not in the specs; archiving it", Risk.MEDIUM))
+                repairs.append(Change(address, Action.DELETE, f"{why} and it is not in the specs; archiving it", Risk.MEDIUM,
+                                      risk_notes=("delete stops the bot if it runs (its files are archived)",)))
             elif desired.container == bot.container:
                 replaced[address] = Change(address, Action.RELOAD, f"{why}; re-applying it", Risk.LOW)
             else:

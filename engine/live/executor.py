@@ -25,7 +25,7 @@ from engine.backend.port import ListedUnit, Site
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.container import account_of, container_definition
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
-from engine.errors import ApplyError, HealthError, SupervisorRefused
+from engine.errors import ApplyError, DockerError, HealthError, SupervisorRefused
 from engine.live.health import wait_answering
 from engine.live.materials import Materials
 from engine.live.observe import LiveFleet, baseline_from_live
@@ -84,7 +84,8 @@ class Executor:
             self.progress(f"renaming container {shown} back to {own} (renamed by hand)")
             self.site.rename(shown, own)
         result.start = self._log_start(containers, bots)
-        self.site.ensure_network()
+        if self.target.containers:  # a fleet with no unit left needs no network (its last one is removed below)
+            self.site.ensure_network()
         for name, action in sorted(bots.items()):  # stop, then data: the new copy starts from the old one's
             if action is Action.MOVE:
                 self._stop_old_copy(name)
@@ -333,6 +334,17 @@ class Executor:
                 self.progress(f"removing container {name} (its directory is archived)")
                 self.site.remove(name)
                 self.site.archive_unit(name)
+        if not self.target.containers and any(a is Action.DELETE for a in containers.values()):
+            self._remove_network()
+
+    def _remove_network(self) -> None:
+        """The fleet's last unit is gone: its network goes too (issue 22). Kept, with a word, when the backend
+        refuses (a container attached by hand still uses it): the apply itself did what it planned."""
+        self.progress("removing the fleet's network (no container is left)")
+        try:
+            self.site.remove_network()
+        except DockerError as exc:
+            self.progress(f"the fleet's network is kept: {exc}")
 
 
 def _verb(action: Action, reloaded: bool, enabled: bool) -> str | None:

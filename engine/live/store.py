@@ -69,18 +69,39 @@ class Revision:
     ``rollback`` (False: ``--no-rollback``, ``rollback --to``), ``entries_stopped`` (bots its drain
     sent ``stopbuy``: paused until restarted or resumed)."""
 
+    subject: str | None = None
+    """The subject line of ``commit`` as the apply read it from git (None: no commit, or recorded before
+    subjects were kept): what ``history`` shows beside the commit."""
+
     @functools.cached_property
     def plan(self) -> dict[str, Any]:
         parsed: dict[str, Any] = json.loads(self.plan_json)
         return parsed
 
+    @property
+    def duration_seconds(self) -> int | None:
+        """Whole seconds from start to finish (None while it runs, or when a timestamp does not parse)."""
+        return duration_seconds(self.started_at, self.finished_at)
+
     def summary(self) -> dict[str, Any]:
-        """The revision without its bulky plan and payload (history, status)."""
+        """The revision without its bulky plan and payload (history, status); ``subject`` and
+        ``duration_seconds`` were added in issue 22 (null when unknown), the other keys are as they were."""
         return {
             "revision": self.number, "fleet": self.fleet, "commit": self.commit, "ref": self.ref, "dirty": self.dirty,
             "status": self.status.value, "started_at": self.started_at, "finished_at": self.finished_at,
             "message": self.message, "changes": len(self.plan.get("changes", [])), "failures": self.details,
+            "subject": self.subject, "duration_seconds": self.duration_seconds,
         }
+
+
+def duration_seconds(started_at: str | None, finished_at: str | None) -> int | None:
+    """Whole seconds between two of the store's ISO timestamps (None if either is missing or does not parse)."""
+    if not started_at or not finished_at:
+        return None
+    try:
+        return max(int((dt.datetime.fromisoformat(finished_at) - dt.datetime.fromisoformat(started_at)).total_seconds()), 0)
+    except (ValueError, TypeError):
+        return None
 
 
 STORE_FILE = "revisions.sqlite"
@@ -119,6 +140,8 @@ _PHASE = ", phase"
 """Read only from stores that have the column (written since interrupted applies are finished)."""
 _OPTIONS = ", options"
 """Read only from stores that have the column (written since a killed apply's options are kept)."""
+_SUBJECT = ", subject"
+"""Read only from stores that have the column (written since history shows commit subjects)."""
 
 
 class RevisionStore:
@@ -137,7 +160,9 @@ class RevisionStore:
             self._db.execute("alter table revisions add column phase text not null default ''")
         if "options" not in columns:  # a store written before a killed apply's options were recorded
             self._db.execute("alter table revisions add column options text not null default '{}'")
-        self._columns = _COLUMNS + _PHASE + _OPTIONS
+        if "subject" not in columns:  # a store written before commit subjects were recorded
+            self._db.execute("alter table revisions add column subject text")
+        self._columns = _COLUMNS + _PHASE + _OPTIONS + _SUBJECT
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> RevisionStore | None:
@@ -156,20 +181,21 @@ class RevisionStore:
             store.close()
             return None
         columns = {row[1] for row in store._db.execute("pragma table_info(revisions)")}
-        store._columns = _COLUMNS + (_PHASE if "phase" in columns else "") + (_OPTIONS if {"phase", "options"} <= columns else "")
+        store._columns = (_COLUMNS + (_PHASE if "phase" in columns else "") + (_OPTIONS if {"phase", "options"} <= columns else "")
+                          + (_SUBJECT if {"phase", "options", "subject"} <= columns else ""))
         return store
 
     def close(self) -> None:
         self._db.close()
 
     def begin(self, fleet: str, commit: str | None, ref: str | None, dirty: bool, plan: dict[str, Any], payload: dict[str, Any],
-              options: dict[str, Any] | None = None) -> int:
-        """Record a new pending revision and return its number (monotonic, never reused)."""
+              options: dict[str, Any] | None = None, subject: str | None = None) -> int:
+        """Record a new pending revision and return its number (monotonic, never reused); ``subject``: the commit's subject line."""
         cursor = self._db.execute(
-            "insert into revisions (fleet, commit_sha, ref, dirty, status, started_at, plan, payload, options) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into revisions (fleet, commit_sha, ref, dirty, status, started_at, plan, payload, options, subject) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (fleet, commit, ref, int(dirty), RevisionStatus.PENDING.value, _now(), json.dumps(plan), json.dumps(payload),
-             json.dumps(options or {})),
+             json.dumps(options or {}), subject),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -234,7 +260,7 @@ def _revision(row: tuple[Any, ...]) -> Revision:
     number, fleet, commit, ref, dirty, status, started, finished, message, plan, payload, details, *extra = row
     return Revision(number, fleet, commit, ref, bool(dirty), RevisionStatus(status), started, finished, message,
                     plan, json.loads(payload), json.loads(details or "{}"), extra[0] if extra else "",
-                    json.loads(extra[1] or "{}") if len(extra) > 1 else {})
+                    json.loads(extra[1] or "{}") if len(extra) > 1 else {}, extra[2] if len(extra) > 2 else None)
 
 
 @contextmanager

@@ -118,6 +118,8 @@ def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
         return Action.STOP, "disabled; config and data kept"
     if not before["enabled"] and after["enabled"]:
         return Action.START, "enabled"
+    if not before["enabled"] and not after["enabled"] and not (changed and changed <= POLICY_FIELDS):
+        return Action.STOP, "disabled: " + _what_changed(changed) + "; written for its next start, it stays stopped"
     if changed & _COMMAND_FIELDS:
         return Action.RESTART, "bot command changed"
     if changed <= {"strategy", "strategy_sha256", "strategy_class"} and changed:
@@ -128,8 +130,19 @@ def _bot_action(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
         return Action.RELOAD, "rendered config changed (fleetops templates)"
     if changed == {"secret_digests"}:
         return Action.RELOAD, "secret changed (a value behind its reference was rotated)"
+    return Action.RELOAD, _what_changed(changed)
+
+
+def _what_changed(changed: set[str]) -> str:
+    """``config changed: pairs, stake_amount``, ``bot command changed``, ``strategy pin changed``…"""
+    if not changed:
+        return "rendered config changed (fleetops templates)"
+    if changed & _COMMAND_FIELDS:
+        return "bot command changed"
+    if changed <= {"strategy", "strategy_sha256", "strategy_class"}:
+        return "strategy pin changed"
     named = {_SHOWN_AS.get(key, key) for key in changed} - {None}
-    return Action.RELOAD, "config changed: " + ", ".join(sorted(str(n) for n in named))
+    return "config changed: " + ", ".join(sorted(str(n) for n in named))
 
 
 def _container_changes(baseline: DesiredFleet | None, target: DesiredFleet) -> list[Change]:

@@ -71,7 +71,7 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
     changes = tuple(
         Change(c["address"], Action(c["action"]), c.get("reason", ""), Risk[str(c.get("risk", "low")).upper()],
                tuple(FieldDiff(d["path"], d.get("before"), d.get("after")) for d in c.get("diff", [])),
-               tuple(c.get("risk_notes", [])))
+               _stored_notes(c))
         for c in data.get("changes", [])
     )
     wallets = tuple(
@@ -91,6 +91,16 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         BackendRef(str(backend["kind"]), str(backend["target"])) if isinstance(backend, dict) else None,
         strategy_changes,
     )
+
+
+UNSTATED = "(no reason recorded: the plan was stored by an older fleetops)"
+"""The note a stored change above low risk gets when it was recorded without one (revisions applied
+before every risk had to name its reason, issue 22): it still prints as it was stored, and says so."""
+
+
+def _stored_notes(change: dict[str, Any]) -> tuple[str, ...]:
+    notes = tuple(str(n) for n in change.get("risk_notes", []) if str(n).strip())
+    return notes or ((UNSTATED,) if str(change.get("risk", "low")).lower() != "low" else ())
 
 
 def _strategy_change(data: dict[str, Any]) -> StrategyChange:

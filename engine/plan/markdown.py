@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.plan.groups import ChangeGroup, grouped_changes
 from engine.plan.model import Plan, Risk, StrategyChange
 from engine.plan.text import describe_snapshot
 from engine.textsafe import md_code, md_text
@@ -21,7 +22,7 @@ _RISK_BADGE = {Risk.LOW: "low", Risk.MEDIUM: "**medium**", Risk.HIGH: ":warning:
 
 def plan_to_markdown(plan: Plan) -> str:
     """The plan as a pull-request comment (the fleet-plan workflow): a heading, the sides, a table of
-    changes with their risk, the diffs folded, wallets and plan-wide risks; every value from a spec
+    changes with their risk (the same change to many bots in one row, ``engine.plan.groups``), the diffs folded, wallets and plan-wide risks; every value from a spec
     goes through ``md_code``/``md_text``, so no spec can write markup or a mention."""
     out = [
         f"### fleetops plan: {md_code(plan.fleet)}",
@@ -34,22 +35,24 @@ def plan_to_markdown(plan: Plan) -> str:
         return "\n".join(out) + "\n"
     counts = ", ".join(f"{n} {a}" for a, n in plan.summary.items() if n)
     out += [f"**{len(plan.changes)} change{'s' * (len(plan.changes) != 1)}**: {counts}. Highest risk: {_RISK_BADGE[plan.risk]}.", ""]
-    high = [c for c in plan.changes if c.risk is Risk.HIGH]
+    groups = grouped_changes(plan)
+    high = [g for g in groups if g.first.risk is Risk.HIGH]
     if high or plan.plan_risks:
         out += ["> [!WARNING]", "> High-risk changes:"]
         out += [f"> - **whole plan**: {md_text(r.reason)}; {md_text(r.allow_hint)}" for r in plan.plan_risks]
-        out += [f"> - {md_code(c.address)}: {md_text('; '.join(c.risk_notes))}" for c in high]
+        out += [f"> - {_addresses(g)}: {md_text('; '.join(g.first.risk_notes))}" for g in high]
         out.append("")
     out += ["| | address | action | risk | reason |", "|---|---|---|---|---|"]
-    for c in plan.changes:
-        out.append(f"| {md_code(c.action.glyph)} | {md_code(c.address)} | {c.action.value} | {_RISK_BADGE[c.risk]} | {md_text(c.reason)} |")
+    for g in groups:
+        c = g.first
+        out.append(f"| {md_code(c.action.glyph)} | {_addresses(g)} | {c.action.value} | {_RISK_BADGE[c.risk]} | {md_text(c.reason)} |")
     out += _strategy_sections(plan.listed_strategy_changes)
-    detailed = [c for c in plan.changes if c.diff]
+    detailed = [g for g in groups if g.diff]
     if detailed:
         out += ["", "<details><summary>Field changes</summary>", ""]
-        for c in detailed:
-            out += [f"**{md_code(c.address)}** ({c.action.value})", "", "| field | before | after |", "|---|---|---|"]
-            out += [f"| {md_code(d.path)} | {_value(d.before)} | {_value(d.after)} |" for d in c.diff]
+        for g in detailed:
+            out += [f"**{_addresses(g)}** ({g.first.action.value})", "", "| field | before | after |", "|---|---|---|"]
+            out += [f"| {md_code(d.path)} | {_value(d.before)} | {_value(d.after)} |" for d in g.diff]
             out.append("")
         out.append("</details>")
     wallets = [w for w in plan.wallets if w.allocated_before != w.allocated_after or w.free_before != w.free_after]
@@ -87,6 +90,11 @@ def _strategy_sections(changes: tuple[StrategyChange, ...]) -> list[str]:
                     for x in s.settings]
         out += [f"> {md_text(note)}" for note in s.notes]
     return out
+
+
+def _addresses(group: ChangeGroup) -> str:
+    """A change's address, or the addresses of the bots a repeated change is made to (``engine.plan.groups``)."""
+    return ", ".join(md_code(a) for a in group.addresses) + (f" ({len(group.changes)} bots)" if group.grouped else "")
 
 
 def _code(text: str) -> str:

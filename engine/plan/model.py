@@ -66,6 +66,8 @@ class Snapshot:
     commit: str | None = None
     dirty: bool = False
     revision: int | None = None
+    subject: str | None = None
+    """The commit's subject line, when git was read (not part of the JSON plan: ``history`` shows it)."""
 
     def as_target(self) -> dict[str, Any]:
         """The plan's ``target`` object (contract §4)."""
@@ -88,12 +90,19 @@ class FieldDiff:
 
 @dataclass(frozen=True)
 class Change:
+    """One address's action, why it happens (``reason``) and how risky it is. A risk above low must
+    name why (``risk_notes``, worst first): a reviewer reads ``[medium risk: …]`` and needs the
+    sentence, so a change without one is refused here, where it is built (``ValueError``)."""
+
     address: str
     action: Action
     reason: str
     risk: Risk = Risk.LOW
     diff: tuple[FieldDiff, ...] = ()
     risk_notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_reasons(self.address, self.risk, self.risk_notes)
 
     @property
     def kind(self) -> str:
@@ -107,6 +116,14 @@ class Change:
         return (ADDRESS_KINDS.index(self.kind), self.name)
 
 
+def _check_reasons(what: str, risk: Risk, notes: tuple[str, ...]) -> None:
+    """Every risk above low names its reason, and no reason is blank (issue 22: ``[medium risk: ]``)."""
+    if risk > Risk.LOW and not notes:
+        raise ValueError(f"{what}: a {risk.label} risk must name its reason")
+    if any(not note.strip() for note in notes):
+        raise ValueError(f"{what}: a risk reason is blank")
+
+
 @dataclass(frozen=True)
 class RiskNote:
     """What a fact of the live side adds to one change's risk: at least ``risk``, and ``notes`` shown
@@ -116,6 +133,9 @@ class RiskNote:
     risk: Risk
     notes: tuple[str, ...]
     first: bool = False
+
+    def __post_init__(self) -> None:
+        _check_reasons("a live fact", self.risk, self.notes)
 
     def on(self, change: Change) -> Change:
         notes = (*self.notes, *change.risk_notes) if self.first else (*change.risk_notes, *self.notes)

@@ -41,7 +41,7 @@ def bot_risk(action: Action, before: dict[str, Any] | None, after: dict[str, Any
         notes.extend(_money_notes(before, after))
         if before.get("strategy") != after.get("strategy"):
             notes.append((Risk.MEDIUM, "trading logic changes"))
-    if action in _DISRUPTIVE:
+    if action in _DISRUPTIVE and (before is None or before.get("enabled", True)):  # a disabled bot runs nothing to interrupt
         notes.append((Risk.MEDIUM, f"{action.value} interrupts the bot"))
     if not notes:
         return Risk.LOW, ()

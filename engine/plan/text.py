@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from engine.naming import BackendRef
-from engine.plan.model import Action, Change, Plan, Risk, Snapshot, StrategyChange
+from engine.plan.groups import ChangeGroup, grouped_changes
+from engine.plan.model import Action, Plan, Risk, Snapshot, StrategyChange
 from engine.textsafe import one_line
 
 __all__ = ["describe_snapshot", "plan_to_text"]
@@ -42,14 +43,15 @@ def describe_snapshot(snapshot: Snapshot, backend: BackendRef | None = None) -> 
 def plan_to_text(plan: Plan) -> str:
     """The plan for a terminal, terraform-like: a header naming the fleet, both sides and (live) the
     backend; one line per change (``glyph address  reason``, risk and its notes) with its field
-    diffs beneath; wallets; the counts and the highest risk; plan-wide risks and how to allow them.
+    diffs beneath, the same change to many bots once with the list of bots (``engine.plan.groups``);
+    wallets; the counts and the highest risk; plan-wide risks and how to allow them.
     Every text from a spec or the backend passes ``one_line``. What ``plan`` and ``apply`` print,
     byte for byte what the no-op proof prints for "No changes" (``noop_proof.no_changes_text``)."""
     lines = [f"fleetops plan for fleet '{plan.fleet}': {describe_snapshot(plan.target)} against {describe_snapshot(plan.baseline, plan.backend)}", ""]
     if not plan.changes:
         lines.append("No changes. The fleet matches the target.")
-    for change in plan.changes:
-        lines.extend(_change_lines(change, plan.strategy_change(change.address)))
+    for group in grouped_changes(plan):
+        lines.extend(_change_lines(group))
     lines.extend(_wallet_lines(plan))
     if plan.changes:
         counts = ", ".join(f"{n} to {a}" for a, n in plan.summary.items() if n)
@@ -61,21 +63,27 @@ def plan_to_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _change_lines(change: Change, strategy: StrategyChange | None = None) -> list[str]:
+def _change_lines(group: ChangeGroup) -> list[str]:
+    """One change, or the same change made to several bots (``grouped_changes``): its line, then (grouped)
+    the bots, its field diffs (each bot's name reading ``<bot>``) and the changelog, once."""
+    change = group.first
     colour = _COLOURS[change.action]
     glyph = click.style(f"{change.action.glyph:>3}", fg=colour, bold=True)
     risk = ""
     if change.risk is not Risk.LOW:
         notes = one_line("; ".join(change.risk_notes))
         risk = "  " + click.style(f"[{change.risk.label} risk: {notes}]", fg=_RISK_COLOURS[change.risk], bold=change.risk is Risk.HIGH)
-    address = click.style(one_line(change.address), bold=True)
+    shown = f"{len(group.changes)} bots" if group.grouped else one_line(change.address)
+    address = click.style(shown, bold=True)
     lines = [f"{glyph} {address} {click.style(change.action.value, fg=colour)}  ({one_line(change.reason)}){risk}"]
-    paths = [one_line(d.path) for d in change.diff]
+    if group.grouped:
+        lines.append(f"      {one_line(', '.join(group.addresses))}")
+    paths = [one_line(d.path) for d in group.diff]
     width = max((len(p) for p in paths), default=0)
-    for path, d in zip(paths, change.diff, strict=True):
+    for path, d in zip(paths, group.diff, strict=True):
         lines.append(f"      {path.ljust(width)}  {_value(d.before)} -> {_value(d.after)}")
-    if strategy is not None:
-        lines.extend(_strategy_lines(strategy))
+    if group.strategy is not None:
+        lines.extend(_strategy_lines(group.strategy))
     lines.append("")
     return lines
 

@@ -77,6 +77,8 @@ class FleetDefaults(SpecModel):
     timeframe: Timeframe = "5m"
     drain_timeout: DrainSeconds = 900
     run_as: RunAs = DEFAULT_RUN_AS
+    memory: MemorySize | None = None
+    """Docker memory limit of each dedicated bot's container (a pool's is its own ``memory``): set it, and no bot runs unbounded."""
 
 
 class Health(SpecModel):

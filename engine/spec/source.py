@@ -53,14 +53,18 @@ class FleetSource:
         subdirectory of a monorepo): named by the errors that need git."""
         self._commit_cache: dict[str, git.Commit | None] = {}
         self.commit: str | None = None
+        self.subject: str | None = None
+        """The subject line of ``commit`` (its message's first line), cut to ``MAX_SUBJECT`` characters."""
         self.dirty = False
         if ref is not None:
             commit = self.find_commit(ref)
             if commit is None:
                 raise SourceError(self._not_found(ref))
             self.commit = commit.hexsha
+            self.subject = _subject(commit)
         elif repo is not None and repo.head.is_valid():
             self.commit = repo.head.commit.hexsha
+            self.subject = _subject(repo.head.commit)
             self.dirty = _is_dirty(repo_dir)
 
     def listing(self) -> Listing:
@@ -358,3 +362,9 @@ def _is_dirty(repo_dir: Path) -> bool:
         cwd=repo_dir, capture_output=True, text=True, check=False, env=git_environment(),
     )
     return bool(out.stdout.strip())
+
+
+def _subject(commit: git.Commit) -> str:
+    """A commit's subject line as ``history`` shows it: its first line, cut as changelogs cut theirs."""
+    text = commit.summary if isinstance(commit.summary, str) else commit.summary.decode("utf-8", "replace")
+    return text[:MAX_SUBJECT] + ("…" if len(text) > MAX_SUBJECT else "")

@@ -135,6 +135,7 @@ def with_quarantines(rows: list[dict[str, Any]], journal: Journal | None) -> lis
     if journal is None:
         return rows
     extra: list[dict[str, Any]] = [{"revision": None, "fleet": c.fleet, "commit": c.sha, "ref": c.branch, "dirty": False, "status": "quarantined",
-              "started_at": c.seen_at, "finished_at": c.updated_at, "message": c.reason, "changes": 0, "failures": {}, "repairs": []}
+              "started_at": c.seen_at, "finished_at": c.updated_at, "message": c.reason, "changes": 0, "failures": {}, "repairs": [],
+              "subject": None, "duration_seconds": None}
              for c in journal.commits(status="quarantined", limit=10_000) if c.revision is None]
     return sorted(rows + extra, key=lambda r: (r["started_at"], r["revision"] is None, r["revision"] or 0))

@@ -16,6 +16,7 @@ from pathlib import Path
 import git
 import pytest
 
+from engine.naming import network_name
 from tests.integration.conftest import FLEET, LiveFleetHelper, remove_fleet
 from tests.support.repos import edit
 
@@ -59,9 +60,10 @@ def test_a_change_deleting_most_of_the_fleet_is_refused_until_allowed(live: Live
     allowed = live.apply("--allow-mass-delete")
     assert allowed.code == 0, allowed.err
     assert ids(live) == {}
+    assert live.api.networks(names=[network_name(FLEET)]) == []  # the last container gone, its network goes (issue 22)
     back = live.run("rollback", "--to", "1", "--yes")  # creating the fleet again needs no flag
     assert back.code == 0, back.err
-    assert len(ids(live)) == 3
+    assert len(ids(live)) == 3 and [n["Name"] for n in live.api.networks(names=[network_name(FLEET)])] == [network_name(FLEET)]
     again = live.run("rollback", "--to", "2", "--yes")  # a rollback is an apply: deleting most of the fleet needs saying so
     assert again.code == 1 and again.err.splitlines() == [
         "fleetops: error: refusing to apply: this plan deletes 5 of the 5 bots of fleet 'testfleet' (all of them); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -168,7 +169,14 @@ def test_disabled_bot_is_stopped_not_deleted(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     programs = live.programs(STANDARD)
     assert programs["alpha-2"][0] == "STOPPED" and programs["alpha-1"][0] == "RUNNING"
-    assert (live.state / "runtime" / FLEET / STANDARD / "etc/bots/alpha-2/config.json").exists()
+    config = live.state / "runtime" / FLEET / STANDARD / "etc/bots/alpha-2/config.json"
+    assert config.exists()
+    assert live.plan("--detailed-exitcode").code == 0
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.08\nenabled: false", "stoploss: -0.07\nenabled: false")
+    plan = live.plan_json()  # a disabled bot's config changes: written for its next start, nothing to interrupt (issue 22)
+    assert [(c["address"], c["action"], c["risk"]) for c in plan["changes"]] == [("bot/alpha-2", "stop", "low")]
+    assert live.apply().code == 0
+    assert live.programs(STANDARD)["alpha-2"][0] == "STOPPED" and json.loads(config.read_text())["stoploss"] == -0.07
     assert live.plan("--detailed-exitcode").code == 0
 
 
@@ -297,6 +305,10 @@ def test_dedicated_bot_reload_and_disable(live: LiveFleetHelper) -> None:
     assert live.apply().code == 0
     assert live.containers()[solo]["State"] == "exited"
     assert live.plan("--detailed-exitcode").code == 0  # a stopped disabled bot is not drift
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.12\nenabled: false", "stoploss: -0.11\nenabled: false")
+    assert [(c["address"], c["action"], c["risk"]) for c in live.plan_json()["changes"]] == [("bot/solo", "stop", "low")]
+    assert live.apply().code == 0
+    assert live.containers()[solo]["State"] == "exited" and live.plan("--detailed-exitcode").code == 0
 
 
 def test_bot_moves_between_pools_and_neighbours_stay_up(live: LiveFleetHelper) -> None:

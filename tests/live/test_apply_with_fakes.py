@@ -20,6 +20,7 @@ from engine.backend.fake import Exits, Fails, Refused, Runs
 from engine.errors import ApplyError, DockerError
 from engine.live.fake_bots import STRATEGY_ERROR, Behaviour
 from engine.live.store import RevisionStatus, RevisionStore
+from engine.plan.model import Risk
 from tests.live.harness import IMAGE, SMALL, SOLO, STANDARD, Harness
 from tests.support.repos import commit
 
@@ -102,6 +103,13 @@ def live_alpha_1_renamed(h: Harness, *, holding_trades: bool = False) -> None:
     if holding_trades:
         h.bots.open_trades["alpha-1"] = 1
     h.edit("fleet/bots.yaml", "name: alpha-1\n", "name: alpha-1b\n")
+
+
+def alpha_1_disabled_then_command_changed(h: Harness) -> None:
+    """alpha-1 is disabled and applied (stopped), then the fleet-wide bot command changes: every other bot restarts."""
+    h.edit("fleet/bots.yaml", "stoploss: -0.10", "stoploss: -0.10\nenabled: false")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.edit("fleet/fleet.yaml", "--userdir {userdir}", "--userdir {userdir} --logfile {userdir}/bot.log")
 
 
 def alpha_2_holding_trades_moves_to_small(h: Harness, *, new_container: bool) -> None:
@@ -198,6 +206,11 @@ CASES = [
     Case("most of the fleet removed on purpose (--allow-mass-delete)", lambda h: h.remove_bots("alpha-1", "alpha-2", "beta-1"),
          [(f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"), ("bot/alpha-2", "delete"), ("bot/beta-1", "delete")],
          allow=frozenset({"mass-delete"}), mutations=[f"remove {STANDARD}"]),
+    Case("every bot removed on purpose: the last container gone, the fleet's network goes too",
+         lambda h: h.remove_bots("alpha-1", "alpha-2", "beta-1", "euro-1", "solo"),
+         [(f"container/{SOLO}", "delete"), (f"container/{SMALL}", "delete"), (f"container/{STANDARD}", "delete"), ("bot/alpha-1", "delete"),
+          ("bot/alpha-2", "delete"), ("bot/beta-1", "delete"), ("bot/euro-1", "delete"), ("bot/solo", "delete")],
+         allow=frozenset({"mass-delete"}), mutations=[f"remove {SOLO}", f"remove {SMALL}", f"remove {STANDARD}", "remove-network fleetops-testfleet"]),
     Case("half of the bots is not 'most': two of five go without a flag", lambda h: h.remove_bots("alpha-2", "euro-1"),
          [(f"container/{SMALL}", "delete"), ("bot/alpha-2", "delete"), ("bot/euro-1", "delete")],
          mutations=[f"supervisor {STANDARD} remove alpha-2", f"remove {SMALL}"]),
@@ -222,6 +235,16 @@ CASES = [
     Case("a move postponed by open trades never starts the bot in an existing container rewritten for a neighbour",
          lambda h: alpha_2_holding_trades_moves_to_small(h, new_container=False),
          [("bot/alpha-2", "move"), ("bot/euro-1", "reload")], mutations=[f"supervisor {SMALL} restart euro-1"], postponed=("alpha-2",)),
+    Case("a record that does not parse, of a bot gone from the specs: deleted, its risk saying why",
+         lambda h: (h.record(STANDARD, "beta-1").write_text('{"hash": 1}'), h.remove_bots("beta-1")),
+         [("bot/beta-1", "delete")], mutations=[f"supervisor {STANDARD} remove beta-1"], reason="unreadable", risk="medium"),
+    Case("a disabled bot whose command changes plans as stop, not restart, and stays stopped while the others restart",
+         alpha_1_disabled_then_command_changed,
+         [("fleet/testfleet", "update"), (f"container/{SOLO}", "replace"), ("bot/alpha-1", "stop"), ("bot/alpha-2", "restart"),
+          ("bot/beta-1", "restart"), ("bot/euro-1", "restart"), ("bot/solo", "restart")],
+         mutations=[f"remove {SOLO}", f"create {SOLO}", f"start {SOLO}", f"supervisor {SMALL} change euro-1",
+                    f"supervisor {STANDARD} change alpha-1", f"supervisor {STANDARD} change alpha-2", f"supervisor {STANDARD} change beta-1"],
+         risk="medium"),
     Case("rollback off in the fleet: the failed revision stays", lambda h: (h.edit("fleet/fleet.yaml", "health:", "health:\n  rollback: off"), break_alpha(h)),
          [("fleet/testfleet", "update"), ("bot/alpha-2", "reload")], RevisionStatus.FAILED,
          mutations=["supervisor testfleet-standard-1 restart alpha-2"], unhealthy={"alpha-2": "degraded"}),
@@ -235,6 +258,7 @@ def test_live_case(case: Case, fleet: Harness) -> None:
     plan = fleet.plan().plan
     assert [(c.address, c.action.value) for c in plan.changes] == case.plan
     assert case.reason in plan.changes[0].reason
+    assert all(c.risk_notes for c in plan.changes if c.risk is not Risk.LOW), "every risk names its reason"
     if case.risk:
         assert plan.risk.label == case.risk
     if case.refused:
@@ -596,3 +620,24 @@ def test_a_pool_wide_change_drains_its_bots_before_replacing_the_unit(fleet: Har
     assert all(STANDARD not in line for line in said[:drained]), said  # nothing said about the unit before its bot drained
     assert any(STANDARD in line for line in said[drained:]), said
     assert fleet.programs(STANDARD) == dict.fromkeys(("alpha-1", "alpha-2", "beta-1"), "RUNNING")
+
+
+def test_history_has_a_header_and_each_revision_its_duration_and_commit_subject(fleet: Harness, fleetops_in_process) -> None:  # type: ignore[no-untyped-def]
+    """``history`` (issue 22): a header row; per revision how long its apply took and the subject of the commit it applied,
+    in text and JSON (JSON gains ``subject`` and ``duration_seconds``, every key it had stays)."""
+    import json
+    import re
+
+    from engine.cli.history import HEADER
+
+    fleet.edit("fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.07")
+    commit(git.Repo(fleet.root), "Tighten alpha-2's stoploss\n\nA body line that history does not show.")
+    assert fleet.apply().status is RevisionStatus.APPLIED
+    rows = json.loads(fleetops_in_process("history", "--format", "json").out)
+    assert [(r["revision"], r["subject"]) for r in rows] == [(1, rows[0]["subject"]), (2, "Tighten alpha-2's stoploss")]
+    assert rows[0]["subject"] and all(isinstance(r["duration_seconds"], int) and r["duration_seconds"] >= 0 for r in rows)
+    assert {"revision", "fleet", "commit", "ref", "dirty", "status", "started_at", "finished_at", "message", "changes", "failures",
+            "repairs"} <= set(rows[1])
+    lines = fleetops_in_process("history").out.splitlines()
+    assert lines[0] == HEADER and HEADER.split() == ["REV", "STATUS", "STARTED", "DURATION", "FLEET", "COMMIT", "CHANGES", "SUBJECT"]
+    assert re.fullmatch(rf"   2  applied       \S+ +\d+s  testfleet         {rows[1]['commit'][:7]} +1  Tighten alpha-2's stoploss( — .*)?", lines[2])

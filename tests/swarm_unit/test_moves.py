@@ -223,7 +223,8 @@ def test_a_unit_on_a_drained_down_or_gone_node_stays_pinned_there_and_the_plan_s
 def test_the_plan_shows_a_move_as_a_high_risk_replace_and_a_stuck_unit_as_nothing_done() -> None:
     move = Move(POOL, "w1", "id1", "w2", "id2", (("a", None), ("b", None)), "rebalanced")
     stuck = Stuck("testfleet-small-1", "w3", "id3", "the node is down: its bots show unreachable")
-    changes = (Change(f"container/{POOL}", Action.REPLACE, "changed by hand (placement); recreates it (2 bots)", Risk.MEDIUM),
+    changes = (Change(f"container/{POOL}", Action.REPLACE, "changed by hand (placement); recreates it (2 bots)", Risk.MEDIUM,
+                      risk_notes=("restarts 2 bots",)),
                Change("container/testfleet-small-1", Action.START, "container is unreachable; starting it"),
                Change("bot/a", Action.RELOAD, "config changed"))
     held, moved, bot = shown(changes, {POOL: move}, {"testfleet-small-1": stuck})

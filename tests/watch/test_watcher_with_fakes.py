@@ -157,7 +157,7 @@ def test_history_shows_repairs_under_the_revision_they_restored(origin: Origin, 
     assert [r["revision"] for r in rows] == [1]  # a repair is not a revision
     assert rows[0]["repairs"][0]["actions"] == ["container/testfleet-small-1 start"]
     text = subprocess.run([sys.executable, "-m", "engine", "history"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
-    assert "repair" in text.splitlines()[1] and "container/testfleet-small-1 start" in text
+    assert "repair" in text.splitlines()[2] and "container/testfleet-small-1 start" in text  # beneath the header and revision 1
 
 
 def _drop_bots(*names: str):  # type: ignore[no-untyped-def]
@@ -195,7 +195,7 @@ def test_a_commit_deleting_most_of_the_fleet_is_quarantined_until_a_trailer_allo
     assert [(r["revision"], r["status"], r["commit"], r["message"]) for r in rows] == [
         (1, "applied", rows[0]["commit"], rows[0]["message"]), (None, "quarantined", bad, reason)]
     text = subprocess.run([sys.executable, "-m", "engine", "history"], cwd=ROOT, env=env, capture_output=True, text=True).stdout
-    assert text.splitlines()[1].split()[:2] == ["-", "quarantined"] and "deletes 5 of the 5 bots" in text
+    assert text.splitlines()[2].split()[:2] == ["-", "quarantined"] and "deletes 5 of the 5 bots" in text
     allowed = origin.push("yes, retire the whole fleet\n\nFleetops-Allow: mass-delete")
     w.until(lambda: w.applied() == allowed, what="the allowed commit")
     assert not any(n.startswith("testfleet-") for n in w.backend.units)

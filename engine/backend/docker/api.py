@@ -207,6 +207,12 @@ class DockerEngine:
         if not self._call("list networks", self._api.networks, names=[name]):
             self._call(f"create network {name}", self._api.create_network, name, driver="bridge", labels=labels, mutates=True)
 
+    def remove_network(self, name: str, labels: dict[str, str]) -> None:
+        rows = self._call("list networks", self._api.networks, names=[name]) or []
+        for row in rows:
+            if row.get("Name") == name and all((row.get("Labels") or {}).get(k) == v for k, v in labels.items()):
+                self._call(f"remove network {name}", self._api.remove_network, row["Id"], mutates=True)
+
     def create_and_start(self, definition: ContainerDefinition, runtime_dir: Path, revision: int) -> str:
         binds = {str(runtime_dir / m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in definition.mounts}
         host_config = self._api.create_host_config(

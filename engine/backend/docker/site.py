@@ -120,6 +120,9 @@ class DockerSite:
     def ensure_network(self) -> None:
         self.api.ensure_network(network_name(self.fleet), {Labels.FLEET: self.fleet})
 
+    def remove_network(self) -> None:
+        self.api.remove_network(network_name(self.fleet), {Labels.FLEET: self.fleet})
+
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         return self.api.create_and_start(definition, self.runtime.container_dir(definition.name), revision)
 

@@ -76,6 +76,12 @@ class FakeSite(MemoryFiles):
             self.backend._count("create-network", name, mutates=True)
             self.backend.networks.add(name)
 
+    def remove_network(self) -> None:
+        name = f"fleetops-{self.fleet}"
+        if name in self.backend.networks:
+            self.backend._count("remove-network", name, mutates=True)
+            self.backend.networks.discard(name)
+
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         return self.backend.create(definition, revision)
 

@@ -201,6 +201,9 @@ class SwarmManager:
                              labels=dict(labels), mutates=True)
         return str(created["Id"])
 
+    def remove_network(self, network_id: str) -> None:
+        self._call(f"remove network {network_id}", self._api.remove_network, network_id, mutates=True)
+
     def secrets(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
         """Secrets carrying ``labels`` (their values are never read back: Docker does not give them)."""
         return list(self._call("list secrets", self._api.secrets, filters={"label": [f"{k}={v}" for k, v in sorted(labels.items())]}) or [])

@@ -137,7 +137,7 @@ def shown(changes: tuple[Change, ...], moving: Mapping[str, Move], stuck: Mappin
                                          risk_notes=("its bots are not running where fleetops can see them",))
         else:
             by_address[address] = Change(address, before.action, f"{before.reason}; {held.sentence()}", max(before.risk, Risk.MEDIUM),
-                                         before.diff, before.risk_notes)
+                                         before.diff, (*before.risk_notes, "its bots are not running where fleetops can see them"))
     return tuple(sorted(by_address.values(), key=Change.sort_key))
 
 

@@ -176,6 +176,11 @@ class SwarmUnits:
         if self.api.network(name) is None:
             self.api.create_network(name, {Labels.FLEET: self.fleet})
 
+    def remove_network(self) -> None:
+        found = self.api.network(network_name(self.fleet))
+        if found is not None and (found.get("Labels") or {}).get(Labels.FLEET) == self.fleet:
+            self.api.remove_network(str(found["Id"]))
+
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         """Create the unit's service on the node placed for it (its files are put there first, by the agent),
         one replica when it should run, none otherwise; its service ID."""
