@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.plan.backtest import backtest_markdown_lines
 from engine.plan.model import Plan, Risk, StrategyChange
 from engine.plan.text import describe_snapshot
 from engine.textsafe import md_code, md_text
@@ -44,6 +45,7 @@ def plan_to_markdown(plan: Plan) -> str:
     for c in plan.changes:
         out.append(f"| {md_code(c.action.glyph)} | {md_code(c.address)} | {c.action.value} | {_RISK_BADGE[c.risk]} | {md_text(c.reason)} |")
     out += _strategy_sections(plan.listed_strategy_changes)
+    out += backtest_markdown_lines(plan.backtest)
     detailed = [c for c in plan.changes if c.diff]
     if detailed:
         out += ["", "<details><summary>Field changes</summary>", ""]
