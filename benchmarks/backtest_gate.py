@@ -7,13 +7,16 @@ tree. Then, with the FreqTrade of .venv-freqtrade, times:
   plan, cold     ``offline_plan(..., backtest=...)`` with an empty cache: the plan, the candles, two backtests
   plan, cached   the same again: every result from the cache
   plan alone     the same plan without --backtest (what every other plan costs)
-Prints seconds; each figure the median of RUNS runs (default 1: a cold run takes most of a minute).
+Prints seconds; each figure the median of RUNS runs (default 1: a cold run takes most of a minute),
+then every stage of every plan (engine.timing: "backtest candles", "backtest runs" — FreqTrade's
+imports and both backtests in one process — and the plan's own) in the order they ran.
 Usage: python benchmarks/backtest_gate.py [RUNS] [--days N] [--pairs N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -23,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("FLEETOPS_TIMINGS", "1")  # the plan's stages, printed to stderr at the end (engine.timing)
+from engine import timing  # noqa: E402
 from engine.backtest import BacktestSettings  # noqa: E402
 from engine.backtest.candles import synthetic  # noqa: E402
 from engine.demo_repo import commit_all  # noqa: E402
@@ -119,6 +124,7 @@ def main() -> None:
         for note in bot.notes:
             print(f"  note: {note}")
     print(f"  results sha256 {report.results_sha256}")
+    timing.report()
 
 
 if __name__ == "__main__":

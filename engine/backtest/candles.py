@@ -15,11 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.errors import FleetopsError
+from engine.hashing import short_hash
+from engine.market import listing, walk
 from engine.market.listing import make_listing
 from engine.market.walk import INTERVALS, candle
 
@@ -71,10 +74,13 @@ def file_stem(pair: str, timeframe: str) -> str:
     return f"{safe}-{timeframe}"
 
 
-def synthetic(pairs: tuple[str, ...], timeframe: str, days: int) -> CandleSet:
+def synthetic(pairs: tuple[str, ...], timeframe: str, days: int, cache: Path | None = None) -> CandleSet:
     """``days`` days of ``timeframe`` candles per pair from the local market's walk, after
     ``WARMUP_CANDLES`` of warm-up; raises FleetopsError for a timeframe the market has no
-    candles of, or a pair that is not BASE/QUOTE."""
+    candles of, or a pair that is not BASE/QUOTE. With ``cache`` (a directory), a pair's file is
+    kept there by everything it depends on (``_generator``'s code included) and read back next
+    time: generating 90 days of 5m candles costs ~1.3 s a pair, reading them milliseconds. The
+    hash is always taken over the bytes used."""
     size = INTERVALS.get(timeframe)
     if size is None or timeframe == "1s":
         raise FleetopsError(f"the synthetic market has no {timeframe} candles (it has {', '.join(t for t in INTERVALS if t != '1s')})")
@@ -82,18 +88,55 @@ def synthetic(pairs: tuple[str, ...], timeframe: str, days: int) -> CandleSet:
     end = begin + days * 86400
     files: dict[str, bytes] = {}
     for pair in pairs:
+        kept = cache / f"{short_hash([_generator(), pair, timeframe, START, end])}.json" if cache is not None else None
         try:
-            listing = make_listing(pair, seed=SEED, anchor=START, sigma=VOLATILITY / math.sqrt(60))
-        except ValueError as exc:
-            raise FleetopsError(f"cannot make synthetic candles for {pair}: {exc}") from None
-        rows = []
-        for start in range(START, end, size):
-            c = candle(listing.walk, timeframe, start, end, listing.volume_per_second)
-            rows.append([c.open_time, c.open, c.high, c.low, c.close, c.volume])
-        files[f"{file_stem(pair, timeframe)}.json"] = json.dumps(rows, separators=(",", ":")).encode()
+            data = kept.read_bytes() if kept is not None else None
+        except OSError:
+            data = None
+        if data is None:
+            data = _generate(pair, timeframe, size, end)
+            _keep(kept, data)
+        files[f"{file_stem(pair, timeframe)}.json"] = data
     name = (f"synthetic: the local market's seeded walk (seed {SEED}, {VOLATILITY * 100:g} %/min), {timeframe} candles, "
             f"{_day(begin)} to {_day(end)} ({days} days), {len(pairs)} pair{'s' * (len(pairs) != 1)}")
     return CandleSet(name, _digest(files), tuple(pairs), timeframe, f"{begin}-{end}", "json", True, files)
+
+
+def _generate(pair: str, timeframe: str, size: int, end: int) -> bytes:
+    try:
+        listing = make_listing(pair, seed=SEED, anchor=START, sigma=VOLATILITY / math.sqrt(60))
+    except ValueError as exc:
+        raise FleetopsError(f"cannot make synthetic candles for {pair}: {exc}") from None
+    rows = []
+    for start in range(START, end, size):
+        c = candle(listing.walk, timeframe, start, end, listing.volume_per_second)
+        rows.append([c.open_time, c.open, c.high, c.low, c.close, c.volume])
+    return json.dumps(rows, separators=(",", ":")).encode()
+
+
+def _keep(path: Path | None, data: bytes) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except OSError:
+        pass  # a cache that cannot be written costs time, never correctness
+
+
+_GENERATOR: list[str] = []
+
+
+def _generator() -> str:
+    """sha256 of the code that makes the candles (this module, the walk, the listings): a change to it misses the cache."""
+    if not _GENERATOR:
+        digest = hashlib.sha256(f"{SEED} {VOLATILITY} {START} {WARMUP_CANDLES}".encode())
+        for module in (__file__, walk.__file__, listing.__file__):
+            digest.update(Path(module).read_bytes())
+        _GENERATOR.append(digest.hexdigest())
+    return _GENERATOR[0]
 
 
 def from_datadir(directory: Path, pairs: tuple[str, ...], timeframe: str) -> CandleSet:

@@ -24,6 +24,7 @@ from engine.compile.desired import DesiredBot
 from engine.errors import FleetopsError
 from engine.plan.backtest import BacktestMetrics, BacktestReport, BotBacktest, DataSet
 from engine.plan.model import Plan
+from engine.timing import stage
 
 __all__ = ["DEFAULT_DAYS", "BacktestSettings", "with_backtests"]
 
@@ -67,12 +68,14 @@ def with_backtests(plan: Plan, before: Mapping[str, DesiredBot], after: Mapping[
             skipped[name] = "not backtested: the bot has no static pairs"
             continue
         if (pairs, timeframe) not in candle_sets:
-            candle_sets[pairs, timeframe] = (from_datadir(settings.datadir, pairs, timeframe) if settings.datadir is not None
-                                             else synthetic(pairs, timeframe, settings.days))
+            with stage("backtest candles"):
+                candle_sets[pairs, timeframe] = (from_datadir(settings.datadir, pairs, timeframe) if settings.datadir is not None
+                                                 else synthetic(pairs, timeframe, settings.days, _candle_cache(settings)))
         candles = candle_sets[pairs, timeframe]
         requests[f"{name}/old"] = RunRequest(before[name].essence.strategy_class, before[name].strategy_text, config, candles)
         requests[f"{name}/new"] = RunRequest(new.essence.strategy_class, new.strategy_text, config, candles)
-    results = runner.run(requests) if requests else {}
+    with stage("backtest runs"):
+        results = runner.run(requests) if requests else {}
     bots = []
     for name, change in changed:
         notes = [skipped[name]] if name in skipped else []
@@ -86,6 +89,11 @@ def with_backtests(plan: Plan, before: Mapping[str, DesiredBot], after: Mapping[
               f"fee {', '.join(fee) or '-'} per side; Binance's market rules")
     report = BacktestReport(runner.version, runner.name, shared, datasets, tuple(bots))
     return dataclasses.replace(plan, backtest=report)
+
+
+def _candle_cache(settings: BacktestSettings) -> Path | None:
+    root = cache_root(settings.state_dir, settings.environ)
+    return root.parent / "candles" if root is not None else None
 
 
 def _metrics(result: dict[str, object] | None, side: str, notes: list[str]) -> BacktestMetrics | None:
