@@ -77,5 +77,5 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
         from engine.backtest import with_backtests  # its modules only when asked: a plain plan keeps its start-up
 
         with stage("backtest"):
-            plan = with_backtests(plan, baseline.bots, target.bots, backtest)
+            plan = with_backtests(plan, baseline, target, backtest)
     return plan

@@ -17,7 +17,7 @@ import pytest
 
 from engine.backtest import BacktestSettings, with_backtests
 from engine.backtest.candles import from_datadir, synthetic
-from engine.backtest.runs import LocalRunner
+from engine.backtest.runners import LocalRunner
 from engine.errors import FleetopsError
 from engine.offline import compile_at, offline_plan
 from engine.plan.backtest import BacktestMetrics, BacktestReport, BotBacktest, DataSet
@@ -30,7 +30,8 @@ from tests.support.repos import commit, edit
 
 BOTS = "fleet/bots.yaml"
 ALPHA = "strategies/Alpha.py"
-LOCAL = {"FLEETOPS_FREQTRADE_PYTHON": FREQTRADE_CHECK["FLEETOPS_FREQTRADE_PYTHON"]}
+LOCAL = {"FLEETOPS_FREQTRADE_CHECK": "local", "FLEETOPS_FREQTRADE_PYTHON": FREQTRADE_CHECK["FLEETOPS_FREQTRADE_PYTHON"]}
+"""The local FreqTrade, never the Docker engine (tests/integration/test_backtest_image.py runs the image's)."""
 SLOWER_MEAN = ("rolling(20).mean()", "rolling(50).mean()")
 
 
@@ -79,7 +80,7 @@ def test_results_are_cached_by_strategy_data_settings_and_freqtrade(base_repo: g
 
     def run(days: int) -> tuple[int, Plan]:
         runner = LocalRunner(LOCAL, cache)
-        plan = with_backtests(plain, before.bots, after.bots, BacktestSettings(days=days), runner)
+        plan = with_backtests(plain, before, after, BacktestSettings(days=days), runner)
         return runner.ran, plan
 
     ran, cold = run(2)

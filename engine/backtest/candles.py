@@ -44,8 +44,9 @@ FORMATS = {".json": "json", ".json.gz": "jsongz", ".feather": "feather", ".parqu
 class CandleSet:
     """The candles of ``pairs`` at ``timeframe``: their ``name`` and ``sha256`` as the plan shows them,
     the ``timerange`` to backtest (FreqTrade's ``START-END`` in epoch seconds; None: all of it),
-    the FreqTrade ``dataformat``, and either the files' bytes (``files``, synthetic) or the
-    ``directory`` they are in (a user's datadir)."""
+    the FreqTrade ``dataformat``, the files' bytes (``files``: what the hash is over, what an
+    image's FreqTrade is sent), and for a user's datadir the ``directory`` they are in (a local
+    FreqTrade reads them there)."""
 
     name: str
     sha256: str
@@ -156,7 +157,7 @@ def from_datadir(directory: Path, pairs: tuple[str, ...], timeframe: str) -> Can
     if len(formats) > 1:
         raise FleetopsError(f"{directory} holds candles in several formats ({', '.join(sorted(formats))}); keep one")
     name = f"{directory}: {timeframe} candles, {len(pairs)} pair{'s' * (len(pairs) != 1)}, all the time they cover"
-    return CandleSet(name, _digest(files), tuple(pairs), timeframe, None, formats.pop(), False, directory=directory)
+    return CandleSet(name, _digest(files), tuple(pairs), timeframe, None, formats.pop(), False, files, directory)
 
 
 def _digest(files: dict[str, bytes]) -> str:

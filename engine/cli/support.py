@@ -128,8 +128,12 @@ def backtest_settings(backtest: bool, days: int | None, datadir: str | None, aga
         raise FleetopsError("--backtest-days is for synthetic candles and --datadir brings your own: give one of them")
     from engine.backtest import DEFAULT_DAYS, BacktestSettings, require_days
 
+    try:
+        docker_host: str | None = chosen_docker_host()
+    except FleetopsError:  # a malformed DOCKER_HOST: no image to run them in; a local FreqTrade may still
+        docker_host = None
     return BacktestSettings(require_days(days) if days is not None else DEFAULT_DAYS, Path(datadir) if datadir else None,
-                            chosen_state_dir(), dict(os.environ))
+                            chosen_state_dir(), dict(os.environ), docker_host)
 
 
 def allowed(mass_delete: bool, rename: bool) -> frozenset[str]:

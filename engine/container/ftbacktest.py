@@ -1,7 +1,8 @@
 """FreqTrade backtests of pinned strategies on fixed candles, each in a child process: the backtest gate's worker.
 
-Runs with the Python of a local FreqTrade (a subprocess, in a network namespace of its own when
-the machine allows one) — never inside fleetops' own process: fleetops passes this file's text to
+Runs with the Python of the bot's image (``docker run --network none --read-only``, the candles
+sent along and written to ``/tmp``) or of a local FreqTrade (a subprocess, in a network namespace
+of its own when the machine allows one) — never inside fleetops' own process: fleetops passes this file's text to
 ``python3 -c`` and the request on stdin. Stdlib and FreqTrade only; never imported by the engine
 (``engine.backtest.runs`` reads it as text).
 
@@ -16,8 +17,9 @@ Markets: FreqTrade's backtesting builds its exchange object and loads the exchan
 ``exchangeInfo`` entries for the pairs (``engine.market.listing.symbol_info``), parsed by ccxt's own
 Binance parser, so precision and limits are ccxt's reading of them. Nothing is fetched.
 
-stdin:  {"datadir": PATH, "dataformat": FREQTRADE DATAFORMAT, "markets": [BINANCE SYMBOL ENTRY], "timerange": "START-END" (epoch
-         seconds) or null, "seconds": DEADLINE PER RUN,
+stdin:  {"datadir": PATH or null, "files": {FILE NAME: TEXT} (the candles sent along, when no datadir),
+         "dataformat": FREQTRADE DATAFORMAT, "markets": [BINANCE SYMBOL ENTRY],
+         "timerange": "START-END" (epoch seconds) or null, "seconds": DEADLINE PER RUN,
          "runs": {KEY: {"class": NAME, "text": SOURCE, "config": {FREQTRADE CONFIG KEYS}}}}
 stdout: {"freqtrade": VERSION, "runs": {KEY: RESULT}} or {"unavailable": WHY}
 RESULT: {"trades", "wins", "draws", "losses", "profit_pct", "max_drawdown_pct", "win_rate_pct",
@@ -69,6 +71,11 @@ def main() -> int:
 
     Exchange._api_reload_markets = offline_markets
     root = Path(tempfile.mkdtemp(prefix="fleetops-backtest-"))
+    if request.get("files"):  # candles sent with the request (an image's throwaway container): written under our temporary directory
+        (root / "data").mkdir()
+        for name, text in request["files"].items():
+            (root / "data" / Path(name).name).write_text(text, encoding="utf-8")
+        request["datadir"] = str(root / "data")
     seconds = float(request.get("seconds", 300))
     runs = request["runs"]
     answer = {key: _in_child(runs[key], request, root / f"r{n}", seconds) for n, key in enumerate(sorted(runs))}
