@@ -99,7 +99,7 @@ def synthetic(pairs: tuple[str, ...], timeframe: str, days: int, cache: Path | N
             _keep(kept, data)
         files[f"{file_stem(pair, timeframe)}.json"] = data
     name = (f"synthetic: the local market's seeded walk (seed {SEED}, {VOLATILITY * 100:g} %/min), {timeframe} candles, "
-            f"{_day(begin)} to {_day(end)} ({days} days), {len(pairs)} pair{'s' * (len(pairs) != 1)}")
+            f"{_day(begin)} to {_day(end)} ({days} day{'s' * (days != 1)}), {_pairs(pairs)}")
     return CandleSet(name, _digest(files), tuple(pairs), timeframe, f"{begin}-{end}", "json", True, files)
 
 
@@ -156,8 +156,13 @@ def from_datadir(directory: Path, pairs: tuple[str, ...], timeframe: str) -> Can
         files[path.name] = path.read_bytes()
     if len(formats) > 1:
         raise FleetopsError(f"{directory} holds candles in several formats ({', '.join(sorted(formats))}); keep one")
-    name = f"{directory}: {timeframe} candles, {len(pairs)} pair{'s' * (len(pairs) != 1)}, all the time they cover"
+    name = f"{directory}: {timeframe} candles, {_pairs(pairs)}, all the time they cover"
     return CandleSet(name, _digest(files), tuple(pairs), timeframe, None, formats.pop(), False, files, directory)
+
+
+def _pairs(pairs: tuple[str, ...]) -> str:
+    shown = " ".join(pairs[:5]) + (f" and {len(pairs) - 5} more" if len(pairs) > 5 else "")
+    return f"{len(pairs)} pair{'s' * (len(pairs) != 1)} ({shown})"
 
 
 def _digest(files: dict[str, bytes]) -> str:
