@@ -87,6 +87,10 @@ def _in_child(run: dict[str, Any], request: dict[str, Any], directory: Path, sec
     (directory / "strategies").mkdir(parents=True)
     (directory / "user_data").mkdir()
     (directory / "strategies" / f"{run['class']}.py").write_text(run["text"], encoding="utf-8")
+    config = dict(run["config"])  # written before the fork: the child may not grow a file
+    config.update(strategy=run["class"], strategy_path=str(directory / "strategies"), user_data_dir=str(directory / "user_data"),
+                  dataformat_ohlcv=request.get("dataformat", "json"), dry_run=True)
+    (directory / "config.json").write_text(json.dumps(config), encoding="utf-8")
     reader, writer = os.pipe()
     sys.stdout.flush()
     pid = os.fork()
@@ -135,15 +139,18 @@ def _in_child(run: dict[str, Any], request: dict[str, Any], directory: Path, sec
 
 
 def _contain(seconds: float, directory: Path) -> None:
-    """The child's bounds: own process group, no standard streams, CPU and memory limits."""
+    """The child's bounds: own process group, no standard streams, CPU and memory limits, no file
+    growth (FreqTrade reads the candles and, with ``export: none``, writes nothing)."""
     import resource
 
     os.setpgid(0, 0)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write that would grow a file fails (EFBIG) instead of killing
     cpu = int(seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     try:
         mapped = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (mapped + MEMORY, mapped + MEMORY))
@@ -163,12 +170,7 @@ def _backtest(run: dict[str, Any], request: dict[str, Any], directory: Path) -> 
     from freqtrade.optimize.backtesting import Backtesting  # type: ignore[import-not-found,unused-ignore]
 
     logging.disable(logging.CRITICAL)
-    config = dict(run["config"])
-    config.update(strategy=run["class"], strategy_path=str(directory / "strategies"), user_data_dir=str(directory / "user_data"),
-                  dataformat_ohlcv=request.get("dataformat", "json"), dry_run=True)
-    path = directory / "config.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    args: dict[str, Any] = {"config": [str(path)], "datadir": request["datadir"], "export": "none"}
+    args: dict[str, Any] = {"config": [str(directory / "config.json")], "datadir": request["datadir"], "export": "none"}
     if request.get("timerange"):
         args["timerange"] = request["timerange"]
     settings = Configuration(args, RunMode.BACKTEST).get_config()

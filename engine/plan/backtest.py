@@ -153,8 +153,8 @@ def _rows(bot: BotBacktest) -> list[tuple[str, list[str]]]:
 
 
 def _short(datasets: tuple[DataSet, ...], sha: str) -> str:
-    index = next((n for n, d in enumerate(datasets) if d.sha256 == sha), 0)
-    return f"data {index + 1}"
+    index = next((n for n, d in enumerate(datasets) if d.sha256 == sha), None)
+    return f"data {index + 1}" if index is not None else "no data"
 
 
 def backtest_text_lines(report: BacktestReport | None) -> list[str]:
