@@ -1,10 +1,10 @@
 """Who runs the backtests: the FreqTrade inside the bots' image, or a local one; each answering from the cache first.
 
 Called by ``engine.backtest.gate``. Both run ``engine/container/ftbacktest.py`` (text, on
-``python3 -c``) with one request per candle set: every run on those candles in one process, so
+``python3 -c``) once per plan with every run not in the cache, on every candle set they need, so
 FreqTrade's imports are paid once, and each run in its own bounded child (see the worker).
 
-- ``ImageRunner``: a throwaway container of the image the bot runs (``engine.backend.docker.oneshot``:
+- ``ImageRunner``: one throwaway container of the image the bots run (``engine.backend.docker.oneshot``:
   no network, read-only root, every capability dropped, memory and process caps, a deadline),
   the candles sent on stdin and written to its ``/tmp`` (sized to them). The FreqTrade version is
   the image's, the one the bot will run. Its identity for the cache is the image's ID.
@@ -56,32 +56,36 @@ class Runner:
         """Each request's result (``ftbacktest.py``'s RESULT), by the caller's name for it; from the cache where it can."""
         keys = {name: request.key(self.identity) for name, request in requests.items()}
         results: dict[str, dict[str, Any]] = {}
-        by_candles: dict[str, dict[str, RunRequest]] = {}
+        missing: dict[str, RunRequest] = {}
         for name, request in requests.items():
             found = self.cache.get(keys[name])
             if found is not None:
                 self.version = str(found.pop("freqtrade", self.version))
                 results[name] = found
             else:
-                by_candles.setdefault(request.candles.sha256, {})[name] = request
-        for group in by_candles.values():
-            candles = next(iter(group.values())).candles
-            payload = {"dataformat": candles.dataformat, "timerange": candles.timerange, "seconds": RUN_SECONDS,
-                       "markets": markets(candles.pairs),
-                       "runs": {name: {"class": r.strategy_class, "text": r.strategy_text, "config": r.config} for name, r in group.items()}}
-            answer = self._execute(payload, candles, 60.0 + len(group) * (RUN_SECONDS + 5))
-            if "unavailable" in answer:
-                raise RunnerUnavailable(f"{self.name} has no FreqTrade its Python can import ({answer['unavailable']})")
-            self.version = str(answer.get("freqtrade", "unknown"))
-            self.ran += len(group)
-            runs = answer.get("runs", {})
-            for name in group:
-                result = runs.get(name) if isinstance(runs.get(name), dict) else {"error": "crashed", "message": "no answer for this run"}
-                results[name] = result
-                self.cache.put(keys[name], {**result, "freqtrade": self.version})
+                missing[name] = request
+        if not missing:
+            return results
+        candle_sets = {r.candles.sha256: r.candles for r in missing.values()}
+        payload = {"seconds": RUN_SECONDS,
+                   "datasets": {sha: {"dataformat": c.dataformat, "timerange": c.timerange, "markets": markets(c.pairs)}
+                                for sha, c in candle_sets.items()},
+                   "runs": {name: {"class": r.strategy_class, "text": r.strategy_text, "config": r.config, "data": r.candles.sha256}
+                            for name, r in missing.items()}}
+        answer = self._execute(payload, candle_sets, 60.0 + len(missing) * (RUN_SECONDS + 5))
+        if "unavailable" in answer:
+            raise RunnerUnavailable(f"{self.name} has no FreqTrade its Python can import ({answer['unavailable']})")
+        self.version = str(answer.get("freqtrade", "unknown"))
+        self.ran += len(missing)
+        runs = answer.get("runs", {})
+        for name in missing:
+            result = runs.get(name) if isinstance(runs.get(name), dict) else {"error": "crashed", "message": "no answer for this run"}
+            results[name] = result
+            self.cache.put(keys[name], {**result, "freqtrade": self.version})
         return results
 
-    def _execute(self, payload: dict[str, Any], candles: CandleSet, deadline: float) -> dict[str, Any]:
+    def _execute(self, payload: dict[str, Any], candle_sets: Mapping[str, CandleSet], deadline: float) -> dict[str, Any]:
+        """Run the worker on ``payload`` with the candles of ``candle_sets`` (by sha256) where it can read them."""
         raise NotImplementedError
 
 
@@ -106,9 +110,10 @@ class LocalRunner(Runner):
         self.identity = f"local {os.path.realpath(python)} {self.version}"
         self.name = f"local {python}"
 
-    def _execute(self, payload: dict[str, Any], candles: CandleSet, deadline: float) -> dict[str, Any]:
+    def _execute(self, payload: dict[str, Any], candle_sets: Mapping[str, CandleSet], deadline: float) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="fleetops-backtest-data-") as temporary:
-            request = {**payload, "datadir": str(candles.write(Path(temporary) / "data"))}
+            request = {**payload, "datasets": {sha: {**dataset, "datadir": str(candle_sets[sha].write(Path(temporary) / f"d{n}"))}
+                                               for n, (sha, dataset) in enumerate(payload["datasets"].items())}}
             try:
                 proc = subprocess.run([*no_network(), self.python, "-c", worker_script()], input=json.dumps(request).encode(),
                                       capture_output=True, timeout=deadline, env=clean_env(), cwd=temporary)
@@ -135,13 +140,16 @@ class ImageRunner(Runner):
         self.identity = f"image {image_id}"
         self.name = f"image {image}"
 
-    def _execute(self, payload: dict[str, Any], candles: CandleSet, deadline: float) -> dict[str, Any]:
-        files = candles.files
-        if candles.dataformat != "json":
-            raise FleetopsError(f"the image's FreqTrade reads candles sent as json only, and {candles.name} is {candles.dataformat}: "
-                                "set FLEETOPS_FREQTRADE_CHECK=local to backtest it with a local FreqTrade")
-        request = {**payload, "datadir": None, "files": {name: data.decode() for name, data in files.items()}}
-        scratch = f"{64 + 2 * sum(len(d) for d in files.values()) // (1 << 20)}m"
+    def _execute(self, payload: dict[str, Any], candle_sets: Mapping[str, CandleSet], deadline: float) -> dict[str, Any]:
+        for candles in candle_sets.values():
+            if candles.dataformat != "json":
+                raise FleetopsError(f"the image's FreqTrade is sent candles as json only, and {candles.name} is {candles.dataformat}: "
+                                    "set FLEETOPS_FREQTRADE_CHECK=local to backtest them with a local FreqTrade")
+        request = {**payload, "datasets": {sha: {**dataset, "datadir": None,
+                                                 "files": {name: data.decode() for name, data in candle_sets[sha].files.items()}}
+                                           for sha, dataset in payload["datasets"].items()}}
+        size = sum(len(data) for candles in candle_sets.values() for data in candles.files.values())
+        scratch = f"{64 + 2 * size // (1 << 20)}m"
         result = self.docker.run(self.image, ["python3", "-c", worker_script()], json.dumps(request).encode(), deadline=deadline,
                                  memory=MEMORY, scratch=scratch)
         if result.exit_code == 127:

@@ -17,10 +17,12 @@ Markets: FreqTrade's backtesting builds its exchange object and loads the exchan
 ``exchangeInfo`` entries for the pairs (``engine.market.listing.symbol_info``), parsed by ccxt's own
 Binance parser, so precision and limits are ccxt's reading of them. Nothing is fetched.
 
-stdin:  {"datadir": PATH or null, "files": {FILE NAME: TEXT} (the candles sent along, when no datadir),
-         "dataformat": FREQTRADE DATAFORMAT, "markets": [BINANCE SYMBOL ENTRY],
-         "timerange": "START-END" (epoch seconds) or null, "seconds": DEADLINE PER RUN,
-         "runs": {KEY: {"class": NAME, "text": SOURCE, "config": {FREQTRADE CONFIG KEYS}}}}
+stdin:  {"datasets": {ID: {"datadir": PATH or null, "files": {FILE NAME: TEXT} (the candles sent
+                                along, when no datadir), "dataformat": FREQTRADE DATAFORMAT,
+                                "markets": [BINANCE SYMBOL ENTRY], "timerange": "START-END" (epoch
+                                seconds) or null}},
+         "seconds": DEADLINE PER RUN,
+         "runs": {KEY: {"class": NAME, "text": SOURCE, "config": {FREQTRADE CONFIG KEYS}, "data": ID}}}
 stdout: {"freqtrade": VERSION, "runs": {KEY: RESULT}} or {"unavailable": WHY}
 RESULT: {"trades", "wins", "draws", "losses", "profit_pct", "max_drawdown_pct", "win_rate_pct",
          "trades_sha256"} or {"error": KIND, "message": TEXT}; KIND is failed, timeout or crashed.
@@ -61,35 +63,43 @@ def main() -> int:
             __import__(module)
         except Exception:  # noqa: BLE001
             continue
-    markets = list(request.get("markets") or [])
-
-    async def offline_markets(self: Any, reload: bool = False) -> None:
-        api = self._api_async
-        api.options.setdefault("crossMarginPairsData", [])
-        api.options.setdefault("isolatedMarginPairsData", [])
-        api.set_markets([api.parse_market(entry) for entry in markets])
-
-    Exchange._api_reload_markets = offline_markets
+    Exchange._api_reload_markets = _offline_markets
     root = Path(tempfile.mkdtemp(prefix="fleetops-backtest-"))
-    if request.get("files"):  # candles sent with the request (an image's throwaway container): written under our temporary directory
-        (root / "data").mkdir()
-        for name, text in request["files"].items():
-            (root / "data" / Path(name).name).write_text(text, encoding="utf-8")
-        request["datadir"] = str(root / "data")
+    datasets = request["datasets"]
+    for n, key in enumerate(sorted(datasets)):
+        dataset = datasets[key]
+        if dataset.get("files"):  # candles sent with the request (an image's throwaway container): written under our temporary directory
+            folder = root / f"d{n}"
+            folder.mkdir()
+            for name, text in dataset.pop("files").items():
+                (folder / Path(name).name).write_text(text, encoding="utf-8")
+            dataset["datadir"] = str(folder)
     seconds = float(request.get("seconds", 300))
     runs = request["runs"]
-    answer = {key: _in_child(runs[key], request, root / f"r{n}", seconds) for n, key in enumerate(sorted(runs))}
+    answer = {key: _in_child(runs[key], datasets[runs[key]["data"]], root / f"r{n}", seconds) for n, key in enumerate(sorted(runs))}
     json.dump({"freqtrade": getattr(freqtrade, "__version__", "unknown"), "runs": answer}, sys.stdout, sort_keys=True)
     return 0
 
 
-def _in_child(run: dict[str, Any], request: dict[str, Any], directory: Path, seconds: float) -> dict[str, Any]:
+_MARKETS: list[dict[str, Any]] = []
+"""The markets of the data set the current child backtests on (set in the child, after the fork)."""
+
+
+async def _offline_markets(self: Any, reload: bool = False) -> None:
+    """``Exchange._api_reload_markets`` without the network: the request's entries, parsed by ccxt's Binance parser."""
+    api = self._api_async
+    api.options.setdefault("crossMarginPairsData", [])
+    api.options.setdefault("isolatedMarginPairsData", [])
+    api.set_markets([api.parse_market(entry) for entry in _MARKETS])
+
+
+def _in_child(run: dict[str, Any], dataset: dict[str, Any], directory: Path, seconds: float) -> dict[str, Any]:
     (directory / "strategies").mkdir(parents=True)
     (directory / "user_data").mkdir()
     (directory / "strategies" / f"{run['class']}.py").write_text(run["text"], encoding="utf-8")
     config = dict(run["config"])  # written before the fork: the child may not grow a file
     config.update(strategy=run["class"], strategy_path=str(directory / "strategies"), user_data_dir=str(directory / "user_data"),
-                  dataformat_ohlcv=request.get("dataformat", "json"), dry_run=True)
+                  dataformat_ohlcv=dataset.get("dataformat", "json"), dry_run=True)
     (directory / "config.json").write_text(json.dumps(config), encoding="utf-8")
     reader, writer = os.pipe()
     sys.stdout.flush()
@@ -98,7 +108,8 @@ def _in_child(run: dict[str, Any], request: dict[str, Any], directory: Path, sec
         os.close(reader)
         try:
             _contain(seconds, directory)
-            result = _backtest(run, request, directory)
+            _MARKETS[:] = list(dataset.get("markets") or [])
+            result = _backtest(run, dataset, directory)
         except BaseException as exc:  # noqa: BLE001 - whatever happens, the parent gets an answer
             result = {"error": "failed", "message": _one_line(exc)}
         data = json.dumps(result).encode()
@@ -162,7 +173,7 @@ def _contain(seconds: float, directory: Path) -> None:
             del os.environ[key]
 
 
-def _backtest(run: dict[str, Any], request: dict[str, Any], directory: Path) -> dict[str, Any]:
+def _backtest(run: dict[str, Any], dataset: dict[str, Any], directory: Path) -> dict[str, Any]:
     import logging
 
     from freqtrade.configuration import Configuration  # type: ignore[import-not-found,unused-ignore]
@@ -170,9 +181,9 @@ def _backtest(run: dict[str, Any], request: dict[str, Any], directory: Path) -> 
     from freqtrade.optimize.backtesting import Backtesting  # type: ignore[import-not-found,unused-ignore]
 
     logging.disable(logging.CRITICAL)
-    args: dict[str, Any] = {"config": [str(directory / "config.json")], "datadir": request["datadir"], "export": "none"}
-    if request.get("timerange"):
-        args["timerange"] = request["timerange"]
+    args: dict[str, Any] = {"config": [str(directory / "config.json")], "datadir": dataset["datadir"], "export": "none"}
+    if dataset.get("timerange"):
+        args["timerange"] = dataset["timerange"]
     settings = Configuration(args, RunMode.BACKTEST).get_config()
     backtesting = Backtesting(settings)
     backtesting.start()
