@@ -104,6 +104,19 @@ def test_a_new_version_that_fails_in_backtesting_is_a_note_not_an_error(base_rep
     assert "no entries today" in markdown
 
 
+@pytest.mark.freqtrade
+def test_your_own_datadir_is_backtested_as_it_is_and_not_labelled_synthetic(base_repo: git.Repo, tmp_path: Path) -> None:
+    release_v2(base_repo, *SLOWER_MEAN)
+    mine = synthetic(("SOL/USDT",), "5m", 2).write(tmp_path / "candles")  # any FreqTrade json candles will do
+    report = backtested(base_repo, datadir=mine).backtest
+    assert report is not None and not report.synthetic
+    [data] = report.datasets
+    assert (data.name.startswith(f"{mine}: 5m candles, 1 pair (SOL/USDT)"), data.timerange) == (True, None)
+    [bot] = report.bots
+    assert bot.old is not None and bot.new is not None and bot.old.trades > 0
+    assert "not a profit forecast" not in click.unstyle(plan_to_text(backtested(base_repo, datadir=mine)))
+
+
 # --- no FreqTrade needed -------------------------------------------------------------------------
 
 
