@@ -62,6 +62,7 @@ def test_old_and_new_side_by_side_and_two_runs_are_byte_identical(base_repo: git
     assert bot.old is not None and bot.new is not None and bot.old.trades > 0 and bot.new.trades > 0
     assert bot.old.trades_sha256 != bot.new.trades_sha256, "a slower mean trades differently on the same candles"
     assert bot.delta()["trades"] == bot.new.trades - bot.old.trades
+    assert bot.lookahead is not None and (bot.lookahead.bias, bot.lookahead.signals) == (False, 20)
     second = backtested(base_repo)
     assert second.backtest is not None and second.backtest.results_sha256 == report.results_sha256
     assert plan_to_json(second) == plan_to_json(first)
@@ -84,11 +85,22 @@ def test_results_are_cached_by_strategy_data_settings_and_freqtrade(base_repo: g
         return runner.ran, plan
 
     ran, cold = run(2)
-    assert ran == 2 and len(list(cache.glob("*.json"))) == 2
+    assert ran == 3 and len(list(cache.glob("*.json"))) == 3  # old, new, and the new version's lookahead-analysis
     ran, warm = run(2)
     assert ran == 0 and plan_to_json(warm) == plan_to_json(cold)
     ran, _ = run(3)  # other candles: other results
-    assert ran == 2 and len(list(cache.glob("*.json"))) == 4
+    assert ran == 3 and len(list(cache.glob("*.json"))) == 6
+
+
+@pytest.mark.freqtrade
+def test_a_new_version_that_sees_the_future_is_flagged_by_lookahead_analysis(base_repo: git.Repo) -> None:
+    release_v2(base_repo, 'dataframe["close"].rolling(20).mean()', 'dataframe["close"].shift(-3)')  # "mean" is three candles ahead
+    plan = backtested(base_repo)
+    assert plan.backtest is not None
+    [bot] = plan.backtest.bots
+    assert bot.lookahead is not None and bot.lookahead.bias is True and bot.lookahead.false_entries > 0, bot.lookahead
+    assert "LOOKAHEAD BIAS: " in click.unstyle(plan_to_text(plan))
+    assert "> [!WARNING]\n> <code>bot/alpha-2</code>" in plan_to_markdown(plan)
 
 
 @pytest.mark.freqtrade

@@ -7,8 +7,10 @@ target's. Both run with the same inputs — the target bot's backtest config
 (``engine.backtest.runs.backtest_config``: pairs, timeframe, stake, fee, ROI, stop-loss…), the
 same candles and timerange, the same FreqTrade — so the delta is the code's. Bots that share a
 strategy version, a config and candles share one run; candles are made once per (pairs,
-timeframe). Results are cached (``engine.backtest.runs``), so a second plan of the same pull
-request costs the candles' hash and nothing else.
+timeframe). The new version also goes through FreqTrade's lookahead-analysis on the same inputs
+(a strategy whose signals change when later candles are cut off is flagged). Results are cached
+(``engine.backtest.runs``), so a second plan of the same pull request costs the candles' hash and
+nothing else.
 
 Which FreqTrade (``FLEETOPS_FREQTRADE_CHECK``, as for the FreqTrade check): ``image`` — the
 target bot's image, through the Docker engine (an error when it cannot); ``local`` — the local
@@ -28,7 +30,7 @@ from engine.backtest.runners import ImageRunner, LocalRunner, Runner, RunnerUnav
 from engine.backtest.runs import RunRequest, backtest_config, cache_root
 from engine.compile.desired import DesiredFleet
 from engine.errors import FleetopsError
-from engine.plan.backtest import BacktestMetrics, BacktestReport, BotBacktest, DataSet
+from engine.plan.backtest import BacktestMetrics, BacktestReport, BotBacktest, DataSet, Lookahead
 from engine.plan.model import Plan
 from engine.timing import stage
 
@@ -49,6 +51,8 @@ class BacktestSettings:
     state_dir: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
     docker_host: str | None = None
+    lookahead: bool = True
+    """Run FreqTrade's lookahead-analysis of each new version too."""
 
 
 def with_backtests(plan: Plan, before: DesiredFleet, after: DesiredFleet, settings: BacktestSettings, runner: Runner | None = None) -> Plan:
@@ -85,6 +89,8 @@ def with_backtests(plan: Plan, before: DesiredFleet, after: DesiredFleet, settin
         old = before.bots[name]
         group[f"{name}/old"] = RunRequest(old.essence.strategy_class, old.strategy_text, config, candles)
         group[f"{name}/new"] = RunRequest(new.essence.strategy_class, new.strategy_text, config, candles)
+        if settings.lookahead:
+            group[f"{name}/lookahead"] = RunRequest(new.essence.strategy_class, new.strategy_text, config, candles, "lookahead")
     results: dict[str, dict[str, object]] = {}
     requests: dict[str, RunRequest] = {}
     with stage("backtest runs"):
@@ -101,7 +107,8 @@ def with_backtests(plan: Plan, before: DesiredFleet, after: DesiredFleet, settin
         notes = [skipped[name]] if name in skipped else []
         old_metrics, new_metrics = _metrics(results.get(f"{name}/old"), "old", notes), _metrics(results.get(f"{name}/new"), "new", notes)
         data = requests[f"{name}/new"].candles.sha256 if f"{name}/new" in requests else ""
-        bots.append(BotBacktest(change.address, change.before, change.after, data, old_metrics, new_metrics, tuple(notes)))
+        lookahead = _lookahead(results.get(f"{name}/lookahead"), notes)
+        bots.append(BotBacktest(change.address, change.before, change.after, data, old_metrics, new_metrics, tuple(notes), lookahead))
     datasets = tuple(DataSet(c.name, c.sha256, c.pairs, c.timeframe, c.timerange, c.synthetic)
                      for c in sorted(candle_sets.values(), key=lambda c: (c.timeframe, c.pairs)))
     fee = sorted({str(r.config.get("fee")) for r in requests.values()})
@@ -171,6 +178,19 @@ def _metrics(result: Mapping[str, object] | None, side: str, notes: list[str]) -
         return BacktestMetrics.from_json(dict(result))
     except (KeyError, TypeError, ValueError):
         notes.append(f"the {side} version's backtest gave no figures")
+        return None
+
+
+def _lookahead(result: Mapping[str, object] | None, notes: list[str]) -> Lookahead | None:
+    if result is None:
+        return None
+    if "error" in result:
+        notes.append(f"the new version's lookahead-analysis {result['error']}: {result.get('message', '')}")
+        return None
+    try:
+        return Lookahead.from_json(dict(result))
+    except (KeyError, TypeError, ValueError):
+        notes.append("the new version's lookahead-analysis gave no answer")
         return None
 
 

@@ -70,8 +70,8 @@ class Runner:
         payload = {"seconds": RUN_SECONDS,
                    "datasets": {sha: {"dataformat": c.dataformat, "timerange": c.timerange, "markets": markets(c.pairs)}
                                 for sha, c in candle_sets.items()},
-                   "runs": {name: {"class": r.strategy_class, "text": r.strategy_text, "config": r.config, "data": r.candles.sha256}
-                            for name, r in missing.items()}}
+                   "runs": {name: {"class": r.strategy_class, "text": r.strategy_text, "config": r.config, "data": r.candles.sha256,
+                                   "analysis": r.analysis} for name, r in missing.items()}}
         answer = self._execute(payload, candle_sets, 60.0 + len(missing) * (RUN_SECONDS + 5))
         if "unavailable" in answer:
             raise RunnerUnavailable(f"{self.name} has no FreqTrade its Python can import ({answer['unavailable']})")

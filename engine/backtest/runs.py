@@ -67,11 +67,13 @@ class RunRequest:
     strategy_text: str
     config: dict[str, Any]
     candles: CandleSet
+    analysis: str = "backtest"
+    """``backtest``, or ``lookahead`` (FreqTrade's lookahead-analysis of the same inputs)."""
 
     def key(self, identity: str) -> str:
         """sha256 of everything the result depends on, with the runner's ``identity`` (image ID, or interpreter and FreqTrade version)."""
         parts = [self.strategy_class, hashlib.sha256(self.strategy_text.encode()).hexdigest(), self.candles.sha256, self.candles.timerange,
-                 self.candles.dataformat, self.config, identity, hashlib.sha256(worker_script().encode()).hexdigest()]
+                 self.candles.dataformat, self.config, identity, hashlib.sha256(worker_script().encode()).hexdigest(), self.analysis]
         return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
 
 

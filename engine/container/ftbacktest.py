@@ -24,6 +24,9 @@ stdin:  {"datasets": {ID: {"datadir": PATH or null, "files": {FILE NAME: TEXT} (
          "seconds": DEADLINE PER RUN,
          "runs": {KEY: {"class": NAME, "text": SOURCE, "config": {FREQTRADE CONFIG KEYS}, "data": ID}}}
 stdout: {"freqtrade": VERSION, "runs": {KEY: RESULT}} or {"unavailable": WHY}
+A run with ``"analysis": "lookahead"`` is FreqTrade's lookahead-analysis instead; its RESULT is
+{"signals": N checked, "bias": true/false, or null when there were too few trades to judge,
+"false_entries", "false_exits", "biased_indicators": [NAME]}.
 RESULT: {"trades", "wins", "draws", "losses", "profit_pct", "max_drawdown_pct", "win_rate_pct",
          "trades_sha256"} or {"error": KIND, "message": TEXT}; KIND is failed, timeout or crashed.
          Numbers are rounded (percentages to 1e-6) so the answer is byte-stable; ``trades_sha256``
@@ -45,6 +48,10 @@ from typing import Any
 
 MEMORY = 2 << 30
 """Address space a backtest may add to what the worker already maps (bytes)."""
+MINIMUM_SIGNALS = 10
+"""Trades lookahead-analysis needs before it judges (FreqTrade's default)."""
+TARGETED_SIGNALS = 20
+"""Trades it re-runs at most (FreqTrade's default)."""
 TRADE_FIELDS = ("pair", "open_timestamp", "close_timestamp", "open_rate", "close_rate", "amount", "profit_ratio", "exit_reason", "enter_tag")
 
 
@@ -109,7 +116,7 @@ def _in_child(run: dict[str, Any], dataset: dict[str, Any], directory: Path, sec
         try:
             _contain(seconds, directory)
             _MARKETS[:] = list(dataset.get("markets") or [])
-            result = _backtest(run, dataset, directory)
+            result = _lookahead(run, dataset, directory) if run.get("analysis") == "lookahead" else _backtest(run, dataset, directory)
         except BaseException as exc:  # noqa: BLE001 - whatever happens, the parent gets an answer
             result = {"error": "failed", "message": _one_line(exc)}
         data = json.dumps(result).encode()
@@ -201,6 +208,38 @@ def _backtest(run: dict[str, Any], dataset: dict[str, Any], directory: Path) -> 
         "win_rate_pct": round(float(stats.get("winrate", 0.0)) * 100, 6) if total else None,
         "trades_sha256": digest,
     }
+
+
+def _lookahead(run: dict[str, Any], dataset: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """FreqTrade's lookahead-analysis (``freqtrade lookahead-analysis``, 2026.9: ``LookaheadAnalysis``
+    after ``calculate_config_overrides`` — market orders, a huge wallet, every pair at once): each
+    of up to ``TARGETED_SIGNALS`` trades re-run on candles cut at its entry and exit; a signal or an
+    indicator that differs saw the future."""
+    import logging
+
+    from freqtrade.configuration import Configuration  # type: ignore[import-not-found,unused-ignore]
+    from freqtrade.enums import RunMode  # type: ignore[import-not-found,unused-ignore]
+    from freqtrade.optimize.analysis.lookahead import LookaheadAnalysis  # type: ignore[import-not-found]
+    from freqtrade.optimize.analysis.lookahead_helpers import LookaheadAnalysisSubFunctions  # type: ignore[import-not-found]
+    from freqtrade.util import get_progress_tracker  # type: ignore[import-not-found]
+
+    logging.disable(logging.CRITICAL)
+    args: dict[str, Any] = {"config": [str(directory / "config.json")], "datadir": dataset["datadir"],
+                            "minimum_trade_amount": MINIMUM_SIGNALS, "targeted_trade_amount": TARGETED_SIGNALS}
+    if dataset.get("timerange"):
+        args["timerange"] = dataset["timerange"]
+    settings = Configuration(args, RunMode.UTIL_NO_EXCHANGE).get_config()
+    settings["pairs"] = list(settings["exchange"]["pair_whitelist"])
+    if "timerange" not in settings:
+        settings["timerange"] = "-"
+    settings = LookaheadAnalysisSubFunctions.calculate_config_overrides(settings)
+    with get_progress_tracker() as progress:
+        analysis = LookaheadAnalysis(settings, {"name": run["class"], "location": directory / "strategies" / f"{run['class']}.py"})
+        analysis.start(progress)
+    found = analysis.current_analysis
+    return {"signals": int(found.total_signals), "bias": None if analysis.failed_bias_check else bool(found.has_bias),
+            "false_entries": int(found.false_entry_signals), "false_exits": int(found.false_exit_signals),
+            "biased_indicators": sorted(str(name) for name in found.false_indicators)}
 
 
 def _one_line(exc: BaseException) -> str:

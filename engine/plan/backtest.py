@@ -21,7 +21,7 @@ from typing import Any
 from engine.hashing import canonical_json
 from engine.textsafe import md_code, md_text, one_line
 
-__all__ = ["SYNTHETIC_LABEL", "BacktestMetrics", "BacktestReport", "BotBacktest", "DataSet", "backtest_markdown_lines",
+__all__ = ["SYNTHETIC_LABEL", "BacktestMetrics", "BacktestReport", "BotBacktest", "DataSet", "Lookahead", "backtest_markdown_lines",
            "backtest_text_lines", "report_from_json"]
 
 SYNTHETIC_LABEL = "behaviour check, not a profit forecast"
@@ -47,6 +47,39 @@ class BacktestMetrics:
         win = data.get("win_rate_pct")
         return cls(int(data["trades"]), float(data["profit_pct"]), float(data["max_drawdown_pct"]),
                    None if win is None else float(win), str(data.get("trades_sha256", "")))
+
+
+@dataclass(frozen=True)
+class Lookahead:
+    """FreqTrade's lookahead-analysis of the new version: ``signals`` re-run on cut candles, ``bias``
+    (None: too few trades to judge), the entry and exit signals and indicators that saw the future."""
+
+    signals: int
+    bias: bool | None
+    false_entries: int = 0
+    false_exits: int = 0
+    biased_indicators: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"signals": self.signals, "bias": self.bias, "false_entries": self.false_entries, "false_exits": self.false_exits,
+                "biased_indicators": list(self.biased_indicators)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lookahead:
+        bias = data.get("bias")
+        return cls(int(data["signals"]), None if bias is None else bool(bias), int(data.get("false_entries", 0)),
+                   int(data.get("false_exits", 0)), tuple(str(n) for n in data.get("biased_indicators", [])))
+
+    @property
+    def summary(self) -> str:
+        if self.bias is None:
+            return f"too few trades to judge ({self.signals} checked; FreqTrade needs 10): backtest more days"
+        if not self.bias:
+            return f"no lookahead bias in {self.signals} signals"
+        parts = [f"{self.false_entries} of {self.signals} entry signals", f"{self.false_exits} exit signals"]
+        if self.biased_indicators:
+            parts.append(f"indicators {', '.join(self.biased_indicators)}")
+        return "LOOKAHEAD BIAS: " + ", ".join(parts) + " change when later candles are cut off (the strategy sees the future)"
 
 
 @dataclass(frozen=True)
@@ -77,6 +110,8 @@ class BotBacktest:
     old: BacktestMetrics | None
     new: BacktestMetrics | None
     notes: tuple[str, ...] = ()
+    lookahead: Lookahead | None = None
+    """The new version's lookahead-analysis (None: not run)."""
 
     def delta(self) -> dict[str, float | None]:
         """New minus old per figure; None where either side has none."""
@@ -89,7 +124,7 @@ class BotBacktest:
     def as_json(self) -> dict[str, Any]:
         return {"address": self.address, "before": self.before, "after": self.after, "data": self.data,
                 "old": self.old.as_json() if self.old else None, "new": self.new.as_json() if self.new else None,
-                "delta": self.delta(), "notes": list(self.notes)}
+                "delta": self.delta(), "lookahead": self.lookahead.as_json() if self.lookahead else None, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -127,7 +162,9 @@ def report_from_json(data: dict[str, Any]) -> BacktestReport:
     bots = tuple(BotBacktest(str(b["address"]), str(b.get("before", "")), str(b.get("after", "")), str(b.get("data", "")),
                              BacktestMetrics.from_json(b["old"]) if isinstance(b.get("old"), dict) else None,
                              BacktestMetrics.from_json(b["new"]) if isinstance(b.get("new"), dict) else None,
-                             tuple(str(n) for n in b.get("notes", []))) for b in data.get("bots", []))
+                             tuple(str(n) for n in b.get("notes", [])),
+                             Lookahead.from_json(b["lookahead"]) if isinstance(b.get("lookahead"), dict) else None)
+                 for b in data.get("bots", []))
     return BacktestReport(str(data.get("freqtrade", "")), str(data.get("judge", "")), str(data.get("settings", "")), datasets, bots,
                           tuple(str(n) for n in data.get("notes", [])))
 
@@ -172,6 +209,8 @@ def backtest_text_lines(report: BacktestReport | None) -> list[str]:
         if rows:
             lines.append("      " + " " * 6 + "".join(f"{c:>16}" for c in _COLUMNS))
             lines += ["      " + f"{label:<6}" + "".join(f"{v:>16}" for v in values) for label, values in rows]
+        if bot.lookahead is not None:
+            lines.append(f"      lookahead-analysis of the new version: {one_line(bot.lookahead.summary)}")
         lines += [f"      note: {one_line(note)}" for note in bot.notes]
     lines += [f"  note: {one_line(note)}" for note in report.notes]
     lines.append(f"  results sha256 {report.results_sha256}")
@@ -195,6 +234,13 @@ def backtest_markdown_lines(report: BacktestReport | None) -> list[str]:
             out.append(f"| {md_code(bot.address)} | {version} | {_short(report.datasets, bot.data)} | " + " | ".join(values) + " |")
         if not _rows(bot):
             out.append(f"| {md_code(bot.address)} | {md_code(bot.after)} | {_short(report.datasets, bot.data)} |" + " - |" * len(_COLUMNS))
+    biased = [bot for bot in report.bots if bot.lookahead is not None and bot.lookahead.bias]
+    if biased:
+        out += ["", "> [!WARNING]"] + [f"> {md_code(bot.address)} {md_code(bot.after)}: {md_text(bot.lookahead.summary)}" for bot in biased
+                                       if bot.lookahead is not None]
+    checked = [f"{bot.address}: {bot.lookahead.summary}" for bot in report.bots if bot.lookahead is not None and not bot.lookahead.bias]
+    if checked:
+        out += ["", "Lookahead-analysis of the new versions: " + md_text("; ".join(checked)) + "."]
     notes = [f"{bot.address}: {note}" for bot in report.bots for note in bot.notes] + list(report.notes)
     out += [""] + [f"> {md_text(note)}" for note in notes] if notes else []
     out += ["", f"Results sha256 {md_code(report.results_sha256)}."]
