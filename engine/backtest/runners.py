@@ -51,6 +51,8 @@ class Runner:
         self.cache = ResultCache(cache)
         self.ran = 0
         """Backtests run (not answered from the cache): for the benchmark and the tests."""
+        self.seconds: dict[str, float] = {}
+        """Wall-clock seconds each run took in the worker, by the caller's name for it (runs made, not cached)."""
 
     def run(self, requests: Mapping[str, RunRequest]) -> dict[str, dict[str, Any]]:
         """Each request's result (``ftbacktest.py``'s RESULT), by the caller's name for it; from the cache where it can."""
@@ -80,6 +82,9 @@ class Runner:
         runs = answer.get("runs", {})
         for name in missing:
             result = runs.get(name) if isinstance(runs.get(name), dict) else {"error": "crashed", "message": "no answer for this run"}
+            took = result.pop("seconds", None)
+            if isinstance(took, int | float):
+                self.seconds[name] = float(took)
             results[name] = result
             self.cache.put(keys[name], {**result, "freqtrade": self.version})
         return results

@@ -23,7 +23,7 @@ stdin:  {"datasets": {ID: {"datadir": PATH or null, "files": {FILE NAME: TEXT} (
                                 seconds) or null}},
          "seconds": DEADLINE PER RUN,
          "runs": {KEY: {"class": NAME, "text": SOURCE, "config": {FREQTRADE CONFIG KEYS}, "data": ID}}}
-stdout: {"freqtrade": VERSION, "runs": {KEY: RESULT}} or {"unavailable": WHY}
+stdout: {"freqtrade": VERSION, "runs": {KEY: RESULT with "seconds" it took}} or {"unavailable": WHY}
 A run with ``"analysis": "lookahead"`` is FreqTrade's lookahead-analysis instead; its RESULT is
 {"signals": N checked, "bias": true/false, or null when there were too few trades to judge,
 "false_entries", "false_exits", "biased_indicators": [NAME]}.
@@ -83,7 +83,11 @@ def main() -> int:
             dataset["datadir"] = str(folder)
     seconds = float(request.get("seconds", 300))
     runs = request["runs"]
-    answer = {key: _in_child(runs[key], datasets[runs[key]["data"]], root / f"r{n}", seconds) for n, key in enumerate(sorted(runs))}
+    answer = {}
+    for n, key in enumerate(sorted(runs)):
+        started = time.monotonic()
+        answer[key] = _in_child(runs[key], datasets[runs[key]["data"]], root / f"r{n}", seconds)
+        answer[key]["seconds"] = round(time.monotonic() - started, 3)  # for benchmarks; fleetops drops it from the result
     json.dump({"freqtrade": getattr(freqtrade, "__version__", "unknown"), "runs": answer}, sys.stdout, sort_keys=True)
     return 0
 
