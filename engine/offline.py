@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.changelog import with_changelog
 from engine.check import CheckSettings, require_accepted
@@ -18,6 +19,9 @@ from engine.plan.diff import plan_fleets
 from engine.plan.model import Plan, Snapshot
 from engine.spec.load import LoadedFleet, ParseCache, load_fleet
 from engine.timing import stage
+
+if TYPE_CHECKING:
+    from engine.backtest import BacktestSettings
 
 __all__ = ["compile_at", "offline_plan", "snapshot_of"]
 
@@ -35,12 +39,15 @@ def compile_at(repo: str | Path, ref: str | None, *, rebalance: bool = False,
 
 
 def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: bool = False,
-                 warn: Callable[[Problem], None] | None = None, check: CheckSettings | None = None) -> Plan:
+                 warn: Callable[[Problem], None] | None = None, check: CheckSettings | None = None,
+                 backtest: BacktestSettings | None = None) -> Plan:
     """Plan from the fleet at ``against`` to the fleet at ``ref`` (None: the working tree); no Docker
     for the plan itself. ``warn`` hears the target's warnings (files that look like specs but are not
     read). With ``check``, the target's configs go through the FreqTrade check (``engine.check``: the
     image's FreqTrade when a Docker engine has it), and the strategies of the bots whose pin (or
-    load settings) changed against ``against`` are loaded by it; a refusal is a SpecError."""
+    load settings) changed against ``against`` are loaded by it; a refusal is a SpecError. With
+    ``backtest`` (``plan --backtest``), every moved pin's old and new version is backtested
+    (``engine.backtest``) and the plan carries the results."""
     cache = ParseCache()  # shared by both sides: the files they have in common are parsed once
     try:
         with stage(f"load {against}"):
@@ -64,5 +71,11 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
     with stage("diff"):
         plan = plan_fleets(baseline, target, snapshot_of(target_loaded), Snapshot("ref", against, base.commit))
     with stage("strategy changelog"):
-        return with_changelog(plan, {n: b.essence for n, b in baseline.bots.items()}, {n: b.essence for n, b in target.bots.items()},
+        plan = with_changelog(plan, {n: b.essence for n, b in baseline.bots.items()}, {n: b.essence for n, b in target.bots.items()},
                               target_loaded.source)
+    if backtest is not None:
+        from engine.backtest import with_backtests  # its modules only when asked: a plain plan keeps its start-up
+
+        with stage("backtest"):
+            plan = with_backtests(plan, baseline, target, backtest)
+    return plan

@@ -204,9 +204,9 @@ def test_a_local_judge_loads_a_strategy_without_network_where_the_machine_allows
         base_repo: git.Repo, fleetops: Callable[..., Run], tmp_path: Path) -> None:
     """Where an unprivileged user may make a network namespace (this machine), the local judge loads
     strategies inside one: a strategy reaching for the network finds none, and no file grows."""
-    from engine.check.runners import _no_network
+    from engine.check.runners import no_network
 
-    assert _no_network(), "this machine allows user namespaces: the local judge must use one"
+    assert no_network(), "this machine allows user namespaces: the local judge must use one"
     root = Path(base_repo.working_dir)
     (root / "strategies/Alpha.py").write_text(
         "import socket\n\nfrom freqtrade.strategy import IStrategy\n\ntried = []\ntry:\n"

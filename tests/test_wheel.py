@@ -53,3 +53,8 @@ def test_the_built_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     run("git", "-C", "my-fleet", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tighten", cwd=tmp_path)
     plan = run(fleetops, "plan", "--repo", "my-fleet", "--against", "HEAD~1", "--format", "json", cwd=tmp_path)
     assert [c["action"] for c in json.loads(plan.stdout)["changes"]] == ["reload"]
+    scalpers = tmp_path / "my-fleet/fleet/bots/scalpers.yaml"  # a pin moved: the backtest worker and the market ship too
+    scalpers.write_text(scalpers.read_text().replace("strategy: MeanRevert@v1.0.0", "strategy: MeanRevert@v1.1.0", 1))
+    tested = run(fleetops, "plan", "--repo", "my-fleet", "--against", "HEAD", "--backtest", "--backtest-days", "1", "--format", "json", cwd=tmp_path)
+    [bot] = json.loads(tested.stdout)["backtest"]["bots"]
+    assert bot["address"] == "bot/scalp-sol" and bot["old"] is not None and bot["new"] is not None, bot

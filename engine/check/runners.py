@@ -27,7 +27,8 @@ from engine.check.request import BotRequest
 from engine.errors import FleetopsError
 from engine.hashing import short_hash
 
-__all__ = ["CACHE_DIR", "ImageJudge", "Judgement", "LocalJudge", "Unavailable", "cache_dir", "checker_script", "loader_script"]
+__all__ = ["CACHE_DIR", "ImageJudge", "Judgement", "LocalJudge", "Unavailable", "cache_dir", "checker_script", "clean_env", "loader_script", "local_python",
+           "no_network"]
 
 Finding = dict[str, Any]
 CACHE_DIR = Path("cache") / "freqtrade-check"
@@ -203,7 +204,7 @@ class LocalJudge:
     """A FreqTrade installed beside fleetops: a subprocess of its interpreter."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.python = _local_python(environ)
+        self.python = local_python(environ)
 
     def judge(self, requests: Requests, cache: Path | None, loads: Loads, load_seconds: float) -> Judgement:
         if self.python is None:
@@ -211,17 +212,17 @@ class LocalJudge:
         python = self.python
         try:
             version = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('freqtrade'))"],
-                                     capture_output=True, text=True, timeout=30, env=_clean_env()).stdout.strip()
+                                     capture_output=True, text=True, timeout=30, env=clean_env()).stdout.strip()
         except (OSError, subprocess.SubprocessError) as exc:
             raise Unavailable(f"{python} does not run ({type(exc).__name__})") from None
         if not version:
             raise Unavailable(f"{python} cannot import freqtrade")
 
         def run(payload: dict[str, Any], deadline: float) -> dict[str, Any]:
-            prefix = _no_network() if "strategies" in payload else []
+            prefix = no_network() if "strategies" in payload else []
             try:
                 proc = subprocess.run([*prefix, python, "-c", checker_script()], input=json.dumps(payload).encode(), capture_output=True,
-                                      timeout=deadline, env=_clean_env())
+                                      timeout=deadline, env=clean_env())
             except subprocess.TimeoutExpired:
                 raise Unavailable(f"the check with {python} did not finish within {deadline:.0f} s") from None
             except OSError as exc:
@@ -233,7 +234,7 @@ class LocalJudge:
         return _judge(f"local {os.path.realpath(python)} {version}", f"local {python}", cache, requests, loads, load_seconds, run)
 
 
-def _local_python(environ: Mapping[str, str]) -> str | None:
+def local_python(environ: Mapping[str, str]) -> str | None:
     named = environ.get("FLEETOPS_FREQTRADE_PYTHON")
     if named:
         return named
@@ -254,7 +255,7 @@ def _local_python(environ: Mapping[str, str]) -> str | None:
 _UNSHARE: list[list[str]] = []
 
 
-def _no_network() -> list[str]:
+def no_network() -> list[str]:
     """``unshare --user --map-root-user --net`` when this machine lets an unprivileged user make a
     network namespace (probed once): a local judge loading strategies then has no network either.
     Empty when it cannot; the load then runs with the user's network, and only the child's limits."""
@@ -268,7 +269,7 @@ def _no_network() -> list[str]:
     return _UNSHARE[0]
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
     """Nothing of fleetops' environment (its settings, the user's secrets) reaches the judge."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
 

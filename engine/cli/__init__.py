@@ -19,6 +19,7 @@ import click
 from engine.cli.support import (
     LOCK_WAIT,
     allowed,
+    backtest_settings,
     check_settings,
     chosen_state_dir,
     command_context,
@@ -106,9 +107,16 @@ def render(repo: str, ref: str | None, out: str) -> None:
 @click.option("--format", "fmt", type=_FORMATS, default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
-def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exitcode: bool, rebalance: bool) -> None:
+@click.option("--backtest", is_flag=True, help="Backtest each moved strategy pin, old and new version side by side (needs --against).")
+@click.option("--backtest-days", type=int, default=None, help="Days of synthetic candles to backtest (default 30).")
+@click.option("--datadir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Backtest on your own FreqTrade candle files instead of synthetic ones.")
+def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exitcode: bool, rebalance: bool, backtest: bool,
+         backtest_days: int | None, datadir: str | None) -> None:
     """Show what would change."""
     from engine.timing import stage
+
+    backtesting = backtest_settings(backtest, backtest_days, datadir, against)
 
     if against is None:
         from engine.flow import plan_commit
@@ -124,7 +132,7 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
     else:
         from engine.offline import offline_plan
 
-        result = offline_plan(repo, ref, against, rebalance=rebalance, warn=warn, check=check_settings())
+        result = offline_plan(repo, ref, against, rebalance=rebalance, warn=warn, check=check_settings(), backtest=backtesting)
     with stage(f"format {fmt}"):
         text = format_plan(result, fmt)
     click.echo(text, nl=False)

@@ -17,6 +17,7 @@ from engine.errors import FleetopsError, Problem
 from engine.textsafe import one_line
 
 if TYPE_CHECKING:
+    from engine.backtest import BacktestSettings
     from engine.check import CheckSettings
     from engine.context import Context
     from engine.live.liveplan import LivePlan
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LOCK_WAIT",
     "allowed",
+    "backtest_settings",
     "check_settings",
     "chosen_docker_host",
     "chosen_state_dir",
@@ -110,6 +112,28 @@ def check_settings() -> CheckSettings:
         docker_host, problem = None, str(exc)
     return CheckSettings(chosen_state_dir(), docker_host, dict(os.environ), docker_problem=problem,
                          warn=lambda line: click.echo(f"fleetops: warning: {one_line(line)}", err=True))
+
+
+def backtest_settings(backtest: bool, days: int | None, datadir: str | None, against: str | None) -> BacktestSettings | None:
+    """``plan --backtest``'s settings (engine.backtest), or None without the flag; FleetopsError for
+    --backtest-days or --datadir without it, both at once, or --backtest without --against (the
+    live plan's old versions are not backtested yet)."""
+    if not backtest:
+        if days is not None or datadir is not None:
+            raise FleetopsError("--backtest-days and --datadir go with --backtest; add it")
+        return None
+    if against is None:
+        raise FleetopsError("plan --backtest compares with a git ref: add --against REF (the live plan is not backtested yet)")
+    if days is not None and datadir is not None:
+        raise FleetopsError("--backtest-days is for synthetic candles and --datadir brings your own: give one of them")
+    from engine.backtest import DEFAULT_DAYS, BacktestSettings, require_days
+
+    try:
+        docker_host: str | None = chosen_docker_host()
+    except FleetopsError:  # a malformed DOCKER_HOST: no image to run them in; a local FreqTrade may still
+        docker_host = None
+    return BacktestSettings(require_days(days) if days is not None else DEFAULT_DAYS, Path(datadir) if datadir else None,
+                            chosen_state_dir(), dict(os.environ), docker_host)
 
 
 def allowed(mass_delete: bool, rename: bool) -> frozenset[str]:

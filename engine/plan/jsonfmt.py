@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.hashing import pretty_json
 from engine.naming import BackendRef
+from engine.plan.backtest import report_from_json
 from engine.plan.fields import display_number
 from engine.plan.model import Action, Change, CommitLine, FieldDiff, Plan, PlanRisk, Risk, SettingChange, Snapshot, StrategyChange, WalletUsage
 
@@ -23,7 +24,8 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
     (``sha``, ``subject``; newest first, at most 10), ``commits_touching``, ``more_commits``, ``behind``,
     ``undone``, ``lines`` (``added``/``removed``, or null), ``settings`` (``name``, ``before``,
     ``after``, ``risk``, ``overridden``, ``note``; a value is the literal, "(not a literal)" or
-    "(not set)") and ``notes``."""
+    "(not set)") and ``notes``. ``backtest`` (issue 20, only with ``plan --backtest``) is
+    ``BacktestReport.as_json``: each moved pin's old and new version backtested side by side."""
     return {
         "format_version": FORMAT_VERSION,
         "fleet": plan.fleet,
@@ -57,6 +59,7 @@ def plan_as_dict(plan: Plan) -> dict[str, Any]:
         "risk": plan.risk.label,
         "plan_risks": [r.as_json() for r in plan.plan_risks],
         "strategy_changes": [s.as_json() for s in plan.listed_strategy_changes],
+        **({"backtest": plan.backtest.as_json()} if plan.backtest is not None else {}),
     }
 
 
@@ -90,6 +93,7 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         changes, wallets, plan_risks,
         BackendRef(str(backend["kind"]), str(backend["target"])) if isinstance(backend, dict) else None,
         strategy_changes,
+        report_from_json(data["backtest"]) if isinstance(data.get("backtest"), dict) else None,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.plan.backtest import backtest_markdown_lines
 from engine.plan.groups import ChangeGroup, grouped_changes
 from engine.plan.model import Plan, Risk, StrategyChange
 from engine.plan.text import describe_snapshot
@@ -47,6 +48,7 @@ def plan_to_markdown(plan: Plan) -> str:
         c = g.first
         out.append(f"| {md_code(c.action.glyph)} | {_addresses(g)} | {c.action.value} | {_RISK_BADGE[c.risk]} | {md_text(c.reason)} |")
     out += _strategy_sections(plan.listed_strategy_changes)
+    out += backtest_markdown_lines(plan.backtest)
     detailed = [g for g in groups if g.diff]
     if detailed:
         out += ["", "<details><summary>Field changes</summary>", ""]

@@ -12,6 +12,7 @@ from enum import Enum, IntEnum
 from typing import Any, Literal
 
 from engine.naming import BackendRef
+from engine.plan.backtest import BacktestReport
 from engine.spec.history import CommitLine
 
 __all__ = ["ADDRESS_KINDS", "ALLOW_TRAILER", "Action", "Change", "CommitLine", "FieldDiff", "Plan", "PlanRisk", "Risk", "RiskNote",
@@ -286,6 +287,8 @@ class Plan:
     """Where a live plan was made (None: an offline plan between refs, which runs nowhere)."""
     strategy_changes: tuple[StrategyChange, ...] = field(default=())
     """The changelog of every bot whose strategy pin moved (``engine.plan.changelog``), by address."""
+    backtest: BacktestReport | None = None
+    """``plan --backtest``: old and new version of each moved pin backtested side by side (``engine.backtest``)."""
 
     def strategy_change(self, address: str) -> StrategyChange | None:
         """The changelog of ``address``'s pin change, when the plan lists that change."""

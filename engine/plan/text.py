@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from engine.naming import BackendRef
+from engine.plan.backtest import backtest_text_lines
 from engine.plan.groups import ChangeGroup, grouped_changes
 from engine.plan.model import Action, Plan, Risk, Snapshot, StrategyChange
 from engine.textsafe import one_line
@@ -60,6 +61,7 @@ def plan_to_text(plan: Plan) -> str:
     for whole in plan.plan_risks:
         label = click.style(f"{whole.risk.label.capitalize()} risk for the whole plan:", fg=_RISK_COLOURS[whole.risk], bold=whole.risk is Risk.HIGH)
         lines.append(f"{label} {one_line(whole.reason)}; {whole.allow_hint}.")
+    lines.extend(backtest_text_lines(plan.backtest))
     return "\n".join(lines) + "\n"
 
 

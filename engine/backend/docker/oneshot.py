@@ -81,11 +81,12 @@ class OneShot:
         except (ValueError, KeyError, TypeError):
             raise DockerError(f"the Docker engine at {self.base_url} answered an image inspection with HTTP {response.status}") from None
 
-    def run(self, image: str, argv: list[str], stdin: bytes, *, deadline: float, memory: str = "1g") -> OneShotResult:
+    def run(self, image: str, argv: list[str], stdin: bytes, *, deadline: float, memory: str = "1g", scratch: str = "16m") -> OneShotResult:
         """Run ``argv`` (as the entrypoint, replacing the image's) with ``stdin``; kill it after
-        ``deadline`` seconds (DockerError then). Output beyond 64 MiB is cut."""
+        ``deadline`` seconds (DockerError then). ``scratch``: the size of its ``/tmp`` (a tmpfs,
+        counted in its memory). Output beyond 64 MiB is cut."""
         host_config = self._api.create_host_config(
-            network_mode="none", read_only=True, tmpfs={"/tmp": "size=16m"}, mem_limit=memory, memswap_limit=memory,
+            network_mode="none", read_only=True, tmpfs={"/tmp": f"size={scratch}"}, mem_limit=memory, memswap_limit=memory,
             pids_limit=256, cap_drop=["ALL"], security_opt=["no-new-privileges"])
         created = self._call("create a throwaway container", self._api.create_container, image, entrypoint=argv,
                              stdin_open=True, network_disabled=True, labels={CHECK_LABEL: "1"},
