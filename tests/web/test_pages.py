@@ -93,7 +93,11 @@ def test_failure_logs_on_the_revisions_page_are_escaped(page: Page) -> None:
     time.sleep(0.5)
     html = page.get("/revisions").text
     assert "rolled_back" in html and "RuntimeError: strategy crashed" in html and "bot/alpha-2" in html
-    assert '<span class="badge health-failed">failed</span> its process is BACKOFF (supervisord)' in html
+    failure = html.split('<section class="failure">')[1].split("</section>")[0]
+    assert '<strong>alpha-2</strong> <span class="badge health-failed">failed</span>' in failure
+    cause = failure.split('<span class="cause-line">')[1].split("</span>")[0]  # the cause leads, before the filtered tail
+    assert cause == "RuntimeError: strategy crashed &lt;img src=x onerror=alert(1)&gt;"
+    assert '<p class="muted detail">its process is BACKOFF (supervisord)' in failure
     assert MARKUP not in html
 
 
