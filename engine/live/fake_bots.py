@@ -196,7 +196,8 @@ class FakeBots:
                        "exit_reason": "roi"}] if self.realised.get(bot) else []
             return {"trades": closed + trade_rows, "trades_count": len(closed) + n, "total_trades": len(closed) + n}
         if route == "profit":
-            return {"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.realised.get(bot, 0.0)}
+            realised = self.realised.get(bot, 0.0)  # no open trade moves: all profit is the realised one
+            return {"profit_all_coin": realised, "profit_all_percent": 0.0, "profit_closed_coin": realised}
         if route == "balance":
             return {"total": 1000.0 + self.realised.get(bot, 0.0), "stake": "USDT"}
         if route == "show_config":

@@ -104,7 +104,7 @@ class Refresher:
         self.live: LiveFleet | None = None
         """The fleet as the last round observed it, with the site it was observed on (the per-bot page reads logs there)."""
         self.site: Site | None = None
-        self.detail = DetailCache(figures.api.transport if figures.api is not None else None, ttl=figures.ttl,
+        self.detail = DetailCache(figures.api.transport if figures.api is not None else None,
                                   key=lambda: load_key(ctx.state_dir), environ=ctx.environ_now)
         """Per-bot trades and log tail, read when a bot's page is asked for (``engine.web.detail``)."""
         self.every = every
