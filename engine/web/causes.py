@@ -32,10 +32,10 @@ _TRACE = re.compile(r"^(Traceback \(most recent call last\):|  File \"|    \S|Du
 
 
 def _message(line: str) -> str:
-    """``ERROR  Impossible to load Strategy …`` from FreqTrade's ``<time> - <logger> - ERROR - <message>``."""
+    """``ERROR Impossible to load Strategy …`` from FreqTrade's ``<time> - <logger> - ERROR - <message>``."""
     match = _LEVEL.search(line)
     if match is not None:
-        return f"{match.group(1)}  {line[match.end():].strip()}"
+        return f"{match.group(1)} {line[match.end():].strip()}"
     return line.removeprefix("supervisord: ").strip()
 
 

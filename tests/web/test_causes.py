@@ -16,7 +16,7 @@ CONFIG_DUMP = [f"2026-12-01 02:00:{i:02d},000 - freqtrade.configuration - INFO -
         "Traceback (most recent call last):",
         '  File "/freqtrade/main.py", line 42, in main',
         "freqtrade.exceptions.OperationalException: Impossible to load Strategy 'Alpha'."],
-     "ERROR  Impossible to load Strategy 'Alpha'. This class does not exist or contains Python code errors.",
+     "ERROR Impossible to load Strategy 'Alpha'. This class does not exist or contains Python code errors.",
      ["2026-12-01 02:00:20,001 - freqtrade - ERROR - Fatal exception!", "Traceback (most recent call last):",
       '  File "/freqtrade/main.py", line 42, in main', "freqtrade.exceptions.OperationalException: Impossible to load Strategy 'Alpha'."]),
     (["Traceback (most recent call last):", "RuntimeError: strategy crashed"], "RuntimeError: strategy crashed",

@@ -230,7 +230,7 @@ def test_the_header_tells_sync_and_health_and_failing_bots_come_first(trading: P
 def test_the_bot_page_shows_trades_equity_log_settings_and_memory_at_two_bot_calls(trading: Page) -> None:
     figures = trading.refresher.figures
     deadline = time.monotonic() + 10
-    while len(figures.history("alpha-2")) < 3 and time.monotonic() < deadline:
+    while len(figures.history("alpha-2")) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     calls = figures.requests
     pages = [trading.get("/bots/alpha-2").text for _ in range(20)]
