@@ -10,7 +10,7 @@ CONFIG_DUMP = [f"2026-12-01 02:00:{i:02d},000 - freqtrade.configuration - INFO -
 
 
 @pytest.mark.parametrize(("log", "cause", "tail"), [
-    (CONFIG_DUMP + [
+    ([*CONFIG_DUMP,
         "2026-12-01 02:00:20,000 - freqtrade.resolvers - ERROR - Impossible to load Strategy 'Alpha'. This class does not exist or contains Python code errors.",
         "2026-12-01 02:00:20,001 - freqtrade - ERROR - Fatal exception!",
         "Traceback (most recent call last):",
