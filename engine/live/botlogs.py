@@ -11,7 +11,7 @@ Masking (``Masker``): every value the bot's ``secrets.json`` holds is replaced b
 credentials fleetops derives from the state dir's key, and each exchange secret its record's
 references resolve to here. A reference that cannot be resolved in this environment (a variable the
 watcher had and this shell has not) cannot be matched by value, so the values of the keys that carry
-secrets (``"secret": "…"``, ``password=…``) are masked by pattern as well. Control characters are
+secrets in FreqTrade's config (``"key": "…"``, ``"secret": "…"``, ``password=…``) are masked by pattern as well. Control characters are
 shown as escapes (``engine.textsafe``): a line in a bot's log cannot drive the operator's terminal.
 """
 
@@ -34,7 +34,7 @@ __all__ = ["MAX_LINES", "BotLogSource", "Masker", "follow", "parse_since", "sour
 MAX_LINES = 10_000
 """Most lines one read shows (``--tail``)."""
 
-_SECRET_KEYS = re.compile(r"""(?i)(["']?\b(?:secret|password|passphrase|jwt_secret_key|api_?key|private_?key|token)\b["']?\s*[:=]\s*)"""
+_SECRET_KEYS = re.compile(r"""(?i)(["']?\b(?:key|secret|password|passphrase|jwt_secret_key|api_?key|private_?key|token)\b["']?\s*[:=]\s*)"""
                           r"""(["']?)[^"'\s,}]{4,}""")
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})")
 
