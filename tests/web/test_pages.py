@@ -229,7 +229,8 @@ def test_the_header_tells_sync_and_health_and_failing_bots_come_first(trading: P
 
 def test_the_bot_page_shows_trades_equity_log_settings_and_memory_at_two_bot_calls(trading: Page) -> None:
     figures = trading.refresher.figures
-    deadline = time.monotonic() + 10
+    trading.refresher.detail.ttl = 3600.0  # every view below falls within one ttl, however loaded the machine
+    deadline = time.monotonic() + 30
     while len(figures.history("alpha-2")) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     calls = figures.requests
