@@ -39,7 +39,11 @@ class Page:
 def page(base_repo: git.Repo, tmp_path: Path) -> Iterator[Page]:
     h = Harness(base_repo, tmp_path / "state")
     assert h.apply().status is RevisionStatus.APPLIED
-    refresher = Refresher(h.context(), FigureCache(None), every=0.2)
+    from engine.watch.sync import sync_from_state
+
+    # as ``fleetops serve`` builds it: the sync status read from the state dir (no watcher followed a branch from it here)
+    refresher = Refresher(h.context(), FigureCache(None), every=0.2,
+                          sync=lambda: sync_from_state(h.state, h.context().read_store(), None).to_json())
     refresher.start()
     port = free_port()
     server = HttpServer(create_app(None, secret=None, branch="", web=refresher, token=None), "127.0.0.1", port)
@@ -55,6 +59,9 @@ def test_the_page_lists_every_bot_with_its_pool_and_state(page: Page) -> None:
         row = html.split(f'<tr data-name="{bot}"')[1].split("</tr>")[0]
         assert f'<td data-label="Pool">{pool}</td>' in row and ">running</span>" in row
         assert '<td data-label="Health"><span class="badge health-healthy">healthy</span>' in row  # why, only when not healthy
+    sync = html.split('id="sync"')[1].split('id="health"')[0]
+    assert '<strong class="tile-big">Unknown</strong>' in sync and '<span class="tile-why">' in sync
+    assert '<strong class="tile-big">All 5 healthy</strong>' in html.split('id="health"')[1]
     filtered = page.get("/?q=kraken&sort=-allocation").text
     assert filtered.count('<tr data-name="') == 1 and 'data-name="euro-1"' in filtered  # works without JavaScript
 
