@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from engine.ftapi import Trade
     from engine.web.refresher import PageSnapshot
 
-__all__ = ["SPARK_HEIGHT", "SPARK_WIDTH", "bot_settings", "pin_changelog", "sparkline", "trade_rows"]
+__all__ = ["SPARK_HEIGHT", "SPARK_WIDTH", "bot_memory", "bot_settings", "loop_text", "pin_changelog", "sparkline", "trade_rows"]
 
 SPARK_WIDTH = 320
 SPARK_HEIGHT = 60

@@ -88,8 +88,8 @@ class FigureCache:
 
     def _remember(self, bot: str, at: float, profit: float) -> None:
         points = self._history.setdefault(bot, deque(maxlen=HISTORY_POINTS))
-        if len(points) >= 2 and at - points[-2][0] < HISTORY_STEP:
-            points[-1] = (at, profit)  # the step's newest value, without a point per fetch
+        if len(points) >= 2 and points[-1][0] - points[-2][0] < HISTORY_STEP:
+            points[-1] = (at, profit)  # the last point is the newest value until it is a step after the one before it
         else:
             points.append((at, profit))
 
