@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -67,5 +68,5 @@ def test_the_equity_history_is_kept_from_the_fetches_bounded_and_costs_no_call()
     history = [cache.history("bot-1") for _ in range(100)][-1]
     assert len(calls) == 4800  # three per fetch; the history reads none
     assert HISTORY_POINTS - 2 <= len(history) <= HISTORY_POINTS + 1 and history[-1][0] - history[0][0] <= 6 * 3600
-    assert all(b[0] - a[0] >= 60 for a, b in zip(history[:-2], history[1:-1], strict=True))  # a point a minute (the last one: now)
+    assert all(b[0] - a[0] >= 60 for a, b in itertools.pairwise(history[:-1]))  # a point a minute (the last one: now)
     assert history[-1][1] == 1600.0  # the newest profit
