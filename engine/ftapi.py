@@ -21,6 +21,8 @@ never an exception: a bot can make fleetops show "–", never crash it or make i
                                       .profit(at)  -> Profit       GET  /api/v1/profit
                                       .balance(at) -> Balance      GET  /api/v1/balance
                                       .show_config(at) -> BotState GET  /api/v1/show_config
+                                      .open_trades(at) -> Trades   GET  /api/v1/status
+                                      .trades(at)  -> Trades       GET  /api/v1/trades?limit=10
                                       .stopbuy(at), .reload_config(at) -> Ack   POST
 """
 
@@ -35,11 +37,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 __all__ = [
     "Ack", "Answer", "Balance", "BotApiPort", "BotEndpoint", "BotLogs", "BotState", "FreqtradeApi", "LogLine", "LoopHealth", "Profit", "RawAnswer",
-    "TradeCount",
+    "Trade", "TradeCount", "Trades",
 ]
 
 MAX_LINES = 1000
 """Log lines kept from one answer (fleetops asks for 200; a bot may send more)."""
+MAX_TRADES = 50
+"""Trades kept from one answer (the page shows ten)."""
 MAX_TEXT = 2000
 """Characters kept of one log line's level or message."""
 
@@ -220,6 +224,57 @@ class BotState(Answer):
     _BODY = ("state",)
 
 
+@dataclass(frozen=True)
+class Trade:
+    """One trade as FreqTrade's ``/status`` (open) or ``/trades`` (all) lists it, as far as the page shows it."""
+
+    trade_id: int | None
+    pair: str
+    is_open: bool
+    open_date: str
+    close_date: str
+    amount: float | None
+    stake_amount: float | None
+    open_rate: float | None
+    profit_abs: float | None
+    """Open: unrealised (``current_profit_abs`` if given), closed: realised, in the stake currency."""
+    profit_ratio: float | None
+    exit_reason: str
+
+
+def _trade_rows(value: object) -> tuple[Trade, ...]:
+    """Rows that are objects, the newest ``MAX_TRADES``; a field of the wrong type is unknown."""
+    if isinstance(value, dict):
+        value = value.get("trades")
+    if not isinstance(value, list):
+        return ()
+    rows = []
+    for row in value[-MAX_TRADES:]:
+        if not isinstance(row, dict):
+            continue
+        is_open = row.get("is_open") is True
+        profit = row.get("current_profit_abs", row.get("profit_abs")) if is_open else row.get("profit_abs")
+        ratio = row.get("current_profit", row.get("profit_ratio")) if is_open else row.get("profit_ratio")
+        rows.append(Trade(_count(row.get("trade_id")), _text(row.get("pair") or "")[:40], is_open, _text(row.get("open_date") or "")[:40],
+                          _text(row.get("close_date") or "")[:40], _finite(row.get("amount")), _finite(row.get("stake_amount")),
+                          _finite(row.get("open_rate")), _finite(profit), _finite(ratio), _text(row.get("exit_reason") or "")[:80]))
+    return tuple(rows)
+
+
+class Trades(Answer):
+    """``GET /api/v1/status`` (a list of the open trades) or ``/api/v1/trades`` (``{"trades": [...]}``, oldest first)."""
+
+    trades: Annotated[tuple[Trade, ...], BeforeValidator(_trade_rows)] = ()
+    _BODY = ("trades",)
+
+    @classmethod
+    def parse(cls, raw: RawAnswer) -> Self:
+        """``/status`` answers a bare list: it is read as the ``trades`` key."""
+        if raw.status == 200 and not raw.error and raw.body.lstrip()[:1] == b"[":
+            raw = RawAnswer(raw.status, b'{"trades": ' + raw.body + b"}")
+        return super().parse(raw)
+
+
 class Ack(Answer):
     """A ``POST`` that only has to be accepted (``stopbuy``, ``reload_config``)."""
 
@@ -250,6 +305,13 @@ class FreqtradeApi:
 
     def show_config(self, at: BotEndpoint) -> BotState:
         return BotState.parse(self._ask(at, "GET", "show_config"))
+
+    def open_trades(self, at: BotEndpoint) -> Trades:
+        return Trades.parse(self._ask(at, "GET", "status"))
+
+    def trades(self, at: BotEndpoint, limit: int = 10) -> Trades:
+        """The last ``limit`` trades, open and closed (FreqTrade orders them oldest first)."""
+        return Trades.parse(self._ask(at, "GET", f"trades?limit={limit}"))
 
     def stopbuy(self, at: BotEndpoint) -> Ack:
         """No new entries; open trades go on (FreqTrade: until ``reload_config`` or a restart)."""

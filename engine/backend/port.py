@@ -270,6 +270,12 @@ class Files(Protocol):
     def bot_log(self, unit: str, bot: str, after: LogMark | None = None) -> str:
         """The end of a bot's log (empty when there is none); with ``after``, only what this run wrote."""
         ...
+    def follow_bot_log(self, unit: str, bot: str, *, dedicated: bool, poll: float = 0.5) -> Iterator[str]:
+        """The lines a bot writes from the call on (its position is taken at once, before the first
+        ``next``), as they come; blocks between them (polls every ``poll`` seconds where it must). A
+        dedicated bot's is its unit's output, which ends when the unit stops; a pool bot's goes on.
+        ``DockerError`` when the backend cannot follow (a swarm, for now)."""
+        ...
     def unit_log_mark(self, unit: str) -> LogMark: ...
     def unit_log(self, unit: str, after: LogMark | None = None) -> str:
         """The end of a pool unit's process-manager log (spawn errors, exits)."""

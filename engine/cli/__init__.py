@@ -229,6 +229,19 @@ def status(fleet: str | None, fmt: str) -> None:
 
 
 @cli.command()
+@click.argument("bot")
+@click.option("--follow", "-f", "following", is_flag=True, help="Keep printing new lines until interrupted (Ctrl-C).")
+@click.option("--since", default=None, help="Only lines written since: 10m, 2h, 1d ago, or a time (UTC) such as 2026-12-01T02:00.")
+@click.option("--tail", "lines", default=100, show_default=True, type=click.IntRange(1, 10_000), help="Lines to show from the end.")
+@click.option("--fleet", default=None, help="Fleet name (default: the fleet of the latest revision).")
+def logs(bot: str, following: bool, since: str | None, lines: int, fleet: str | None) -> None:
+    """Show a bot's log, secrets masked (a pool bot's program log or a dedicated bot's container output)."""
+    from engine.cli.logs import show_logs
+
+    show_logs(command_context(), bot, fleet=fleet, lines=lines, since=since, following=following, echo=click.echo)
+
+
+@cli.command()
 @click.option("--repo", "remote", required=True, help="The fleet repository to follow: a directory or a git URL.")
 @click.option("--branch", default="main", show_default=True)
 @click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(min=0.2), help="Seconds between fetches.")

@@ -182,11 +182,22 @@ class FakeBots:
         if route == "logs":
             rows = [["", (process.started_at + 0.5) * 1000, "freqtrade.strategy", "ERROR", message] for message in behaviour.strategy_errors]
             return {"log_count": len(rows), "logs": rows}
-        if route in ("count", "status"):
+        if route in ("count", "status", "trades"):
             n = self.open_trades.get(bot, 0)
-            return {"current": n, "max": 3} if route == "count" else [{"trade_id": i + 1, "is_open": True} for i in range(n)]
+            if route == "count":
+                return {"current": n, "max": 3}
+            trade_rows: list[dict[str, object]] = [
+                {"trade_id": i + 1, "pair": "BTC/USDT", "is_open": True, "open_date": "2026-12-01 00:00:00", "amount": 0.001,
+                 "stake_amount": 50.0, "open_rate": 50000.0, "current_profit_abs": 0.5, "current_profit": 0.01} for i in range(n)]
+            if route == "status":
+                return trade_rows
+            closed: list[dict[str, object]] = [{"trade_id": 100, "pair": "ETH/USDT", "is_open": False, "open_date": "2026-11-30 22:00:00",
+                       "close_date": "2026-11-30 23:00:00", "profit_abs": self.realised[bot], "profit_ratio": 0.02,
+                       "exit_reason": "roi"}] if self.realised.get(bot) else []
+            return {"trades": closed + trade_rows, "trades_count": len(closed) + n, "total_trades": len(closed) + n}
         if route == "profit":
-            return {"profit_all_coin": 0.0, "profit_all_percent": 0.0, "profit_closed_coin": self.realised.get(bot, 0.0)}
+            realised = self.realised.get(bot, 0.0)  # no open trade moves: all profit is the realised one
+            return {"profit_all_coin": realised, "profit_all_percent": 0.0, "profit_closed_coin": realised}
         if route == "balance":
             return {"total": 1000.0 + self.realised.get(bot, 0.0), "stake": "USDT"}
         if route == "show_config":

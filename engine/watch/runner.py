@@ -20,6 +20,7 @@ from engine.live.botapi import HttpBotApi
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog
 from engine.watch.server import HttpServer, check_listen, create_app, parse_listen, ui_token
+from engine.watch.sync import sync_from_state
 from engine.watch.webhook import webhook_secret
 from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
@@ -30,7 +31,9 @@ __all__ = ["run_server", "run_watcher"]
 
 def _refresher(ctx: Context, watcher: Watcher | None) -> Refresher:
     figures = FigureCache(HttpBotApi(ctx.state_dir))
-    return Refresher(ctx, figures, watcher=watcher.status if watcher is not None else None)
+    if watcher is not None:  # its status document carries the sync status
+        return Refresher(ctx, figures, watcher=watcher.status)
+    return Refresher(ctx, figures, sync=lambda: sync_from_state(ctx.state_dir, ctx.read_store(), None).to_json())
 
 
 def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int:

@@ -5,19 +5,29 @@ Used by the refresher for the status page. Bots are asked through the typed clie
 ``workers`` requests in flight and each bot at most once per ``ttl`` seconds, whatever the number
 of pages open: a 200-bot page never fans out 200 requests per client. The ``/api/v1/health``
 answer is kept whole: the page's health look reads the loop from it (no request of its own).
+
+Each bot's profit is also kept as a bounded history (``history``: one point a minute for the last
+``HISTORY_SECONDS``, at most ``HISTORY_POINTS`` per bot): the per-bot page draws its equity
+sparkline from what was fetched anyway, never from a request of its own.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from engine.fleetview import BotFigures
 from engine.ftapi import BotApiPort, BotEndpoint, FreqtradeApi
 
-__all__ = ["BotFigures", "FigureCache"]
+__all__ = ["HISTORY_POINTS", "HISTORY_SECONDS", "BotFigures", "FigureCache"]
+
+HISTORY_SECONDS = 6 * 3600
+HISTORY_STEP = 60.0
+"""Seconds between kept points: a newer fetch within a step replaces the step's last point."""
+HISTORY_POINTS = int(HISTORY_SECONDS / HISTORY_STEP)
 
 
 class FigureCache:
@@ -30,10 +40,18 @@ class FigureCache:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleetops-figures")
         self._pending: set[str] = set()
+        self._history: dict[str, deque[tuple[float, float]]] = {}
 
     def get(self, bot: str) -> BotFigures | None:
         with self._lock:
             return self._figures.get(bot)
+
+    def history(self, bot: str) -> list[tuple[float, float]]:
+        """(unix seconds, profit in the stake currency: realised and unrealised), oldest first, the last hours."""
+        with self._lock:
+            points = list(self._history.get(bot, ()))
+        since = self.clock() - HISTORY_SECONDS
+        return [p for p in points if p[0] >= since]
 
     def refresh(self, fleet: str, targets: dict[str, tuple[str, int]]) -> None:
         """Queue a fetch for every bot whose figures are older than the ttl (never twice at once)."""
@@ -45,6 +63,9 @@ class FigureCache:
             self._pending.update(stale)
             for gone in set(self._figures) - set(targets):
                 del self._figures[gone]
+            for gone in set(self._history) - set(targets):  # a stopped bot's page still shows its last hours
+                if not self._history[gone] or self._history[gone][-1][0] < now - HISTORY_SECONDS:
+                    del self._history[gone]
         for bot in stale:
             self._pool.submit(self._fetch, fleet, bot, *targets[bot])
 
@@ -59,9 +80,18 @@ class FigureCache:
                                  profit_pct=profit.profit_all_percent, fetched_at=self.clock())
             with self._lock:
                 self._figures[bot] = figures
+                if figures.profit is not None:
+                    self._remember(bot, figures.fetched_at, figures.profit)
         finally:
             with self._lock:
                 self._pending.discard(bot)
+
+    def _remember(self, bot: str, at: float, profit: float) -> None:
+        points = self._history.setdefault(bot, deque(maxlen=HISTORY_POINTS))
+        if len(points) >= 2 and points[-1][0] - points[-2][0] < HISTORY_STEP:
+            points[-1] = (at, profit)  # the last point is the newest value until it is a step after the one before it
+        else:
+            points.append((at, profit))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

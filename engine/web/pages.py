@@ -1,4 +1,4 @@
-"""The status page's routes: ``/`` (the fleet), ``/revisions``, ``/events`` (SSE), ``/api/fleet``, ``/login``.
+"""The status page's routes: ``/`` (the fleet), ``/bots/<name>``, ``/revisions``, ``/events`` (SSE), ``/api/fleet``, ``/login``.
 
 Mounted by ``engine.watch.server`` for ``fleetops watch --listen`` and ``fleetops serve``. Every
 route reads the refresher's snapshot; HTML is rendered by jinja2 with autoescaping, so every
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,10 @@ from starlette.staticfiles import StaticFiles
 from engine.plan.jsonfmt import plan_from_dict
 from engine.plan.text import plan_to_text
 from engine.resources import template_dir
+from engine.web.botpage import bot_memory, bot_settings, loop_text, pin_changelog, sparkline, trade_rows
+from engine.web.causes import failure_cause, resolved_quarantine, resolved_revision
 from engine.web.refresher import PageSnapshot, Refresher
-from engine.web.view import SORT_KEYS, bot_rows, commit_link, container_rows
+from engine.web.view import SORT_KEYS, bot_rows, commit_link, container_rows, fleet_header
 
 if TYPE_CHECKING:
     import jinja2
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["web_routes"]
 
 HEARTBEAT = 15.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @functools.cache
@@ -59,18 +63,42 @@ def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) 
     def link(sha: str | None) -> str | None:
         return commit_link(repo_url, sha)
 
-    def fragments(snapshot: PageSnapshot, version: int, q: str = "", sort: str = "name") -> dict[str, Any]:
+    def summary_context(snapshot: PageSnapshot) -> dict[str, Any]:
+        quarantine = [{**q, "resolved": resolved_quarantine(str(q.get("commit")), snapshot.sync, snapshot.revisions, snapshot.revision)}
+                      for q in (snapshot.watch or {}).get("quarantine") or []]
+        return {"s": snapshot, "commit_link": link, "head": fleet_header(snapshot), "quarantine": quarantine}
+
+    def fragments(snapshot: PageSnapshot, version: int, q: str = "", sort: str = "attention") -> dict[str, Any]:
         rows = bot_rows(snapshot, q, sort)
         return {"version": version, "rows": rows, "containers": container_rows(snapshot),
-                "summary": _render("summary.html.j2", s=snapshot, commit_link=link)}
+                "summary": _render("summary.html.j2", **summary_context(snapshot))}
 
     async def fleet(request: Request) -> Response:
         q = request.query_params.get("q", "")[:200]
-        sort = request.query_params.get("sort", "name")
+        sort = request.query_params.get("sort", "attention")
         snapshot, version = refresher.snapshot, refresher.version
         rows = bot_rows(snapshot, q, sort)
-        html = _render("fleet.html.j2", page="fleet", s=snapshot, version=version, bots=rows, q=q, sort=sort,
-                       sort_keys=SORT_KEYS, containers=container_rows(snapshot), commit_link=link)
+        html = _render("fleet.html.j2", page="fleet", version=version, bots=rows, q=q, sort=sort,
+                       sort_keys=SORT_KEYS, containers=container_rows(snapshot), **summary_context(snapshot))
+        return HTMLResponse(html)
+
+    async def bot(request: Request) -> Response:
+        name = request.path_params["name"]
+        snapshot = refresher.snapshot
+        view = next((b for b in snapshot.bots if b.name == name), None)
+        live, site = refresher.live, refresher.site
+        if view is None or live is None or site is None:
+            return HTMLResponse(_render("missing.html.j2", page="bot", bot_name=name, **summary_context(snapshot)), status_code=404)
+        detail = await asyncio.to_thread(refresher.detail.get, live, site, name, view.state == "running")
+        record = live.bots[name].record if name in live.bots else None
+        essence = record.essence if record is not None else None
+        base = essence.allocation if essence is not None else 0.0
+        html = _render("bot.html.j2", page="bot", b=view, detail=detail, settings=bot_settings(essence) if essence else [],
+                       unreadable=live.bots[name].unreadable if name in live.bots else None,
+                       changelog=pin_changelog(snapshot.revisions, name), spark=sparkline(refresher.figures.history(name), base),
+                       currency=essence.currency if essence else "", open_trades=trade_rows(detail.open_trades),
+                       recent=trade_rows(detail.recent), memory=bot_memory(snapshot, view), loop=loop_text(view),
+                       **summary_context(snapshot))
         return HTMLResponse(html)
 
     async def revisions(request: Request) -> Response:
@@ -78,11 +106,14 @@ def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) 
         shown = []
         for r in snapshot.revisions:
             try:
-                text = plan_to_text(plan_from_dict(r.get("plan") or {}))
+                text = _ANSI.sub("", plan_to_text(plan_from_dict(r.get("plan") or {})))  # the terminal's emphasis, not for a page
             except (KeyError, ValueError, TypeError):
                 text = "(the stored plan could not be read)"
-            shown.append({**r, "plan_text": text, "link": link(r.get("commit")), "duration": _duration(r)})
-        return HTMLResponse(_render("revisions.html.j2", page="revisions", s=snapshot, revisions=shown))
+            causes = {bot: failure_cause(str(f.get("detail") or ""), f.get("log") or []) for bot, f in (r.get("failures") or {}).items()
+                      if isinstance(f, dict)}
+            shown.append({**r, "plan_text": text, "link": link(r.get("commit")), "duration": _duration(r), "causes": causes,
+                          "resolved": resolved_revision(r, snapshot.revision)})
+        return HTMLResponse(_render("revisions.html.j2", page="revisions", revisions=shown, **summary_context(snapshot)))
 
     async def api_fleet(request: Request) -> Response:
         snapshot = {k: v for k, v in refresher.snapshot.to_json().items() if k != "revisions"}
@@ -122,6 +153,7 @@ def web_routes(refresher: Refresher, *, repo_url: str | None, check_token: Any) 
 
     return [
         Route("/", fleet),
+        Route("/bots/{name}", bot),
         Route("/revisions", revisions),
         Route("/events", events),
         Route("/api/fleet", api_fleet),

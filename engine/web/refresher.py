@@ -19,13 +19,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.backend.port import Site
+from engine.backend.records import AppliedContainer
 from engine.context import Context
 from engine.fleetview import BotView, ContainerView, FleetView, fleet_view
 from engine.health.table import DEFAULT_KIND
 from engine.live import policy
 from engine.live.health import look_at
-from engine.live.observe import observe
+from engine.live.observe import LiveFleet, observe
+from engine.live.secret_values import load_key
 from engine.status import other_fleets
+from engine.web.detail import DetailCache
 from engine.web.figures import FigureCache
 
 __all__ = ["PageSnapshot", "Refresher"]
@@ -51,6 +55,10 @@ class PageSnapshot:
     applying: Mapping[str, Any] | None = None
     revisions: tuple[Mapping[str, Any], ...] = ()
     """Revision summaries, newest first, each with its stored plan."""
+    sync: Mapping[str, Any] | None = None
+    """The fleet against its branch head (``engine.watch.sync.SyncInfo.to_json``), None when unknown to this server."""
+    limits: Mapping[str, str | None] = field(default_factory=dict)
+    """Container → its recorded memory limit, as the spec wrote it (``512m``; None: none)."""
 
     @property
     def bots(self) -> list[BotView]:
@@ -79,17 +87,26 @@ class PageSnapshot:
             "other_fleets": [{"fleet": o.fleet, "counts": o.bot_states,
                               "containers": [{"name": c.name, "state": c.state, "bots": [{"name": b.name, "state": b.state} for b in c.bots]}
                                              for c in o.containers]} for o in self.others],
-            "revision": self.revision, "latest": self.latest, "applying": self.applying,
-            "revisions": list(self.revisions),
+            "revision": self.revision, "latest": self.latest, "applying": self.applying, "sync": self.sync,
+            "limits": dict(self.limits), "revisions": list(self.revisions),
         }
 
 
 class Refresher:
     def __init__(self, ctx: Context, figures: FigureCache, *, watcher: Callable[[], dict[str, Any]] | None = None,
-                 every: float = 1.0) -> None:
+                 every: float = 1.0, sync: Callable[[], Mapping[str, Any] | None] | None = None) -> None:
+        """``watcher``: the watcher's status document (its ``sync`` key is used); ``sync``: where the sync
+        status comes from without a watcher (``fleetops serve``)."""
         self.ctx = ctx
         self.figures = figures
         self.watcher = watcher
+        self.sync = sync
+        self.live: LiveFleet | None = None
+        """The fleet as the last round observed it, with the site it was observed on (the per-bot page reads logs there)."""
+        self.site: Site | None = None
+        self.detail = DetailCache(figures.api.transport if figures.api is not None else None,
+                                  key=lambda: load_key(ctx.state_dir), environ=ctx.environ_now)
+        """Per-bot trades and log tail, read when a bot's page is asked for (``engine.web.detail``)."""
         self.every = every
         self.snapshot = PageSnapshot()
         self.version = 0
@@ -137,6 +154,7 @@ class Refresher:
             return
         site = self.ctx.site(fleet)
         live = observe(site)
+        self.live, self.site = live, site
         current = policy.current_revision(store, fleet)
         view = fleet_view(live, current, watch.get("failing") or {})
         targets = {b.name: where for b in view.bots if b.state == "running" and (where := live.address_of(b.name)) is not None}
@@ -154,6 +172,8 @@ class Refresher:
             revision=current.summary() if current else None, latest=latest.summary() if latest else None,
             applying=pending.summary() if pending else None,
             revisions=tuple({**r.summary(), "plan": r.plan} for r in reversed(revisions)),
+            sync=watch.get("sync") or (self.sync() if self.sync is not None else None),
+            limits={name: r.essence.memory if isinstance(r, AppliedContainer) else None for name, r in live.container_records.items()},
         ))
 
     def _publish(self, snapshot: PageSnapshot) -> None:

@@ -15,12 +15,21 @@ from engine.health.status import HealthStatus
 if TYPE_CHECKING:
     from engine.web.refresher import PageSnapshot
 
-__all__ = ["SORT_KEYS", "bot_rows", "commit_link", "container_rows", "format_age", "format_bytes", "web_url"]
+__all__ = ["SORT_KEYS", "bot_rows", "commit_link", "container_rows", "fleet_header", "format_age", "format_bytes", "memory_limit", "web_url"]
 
-SORT_KEYS = ("name", "pool", "container", "state", "health", "strategy", "exchange", "allocation", "loop", "open", "profit")
+SORT_KEYS = ("attention", "name", "pool", "container", "state", "health", "strategy", "exchange", "allocation", "loop", "open", "profit")
 STATE_ORDER = {"failing": 0, "stopped": 1, "unknown": 2, "draining": 3, "running": 4, "disabled": 5}
 HEALTH_ORDER = {status.value: -status.rank for status in HealthStatus}
 """Worst first when sorted by health (a bot not looked at, disabled, last)."""
+ATTENTION = {"failing": 0, "running": 2, "draining": 3, "stopped": 4, "unknown": 5, "disabled": 6}
+"""The page's default order: failing bots on top, then running ones (those whose health is not
+``healthy`` first: rank 1), then the rest; ``attention_rank`` is the row's place in it."""
+
+
+def attention_rank(state: str, health: str) -> int:
+    if state == "running" and health not in ("healthy", "–"):
+        return 1
+    return ATTENTION.get(state, 5)
 
 
 def format_age(seconds: float | None) -> str:
@@ -44,7 +53,7 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
-def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "name", now: float | None = None) -> list[dict[str, Any]]:
+def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "attention", now: float | None = None) -> list[dict[str, Any]]:
     """The bots to show: matching ``query`` in any shown field, ordered by ``sort`` (``-`` prefix: descending)."""
     now = time.time() if now is None else now
     rows = []
@@ -66,6 +75,7 @@ def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "name", now: f
             "profit_class": "" if not profit else ("gain" if profit > 0 else "loss"),
             "failing": bot.failing or "",
         }
+        row["rank"] = attention_rank(str(row["state"]), str(row["health"]))
         rows.append(row)
     needle = query.strip().lower()
     if needle:
@@ -74,10 +84,10 @@ def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "name", now: f
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key not in SORT_KEYS:
-        key = "name"
+        key = "attention"
 
     def order(row: dict[str, Any]) -> tuple[Any, ...]:
-        value = {"state": STATE_ORDER.get(row["state"], 9), "health": HEALTH_ORDER.get(row["health"], 9), "loop": row["loop_age"],
+        value = {"attention": row["rank"], "state": STATE_ORDER.get(row["state"], 9), "health": HEALTH_ORDER.get(row["health"], 9), "loop": row["loop_age"],
                  "open": row["open"], "profit": row["profit"]}.get(key, row.get(key))
         return (value is None, value if value is not None else 0, row["name"])
 
@@ -85,11 +95,48 @@ def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "name", now: f
     return rows
 
 
+def memory_limit(text: str | None) -> int | None:
+    """A spec memory size (``512m``, ``2g``) in bytes; None for none (or a record from elsewhere)."""
+    match = re.fullmatch(r"([0-9]+)([bkmg]?)", text or "")
+    return int(match.group(1)) * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[match.group(2)] if match else None
+
+
+def memory_use(used: int | None, limit: int | None) -> dict[str, Any]:
+    """``123 MiB of 512 MiB`` and the share (0-100, None without a limit) for a bar; ``high`` from 85 %."""
+    share = None if used is None or not limit else min(100.0, 100.0 * used / limit)
+    text = format_bytes(used) + (f" of {format_bytes(limit)}" if limit else (" (no limit)" if used is not None else ""))
+    return {"text": text, "share": share, "high": share is not None and share >= 85.0}
+
+
 def container_rows(snapshot: PageSnapshot) -> list[dict[str, Any]]:
-    return [{"name": c.name, "state": c.state, "capacity": c.capacity, "bots": len(c.bots), "supervisor": c.supervisor,
-             "pool": c.pool or "(dedicated)", "memory_text": format_bytes(snapshot.memory.get(c.name)), "node": c.node or "",
-             "use": f"{len(c.bots)}/{c.capacity}" if c.pool else str(len(c.bots))}
-            for c in snapshot.containers]
+    rows = []
+    for c in snapshot.containers:
+        memory = memory_use(snapshot.memory.get(c.name), memory_limit(snapshot.limits.get(c.name)))
+        rows.append({"name": c.name, "state": c.state, "capacity": c.capacity, "bots": len(c.bots), "supervisor": c.supervisor,
+                     "pool": c.pool or "(dedicated)", "memory_text": memory["text"], "memory": memory, "node": c.node or "",
+                     "use": f"{len(c.bots)}/{c.capacity}" if c.pool else str(len(c.bots))})
+    return rows
+
+
+SYNC_CLASS = {"Synced": "synced", "OutOfSync": "outofsync"}
+
+
+def fleet_header(snapshot: PageSnapshot) -> dict[str, Any]:
+    """What the top of every page says at a glance: sync against the branch head, and health.
+
+    ``sync``: the watcher's (or ``serve``'s) ``SyncInfo`` JSON (``engine.watch.sync``), None when no
+    one gave one; ``health``: worst-first (status, count) pairs of the bots looked at, and the
+    one-word verdict (``healthy``, or the worst status seen)."""
+    sync = dict(snapshot.sync) if snapshot.sync else None
+    if sync is not None:
+        sync["css"] = SYNC_CLASS.get(str(sync.get("status")), "unknownsync")
+    counts = snapshot.view.health_counts if snapshot.view is not None else {}
+    ordered = sorted(counts.items(), key=lambda kv: (HEALTH_ORDER.get(kv[0], 9), kv[0]))
+    failing = snapshot.counts.get("failing", 0)
+    worst = "failing" if failing else (ordered[0][0] if ordered else "unknown")
+    if not failing and ordered and all(status == "healthy" for status, _ in ordered):
+        worst = "healthy"
+    return {"sync": sync, "health": ordered, "worst": worst, "failing": failing, "bots": len(snapshot.bots)}
 
 
 _SCP = re.compile(r"git@([\w.-]+):([\w.-]+/[\w.-]+?)(?:\.git)?$")

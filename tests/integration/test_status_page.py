@@ -102,6 +102,11 @@ def test_the_page_shows_the_fleet_live(browser, watcher: tuple[str, git.Repo], l
     phone.wait_for_selector("#live.on")
     assert phone.locator("#bots tbody tr:not([hidden])").count() == 3
     phone.screenshot(path=str(ARTIFACTS / "status-phone.png"), full_page=True)
+    phone.click('a.botlink[href="/bots/alpha-1"]')  # a real pool bot's page: its supervisord program log, read from the host
+    assert "alpha-1 serving on port" in phone.locator("#log").inner_text()
+    assert phone.locator("#settings").inner_text().count("BTC/USDT, ETH/USDT") == 1
+    assert phone.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    phone.screenshot(path=str(ARTIFACTS / "status-bot-phone.png"), full_page=True)
     revisions = browser.new_page(viewport={"width": 1366, "height": 850})
     revisions.goto(url + "/revisions")
     revisions.screenshot(path=str(ARTIFACTS / "status-revisions.png"), full_page=True)

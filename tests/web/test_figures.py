@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -42,3 +43,30 @@ def test_two_hundred_bots_asked_by_many_pages_cost_three_calls_each_with_bounded
     figures = cache.get("bot-7")
     assert figures is not None and figures.open_trades == 2 and figures.last_loop == 1700000000
     assert figures.profit is None  # a NaN from a bot is not a number to show
+
+
+def test_the_equity_history_is_kept_from_the_fetches_bounded_and_costs_no_call() -> None:
+    """Six hours at one point a minute, whatever the fetch rate; reading it asks no bot anything."""
+    from engine.web.figures import HISTORY_POINTS
+
+    calls = []
+
+    class Api:
+        def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> RawAnswer:
+            calls.append(path)
+            data = {"health": {}, "count": {"current": 0}, "profit": {"profit_all_coin": len(calls) / 3}}[path]
+            return RawAnswer(200, json.dumps(data).encode())
+
+    now = [1_800_000_000.0]
+    cache = FigureCache(Api(), workers=1, ttl=0, clock=lambda: now[0])
+    for _ in range(1600):  # a fetch every 15 s for over six and a half hours
+        cache.refresh("f", {"bot-1": ("10.0.0.2", 8081)})
+        deadline = time.monotonic() + 5
+        while cache._pending and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        now[0] += 15
+    history = [cache.history("bot-1") for _ in range(100)][-1]
+    assert len(calls) == 4800  # three per fetch; the history reads none
+    assert HISTORY_POINTS - 2 <= len(history) <= HISTORY_POINTS + 1 and history[-1][0] - history[0][0] <= 6 * 3600
+    assert all(b[0] - a[0] >= 60 for a, b in itertools.pairwise(history[:-1]))  # a point a minute (the last one: now)
+    assert history[-1][1] == 1600.0  # the newest profit

@@ -316,6 +316,25 @@ class DockerEngine:
         raw = self._call(f"read the log of {name}", self._api.logs, name, stdout=True, stderr=True, tail=lines, **options)
         return bytes(raw).decode("utf-8", "replace")
 
+    def follow_logs(self, name: str, since: float) -> Iterator[str]:
+        """The container's output from ``since`` on, line by line as it comes; ends when the container stops."""
+        stream = self._call(f"follow the log of {name}", self._api.logs, name, stdout=True, stderr=True, stream=True, follow=True,
+                            since=since)
+        pending = b""
+        try:
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                yield from (line.decode("utf-8", "replace") for line in lines)
+            if pending:
+                yield pending.decode("utf-8", "replace")
+        except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+            raise DockerError(f"the log of {name} stopped: {exc}") from None
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
     def events(self, fleet: str) -> Iterator[UnitEvent]:
         filters = {"type": ["container"], "label": [f"{Labels.FLEET}={fleet}"], "event": ["die", "stop", "destroy", "start", "oom"]}
         stream = self._call("follow events", self._api.events, decode=True, filters=filters)

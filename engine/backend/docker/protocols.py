@@ -69,6 +69,9 @@ class DockerApi(Protocol):
         """The last ``lines`` of a container's output (a dedicated bot's log, a pool's supervisord),
         only what it wrote after ``since`` (seconds since the epoch) when given."""
         ...
+    def follow_logs(self, name: str, since: float) -> Iterator[str]:
+        """A container's output from ``since`` on, line by line as it is written."""
+        ...
     def events(self, fleet: str) -> Iterator[UnitEvent]:
         """Container events of ``fleet`` as they happen; blocks between them. Ends when the engine hangs up."""
         ...

@@ -195,6 +195,14 @@ class Runtime:
         except (OSError, UnsafePath):
             return (0, 0)
 
+    def read_log_after(self, container: str, bot: str, after: tuple[int, int], size: int = 65536) -> tuple[bytes, tuple[int, int]]:
+        """What a bot's log gained after ``after`` (``log_mark``) and where that ends (nothing: no log yet)."""
+        try:
+            with SafeDir.open(self.data_dir(container)) as data, data.walk(BOTS, bot) as directory:
+                return directory.read_after("bot.log", after, size)
+        except (OSError, UnsafePath):
+            return b"", after
+
     def supervisord_log(self, container: str, size: int = 65536, after: tuple[int, int] | None = None) -> str:
         """The end of a pool's supervisord log (spawn errors, exits), read without following links;
         with ``after`` (``supervisord_mark``), only what it wrote since."""

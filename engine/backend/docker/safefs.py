@@ -205,6 +205,19 @@ class SafeDir:
         finally:
             os.close(fd)
 
+    def read_after(self, name: str, after: tuple[int, int], size: int) -> tuple[bytes, tuple[int, int]]:
+        """At most ``size`` bytes written after the mark ``after``, and the mark where they end: following
+        a log loses nothing between two reads (the whole file again when it was replaced: rotated)."""
+        fd = self._open_regular(name)
+        try:
+            info = os.fstat(fd)
+            start = after[1] if after[0] == info.st_ino and after[1] <= info.st_size else 0
+            os.lseek(fd, start, os.SEEK_SET)
+            data = os.read(fd, size)
+            return data, (info.st_ino, start + len(data))
+        finally:
+            os.close(fd)
+
     def mark(self, name: str) -> tuple[int, int]:
         """(inode, size) of a regular file now, for ``tail(after=…)``; (0, 0) when there is none."""
         try:

@@ -17,6 +17,7 @@ this module runs under the fakes too. What the port leaves to the backend, Docke
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,22 @@ class DockerSite:
 
     def bot_log(self, unit: str, bot: str, after: LogMark | None = None) -> str:
         return self.runtime.tail_log(unit, bot, after=after)
+
+    def follow_bot_log(self, unit: str, bot: str, *, dedicated: bool, poll: float = 0.5) -> Iterator[str]:
+        if dedicated:
+            return self.api.follow_logs(unit, time.time())
+        return self._follow_file(unit, bot, self.runtime.log_mark(unit, bot), poll)
+
+    def _follow_file(self, unit: str, bot: str, mark: LogMark, poll: float) -> Iterator[str]:
+        """A pool bot's ``bot.log`` (a file supervisord appends to, bind-mounted here) read on from ``mark``."""
+        pending = b""
+        while True:
+            data, mark = self.runtime.read_log_after(unit, bot, mark)
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            yield from (line.decode("utf-8", "replace") for line in lines)
+            if not data:
+                time.sleep(poll)
 
     def unit_log_mark(self, unit: str) -> LogMark:
         return self.runtime.supervisord_mark(unit)

@@ -8,6 +8,8 @@ and a spoiled one reads back ``Unreadable``), logs that only grow (``logs``), an
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from engine.backend.port import BotFiles, LogMark, UnitFiles
@@ -63,6 +65,23 @@ class MemoryFiles:
     def bot_log(self, unit: str, bot: str, after: LogMark | None = None) -> str:
         """The log's lines after ``after`` (a mark is (0, lines then): the fake's logs only grow)."""
         return "\n".join(self.backend.logs.get((unit, bot), [])[after[1] if after else 0:])
+
+    def follow_bot_log(self, unit: str, bot: str, *, dedicated: bool, poll: float = 0.5) -> Iterator[str]:
+        """The lines appended from now on to the bot's log (a dedicated bot's: its unit's output)."""
+        def lines() -> list[str]:
+            if dedicated:
+                return [line for _at, line in self.backend.unit(unit, "follow the log of").output]
+            return self.backend.logs.get((unit, bot), [])
+
+        def follow(start: int) -> Iterator[str]:
+            while True:
+                now = list(lines())
+                yield from now[start:]
+                if len(now) == start:
+                    time.sleep(poll)
+                start = len(now)
+
+        return follow(len(lines()))
 
     def unit_log_mark(self, unit: str) -> LogMark:
         return self.bot_log_mark(unit, "")

@@ -22,7 +22,7 @@ executed by ``replace``, which carries its bots' trade data through the two node
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.backend.docker.runtime import Runtime
@@ -231,6 +231,11 @@ class SwarmSite(SwarmUnits):
 
     def bot_log(self, unit: str, bot: str, after: LogMark | None = None) -> str:
         return self.bots.bot_log(unit, bot, after)
+
+    def follow_bot_log(self, unit: str, bot: str, *, dedicated: bool, poll: float = 0.5) -> Iterator[str]:
+        """Not on a swarm yet: its logs are read through the node agents, which answer one read at a time."""
+        raise DockerError(f"following the log of {bot} is not supported on a swarm yet: run fleetops logs {bot} without --follow, "
+                          "again when you need more")
 
     def unit_log_mark(self, unit: str) -> LogMark:
         return self.bots.unit_log_mark(unit)

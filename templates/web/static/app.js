@@ -3,12 +3,13 @@
 (function () {
   "use strict";
   const params = new URLSearchParams(location.search);
-  let sort = params.get("sort") || "name";
+  let sort = params.get("sort") || "attention";
   const live = document.getElementById("live");
   const q = document.getElementById("q");
   const sortSelect = document.getElementById("sort");
 
   function cellValue(row, key) {
+    if (key === "attention") return parseInt(row.dataset.rank || "9", 10);
     const cells = { name: 0, pool: 1, container: 2, state: 3, health: 4, strategy: 5, exchange: 6, allocation: 8, loop: 9, open: 10, profit: 11 };
     const cell = row.cells[cells[key]];
     if (!cell) return "";
