@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("FLEETOPS_TIMINGS", "1")  # the plan's stages, printed to stderr at the end (engine.timing)
 from engine import timing  # noqa: E402
-from engine.backtest import BacktestSettings, with_backtests  # noqa: E402
+from engine.backtest import BacktestSettings, versions_of, with_backtests  # noqa: E402
 from engine.backtest.candles import synthetic  # noqa: E402
 from engine.backtest.runners import LocalRunner  # noqa: E402
 from engine.demo_repo import commit_all  # noqa: E402
@@ -117,7 +117,7 @@ def main() -> None:
             figures["plan, cached"].append(timed(lambda settings=settings: offline_plan(root / "repo", None, "HEAD", backtest=settings)))
             figures["plan alone"].append(timed(lambda: offline_plan(root / "repo", None, "HEAD")))
             runner = LocalRunner(environ, root / f"runs{n}")  # once more, cold, for each run's own time in the worker
-            with_backtests(offline_plan(root / "repo", None, "HEAD"), compile_at(root / "repo", "HEAD")[1], compile_at(root / "repo", None)[1],
+            with_backtests(offline_plan(root / "repo", None, "HEAD"), versions_of(compile_at(root / "repo", "HEAD")[1]), compile_at(root / "repo", None)[1],
                            settings, runner)
             for name, seconds in runner.seconds.items():
                 each.setdefault(name.split("/", 1)[1], []).append(seconds)

@@ -24,7 +24,7 @@ from engine.plan.changelog import PinVersions, strategy_change, with_strategy_ch
 from engine.plan.model import Plan, StrategyChange
 from engine.spec.source import STRATEGY_DIR, FleetSource
 
-__all__ = ["MAX_COMMITS", "with_changelog"]
+__all__ = ["MAX_COMMITS", "pinned_text", "with_changelog"]
 
 MAX_COMMITS = 10
 """Commits listed per pin change (newest first); the rest are counted ("and N more")."""
@@ -48,6 +48,17 @@ def with_changelog(plan: Plan, before: Mapping[str, BotEssence], after: Mapping[
             versions[key] = _read_versions(source, old, new)
         found.append(strategy_change(change.name, old, new, versions[key]))
     return with_strategy_changes(plan, found)
+
+
+def pinned_text(source: FleetSource, essence: BotEssence, side: str, purpose: str) -> tuple[str | None, tuple[str, ...]]:
+    """The text of the strategy file ``essence``'s pin names, read from git at its commit and checked
+    against the sha256 the essence carries (a live bot's record: the version it runs), and no notes;
+    or None and the notes saying why not (``side`` names the version in them, "old"; ``purpose`` is
+    what fetching its commit would give, "to backtest it"). ``plan --backtest`` of the live plan
+    reads the running versions so (``engine.backtest.gate.running_versions``). Never raises."""
+    notes: list[str] = []
+    _, blob = _version(source, essence, side, notes, purpose)
+    return (blob.text if blob is not None else None), tuple(notes)
 
 
 def _read_versions(source: FleetSource, old: BotEssence, new: BotEssence) -> PinVersions:
@@ -74,13 +85,14 @@ class _Blob:
     text: str
 
 
-def _version(source: FleetSource, essence: BotEssence, side: str, notes: list[str]) -> tuple[str | None, _Blob | None]:
+def _version(source: FleetSource, essence: BotEssence, side: str, notes: list[str],
+             purpose: str = "to see the changelog") -> tuple[str | None, _Blob | None]:
     """The full commit and the strategy file one side's pin names, or Nones with a note saying why."""
     match = _SHORT_SHA.search(essence.strategy)
     commit = source.find_pinned(match.group(1)) if match is not None and source.repo is not None else None
     if commit is None:
         shown = match.group(1) if match is not None else essence.strategy
-        notes.append(f"the {side} version's commit {shown} is not in this repository (fetch it to see the changelog)")
+        notes.append(f"the {side} version's commit {shown} is not in this repository (fetch it {purpose})")
         return None, None
     path = f"{STRATEGY_DIR}/{essence.strategy_class}.py"
     try:

@@ -37,6 +37,7 @@ from engine.timing import stage
 
 if TYPE_CHECKING:
     from engine.backend.port import Site
+    from engine.backtest import BacktestSettings
     from engine.compile.desired import DesiredFleet
     from engine.health.gate import BotHealth
     from engine.live.liveplan import LivePlan
@@ -65,12 +66,13 @@ class ApplyOutcome:
 
 @overload
 def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branch: str | None = None, origin: str | None = None,
-                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: Literal[False]) -> LivePlan: ...
+                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: Literal[False], backtest: BacktestSettings | None = None) -> LivePlan: ...
 @overload
 def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branch: str | None = None, origin: str | None = None,
-                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: bool = True) -> LivePlan | ProofHeader: ...
+                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: bool = True, backtest: BacktestSettings | None = None) -> LivePlan | ProofHeader: ...
 def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branch: str | None = None, origin: str | None = None,
-                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: bool = True) -> LivePlan | ProofHeader:
+                rebalance: bool = False, warn: Callable[[Problem], None] | None = None, proof: bool = True,
+                backtest: BacktestSettings | None = None) -> LivePlan | ProofHeader:
     """The live plan of the fleet at ``ref`` of ``repo`` (None: its working tree), against the backend
     its Fleet document names: what ``plan``, ``apply`` and the watcher run for a commit.
 
@@ -78,8 +80,10 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
     when the context allows it (``ctx.proofs``, and ``proof``: the text format) and the proof still
     holds: the ``ProofHeader`` of its "No changes" then. ``branch`` names the ref in the plan (the
     watcher's branch, for a commit it fetched); ``origin`` is the source's identity (default: the
-    repository's path). Raises SpecError / SourceError for specs that do not load or that FreqTrade
-    would refuse, and what the backend raises."""
+    repository's path). With ``backtest`` (``plan --backtest``), each bot whose running pin differs
+    from the spec's is backtested, the version it runs against the new one (``engine.backtest``).
+    Raises SpecError / SourceError for specs that do not load or that FreqTrade would refuse, and
+    what the backend raises."""
     if proof and ctx.proofs and ref is None and not rebalance:
         with stage("no-op proof"):
             header = proven_unchanged(ctx.state_dir, repo, ctx.backend_ref)
@@ -117,9 +121,14 @@ def plan_commit(ctx: Context, repo: str | Path, ref: str | None = None, *, branc
             raise
         raise SpecError([document.problem(loc, message) if (document := loaded.spec.documents.get((kind, name))) is not None
                          else Problem("fleet", 1, 1, message) for kind, name, loc, message in exc.where]) from None
+    running = {n: b.record.essence for n, b in planned.live.bots.items() if b.record is not None}
     with stage("strategy changelog"):
-        planned.plan = with_changelog(planned.plan, {n: b.record.essence for n, b in planned.live.bots.items() if b.record is not None},
-                                      {n: b.essence for n, b in planned.target.bots.items()}, loaded.source)
+        planned.plan = with_changelog(planned.plan, running, {n: b.essence for n, b in planned.target.bots.items()}, loaded.source)
+    if backtest is not None:
+        from engine.backtest import running_versions, with_backtests  # only when asked: a plain plan keeps its start-up
+
+        with stage("backtest"):
+            planned.plan = with_backtests(planned.plan, running_versions(planned.plan, running, loaded.source), planned.target, backtest)
     if ref is None and not rebalance:
         planned.inputs = SpecInputs(loaded.files, {pin.ref: pin.commit for pin in loaded.spec.pins.values()})
         planned.repo = Path(repo).resolve()

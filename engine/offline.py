@@ -74,8 +74,8 @@ def offline_plan(repo: str | Path, ref: str | None, against: str, *, rebalance: 
         plan = with_changelog(plan, {n: b.essence for n, b in baseline.bots.items()}, {n: b.essence for n, b in target.bots.items()},
                               target_loaded.source)
     if backtest is not None:
-        from engine.backtest import with_backtests  # its modules only when asked: a plain plan keeps its start-up
+        from engine.backtest import versions_of, with_backtests  # its modules only when asked: a plain plan keeps its start-up
 
         with stage("backtest"):
-            plan = with_backtests(plan, baseline, target, backtest)
+            plan = with_backtests(plan, versions_of(baseline), target, backtest)
     return plan

@@ -7,18 +7,22 @@ options and the formats need no FreqTrade and run in the fast lane.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 import git
 import pytest
 
-from engine.backtest import BacktestSettings, with_backtests
-from engine.backtest.candles import from_datadir, synthetic
-from engine.backtest.runners import LocalRunner
+from engine.backtest import BacktestSettings, versions_of, with_backtests
+from engine.backtest.candles import CandleSet, from_datadir, synthetic
+from engine.backtest.runners import LocalRunner, Runner
 from engine.errors import FleetopsError
+from engine.flow import plan_commit
+from engine.live.fake_bots import Behaviour
 from engine.offline import compile_at, offline_plan
 from engine.plan.backtest import BacktestMetrics, BacktestReport, BotBacktest, DataSet
 from engine.plan.jsonfmt import plan_from_dict, plan_to_json
@@ -26,6 +30,7 @@ from engine.plan.markdown import plan_to_markdown
 from engine.plan.model import Action, Change, Plan, Snapshot
 from engine.plan.text import plan_to_text
 from tests.conftest import FREQTRADE_CHECK, Run
+from tests.live.harness import Harness
 from tests.support.repos import commit, edit
 
 BOTS = "fleet/bots.yaml"
@@ -81,7 +86,7 @@ def test_results_are_cached_by_strategy_data_settings_and_freqtrade(base_repo: g
 
     def run(days: int) -> tuple[int, Plan]:
         runner = LocalRunner(LOCAL, cache)
-        plan = with_backtests(plain, before, after, BacktestSettings(days=days), runner)
+        plan = with_backtests(plain, versions_of(before), after, BacktestSettings(days=days), runner)
         return runner.ran, plan
 
     ran, cold = run(2)
@@ -175,8 +180,54 @@ def test_the_section_survives_json_and_every_format_labels_synthetic_data() -> N
     assert "a &lt;b&gt;note&lt;/b&gt;" in markdown and "<b>" not in markdown
 
 
+class TextEcho(Runner):
+    """Answers every run at once, without FreqTrade, with figures that name the strategy text it was
+    given (``trades_sha256``: that text's sha256): which version reached which side, at the gate's seam."""
+
+    name = identity = version = "echo"
+
+    def _execute(self, payload: dict[str, Any], candle_sets: Mapping[str, CandleSet], deadline: float) -> dict[str, Any]:
+        runs = {name: {"signals": 0, "bias": None} if run["analysis"] == "lookahead" else
+                {"trades": 1, "profit_pct": 0.0, "max_drawdown_pct": 0.0, "win_rate_pct": None,
+                 "trades_sha256": hashlib.sha256(run["text"].encode()).hexdigest()} for name, run in payload["runs"].items()}
+        return {"freqtrade": "echo", "runs": runs}
+
+
+def test_the_live_plan_backtests_the_version_each_bot_runs_and_notes_one_git_no_longer_has(base_repo: git.Repo, tmp_path: Path) -> None:
+    fleet = Harness(base_repo, tmp_path / "state")
+    specs = fleet.repo.head.commit.hexsha
+    dropped = fleet.strategy_version("Alpha", "v1b", Behaviour())  # alpha-2 runs it; then the branch is rewritten without it
+    fleet.edit(BOTS, "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v1b\npairs: [SOL/USDT]")
+    assert fleet.apply().status.value == "applied"
+    running = fleet.plan().live.bots["alpha-2"].record
+    assert running is not None and running.essence.strategy.startswith("Alpha@v1b (")
+    fleet.repo.git.reset("--hard", specs)
+    fleet.repo.delete_tag(fleet.repo.tags["v1b"])
+    fleet.repo.git.reflog("expire", "--expire=now", "--all")
+    fleet.repo.git.gc("--prune=now", "--quiet")
+    v1 = (fleet.root / ALPHA).read_text()
+    v2 = fleet.strategy_version("Alpha", "v2", Behaviour())
+    fleet.edit(BOTS, "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v2\npairs: [SOL/USDT]")
+    fleet.edit(BOTS, "strategy: Alpha@v1\npairs: [BTC/USDT, ETH/USDT]", "strategy: Alpha@v2\npairs: [BTC/USDT, ETH/USDT]")
+
+    settings = BacktestSettings(days=1, runner=TextEcho(None))
+    planned = plan_commit(fleet.context(), fleet.root, None, proof=False, backtest=settings)
+    report = planned.plan.backtest
+    assert report is not None and [b.address for b in report.bots] == ["bot/alpha-1", "bot/alpha-2"]
+    alpha1, alpha2 = report.bots
+    sha = {text: hashlib.sha256(text.encode()).hexdigest() for text in (v1, v2, dropped)}
+    assert alpha1.old is not None and alpha1.new is not None and alpha1.notes == ()
+    assert (alpha1.old.trades_sha256, alpha1.new.trades_sha256) == (sha[v1], sha[v2])  # the running v1 against the spec's v2
+    assert alpha2.before == running.essence.strategy and alpha2.old is None and alpha2.new is not None
+    assert alpha2.new.trades_sha256 == sha[v2]
+    short = running.essence.strategy[-8:-1]
+    assert alpha2.notes == (f"the running version's commit {short} is not in this repository (fetch it to backtest it): "
+                            "only the new version was backtested",)
+    assert f"{short} is not in this repository (fetch it to see the changelog)" in planned.plan.strategy_changes[1].notes[0]
+    assert plan_commit(fleet.context(), fleet.root, None, proof=False).plan.backtest is None  # only when asked
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    (["--backtest"], "plan --backtest compares with a git ref: add --against REF"),
     (["--backtest-days", "3"], "--backtest-days and --datadir go with --backtest; add it"),
     (["--backtest", "--against", "HEAD", "--backtest-days", "0"], "--backtest-days must be between 1 and 365 (it is 0)"),
 ])

@@ -6,6 +6,6 @@ worker is ``engine/container/ftbacktest.py``; the section's values and formats a
 ``engine.plan.backtest``'s.
 """
 
-from engine.backtest.gate import DEFAULT_DAYS, BacktestSettings, require_days, with_backtests
+from engine.backtest.gate import DEFAULT_DAYS, BacktestSettings, StrategyVersion, require_days, running_versions, versions_of, with_backtests
 
-__all__ = ["DEFAULT_DAYS", "BacktestSettings", "require_days", "with_backtests"]
+__all__ = ["DEFAULT_DAYS", "BacktestSettings", "StrategyVersion", "require_days", "running_versions", "versions_of", "with_backtests"]

@@ -1,9 +1,13 @@
 """``plan --backtest``: each moved pin's old and new strategy version backtested side by side.
 
-Called by ``engine.offline.offline_plan`` (``plan --against``) once the changelog is in the plan:
-the bots are the changelog's (``Plan.strategy_changes``: every listed bot whose pin moved), the old
-version is the baseline's compiled bot (its strategy file at the base ref), the new one the
-target's. Both run with the same inputs — the target bot's backtest config
+Called once the changelog is in the plan, by ``engine.offline.offline_plan`` (``plan --against``)
+and by ``engine.flow.plan_commit`` (the live plan, ``plan`` without ``--against``): the bots are
+the changelog's (``Plan.strategy_changes``: every listed bot whose pin moved), the new version
+the target's compiled bot. The old version (``StrategyVersion``) is, for ``--against``, the
+baseline's compiled bot (its strategy file at the base ref: ``versions_of``); for the live plan,
+the version each bot runs now — its record's pin and sha256, read from git at that commit as the
+changelog reads it (``running_versions``); one git cannot give is a note on that bot, and its new
+version is still backtested. Both run with the same inputs — the target bot's backtest config
 (``engine.backtest.runs.backtest_config``: pairs, timeframe, stake, fee, ROI, stop-loss…), the
 same candles and timerange, the same FreqTrade — so the delta is the code's. Bots that share a
 strategy version, a config and candles share one run; candles are made once per (pairs,
@@ -28,13 +32,16 @@ from pathlib import Path
 from engine.backtest.candles import CandleSet, from_datadir, synthetic
 from engine.backtest.runners import ImageRunner, LocalRunner, Runner, RunnerUnavailable
 from engine.backtest.runs import RunRequest, backtest_config, cache_root
+from engine.changelog import pinned_text
 from engine.compile.desired import DesiredFleet
+from engine.compile.essence import BotEssence
 from engine.errors import FleetopsError
 from engine.plan.backtest import BacktestMetrics, BacktestReport, BotBacktest, DataSet, Lookahead
 from engine.plan.model import Plan
+from engine.spec.source import FleetSource
 from engine.timing import stage
 
-__all__ = ["DEFAULT_DAYS", "BacktestSettings", "require_days", "with_backtests"]
+__all__ = ["DEFAULT_DAYS", "BacktestSettings", "StrategyVersion", "require_days", "running_versions", "versions_of", "with_backtests"]
 
 DEFAULT_DAYS = 30
 """Synthetic days backtested when ``--backtest-days`` is not given."""
@@ -53,19 +60,59 @@ class BacktestSettings:
     docker_host: str | None = None
     lookahead: bool = True
     """Run FreqTrade's lookahead-analysis of each new version too."""
+    runner: Runner | None = None
+    """One runner for every bot instead of one chosen per image (tests and benchmarks)."""
 
 
-def with_backtests(plan: Plan, before: DesiredFleet, after: DesiredFleet, settings: BacktestSettings, runner: Runner | None = None) -> Plan:
+@dataclass(frozen=True)
+class StrategyVersion:
+    """The old side of one bot's pin change: its strategy class and file text; ``text`` None when it
+    could not be read, and ``missing`` then says why (a note on the bot)."""
+
+    strategy_class: str
+    text: str | None
+    missing: tuple[str, ...] = ()
+
+
+def versions_of(fleet: DesiredFleet) -> dict[str, StrategyVersion]:
+    """Each compiled bot's strategy version (``plan --against``: the baseline's), by bot name."""
+    return {name: StrategyVersion(bot.essence.strategy_class, bot.strategy_text) for name, bot in fleet.bots.items()}
+
+
+def running_versions(plan: Plan, running: Mapping[str, BotEssence], source: FleetSource) -> dict[str, StrategyVersion]:
+    """The version each listed pin change's bot runs now (``running``: its record's essence, by bot
+    name), read through ``source``'s git at the commit its pin names and checked against the sha256
+    it ran (``engine.changelog.pinned_text``), by bot name; a version git cannot give has no text
+    and says why. One read per distinct running version. Never raises."""
+    read: dict[tuple[str, str, str], StrategyVersion] = {}
+    found: dict[str, StrategyVersion] = {}
+    for change in plan.listed_strategy_changes:
+        name = change.address.removeprefix("bot/")
+        essence = running.get(name)
+        if essence is None:
+            continue
+        key = (essence.strategy, essence.strategy_class, essence.strategy_sha256)
+        if key not in read:
+            text, notes = pinned_text(source, essence, "running", "to backtest it")
+            read[key] = StrategyVersion(essence.strategy_class, text, notes)
+        found[name] = read[key]
+    return found
+
+
+def with_backtests(plan: Plan, before: Mapping[str, StrategyVersion], after: DesiredFleet, settings: BacktestSettings,
+                   runner: Runner | None = None) -> Plan:
     """``plan`` with its backtest section: every listed pin change (``plan.listed_strategy_changes``)
-    whose bot is on both sides, backtested old and new (``runner``: one for every bot, else chosen
-    per image). Raises FleetopsError when no FreqTrade can run the backtests or the user's datadir
-    lacks a pair's candles; a bot whose backtest cannot be set up (futures, no pairs) or fails is
-    a note in the section, not an error."""
+    whose bot has an old version in ``before`` (by bot name: ``versions_of`` a baseline, or
+    ``running_versions``) and is in ``after``, backtested old and new (``runner``, else
+    ``settings.runner``: one for every bot; else chosen per image). Raises FleetopsError when no
+    FreqTrade can run the backtests or the user's datadir lacks a pair's candles; a bot whose
+    backtest cannot be set up (futures, no pairs) or fails, or whose old version could not be
+    read (its new one still runs), is a note in the section, not an error."""
     changed = [(s.address.removeprefix("bot/"), s) for s in plan.listed_strategy_changes]
-    changed = [(name, s) for name, s in changed if name in before.bots and name in after.bots]
+    changed = [(name, s) for name, s in changed if name in before and name in after.bots]
     if not changed:
         return plan
-    chooser = _Runners(settings, runner)
+    chooser = _Runners(settings, runner or settings.runner)
     candle_sets: dict[tuple[tuple[str, ...], str], CandleSet] = {}
     by_runner: dict[int, tuple[Runner, dict[str, RunRequest]]] = {}
     skipped: dict[str, str] = {}
@@ -86,8 +133,11 @@ def with_backtests(plan: Plan, before: DesiredFleet, after: DesiredFleet, settin
         candles = candle_sets[pairs, timeframe]
         chosen = chooser.get(after.containers[new.container].essence.image)
         group = by_runner.setdefault(id(chosen), (chosen, {}))[1]
-        old = before.bots[name]
-        group[f"{name}/old"] = RunRequest(old.essence.strategy_class, old.strategy_text, config, candles)
+        old = before[name]
+        if old.text is not None:
+            group[f"{name}/old"] = RunRequest(old.strategy_class, old.text, config, candles)
+        else:
+            skipped[name] = "; ".join(old.missing or ("the old version's source could not be read",)) + ": only the new version was backtested"
         group[f"{name}/new"] = RunRequest(new.essence.strategy_class, new.strategy_text, config, candles)
         if settings.lookahead:
             group[f"{name}/lookahead"] = RunRequest(new.essence.strategy_class, new.strategy_text, config, candles, "lookahead")

@@ -107,7 +107,7 @@ def render(repo: str, ref: str | None, out: str) -> None:
 @click.option("--format", "fmt", type=_FORMATS, default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--rebalance", is_flag=True, help="Compact pools to the fewest containers (moves bots).")
-@click.option("--backtest", is_flag=True, help="Backtest each moved strategy pin, old and new version side by side (needs --against).")
+@click.option("--backtest", is_flag=True, help="Backtest each moved strategy pin, old (or running) and new version side by side.")
 @click.option("--backtest-days", type=int, default=None, help="Days of synthetic candles to backtest (default 30).")
 @click.option("--datadir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Backtest on your own FreqTrade candle files instead of synthetic ones.")
@@ -116,14 +116,14 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
     """Show what would change."""
     from engine.timing import stage
 
-    backtesting = backtest_settings(backtest, backtest_days, datadir, against)
+    backtesting = backtest_settings(backtest, backtest_days, datadir)
 
     if against is None:
         from engine.flow import plan_commit
         from engine.live.noop_proof import ProofHeader, no_changes_text
 
         ctx = command_context()
-        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn, proof=fmt == "text")
+        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn, proof=fmt == "text", backtest=backtesting)
         if isinstance(planned, ProofHeader):
             click.echo(no_changes_text(planned), nl=False)
             return

@@ -114,16 +114,13 @@ def check_settings() -> CheckSettings:
                          warn=lambda line: click.echo(f"fleetops: warning: {one_line(line)}", err=True))
 
 
-def backtest_settings(backtest: bool, days: int | None, datadir: str | None, against: str | None) -> BacktestSettings | None:
+def backtest_settings(backtest: bool, days: int | None, datadir: str | None) -> BacktestSettings | None:
     """``plan --backtest``'s settings (engine.backtest), or None without the flag; FleetopsError for
-    --backtest-days or --datadir without it, both at once, or --backtest without --against (the
-    live plan's old versions are not backtested yet)."""
+    --backtest-days or --datadir without it, or both at once."""
     if not backtest:
         if days is not None or datadir is not None:
             raise FleetopsError("--backtest-days and --datadir go with --backtest; add it")
         return None
-    if against is None:
-        raise FleetopsError("plan --backtest compares with a git ref: add --against REF (the live plan is not backtested yet)")
     if days is not None and datadir is not None:
         raise FleetopsError("--backtest-days is for synthetic candles and --datadir brings your own: give one of them")
     from engine.backtest import DEFAULT_DAYS, BacktestSettings, require_days

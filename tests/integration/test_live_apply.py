@@ -44,9 +44,22 @@ def test_pin_change_reloads_one_bot_and_leaves_neighbours_running(live: LiveFlee
     assert live.apply().code == 0
     before = live.programs(STANDARD)
     edit(live.root / "strategies/Alpha.py", '{"0": 0.04}', '{"0": 0.05}')
+    edit(live.root / "strategies/Alpha.py", "rolling(20).mean()", "rolling(50).mean()")
     commit(live.repo, "Alpha v2", tag="v2")
     edit(live.root / "fleet/bots.yaml", "strategy: Alpha@v1\npairs: [SOL/USDT]", "strategy: Alpha@v2\npairs: [SOL/USDT]")
     assert actions(live.plan_json()) == [("bot/alpha-2", "reload")]
+    # plan --backtest of the live plan: the version alpha-2 runs (v1) against the spec's, by the local FreqTrade,
+    # exactly as `plan --against` backtests the same two versions
+    backtest = live.plan("--backtest", "--backtest-days", "2", "--format", "json")
+    assert backtest.code == 0, backtest.err
+    planned = json.loads(backtest.out)
+    [bot] = planned["backtest"]["bots"]
+    assert (bot["address"], bot["before"], bot["notes"]) == ("bot/alpha-2", planned["strategy_changes"][0]["before"], [])
+    assert bot["before"].startswith("Alpha@v1 (") and bot["after"].startswith("Alpha@v2 (")
+    assert bot["old"]["trades"] > 0 and bot["old"]["trades_sha256"] != bot["new"]["trades_sha256"]
+    against = live.plan("--against", "HEAD", "--backtest", "--backtest-days", "2", "--format", "json")
+    assert against.code == 0, against.err
+    assert json.loads(against.out)["backtest"]["bots"] == [bot]
     result = live.apply()
     assert result.code == 0, result.err
     after = live.programs(STANDARD)
