@@ -301,6 +301,16 @@ def init(directory: str) -> None:
     click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); try: fleetops validate --repo {path}")
 
 
+def _register_tools() -> None:
+    from engine.cli.tools import image, paper_exchange
+
+    cli.add_command(paper_exchange)
+    cli.add_command(image)
+
+
+_register_tools()
+
+
 def main() -> None:
     """Console entry point: run the CLI, turning engine errors into messages and exit codes."""
     from engine.timing import report
