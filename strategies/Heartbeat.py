@@ -35,10 +35,10 @@ class Heartbeat(IStrategy):
         return dataframe
 
     def custom_entry_price(self, pair, trade, current_time, proposed_rate, entry_tag, side, **kwargs) -> float:
-        return proposed_rate * 1.003
+        return proposed_rate * 1.001
 
     def custom_exit_price(self, pair, trade, current_time, proposed_rate, current_profit, exit_tag, **kwargs) -> float:
-        return proposed_rate * 0.997
+        return proposed_rate * 0.999
 
     def custom_exit(self, pair: str, trade, current_time: datetime, current_rate: float, current_profit: float, **kwargs):
         if (current_time - trade.open_date_utc).total_seconds() >= self.HOLD:

@@ -28,16 +28,34 @@ def _say(message: str) -> None:
 @click.option("--start", default=None, type=float, help="Anchor of the price paths, epoch seconds (default: now, floored to the minute).")
 @click.option("--volatility", default=0.002, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Standard deviation of the one-minute price change (0.002 = 0.2 %).")
-def paper_exchange(host: str, port: int, seed: int, pairs: str | None, start: float | None, volatility: float) -> None:
-    """Serve a paper exchange: Binance spot's REST API over seeded prices, for offline dry-run bots (foreground).
+@click.option("--detach", is_flag=True, help="Run it as a Docker container instead (host network, restarted with Docker).")
+@click.option("--image", default=None, help="Image for --detach (default: the pool image, which has what it needs).")
+@click.option("--stop", is_flag=True, help="Remove the container --detach started.")
+def paper_exchange(host: str, port: int, seed: int, pairs: str | None, start: float | None, volatility: float, detach: bool,
+                   image: str | None, stop: bool) -> None:
+    """Serve a paper exchange: Binance spot's REST API over seeded prices, for offline dry-run bots.
 
-    Point bots at it with `exchange_url: http://172.17.0.1:9100` (a bot's or the fleet's default);
-    status and a down switch are under /_market/.
+    In the foreground, or as a container with --detach. Point bots at it with
+    `exchange_url: http://172.17.0.1:9100` (a bot's or the fleet's default); status and a down
+    switch are under /_market/.
     """
     from engine.paper import PAPER_PAIRS
-    from engine.paper.serve import serve
 
     listed = [p.strip() for p in pairs.split(",") if p.strip()] if pairs is not None else list(PAPER_PAIRS)
+    if stop or detach:
+        from engine.paper.container import CONTAINER, start_container, stop_container
+
+        if stop:
+            click.echo(f"removed {CONTAINER}" if stop_container() else f"no {CONTAINER} container")
+            return
+        from engine.images import POOL_IMAGE
+
+        options = ["--host", host, "--port", str(port), "--seed", str(seed), "--pairs", ",".join(listed), "--volatility", str(volatility)]
+        ident = start_container(image or POOL_IMAGE, options + (["--start", str(start)] if start is not None else []))
+        click.echo(f"started {CONTAINER} ({ident[:12]}) on the host's port {port}; bots in containers: exchange_url: "
+                   f"http://172.17.0.1:{port}; `docker logs {CONTAINER}`, `fleetops paper-exchange --stop`")
+        return
+    from engine.paper.serve import serve
 
     def ready(line: str) -> None:
         click.echo(line)

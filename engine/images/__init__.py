@@ -1,4 +1,4 @@
-"""fleetops' images, built from the package alone: ``fleetops image build`` (and ``scripts/build-images``).
+"""fleetops' images, built from the package alone: ``fleetops image build`` (and the checkout's build-images script).
 
 Two ways to the pool image (FreqTrade + supervisord, what the example fleet runs):
 

@@ -1,6 +1,6 @@
 """Images built offline from Debian packages and PyPI wheels: no registry, no Dockerfile, no base image.
 
-Called by ``fleetops image build`` (the pool image) and ``scripts/build-images`` (the pool image, and
+Called by ``fleetops image build`` (the pool image) and the checkout's build-images script (the pool image, and
 the test images from the checkout: the stand-in bot, the Swarm lab's node and registry). How:
 ``apt-get download`` the packages and their dependency closure, ``dpkg-deb -x`` them into a root
 directory, link busybox's applets, byte-compile with the image's own Python in a chroot (halves
