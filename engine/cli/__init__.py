@@ -299,12 +299,12 @@ def init(directory: str) -> None:
 
     path = build_demo_repo(Path(directory))
     click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); next steps:\n"
-               "  fleetops image build          # once per Docker engine: the pool image its specs name (FreqTrade + supervisord)\n"
-               "  fleetops paper-exchange &     # the example's bots trade on it, offline (fleet/fleet.yaml: exchange_url)\n"
+               "  fleetops image build              # once per Docker engine: the pool image its specs name (FreqTrade + supervisord)\n"
+               "  fleetops paper-exchange --detach  # the example's bots trade on it, offline (fleet/fleet.yaml: exchange_url)\n"
                f"  cd {path}\n"
-               "  fleetops validate             # specs, pins and FreqTrade's own checks\n"
-               "  fleetops plan                 # what apply would do\n"
-               "  fleetops apply --yes          # converge Docker, check every bot's trading loop, roll back if broken\n"
+               "  fleetops validate                 # specs, pins and FreqTrade's own checks\n"
+               "  fleetops plan                     # what apply would do\n"
+               "  fleetops apply --yes              # converge Docker, check every bot's trading loop, roll back if broken\n"
                "  fleetops status; fleetops wallets; fleetops watch --repo . --listen 127.0.0.1:9400")
 
 

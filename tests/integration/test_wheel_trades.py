@@ -88,7 +88,7 @@ def test_a_wheel_user_gets_an_image_and_a_trading_fleet(wheel: Wheel) -> None:
     timings: dict[str, float] = {}
     started = time.monotonic()
     first = wheel.fleetops("init", "my-fleet").stdout
-    assert "fleetops image build" in first and "fleetops paper-exchange" in first and "fleetops apply --yes" in first
+    assert "fleetops image build" in first and "fleetops paper-exchange --detach" in first and "fleetops apply --yes" in first
 
     mark = time.monotonic()
     built = wheel.fleetops("image", "build", timeout=1800)
