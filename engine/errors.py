@@ -8,6 +8,7 @@ module raises one of them (``raise ... from exc``) and never prints::
     ├── CheckError                the FreqTrade check was required (FLEETOPS_FREQTRADE_CHECK=image|local) and could not run
     ├── SourceError               git: not a repository, unknown ref, unreadable blob
     ├── DockerError               the Docker engine is unreachable or refused a call
+    ├── ImageBuildError           `fleetops image build` could not build an image (a tool missing, apt, pip or docker failed)
     ├── SupervisorError           supervisord in a pool container did not answer or refused a call
     │   └── SupervisorRefused     it answered with a fault: e.g. it cannot start a program (its reason)
     ├── ApplyError                converging Docker to the plan failed
@@ -28,6 +29,7 @@ __all__ = [
     "DockerError",
     "FleetopsError",
     "HealthError",
+    "ImageBuildError",
     "Problem",
     "SourceError",
     "SpecError",
@@ -86,6 +88,10 @@ class SourceError(FleetopsError):
 
 class DockerError(FleetopsError):
     """The Docker engine is unreachable or refused a call."""
+
+
+class ImageBuildError(FleetopsError):
+    """``fleetops image build`` could not build an image: a tool it needs is missing, or apt, pip or docker failed."""
 
 
 class SupervisorError(FleetopsError):

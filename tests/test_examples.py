@@ -12,6 +12,7 @@ import pytest
 
 from engine.demo_repo import EXAMPLE_ROOT, GITIGNORE, build_demo_repo
 from engine.offline import compile_at
+from engine.paper import DOCKER_HOST_URL, PAPER_PAIRS
 from tests.conftest import ROOT, Run
 from tests.test_render import FREQTRADE_PYTHON
 
@@ -23,7 +24,11 @@ def test_example_fleet_validates_and_looks_like_a_real_one(tmp_path: Path, fleet
     loaded, desired = compile_at(repo, None)
     spec = loaded.spec
     assert len(spec.wallets) == 3 and len(spec.pools) == 3 and 15 <= len(spec.bots) <= 25
-    assert len({b.exchange or spec.fleet.defaults.exchange for b in spec.bots.values()}) >= 4
+    # It trades for real, offline: every bot on Binance's API, served by the paper exchange on this host.
+    assert {b.exchange or spec.fleet.defaults.exchange for b in spec.bots.values()} == {"binance"}
+    assert spec.fleet.defaults.exchange_url == DOCKER_HOST_URL and not any(b.exchange_url for b in spec.bots.values())
+    assert spec.fleet.defaults.bot_command.split()[:2] == ["freqtrade", "trade"] and spec.fleet.health.check == "loop"
+    assert {p for b in spec.bots.values() for p in b.pairs} <= set(PAPER_PAIRS)
     assert len({b.timeframe or spec.fleet.defaults.timeframe for b in spec.bots.values()}) >= 4
     assert sum(1 for c in desired.containers.values() if c.dedicated) >= 2
     assert {p.ref for p in spec.pins.values()} == {"v1.0.0", "v1.1.0"}
@@ -45,7 +50,7 @@ def test_example_strategies_load_and_run_in_freqtrade() -> None:
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("ok ") == 6
+    assert proc.stdout.count("ok ") == 7  # three strategies at v1.0.0, four at v1.1.0 (Heartbeat is new there)
 
 
 def test_init_commits_no_python_caches_and_ignores_them(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from engine.market.walk import INTERVALS, candle
 __all__ = ["FORMATS", "SEED", "START", "VOLATILITY", "WARMUP_CANDLES", "CandleSet", "from_datadir", "synthetic"]
 
 SEED = 7
-"""The local market's default seed (``tests/market``: ``python -m tests.market --seed 7``)."""
+"""The local market's default seed (``fleetops paper-exchange --seed 7``)."""
 VOLATILITY = 0.002
 """Standard deviation of the price change over one minute (the local market's default: 0.2 %)."""
 START = 1767571200

@@ -28,6 +28,7 @@ from engine.backtest.candles import CandleSet
 from engine.backtest.runs import RUN_SECONDS, ResultCache, RunRequest, markets, worker_script
 from engine.check.runners import clean_env, local_python, no_network
 from engine.errors import FleetopsError
+from engine.images import missing_image_hint
 
 __all__ = ["ImageRunner", "LocalRunner", "Runner", "RunnerUnavailable"]
 
@@ -141,7 +142,7 @@ class ImageRunner(Runner):
         self.image = image
         image_id = self.docker.image_id(image)
         if image_id is None:
-            raise FleetopsError(f"the Docker engine does not have image {image} (fleetops never pulls; pull or build it)")
+            raise FleetopsError(f"the Docker engine does not have image {image} (fleetops never pulls): {missing_image_hint(image)}")
         self.identity = f"image {image_id}"
         self.name = f"image {image}"
 

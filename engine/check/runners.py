@@ -26,6 +26,7 @@ from engine.check.loads import LoadRequest
 from engine.check.request import BotRequest
 from engine.errors import FleetopsError
 from engine.hashing import short_hash
+from engine.images import missing_image_hint
 
 __all__ = ["CACHE_DIR", "ImageJudge", "Judgement", "LocalJudge", "Unavailable", "cache_dir", "checker_script", "clean_env", "loader_script", "local_python",
            "no_network"]
@@ -184,7 +185,7 @@ class ImageJudge:
         except FleetopsError as exc:
             raise DockerDown(str(exc)) from None
         if image_id is None:
-            raise Unavailable(f"the Docker engine does not have image {image} (fleetops never pulls; pull or build it)")
+            raise Unavailable(f"the Docker engine does not have image {image} (fleetops never pulls): {missing_image_hint(image)}")
 
         def run(payload: dict[str, Any], deadline: float) -> dict[str, Any]:
             try:

@@ -311,7 +311,24 @@ def init(directory: str) -> None:
     from engine.demo_repo import build_demo_repo
 
     path = build_demo_repo(Path(directory))
-    click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); try: fleetops validate --repo {path}")
+    click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); next steps:\n"
+               "  fleetops image build              # once per Docker engine: the pool image its specs name (FreqTrade + supervisord)\n"
+               "  fleetops paper-exchange --detach  # the example's bots trade on it, offline (fleet/fleet.yaml: exchange_url)\n"
+               f"  cd {path}\n"
+               "  fleetops validate                 # specs, pins and FreqTrade's own checks\n"
+               "  fleetops plan                     # what apply would do\n"
+               "  fleetops apply --yes              # converge Docker, check every bot's trading loop, roll back if broken\n"
+               "  fleetops status; fleetops wallets; fleetops watch --repo . --listen 127.0.0.1:9400")
+
+
+def _register_tools() -> None:
+    from engine.cli.tools import image, paper_exchange
+
+    cli.add_command(paper_exchange)
+    cli.add_command(image)
+
+
+_register_tools()
 
 
 def main() -> None:

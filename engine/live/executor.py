@@ -26,6 +26,7 @@ from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.compile.container import account_of, container_definition
 from engine.compile.desired import DesiredBot, DesiredContainer, DesiredFleet
 from engine.errors import ApplyError, DockerError, HealthError, SupervisorRefused
+from engine.images import missing_image_hint
 from engine.live.health import wait_answering
 from engine.live.materials import Materials
 from engine.live.observe import LiveFleet, baseline_from_live
@@ -116,7 +117,7 @@ class Executor:
                 written |= set(self.target.containers[name].bots)
                 image = self.target.containers[name].essence.image
                 if not self.backend.image_exists(image):
-                    raise ApplyError(f"image {image} (for {name}) is not on this Docker engine; build or pull it first")
+                    raise ApplyError(f"image {image} (for {name}) is not on this Docker engine: {missing_image_hint(image)}")
         self.materials.check_secrets([self.target.bots[n] for n in sorted(written) if n in self.target.bots])
         created = {n for n, a in containers.items() if a is Action.CREATE}
         for name, owner in sorted(self.backend.name_owners(created).items()):

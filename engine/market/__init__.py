@@ -2,6 +2,6 @@
 
 ``walk`` computes any candle of any pair from ``(seed, pair, anchor, time)`` alone; ``listing``
 gives a pair its start price, tick and step and Binance's ``exchangeInfo`` entry for it. The local
-exchange the tests trade against (``tests/market``) serves them over HTTP; ``engine.backtest``
+exchange (``engine.paper``, ``fleetops paper-exchange``) serves them over HTTP; ``engine.backtest``
 writes them as FreqTrade candle files, so a backtest's synthetic market is the same one.
 """

@@ -1,9 +1,8 @@
-"""A local stand-in for Binance spot's public REST API, so ``freqtrade trade`` runs offline.
+"""The tests' side of the paper exchange (``engine.paper``, served by ``fleetops paper-exchange``).
 
-``server.create_app`` builds the Starlette app, ``prices`` computes the seeded random walk,
-``pairs`` describes what is listed, ``control`` is its request log and down switch, ``runner``
-starts it from tests (thread or subprocess), ``bot`` writes and runs a FreqTrade dry-run bot
-against it, and ``python -m tests.market`` serves it on its own. ``ccxt_overrides`` is the part of a FreqTrade
+``server``, ``control``, ``prices`` and ``pairs`` re-export the shipped modules (``engine.paper``,
+``engine.market``), ``runner`` starts it from tests (thread or subprocess), ``bot`` writes and
+runs a FreqTrade dry-run bot against it, and ``python -m tests.market`` serves it on its own. ``ccxt_overrides`` is the part of a FreqTrade
 ``exchange`` block that points ccxt's Binance client at it.
 """
 

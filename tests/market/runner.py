@@ -1,7 +1,7 @@
 """Run the market from tests: in a background thread of the test process, or as a subprocess.
 
 Why both: a thread is cheapest and lets a test read the app state directly; a subprocess is
-what a long-lived market for Docker bots looks like (``python -m tests.market``) and survives
+what a long-lived market for Docker bots looks like (``fleetops paper-exchange``) and survives
 the test process's GIL-heavy work. Either way the socket is bound before uvicorn starts, so
 ``port=0`` gives a free port with no race, and start returns only once the market answers.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,29 +20,12 @@ from types import TracebackType
 from typing import Self
 
 import httpx
-import uvicorn
 
-from tests.market.server import create_app
+from engine.paper.app import create_app
+from engine.paper.serve import bind, uvicorn_server
 
 ROOT = Path(__file__).resolve().parents[2]
-READY_LINE = re.compile(r"fleetops market listening on (\S+):(\d+)")
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port=0``: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
-def uvicorn_server(app: object) -> uvicorn.Server:
-    """Uvicorn quietly (the app keeps its own request log), with a short graceful stop."""
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)  # type: ignore[arg-type]
-    return uvicorn.Server(config)
+READY_LINE = re.compile(r"fleetops paper exchange listening on (\S+):(\d+)")
 
 
 def wait_until_answering(url: str, timeout: float = 15.0) -> None:
@@ -104,14 +86,14 @@ class ThreadedMarket:
 
 
 class SubprocessMarket:
-    """``python -m tests.market`` as a child process; the port is read from its ready line."""
+    """``fleetops paper-exchange`` (``python -m engine``) as a child process; the port is read from its ready line."""
 
     def __init__(self, seed: int = 7, pairs: Iterable[str] | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  python: str = sys.executable, extra_args: Iterable[str] = ()) -> None:
         self.host = host
-        args = [python, "-m", "tests.market", "--host", host, "--port", str(port), "--seed", str(seed), *extra_args]
+        args = [python, "-m", "engine", "paper-exchange", "--host", host, "--port", str(port), "--seed", str(seed), *extra_args]
         if pairs is not None:
-            args += ["--pairs", *pairs]
+            args += ["--pairs", ",".join(pairs)]
         self._args = args
         self.proc: subprocess.Popen[str] | None = None
         self.port = port

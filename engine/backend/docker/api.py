@@ -85,7 +85,7 @@ class DockerEngine:
             return fn(*args, **kwargs)
         except (requests.exceptions.ConnectionError, requests.exceptions.InvalidURL):
             raise DockerError(
-                f"cannot reach the Docker engine at {self.base_url} ({what}); is dockerd running? scripts/ensure-docker starts one"
+                f"cannot reach the Docker engine at {self.base_url} ({what}); is dockerd running? start it (`systemctl start docker`, or `dockerd &` as root)"
             ) from None
         except docker.errors.APIError as exc:
             raise DockerError(f"Docker refused to {what}: {exc.explanation or exc}") from exc
@@ -263,7 +263,7 @@ class DockerEngine:
                 documents = inspect_documents(self.base_url.removeprefix("unix://"), {name: name for name in names})
             except (OSError, http.client.HTTPException) as exc:
                 raise DockerError(f"cannot reach the Docker engine at {self.base_url} (inspect containers: {exc}); "
-                                  "is dockerd running? scripts/ensure-docker starts one") from None
+                                  "is dockerd running? start it (`systemctl start docker`, or `dockerd &` as root)") from None
             except ValueError as exc:
                 raise DockerError(f"Docker's answer to an inspect does not parse ({exc})") from None
         else:

@@ -3,7 +3,7 @@
 Used by the swarm units (a service's image is ``<registry>/<repository>@sha256:…``, never a tag a
 later push could move) and by the plan, which shows the digest each unit will run. Images come
 from the manager's own engine: the CLI or the watcher runs on a manager, where the operator pulls
-or builds them (``docker pull``, ``scripts/build-images``); fleetops tags each into the registry
+or builds them (``docker pull``, ``fleetops image build``); fleetops tags each into the registry
 and pushes it through the manager (``engine.backend.swarm.api``), so no node needs Docker Hub and
 every node runs the same bytes. A tag pushed again with the same content keeps its digest: a no-op
 apply changes no service.
