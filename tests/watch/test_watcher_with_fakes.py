@@ -436,3 +436,71 @@ def test_self_heal_never_deletes_most_of_the_fleet_on_its_own(base_repo, tmp_pat
     assert any("not repairing by deleting" in line and "deletes 6 of the 11 bots" in line for line in lines), lines
     assert not any("remove" in m for m in h.backend.log), h.backend.log
     assert sorted(p for c in h.backend.units.values() for p in c.programs if p.startswith("new-")) == [f"new-{i}" for i in range(6)]
+
+
+def test_events_bring_a_stopped_container_back_long_before_the_resync(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    """The container's ``die`` event, not the 30 s resync, starts the repair: back after the drift's 2 s grace."""
+    import time
+
+    w: RunningWatcher = watching(resync=30.0)
+    w.until(lambda: w.applied() is not None)
+    w.until(lambda: w.watcher.live is not None and not w.watcher.confirmer.drifting, what="a quiet fleet")
+    stopped = time.monotonic()
+    w.backend.stop("testfleet-small-1")
+    w.until(lambda: w.backend.units["testfleet-small-1"].state == "running", timeout=10, what="the repair")
+    assert time.monotonic() - stopped < 5.0  # well inside the 30 s resync: the event woke it
+    assert "repair: container/testfleet-small-1 start" in "\n".join(w.lines)
+
+
+def test_every_restart_of_a_pool_bot_is_counted_whoever_killed_it(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    """supervisord restarts a killed bot by itself (no repair): each exit is still counted once, from the
+    pool's process table, said in the log, in /api/status and in a metric; the third makes it failing."""
+    import time
+
+    w: RunningWatcher = watching(resync=30.0, flap_limit=3)
+    w.until(lambda: w.applied() is not None)
+    time.sleep(1.5)  # exits within 1 s of the watcher's own apply are its own; and the events are followed by then
+    unit = w.backend.units["testfleet-standard-1"]
+    for kill in range(1, 4):
+        pid = unit.pids["beta-1"]
+        w.backend.kill_program("testfleet-standard-1", "beta-1", state="RUNNING")  # supervisord's autorestart: a new pid at once
+        w.until(lambda pid=pid: f"bot beta-1 restarted: its process exited (pid {pid})" in "\n".join(w.lines), timeout=10,  # type: ignore[misc]
+                what=f"kill {kill} counted")
+        if kill < 3:
+            assert w.watcher.status()["restarts"]["beta-1"]["count"] == kill
+    w.until(lambda: "beta-1" in w.watcher.guard.failing, timeout=10, what="the flap guard")
+    assert w.watcher.guard.failing["beta-1"].startswith("3 restarts within 300 s (last: its process exited")
+    w.until(lambda: unit.programs["beta-1"] == "STOPPED", what="the failing bot stopped")
+    assert "bot beta-1 is failing" in "\n".join(w.lines)
+    status = w.watcher.status()
+    assert status["failing"]["beta-1"] == w.watcher.guard.failing["beta-1"]
+    assert status["restarts"]["beta-1"]["count"] == 3 and status["restarts"]["beta-1"]["limit"] == 3
+    assert 'fleetops_bot_restarts_counted_total{bot="beta-1",cause="process_exited"} 3.0' in w.watcher.exposition().decode()
+    assert "supervisor testfleet-standard-1 restart beta-1" not in w.backend.log  # it never needed a repair
+
+
+def test_an_apply_made_outside_the_watcher_is_out_of_sync_then_brought_back(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    from engine.context import Context
+    from engine.flow import apply_plan, plan_commit
+    from engine.live.store import apply_lock
+    from engine.watch.sync import Sync
+    from tests.support.repos import commit
+
+    w: RunningWatcher = watching(resync=30.0)
+    head = origin.work.head.commit.hexsha
+    w.until(lambda: w.applied() == head)
+    w.until(lambda: w.watcher.sync().status is Sync.SYNCED, what="Synced")
+    ALPHA = origin.edit(*ALPHA2_STOPLOSS)
+    ALPHA(origin.root)
+    unpushed = commit(origin.work, "by hand, never pushed")
+    ctx = Context(w.watcher.ctx.state_dir, w.bots.ports(), lambda _l: None, {})
+    with apply_lock(ctx.state_dir):
+        outcome = apply_plan(ctx, plan_commit(ctx, origin.root, unpushed, proof=False), message="by hand")
+    assert outcome.revision == 2
+    w.until(lambda: "the fleet is OutOfSync: revision 2 was applied from commit " + unpushed[:12] in "\n".join(w.lines), timeout=10,
+            what="the out-of-sync line")
+    line = next(x for x in w.lines if "the fleet is OutOfSync" in x)
+    assert f"applying {head[:12]} again to bring it back to the head of main" in line
+    w.until(lambda: w.watcher.sync().status is Sync.SYNCED and w.watcher.sync().revision == 3, timeout=10, what="back at the head")
+    revisions = RevisionStore(w.watcher.ctx.state_dir).all()
+    assert [(r.number, r.commit, r.status.value) for r in revisions] == [(1, head, "applied"), (2, unpushed, "applied"), (3, head, "applied")]
