@@ -273,11 +273,12 @@ class Watcher:
         self.metrics.applies.labels(result).inc()
         self.metrics.apply_duration.observe(duration)
         self._read_live()
+        self._store_changed()  # our own revision: no pass is needed for it
         if result in ("applied", "unchanged"):
             self.queue.finish(sha, applied=True)
-            if result == "unchanged" and self.live is not None:  # the sync status reads this commit as the live revision's
-                revision = self.live.number
-            self.journal.record(sha, self.fleet or "", self.options.branch, result, "", revision)
+            found_equal = self.live.number if result == "unchanged" and self.live is not None else None
+            # an unchanged commit is recorded with the live revision it was found equal to: the sync status reads it as that revision's
+            self.journal.record(sha, self.fleet or "", self.options.branch, result, "", found_equal or revision)
             self.guard.reset()
             if result == "applied":
                 self.metrics.commit_to_healthy.observe(time.monotonic() - seen)
@@ -289,7 +290,7 @@ class Watcher:
             self.journal.record(sha, self.fleet or "", self.options.branch, "quarantined", reason, revision)
             self.queue.finish(sha, quarantine=reason)
             self.metrics.quarantined.set(len(self.queue.view().quarantined))
-        if revision is not None and result != "unchanged":
+        if revision is not None:
             self.metrics.revision.set(revision)
         self.last_apply = {"commit": sha, "subject": subject, "result": result, "revision": revision, "reason": reason,
                            "finished_at": time.time(), "seconds": round(duration, 3)}
@@ -331,7 +332,7 @@ class Watcher:
 
     def heal_once(self) -> None:
         """One self-heal pass (what the loop does every resync)."""
-        self._guarded(self._heal)
+        self._guarded(self._heal, busy=False)
 
     def _heal(self) -> None:
         if self.fleet is None:

@@ -504,3 +504,68 @@ def test_an_apply_made_outside_the_watcher_is_out_of_sync_then_brought_back(orig
     w.until(lambda: w.watcher.sync().status is Sync.SYNCED and w.watcher.sync().revision == 3, timeout=10, what="back at the head")
     revisions = RevisionStore(w.watcher.ctx.state_dir).all()
     assert [(r.number, r.commit, r.status.value) for r in revisions] == [(1, head, "applied"), (2, unpushed, "applied"), (3, head, "applied")]
+
+
+def test_the_flap_guard_counts_each_restart_once_however_it_is_seen() -> None:
+    """An exit seen by an event and again by a pass (its pid changed) is one restart; a death and the repair
+    that answers it are one flap; a bot seen running again makes the next repair a new restart."""
+    from engine.watch.guard import FlapGuard
+
+    guard = FlapGuard(limit=3, window=300.0, clock=lambda: 1000.0)
+    guard.observe_pids({"a": 10})
+    assert guard.exited("a", 10, "its process exited (pid 10)") is False
+    assert guard.exited("a", 10, "its process exited (pid 10)") is None  # the same exit, told twice
+    assert guard.observe_pids({"a": 11}) == []  # the pass sees pid 10 replaced: counted already
+    assert guard.recent("a") == 1
+    guard.observe_pids({"b": 20})
+    assert guard.observe_pids({"b": 21}) == ["b"]  # no event told it (the stream was down): the pass counts it
+    assert guard.count("b", "supervisord restarted its process") is False
+    assert guard.exited("b", 20, "late event") is None  # the late event for that exit
+    assert guard.died("solo", "its container died") is False
+    assert guard.restarting("solo", "container/testfleet-bot-solo start") is None  # the same flap
+    guard.running({"solo"})
+    assert guard.restarting("solo", "container/testfleet-bot-solo start") is False  # a new one
+    assert guard.exited("a", 11, "its process exited (pid 11)") is False
+    assert guard.exited("a", 12, "its process exited (pid 12)") is True  # the third within the window
+    assert guard.failing["a"] == "3 restarts within 300 s (last: its process exited (pid 12))"
+    assert guard.restarts() == {
+        "a": {"count": 3, "limit": 3, "window": 300.0, "last": "its process exited (pid 12)", "at": guard.restarts()["a"]["at"]},
+        "b": {"count": 1, "limit": 3, "window": 300.0, "last": "supervisord restarted its process", "at": guard.restarts()["b"]["at"]},
+        "solo": {"count": 2, "limit": 3, "window": 300.0, "last": "container/testfleet-bot-solo start", "at": guard.restarts()["solo"]["at"]}}
+
+
+def test_unit_events_and_pool_exits_come_in_one_stream_and_a_broken_stream_is_raised() -> None:
+    """``engine.backend.unit_events.follow``: the backend's events as they come, an ``exit`` per pid gone from a
+    pool's process table (none for a pool that stopped answering, nor for its new pids after), errors re-raised."""
+    import queue as queues
+    import threading
+
+    from engine.backend.port import ProcessInfo, ProcessTables, UnitEvent
+    from engine.backend.unit_events import follow
+    from engine.errors import DockerError, SupervisorError
+
+    tables: list[ProcessTables] = [
+        {"pool-1": {"a": ProcessInfo("a", "RUNNING", 10), "b": ProcessInfo("b", "RUNNING", 20)}},
+        {"pool-1": {"a": ProcessInfo("a", "RUNNING", 11), "b": ProcessInfo("b", "RUNNING", 20)}},  # a killed, restarted
+        {"pool-1": {"a": ProcessInfo("a", "BACKOFF", 0), "b": ProcessInfo("b", "RUNNING", 20)}},  # a killed while starting
+        {"pool-1": SupervisorError("supervisord in pool-1 did not answer")},  # the container stopped
+        {"pool-1": {"a": ProcessInfo("a", "RUNNING", 30), "b": ProcessInfo("b", "RUNNING", 31)}},  # started again: not exits
+    ]
+    inbox: queues.Queue[UnitEvent | Exception] = queues.Queue()
+
+    def unit_events():  # type: ignore[no-untyped-def]
+        while True:
+            item = inbox.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    looks = iter(tables)
+    stream = follow(unit_events, lambda: ["pool-1"], lambda units: next(looks, tables[-1]), interval=0.01)
+    seen = [next(stream), next(stream)]
+    assert seen == [UnitEvent("pool-1", "exit", bot="a", pid=10), UnitEvent("pool-1", "exit", bot="a", pid=11)]
+    threading.Timer(0.3, lambda: inbox.put(UnitEvent("testfleet-bot-solo", "die"))).start()  # after every look above
+    assert next(stream) == UnitEvent("testfleet-bot-solo", "die")  # and no exit before it
+    inbox.put(DockerError("the Docker event stream ended"))
+    with pytest.raises(DockerError, match="the Docker event stream ended"):
+        next(stream)
