@@ -183,6 +183,7 @@ def test_prompt_self_heal_flaps_and_an_apply_outside_the_watcher(prompt_daemon: 
 
     d.live.api.stop(f"{FLEET}-small-1", timeout=5)
     d.until(lambda: d.live.containers()[f"{FLEET}-small-1"]["State"] == "running", "the stopped container restored", timeout=20)
+    time.sleep(1.5)  # out of the window of the watcher's own repair
 
     solo = f"{FLEET}-bot-solo"
     started = d.live.api.inspect_container(solo)["State"]["StartedAt"]
