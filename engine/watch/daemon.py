@@ -75,13 +75,15 @@ class Watcher:
         self.stopping = threading.Event()
         self._fetch_now = threading.Event()
         self._deaths: deque[tuple[float, str]] = deque(maxlen=1000)
-        self._exits: deque[tuple[float, Exit]] = deque(maxlen=1000)
+        self._exits: deque[tuple[float, Exit, str]] = deque(maxlen=1000)
         self._heal_at: float | None = None
         """When (monotonic) the loop should run a heal pass before the resync is due (events, drift in its grace)."""
         self._heal_lock = threading.Lock()
-        self._repaired = False
+        self._touched: frozenset[str] | None = None
+        """What the last heal pass repaired (``Repair.touched``); None: nothing."""
         self._newest: object = _UNSEEN
-        self._busy: deque[tuple[float, float]] = deque(maxlen=20)
+        self._busy: deque[tuple[float, float, frozenset[str] | None]] = deque(maxlen=20)
+        """(start, end, what it touched: None for everything) of each step that changed the fleet."""
         self.fetches = 0
         """Fetch attempts so far (tests and benchmarks count them)."""
         self.last_fetch: float | None = None
@@ -170,7 +172,7 @@ class Watcher:
                 for event in self.ctx.site(fleet).events():
                     backoff = 1.0
                     if event.action == EXIT and event.bot is not None and event.pid:
-                        self._exits.append((time.monotonic(), Exit(event.bot, event.pid)))
+                        self._exits.append((time.monotonic(), Exit(event.bot, event.pid), event.name))
                         self._heal_soon(DEBOUNCE)
                     elif event.action in ("die", "stop", "destroy", "oom"):
                         self._deaths.append((time.monotonic(), event.name))
@@ -246,9 +248,9 @@ class Watcher:
         except Exception as exc:  # noqa: BLE001 - a daemon must outlive its bugs; the traceback goes to the log
             self.log(f"internal error: {type(exc).__name__}: {exc}", event="error", level="error", traceback=traceback.format_exc())
         finally:
-            if busy or self._repaired:
-                self._busy.append((began, time.monotonic()))
-            self._repaired = False
+            if busy or self._touched:
+                self._busy.append((began, time.monotonic(), None if busy else self._touched))
+            self._touched = None
 
     # -- one commit ----------------------------------------------------------------------------
 
@@ -349,7 +351,7 @@ class Watcher:
         finally:
             self._read_live()
         if repair is not None:
-            self._repaired = repair.changed
+            self._touched = frozenset(repair.touched) if repair.changed else None
             for bot, cause in repair.restarts:
                 self.metrics.restarts.labels(bot, cause).inc()
             for action in repair.actions:
@@ -406,10 +408,15 @@ class Watcher:
         """Pool bots' process exits not caused by one of our applies or repairs."""
         exits = []
         while self._exits:
-            at, gone = self._exits.popleft()
-            if not any(start - 0.5 <= at <= end + 1.0 for start, end in self._busy):
+            at, gone, _unit = self._exits.popleft()
+            if not self._ours(at, gone.bot):
                 exits.append(gone)
         return exits
+
+    def _ours(self, at: float, name: str) -> bool:
+        """Whether what happened to ``name`` (a bot or container) at ``at`` (monotonic) is one of our own
+        steps': during (or just after) an apply, or a repair that touched it."""
+        return any(start - 0.5 <= at <= end + 1.0 and (touched is None or name in touched) for start, end, touched in self._busy)
 
     def _own_deaths_removed(self) -> list[str]:
         """Dedicated bots whose container died on its own (not during one of our applies or heals)."""
@@ -417,7 +424,7 @@ class Watcher:
         deaths = []
         while self._deaths:
             at, container = self._deaths.popleft()
-            if any(start - 0.5 <= at <= end + 1.0 for start, end in self._busy):
+            if self._ours(at, container):
                 continue
             if container.startswith(prefix):
                 deaths.append(container.removeprefix(prefix))

@@ -75,6 +75,9 @@ class Repair:
     newly_failing: list[str] = field(default_factory=list)
     restarts: list[tuple[str, str]] = field(default_factory=list)
     """(bot, cause) of every restart the flap guard counted in this pass; cause is one of ``RESTART_CAUSES``."""
+    touched: set[str] = field(default_factory=set)
+    """Names of the containers and bots this pass restarted, started or stopped: their deaths and exits
+    seen meanwhile are the pass's own, not flaps (other bots' are still counted)."""
 
     @property
     def changed(self) -> bool:
@@ -170,6 +173,8 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         outcome = converge(ctx, current.number, dataclasses.replace(live_plan, plan=live_plan.plan.with_changes(tuple(allowed))),
                            record=False, wait=0.0, announce=announce)
         repair.actions = [f"{c.address} {c.action.value}" for c in outcome.executed]
+        for change in outcome.executed:
+            repair.touched |= _names_of(change, live_plan.live)
         if confirmer is not None:
             confirmer.repaired({c.address for c in outcome.executed})
         sick = [h.bot for h in outcome.health.values() if not h.passed]
@@ -178,6 +183,7 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         if outcome.executed:
             guard.forget_pids()
     for bot in repair.newly_failing:
+        repair.touched |= {bot, *([live_plan.live.bots[bot].container] if bot in live_plan.live.bots else [])}
         _stop_failing(ctx, live_plan.live, bot, report)
         report(f"bot {bot} is failing ({guard.failing[bot]}); stopped, and not restarted until a new commit is applied")
     if not repair.changed:
@@ -185,6 +191,13 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
     result = "failing: " + ", ".join(repair.newly_failing) if repair.newly_failing else "repaired"
     journal.record_repair(fleet, current.number, repair.actions + [f"bot/{b} failing" for b in repair.newly_failing], result)
     return repair, live_plan.live
+
+
+def _names_of(change: Change, live: LiveFleet) -> set[str]:
+    """The container and bot names a change touches (a container's bots; a bot's container)."""
+    bots = _bots_of(change, live)
+    containers = {change.name} if change.kind == "container" else {live.bots[b].container for b in bots if b in live.bots}
+    return set(bots) | containers
 
 
 def _stop_failing(ctx: Context, live: LiveFleet, bot: str, report: Callable[[str], None]) -> None:
