@@ -221,3 +221,15 @@ def test_prompt_self_heal_flaps_and_an_apply_outside_the_watcher(prompt_daemon: 
     assert f"applying {head[:12]} again to bring it back to the head of main" in text
     history = d.live.run("history", "--format", "json").out
     assert history.count(unpushed) >= 1 and d.status()["sync"]["revision"] == 3
+
+    import json
+
+    status = json.loads(d.live.run("status", "--format", "json").out)  # the status columns, from real Docker and the bots' APIs
+    containers = {c["name"]: c for c in status["containers"]}
+    assert containers[STANDARD]["memory"] > 1 << 20 and containers[STANDARD]["memory_limit"] == "1g"
+    alpha = next(b for b in containers[STANDARD]["bots"] if b["name"] == "alpha-1")
+    assert alpha["uptime"] >= 0 and alpha["profit"] == 0.0 and alpha["health"]["status"] == "healthy"
+    text = d.live.run("status").out
+    row = next(line for line in text.splitlines() if line.startswith("alpha-1 "))
+    assert "+0.00 USDT" in row and row.split()[5] != "-", text
+    assert "MiB / 1g" in next(line for line in text.splitlines() if line.startswith(f"{STANDARD} ")), text
