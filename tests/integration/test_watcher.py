@@ -6,6 +6,7 @@ afterwards, through the watcher's own /api/status and /metrics and through super
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -221,8 +222,6 @@ def test_prompt_self_heal_flaps_and_an_apply_outside_the_watcher(prompt_daemon: 
     assert f"applying {head[:12]} again to bring it back to the head of main" in text
     history = d.live.run("history", "--format", "json").out
     assert history.count(unpushed) >= 1 and d.status()["sync"]["revision"] == 3
-
-    import json
 
     status = json.loads(d.live.run("status", "--format", "json").out)  # the status columns, from real Docker and the bots' APIs
     containers = {c["name"]: c for c in status["containers"]}
