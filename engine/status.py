@@ -53,10 +53,15 @@ class Unfinished:
 
 @dataclass(frozen=True)
 class Trading:
-    """What a running bot's API says of its loop: seconds since it last ran, strategy errors since it started."""
+    """What a running bot's API says: seconds since its loop last ran, strategy errors since it started,
+    when it started (unix time, ``/api/v1/health``'s ``bot_start_ts``) and its profit in the stake
+    currency, realised and unrealised (``/api/v1/profit``'s ``profit_all_coin`` / ``_percent``)."""
 
     loop_age: float | None
     errors: int | None
+    started: float | None = None
+    profit: float | None = None
+    profit_pct: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,14 @@ class StatusReport:
     on a swarm); None when not running or unknown."""
     limits: Mapping[str, str | None] = field(default_factory=dict)
     """Container → the memory limit it was applied with, as the spec writes it (``1g``), from its record."""
+    at: float = field(default_factory=time.time)
+    """When it was observed (unix time): a bot's uptime is counted to here."""
 
     def to_json(self) -> dict[str, Any]:
         """``status --format json``: the fleet view's keys, each container's ``memory`` (bytes) and
-        ``memory_limit`` (spec text), each bot's ``loop_age`` and ``errors``, the others."""
+        ``memory_limit`` (spec text), each bot's ``loop_age``, ``errors``, ``uptime`` (whole seconds since
+        its process started, from its API), ``profit`` and ``profit_pct`` (issue 21; null when it did not
+        answer), the others."""
         if self.fleet is None or self.view is None:
             return {"fleet": None, "revision": None, "containers": [], "bot_states": {}}
         document: dict[str, Any] = {"fleet": self.fleet, **self.view.to_json(),
@@ -86,6 +95,8 @@ class StatusReport:
             for bot in container["bots"]:
                 trading = self.trading.get(bot["name"], Trading(None, None))
                 bot["loop_age"], bot["errors"] = trading.loop_age, trading.errors
+                bot["uptime"] = round(self.at - trading.started) if trading.started is not None else None
+                bot["profit"], bot["profit_pct"] = trading.profit, trading.profit_pct
         document["other_fleets"] = [{"fleet": other.fleet, **other.to_json()} for other in self.others]
         return document
 
@@ -167,7 +178,10 @@ def _trading(view: FleetView, looks: Mapping[str, LiveLook]) -> dict[str, Tradin
         if health is None or logs is None or not health.answered:
             return look.bot.name, Trading(None, None)
         loop_age = round(now - health.last_loop, 1) if health.last_loop is not None else None
-        return look.bot.name, Trading(loop_age, len(strategy_errors(health, logs)) if health.started is not None else None)
+        profit = look.api.profit(look.endpoint) if look.api is not None and look.endpoint is not None else None
+        return look.bot.name, Trading(loop_age, len(strategy_errors(health, logs)) if health.started is not None else None,
+                                      health.started, profit.profit_all_coin if profit else None,
+                                      profit.profit_all_percent if profit else None)
 
     if not asked:
         return {}
@@ -205,28 +219,52 @@ def status_to_text(report: StatusReport) -> str:
         lines[0] = _unfinished_line(report.fleet, rev, report.unfinished)
     lines.append(f"{len(view.containers)} containers, {len(bots)} bots ({_counts(view) or 'none'})")
     lines.append("")
-    lines.append(f"{'CONTAINER':<34} {'STATE':<10} {'IP':<15} BOTS")
+    lines.append(f"{'CONTAINER':<34} {'STATE':<10} {'IP':<15} {'BOTS':<5} MEMORY")
     for c in view.containers:
         note = "  (supervisord did not answer)" if c.supervisor else ""
         if c.renamed_by_hand:
             note += f"  (renamed by hand to {c.renamed_by_hand}; the next apply renames it back)"
         used = f"{len(c.bots)}/{c.capacity}" if c.pool else str(len(c.bots))
-        lines.append(f"{c.name:<34} {c.state:<10} {c.ip or '-':<15} {used}{note}")
+        lines.append(f"{c.name:<34} {c.state:<10} {c.ip or '-':<15} {used:<5} {_memory(report.memory.get(c.name), report.limits.get(c.name))}"
+                     f"{note}")
     lines.append("")
-    lines.append(f"{'BOT':<28} {'STATE':<10} {'HEALTH':<12} {'PROCESS':<18} {'PORT':<6} {'LOOP':>7} {'ERRORS':>6}  {'CONTAINER':<34} STRATEGY")
+    lines.append(f"{'BOT':<28} {'STATE':<10} {'HEALTH':<12} {'PROCESS':<18} {'PORT':<6} {'UPTIME':>7} {'LOOP':>7} {'ERRORS':>6} "
+                 f"{'P/L':>16}  {'CONTAINER':<34} STRATEGY")
     for b in bots:
         trading = report.trading.get(b.name, Trading(None, None))
         loop = "-" if trading.loop_age is None else f"{trading.loop_age:.0f} s"
         errors = "-" if trading.errors is None else str(trading.errors)
         health = b.health.status.value if b.health is not None else "-"
-        lines.append(f"{b.name:<28} {b.state:<10} {health:<12} {b.process or '-':<18} {b.port or '-'!s:<6} {loop:>7} {errors:>6}  "
-                     f"{b.container:<34} {b.strategy or '(record unreadable)'}")
+        uptime = _duration(report.at - trading.started) if trading.started is not None else "-"
+        profit = "-" if trading.profit is None else f"{trading.profit:+.2f} {b.currency or ''}".rstrip()
+        lines.append(f"{b.name:<28} {b.state:<10} {health:<12} {b.process or '-':<18} {b.port or '-'!s:<6} {uptime:>7} {loop:>7} {errors:>6} "
+                     f"{profit:>16}  {b.container:<34} {b.strategy or '(record unreadable)'}")
     sick = [b for b in bots if b.health is not None and b.health.status is not HealthStatus.HEALTHY]
     if sick:
         lines.append("")
         lines.extend(f"{b.name}: {b.health.status.value}: {one_line(b.health.detail)}" for b in sick if b.health is not None)
     lines.extend(_other_fleet_lines(report.others))
     return "\n".join(lines) + "\n"
+
+
+def _memory(used: int | None, limit: str | None) -> str:
+    """``312 MiB / 1g`` (the limit as the spec writes it), ``312 MiB`` without a limit, ``-`` when unknown."""
+    if used is None:
+        return f"- / {limit}" if limit else "-"
+    shown = f"{used / (1 << 30):.1f} GiB" if used >= 1 << 30 else f"{used / (1 << 20):.0f} MiB"
+    return f"{shown} / {limit}" if limit else shown
+
+
+def _duration(seconds: float) -> str:
+    """An uptime as people read it: ``45s``, ``12m``, ``3h05m``, ``2d04h``."""
+    whole = max(int(seconds), 0)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
 def _other_fleet_lines(others: tuple[FleetView, ...]) -> list[str]:

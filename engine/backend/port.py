@@ -119,11 +119,17 @@ class SettingsDrift:
 
 @dataclass(frozen=True)
 class UnitEvent:
-    """A managed unit changed state behind fleetops' back (or as a result of its own calls)."""
+    """A managed unit, or a bot in a pool unit, changed state behind fleetops' back (or as a result of its own calls)."""
 
     name: str
+    """The unit."""
     action: str
-    """``die``, ``stop``, ``destroy``, ``start`` …"""
+    """The unit's ``die``, ``stop``, ``destroy``, ``start``, ``oom`` …, or ``exit``: the process of ``bot``
+    in the pool unit ``name`` ended (killed, crashed, or stopped by a call), seen by its process manager."""
+    bot: str | None = None
+    """The bot whose process exited (``exit`` only)."""
+    pid: int | None = None
+    """The pid of the process that exited (``exit`` only): each exit is counted once, however it is seen."""
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,9 @@ class Units(Protocol):
         """Bytes of memory the unit uses now (None when unknown)."""
         ...
     def events(self) -> Iterator[UnitEvent]:
-        """The fleet's unit events as they happen; blocks between them; ends when the backend hangs up."""
+        """The fleet's unit events and its pool bots' process exits as they happen (within about a
+        second: ``engine.backend.unit_events``); blocks between them; ends, or raises ``DockerError``,
+        when the backend hangs up (the caller follows again)."""
         ...
 
 

@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from engine.backend.unit_events import EXIT
 from engine.context import Context
 from engine.errors import FleetopsError, SourceError, SpecError, StateError
 from engine.fleetview import FleetView, fleet_view
@@ -27,13 +28,13 @@ from engine.health.table import DEFAULT_KIND
 from engine.live import policy
 from engine.live.health import look_at
 from engine.live.identity import origin_of_remote
-from engine.live.store import Revision, RevisionStatus, apply_lock
+from engine.live.store import Revision, RevisionStatus, apply_lock, latest_status
 from engine.naming import dedicated_container_name
 from engine.plan.model import PlanRisk
 from engine.resume import Finished, finish_interrupted
 from engine.status import other_fleets
 from engine.watch.guard import FlapGuard
-from engine.watch.heal import DriftConfirmer, heal
+from engine.watch.heal import DriftConfirmer, Exit, heal
 from engine.watch.journal import Journal
 from engine.watch.logs import WatchLog
 from engine.watch.metrics import WatchMetrics
@@ -41,7 +42,12 @@ from engine.watch.mirror import GitMirror
 from engine.watch.queue import CommitQueue
 from engine.watch.sync import SyncInfo, head_unchanged_at, sync_info
 
-__all__ = ["WatchOptions", "Watcher"]
+__all__ = ["DEBOUNCE", "WatchOptions", "Watcher"]
+
+DEBOUNCE = 0.3
+"""Seconds from a death or exit event to the heal pass that answers it: Docker sends ``kill``, ``die``
+and ``stop`` of one ``docker stop`` within this, and a pool's bots' exits come in one look."""
+_UNSEEN = object()
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,16 @@ class Watcher:
         self.confirmer = DriftConfirmer(min(2.0, options.resync))
         self.stopping = threading.Event()
         self._fetch_now = threading.Event()
-        self._heal_now = threading.Event()
         self._deaths: deque[tuple[float, str]] = deque(maxlen=1000)
-        self._busy: deque[tuple[float, float]] = deque(maxlen=20)
+        self._exits: deque[tuple[float, Exit, str]] = deque(maxlen=1000)
+        self._heal_at: float | None = None
+        """When (monotonic) the loop should run a heal pass before the resync is due (events, drift in its grace)."""
+        self._heal_lock = threading.Lock()
+        self._touched: frozenset[str] | None = None
+        """What the last heal pass repaired (``Repair.touched``); None: nothing."""
+        self._newest: object = _UNSEEN
+        self._busy: deque[tuple[float, float, frozenset[str] | None]] = deque(maxlen=20)
+        """(start, end, what it touched: None for everything) of each step that changed the fleet."""
         self.fetches = 0
         """Fetch attempts so far (tests and benchmarks count them)."""
         self.last_fetch: float | None = None
@@ -145,6 +158,11 @@ class Watcher:
             self._fetch_now.clear()
 
     def _follow_events(self) -> None:
+        """Follow the fleet's unit events and its pool bots' process exits (``Units.events``); a death or
+        exit asks for a heal pass ``DEBOUNCE`` seconds later (the events of one stop or one restart come
+        together: one pass answers them all). A stream that ends or fails is followed again after a
+        backoff (1 s doubling to 5 s), and a pass then looks at what happened meanwhile."""
+        backoff = 1.0
         while not self.stopping.is_set():
             fleet = self.fleet
             if fleet is None:
@@ -152,15 +170,37 @@ class Watcher:
                 continue
             try:
                 for event in self.ctx.site(fleet).events():
-                    if event.action in ("die", "stop", "destroy", "oom"):
+                    backoff = 1.0
+                    if event.action == EXIT and event.bot is not None and event.pid:
+                        self._exits.append((time.monotonic(), Exit(event.bot, event.pid), event.name))
+                        self._heal_soon(DEBOUNCE)
+                    elif event.action in ("die", "stop", "destroy", "oom"):
                         self._deaths.append((time.monotonic(), event.name))
-                        self._heal_now.set()
-                        self.queue.wake()
-                    if self.stopping.is_set():
-                        return
-            except FleetopsError as exc:
-                self.log(f"Docker events: {exc}; following again in 5 s", event="events", level="warn")
-            self.stopping.wait(5.0)
+                        self._heal_soon(DEBOUNCE)
+                    if self.stopping.is_set() or self.fleet != fleet:
+                        break
+                else:
+                    self.log(f"the Docker event stream ended; following again in {backoff:g} s", event="events", level="warn")
+            except Exception as exc:  # noqa: BLE001 - the stream is followed again whatever broke it; said in the log
+                self.log(f"Docker events: {exc}; following again in {backoff:g} s", event="events", level="warn")
+            self.stopping.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+            self._heal_soon(0.0)  # what died while nobody listened
+
+    def _heal_soon(self, delay: float) -> None:
+        """Ask the loop for a heal pass within ``delay`` seconds (an earlier request stands)."""
+        at = time.monotonic() + delay
+        with self._heal_lock:
+            if self._heal_at is None or at < self._heal_at:
+                self._heal_at = at
+        self.queue.wake()
+
+    def _heal_due(self) -> bool:
+        with self._heal_lock:
+            if self._heal_at is None or time.monotonic() < self._heal_at:
+                return False
+            self._heal_at = None
+            return True
 
     def run(self) -> int:
         """The main loop; returns once a stop was requested and the apply in progress ended."""
@@ -173,17 +213,33 @@ class Watcher:
             if sha is not None:
                 self._guarded(self._apply, sha)
                 continue
-            if time.monotonic() >= next_heal or self._heal_now.is_set():
-                self._heal_now.clear()
-                self._guarded(self._heal)
+            if time.monotonic() >= next_heal or self._heal_due() or self._store_changed():
+                self._guarded(self._heal, busy=False)
                 next_heal = time.monotonic() + self.options.resync
+                due = self.confirmer.due()
+                if due is not None:  # drift within its grace: look again the moment it is confirmed, not at the resync
+                    self._heal_soon(max(0.0, due - time.monotonic()) + 0.05)
                 continue
-            self.queue.wait(max(0.05, min(1.0, next_heal - time.monotonic())))
+            with self._heal_lock:
+                wake = min(next_heal, self._heal_at or next_heal)
+            self.queue.wait(max(0.05, min(1.0, wake - time.monotonic())))
         self.log("stopped", event="stop")
         return 0
 
-    def _guarded(self, step: Any, *args: Any) -> None:
-        """Nothing a step raises stops the loop: it is logged and the loop goes on."""
+    def _store_changed(self) -> bool:
+        """A revision was recorded or finished since the last look (an apply outside the watcher): cheap, read-only."""
+        try:
+            newest = latest_status(self.ctx.state_dir)
+        except StateError:
+            return False
+        changed = newest != self._newest and self._newest is not _UNSEEN
+        self._newest = newest
+        return changed and newest is not None and newest[1] != RevisionStatus.PENDING.value
+
+    def _guarded(self, step: Any, *args: Any, busy: bool = True) -> None:
+        """Nothing a step raises stops the loop: it is logged and the loop goes on. ``busy``: the step
+        changes the fleet (an apply), so the deaths and exits seen meanwhile are its own; a heal pass
+        marks itself busy only when it repaired something."""
         began = time.monotonic()
         try:
             step(*args)
@@ -192,7 +248,9 @@ class Watcher:
         except Exception as exc:  # noqa: BLE001 - a daemon must outlive its bugs; the traceback goes to the log
             self.log(f"internal error: {type(exc).__name__}: {exc}", event="error", level="error", traceback=traceback.format_exc())
         finally:
-            self._busy.append((began, time.monotonic()))
+            if busy or self._touched:
+                self._busy.append((began, time.monotonic(), None if busy else self._touched))
+            self._touched = None
 
     # -- one commit ----------------------------------------------------------------------------
 
@@ -217,11 +275,12 @@ class Watcher:
         self.metrics.applies.labels(result).inc()
         self.metrics.apply_duration.observe(duration)
         self._read_live()
+        self._store_changed()  # our own revision: no pass is needed for it
         if result in ("applied", "unchanged"):
             self.queue.finish(sha, applied=True)
-            if result == "unchanged" and self.live is not None:  # the sync status reads this commit as the live revision's
-                revision = self.live.number
-            self.journal.record(sha, self.fleet or "", self.options.branch, result, "", revision)
+            found_equal = self.live.number if result == "unchanged" and self.live is not None else None
+            # an unchanged commit is recorded with the live revision it was found equal to: the sync status reads it as that revision's
+            self.journal.record(sha, self.fleet or "", self.options.branch, result, "", found_equal or revision)
             self.guard.reset()
             if result == "applied":
                 self.metrics.commit_to_healthy.observe(time.monotonic() - seen)
@@ -233,7 +292,7 @@ class Watcher:
             self.journal.record(sha, self.fleet or "", self.options.branch, "quarantined", reason, revision)
             self.queue.finish(sha, quarantine=reason)
             self.metrics.quarantined.set(len(self.queue.view().quarantined))
-        if revision is not None and result != "unchanged":
+        if revision is not None:
             self.metrics.revision.set(revision)
         self.last_apply = {"commit": sha, "subject": subject, "result": result, "revision": revision, "reason": reason,
                            "finished_at": time.time(), "seconds": round(duration, 3)}
@@ -275,22 +334,26 @@ class Watcher:
 
     def heal_once(self) -> None:
         """One self-heal pass (what the loop does every resync)."""
-        self._guarded(self._heal)
+        self._guarded(self._heal, busy=False)
 
     def _heal(self) -> None:
         if self.fleet is None:
             return
-        deaths = self._own_deaths_removed()
+        deaths, exits = self._own_deaths_removed(), self._own_exits_removed()
         try:
             with apply_lock(self.ctx.state_dir):
                 self._finish_interrupted()
                 repair, live = heal(self.ctx, self.fleet, self.guard, self.journal, deaths, lambda m: self.log(m, event="repair"),
-                                    self.confirmer)
+                                    self.confirmer, exits)
         except StateError:
-            return  # an apply elsewhere holds the lock; heal on the next round
+            self._heal_soon(2.0)  # an apply elsewhere holds the lock (by hand?): look again once it may be done
+            return
         finally:
             self._read_live()
         if repair is not None:
+            self._touched = frozenset(repair.touched) if repair.changed else None
+            for bot, cause in repair.restarts:
+                self.metrics.restarts.labels(bot, cause).inc()
             for action in repair.actions:
                 self.metrics.repairs.labels(action.rsplit(" ", 1)[-1]).inc()
             for _bot in repair.newly_failing:
@@ -306,6 +369,7 @@ class Watcher:
             self.metrics.set_pools(self.view.pool_bots, self.view.pool_capacity)
             self.metrics.set_nodes(self.view.node_bots)
             self.metrics.set_other_fleets({o.fleet: o.bot_states for o in self.others})
+            self._bring_back()
 
     def _read_live(self) -> None:
         if self.fleet is not None:
@@ -328,13 +392,39 @@ class Watcher:
                      revision=finished.revision.number, result=finished.status.value)
         return finished
 
+    def _bring_back(self) -> None:
+        """The live revision is not the branch head's although the head was applied (an apply made
+        outside the watcher, by hand or from an unpushed commit): say so, and apply the head again."""
+        info = self.sync()
+        head = info.branch_head
+        if not info.out_of_band or head is None or self.queue.applied != head:
+            return
+        self.log(f"the fleet is OutOfSync: {info.reason} (an apply outside the watcher); applying {head[:12]} again "
+                 f"to bring it back to the head of {self.options.branch}", event="out_of_sync", level="warn",
+                 revision=info.revision, commit=info.commit, branch_head=head)
+        self.queue.redo(head)
+
+    def _own_exits_removed(self) -> list[Exit]:
+        """Pool bots' process exits not caused by one of our applies or repairs."""
+        exits = []
+        while self._exits:
+            at, gone, _unit = self._exits.popleft()
+            if not self._ours(at, gone.bot):
+                exits.append(gone)
+        return exits
+
+    def _ours(self, at: float, name: str) -> bool:
+        """Whether what happened to ``name`` (a bot or container) at ``at`` (monotonic) is one of our own
+        steps': during (or just after) an apply, or a repair that touched it."""
+        return any(start - 0.5 <= at <= end + 1.0 and (touched is None or name in touched) for start, end, touched in self._busy)
+
     def _own_deaths_removed(self) -> list[str]:
         """Dedicated bots whose container died on its own (not during one of our applies or heals)."""
         prefix = dedicated_container_name(self.fleet or "", "")
         deaths = []
         while self._deaths:
             at, container = self._deaths.popleft()
-            if any(start - 0.5 <= at <= end + 1.0 for start, end in self._busy):
+            if self._ours(at, container):
                 continue
             if container.startswith(prefix):
                 deaths.append(container.removeprefix(prefix))
@@ -352,7 +442,8 @@ class Watcher:
             "healthy": healthy, "health_detail": why, "last_fetch": self.last_fetch, "fetch_error": self.fetch_error,
             "queue": {"applied": view.applied, "running": view.running, "waiting": view.waiting},
             "quarantine": [{"commit": sha, "reason": reason} for sha, reason in sorted(view.quarantined.items())],
-            "last_apply": self.last_apply, "failing": dict(self.guard.failing), "sync": self.sync().to_json(), **self._view_json(),
+            "last_apply": self.last_apply, "failing": dict(self.guard.failing),
+            "restarts": self.guard.restarts(), "sync": self.sync().to_json(), **self._view_json(),
         }
 
     def _view_json(self) -> dict[str, Any]:

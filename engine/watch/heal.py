@@ -17,7 +17,9 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
+from engine.backend.port import RUNNING_STATES
 from engine.context import Context
 from engine.errors import SupervisorError
 from engine.flow import converge, plan_revision
@@ -28,7 +30,7 @@ from engine.plan.model import Action, Change, Plan
 from engine.watch.guard import FlapGuard
 from engine.watch.journal import Journal
 
-__all__ = ["DriftConfirmer", "Repair", "heal"]
+__all__ = ["RESTART_CAUSES", "DriftConfirmer", "Exit", "Repair", "heal"]
 
 
 class DriftConfirmer:
@@ -54,6 +56,13 @@ class DriftConfirmer:
         """Addresses the last pass saw drifting and no repair has set back since, sorted (the sync status's drift)."""
         return tuple(sorted(self._since))
 
+    def due(self) -> float | None:
+        """When (``clock`` time) the earliest drift still within its grace becomes confirmed; None when
+        none waits: the watcher heals again then instead of at the next resync."""
+        now = self.clock()
+        waiting = [since + self.grace for since in self._since.values() if since + self.grace > now]
+        return min(waiting) if waiting else None
+
     def repaired(self, addresses: set[str]) -> None:
         """These were converged back: no longer drifting (a later pass that sees them again starts their grace anew)."""
         self._since = {a: since for a, since in self._since.items() if a not in addresses}
@@ -64,6 +73,29 @@ class Repair:
     revision: int
     actions: list[str] = field(default_factory=list)
     newly_failing: list[str] = field(default_factory=list)
+    restarts: list[tuple[str, str]] = field(default_factory=list)
+    """(bot, cause) of every restart the flap guard counted in this pass; cause is one of ``RESTART_CAUSES``."""
+    touched: set[str] = field(default_factory=set)
+    """Names of the containers and bots this pass restarted, started or stopped: their deaths and exits
+    seen meanwhile are the pass's own, not flaps (other bots' are still counted)."""
+
+    @property
+    def changed(self) -> bool:
+        """It repaired something or stopped a failing bot (what the journal records)."""
+        return bool(self.actions or self.newly_failing)
+
+
+RESTART_CAUSES = ("process_exited", "container_died", "repair")
+"""Why the flap guard counted a restart: a bot process that exited in its pool (supervisord saw it),
+a dedicated bot's container that died, or a restart the self-heal made."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    """A pool bot's process that exited (an ``exit`` event): its pid."""
+
+    bot: str
+    pid: int
 
 
 def _bots_of(change: Change, live: LiveFleet) -> list[str]:
@@ -73,9 +105,13 @@ def _bots_of(change: Change, live: LiveFleet) -> list[str]:
 
 
 def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_deaths: list[str],
-         report: Callable[[str], None], confirmer: DriftConfirmer | None = None) -> tuple[Repair | None, LiveFleet | None]:
+         report: Callable[[str], None], confirmer: DriftConfirmer | None = None,
+         observed_exits: list[Exit] | None = None) -> tuple[Repair | None, LiveFleet | None]:
     """One self-heal pass, and the live fleet it observed; ``observed_deaths`` are dedicated bots
-    whose container died on its own.
+    whose container died on its own, ``observed_exits`` pool bots whose process exited (events).
+    Each restart the guard counts is reported (one line: the bot, the cause, how many within the
+    window against the limit) and listed in ``Repair.restarts``; the repair is None when the pass
+    counted, repaired and stopped nothing.
 
     The running revision is planned against what runs (``flow.plan_revision``); what drifted for
     long enough (``confirmer``) is converged back (``flow.converge``: no new revision, nothing waits
@@ -86,13 +122,32 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         return None, None
     live_plan = plan_revision(ctx, current)
     repair = Repair(current.number)
+
+    def counted(bot: str, cause: str, why: str, count: Callable[[], bool | None]) -> bool:
+        """Count one restart with ``count`` (a guard method; None: it was counted already) and say so."""
+        if guard.blocked(bot):
+            return False
+        tipped = count()
+        if tipped is None:
+            return False
+        repair.restarts.append((bot, cause))
+        report(f"bot {bot} restarted: {why} ({guard.recent(bot)} of {guard.limit} restarts within {guard.window:.0f} s "
+               "before it is marked failing)")
+        if tipped:
+            repair.newly_failing.append(bot)
+        return tipped
+
+    for gone in observed_exits or ():
+        if gone.bot in live_plan.live.bots:
+            why = f"its process exited (pid {gone.pid})"
+            counted(gone.bot, "process_exited", why, partial(guard.exited, gone.bot, gone.pid, why))
+    for bot in observed_deaths:
+        counted(bot, "container_died", "its container died", partial(guard.died, bot, "its container died"))
     restarted = guard.observe_pids({b.name: b.pid for b in live_plan.live.bots.values() if b.pid})
     for bot in restarted:
-        if guard.count(bot, "supervisord restarted its process"):
-            repair.newly_failing.append(bot)
-    for bot in observed_deaths:
-        if guard.count(bot, "its container died"):
-            repair.newly_failing.append(bot)
+        why = "supervisord restarted its process"
+        counted(bot, "process_exited", why, partial(guard.count, bot, why))
+    guard.running({b.name for b in live_plan.live.bots.values() if b.process in RUNNING_STATES})
     confirmed = (confirmer or DriftConfirmer(0.0)).confirmed({c.address for c in live_plan.plan.changes})
     if live_plan.plan.plan_risks:  # what apply refuses without a flag, a repair never does on its own
         report(f"not repairing by deleting: the plan back to revision {current.number} "
@@ -105,8 +160,8 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         if any(guard.blocked(b) for b in bots) and change.action in (Action.START, Action.RESTART, Action.RELOAD):
             continue
         if change.action in (Action.START, Action.RESTART):
-            tipped = [b for b in bots if guard.count(b, f"{change.address} {change.action.value}")]
-            repair.newly_failing.extend(tipped)
+            why = f"{change.address} {change.action.value}"
+            tipped = [b for b in bots if counted(b, "repair", f"the self-heal runs {why}", partial(guard.restarting, b, why))]
             if tipped and set(tipped) == set(bots):
                 continue  # this restart is the one too many: the bot is stopped below instead
         allowed.append(change)
@@ -118,6 +173,8 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         outcome = converge(ctx, current.number, dataclasses.replace(live_plan, plan=live_plan.plan.with_changes(tuple(allowed))),
                            record=False, wait=0.0, announce=announce)
         repair.actions = [f"{c.address} {c.action.value}" for c in outcome.executed]
+        for change in outcome.executed:
+            repair.touched |= _names_of(change, live_plan.live)
         if confirmer is not None:
             confirmer.repaired({c.address for c in outcome.executed})
         sick = [h.bot for h in outcome.health.values() if not h.passed]
@@ -126,13 +183,21 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         if outcome.executed:
             guard.forget_pids()
     for bot in repair.newly_failing:
+        repair.touched |= {bot, *([live_plan.live.bots[bot].container] if bot in live_plan.live.bots else [])}
         _stop_failing(ctx, live_plan.live, bot, report)
         report(f"bot {bot} is failing ({guard.failing[bot]}); stopped, and not restarted until a new commit is applied")
-    if not repair.actions and not repair.newly_failing:
-        return None, live_plan.live
+    if not repair.changed:
+        return (repair if repair.restarts else None), live_plan.live
     result = "failing: " + ", ".join(repair.newly_failing) if repair.newly_failing else "repaired"
     journal.record_repair(fleet, current.number, repair.actions + [f"bot/{b} failing" for b in repair.newly_failing], result)
     return repair, live_plan.live
+
+
+def _names_of(change: Change, live: LiveFleet) -> set[str]:
+    """The container and bot names a change touches (a container's bots; a bot's container)."""
+    bots = _bots_of(change, live)
+    containers = {change.name} if change.kind == "container" else {live.bots[b].container for b in bots if b in live.bots}
+    return set(bots) | containers
 
 
 def _stop_failing(ctx: Context, live: LiveFleet, bot: str, report: Callable[[str], None]) -> None:

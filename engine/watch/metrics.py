@@ -41,6 +41,8 @@ class WatchMetrics:
         self.node_bots = Gauge("fleetops_node_bots", "Bots on each node of a swarm, by state (none on one Docker host)", ["node", "state"],
                                registry=r)
         self.repairs = Counter("fleetops_repairs", "Self-heal repairs by kind", ["kind"], registry=r)
+        self.restarts = Counter("fleetops_bot_restarts_counted", "Restarts of each bot the flap guard counted, whoever made them, by "
+                                "cause (process_exited, container_died, repair)", ["bot", "cause"], registry=r)
         self.quarantined = Gauge("fleetops_quarantined_commits", "Commits quarantined (failed validation or rolled back)", registry=r)
         self.quarantines = Counter("fleetops_quarantines", "Commits quarantined since start, by reason", ["reason"], registry=r)
         self.other_fleet_bots = Gauge("fleetops_other_fleet_bots",

@@ -73,6 +73,16 @@ class CommitQueue:
                 self._waiting, self._retry_at = sha, self.clock() + retry_in
             self._lock.notify_all()
 
+    def redo(self, sha: str) -> None:
+        """Apply ``sha`` again although it was applied: the live fleet left it (an apply made outside the
+        watcher). Nothing happens when it is not the applied commit, or another commit runs or waits."""
+        with self._lock:
+            if self.applied != sha or self._running is not None or self._waiting is not None:
+                return
+            self.applied, self._waiting, self._retry_at = None, sha, None
+            self._seen.setdefault(sha, self.clock())
+            self._lock.notify_all()
+
     def seen_at(self, sha: str) -> float | None:
         """When the commit was first seen (monotonic): commit-to-healthy is measured from here."""
         with self._lock:

@@ -6,6 +6,7 @@ afterwards, through the watcher's own /api/status and /metrics and through super
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -30,6 +31,7 @@ STANDARD = f"{FLEET}-standard-1"
 class Daemon:
     def __init__(self, proc: subprocess.Popen[str], url: str, work: git.Repo, live: LiveFleetHelper) -> None:
         self.proc, self.url, self.work, self.live = proc, url, work, live
+        self.log: Path | None = None
 
     def status(self) -> dict:  # type: ignore[type-arg]
         return httpx.get(f"{self.url}/api/status", timeout=5).json()
@@ -62,6 +64,16 @@ class Daemon:
 
 @pytest.fixture
 def daemon(live: LiveFleetHelper, tmp_path: Path) -> Iterator[Daemon]:
+    yield from _daemon(live, tmp_path, resync=1)
+
+
+@pytest.fixture
+def prompt_daemon(live: LiveFleetHelper, tmp_path: Path) -> Iterator[Daemon]:
+    """A watcher whose resync is 60 s: whatever it repairs sooner, Docker's events or the bots' exits made it do."""
+    yield from _daemon(live, tmp_path, resync=60)
+
+
+def _daemon(live: LiveFleetHelper, tmp_path: Path, resync: int) -> Iterator[Daemon]:
     bare = tmp_path / "origin.git"
     edit(live.root / "fleet/fleet.yaml", "timeout_seconds: 30", "timeout_seconds: 10")
     commit(live.repo, "short health timeout")
@@ -72,9 +84,10 @@ def daemon(live: LiveFleetHelper, tmp_path: Path) -> Iterator[Daemon]:
         port = s.getsockname()[1]
     env = {**os.environ, "FLEETOPS_STATE_DIR": str(live.state), "NO_COLOR": "1"}
     log = open(tmp_path / "watch.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "watch", "--repo", str(bare), "--interval", "1", "--resync", "1",
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "watch", "--repo", str(bare), "--interval", "1", "--resync", str(resync),
                              "--listen", f"127.0.0.1:{port}", "--log-format", "json"], cwd=ROOT, env=env, stdout=log, stderr=log, text=True)
     d = Daemon(proc, f"http://127.0.0.1:{port}", work, live)
+    d.log = tmp_path / "watch.log"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -150,3 +163,72 @@ def test_the_watcher_applies_quarantines_heals_and_stops(daemon: Daemon) -> None
 
     daemon.proc.send_signal(signal.SIGTERM)
     assert daemon.proc.wait(timeout=60) == 0
+
+
+def _kill_dedicated_bot(live: LiveFleetHelper, container: str) -> None:
+    """SIGKILL the bot process of a dedicated container (the child of its init, PID 1): its init exits with it."""
+    script = ("import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
+              "    if open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1] == '1': os.kill(int(p), 9)")
+    live.api.exec_start(live.api.exec_create(container, ["python3", "-c", script]))
+
+
+def test_prompt_self_heal_flaps_and_an_apply_outside_the_watcher(prompt_daemon: Daemon) -> None:
+    """With a 60 s resync: a stopped container and killed bots (pool and dedicated) are back within seconds,
+    every restart is counted (the third kill of one bot marks it failing), and an apply made by hand from an
+    unpushed commit is reported OutOfSync and brought back to the branch head."""
+    d = prompt_daemon
+    head = d.work.head.commit.hexsha
+    d.until(d.applied(head), "the head at start")
+    d.until(lambda: d.status()["sync"]["status"] == "Synced", "Synced")
+    time.sleep(1.5)  # what dies within 1 s of the watcher's own apply is its own
+
+    d.live.api.stop(f"{FLEET}-small-1", timeout=5)
+    d.until(lambda: d.live.containers()[f"{FLEET}-small-1"]["State"] == "running", "the stopped container restored", timeout=20)
+    time.sleep(1.5)  # out of the window of the watcher's own repair
+
+    solo = f"{FLEET}-bot-solo"
+    started = d.live.api.inspect_container(solo)["State"]["StartedAt"]
+    _kill_dedicated_bot(d.live, solo)
+    d.until(lambda: d.live.api.inspect_container(solo)["State"]["StartedAt"] != started
+            and d.live.containers()[solo]["State"] == "running", "the dedicated bot back", timeout=20)
+    d.until(lambda: d.status()["restarts"].get("solo", {}).get("count") == 1, "the dedicated bot's restart counted", timeout=20)
+
+    neighbours = {b: d.pid(b) for b in ("alpha-1", "alpha-2")}
+    for kill in range(1, 4):
+        pid = d.pid("beta-1")
+        assert pid is not None
+        d.live.api.exec_start(d.live.api.exec_create(STANDARD, ["kill", "-9", str(pid)]))
+        if kill < 3:
+            d.until(lambda pid=pid: d.live.programs(STANDARD)["beta-1"][0] == "RUNNING" and d.pid("beta-1") != pid,  # type: ignore[misc]
+                    f"beta-1 back after kill {kill}", timeout=20)
+            d.until(lambda kill=kill: d.status()["restarts"].get("beta-1", {}).get("count") == kill,  # type: ignore[misc]
+                    f"kill {kill} counted", timeout=20)
+            time.sleep(1.2)  # supervisord's backoff: a process killed while starting is not spawned again at once
+    d.until(lambda: "beta-1" in d.status()["failing"], "beta-1 marked failing", timeout=20)
+    d.until(lambda: d.live.programs(STANDARD)["beta-1"][0] == "STOPPED", "beta-1 stopped")
+    assert d.status()["failing"]["beta-1"].startswith("3 restarts within 300 s")
+    assert {b: d.pid(b) for b in neighbours} == neighbours
+    assert d.metrics()[("fleetops_bot_restarts_counted_total", (("bot", "beta-1"), ("cause", "process_exited")))] == 3
+    assert d.log is not None and "bot beta-1 restarted: its process exited (pid" in d.log.read_text()
+
+    root = Path(d.work.working_dir)
+    edit(root / "fleet/bots.yaml", "stoploss: -0.08", "stoploss: -0.09")
+    unpushed = commit(d.work, "by hand, never pushed")
+    assert d.live.run("apply", "--repo", str(root), "--yes").code == 0
+    d.until(lambda: d.status()["sync"]["revision"] not in (None, 1) and d.status()["sync"]["commit"] == head
+            and d.status()["sync"]["status"] == "Synced", "back at the head", timeout=60)
+    text = d.log.read_text()
+    assert f"the fleet is OutOfSync: revision 2 was applied from commit {unpushed[:12]}, not from the head of main ({head[:12]})" in text
+    assert f"applying {head[:12]} again to bring it back to the head of main" in text
+    history = d.live.run("history", "--format", "json").out
+    assert history.count(unpushed) >= 1 and d.status()["sync"]["revision"] == 3
+
+    status = json.loads(d.live.run("status", "--format", "json").out)  # the status columns, from real Docker and the bots' APIs
+    containers = {c["name"]: c for c in status["containers"]}
+    assert containers[STANDARD]["memory"] > 1 << 20 and containers[STANDARD]["memory_limit"] == "1g"
+    alpha = next(b for b in containers[STANDARD]["bots"] if b["name"] == "alpha-1")
+    assert alpha["uptime"] >= 0 and alpha["profit"] == 0.0 and alpha["health"]["status"] == "healthy"
+    text = d.live.run("status").out
+    row = next(line for line in text.splitlines() if line.startswith("alpha-1 "))
+    assert "+0.00 USDT" in row and row.split()[5] != "-", text
+    assert "MiB / 1g" in next(line for line in text.splitlines() if line.startswith(f"{STANDARD} ")), text

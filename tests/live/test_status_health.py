@@ -83,7 +83,7 @@ def test_status_asks_each_running_bot_its_ping_health_and_log_once(base_repo: gi
     h.bots.handler = lambda call: asked.append(f"{call.bot} {call.path}")  # type: ignore[func-returns-value]
     started = time.monotonic()
     fleet_status(h.context(), "testfleet")
-    assert sorted(asked) == sorted(f"{b} {p}" for b in ALL_HEALTHY for p in ("health", "logs?limit=200"))
+    assert sorted(asked) == sorted(f"{b} {p}" for b in ALL_HEALTHY for p in ("health", "logs?limit=200", "profit"))
     assert time.monotonic() - started < 5
 
 
@@ -97,3 +97,37 @@ def test_status_shows_each_containers_memory_and_limit(base_repo: git.Repo, tmp_
     containers = {c["name"]: c for c in fleet_status(h.context(), "testfleet")["containers"]}
     assert {name: (c["memory"], c["memory_limit"]) for name, c in containers.items()} == {
         STANDARD: (300 << 20, "1g"), SMALL: (None, None), "testfleet-bot-solo": (None, None)}  # small and solo set no limit
+
+
+def test_status_shows_memory_uptime_health_and_profit_columns(base_repo: git.Repo, tmp_path: Path) -> None:
+    """``fleetops status``: each container's memory against its limit, each bot's uptime (its API's start
+    time), health and P/L (its API's ``profit_all_coin``, in its stake currency); '-' where nothing answered."""
+    h = Harness(base_repo, tmp_path / "state")
+    assert h.apply().status is RevisionStatus.APPLIED
+    h.backend.memory.update({STANDARD: 300 << 20})
+
+    def answers(call: BotCall) -> RawAnswer | None:
+        if call.bot == "alpha-1" and call.path == "profit":
+            return RawAnswer(200, json.dumps({"profit_all_coin": -3.456, "profit_all_percent": -1.2, "profit_closed_coin": 1.0}).encode())
+        if call.bot == "alpha-1" and call.path == "health":
+            return RawAnswer(200, json.dumps({"bot_start_ts": time.time() - 3 * 3600 - 5 * 60 - 30, "last_process_ts": time.time()}).encode())
+        return None
+
+    h.bots.handler = answers
+    h.bots.behave(Behaviour(answers=False), bot="beta-1")
+    report = fleet_report(h.context(), "testfleet")
+    bots = {b["name"]: b for c in report.to_json()["containers"] for b in c["bots"]}
+    assert (bots["alpha-1"]["profit"], bots["alpha-1"]["profit_pct"]) == (-3.456, -1.2)
+    assert 3 * 3600 + 5 * 60 + 29 <= bots["alpha-1"]["uptime"] <= 3 * 3600 + 5 * 60 + 35
+    assert (bots["beta-1"]["uptime"], bots["beta-1"]["profit"]) == (None, None)
+    text = status_to_text(report)
+    header = next(line for line in text.splitlines() if line.startswith("BOT "))
+    assert header.split()[:10] == ["BOT", "STATE", "HEALTH", "PROCESS", "PORT", "UPTIME", "LOOP", "ERRORS", "P/L", "CONTAINER"]
+    alpha = next(line for line in text.splitlines() if line.startswith("alpha-1 ")).split()
+    assert alpha[2] == "healthy" and alpha[5] == "3h05m" and alpha[9:11] == ["-3.46", "USDT"]  # LOOP is "0 s"
+    beta = next(line for line in text.splitlines() if line.startswith("beta-1 ")).split()
+    assert beta[2] == "degraded" and beta[5] == "-" and beta[8] == "-"
+    standard = next(line for line in text.splitlines() if line.startswith(f"{STANDARD} "))
+    assert standard.endswith("3/3   300 MiB / 1g")
+    solo = next(line for line in text.splitlines() if line.startswith("testfleet-bot-solo "))
+    assert solo.split()[-1] == "-"  # no figure, no limit

@@ -436,3 +436,136 @@ def test_self_heal_never_deletes_most_of_the_fleet_on_its_own(base_repo, tmp_pat
     assert any("not repairing by deleting" in line and "deletes 6 of the 11 bots" in line for line in lines), lines
     assert not any("remove" in m for m in h.backend.log), h.backend.log
     assert sorted(p for c in h.backend.units.values() for p in c.programs if p.startswith("new-")) == [f"new-{i}" for i in range(6)]
+
+
+def test_events_bring_a_stopped_container_back_long_before_the_resync(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    """The container's ``die`` event, not the 30 s resync, starts the repair: back after the drift's 2 s grace."""
+    import time
+
+    w: RunningWatcher = watching(resync=30.0)
+    w.until(lambda: w.applied() is not None)
+    w.until(lambda: w.watcher.live is not None and not w.watcher.confirmer.drifting, what="a quiet fleet")
+    stopped = time.monotonic()
+    w.backend.stop("testfleet-small-1")
+    w.until(lambda: w.backend.units["testfleet-small-1"].state == "running", timeout=10, what="the repair")
+    assert time.monotonic() - stopped < 5.0  # well inside the 30 s resync: the event woke it
+    assert "repair: container/testfleet-small-1 start" in "\n".join(w.lines)
+
+
+def test_every_restart_of_a_pool_bot_is_counted_whoever_killed_it(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    """supervisord restarts a killed bot by itself (no repair): each exit is still counted once, from the
+    pool's process table, said in the log, in /api/status and in a metric; the third makes it failing."""
+    import time
+
+    w: RunningWatcher = watching(resync=30.0, flap_limit=3)
+    w.until(lambda: w.applied() is not None)
+    time.sleep(1.5)  # exits within 1 s of the watcher's own apply are its own; and the events are followed by then
+    unit = w.backend.units["testfleet-standard-1"]
+    for kill in range(1, 4):
+        pid = unit.pids["beta-1"]
+        w.backend.kill_program("testfleet-standard-1", "beta-1", state="RUNNING")  # supervisord's autorestart: a new pid at once
+        w.until(lambda pid=pid: f"bot beta-1 restarted: its process exited (pid {pid})" in "\n".join(w.lines), timeout=10,  # type: ignore[misc]
+                what=f"kill {kill} counted")
+        if kill < 3:
+            assert w.watcher.status()["restarts"]["beta-1"]["count"] == kill
+    w.until(lambda: "beta-1" in w.watcher.guard.failing, timeout=10, what="the flap guard")
+    assert w.watcher.guard.failing["beta-1"].startswith("3 restarts within 300 s (last: its process exited")
+    w.until(lambda: unit.programs["beta-1"] == "STOPPED", what="the failing bot stopped")
+    assert "bot beta-1 is failing" in "\n".join(w.lines)
+    status = w.watcher.status()
+    assert status["failing"]["beta-1"] == w.watcher.guard.failing["beta-1"]
+    assert status["restarts"]["beta-1"]["count"] == 3 and status["restarts"]["beta-1"]["limit"] == 3
+    assert 'fleetops_bot_restarts_counted_total{bot="beta-1",cause="process_exited"} 3.0' in w.watcher.exposition().decode()
+    assert "supervisor testfleet-standard-1 restart beta-1" not in w.backend.log  # it never needed a repair
+
+
+def test_an_apply_made_outside_the_watcher_is_out_of_sync_then_brought_back(origin: Origin, watching) -> None:  # type: ignore[no-untyped-def]
+    from engine.context import Context
+    from engine.flow import apply_plan, plan_commit
+    from engine.live.store import apply_lock
+    from engine.watch.sync import Sync
+    from tests.support.repos import commit
+
+    w: RunningWatcher = watching(resync=30.0)
+    head = origin.work.head.commit.hexsha
+    w.until(lambda: w.applied() == head)
+    w.until(lambda: w.watcher.sync().status is Sync.SYNCED, what="Synced")
+    ALPHA = origin.edit(*ALPHA2_STOPLOSS)
+    ALPHA(origin.root)
+    unpushed = commit(origin.work, "by hand, never pushed")
+    ctx = Context(w.watcher.ctx.state_dir, w.bots.ports(), lambda _l: None, {})
+    with apply_lock(ctx.state_dir):
+        outcome = apply_plan(ctx, plan_commit(ctx, origin.root, unpushed, proof=False), message="by hand")
+    assert outcome.revision == 2
+    w.until(lambda: "the fleet is OutOfSync: revision 2 was applied from commit " + unpushed[:12] in "\n".join(w.lines), timeout=10,
+            what="the out-of-sync line")
+    line = next(x for x in w.lines if "the fleet is OutOfSync" in x)
+    assert f"applying {head[:12]} again to bring it back to the head of main" in line
+    w.until(lambda: w.watcher.sync().status is Sync.SYNCED and w.watcher.sync().revision == 3, timeout=10, what="back at the head")
+    revisions = RevisionStore(w.watcher.ctx.state_dir).all()
+    assert [(r.number, r.commit, r.status.value) for r in revisions] == [(1, head, "applied"), (2, unpushed, "applied"), (3, head, "applied")]
+
+
+def test_the_flap_guard_counts_each_restart_once_however_it_is_seen() -> None:
+    """An exit seen by an event and again by a pass (its pid changed) is one restart; a death and the repair
+    that answers it are one flap; a bot seen running again makes the next repair a new restart."""
+    from engine.watch.guard import FlapGuard
+
+    guard = FlapGuard(limit=3, window=300.0, clock=lambda: 1000.0)
+    guard.observe_pids({"a": 10})
+    assert guard.exited("a", 10, "its process exited (pid 10)") is False
+    assert guard.exited("a", 10, "its process exited (pid 10)") is None  # the same exit, told twice
+    assert guard.observe_pids({"a": 11}) == []  # the pass sees pid 10 replaced: counted already
+    assert guard.recent("a") == 1
+    guard.observe_pids({"b": 20})
+    assert guard.observe_pids({"b": 21}) == ["b"]  # no event told it (the stream was down): the pass counts it
+    assert guard.count("b", "supervisord restarted its process") is False
+    assert guard.exited("b", 20, "late event") is None  # the late event for that exit
+    assert guard.died("solo", "its container died") is False
+    assert guard.restarting("solo", "container/testfleet-bot-solo start") is None  # the same flap
+    guard.running({"solo"})
+    assert guard.restarting("solo", "container/testfleet-bot-solo start") is False  # a new one
+    assert guard.exited("a", 11, "its process exited (pid 11)") is False
+    assert guard.exited("a", 12, "its process exited (pid 12)") is True  # the third within the window
+    assert guard.failing["a"] == "3 restarts within 300 s (last: its process exited (pid 12))"
+    assert guard.restarts() == {
+        "a": {"count": 3, "limit": 3, "window": 300.0, "last": "its process exited (pid 12)", "at": guard.restarts()["a"]["at"]},
+        "b": {"count": 1, "limit": 3, "window": 300.0, "last": "supervisord restarted its process", "at": guard.restarts()["b"]["at"]},
+        "solo": {"count": 2, "limit": 3, "window": 300.0, "last": "container/testfleet-bot-solo start", "at": guard.restarts()["solo"]["at"]}}
+
+
+def test_unit_events_and_pool_exits_come_in_one_stream_and_a_broken_stream_is_raised() -> None:
+    """``engine.backend.unit_events.follow``: the backend's events as they come, an ``exit`` per pid gone from a
+    pool's process table (none for a pool that stopped answering, nor for its new pids after), errors re-raised."""
+    import queue as queues
+    import threading
+
+    from engine.backend.port import ProcessInfo, ProcessTables, UnitEvent
+    from engine.backend.unit_events import follow
+    from engine.errors import DockerError, SupervisorError
+
+    tables: list[ProcessTables] = [
+        {"pool-1": {"a": ProcessInfo("a", "RUNNING", 10), "b": ProcessInfo("b", "RUNNING", 20)}},
+        {"pool-1": {"a": ProcessInfo("a", "RUNNING", 11), "b": ProcessInfo("b", "RUNNING", 20)}},  # a killed, restarted
+        {"pool-1": {"a": ProcessInfo("a", "BACKOFF", 0), "b": ProcessInfo("b", "RUNNING", 20)}},  # a killed while starting
+        {"pool-1": SupervisorError("supervisord in pool-1 did not answer")},  # the container stopped
+        {"pool-1": {"a": ProcessInfo("a", "RUNNING", 30), "b": ProcessInfo("b", "RUNNING", 31)}},  # started again: not exits
+    ]
+    inbox: queues.Queue[UnitEvent | Exception] = queues.Queue()
+
+    def unit_events():  # type: ignore[no-untyped-def]
+        while True:
+            item = inbox.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    looks = iter(tables)
+    stream = follow(unit_events, lambda: ["pool-1"], lambda units: next(looks, tables[-1]), interval=0.01)
+    seen = [next(stream), next(stream)]
+    assert seen == [UnitEvent("pool-1", "exit", bot="a", pid=10), UnitEvent("pool-1", "exit", bot="a", pid=11)]
+    threading.Timer(0.3, lambda: inbox.put(UnitEvent("testfleet-bot-solo", "die"))).start()  # after every look above
+    assert next(stream) == UnitEvent("testfleet-bot-solo", "die")  # and no exit before it
+    inbox.put(DockerError("the Docker event stream ended"))
+    with pytest.raises(DockerError, match="the Docker event stream ended"):
+        next(stream)

@@ -44,6 +44,7 @@ from engine.backend.port import (
     UnitSeen,
 )
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
+from engine.backend.unit_events import follow
 from engine.compile.container import ContainerDefinition
 from engine.errors import DockerError, SupervisorError, SupervisorRefused
 from engine.naming import Labels, network_name
@@ -184,7 +185,11 @@ class DockerSite:
         return container_memory(unit.id)
 
     def events(self) -> Iterator[UnitEvent]:
-        return self.api.events(self.fleet)
+        """Docker's container events of the fleet, and its pool bots' process exits from their supervisords."""
+        return follow(lambda: self.api.events(self.fleet), self._running_pools, lambda units: self.processes(units, timeout=2.0))
+
+    def _running_pools(self) -> list[str]:
+        return [u.name for u in self.units() if u.running and u.labels.get(Labels.ROLE) == "pool"]
 
     # -- bots -------------------------------------------------------------------------------
 

@@ -126,6 +126,8 @@ class FakeBackend:
         self.memory: dict[str, int] = {}
         """Unit → bytes its site's ``memory_of`` reports (a test's figure; none: unknown)."""
         self.crash_after: int | None = None
+        self.exit_poll = 0.05
+        """Seconds between two looks of ``events`` at the pool units' process tables (the real one's is 0.5)."""
         self._events: queue.Queue[UnitEvent | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._pids = itertools.count(100)
@@ -177,9 +179,15 @@ class FakeBackend:
         self.units[name] = FakeUnit(f"id{next(self._ids)}", definition, labels or {}, "running")
 
     def kill_program(self, unit: str, program: str, state: str = "EXITED") -> None:
-        """A bot process that died (supervisord gave up on it)."""
-        self.units[unit].programs[program] = state
-        self.units[unit].running.pop(program, None)
+        """A bot process that died (supervisord gave up on it; ``state="RUNNING"``: supervisord
+        started it again at once, as its ``autorestart`` does, with a new pid)."""
+        with self._lock:
+            found = self.units[unit]
+            found.running.pop(program, None)
+            found.programs[program], found.pids[program] = state, 0
+            if state == "RUNNING":
+                found.programs[program] = self._spawn(found, program)
+                found.pids[program] = next(self._pids)
 
     def running_files(self, unit: str, bot: str) -> BotFiles | None:
         """The files a running bot process started with (None when it does not run)."""

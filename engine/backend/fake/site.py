@@ -26,6 +26,7 @@ from engine.backend.port import (
     UnitInspect,
     UnitSeen,
 )
+from engine.backend.unit_events import follow
 from engine.compile.container import ContainerDefinition
 from engine.errors import SupervisorError
 from engine.naming import Labels
@@ -141,7 +142,11 @@ class FakeSite(MemoryFiles):
         return self.backend.memory.get(unit.name)  # what the test set; nothing is measured here
 
     def events(self) -> Iterator[UnitEvent]:
-        return self.backend.events()
+        """As Docker's site: the backend's unit events and the pool bots' exits seen in their process tables."""
+        return follow(self.backend.events, self._running_pools, self.processes, interval=self.backend.exit_poll)
+
+    def _running_pools(self) -> list[str]:
+        return [u.name for u in self.units() if u.running and u.labels.get(Labels.ROLE) == "pool"]
 
     # -- bots -------------------------------------------------------------------------------
 
