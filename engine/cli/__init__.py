@@ -195,6 +195,18 @@ def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
 
 
 @cli.command()
+@repo_option
+@click.option("--fleet", default=None, help="Destroy this fleet of the state dir by name (default: the fleet the specs in --repo name).")
+@click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force-open-trades", is_flag=True, help="Remove bots holding open trades without draining them first.")
+def destroy(repo: str, fleet: str | None, yes: bool, force_open_trades: bool) -> None:
+    """Remove everything the fleet owns (containers, network); runtime files and trade databases are archived. Recorded in history."""
+    from engine.cli.destroy import run_destroy
+
+    run_destroy(repo, fleet, yes=yes, force_open_trades=force_open_trades)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(fmt: str) -> None:
     """List recorded revisions (duration, commit subject), each with the self-heal repairs that restored it."""
