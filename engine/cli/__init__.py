@@ -304,6 +304,19 @@ def serve(listen: str, repo_url: str | None) -> None:
 
 
 @cli.command()
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write it to this file instead of stdout.")
+def schema(out: str | None) -> None:
+    """Print the JSON Schema of the spec documents (every kind), for editors (yaml-language-server)."""
+    from engine.spec.schema import HINT_PREFIX, schema_text
+
+    if out is None:
+        click.echo(schema_text(), nl=False)
+        return
+    Path(out).write_text(schema_text(), encoding="utf-8")
+    click.echo(f"wrote {out}; point each spec file at it with a first line such as: {HINT_PREFIX}../{Path(out).name}")
+
+
+@cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 def init(directory: str) -> None:
     """Create a fleet repository from the example fleet, with tagged strategy versions."""
