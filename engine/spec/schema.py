@@ -38,8 +38,8 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 def spec_schema() -> dict[str, Any]:
     """The schema, as a dict: ``$defs`` of every model, ``oneOf`` the four kinds by ``kind``."""
-    document = Annotated[Fleet | Wallet | Pool | Bot, Field(discriminator="kind")]
-    schema = TypeAdapter(document).json_schema(mode="validation")
+    document: TypeAdapter[Any] = TypeAdapter(Annotated[Fleet | Wallet | Pool | Bot, Field(discriminator="kind")])  # type: ignore[arg-type]
+    schema = document.json_schema(mode="validation")
     bot = schema["$defs"]["Bot"]["properties"]["freqtrade"]
     bot["description"] = (f"Extra FreqTrade config keys, merged last (FreqTrade {FREQTRADE_VERSION}'s config schema; "
                           "keys fleetops manages are refused, unknown ones warned about by `fleetops validate`).")
