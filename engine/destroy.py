@@ -51,6 +51,8 @@ DESTROY_REF = "fleetops destroy"
 SUBJECT = "fleetops destroy"
 """The revision's subject in ``history`` (a destroy applies no commit)."""
 _ALLOWED = frozenset({"mass-delete"})
+_SPEC_DELETE = "removed from the specs"
+"""How the diff words a bot's delete (``engine.plan.diff``); a destroy's says ``fleetops destroy`` instead."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,9 @@ def plan_destroy(ctx: Context, fleet: str, backend: Mapping[str, Any] | None = N
     target = empty_target(fleet, chosen, stored.settings if stored is not None else None)
     planned = plan_live(ctx, fleet, lambda _prior: target, Snapshot("empty", DESTROY_REF, None, subject=SUBJECT))
     kept = tuple(r for r in planned.plan.plan_risks if r.kind not in _ALLOWED)
-    return dataclasses.replace(planned, plan=dataclasses.replace(planned.plan, plan_risks=kept))
+    said = tuple(dataclasses.replace(c, reason=c.reason.replace(_SPEC_DELETE, DESTROY_REF, 1)) if c.kind == "bot" else c
+                 for c in planned.plan.changes)  # no spec removed it: the destroy did
+    return dataclasses.replace(planned, plan=dataclasses.replace(planned.plan, plan_risks=kept, changes=said))
 
 
 def refusal(live_plan: LivePlan, *, force_open_trades: bool) -> str | None:

@@ -49,6 +49,7 @@ def test_destroy_removes_everything_archives_every_trade_database_and_is_a_revis
     planned = plan_destroy(fleet.context(), FLEET)
     assert [(c.address, c.action.value) for c in planned.plan.changes] == EVERYTHING
     assert planned.plan.plan_risks == ()  # the mass-delete guard is for deletes nobody asked for
+    assert next(c for c in planned.plan.changes if c.address == "bot/solo").reason == f"{DESTROY_REF} (was in {SOLO})"
     text = plan_to_text(planned.plan)
     assert text.startswith(f"fleetops plan for fleet '{FLEET}': nothing ({DESTROY_REF}) against live Fake at memory (revision 1)")
     assert "--allow-mass-delete" not in text
