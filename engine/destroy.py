@@ -100,7 +100,7 @@ def refusal(live_plan: LivePlan, *, force_open_trades: bool) -> str | None:
     whatever it holds, and nothing would manage those trades after it — unless ``force_open_trades``."""
     if force_open_trades:
         return None
-    unknown = sorted(bot for bot, count in live_plan.open_trades.items() if count is None and _live_money(live_plan, bot))
+    unknown = sorted(bot for bot in live_plan.live.bots if live_plan.open_trades.get(bot) is None and _live_money(live_plan, bot))
     if not unknown:
         return None
     return (f"refusing to destroy: live bot(s) {', '.join(unknown)} did not say whether they hold open trades (not running, or "

@@ -7,6 +7,7 @@ and what the store recorded. ``tests/integration/test_destroy.py`` proves the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import git
@@ -97,11 +98,20 @@ def test_force_open_trades_removes_a_bot_holding_trades_without_a_drain(fleet: H
     assert {"tradesv3.sqlite": b"alpha-2 trades"} in fleet.backend.archived.values()
 
 
-def test_a_live_bot_whose_trades_cannot_be_read_is_refused_unless_forced(fleet: Harness) -> None:
+def _silent(h: Harness) -> None:
     from engine.live.fake_bots import Behaviour
 
+    h.bots.behave(Behaviour(answers=False), bot="alpha-2")
+
+
+def _stopped(h: Harness) -> None:
+    h.backend.units[STANDARD].programs["alpha-2"] = "STOPPED"
+
+
+@pytest.mark.parametrize("unreadable", [_silent, _stopped], ids=["api-silent", "process-stopped"])
+def test_a_live_bot_whose_trades_cannot_be_read_is_refused_unless_forced(unreadable: Callable[[Harness], None], fleet: Harness) -> None:
     live_alpha_2(fleet)
-    fleet.bots.behave(Behaviour(answers=False), bot="alpha-2")
+    unreadable(fleet)
     planned = plan_destroy(fleet.context(), FLEET)
     revisions = fleet.statuses()
     with pytest.raises(ApplyError, match=r"^refusing to destroy: live bot\(s\) alpha-2 did not say whether they hold open trades .*"
