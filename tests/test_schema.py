@@ -67,6 +67,9 @@ BOT = {"kind": "Bot", "name": "b", "wallet": "main", "allocation": 100, "strateg
     ({"kind": "Pool", "name": "p", "capacity": 0}, False),
     ({"kind": "Fleet", "name": "f", "health": {"rollback": "maybe"}}, False),
     ({"kind": "Wallet", "name": "w", "currency": "USDT", "balance": 10}, True),
+    ({"kind": "Wallet", "name": "Main", "currency": "USDT", "balance": 10}, False),  # the names' pattern shows in the schema
+    ({**BOT, "pairs": ["BTC-USDT"]}, False),
+    ({**BOT, "timeframe": "7m"}, False),
 ])
 def test_what_one_document_gets_wrong_fails_it(doc: dict[str, Any], valid: bool) -> None:
     assert VALIDATOR.is_valid(doc) is valid, [e.message for e in VALIDATOR.iter_errors(doc)]
