@@ -29,7 +29,7 @@ destroyed (``Destroyed``'s caller prints it); every per-change risk (open trades
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,4 +131,17 @@ def destroy(ctx: Context, live_plan: LivePlan, *, force_open_trades: bool = Fals
     place = archive_place(ctx, live_plan)
     outcome = apply_plan(ctx, live_plan, message=f"destroyed; runtime files and trade databases archived under {place}",
                          event="destroy", allow=_ALLOWED, drain=not force_open_trades)
+    if not outcome.postponed and outcome.status.is_good:
+        _retire(ctx, live_plan.target.name)
     return Destroyed(outcome, place)
+
+
+def _retire(ctx: Context, fleet: str) -> None:
+    """What a backend keeps for a fleet besides its units, gone once no unit is left: a swarm's node agents,
+    their configs and secrets, and the network they held (``SwarmSite.retire``); one Docker engine keeps nothing
+    more (the executor removed the network with the last container)."""
+    retire: Callable[[], list[str]] | None = getattr(ctx.site(fleet), "retire", None)
+    if retire is None:
+        return
+    for name in retire():
+        ctx.progress(f"removed {name}")

@@ -34,7 +34,7 @@ def test_status_shows_each_units_node_and_the_memory_its_agent_reads(fleet: Swar
 
 
 def test_destroy_removes_every_service_and_the_network_and_archives_each_units_files_on_its_node(fleet: SwarmFleet) -> None:
-    """``fleetops destroy`` on a swarm (engine/destroy.py): the fleet's services and overlay network go; each unit's
+    """``fleetops destroy`` on a swarm (engine/destroy.py): the fleet's services, node agents and overlay network go; each unit's
     directory (configs, trade databases) is archived on the node it ran on; history has it; apply brings it back."""
     import json
 
@@ -51,6 +51,9 @@ def test_destroy_removes_every_service_and_the_network_and_archives_each_units_f
     assert f"archived under each node's agent directory, under .archive/{FLEET}/" in done.out
     assert fleet.services() == {}
     assert fleet.manager.networks.list(filters={"label": f"{Labels.FLEET}={FLEET}"}) == []
+    agents = {"label": f"{Labels.PREFIX}agent={FLEET}"}  # the fleet's node agents, their code and credentials: gone too
+    assert fleet.manager.services.list(filters=agents) == [] and fleet.manager.configs.list(filters=agents) == []
+    assert fleet.manager.secrets.list(filters=agents) == []
     for unit, node in nodes.items():
         archived = host_client().containers.get(node).exec_run(
             ["find", f"/var/lib/fleetops/.archive/{FLEET}", "-maxdepth", "1", "-name", f"*unit-{unit}"]).output.decode().split()
