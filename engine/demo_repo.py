@@ -60,6 +60,7 @@ def build_demo_repo(target: Path, *, source: Path = EXAMPLE_ROOT, when: str | No
     shutil.copytree(source / "strategies", strategies, ignore=_CACHES)
     commit_all(repo, "Strategies v1.1.0", when=when, tag="v1.1.0")
     shutil.copytree(source / "fleet", target / "fleet", ignore=_CACHES)
+    _schema_for_editors(target)
     (target / ".gitignore").write_text(GITIGNORE)
     (target / "README.md").write_text(
         "# Fleet repository\n\nSpecs under `fleet/`, strategies under `strategies/`; change the fleet by pull request.\n"
@@ -67,3 +68,13 @@ def build_demo_repo(target: Path, *, source: Path = EXAMPLE_ROOT, when: str | No
     )
     commit_all(repo, "Fleet specs", when=when)
     return target.resolve()
+
+
+def _schema_for_editors(target: Path) -> None:
+    """The spec schema beside ``fleet/`` (``fleet.schema.json``), and each spec file's first line pointing at it
+    relative to the file (yaml-language-server's hint): completion and checks in editors, offline."""
+    from engine.spec.schema import SCHEMA_FILE, schema_hint, schema_text, with_hint
+
+    (target / SCHEMA_FILE).write_text(schema_text(), encoding="utf-8")
+    for spec in sorted(p for p in (target / "fleet").rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+        spec.write_text(with_hint(spec.read_text(encoding="utf-8"), schema_hint(spec.relative_to(target).as_posix())), encoding="utf-8")

@@ -195,7 +195,7 @@ def settled(ctx: Context, live_plan: LivePlan) -> bool:
 # -- apply --------------------------------------------------------------------------------------
 
 def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, message: str = "", event: str = "apply",
-               allow: frozenset[str] = frozenset()) -> ApplyOutcome:
+               allow: frozenset[str] = frozenset(), drain: bool = True) -> ApplyOutcome:
     """Record a new revision for the plan and converge the fleet to it (``converge``).
 
     A health failure is an outcome (rolled_back or failed), not an exception; an error that
@@ -203,7 +203,8 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     second SIGTERM) leaves it pending, as SIGKILL does: bots it already changed run unchecked,
     and the next run finishes it (``engine.resume``). The fleet's notify hooks hear about every
     revision once it is final, and can never change it. A plan ``refusal`` names raises
-    ApplyError before anything is recorded or touched.
+    ApplyError before anything is recorded or touched. ``drain=False`` disrupts bots holding open
+    trades without waiting for them (``destroy --force-open-trades``).
     """
     from engine.compile.payload import fleet_to_payload
     from engine.plan.jsonfmt import plan_as_dict
@@ -221,7 +222,7 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     if live_plan.renamed_from is None:  # a rename is the new name's only once it worked
         remember_origin(ctx, live_plan)
     try:
-        outcome = converge(ctx, number, live_plan, rollback=rollback, message=message)
+        outcome = converge(ctx, number, live_plan, rollback=rollback, message=message, drain=drain)
         if live_plan.renamed_from is not None and outcome.status is RevisionStatus.APPLIED:
             remember_origin(ctx, live_plan)
     except Exception as exc:

@@ -195,6 +195,18 @@ def rollback(to: int | None, yes: bool, allow_mass_delete: bool) -> None:
 
 
 @cli.command()
+@repo_option
+@click.option("--fleet", default=None, help="Destroy this fleet of the state dir by name (default: the fleet the specs in --repo name).")
+@click.option("--yes", "--auto-approve", "yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force-open-trades", is_flag=True, help="Remove bots holding open trades without draining them first.")
+def destroy(repo: str, fleet: str | None, yes: bool, force_open_trades: bool) -> None:
+    """Remove everything the fleet owns (containers, network); runtime files and trade databases are archived. Recorded in history."""
+    from engine.cli.destroy import run_destroy
+
+    run_destroy(repo, fleet, yes=yes, force_open_trades=force_open_trades)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(fmt: str) -> None:
     """List recorded revisions (duration, commit subject), each with the self-heal repairs that restored it."""
@@ -302,6 +314,19 @@ def serve(listen: str, repo_url: str | None) -> None:
 
     gc.set_threshold(700, 10, 10)
     sys.exit(run_server(command_context(), listen=listen, repo_url=repo_url))
+
+
+@cli.command()
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write it to this file instead of stdout.")
+def schema(out: str | None) -> None:
+    """Print the JSON Schema of the spec documents (every kind), for editors (yaml-language-server)."""
+    from engine.spec.schema import HINT_PREFIX, schema_text
+
+    if out is None:
+        click.echo(schema_text(), nl=False)
+        return
+    Path(out).write_text(schema_text(), encoding="utf-8")
+    click.echo(f"wrote {out}; point each spec file at it with a first line such as: {HINT_PREFIX}../{Path(out).name}")
 
 
 @cli.command()

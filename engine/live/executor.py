@@ -335,7 +335,8 @@ class Executor:
                 self.progress(f"removing container {name} (its directory is archived)")
                 self.site.remove(name)
                 self.site.archive_unit(name)
-        if not self.target.containers and any(a is Action.DELETE for a in containers.values()):
+        deleted = {n for n, a in containers.items() if a is Action.DELETE}
+        if not self.target.containers and deleted and set(self.live.containers) <= deleted:  # none kept: a postponed delete's stays
             self._remove_network()
 
     def _remove_network(self) -> None:

@@ -34,8 +34,8 @@ def describe_snapshot(snapshot: Snapshot, backend: BackendRef | None = None) -> 
         if backend is not None:
             return backend.live(snapshot.revision)
         return "live Docker" + (f" (revision {snapshot.revision})" if snapshot.revision is not None else "")
-    if snapshot.kind == "empty":
-        return "nothing deployed"
+    if snapshot.kind == "empty":  # ref: what asked for nothing (``fleetops destroy``)
+        return "nothing deployed" if snapshot.ref is None else one_line(f"nothing ({snapshot.ref})")
     commit = (snapshot.commit or "no commit")[:7]
     dirty = ", uncommitted changes" if snapshot.dirty else ""
     return one_line(f"{snapshot.ref} ({commit}{dirty})")

@@ -22,6 +22,17 @@ from pydantic import (
 )
 
 
+class _Matching(AfterValidator):
+    """An after-validator whose pattern also shows in the JSON Schema (``fleetops schema``: editors check it)."""
+
+    pattern: str = ""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        schema = handler(core_schema)
+        schema["pattern"] = f"^(?:{self.pattern})$"  # JSON Schema patterns are unanchored; validation is a full match
+        return schema
+
+
 def matching(pattern: str, what: str) -> AfterValidator:
     compiled = re.compile(pattern)
 
@@ -30,7 +41,9 @@ def matching(pattern: str, what: str) -> AfterValidator:
             raise ValueError(f"{value!r} is not a valid {what}")
         return value
 
-    return AfterValidator(check)
+    validator = _Matching(check)
+    object.__setattr__(validator, "pattern", pattern)
+    return validator
 
 
 Name = Annotated[

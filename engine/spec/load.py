@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.errors import Problem
 from engine.spec.fleetspec import FleetSpec
+from engine.spec.freqtrade_unknown import unknown_freqtrade_keys
 from engine.spec.rawdoc import RawDocument, parse_documents
 from engine.spec.source import SPEC_DIR, Blob, FleetSource, open_source
 from engine.spec.validate import validate_documents
@@ -66,7 +67,8 @@ class LoadedFleet:
         self.files = files
         """Every spec file read, as (path, blob SHA): what a no-op proof digests."""
         self.warnings = warnings
-        """Files under fleet/ that look like specs but are not read (they never fail a run)."""
+        """Files under fleet/ that look like specs but are not read, and ``freqtrade:`` keys FreqTrade
+        does not know (``engine.spec.freqtrade_unknown``): they never fail a run."""
 
 
 def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCache | None = None,
@@ -74,7 +76,8 @@ def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCach
     """Read and validate the fleet at ``ref`` (None: the working tree); SpecError lists all problems.
 
     Entries that are not regular files (links, submodules, LFS pointers) are problems like any
-    other; ``warn`` hears each warning as soon as the snapshot is listed, before validation.
+    other; ``warn`` hears each warning as soon as the snapshot is listed (files) or parsed (``freqtrade:``
+    keys FreqTrade's schema does not know), before validation.
     """
     cache = cache if cache is not None else ParseCache()
     source = open_source(repo_dir, ref)
@@ -86,10 +89,17 @@ def load_fleet(repo_dir: str | Path, ref: str | None = None, *, cache: ParseCach
     problems: list[Problem] = list(listing.problems)
     files = listing.spec_files
     cache.fit(len(files))
+    parsed: list[RawDocument] = []
     for file in files:
         file_docs, file_problems = cache.parse(file)
         docs.extend(file_docs)
         problems.extend(file_problems)
+        if not file_problems:
+            parsed.extend(file_docs)
+    unknown = unknown_freqtrade_keys(parsed)  # typos FreqTrade would ignore (in files that parse): warnings, never failures
+    for warning in unknown:
+        if warn is not None:
+            warn(warning)
     unread = any(p.path == SPEC_DIR or p.path.startswith(f"{SPEC_DIR}/") for p in listing.problems)
     spec = validate_documents(docs, problems, source, incomplete=unread)
-    return LoadedFleet(spec, source, tuple((f.path, f.blob_sha) for f in files), listing.warnings)
+    return LoadedFleet(spec, source, tuple((f.path, f.blob_sha) for f in files), (*listing.warnings, *unknown))

@@ -29,7 +29,7 @@ from engine.backend.docker.runtime import Runtime
 from engine.backend.port import PROCESS_TIMEOUT, Address, BotFiles, ListedUnit, LogMark, ProcessTables, UnitFiles, UnitSeen
 from engine.backend.records import AppliedBot, AppliedContainer, Unreadable
 from engine.backend.swarm import moves, noop
-from engine.backend.swarm.agents import AGENT_WAIT, ensure_agents
+from engine.backend.swarm.agents import AGENT_WAIT, ensure_agents, retire_agents
 from engine.backend.swarm.bots import SwarmBots
 from engine.backend.swarm.homes import Homes
 from engine.backend.swarm.images import image_stamps
@@ -37,7 +37,7 @@ from engine.backend.swarm.placement import Node, demands_of, place
 from engine.backend.swarm.service import STOP_GRACE_NS
 from engine.backend.swarm.units import SwarmUnits
 from engine.errors import DockerError, Problem, SpecError
-from engine.naming import Labels
+from engine.naming import Labels, network_name
 
 if TYPE_CHECKING:
     from engine.backend.swarm.backend import SwarmBackend
@@ -82,6 +82,28 @@ class SwarmSite(SwarmUnits):
         """Remove the service; a unit removed on purpose has no home any more (its directory is archived)."""
         super().remove(name)
         self.homes.forget(name)
+
+    def retire(self) -> list[str]:
+        """What the fleet keeps on the swarm besides its units, removed once none is left (``fleetops destroy``,
+        after its plan archived every unit's files through these agents): each node's agent service (its task
+        ended first), the agents' configs and secrets, then the fleet's network, which the agents held. The
+        names removed; DockerError when Swarm refuses (a config still in use by a task that did not end)."""
+        label = {Labels.PREFIX + "agent": self.fleet}
+        removed = []
+        for service in self.api.services(label):
+            name = str(service["Spec"]["Name"])
+            self.api.remove_service(str(service["ID"]))
+            self._wait_ended(str(service["ID"]), name, "remove")
+            node = str((service["Spec"].get("Labels") or {}).get(Labels.PREFIX + "node", ""))
+            if node:
+                self.channel.credentials.forget(node)
+            removed.append(name)
+        removed += retire_agents(self.api, self.channel, (), changed=True, existing=[])
+        found = self.api.network(network_name(self.fleet))
+        if found is not None and (found.get("Labels") or {}).get(Labels.FLEET) == self.fleet:
+            self.api.remove_network(str(found["Id"]))
+            removed.append(network_name(self.fleet))
+        return removed
 
     def create(self, definition: ContainerDefinition, revision: int) -> str:
         """Create the unit's service (``SwarmUnits.create``); a pool unit that had a service before (a home) first
