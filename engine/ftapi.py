@@ -190,19 +190,27 @@ class BotLogs(Answer):
 
 
 class TradeCount(Answer):
-    """``GET /api/v1/count``: how many trades the bot holds open now."""
+    """``GET /api/v1/count``: how many trades the bot holds open now, how many it may (``max``:
+    its ``max_open_trades``), and the stake they hold in the stake currency (``total_stake``)."""
 
     current: Count = None
-    _BODY = ("current",)
+    max: Count = None
+    total_stake: Finite = None
+    _BODY = ("current", "max", "total_stake")
 
 
 class Profit(Answer):
-    """``GET /api/v1/profit``, in the stake currency: realised and unrealised (``all``), realised only (``closed``)."""
+    """``GET /api/v1/profit``, in the stake currency: realised and unrealised (``all``), realised only
+    (``closed``); ``closed_trade_count``; ``current_drawdown``, the account's drawdown from its high
+    now as a ratio (0.1 = 10 %; freqtrade/rpc/rpc.py of 2026.9, ``_rpc_trade_statistics``)."""
 
     profit_all_coin: Finite = None
     profit_all_percent: Finite = None
+    profit_all_ratio: Finite = None
     profit_closed_coin: Finite = None
-    _BODY = ("profit_all_coin", "profit_all_percent", "profit_closed_coin")
+    closed_trade_count: Count = None
+    current_drawdown: Finite = None
+    _BODY = ("profit_all_coin", "profit_all_percent", "profit_all_ratio", "profit_closed_coin", "closed_trade_count", "current_drawdown")
 
 
 class Balance(Answer):

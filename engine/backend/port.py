@@ -226,6 +226,9 @@ class Units(Protocol):
     def memory_of(self, unit: ListedUnit) -> int | None:
         """Bytes of memory the unit uses now (None when unknown)."""
         ...
+    def cpu_seconds_of(self, unit: ListedUnit) -> float | None:
+        """CPU seconds the unit used since it started (a counter; None when unknown)."""
+        ...
     def events(self) -> Iterator[UnitEvent]:
         """The fleet's unit events as they happen; blocks between them; ends when the backend hangs up."""
         ...

@@ -8,14 +8,17 @@ commit SHAs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.registry import Collector
 
 from engine.fleetview import BOT_STATES
 from engine.health.status import HealthStatus
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the contract (§9): no ``*_created`` series; counters are read as rates
 
-__all__ = ["QUARANTINE_REASONS", "WatchMetrics"]
+__all__ = ["QUARANTINE_REASONS", "WatchMetrics", "exposition_of"]
 
 APPLY_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 180, 300, 600)
 QUARANTINE_REASONS = ("invalid", "rolled_back", "failed", "mass_delete", "rename")
@@ -85,5 +88,17 @@ class WatchMetrics:
             for state in BOT_STATES:
                 self.other_fleet_bots.labels(fleet, state).set(counts.get(state, 0))
 
+    def add_collector(self, collector: Collector) -> None:
+        """Per-bot series (``engine.watch.bot_metrics.FleetCollector``), once the page's refresher exists."""
+        self.registry.register(collector)
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def exposition_of(*collectors: Collector) -> Callable[[], bytes]:
+    """``/metrics`` of ``fleetops serve``: the collectors on a registry of their own (no engine series: nothing applies)."""
+    registry = CollectorRegistry()
+    for collector in collectors:
+        registry.register(collector)
+    return lambda: generate_latest(registry)

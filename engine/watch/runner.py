@@ -17,20 +17,27 @@ from typing import Any
 
 from engine.context import Context
 from engine.live.botapi import HttpBotApi
+from engine.watch.bot_metrics import FleetCollector
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog
+from engine.watch.metrics import exposition_of
 from engine.watch.server import HttpServer, check_listen, create_app, parse_listen, ui_token
 from engine.watch.webhook import webhook_secret
 from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
 from engine.web.view import web_url
 
-__all__ = ["run_server", "run_watcher"]
+__all__ = ["fleet_collector", "run_server", "run_watcher"]
 
 
 def _refresher(ctx: Context, watcher: Watcher | None) -> Refresher:
     figures = FigureCache(HttpBotApi(ctx.state_dir))
     return Refresher(ctx, figures, watcher=watcher.status if watcher is not None else None)
+
+
+def fleet_collector(refresher: Refresher) -> FleetCollector:
+    """The per-bot series of ``/metrics``, read from ``refresher``'s snapshot and its figure cache's count of requests."""
+    return FleetCollector(lambda: refresher.snapshot, lambda: refresher.figures.requests)
 
 
 def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int:
@@ -41,9 +48,11 @@ def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int
     check_listen(host, token)
     refresher = _refresher(ctx, None)
     refresher.start()
-    server = HttpServer(create_app(None, secret=None, branch="", token=token, web=refresher, repo_url=web_url(repo_url)), host, port)
+    app = create_app(None, secret=None, branch="", token=token, web=refresher, repo_url=web_url(repo_url),
+                     metrics=exposition_of(fleet_collector(refresher)))
+    server = HttpServer(app, host, port)
     server.start()
-    log(f"serving the status page on http://{host}:{port}", event="listen")
+    log(f"serving the status page and /metrics on http://{host}:{port}", event="listen")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -66,6 +75,7 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
         check_listen(host, token)
         refresher = _refresher(ctx, watcher)
         refresher.start()
+        watcher.metrics.add_collector(fleet_collector(refresher))
         app = create_app(watcher, secret=webhook_secret(os.environ), branch=options.branch, token=token, web=refresher,
                          repo_url=web_url(watcher.mirror.shown), agents=_serve_agents(ctx, agents))
         server = HttpServer(app, host, port)

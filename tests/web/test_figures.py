@@ -25,11 +25,12 @@ class SlowApi:
         time.sleep(0.01)
         with self.lock:
             self.in_flight -= 1
-        data = {"health": {"last_process_ts": 1700000000}, "count": {"current": 2}, "profit": {"profit_all_coin": float("nan")}}[path]
+        data = {"health": {"last_process_ts": 1700000000}, "count": {"current": 2}, "profit": {"profit_all_coin": float("nan")},
+                "balance": {"total": 990.5}, "logs?limit=100": {"logs": []}}[path]
         return RawAnswer(200, json.dumps(data).encode())  # the NaN as Python's json writes it
 
 
-def test_two_hundred_bots_asked_by_many_pages_cost_three_calls_each_with_bounded_concurrency() -> None:
+def test_two_hundred_bots_asked_by_many_pages_cost_five_calls_each_with_bounded_concurrency() -> None:
     api = SlowApi()
     cache = FigureCache(api, workers=8, ttl=60)
     targets = {f"bot-{i}": ("10.0.0.2", 8081 + i) for i in range(200)}
@@ -38,7 +39,8 @@ def test_two_hundred_bots_asked_by_many_pages_cost_three_calls_each_with_bounded
     deadline = time.monotonic() + 30
     while any(cache.get(b) is None for b in targets) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert api.calls == 600 and api.most <= 8
+    assert api.calls == 1000 and api.most <= 8  # health, count, profit, balance, logs
     figures = cache.get("bot-7")
     assert figures is not None and figures.open_trades == 2 and figures.last_loop == 1700000000
     assert figures.profit is None  # a NaN from a bot is not a number to show
+    assert figures.equity == 990.5 and figures.strategy_errors == 0

@@ -125,6 +125,8 @@ class FakeBackend:
         self.unreachable: set[str] = set()
         self.memory: dict[str, int] = {}
         """Unit → bytes its site's ``memory_of`` reports (a test's figure; none: unknown)."""
+        self.cpu_seconds: dict[str, float] = {}
+        """Unit → CPU seconds its site's ``cpu_seconds_of`` reports (a test's figure; none: unknown)."""
         self.crash_after: int | None = None
         self._events: queue.Queue[UnitEvent | None] = queue.Queue()
         self._ids = itertools.count(1)

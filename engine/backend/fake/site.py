@@ -140,6 +140,9 @@ class FakeSite(MemoryFiles):
     def memory_of(self, unit: ListedUnit) -> int | None:
         return self.backend.memory.get(unit.name)  # what the test set; nothing is measured here
 
+    def cpu_seconds_of(self, unit: ListedUnit) -> float | None:
+        return self.backend.cpu_seconds.get(unit.name)
+
     def events(self) -> Iterator[UnitEvent]:
         return self.backend.events()
 
