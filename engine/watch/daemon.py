@@ -27,7 +27,7 @@ from engine.health.table import DEFAULT_KIND
 from engine.live import policy
 from engine.live.health import look_at
 from engine.live.identity import origin_of_remote
-from engine.live.store import RevisionStatus, apply_lock
+from engine.live.store import Revision, RevisionStatus, apply_lock
 from engine.naming import dedicated_container_name
 from engine.plan.model import PlanRisk
 from engine.resume import Finished, finish_interrupted
@@ -39,6 +39,7 @@ from engine.watch.logs import WatchLog
 from engine.watch.metrics import WatchMetrics
 from engine.watch.mirror import GitMirror
 from engine.watch.queue import CommitQueue
+from engine.watch.sync import SyncInfo, head_unchanged_at, sync_info
 
 __all__ = ["WatchOptions", "Watcher"]
 
@@ -74,6 +75,8 @@ class Watcher:
         """Fetch attempts so far (tests and benchmarks count them)."""
         self.last_fetch: float | None = None
         self.fetch_error: str | None = None
+        self.head: str | None = None
+        """The branch head as last fetched (the sync status compares the live revision with it)."""
         self.last_apply: dict[str, Any] | None = None
         self.view: FleetView | None = None
         """The fleet as the last self-heal pass saw it, each enabled bot's health looked at from its
@@ -82,6 +85,8 @@ class Watcher:
         latest = ctx.read_store()
         newest = latest.latest() if latest is not None else None
         self.fleet: str | None = newest.fleet if newest else None
+        self.live: Revision | None = policy.current_revision(latest, self.fleet) if self.fleet else None
+        """The fleet's live revision as the loop last read it (after each apply and heal pass)."""
         self.queue = CommitQueue(applied=self._applied_commit(), quarantined=self.journal.quarantined())
         self.metrics.quarantined.set(len(self.queue.quarantined))
 
@@ -124,6 +129,7 @@ class Watcher:
             return False
         self.fetch_error = None
         self.last_fetch = time.time()
+        self.head = head
         self.metrics.last_fetch.set(self.last_fetch)
         self.queue.offer(head)
         return True
@@ -210,8 +216,11 @@ class Watcher:
         duration = time.monotonic() - started
         self.metrics.applies.labels(result).inc()
         self.metrics.apply_duration.observe(duration)
+        self._read_live()
         if result in ("applied", "unchanged"):
             self.queue.finish(sha, applied=True)
+            if result == "unchanged" and self.live is not None:  # the sync status reads this commit as the live revision's
+                revision = self.live.number
             self.journal.record(sha, self.fleet or "", self.options.branch, result, "", revision)
             self.guard.reset()
             if result == "applied":
@@ -224,7 +233,7 @@ class Watcher:
             self.journal.record(sha, self.fleet or "", self.options.branch, "quarantined", reason, revision)
             self.queue.finish(sha, quarantine=reason)
             self.metrics.quarantined.set(len(self.queue.view().quarantined))
-        if revision is not None:
+        if revision is not None and result != "unchanged":
             self.metrics.revision.set(revision)
         self.last_apply = {"commit": sha, "subject": subject, "result": result, "revision": revision, "reason": reason,
                            "finished_at": time.time(), "seconds": round(duration, 3)}
@@ -279,6 +288,8 @@ class Watcher:
                                     self.confirmer)
         except StateError:
             return  # an apply elsewhere holds the lock; heal on the next round
+        finally:
+            self._read_live()
         if repair is not None:
             for action in repair.actions:
                 self.metrics.repairs.labels(action.rsplit(" ", 1)[-1]).inc()
@@ -295,6 +306,18 @@ class Watcher:
             self.metrics.set_pools(self.view.pool_bots, self.view.pool_capacity)
             self.metrics.set_nodes(self.view.node_bots)
             self.metrics.set_other_fleets({o.fleet: o.bot_states for o in self.others})
+
+    def _read_live(self) -> None:
+        if self.fleet is not None:
+            self.live = policy.current_revision(self.ctx.read_store(), self.fleet)
+
+    def sync(self) -> SyncInfo:
+        """The fleet's sync status against the branch it follows (``engine.watch.sync``), from the
+        live revision as the loop last read it, the head as last fetched and the drift the last
+        self-heal pass saw. Cheap (one journal row); safe from any thread."""
+        head = self.head
+        return sync_info(self.live, head, branch=self.options.branch, head_unchanged_at=head_unchanged_at(self.journal, head),
+                         drift=self.confirmer.drifting)
 
     def _finish_interrupted(self) -> Finished | None:
         """A revision a killed apply (this watcher's, before a restart) left pending: its health gate
@@ -329,7 +352,7 @@ class Watcher:
             "healthy": healthy, "health_detail": why, "last_fetch": self.last_fetch, "fetch_error": self.fetch_error,
             "queue": {"applied": view.applied, "running": view.running, "waiting": view.waiting},
             "quarantine": [{"commit": sha, "reason": reason} for sha, reason in sorted(view.quarantined.items())],
-            "last_apply": self.last_apply, "failing": dict(self.guard.failing), **self._view_json(),
+            "last_apply": self.last_apply, "failing": dict(self.guard.failing), "sync": self.sync().to_json(), **self._view_json(),
         }
 
     def _view_json(self) -> dict[str, Any]:

@@ -49,6 +49,15 @@ class DriftConfirmer:
         self._since = {a: self._since.get(a, now) for a in addresses}
         return {a for a, since in self._since.items() if now - since >= self.grace}
 
+    @property
+    def drifting(self) -> tuple[str, ...]:
+        """Addresses the last pass saw drifting and no repair has set back since, sorted (the sync status's drift)."""
+        return tuple(sorted(self._since))
+
+    def repaired(self, addresses: set[str]) -> None:
+        """These were converged back: no longer drifting (a later pass that sees them again starts their grace anew)."""
+        self._since = {a: since for a, since in self._since.items() if a not in addresses}
+
 
 @dataclass
 class Repair:
@@ -109,6 +118,8 @@ def heal(ctx: Context, fleet: str, guard: FlapGuard, journal: Journal, observed_
         outcome = converge(ctx, current.number, dataclasses.replace(live_plan, plan=live_plan.plan.with_changes(tuple(allowed))),
                            record=False, wait=0.0, announce=announce)
         repair.actions = [f"{c.address} {c.action.value}" for c in outcome.executed]
+        if confirmer is not None:
+            confirmer.repaired({c.address for c in outcome.executed})
         sick = [h.bot for h in outcome.health.values() if not h.passed]
         if sick:
             report(f"after the repair, still not answering: {', '.join(sick)}")

@@ -26,7 +26,7 @@ from engine.plan.model import ALLOW_TRAILER
 from engine.spec.gitenv import git_environment
 from engine.textsafe import one_line
 
-__all__ = ["GitMirror"]
+__all__ = ["GitMirror", "recorded_head"]
 
 GIT_TIMEOUT = 120
 _USERINFO = re.compile(r"://\S*@")
@@ -149,3 +149,38 @@ class GitMirror:
             return self._git("log", "-1", "--format=%s", sha, cwd=self.path).strip()
         except SourceError:
             return ""
+
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def recorded_head(state_dir: Path, branch: str) -> str | None:
+    """``branch``'s head in the mirror a watcher using ``state_dir`` fetched last (the newest by its
+    last fetch), read from the ref files without running git or touching the network (``fleetops
+    serve`` asks it on every refresh); None when no mirror holds the branch."""
+    mirrors = sorted((state_dir / "watch").glob("mirror-*.git"), key=_fetched_at, reverse=True)
+    for mirror in mirrors:
+        try:
+            loose = (mirror / "refs" / "heads" / branch).read_text().strip()
+        except (OSError, ValueError):
+            loose = ""
+        if _SHA.fullmatch(loose):
+            return loose
+        try:
+            packed = (mirror / "packed-refs").read_text().splitlines()
+        except (OSError, ValueError):
+            continue
+        for line in packed:
+            sha, _, ref = line.partition(" ")
+            if ref == f"refs/heads/{branch}" and _SHA.fullmatch(sha):
+                return sha
+    return None
+
+
+def _fetched_at(mirror: Path) -> float:
+    for name in ("FETCH_HEAD", "HEAD"):
+        try:
+            return (mirror / name).stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
