@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from engine.fleetview import BOT_STATES, BotView
 from engine.health.status import HealthStatus
+from engine.watch.sync import SyncInfo
 from engine.web.refresher import PageSnapshot
 
-__all__ = ["SERIES", "FleetCollector", "SyncInfo"]
+__all__ = ["SERIES", "FleetCollector"]
 
 BOT = ("fleet", "bot", "pool", "exchange", "strategy")
 CONTAINER = ("fleet", "container", "pool")
@@ -71,20 +71,10 @@ SERIES: dict[str, str] = {
 """Series name (without ``_total`` for counters) → its help: what ``/metrics`` exposes, and what the dashboards and alerts may use."""
 
 
-@dataclass(frozen=True)
-class SyncInfo:
-    """Argo CD's ``argocd_app_info`` in fleetops terms: what runs, what the branch says, and the verdict."""
-
-    revision: str
-    commit: str
-    branch_head: str
-    status: str
-    """``Synced``, ``OutOfSync`` or ``Unknown``."""
-
-
 class FleetCollector(Collector):
     """Yields the ``SERIES`` from ``snapshot()`` at each scrape; ``requests()`` is the bot API
-    requests the cache made so far, ``sync()`` the sync status when a watcher decides one."""
+    requests the cache made so far, ``sync()`` the fleet's sync status (``engine.watch.sync``: the
+    watcher's own, or what ``serve`` reads from the state dir); no ``fleetops_sync_info`` sample without it."""
 
     def __init__(self, snapshot: Callable[[], PageSnapshot], requests: Callable[[], int], *,
                  sync: Callable[[], SyncInfo | None] | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -169,7 +159,8 @@ class FleetCollector(Collector):
                                  labels=["fleet", "revision", "commit", "branch_head", "status"])
         sync = self.sync() if self.sync is not None else None
         if sync is not None:
-            info.add_metric([fleet, sync.revision, sync.commit, sync.branch_head, sync.status], 1.0)
+            shown = sync.labels()
+            info.add_metric([fleet, shown["revision"], shown["commit"], shown["branch_head"], shown["status"]], 1.0)
         yield info
 
     def _containers(self, snap: PageSnapshot, fleet: str, nodes: bool) -> Iterator[Metric]:

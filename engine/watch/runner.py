@@ -12,6 +12,7 @@ import dataclasses
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -22,6 +23,7 @@ from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog
 from engine.watch.metrics import exposition_of
 from engine.watch.server import HttpServer, check_listen, create_app, parse_listen, ui_token
+from engine.watch.sync import SyncInfo, sync_from_state
 from engine.watch.webhook import webhook_secret
 from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
@@ -35,9 +37,10 @@ def _refresher(ctx: Context, watcher: Watcher | None) -> Refresher:
     return Refresher(ctx, figures, watcher=watcher.status if watcher is not None else None)
 
 
-def fleet_collector(refresher: Refresher) -> FleetCollector:
-    """The per-bot series of ``/metrics``, read from ``refresher``'s snapshot and its figure cache's count of requests."""
-    return FleetCollector(lambda: refresher.snapshot, lambda: refresher.figures.requests)
+def fleet_collector(refresher: Refresher, sync: Callable[[], SyncInfo | None] | None = None) -> FleetCollector:
+    """The per-bot series of ``/metrics``, read from ``refresher``'s snapshot and its figure cache's
+    count of requests; ``fleetops_sync_info`` from ``sync`` (the watcher's, or the state dir's for ``serve``)."""
+    return FleetCollector(lambda: refresher.snapshot, lambda: refresher.figures.requests, sync=sync)
 
 
 def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int:
@@ -49,7 +52,7 @@ def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int
     refresher = _refresher(ctx, None)
     refresher.start()
     app = create_app(None, secret=None, branch="", token=token, web=refresher, repo_url=web_url(repo_url),
-                     metrics=exposition_of(fleet_collector(refresher)))
+                     metrics=exposition_of(fleet_collector(refresher, lambda: sync_from_state(ctx.state_dir, ctx.read_store(), None))))
     server = HttpServer(app, host, port)
     server.start()
     log(f"serving the status page and /metrics on http://{host}:{port}", event="listen")
@@ -75,7 +78,7 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
         check_listen(host, token)
         refresher = _refresher(ctx, watcher)
         refresher.start()
-        watcher.metrics.add_collector(fleet_collector(refresher))
+        watcher.metrics.add_collector(fleet_collector(refresher, watcher.sync))
         app = create_app(watcher, secret=webhook_secret(os.environ), branch=options.branch, token=token, web=refresher,
                          repo_url=web_url(watcher.mirror.shown), agents=_serve_agents(ctx, agents))
         server = HttpServer(app, host, port)

@@ -16,10 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from engine.ftapi import RawAnswer
 from engine.live.fake_bots import STRATEGY_ERROR, Behaviour, BotCall
 from engine.live.store import RevisionStatus
-from engine.watch.bot_metrics import SERIES, FleetCollector, SyncInfo
+from engine.watch.bot_metrics import SERIES, FleetCollector
 from engine.watch.metrics import WatchMetrics, exposition_of
 from engine.watch.runner import fleet_collector
 from engine.watch.server import HttpServer, create_app
+from engine.watch.sync import Sync, SyncInfo
 from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
 from tests.live.harness import SMALL, SOLO, STANDARD, Harness
@@ -168,7 +169,7 @@ def test_no_created_series_and_every_documented_series_is_exposed(served: Served
     metrics.applies.labels("applied").inc()
     metrics.repairs.labels("restart").inc()
     metrics.add_collector(FleetCollector(lambda: served.refresher.snapshot, lambda: 7,
-                                         sync=lambda: SyncInfo("3", "a" * 40, "b" * 40, "OutOfSync")))
+                                         sync=lambda: SyncInfo(Sync.OUT_OF_SYNC, "applied by hand", 3, "a" * 40, "main", "b" * 40)))
     text = metrics.exposition().decode()
     names = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
     assert not [n for n in names if n.endswith("_created")] and "fleetops_applies_total" in names
