@@ -43,6 +43,7 @@ SERIES: dict[str, str] = {
     "freqtrade_bot_profit_ratio": "Realised and unrealised profit as a ratio, 0.05 = 5% (profit_all_ratio)",
     "freqtrade_bot_balance": "The bot's equity in its stake currency (/api/v1/balance total)",
     "freqtrade_bot_last_poll_timestamp_seconds": "Unix time the collector last asked the bot",
+    "fleetops_bot_info": "1, labelled with the bot's container and stake currency (join on fleet and container for its memory and CPU)",
     "fleetops_bot_state": "1 for the bot's fleetops state (running, failing, stopped, disabled, unknown), 0 for the others",
     "fleetops_bot_health_status": "1 for the bot's health status as last looked at (engine.health), 0 for the others",
     "fleetops_bot_loop_age_seconds": "Seconds since the bot's trading loop last finished an iteration (since it started, if never)",
@@ -99,7 +100,8 @@ class FleetCollector(Collector):
             return [*shown, node_of.get(bot.container, "")] if nodes else shown
 
         gauges = {name: family(name) for name in SERIES if name.startswith(("freqtrade_bot_", "fleetops_bot_"))
-                  and name not in ("fleetops_bot_state", "fleetops_bot_health_status", "fleetops_bot_restarts")}
+                  and name not in ("fleetops_bot_info", "fleetops_bot_state", "fleetops_bot_health_status", "fleetops_bot_restarts")}
+        info = family("fleetops_bot_info", ("container", "currency"))
         states = family("fleetops_bot_state", ("state",))
         health = family("fleetops_bot_health_status", ("status",))
         restarts = CounterMetricFamily("fleetops_bot_restarts", SERIES["fleetops_bot_restarts"], labels=list(bot_labels))
@@ -115,6 +117,7 @@ class FleetCollector(Collector):
             put("freqtrade_bot_up", 1.0 if f is not None and f.up else 0.0)
             put("freqtrade_bot_state", 1.0 if bot.state == "running" else 0.0)
             put("fleetops_bot_allocation", bot.allocation)
+            info.add_metric([*labels, bot.container, bot.currency or ""], 1.0)
             for state in BOT_STATES:
                 states.add_metric([*labels, state], 1.0 if bot.state == state else 0.0)
             if bot.health is not None:
@@ -144,7 +147,7 @@ class FleetCollector(Collector):
             if wallet is not None and f.stake_used is not None:
                 stake_by_wallet[wallet] = stake_by_wallet.get(wallet, 0.0) + f.stake_used
         yield from gauges.values()
-        yield from (states, health, restarts)
+        yield from (info, states, health, restarts)
         yield from self._containers(snap, fleet, nodes)
         yield from self._wallets(snap, fleet, stake_by_wallet)
         requests = CounterMetricFamily("fleetops_collector_requests", SERIES["fleetops_collector_requests"], labels=["fleet"])
@@ -155,13 +158,13 @@ class FleetCollector(Collector):
         if snap.taken_at:
             taken.add_metric([fleet], snap.taken_at)
         yield taken
-        info = GaugeMetricFamily("fleetops_sync_info", SERIES["fleetops_sync_info"],
+        sync_info = GaugeMetricFamily("fleetops_sync_info", SERIES["fleetops_sync_info"],
                                  labels=["fleet", "revision", "commit", "branch_head", "status"])
         sync = self.sync() if self.sync is not None else None
         if sync is not None:
             shown = sync.labels()
-            info.add_metric([fleet, shown["revision"], shown["commit"], shown["branch_head"], shown["status"]], 1.0)
-        yield info
+            sync_info.add_metric([fleet, shown["revision"], shown["commit"], shown["branch_head"], shown["status"]], 1.0)
+        yield sync_info
 
     def _containers(self, snap: PageSnapshot, fleet: str, nodes: bool) -> Iterator[Metric]:
         labels = (*CONTAINER, "node") if nodes else CONTAINER

@@ -3,6 +3,7 @@ and scrapes that never reach a bot (the collector's cache is the only caller of 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -177,3 +178,20 @@ def test_no_created_series_and_every_documented_series_is_exposed(served: Served
     assert set(SERIES) <= families, set(SERIES) - families
     assert value(text, "fleetops_sync_info", status="OutOfSync", revision="3", commit="a" * 40) == 1.0
     assert not [n for n in {s.name for f in text_string_to_metric_families(served.scrape()) for s in f.samples} if n.endswith("_created")]
+
+
+def test_every_metric_the_dashboards_and_alerts_use_is_exposed(served: Served) -> None:
+    """Each name in an expression of the shipped dashboards (regenerated) and alert rules is a family or a
+    sample of a real exposition: the watcher's registry with the per-bot collector, as ``watch --listen`` serves it."""
+    from tests.test_monitoring import MONITORING, dashboards_script
+
+    served.wait_figures()
+    metrics = WatchMetrics()
+    metrics.add_collector(fleet_collector(served.refresher, lambda: SyncInfo(Sync.SYNCED, "", 3, "a" * 40, "main", "a" * 40)))
+    families = list(text_string_to_metric_families(metrics.exposition().decode()))
+    exposed = {f.name for f in families} | {s.name for f in families for s in f.samples} | {f"{f.name}_total" for f in families if f.type == "counter"}
+    script = dashboards_script()
+    used = {name for text in script.build().values() for expr in script.expressions(json.loads(text))
+            for name in script.METRIC.findall(expr)}
+    used |= set(script.METRIC.findall((MONITORING / "alerts.yml").read_text()))
+    assert len(used) > 30 and used <= exposed, sorted(used - exposed)
