@@ -24,8 +24,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from engine.fleetview import BOT_STATES, BotView
-from engine.health.status import HealthStatus
+from engine.fleetview import BotView
 from engine.watch.sync import SyncInfo
 from engine.web.refresher import PageSnapshot
 
@@ -44,8 +43,8 @@ SERIES: dict[str, str] = {
     "freqtrade_bot_balance": "The bot's equity in its stake currency (/api/v1/balance total)",
     "freqtrade_bot_last_poll_timestamp_seconds": "Unix time the collector last asked the bot",
     "fleetops_bot_info": "1, labelled with the bot's container and stake currency (join on fleet and container for its memory and CPU)",
-    "fleetops_bot_state": "1 for the bot's fleetops state (running, failing, stopped, disabled, unknown), 0 for the others",
-    "fleetops_bot_health_status": "1 for the bot's health status as last looked at (engine.health), 0 for the others",
+    "fleetops_bot_state": "1, labelled with the bot's fleetops state (running, failing, stopped, disabled, unknown)",
+    "fleetops_bot_health_status": "1, labelled with the bot's health status as last looked at (engine.health); no series when not looked at",
     "fleetops_bot_loop_age_seconds": "Seconds since the bot's trading loop last finished an iteration (since it started, if never)",
     "fleetops_bot_last_loop_timestamp_seconds": "Unix time the bot's trading loop last finished an iteration",
     "fleetops_bot_strategy_errors": "Strategy error lines the bot logged since it started (of its last 100 log lines)",
@@ -118,11 +117,9 @@ class FleetCollector(Collector):
             put("freqtrade_bot_state", 1.0 if bot.state == "running" else 0.0)
             put("fleetops_bot_allocation", bot.allocation)
             info.add_metric([*labels, bot.container, bot.currency or ""], 1.0)
-            for state in BOT_STATES:
-                states.add_metric([*labels, state], 1.0 if bot.state == state else 0.0)
+            states.add_metric([*labels, bot.state], 1.0)  # the state it is in only: zeros for the others would double the exposition
             if bot.health is not None:
-                for status in HealthStatus:
-                    health.add_metric([*labels, status.value], 1.0 if bot.health.status is status else 0.0)
+                health.add_metric([*labels, bot.health.status.value], 1.0)
             if f is None:
                 continue
             restarts.add_metric(labels, f.restarts)

@@ -8,6 +8,9 @@ commit SHAs.
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
@@ -88,17 +91,41 @@ class WatchMetrics:
             for state in BOT_STATES:
                 self.other_fleet_bots.labels(fleet, state).set(counts.get(state, 0))
 
+        self._fleet: Callable[[], bytes] | None = None
+
     def add_collector(self, collector: Collector) -> None:
-        """Per-bot series (``engine.watch.bot_metrics.FleetCollector``), once the page's refresher exists."""
-        self.registry.register(collector)
+        """Per-bot series (``engine.watch.bot_metrics.FleetCollector``), once the page's refresher exists;
+        rendered apart from the engine's own (``exposition_of``), whose counters a scrape sees at once."""
+        self._fleet = exposition_of(collector)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        engine = generate_latest(self.registry)
+        return engine + self._fleet() if self._fleet is not None else engine
 
 
-def exposition_of(*collectors: Collector) -> Callable[[], bytes]:
-    """``/metrics`` of ``fleetops serve``: the collectors on a registry of their own (no engine series: nothing applies)."""
+class _Rendered:
+    """A registry's text, rendered at most once per ``max_age`` seconds: scrapers at the same moment
+    share one render (the others wait for it), so ten scrapers cost what one does."""
+
+    def __init__(self, registry: CollectorRegistry, max_age: float, clock: Callable[[], float]) -> None:
+        self.registry, self.max_age, self.clock = registry, max_age, clock
+        self._text = b""
+        self._at = -math.inf
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bytes:
+        with self._lock:
+            if self.clock() - self._at >= self.max_age:
+                self._text = generate_latest(self.registry)
+                self._at = self.clock()
+            return self._text
+
+
+def exposition_of(*collectors: Collector, max_age: float = 1.0, clock: Callable[[], float] = time.monotonic) -> Callable[[], bytes]:
+    """``/metrics`` text of the collectors on a registry of their own, rendered at most once per
+    ``max_age`` seconds (the snapshot they read is rebuilt once a second; a 200-bot exposition takes
+    tens of milliseconds to format). ``fleetops serve``'s whole ``/metrics``; the watcher's per-bot part."""
     registry = CollectorRegistry()
     for collector in collectors:
         registry.register(collector)
-    return lambda: generate_latest(registry)
+    return _Rendered(registry, max_age, clock)

@@ -114,7 +114,7 @@ def test_serve_exports_each_bots_trading_health_and_container_figures(served: Se
     assert value(text, "fleetops_bot_last_loop_timestamp_seconds", bot="euro-1") is None  # it never looped:
     assert value(text, "fleetops_bot_loop_age_seconds", bot="euro-1") is not None  # its age counts from its start
     assert value(text, "fleetops_bot_state", bot="solo", state="running", pool="") == 1.0
-    assert value(text, "fleetops_bot_state", bot="solo", state="stopped") == 0.0
+    assert value(text, "fleetops_bot_state", bot="solo", state="stopped") is None  # the state it is in only
     assert value(text, "fleetops_bot_health_status", bot="alpha-1", status="healthy") == 1.0
     bot = next(b for b in served.refresher.snapshot.bots if b.name == "euro-1")
     assert value(text, "freqtrade_bot_up", bot="euro-1", exchange=bot.exchange or "", strategy=bot.strategy or "") == 1.0
@@ -195,3 +195,27 @@ def test_every_metric_the_dashboards_and_alerts_use_is_exposed(served: Served) -
             for name in script.METRIC.findall(expr)}
     used |= set(script.METRIC.findall((MONITORING / "alerts.yml").read_text()))
     assert len(used) > 30 and used <= exposed, sorted(used - exposed)
+
+
+def test_scrapers_at_the_same_moment_share_one_render() -> None:
+    """``/metrics`` formats the collectors' families at most once per second, however many scrape."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    collected: list[float] = []
+
+    class Counting:
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            collected.append(now.now)
+            yield GaugeMetricFamily("fleetops_example", "Renders so far", value=len(collected))
+
+    now = Clock()
+    render = exposition_of(Counting(), max_age=1.0, clock=now)  # type: ignore[arg-type]
+    first = render()
+    threads = [threading.Thread(target=render) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert render() == first and b"fleetops_example 1.0" in first and len(collected) == 1
+    now.now += 1.0
+    assert b"fleetops_example 2.0" in render() and len(collected) == 2
