@@ -62,6 +62,8 @@ class WatchMetrics:
             self.bots.labels(state)
         for status in HealthStatus:
             self.bot_health.labels(status.value)
+        self._fleet: Callable[[], bytes] | None = None
+        """The per-bot series' text (``add_collector``)."""
 
     def set_bots(self, counts: dict[str, int]) -> None:
         for state in BOT_STATES:
@@ -90,8 +92,6 @@ class WatchMetrics:
         for fleet, counts in states.items():
             for state in BOT_STATES:
                 self.other_fleet_bots.labels(fleet, state).set(counts.get(state, 0))
-
-        self._fleet: Callable[[], bytes] | None = None
 
     def add_collector(self, collector: Collector) -> None:
         """Per-bot series (``engine.watch.bot_metrics.FleetCollector``), once the page's refresher exists;
