@@ -5,12 +5,13 @@ refresher's cached snapshot, so neither is what is measured); every bot answers 
 plausible figures. ``fleetops serve``'s app over real HTTP on loopback (uvicorn, httpx), the
 refresher and figure cache at their production settings (a snapshot a second, each bot asked at
 most once per 10 s). It prints:
-  - scrape time: GET /metrics, median and p95 (client-measured: the loopback round trip is
-    included; target: p95 <= 100 ms): --paced scrapes 1.1 s apart, as Prometheus scrapes (each
-    one renders the exposition afresh: it is rendered at most once a second), then --scrapes
-    back to back, then the same with --scrapers clients at once (those share renders);
-    and the exposition's size and sample count; and the render's own CPU time (in process, no HTTP,
-    --paced renders): what a scrape costs whatever else the machine runs;
+  - scrape time: GET /metrics (client-measured: the loopback round trip is included; target:
+    p95 <= 100 ms): the first scrape, which waits for the render; --paced scrapes 1.1 s apart, as
+    Prometheus scrapes (the text is re-rendered in the background once a second while scrapes
+    come, so a scrape gets text at most 2 s old); --scrapes back to back; the same with --scrapers
+    clients at once; the exposition's size and sample count; and the render's own CPU time (in
+    process, no HTTP, --paced renders): what keeping it warm costs each second, and what a scrape
+    after a quiet spell waits for;
   - bot API calls: those the figure cache made over the whole run, and those made from any other
     thread (a scrape, a page): target 0, i.e. at most the collector's calls whatever the scrapers.
 Usage: python benchmarks/metrics_scrape.py [--bots 200] [--paced 30] [--scrapes 200] [--scrapers 10]
@@ -119,6 +120,7 @@ def main() -> None:
         while sum(1 for b in refresher.snapshot.bots if b.figures and b.figures.up) < args.bots and time.monotonic() < deadline:
             time.sleep(0.2)
         with httpx.Client() as client:
+            first = timed_scrape(client, url)
             text = client.get(url).text
             paced = []
             for _ in range(args.paced):
@@ -127,7 +129,8 @@ def main() -> None:
             sequential = [timed_scrape(client, url) for _ in range(args.scrapes)]
         samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
         print(f"/metrics of a {args.bots}-bot fleet (fakes): {len(text) / 1024:.0f} KiB, {samples} samples")
-        print(f"paced (1.1 s apart, each a fresh render): {args.paced} scrapes, median {statistics.median(paced) * 1000:.1f} ms, "
+        print(f"first scrape (renders while it waits): {first * 1000:.1f} ms")
+        print(f"paced (1.1 s apart, kept warm): {args.paced} scrapes, median {statistics.median(paced) * 1000:.1f} ms, "
               f"p95 {p95(paced) * 1000:.1f} ms, max {max(paced) * 1000:.1f} ms (target: p95 <= 100 ms)")
         print(f"back to back: {args.scrapes} scrapes, median {statistics.median(sequential) * 1000:.1f} ms, "
               f"p95 {p95(sequential) * 1000:.1f} ms (target: p95 <= 100 ms)")

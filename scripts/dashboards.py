@@ -1,7 +1,8 @@
 """Builds fleetops' Grafana dashboards with grafanalib and writes them as JSON into monitoring/dashboards/.
 
-    .venv/bin/python scripts/dashboards.py          write monitoring/dashboards/*.json (what the package ships)
-    .venv/bin/python scripts/dashboards.py --png    and render docs/dashboards.png (the README's picture)
+    .venv/bin/python scripts/dashboards.py    write monitoring/dashboards/*.json (what the package ships)
+
+(scripts/render_dashboards.py draws them, with data from a real Prometheus, for the README.)
 
 Four dashboards over what ``/metrics`` serves (``fleetops serve`` or ``fleetops watch --listen``):
 the fleet at a glance, one bot, pools and containers, and GitOps (revisions, commit → healthy,
@@ -56,7 +57,7 @@ def fleet_overview() -> Dashboard:
         templating=Templating([_datasource(), _var("fleet", "label_values(freqtrade_bot_up, fleet)", "Fleet")]),
         panels=[
             stat("Bots up", 0, 0, (f"sum(freqtrade_bot_up{{{F}}})", "up")),
-            stat("Failing bots", 4, 0, (f'sum(fleetops_bot_state{{{F},state="failing"}})', "failing")),
+            stat("Failing bots", 4, 0, (f'sum(fleetops_bot_state{{{F},state="failing"}}) or vector(0)', "failing")),
             stat("Open trades", 8, 0, (f"sum(freqtrade_bot_open_trades{{{F}}})", "open")),
             stat("Profit (stake currency)", 12, 0, (f"sum(freqtrade_bot_profit_abs{{{F}}})", "profit")),
             stat("Equity (stake currency)", 16, 0, (f"sum(freqtrade_bot_balance{{{F}}})", "equity")),
@@ -165,47 +166,12 @@ def expressions(document: dict[str, Any]) -> list[str]:
     return exprs + [v["query"] for v in document.get("templating", {}).get("list", []) if v.get("type") == "query"]
 
 
-def render_png(documents: dict[str, dict[str, Any]], out: Path) -> None:
-    """A picture of the dashboards' layouts (panel boxes where gridPos puts them, titles, queries) for the README."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
-
-    fig, axes = plt.subplots(2, 2, figsize=(20, 14))
-    for ax, (_name, doc) in zip(axes.flat, documents.items(), strict=True):
-        panels = doc["panels"]
-        bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
-        ax.set_xlim(0, 24)
-        ax.set_ylim(bottom, 0)
-        ax.axis("off")
-        ax.set_title(doc["title"], fontsize=15, loc="left", fontweight="bold")
-        for p in panels:
-            g = p["gridPos"]
-            colour = "#e8f1fb" if p["type"] == "stat" else "#f4f4f4"
-            ax.add_patch(FancyBboxPatch((g["x"] + 0.15, g["y"] + 0.15), g["w"] - 0.3, g["h"] - 0.3, boxstyle="round,pad=0,rounding_size=0.3",
-                                        facecolor=colour, edgecolor="#8a9bb0"))
-            ax.text(g["x"] + 0.5, g["y"] + 0.9, p["title"], fontsize=9, fontweight="bold", va="top")
-            query = p["targets"][0]["expr"] if p.get("targets") else ""
-            short = query if len(query) <= 8 * g["w"] else query[: 8 * g["w"] - 1] + "…"
-            ax.text(g["x"] + 0.5, g["y"] + 2.0, short.replace("$", r"\$"), fontsize=6.5, family="monospace", color="#444", va="top")
-            if p["type"] == "timeseries" and g["h"] >= 6:  # a baseline where the graph goes
-                ax.plot([g["x"] + 0.6, g["x"] + g["w"] - 0.6], [g["y"] + g["h"] - 1.0] * 2, color="#8a9bb0", linewidth=0.8)
-    fig.suptitle("fleetops dashboards (monitoring/dashboards/*.json; layout and queries rendered from the JSON)", fontsize=12)
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-
-
 def main(argv: list[str]) -> int:
     texts = build()
     OUT.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
         (OUT / name).write_text(text)
-    if "--png" in argv:
-        render_png({name: json.loads(text) for name, text in texts.items()}, ROOT / "docs" / "dashboards.png")
-    print(f"wrote {', '.join(sorted(texts))} to {OUT.relative_to(ROOT)}" + (" and docs/dashboards.png" if "--png" in argv else ""))
+    print(f"wrote {', '.join(sorted(texts))} to {OUT.relative_to(ROOT)}")
     return 0
 
 

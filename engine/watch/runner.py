@@ -29,7 +29,7 @@ from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
 from engine.web.view import web_url
 
-__all__ = ["fleet_collector", "run_server", "run_watcher"]
+__all__ = ["fleet_collector", "run_server", "run_watcher", "serve_metrics"]
 
 
 def _refresher(ctx: Context, watcher: Watcher | None) -> Refresher:
@@ -43,6 +43,12 @@ def fleet_collector(refresher: Refresher, sync: Callable[[], SyncInfo | None] | 
     return FleetCollector(lambda: refresher.snapshot, lambda: refresher.figures.requests, sync=sync)
 
 
+def serve_metrics(ctx: Context, refresher: Refresher) -> Callable[[], bytes]:
+    """``fleetops serve``'s ``/metrics``: the per-bot series, and the sync status read from the state dir
+    (the branch and head the watcher last recorded there; Unknown when none ever ran)."""
+    return exposition_of(fleet_collector(refresher, lambda: sync_from_state(ctx.state_dir, ctx.read_store(), None)))
+
+
 def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int:
     """``fleetops serve``: the status page of the state dir's fleet, read-only, until a signal."""
     log = WatchLog("text")
@@ -52,7 +58,7 @@ def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int
     refresher = _refresher(ctx, None)
     refresher.start()
     app = create_app(None, secret=None, branch="", token=token, web=refresher, repo_url=web_url(repo_url),
-                     metrics=exposition_of(fleet_collector(refresher, lambda: sync_from_state(ctx.state_dir, ctx.read_store(), None))))
+                     metrics=serve_metrics(ctx, refresher))
     server = HttpServer(app, host, port)
     server.start()
     log(f"serving the status page and /metrics on http://{host}:{port}", event="listen")

@@ -19,7 +19,7 @@ from engine.live.fake_bots import STRATEGY_ERROR, Behaviour, BotCall
 from engine.live.store import RevisionStatus
 from engine.watch.bot_metrics import SERIES, FleetCollector
 from engine.watch.metrics import WatchMetrics, exposition_of
-from engine.watch.runner import fleet_collector
+from engine.watch.runner import fleet_collector, serve_metrics
 from engine.watch.server import HttpServer, create_app
 from engine.watch.sync import Sync, SyncInfo
 from engine.web.figures import FigureCache
@@ -82,7 +82,7 @@ def served(base_repo: git.Repo, tmp_path: Path) -> Iterator[Served]:
     refresher = Refresher(h.context(), FigureCache(h.bots, ttl=60, clock=clock), every=0.1)
     refresher.start()
     port = free_port()
-    app = create_app(None, secret=None, branch="", web=refresher, metrics=exposition_of(fleet_collector(refresher)))
+    app = create_app(None, secret=None, branch="", web=refresher, metrics=serve_metrics(h.context(), refresher))
     server = HttpServer(app, "127.0.0.1", port)
     server.start()
     yield Served(h, f"http://127.0.0.1:{port}", refresher, calls, clock)
@@ -125,7 +125,7 @@ def test_serve_exports_each_bots_trading_health_and_container_figures(served: Se
     assert value(text, "fleetops_pool_utilisation_ratio", pool="standard") is not None
     wallets = served.refresher.snapshot.wallets
     assert wallets and all(value(text, "fleetops_wallet_balance", wallet=name) == w.balance for name, w in wallets.items())
-    assert value(text, "fleetops_sync_info") is None  # serve has no watcher to decide a sync status
+    assert value(text, "fleetops_sync_info", status="Unknown", revision="1") == 1.0  # no watcher ever fetched a branch head here
     assert value(text, "fleetops_collector_requests_total") == len(served.calls)
 
 
@@ -209,7 +209,7 @@ def test_scrapers_at_the_same_moment_share_one_render() -> None:
             yield GaugeMetricFamily("fleetops_example", "Renders so far", value=len(collected))
 
     now = Clock()
-    render = exposition_of(Counting(), max_age=1.0, clock=now)  # type: ignore[arg-type]
+    render = exposition_of(Counting(), max_age=1.0, keep_warm=0, clock=now)  # type: ignore[arg-type]
     first = render()
     threads = [threading.Thread(target=render) for _ in range(8)]
     for t in threads:
@@ -219,3 +219,25 @@ def test_scrapers_at_the_same_moment_share_one_render() -> None:
     assert render() == first and b"fleetops_example 1.0" in first and len(collected) == 1
     now.now += 1.0
     assert b"fleetops_example 2.0" in render() and len(collected) == 2
+
+
+def test_while_scrapes_come_the_text_is_kept_warm_and_then_left_alone() -> None:
+    """A scrape is handed text rendered in the background (at most twice ``max_age`` old); a minute's
+    worth (here ``keep_warm``) after the last scrape, nothing renders any more."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    class Stamped:
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            yield GaugeMetricFamily("fleetops_example_timestamp_seconds", "When rendered", value=time.monotonic())
+
+    render = exposition_of(Stamped(), max_age=0.1, keep_warm=0.5)  # type: ignore[arg-type]
+    render()
+    time.sleep(0.35)
+    renders = render.renders  # type: ignore[attr-defined]
+    assert renders >= 3  # the first scrape's, then the background's without a scrape
+    stamp = float(render().decode().split("fleetops_example_timestamp_seconds ")[-1])
+    assert time.monotonic() - stamp < 0.25
+    time.sleep(1.0)
+    settled = render.renders  # type: ignore[attr-defined]
+    time.sleep(0.4)
+    assert render.renders == settled  # type: ignore[attr-defined]
