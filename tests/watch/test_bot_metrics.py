@@ -241,3 +241,13 @@ def test_while_scrapes_come_the_text_is_kept_warm_and_then_left_alone() -> None:
     settled = render.renders  # type: ignore[attr-defined]
     time.sleep(0.4)
     assert render.renders == settled  # type: ignore[attr-defined]
+
+
+def test_on_a_swarm_every_bot_and_container_series_carries_its_node(served: Served) -> None:
+    for unit, node in ((STANDARD, "w1"), (SMALL, "w2"), (SOLO, "w2")):
+        served.h.backend.units[unit].node = node
+    served.wait_figures(lambda _: all(c.node for c in served.refresher.snapshot.containers))
+    time.sleep(2.1)  # the text kept warm since the fixture's first scrape, if any, is re-rendered
+    text = served.scrape()
+    assert value(text, "freqtrade_bot_up", bot="alpha-1", node="w1") == 1.0 and value(text, "freqtrade_bot_up", bot="solo", node="w2") == 1.0
+    assert value(text, "fleetops_container_memory_bytes", container=SMALL, node="w2") == 100 * 2**20
