@@ -57,7 +57,7 @@ class BotFigures:
     strategy_errors: int | None = None
     """Strategy error lines in its log since it started (``engine.health.strategy_errors``), of the last lines read."""
     restarts: int = 0
-    """Process restarts seen since this process of fleetops first asked it (its start time changed)."""
+    """Process restarts seen since this process of fleetops first asked it (its ``bot_startup_ts`` changed)."""
 
     @property
     def up(self) -> bool:

@@ -150,6 +150,13 @@ class LoopHealth(Answer):
         return self.bot_start_ts if self.bot_start_ts is not None else self.bot_startup_ts
 
     @property
+    def process_started(self) -> float | None:
+        """When this process started: ``bot_startup_ts``, which FreqTrade sets at every start, while
+        ``bot_start_ts`` is the bot's first start, kept in its database (freqtrade/persistence/
+        key_value_store.py of 2026.9, ``set_startup_time``); ``bot_start_ts`` when that is all it sent."""
+        return self.bot_startup_ts if self.bot_startup_ts is not None else self.bot_start_ts
+
+    @property
     def last_loop(self) -> float | None:
         return self.last_process_ts
 

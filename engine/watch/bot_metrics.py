@@ -126,7 +126,7 @@ class FleetCollector(Collector):
             put("freqtrade_bot_last_poll_timestamp_seconds", f.fetched_at or None)
             if not f.up:
                 continue
-            since = f.last_loop if f.last_loop is not None else (f.loop.started if f.loop is not None else None)
+            since = f.last_loop if f.last_loop is not None else (f.loop.process_started if f.loop is not None else None)
             put("fleetops_bot_loop_age_seconds", max(0.0, now - since) if since is not None else None)
             put("fleetops_bot_last_loop_timestamp_seconds", f.last_loop)
             put("fleetops_bot_strategy_errors", f.strategy_errors)

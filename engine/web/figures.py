@@ -67,8 +67,8 @@ class FigureCache:
             with self._lock:
                 before = self._figures.get(bot)
             restarts = before.restarts if before is not None else 0
-            if before is not None and before.loop is not None and before.loop.started is not None and health.started is not None \
-                    and health.started != before.loop.started:
+            if before is not None and before.loop is not None and before.loop.process_started is not None \
+                    and health.process_started is not None and health.process_started != before.loop.process_started:
                 restarts += 1
             figures = BotFigures(loop=health, open_trades=count.current, profit=profit.profit_all_coin,
                                  profit_pct=profit.profit_all_percent, realised=profit.profit_closed_coin, equity=balance.total,

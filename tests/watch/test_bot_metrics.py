@@ -147,12 +147,13 @@ def test_scrapes_never_call_a_bot_whatever_the_number_of_scrapers(served: Served
 
 
 def test_a_restart_is_counted_once_from_the_bots_own_start_time(served: Served) -> None:
+    """FreqTrade's ``bot_startup_ts`` is this process's start; ``bot_start_ts`` its first start ever, which stays."""
     served.wait_figures()
     starts = {"solo": 1000.0}
 
     def restarted(call: BotCall) -> RawAnswer | None:
         if call.bot == "solo" and call.path == "health":
-            return RawAnswer(200, f'{{"bot_start_ts": {starts["solo"]}, "last_process_ts": {starts["solo"] + 5}}}'.encode())
+            return RawAnswer(200, f'{{"bot_start_ts": 500, "bot_startup_ts": {starts["solo"]}, "last_process_ts": {starts["solo"] + 5}}}'.encode())
         return None
 
     served.h.bots.handler = restarted
