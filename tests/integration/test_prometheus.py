@@ -108,3 +108,5 @@ def test_prometheus_fires_loop_stalled_for_the_bot_whose_loop_stalls(live: LiveF
     alerts = until(lambda: firing(prometheus, "FleetopsBotLoopStalled"), "the loop-stalled alert", timeout=90)
     assert [(a["bot"], a["pool"], a["fleet"], a["severity"]) for a in alerts] == [("alpha-1", "standard", FLEET, "critical")]  # type: ignore[union-attr]
     assert query(prometheus, 'freqtrade_bot_up{bot="alpha-1"} == 1')  # it is not down: its loop is
+    assert query(prometheus, '{__name__=~".+_created", job="fleetops"}') == []  # as Prometheus stored the scrapes
+    assert query(prometheus, 'count({__name__=~"freqtrade_bot_.+|fleetops_.+", job="fleetops"})')  # and it stored the rest
