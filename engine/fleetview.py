@@ -46,6 +46,28 @@ class BotFigures:
     equity: float | None = None
     """Its balance in the stake currency (``/api/v1/balance`` ``total``)."""
     fetched_at: float = 0.0
+    max_open_trades: int | None = None
+    stake_used: float | None = None
+    """Stake its open trades hold, in the stake currency (``/api/v1/count`` ``total_stake``)."""
+    closed_trades: int | None = None
+    profit_ratio: float | None = None
+    """``profit_all_ratio``: 0.05 = 5 %."""
+    drawdown: float | None = None
+    """The account's drawdown from its high now, a ratio (``current_drawdown``)."""
+    strategy_errors: int | None = None
+    """Strategy error lines in its log since it started (``engine.health.strategy_errors``), of the last lines read."""
+    restarts: int = 0
+    """Process restarts seen since this process of fleetops first asked it (its ``bot_startup_ts`` changed)."""
+
+    @property
+    def up(self) -> bool:
+        """Its API answered the last ``/api/v1/health`` asked."""
+        return self.loop is not None and self.loop.answered
+
+    @property
+    def unrealised(self) -> float | None:
+        """Open trades' profit in the stake currency (all minus closed)."""
+        return self.profit - self.realised if self.profit is not None and self.realised is not None else None
 
     @property
     def last_loop(self) -> float | None:

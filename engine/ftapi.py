@@ -154,6 +154,13 @@ class LoopHealth(Answer):
         return self.bot_start_ts if self.bot_start_ts is not None else self.bot_startup_ts
 
     @property
+    def process_started(self) -> float | None:
+        """When this process started: ``bot_startup_ts``, which FreqTrade sets at every start, while
+        ``bot_start_ts`` is the bot's first start, kept in its database (freqtrade/persistence/
+        key_value_store.py of 2026.9, ``set_startup_time``); ``bot_start_ts`` when that is all it sent."""
+        return self.bot_startup_ts if self.bot_startup_ts is not None else self.bot_start_ts
+
+    @property
     def last_loop(self) -> float | None:
         return self.last_process_ts
 
@@ -194,19 +201,27 @@ class BotLogs(Answer):
 
 
 class TradeCount(Answer):
-    """``GET /api/v1/count``: how many trades the bot holds open now."""
+    """``GET /api/v1/count``: how many trades the bot holds open now, how many it may (``max``:
+    its ``max_open_trades``), and the stake they hold in the stake currency (``total_stake``)."""
 
     current: Count = None
-    _BODY = ("current",)
+    max: Count = None
+    total_stake: Finite = None
+    _BODY = ("current", "max", "total_stake")
 
 
 class Profit(Answer):
-    """``GET /api/v1/profit``, in the stake currency: realised and unrealised (``all``), realised only (``closed``)."""
+    """``GET /api/v1/profit``, in the stake currency: realised and unrealised (``all``), realised only
+    (``closed``); ``closed_trade_count``; ``current_drawdown``, the account's drawdown from its high
+    now as a ratio (0.1 = 10 %; freqtrade/rpc/rpc.py of 2026.9, ``_rpc_trade_statistics``)."""
 
     profit_all_coin: Finite = None
     profit_all_percent: Finite = None
+    profit_all_ratio: Finite = None
     profit_closed_coin: Finite = None
-    _BODY = ("profit_all_coin", "profit_all_percent", "profit_closed_coin")
+    closed_trade_count: Count = None
+    current_drawdown: Finite = None
+    _BODY = ("profit_all_coin", "profit_all_percent", "profit_all_ratio", "profit_closed_coin", "closed_trade_count", "current_drawdown")
 
 
 class Balance(Answer):

@@ -48,6 +48,9 @@ def test_the_built_wheel_works_without_the_checkout(tmp_path: Path) -> None:
     statics = run(str(tmp_path / "venv/bin/python"), "-c", "from engine.resources import template_dir; "
                   "print(sorted(p.name for p in (template_dir() / 'web' / 'static').iterdir()))", cwd=tmp_path).stdout
     assert "app.css" in statics and "app.js" in statics  # the status page's assets ship too
+    monitoring = run(str(tmp_path / "venv/bin/python"), "-c", "from engine.resources import monitoring_dir; "
+                     "print(sorted(str(p.relative_to(monitoring_dir())) for p in monitoring_dir().rglob('*.*')))", cwd=tmp_path).stdout
+    assert "alerts.yml" in monitoring and "dashboards/fleet.json" in monitoring and ".py" not in monitoring  # alerts and dashboards ship too
     bots = tmp_path / "my-fleet/fleet/bots/standard.yaml"
     bots.write_text(bots.read_text().replace("stoploss: -0.1\n", "stoploss: -0.11\n", 1))
     run("git", "-C", "my-fleet", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tighten", cwd=tmp_path)

@@ -232,6 +232,9 @@ class Units(Protocol):
     def memory_of(self, unit: ListedUnit) -> int | None:
         """Bytes of memory the unit uses now (None when unknown)."""
         ...
+    def cpu_seconds_of(self, unit: ListedUnit) -> float | None:
+        """CPU seconds the unit used since it started (a counter; None when unknown)."""
+        ...
     def events(self) -> Iterator[UnitEvent]:
         """The fleet's unit events and its pool bots' process exits as they happen (within about a
         second: ``engine.backend.unit_events``); blocks between them; ends, or raises ``DockerError``,

@@ -33,7 +33,7 @@ from engine.images import FREQTRADE_VERSION, POOL_IMAGE
 
 __all__ = [
     "BASE_IMAGE", "EXCLUDED", "build_python_image", "cache_dir", "closure", "docker_import", "download", "ensure_apt_lists",
-    "image_exists", "input_hash", "make_rootfs", "pool_image", "require_tools", "versions",
+    "cached", "image_exists", "input_hash", "make_rootfs", "pool_image", "require_tools", "versions",
 ]
 
 Say = Callable[[str], None]
@@ -170,6 +170,21 @@ def _size(tag: str) -> str:
     return f"{int(size) / 1e6:.0f} MB"
 
 
+def cached(tag: str, build_hash: str, say: Say) -> bool:
+    """Whether the image of these inputs was built before (its ``:h-<hash>`` tag exists). ``tag`` is
+    pointed at it again when a build from other inputs (another branch or worktree on the same
+    engine) moved it since: otherwise the moved tag would run someone else's image as cached."""
+    by_hash = f"{tag.split(':')[0]}:h-{build_hash}"
+    if not image_exists(by_hash):
+        return False
+    ids = [subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True).stdout.strip()
+           for ref in (tag, by_hash)]
+    if ids[0] != ids[1]:
+        _run("docker", "tag", by_hash, tag, what="docker tag")
+        say(f"{tag}: pointed back at {by_hash} (another build had moved it)")
+    return True
+
+
 def build_python_image(name: str, tag: str, *, force: bool, say: Say, extra_packages: tuple[str, ...] = (),
                        inputs: tuple[str, ...] = (), prepare: Callable[[Path], None] | None = None) -> bool:
     """Build ``tag`` (Debian's python3 + supervisor + busybox, then ``prepare(root)``) unless cached.
@@ -180,7 +195,7 @@ def build_python_image(name: str, tag: str, *, force: bool, say: Say, extra_pack
     start = time.monotonic()
     packages = sorted(set(closure(BASE_PACKAGES)) | set(closure(list(extra_packages)) if extra_packages else set()))
     build_hash = input_hash(name, *versions(packages), *inputs)
-    if not force and image_exists(tag) and image_exists(f"{tag.split(':')[0]}:h-{build_hash}"):
+    if not force and cached(tag, build_hash, say):
         say(f"{tag}: cached ({build_hash})")
         return False
     debs = download(packages, say)

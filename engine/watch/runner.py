@@ -12,21 +12,24 @@ import dataclasses
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from engine.context import Context
 from engine.live.botapi import HttpBotApi
+from engine.watch.bot_metrics import FleetCollector
 from engine.watch.daemon import Watcher, WatchOptions
 from engine.watch.logs import WatchLog
+from engine.watch.metrics import exposition_of
 from engine.watch.server import HttpServer, check_listen, create_app, parse_listen, ui_token
-from engine.watch.sync import sync_from_state
+from engine.watch.sync import SyncInfo, sync_from_state
 from engine.watch.webhook import webhook_secret
 from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
 from engine.web.view import web_url
 
-__all__ = ["run_server", "run_watcher"]
+__all__ = ["fleet_collector", "run_server", "run_watcher", "serve_metrics"]
 
 
 def _refresher(ctx: Context, watcher: Watcher | None) -> Refresher:
@@ -34,6 +37,18 @@ def _refresher(ctx: Context, watcher: Watcher | None) -> Refresher:
     if watcher is not None:  # its status document carries the sync status
         return Refresher(ctx, figures, watcher=watcher.status)
     return Refresher(ctx, figures, sync=lambda: sync_from_state(ctx.state_dir, ctx.read_store(), None).to_json())
+
+
+def fleet_collector(refresher: Refresher, sync: Callable[[], SyncInfo | None] | None = None) -> FleetCollector:
+    """The per-bot series of ``/metrics``, read from ``refresher``'s snapshot and its figure cache's
+    count of requests; ``fleetops_sync_info`` from ``sync`` (the watcher's, or the state dir's for ``serve``)."""
+    return FleetCollector(lambda: refresher.snapshot, lambda: refresher.figures.requests, sync=sync)
+
+
+def serve_metrics(ctx: Context, refresher: Refresher) -> Callable[[], bytes]:
+    """``fleetops serve``'s ``/metrics``: the per-bot series, and the sync status read from the state dir
+    (the branch and head the watcher last recorded there; Unknown when none ever ran)."""
+    return exposition_of(fleet_collector(refresher, lambda: sync_from_state(ctx.state_dir, ctx.read_store(), None)))
 
 
 def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int:
@@ -44,9 +59,11 @@ def run_server(ctx: Context, *, listen: str, repo_url: str | None = None) -> int
     check_listen(host, token)
     refresher = _refresher(ctx, None)
     refresher.start()
-    server = HttpServer(create_app(None, secret=None, branch="", token=token, web=refresher, repo_url=web_url(repo_url)), host, port)
+    app = create_app(None, secret=None, branch="", token=token, web=refresher, repo_url=web_url(repo_url),
+                     metrics=serve_metrics(ctx, refresher))
+    server = HttpServer(app, host, port)
     server.start()
-    log(f"serving the status page on http://{host}:{port}", event="listen")
+    log(f"serving the status page and /metrics on http://{host}:{port}", event="listen")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -69,6 +86,7 @@ def run_watcher(ctx: Context, options: WatchOptions, *, listen: str | None, log_
         check_listen(host, token)
         refresher = _refresher(ctx, watcher)
         refresher.start()
+        watcher.metrics.add_collector(fleet_collector(refresher, watcher.sync))
         app = create_app(watcher, secret=webhook_secret(os.environ), branch=options.branch, token=token, web=refresher,
                          repo_url=web_url(watcher.mirror.shown), agents=_serve_agents(ctx, agents))
         server = HttpServer(app, host, port)

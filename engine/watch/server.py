@@ -1,6 +1,6 @@
 """The watcher's HTTP side: webhooks, health, metrics, status — Starlette served by uvicorn.
 
-Used by ``fleetops watch --listen`` (and, later, ``fleetops serve``). It never applies anything:
+Used by ``fleetops watch --listen`` and ``fleetops serve`` (the page and ``/metrics``, no watcher). It never applies anything:
 a verified webhook only wakes the poller, and every other route reads. The apply pipeline knows
 nothing of HTTP; this module knows the watcher only through the small ``WatchView`` protocol.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,10 +93,14 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def create_app(view: WatchView | None, *, secret: bytes | None, branch: str, token: str | None = None,
-               web: Refresher | None = None, repo_url: str | None = None, agents: ASGIApp | None = None) -> Starlette:
+               web: Refresher | None = None, repo_url: str | None = None, agents: ASGIApp | None = None,
+               metrics: Callable[[], bytes] | None = None) -> Starlette:
     """The watcher's routes (when ``view``), the status page (when ``web``), and ``/healthz``; the
     node agents' routes under ``AGENT_PREFIX`` (when ``agents``: a Swarm backend's channel, which
-    checks each agent's own credential instead of the UI token)."""
+    checks each agent's own credential instead of the UI token). ``/metrics`` serves ``metrics()``
+    when given, else the watcher's exposition (``fleetops serve`` has no watcher, only the page's
+    per-bot series)."""
+    exposition = metrics if metrics is not None else (view.exposition if view is not None else None)
     deliveries = Deliveries()
 
     async def hooks(request: Request) -> Response:
@@ -114,9 +118,9 @@ def create_app(view: WatchView | None, *, secret: bytes | None, branch: str, tok
         ok, detail = view.healthy() if view is not None else (True, "serving")
         return JSONResponse({"ok": ok, "detail": detail}, status_code=200 if ok else 503)
 
-    async def metrics(request: Request) -> Response:
-        assert view is not None
-        return Response(view.exposition(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_route(request: Request) -> Response:
+        assert exposition is not None
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def status(request: Request) -> Response:
         assert view is not None
@@ -124,7 +128,9 @@ def create_app(view: WatchView | None, *, secret: bytes | None, branch: str, tok
 
     routes: list[Any] = [Route("/healthz", healthz)]
     if view is not None:
-        routes += [Route("/hooks/git", hooks, methods=["POST"]), Route("/metrics", metrics), Route("/api/status", status)]
+        routes += [Route("/hooks/git", hooks, methods=["POST"]), Route("/api/status", status)]
+    if exposition is not None:
+        routes.append(Route("/metrics", metrics_route))
     if agents is not None:
         routes.append(Mount(AGENT_PREFIX, app=agents))
     if web is not None:

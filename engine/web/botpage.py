@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.web.view import format_age, memory_limit, memory_use
+from engine.web.view import format_age, memory_limit_of, memory_use
 
 if TYPE_CHECKING:
     from engine.compile.essence import BotEssence
@@ -93,7 +93,7 @@ def trade_rows(trades: Sequence[Trade]) -> list[dict[str, Any]]:
 def bot_memory(snapshot: PageSnapshot, bot: BotView) -> dict[str, Any]:
     """Its container's memory against the container's limit (a pool's bots share both: ``shared`` says by how many)."""
     container = next((c for c in snapshot.containers if c.name == bot.container), None)
-    use = memory_use(snapshot.memory.get(bot.container), memory_limit(snapshot.limits.get(bot.container)))
+    use = memory_use(snapshot.memory.get(bot.container), memory_limit_of(snapshot, bot.container))
     return {**use, "container": bot.container, "shared": len(container.bots) if container is not None and bot.pool else 1}
 
 

@@ -1,10 +1,13 @@
-"""What each bot says about its trading (loop, open trades, profit), fetched in the background.
+"""What each bot says about its trading (loop, trades, profit, balance, drawdown, strategy errors), fetched in the background.
 
 Used by the refresher for the status page. Bots are asked through the typed client
 (``engine.ftapi``: finite numbers of the expected type, anything else unknown) with at most
 ``workers`` requests in flight and each bot at most once per ``ttl`` seconds, whatever the number
 of pages open: a 200-bot page never fans out 200 requests per client. The ``/api/v1/health``
 answer is kept whole: the page's health look reads the loop from it (no request of its own).
+The same figures feed the per-bot series of ``/metrics`` (``engine.watch.bot_metrics``): a scrape
+reads this cache and never asks a bot. Per bot and ttl: ``health``, ``count``, ``profit``,
+``balance``, and ``logs`` when it answered (5 requests).
 
 Each bot's profit is also kept as a bounded history (``history``: one point a minute for the last
 ``HISTORY_SECONDS``, at most ``HISTORY_POINTS`` per bot): the per-bot page draws its equity
@@ -21,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from engine.fleetview import BotFigures
 from engine.ftapi import BotApiPort, BotEndpoint, FreqtradeApi
+from engine.health.strategy_errors import strategy_errors
 
 __all__ = ["HISTORY_POINTS", "HISTORY_SECONDS", "BotFigures", "FigureCache"]
 
@@ -28,6 +32,9 @@ HISTORY_SECONDS = 6 * 3600
 HISTORY_STEP = 60.0
 """Seconds between kept points: a newer fetch within a step replaces the step's last point."""
 HISTORY_POINTS = int(HISTORY_SECONDS / HISTORY_STEP)
+
+LOG_LINES = 100
+"""Log lines read per fetch to count strategy errors since the bot started (the health check reads 200 when it gates)."""
 
 
 class FigureCache:
@@ -74,10 +81,21 @@ class FigureCache:
         assert api is not None
         try:
             at = BotEndpoint(fleet, bot, address, port)
-            health, count, profit = api.health(at), api.count(at), api.profit(at)
-            self.requests += 3
+            health, count, profit, balance = api.health(at), api.count(at), api.profit(at), api.balance(at)
+            logs = api.logs(at, limit=LOG_LINES) if health.answered else None
+            self.requests += 4 + (logs is not None)
+            errors = len(strategy_errors(health, logs)) if logs is not None and logs.answered else None
+            with self._lock:
+                before = self._figures.get(bot)
+            restarts = before.restarts if before is not None else 0
+            if before is not None and before.loop is not None and before.loop.process_started is not None \
+                    and health.process_started is not None and health.process_started != before.loop.process_started:
+                restarts += 1
             figures = BotFigures(loop=health, open_trades=count.current, profit=profit.profit_all_coin,
-                                 profit_pct=profit.profit_all_percent, fetched_at=self.clock())
+                                 profit_pct=profit.profit_all_percent, realised=profit.profit_closed_coin, equity=balance.total,
+                                 fetched_at=self.clock(), max_open_trades=count.max, stake_used=count.total_stake,
+                                 closed_trades=profit.closed_trade_count, profit_ratio=profit.profit_all_ratio,
+                                 drawdown=profit.current_drawdown, strategy_errors=errors, restarts=restarts)
             with self._lock:
                 self._figures[bot] = figures
                 if figures.profit is not None:

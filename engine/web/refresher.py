@@ -15,12 +15,14 @@ import dataclasses
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.backend.port import Site
-from engine.backend.records import AppliedContainer
+from engine.backend.values import UnitInspect
+from engine.compile.essence import WalletEssence
 from engine.context import Context
 from engine.fleetview import BotView, ContainerView, FleetView, fleet_view
 from engine.health.table import DEFAULT_KIND
@@ -32,9 +34,26 @@ from engine.status import other_fleets
 from engine.web.detail import DetailCache
 from engine.web.figures import FigureCache
 
-__all__ = ["PageSnapshot", "Refresher"]
+__all__ = ["ContainerLimits", "PageSnapshot", "Refresher", "limits_of"]
 
 HISTORY = 50
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    """A container's limits (None: none set, or the backend does not say)."""
+
+    memory: int | None
+    """Bytes."""
+    cpus: float | None
+
+
+def limits_of(inspected: UnitInspect | None) -> ContainerLimits:
+    """From a unit's inspected settings as plain data (Docker's: ``memory`` bytes, ``nano_cpus``; 0 is no limit)."""
+    plain = inspected.settings.plain() if inspected is not None else {}
+    memory, nano = plain.get("memory"), plain.get("nano_cpus")
+    return ContainerLimits(memory if isinstance(memory, int) and memory > 0 else None,
+                           nano / 1e9 if isinstance(nano, int) and nano > 0 else None)
 
 
 @dataclass(frozen=True)
@@ -57,8 +76,18 @@ class PageSnapshot:
     """Revision summaries, newest first, each with its stored plan."""
     sync: Mapping[str, Any] | None = None
     """The fleet against its branch head (``engine.watch.sync.SyncInfo.to_json``), None when unknown to this server."""
-    limits: Mapping[str, str | None] = field(default_factory=dict)
-    """Container → its recorded memory limit, as the spec wrote it (``512m``; None: none)."""
+    cpu: Mapping[str, float | None] = field(default_factory=dict)
+    """Container → CPU seconds it used since it started (None: not running, or not readable here)."""
+    limits: Mapping[str, ContainerLimits] = field(default_factory=dict)
+    """Container → its memory and CPU limits as the backend's inspect shows them."""
+    wallets: Mapping[str, WalletEssence] = field(default_factory=dict)
+    """The running revision's wallets (``engine.compile.desired``); each bot's is its essence's ``wallet``."""
+    bot_wallets: Mapping[str, str] = field(default_factory=dict)
+    """Bot → the wallet it draws on, in the running revision."""
+    allocated: Mapping[str, float] = field(default_factory=dict)
+    """Wallet → capital the running revision allocates to its bots."""
+    taken_at: float = 0.0
+    """Unix time the snapshot was built."""
 
     @property
     def bots(self) -> list[BotView]:
@@ -88,7 +117,7 @@ class PageSnapshot:
                               "containers": [{"name": c.name, "state": c.state, "bots": [{"name": b.name, "state": b.state} for b in c.bots]}
                                              for c in o.containers]} for o in self.others],
             "revision": self.revision, "latest": self.latest, "applying": self.applying, "sync": self.sync,
-            "limits": dict(self.limits), "revisions": list(self.revisions),
+            "limits": {name: dataclasses.asdict(limit) for name, limit in self.limits.items()}, "revisions": list(self.revisions),
         }
 
 
@@ -160,11 +189,14 @@ class Refresher:
         targets = {b.name: where for b in view.bots if b.state == "running" and (where := live.address_of(b.name)) is not None}
         figures = {b.name: self.figures.get(b.name) for b in view.bots}
         self.figures.refresh(fleet, targets)
-        settings = self.ctx.stored_fleet(current).settings if current is not None else None
+        desired = self.ctx.stored_fleet(current) if current is not None else None
+        settings = desired.settings if desired is not None else None
         loops = {name: (f.loop, f.fetched_at) for name, f in figures.items() if f is not None and f.loop is not None}
         looks = look_at(live, settings.health.check if settings is not None else DEFAULT_KIND, loops=loops)
         view = view.with_looks({name: look.verdict for name, look in looks.items()}, figures)
         memory = {c.name: site.memory_of(live.containers[c.name]) if c.state == "running" else None for c in view.containers}
+        cpu = {c.name: site.cpu_seconds_of(live.containers[c.name]) if c.state == "running" else None for c in view.containers}
+        limits = {c.name: limits_of(live.inspected.get(c.name)) for c in view.containers}
         revisions = store.all()[-HISTORY:] if store is not None else []
         pending = next((r for r in reversed(revisions) if r.status.value == "pending"), None)
         self._publish(PageSnapshot(
@@ -173,7 +205,10 @@ class Refresher:
             applying=pending.summary() if pending else None,
             revisions=tuple({**r.summary(), "plan": r.plan} for r in reversed(revisions)),
             sync=watch.get("sync") or (self.sync() if self.sync is not None else None),
-            limits={name: r.essence.memory if isinstance(r, AppliedContainer) else None for name, r in live.container_records.items()},
+            cpu=cpu, limits=limits, wallets=dict(desired.wallets) if desired is not None else {},
+            bot_wallets={name: bot.essence.wallet for name, bot in desired.bots.items()} if desired is not None else {},
+            allocated={name: desired.allocated(name) for name in desired.wallets} if desired is not None else {},
+            taken_at=time.time(),
         ))
 
     def _publish(self, snapshot: PageSnapshot) -> None:

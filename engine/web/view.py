@@ -15,7 +15,7 @@ from engine.health.status import HealthStatus
 if TYPE_CHECKING:
     from engine.web.refresher import PageSnapshot
 
-__all__ = ["SORT_KEYS", "bot_rows", "commit_link", "container_rows", "fleet_header", "format_age", "format_bytes", "memory_limit", "web_url"]
+__all__ = ["SORT_KEYS", "bot_rows", "commit_link", "container_rows", "fleet_header", "format_age", "format_bytes", "memory_limit_of", "web_url"]
 
 SORT_KEYS = ("attention", "name", "pool", "container", "state", "health", "strategy", "exchange", "allocation", "loop", "open", "profit")
 STATE_ORDER = {"failing": 0, "stopped": 1, "unknown": 2, "draining": 3, "running": 4, "disabled": 5}
@@ -95,10 +95,10 @@ def bot_rows(snapshot: PageSnapshot, query: str = "", sort: str = "attention", n
     return rows
 
 
-def memory_limit(text: str | None) -> int | None:
-    """A spec memory size (``512m``, ``2g``) in bytes; None for none (or a record from elsewhere)."""
-    match = re.fullmatch(r"([0-9]+)([bkmg]?)", text or "")
-    return int(match.group(1)) * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[match.group(2)] if match else None
+def memory_limit_of(snapshot: PageSnapshot, container: str) -> int | None:
+    """The container's memory limit in bytes as the engine enforces it (its inspect); None: none set or unknown."""
+    limits = snapshot.limits.get(container)
+    return limits.memory if limits is not None else None
 
 
 def memory_use(used: int | None, limit: int | None) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def memory_use(used: int | None, limit: int | None) -> dict[str, Any]:
 def container_rows(snapshot: PageSnapshot) -> list[dict[str, Any]]:
     rows = []
     for c in snapshot.containers:
-        memory = memory_use(snapshot.memory.get(c.name), memory_limit(snapshot.limits.get(c.name)))
+        memory = memory_use(snapshot.memory.get(c.name), memory_limit_of(snapshot, c.name))
         rows.append({"name": c.name, "state": c.state, "capacity": c.capacity, "bots": len(c.bots), "supervisor": c.supervisor,
                      "pool": c.pool or "(dedicated)", "memory_text": memory["text"], "memory": memory, "node": c.node or "",
                      "use": f"{len(c.bots)}/{c.capacity}" if c.pool else str(len(c.bots))})

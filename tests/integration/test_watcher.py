@@ -119,6 +119,9 @@ def test_the_watcher_applies_quarantines_heals_and_stops(daemon: Daemon) -> None
     daemon.until(lambda: any(q["commit"] == broken_yaml for q in daemon.status()["quarantine"]), "quarantine of the YAML error")
     assert ({n: c["Id"] for n, c in daemon.live.containers().items()}, daemon.live.programs(STANDARD)) == before
     assert daemon.metrics()[("fleetops_quarantined_commits", ())] == 1
+    daemon.until(lambda: any(name == "freqtrade_bot_up" and ("bot", "added") in labels and value == 1
+                             for (name, labels), value in daemon.metrics().items()), "the added bot's series on /metrics")
+    assert [dict(labels)["status"] for (name, labels), _ in daemon.metrics().items() if name == "fleetops_sync_info"] == ["OutOfSync"]  # its head is quarantined
     assert httpx.get(f"{daemon.url}/healthz").status_code == 200
 
     (root / "fleet/pools.yaml").write_text((root / "fleet/pools.yaml").read_text().replace("capacity: [oops\n", ""))

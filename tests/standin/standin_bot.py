@@ -16,6 +16,8 @@ fails, and serves FreqTrade's REST API for what fleetops uses:
                               strategy that raises), STANDIN_OPEN_TRADES, and
                               STANDIN_CLOSE_AFTER (seconds after stopbuy until they close)
   POST /api/v1/stopbuy         no new entries; open trades close after STANDIN_CLOSE_AFTER
+  SIGUSR1                      stalls the trading loop for good while the API goes on answering
+                              (a loop that hangs on an exchange): last_process_ts stops moving
 
 Stdlib only, a few MB of memory, exits 0 on SIGTERM. Strategies import freqtrade, pandas,
 talib ...: where those are missing, permissive stand-in modules are installed so the file runs.
@@ -113,6 +115,7 @@ class Bot:
         self.stopped_entries_at: float | None = None
         self.started = time.time()
         self.last_process = 0.0
+        self.stalled = False
         self.logs: list[list[Any]] = []
 
     def log(self, level: str, message: str) -> None:
@@ -130,7 +133,8 @@ class Bot:
                 self.open_trades = 0
             if self.loop_error:
                 self.log("ERROR", f"Strategy caused the following exception: {self.loop_error}")
-            self.last_process = time.time()
+            if not self.stalled:
+                self.last_process = time.time()
             time.sleep(throttle)
 
     def show_config(self) -> dict[str, Any]:
@@ -238,6 +242,7 @@ def main(argv: list[str]) -> int:
     server = ThreadingHTTPServer((api.get("listen_ip_address", "127.0.0.1"), int(api.get("listen_port", 8080))), make_handler(bot, args.mode))
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    signal.signal(signal.SIGUSR1, lambda *_: setattr(bot, "stalled", True))
     print(f"standin-bot: {bot.config.get('bot_name')} serving on port {api.get('listen_port')}", flush=True)
     if args.mode == "trade":
         threading.Thread(target=bot.loop, daemon=True).start()

@@ -26,11 +26,12 @@ class SlowApi:
         time.sleep(0.01)
         with self.lock:
             self.in_flight -= 1
-        data = {"health": {"last_process_ts": 1700000000}, "count": {"current": 2}, "profit": {"profit_all_coin": float("nan")}}[path]
+        data = {"health": {"last_process_ts": 1700000000}, "count": {"current": 2}, "profit": {"profit_all_coin": float("nan")},
+                "balance": {"total": 990.5}, "logs?limit=100": {"logs": []}}[path]
         return RawAnswer(200, json.dumps(data).encode())  # the NaN as Python's json writes it
 
 
-def test_two_hundred_bots_asked_by_many_pages_cost_three_calls_each_with_bounded_concurrency() -> None:
+def test_two_hundred_bots_asked_by_many_pages_cost_five_calls_each_with_bounded_concurrency() -> None:
     api = SlowApi()
     cache = FigureCache(api, workers=8, ttl=60)
     targets = {f"bot-{i}": ("10.0.0.2", 8081 + i) for i in range(200)}
@@ -39,10 +40,11 @@ def test_two_hundred_bots_asked_by_many_pages_cost_three_calls_each_with_bounded
     deadline = time.monotonic() + 30
     while any(cache.get(b) is None for b in targets) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert api.calls == 600 and api.most <= 8
+    assert api.calls == 1000 and api.most <= 8  # health, count, profit, balance, logs
     figures = cache.get("bot-7")
     assert figures is not None and figures.open_trades == 2 and figures.last_loop == 1700000000
     assert figures.profit is None  # a NaN from a bot is not a number to show
+    assert figures.equity == 990.5 and figures.strategy_errors == 0
 
 
 def test_the_equity_history_is_kept_from_the_fetches_bounded_and_costs_no_call() -> None:
@@ -53,8 +55,9 @@ def test_the_equity_history_is_kept_from_the_fetches_bounded_and_costs_no_call()
 
     class Api:
         def call(self, fleet: str, bot: str, address: str, port: int, method: str, path: str) -> RawAnswer:
-            calls.append(path)
-            data = {"health": {}, "count": {"current": 0}, "profit": {"profit_all_coin": len(calls) / 3}}[path]
+            calls.append(path.split("?")[0])
+            data = {"health": {}, "count": {"current": 0}, "profit": {"profit_all_coin": calls.count("profit")},
+                    "balance": {"total": 1000.0}, "logs": {"logs": []}}[calls[-1]]
             return RawAnswer(200, json.dumps(data).encode())
 
     now = [1_800_000_000.0]
@@ -66,7 +69,8 @@ def test_the_equity_history_is_kept_from_the_fetches_bounded_and_costs_no_call()
             time.sleep(0.0005)
         now[0] += 15
     history = [cache.history("bot-1") for _ in range(100)][-1]
-    assert len(calls) == 4800  # three per fetch; the history reads none
+    per_fetch = len(set(calls))
+    assert len(calls) == 1600 * per_fetch  # the figures' own calls per fetch; the history reads none
     assert HISTORY_POINTS - 2 <= len(history) <= HISTORY_POINTS + 1 and history[-1][0] - history[0][0] <= 6 * 3600
     assert all(b[0] - a[0] >= 60 for a, b in itertools.pairwise(history[:-1]))  # a point a minute (the last one: now)
     assert history[-1][1] == 1600.0  # the newest profit

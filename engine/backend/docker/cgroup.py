@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["container_memory"]
+__all__ = ["container_cpu_seconds", "container_memory"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -46,4 +46,24 @@ def container_memory(container_id: str, root: Path = CGROUP_ROOT) -> int | None:
         usage = _read_int(v2 / "memory.current")
         if usage is not None:
             return max(0, usage - _inactive_file(v2 / "memory.stat", "inactive_file"))
+    return None
+
+
+def container_cpu_seconds(container_id: str, root: Path = CGROUP_ROOT) -> float | None:
+    """CPU seconds the container used since it started, user and system (None when its cgroup
+    cannot be found): cgroup v1 ``cpuacct/docker/<id>/cpuacct.usage`` (nanoseconds), v2
+    ``cpu.stat`` ``usage_usec`` (microseconds). A counter: a rate of it is CPUs in use."""
+    if not container_id.isalnum():
+        return None
+    usage = _read_int(root / "cpuacct" / "docker" / container_id / "cpuacct.usage")
+    if usage is not None:
+        return usage / 1e9
+    for v2 in (root / "docker" / container_id, root / "system.slice" / f"docker-{container_id}.scope"):
+        try:
+            for line in (v2 / "cpu.stat").read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == "usage_usec":
+                    return int(value) / 1e6
+        except (OSError, ValueError):
+            continue
     return None

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.backend.docker import noop
-from engine.backend.docker.cgroup import container_memory
+from engine.backend.docker.cgroup import container_cpu_seconds, container_memory
 from engine.backend.docker.inspect import ContainerSettings
 from engine.backend.docker.protocols import BulkStates, DockerApi, SupervisorFactory, SupervisorPort
 from engine.backend.docker.runtime import Runtime, recorded_fleets
@@ -183,6 +183,9 @@ class DockerSite:
 
     def memory_of(self, unit: ListedUnit) -> int | None:
         return container_memory(unit.id)
+
+    def cpu_seconds_of(self, unit: ListedUnit) -> float | None:
+        return container_cpu_seconds(unit.id)
 
     def events(self) -> Iterator[UnitEvent]:
         """Docker's container events of the fleet, and its pool bots' process exits from their supervisords."""

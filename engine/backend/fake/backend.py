@@ -125,6 +125,8 @@ class FakeBackend:
         self.unreachable: set[str] = set()
         self.memory: dict[str, int] = {}
         """Unit → bytes its site's ``memory_of`` reports (a test's figure; none: unknown)."""
+        self.cpu_seconds: dict[str, float] = {}
+        """Unit → CPU seconds its site's ``cpu_seconds_of`` reports (a test's figure; none: unknown)."""
         self.crash_after: int | None = None
         self.exit_poll = 0.05
         """Seconds between two looks of ``events`` at the pool units' process tables (the real one's is 0.5)."""

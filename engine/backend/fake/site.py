@@ -141,6 +141,9 @@ class FakeSite(MemoryFiles):
     def memory_of(self, unit: ListedUnit) -> int | None:
         return self.backend.memory.get(unit.name)  # what the test set; nothing is measured here
 
+    def cpu_seconds_of(self, unit: ListedUnit) -> float | None:
+        return self.backend.cpu_seconds.get(unit.name)
+
     def events(self) -> Iterator[UnitEvent]:
         """As Docker's site: the backend's unit events and the pool bots' exits seen in their process tables."""
         return follow(self.backend.events, self._running_pools, self.processes, interval=self.backend.exit_poll)

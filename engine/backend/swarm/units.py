@@ -302,6 +302,10 @@ class SwarmUnits:
         """Unknown here: the node agent reports memory per unit (its node's cgroups)."""
         return None
 
+    def cpu_seconds_of(self, unit: ListedUnit) -> float | None:
+        """Unknown on a swarm: its node agents do not report CPU yet (only memory)."""
+        return None
+
     def events(self, since: float | None = None, until: float | None = None) -> Iterator[UnitEvent]:
         """Service events of this fleet from the manager (create, update, remove → destroy), as they happen
         (``since``/``until``, epoch seconds: a past stretch). Task deaths on nodes are not among the
