@@ -32,8 +32,21 @@ from engine.errors import ImageBuildError
 from engine.images import FREQTRADE_VERSION, POOL_IMAGE
 
 __all__ = [
-    "BASE_IMAGE", "EXCLUDED", "build_python_image", "cache_dir", "closure", "docker_import", "download", "ensure_apt_lists",
-    "cached", "image_exists", "input_hash", "make_rootfs", "pool_image", "require_tools", "versions",
+    "BASE_IMAGE",
+    "EXCLUDED",
+    "build_python_image",
+    "cache_dir",
+    "cached",
+    "closure",
+    "docker_import",
+    "download",
+    "ensure_apt_lists",
+    "image_exists",
+    "input_hash",
+    "make_rootfs",
+    "pool_image",
+    "require_tools",
+    "versions",
 ]
 
 Say = Callable[[str], None]
