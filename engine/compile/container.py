@@ -57,7 +57,8 @@ class ContainerDefinition:
     memory: str | None
     cpus: float | None
     running: bool
-    """False for a disabled dedicated bot: its container exists, stopped, with its data."""
+    """False for a container whose bots are all disabled (a disabled dedicated bot's, a pool holding
+    only disabled bots): it exists, stopped, with their data."""
     init: bool = True
     restart: str = RESTART_POLICY
     entrypoint: tuple[str, ...] = ()
@@ -89,7 +90,6 @@ def _docker_user(run_as: int | str) -> str:
 
 def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> ContainerDefinition:
     essence = container.essence
-    first_bot = fleet.bots[container.bots[0]].essence if container.bots else None
     user = _docker_user(essence.run_as) if container.dedicated else SUPERVISORD_USER
     return ContainerDefinition(
         name=container.name,
@@ -103,5 +103,5 @@ def container_definition(fleet: DesiredFleet, container: DesiredContainer) -> Co
         environment={"HOME": bot_data_dir(container.bots[0])} if container.dedicated and container.bots else {},
         memory=essence.memory,
         cpus=essence.cpus,
-        running=not container.dedicated or (first_bot is not None and first_bot.enabled),
+        running=fleet.meant_running(container.name),
     )

@@ -83,6 +83,12 @@ class DesiredFleet:
     backend: Mapping[str, Any] = field(default_factory=lambda: {"kind": "docker"})
     """The Fleet document's ``backend`` block (kind and its settings): where apply runs the fleet."""
 
+    def meant_running(self, container: str) -> bool:
+        """Whether the container should run: one that holds only disabled bots is created stopped
+        (nothing in it would run: issue 22), a pool container without bots runs as it always did."""
+        bots = self.containers[container].bots
+        return not bots or any(self.bots[b].essence.enabled for b in bots)
+
     def allocated(self, wallet: str) -> float:
         return float(sum(b.essence.allocation for b in self.bots.values() if b.essence.wallet == wallet))
 

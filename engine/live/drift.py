@@ -48,7 +48,7 @@ class Repairs:
 def drift_repairs(changes: tuple[Change, ...], live: LiveFleet, target: DesiredFleet) -> Repairs:
     """The repairs of what drifted in ``live`` from ``target``, beside the planned ``changes``:
 
-    - a unit stopped (``start``; not a disabled dedicated bot's, which is meant to be stopped),
+    - a unit stopped (``start``; not one whose bots are all disabled, which is meant to be stopped),
       a pool whose process manager did not answer (``restart``: its bots' states are unknown),
       a unit record that does not parse (``update``: rewritten), a second copy of a bot
       (``update`` of its unit: the copy removed);
@@ -66,8 +66,8 @@ def drift_repairs(changes: tuple[Change, ...], live: LiveFleet, target: DesiredF
         if container is None or address in touched:
             continue
         if not listed.running:
-            if container.dedicated and not target.bots[container.bots[0]].essence.enabled:
-                continue  # a disabled dedicated bot's container is meant to be stopped
+            if not target.meant_running(name):
+                continue  # its bots are all disabled: it is meant to be stopped
             repairs.append(Change(address, Action.START, f"container is {listed.state}; starting it", Risk.LOW))
         elif name in live.unanswered:
             bots = sorted(b.name for b in live.bots.values() if b.container == name)

@@ -104,13 +104,12 @@ class ProcessWatch:
         first = self._restarts.setdefault(name, info.restart_count)
         if info.restart_count > first:
             return info.state, info.restart_count - first
-        if info.state in DEAD_CONTAINER and not self._dedicated_disabled(name):
+        if info.state in DEAD_CONTAINER and not self._meant_stopped(name):
             return info.state, 0
         return None
 
-    def _dedicated_disabled(self, name: str) -> bool:
-        container = self.target.containers.get(name)
-        return container is not None and container.dedicated and not any(self.target.bots[b].essence.enabled for b in container.bots)
+    def _meant_stopped(self, name: str) -> bool:
+        return name in self.target.containers and not self.target.meant_running(name)
 
     def last_log(self, bot: str) -> tuple[str, ...]:
         """This run's last log lines of the bot (its container's own when the container failed), secrets masked."""

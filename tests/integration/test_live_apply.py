@@ -193,6 +193,23 @@ def test_disabled_bot_is_stopped_not_deleted(live: LiveFleetHelper) -> None:
     assert live.plan("--detailed-exitcode").code == 0
 
 
+def test_a_pool_container_holding_only_disabled_bots_is_created_stopped(live: LiveFleetHelper) -> None:
+    """Nothing in it would run, so it is not started (issue 22); enabling a bot starts it again."""
+    small = f"{FLEET}-small-1"
+    assert live.apply().code == 0
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.07", "stoploss: -0.07\nenabled: false")
+    edit(live.root / "fleet/pools.yaml", "capacity: 2", "capacity: 2\nmemory: 512m")
+    assert live.apply().code == 0
+    assert live.containers()[small]["State"] == "created"  # recreated for the new memory limit, never started
+    assert (live.state / "runtime" / FLEET / small / "etc/bots/euro-1/config.json").exists()
+    assert live.plan("--detailed-exitcode").code == 0  # converged: no repair wants it started
+    edit(live.root / "fleet/bots.yaml", "stoploss: -0.07\nenabled: false", "stoploss: -0.07")
+    assert actions(live.plan_json()) == [(f"container/{small}", "start"), ("bot/euro-1", "start")]
+    assert live.apply().code == 0
+    assert live.containers()[small]["State"] == "running" and live.programs(small)["euro-1"][0] == "RUNNING"
+    assert live.plan("--detailed-exitcode").code == 0
+
+
 @pytest.mark.also_preloaded
 def test_broken_strategy_is_rolled_back_with_exit_code_3(live: LiveFleetHelper) -> None:
     """A strategy that fails at import never reaches a bot: the plan's load check refuses it (exit 1, nothing
