@@ -15,6 +15,7 @@ the n-th distinct version of every class), each bot pinned to the tag of its ver
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import shutil
@@ -188,7 +189,11 @@ def write_fleet(adoption: Adoption, into: Path, *, image: str = DEFAULT_IMAGE, w
             (scratch / path).parent.mkdir(parents=True, exist_ok=True)
             (scratch / path).write_text(document)
         commit_all(repo, f"Fleet '{adoption.fleet}' adopted from {adoption.compose.path}", when=when)
-        load_fleet(scratch, "HEAD")  # what every command will read: refuses (SpecError) a fleet that would not load
+        try:
+            load_fleet(scratch, "HEAD")  # what every command will read: a fleet that would not load is not written
+        except SpecError as exc:
+            raise SpecError([dataclasses.replace(p, message=f"{p.message} (in the fleet adopt would write; nothing was written)")
+                             for p in exc.problems]) from None
         repo.close()
         if into.exists():
             into.rmdir()

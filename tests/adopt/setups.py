@@ -43,7 +43,7 @@ def write_setup(root: Path, bots: list[str], *, market_url: str = "http://172.17
         (user_data / "config.json").write_text(json.dumps(config, indent=2))
         services.append(
             f"  {bot}:\n    image: {image}\n    restart: unless-stopped\n"
-            + ("    entrypoint: [freqtrade]\n" if entrypoint else "")
+            + ("    entrypoint: [freqtrade]\n    working_dir: /freqtrade\n" if entrypoint else "")
             + f"    volumes:\n      - ./{bot}/user_data:/freqtrade/user_data\n"
             f"    command: >\n      trade --db-url sqlite:////freqtrade/user_data/tradesv3.sqlite\n"
             f"      --config /freqtrade/user_data/config.json --strategy Scalp\n")
