@@ -45,6 +45,9 @@ def adopt(ctx: Context, compose_file: str, into: str, *, name: str | None, image
     for t in takeovers:
         carried = f", carrying {t.database}" if t.database else ""
         echo(f"takeover on the first apply: {t.bot} <- container {t.container_name} (stopped first, then kept stopped{carried})")
+    if takeovers:
+        echo("after the takeover, do not run `docker compose up` for this setup again (it would start second copies of the bots); "
+             "to roll back by hand, stop the fleet's bots, then `docker start` the old containers")
     for line in missing:
         echo(f"no takeover: {line}")
     if adoption.secrets:

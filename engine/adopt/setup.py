@@ -132,14 +132,14 @@ def _documents(adoption: Adoption, image: str) -> dict[str, str]:
     totals: dict[str, float] = {}
     for bot in adoption.bots:
         totals[bot.currency] = totals.get(bot.currency, 0.0) + bot.allocation
-    wallets = [CommentedMap([("kind", "Wallet"), ("name", _wallet(c)), ("currency", c), ("balance", total), ("reserve", 0)])
+    wallets = [CommentedMap([("kind", "Wallet"), ("name", _wallet(c)), ("currency", c), ("balance", _number(total)), ("reserve", 0)])
                for c, total in sorted(totals.items())]
     pool = CommentedMap([("kind", "Pool"), ("name", POOL), ("capacity", max(len(adoption.bots), 1)),
                          ("memory", f"{MEMORY_PER_BOT_MB * len(adoption.bots)}m")])
     bots = []
     for bot in adoption.bots:
         spec = dict(bot.spec)
-        ordered = CommentedMap([("kind", "Bot"), ("name", bot.name), ("wallet", _wallet(bot.currency)), ("allocation", bot.allocation),
+        ordered = CommentedMap([("kind", "Bot"), ("name", bot.name), ("wallet", _wallet(bot.currency)), ("allocation", _number(bot.allocation)),
                                 ("pool", POOL), ("strategy", adoption.pins[bot.name])])
         for key in ("exchange", "exchange_url", "pairs", "timeframe", "max_open_trades", "stake_amount", "stoploss", "minimal_roi",
                     "trailing_stop", "order_types", "entry_pricing", "exit_pricing", "dry_run", "secrets", "freqtrade"):
@@ -150,6 +150,11 @@ def _documents(adoption: Adoption, image: str) -> dict[str, str]:
     header = f"# Written by `fleetops adopt` from {source}.\n"
     return {"fleet/fleet.yaml": _yaml_text([fleet], header), "fleet/wallets.yaml": _yaml_text(wallets, header),
             "fleet/pools.yaml": _yaml_text([pool], header), "fleet/bots.yaml": _yaml_text(bots, header)}
+
+
+def _number(value: float) -> float | int:
+    """1000.0 written as 1000: the spec reads the same number, a reviewer reads what the config had."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _wallet(currency: str) -> str:

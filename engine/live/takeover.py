@@ -12,8 +12,8 @@ one engine, as the containers do; and once done it means nothing, so it must not
 
 The live plan (``engine.live.liveplan``) notes the takeover on the created bot's change
 (medium risk: a running bot is stopped). Apply (``engine.flow.converge``) runs ``take_over``
-before anything starts: the old container is stopped (never removed: ``docker start`` rolls back
-by hand), its database copied into the bot's data directory, and the takeover marked done, so
+before anything starts: the old container is stopped with its restart policy set to ``no`` (never
+removed: ``docker start`` rolls back by hand), its database copied into the bot's data directory, and the takeover marked done, so
 no later apply stops or copies again. Never two copies trade: the old bot is stopped before the
 new one exists.
 """

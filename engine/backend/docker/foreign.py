@@ -54,6 +54,10 @@ def find_compose_container(api: DockerEngine, project: str, service: str) -> For
 
 
 def stop_foreign(api: DockerEngine, ref: str, timeout: int) -> None:
+    """Stop it for good: its restart policy is set to ``no`` first, so neither a Docker daemon restart
+    (``restart: always``) nor its own crash brings the old copy of the bot back beside the new one."""
+    api._call(f"update the restart policy of container {ref[:12]}", api._api.update_container, ref,
+              restart_policy={"Name": "no"}, mutates=True)
     api._call(f"stop container {ref[:12]}", api._api.stop, ref, timeout=timeout, mutates=True)
 
 

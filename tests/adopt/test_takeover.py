@@ -1,0 +1,76 @@
+"""The takeover records ``fleetops adopt`` leaves for the first apply (engine.live.takeover), at the
+port's seam: which changes show a takeover, the order of stop and copy, done once and never again.
+The real thing (Docker, FreqTrade, open trades) is tests/integration/test_adopt.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.backend.port import ForeignContainer
+from engine.errors import ApplyError
+from engine.live.takeover import Takeover, pending, record_takeovers, take_over, takeover_notes
+from engine.plan.model import Action, Change, Risk
+
+OLD = Takeover("alpha", "c0ffee" * 10, "lab-alpha-1", "lab/alpha", "/freqtrade/user_data/tradesv3.sqlite", "tradesv3.dryrun.sqlite")
+
+
+class Containers:
+    """The seam: one foreign container, and what was done to it, in order."""
+
+    def __init__(self, running: bool = True, exists: bool = True, has_database: bool = True) -> None:
+        self.running, self.exists, self.has_database = running, exists, has_database
+        self.calls: list[str] = []
+
+    def compose_container(self, project: str, service: str) -> ForeignContainer | None:
+        return None
+
+    def foreign_container(self, ref: str) -> ForeignContainer | None:
+        return ForeignContainer(ref, "lab-alpha-1", self.running) if self.exists else None
+
+    def stop_foreign(self, ref: str, timeout: int) -> None:
+        self.calls.append("stop")
+        self.running = False
+
+    def carry_in(self, ref: str, path: str, unit: str, bot: str, name: str, uid: int | None) -> int:
+        assert not self.running, "copied while the old bot still ran"
+        self.calls.append(f"carry {path} -> {unit}/{bot}/{name} as {uid}")
+        return 4096 if self.has_database else -1
+
+
+@pytest.mark.parametrize(("port", "note"), [
+    (Containers(), "takes over container lab-alpha-1 (lab/alpha, running: stopped first, kept stopped for a manual rollback); "
+                   "its trade database /freqtrade/user_data/tradesv3.sqlite is carried"),
+    (Containers(running=False), "takes over container lab-alpha-1 (lab/alpha, already stopped, kept stopped for a manual rollback); "
+                                "its trade database /freqtrade/user_data/tradesv3.sqlite is carried"),
+    (Containers(exists=False), "takes over container lab-alpha-1 (lab/alpha), which no longer exists: no trade database is carried"),
+])
+def test_the_plan_notes_a_takeover_on_the_created_bot_only(port: Containers, note: str) -> None:
+    changes = (Change("bot/alpha", Action.CREATE, "new bot"), Change("bot/beta", Action.CREATE, "new bot"),
+               Change("container/x-adopted-1", Action.CREATE, "new container"))
+    notes = takeover_notes({"alpha": OLD, "gamma": OLD}, changes, port)
+    assert list(notes) == ["bot/alpha"]
+    assert notes["bot/alpha"].risk is Risk.MEDIUM and notes["bot/alpha"].notes == (note,)
+    assert takeover_notes({"alpha": OLD}, (Change("bot/alpha", Action.RELOAD, "pin changed"),), port) == {}  # runs under fleetops already
+    with pytest.raises(ApplyError, match="this backend cannot"):
+        takeover_notes({"alpha": OLD}, changes, None)
+
+
+def test_take_over_stops_then_carries_and_is_done_once(tmp_path: Path) -> None:
+    record_takeovers(tmp_path, "lab", [OLD])
+    assert pending(tmp_path, "lab") == {"alpha": OLD}
+    port, progress = Containers(), []
+    take_over(tmp_path, "lab", pending(tmp_path, "lab"), port, lambda bot: ("lab-adopted-1", 1000), progress.append)
+    assert port.calls == ["stop", "carry /freqtrade/user_data/tradesv3.sqlite -> lab-adopted-1/alpha/tradesv3.dryrun.sqlite as 1000"]
+    assert progress == ["stopping lab-alpha-1 (lab/alpha): alpha takes over", "carried alpha's trade database from lab-alpha-1 (4096 bytes)"]
+    assert pending(tmp_path, "lab") == {}  # done: no later apply stops or copies again
+    assert "c0ffee" in (tmp_path / "takeovers/lab.json").read_text()
+
+
+def test_a_missing_database_or_container_is_said(tmp_path: Path) -> None:
+    progress: list[str] = []
+    take_over(tmp_path, "lab", {"alpha": OLD}, Containers(running=False, has_database=False), lambda bot: ("u", None), progress.append)
+    take_over(tmp_path, "lab", {"alpha": OLD}, Containers(exists=False), lambda bot: ("u", None), progress.append)
+    assert progress == ["lab-alpha-1 has no /freqtrade/user_data/tradesv3.sqlite: alpha starts with an empty trade database",
+                        "takeover of lab-alpha-1 for alpha: the container is gone; alpha starts without its trades"]
