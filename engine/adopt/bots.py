@@ -22,7 +22,6 @@ config and the bot must keep trading the way it did.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.adopt.compose import FREQTRADE_WORKDIR, Service
+from engine.adopt.compose import FREQTRADE_WORKDIR, VARIABLE, Service
 from engine.adopt.jsonc import JsonDocument, JsonSyntaxError, parse_jsonc
 from engine.compile.strategy_settings import NotLiteral, declared_attributes
 from engine.errors import Problem
@@ -101,6 +100,8 @@ class _Sources:
         for document in reversed(self.documents):
             if loc[:1] in document.positions:
                 return document.problem(loc, message, severity)
+        if self.documents:  # a key no file sets: where it would be written
+            return self.documents[-1].problem((), message, severity)
         line, col = self.service.command_position
         return Problem(self.compose_path, line, col, message, "warning" if severity == "warning" else "error")
 
@@ -161,7 +162,7 @@ def _load(service: Service, compose_path: str, shown_root: Path) -> tuple[_Sourc
         target: dict[str, Any] = sources.data
         for part in path[:-1]:
             target = target.setdefault(part, {}) if isinstance(target.get(part, {}), dict) else {}
-        target[path[-1]] = text if re.fullmatch(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", text) else _env_value(text)
+        target[path[-1]] = text if VARIABLE.fullmatch(text) else _env_value(text)
         sources.overrides[path] = position
     options, position = service.command.options, service.command_position
     for option in ("strategy", "db_url", "user_data_dir", "strategy_path", "datadir", "logfile", "dry_run_wallet"):
@@ -406,7 +407,7 @@ class _Converter:
             value = block.pop(key)
             if value in ("", None, 0) or isinstance(value, bool):
                 continue
-            match = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value) if isinstance(value, str) else None
+            match = VARIABLE.fullmatch(value) if isinstance(value, str) else None
             variable = match.group(1) if match else f"{self.name.upper().replace('-', '_')}_{secret.upper()}"
             if variable.upper().startswith("FLEETOPS_"):
                 variable = f"FT_{variable}"
@@ -432,18 +433,24 @@ class _Converter:
                 self.origin.setdefault("freqtrade", (key,))
 
     def _validate(self) -> None:
-        candidate = {**self.spec, "wallet": "w", "strategy": f"{self.spec.get('strategy', 'X')}@v"}
-        candidate.setdefault("strategy", "X@v")
+        """The Bot document checked as validation will check it (less the relations ``setup`` checks
+        on the written fleet), each problem located at the config value it came from."""
+        from engine.spec.freqtrade_extras import check_freqtrade_extras
+
+        unresolved = _variables({k: v for k, v in self.spec.items() if k != "secrets"}, ())
+        for loc in unresolved:
+            source = self.origin.get(str(loc[0]), loc) if loc[0] != "freqtrade" else loc[1:]
+            self.error(source, f"{'.'.join(map(str, loc))} is read from a host environment variable through the compose file; "
+                       "adopt can carry only secrets that way: write the value out")
+        if unresolved:
+            return
         try:
-            Bot.model_validate({k: v for k, v in candidate.items()}, strict=False)
+            Bot.model_validate({**self.spec, "wallet": "w", "strategy": "X@v"}, strict=False)
         except ValidationError as exc:
             for error in exc.errors():
                 key = str(error["loc"][0]) if error["loc"] else ""
-                loc = self.origin.get(key, (key,))
                 inner = ".".join(str(p) for p in error["loc"])
-                self.error(loc, f"{inner}: {error['msg']}" if inner else error["msg"])
-        from engine.spec.freqtrade_extras import check_freqtrade_extras
-
+                self.error(self.origin.get(key, (key,)), f"{inner}: {error['msg']}" if inner else error["msg"])
         for loc, message, _at_key in check_freqtrade_extras(self.spec.get("freqtrade", {})):
             self.error(tuple(loc), f"{message} (adopt carries it in the freqtrade: block, where fleetops refuses it)")
 
@@ -458,5 +465,10 @@ class _Converter:
         return self.service.container_path(path) if path else FREQTRADE_WORKDIR
 
 
-def strategy_digest(text: bytes) -> str:
-    return hashlib.sha256(text).hexdigest()
+def _variables(value: Any, loc: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    """Where ``value`` still holds an unresolved ``${VAR}`` (set through a FREQTRADE__ variable)."""
+    if isinstance(value, dict):
+        return [found for key, sub in value.items() for found in _variables(sub, (*loc, key))]
+    if isinstance(value, list):
+        return [found for i, sub in enumerate(value) for found in _variables(sub, (*loc, i))]
+    return [loc] if isinstance(value, str) and VARIABLE.fullmatch(value) else []

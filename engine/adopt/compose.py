@@ -27,7 +27,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from engine.errors import Problem
 
-__all__ = ["FREQTRADE_WORKDIR", "ComposeFile", "Mount", "Service", "TradeCommand", "read_compose"]
+__all__ = ["FREQTRADE_WORKDIR", "VARIABLE", "ComposeFile", "Mount", "Service", "TradeCommand", "read_compose"]
 
 FREQTRADE_WORKDIR = "/freqtrade"
 """The official image's WORKDIR: where relative paths of a FreqTrade command point."""
@@ -263,18 +263,32 @@ def _mounts(body: CommentedMap, directory: Path) -> list[Mount]:
     return mounts
 
 
+VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+"""A value that is one environment variable of the host (``${BINANCE_KEY}``): kept as written, so a
+secret read this way becomes the same ``env:`` reference in the spec."""
+
+
+def _env_text(node: Any, key: Any, name: str, value: str) -> str:
+    if VARIABLE.fullmatch(value):
+        return value
+    if "$" in value.replace("$$", ""):
+        raise _Located(_pos(node, key), f"environment variable {name} uses ${{…}} interpolation, which adopt does not resolve; "
+                       "write the value out in the compose file (or in the bot's config.json)")
+    return value.replace("$$", "$")
+
+
 def _environment(body: CommentedMap) -> dict[str, tuple[str, tuple[int, int]]]:
     env = body.get("environment")
     found: dict[str, tuple[str, tuple[int, int]]] = {}
     if isinstance(env, CommentedMap):
         for key in env:
             if str(key).startswith("FREQTRADE__") and env[key] is not None:
-                found[str(key)] = (_text(env, key, f"environment variable {key}"), _pos(env, key))
+                found[str(key)] = (_env_text(env, key, str(key), str(env[key])), _pos(env, key))
     elif isinstance(env, CommentedSeq):
         for i in range(len(env)):
             key, sep, _value = str(env[i]).partition("=")
             if key.startswith("FREQTRADE__") and sep:
-                found[key] = (_text(env, i, f"environment variable {key}").partition("=")[2], _pos(env, i))
+                found[key] = (_env_text(env, i, key, _value), _pos(env, i))
     elif env is not None:
         raise _Located(_pos(body, "environment"), "environment must be a mapping or a list")
     return found
