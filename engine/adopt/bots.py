@@ -243,6 +243,8 @@ class _Converter:
             return None, self.problems
         cls, text, shown = strategy
         database = self._database(bool(dry_run))
+        if self.problems:
+            return None, self.problems
         return AdoptedBot(self.name, self.service.name, self.spec, currency, allocation, cls, text, shown, database,
                           self.secrets, self.notes), []
 
@@ -459,8 +461,9 @@ class _Converter:
         if not isinstance(db_url, str):
             db_url = "sqlite:///tradesv3.dryrun.sqlite" if dry_run else "sqlite:///tradesv3.sqlite"  # FreqTrade's defaults
         path = db_url.removeprefix("sqlite:///") if db_url.startswith("sqlite:///") else None
-        if path is None:
-            self.note(("db_url",), f"db_url {db_url.split('://')[0]}:// is not SQLite; its trades are not carried into fleetops")
+        if not path:
+            self.error(("db_url",), f"keeps its trades in {db_url.split('://')[0]}://, not in an SQLite file: fleetops cannot carry "
+                       "them into the bot's database, and its open trades would be left without a bot; move them to SQLite first (freqtrade convert-db)")
             return ""
         return self.service.container_path(path) if path else FREQTRADE_WORKDIR
 
