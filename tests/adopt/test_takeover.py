@@ -74,3 +74,42 @@ def test_a_missing_database_or_container_is_said(tmp_path: Path) -> None:
     take_over(tmp_path, "lab", {"alpha": OLD}, Containers(exists=False), lambda bot: ("u", None), progress.append)
     assert progress == ["lab-alpha-1 has no /freqtrade/user_data/tradesv3.sqlite: alpha starts with an empty trade database",
                         "takeover of lab-alpha-1 for alpha: the container is gone; alpha starts without its trades"]
+
+
+# -- wired into plan and apply, on the fake backend ---------------------------------------------------
+
+@pytest.fixture
+def adopting(base_repo, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from tests.live.harness import Harness
+
+    harness = Harness(base_repo, tmp_path / "state")
+    harness.fast_health()
+    harness.backend.add_unmanaged("lab-beta-1", {"com.docker.compose.project": "lab", "com.docker.compose.service": "beta"})
+    harness.backend.foreign_files[("lab-beta-1", "/freqtrade/user_data/tradesv3.sqlite")] = b"beta's open trades"
+    old = harness.backend.units["lab-beta-1"]
+    record_takeovers(harness.state, "testfleet", [Takeover("beta-1", old.id, "lab-beta-1", "lab/beta",
+                                                           "/freqtrade/user_data/tradesv3.sqlite", "tradesv3.dryrun.sqlite")])
+    return harness
+
+
+def test_apply_stops_the_old_container_before_any_bot_starts_and_carries_its_database(adopting) -> None:  # type: ignore[no-untyped-def]
+    from engine.live.store import RevisionStatus
+
+    h = adopting
+    planned = h.plan().plan
+    noted = {c.address: c.risk_notes for c in planned.changes if c.risk_notes}
+    assert noted == {"bot/beta-1": ("takes over container lab-beta-1 (lab/beta, running: stopped first, kept stopped for a manual "
+                                    "rollback); its trade database /freqtrade/user_data/tradesv3.sqlite is carried",)}
+    outcome = h.apply()
+    assert outcome.status is RevisionStatus.APPLIED, outcome.message
+    log = h.backend.log
+    assert log[:2] == ["stop lab-beta-1", "copy-out lab-beta-1:/freqtrade/user_data/tradesv3.sqlite"], log  # before anything starts
+    placed = next(unit for (unit, bot) in h.backend.bot_files if bot == "beta-1")
+    assert placed.startswith("testfleet-")
+    assert h.backend.data[(placed, "beta-1")] == {"tradesv3.dryrun.sqlite": b"beta's open trades"}
+    assert h.backend.units["lab-beta-1"].state == "exited"  # kept, stopped: the manual rollback
+    assert pending(h.state, "testfleet") == {}
+    h.backend.log.clear()
+    assert not any("takes over" in note for c in h.plan().plan.changes for note in c.risk_notes)
+    h.apply()
+    assert not any("lab-beta-1" in line for line in h.backend.log)  # done once: never stopped or copied again
