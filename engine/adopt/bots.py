@@ -361,9 +361,9 @@ class _Converter:
 
         for key in ("stake_amount", "max_open_trades"):
             value = self.take(key)
-            if value is None and key == "stake_amount":
-                self.error((key,), "stake_amount is not set")
-            elif value is not None:
+            if value is None:  # max_open_trades: the spec's default (3) could differ from what the bot did
+                self.error((key,), f"{key} is not set in its config; write it there (fleetops renders it for every bot)")
+            else:
                 self.put(key, value, (key,))
         for key in ("timeframe", "stoploss", "minimal_roi"):
             found = setting(key)

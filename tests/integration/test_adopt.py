@@ -103,7 +103,9 @@ def test_adopt_takes_over_running_bots_with_their_open_trades(lab: tuple[Path, P
         before[bot] = until(lambda url=url: len(trades := open_trades(url, ("ftuser", "market-test-password"))) >= 2 and trades,
                             f"{bot} to hold two open trades")
 
+    started = time.monotonic()
     adopted = fleetops("adopt", str(setup), "--into", str(tmp / "fleet"), "--name", FLEET)
+    adopt_seconds = time.monotonic() - started
     assert adopted.returncode == 0, adopted.stdout + adopted.stderr
     for bot in BOTS:
         assert f"takeover on the first apply: {bot} <- container {PROJECT}-{bot}-1" in adopted.stdout
@@ -117,13 +119,16 @@ def test_adopt_takes_over_running_bots_with_their_open_trades(lab: tuple[Path, P
     for bot in BOTS:
         assert f"takes over container {PROJECT}-{bot}-1 ({PROJECT}/{bot}, running: stopped first" in plan.stdout, plan.stdout
 
+    started = time.monotonic()
     applied = fleetops("apply", "--repo", str(tmp / "fleet"), "--yes")
+    apply_seconds = time.monotonic() - started
     assert applied.returncode == 0, applied.stdout + applied.stderr[-4000:]
     for bot in BOTS:
         assert f"carried {bot}'s trade database from {PROJECT}-{bot}-1" in applied.stderr
         # the old container is kept, stopped, for a manual rollback
         kept = container(old[bot]["Id"])
         assert kept["State"]["Running"] is False and kept["State"]["Status"] == "exited"
+        assert kept["HostConfig"]["RestartPolicy"]["Name"] == "no"  # a daemon restart does not bring the old copy back
 
     # The same trades are open in the bots fleetops runs.
     report = json.loads(fleetops("status", "--format", "json").stdout)
@@ -135,5 +140,7 @@ def test_adopt_takes_over_running_bots_with_their_open_trades(lab: tuple[Path, P
         after = until(lambda url=url, creds=creds: open_trades(url, (creds["username"], creds["password"])), f"{bot}'s trades under fleetops")
         assert before[bot] <= after, f"{bot}: open before {sorted(before[bot])}, under fleetops {sorted(after)}"
 
+    print(f"adopt: {adopt_seconds:.1f} s; first apply (takeover of {len(BOTS)} bots, health gate): {apply_seconds:.1f} s")
+    print(plan.stdout)
     again = fleetops("plan", "--repo", str(tmp / "fleet"), "--detailed-exitcode")
     assert again.returncode == 0 and "takes over" not in again.stdout, again.stdout + again.stderr
