@@ -148,7 +148,9 @@ def _documents(adoption: Adoption, image: str) -> dict[str, str]:
         ordered.yaml_set_start_comment(f"adopted from {source}, service '{bot.service}'")
         bots.append(ordered)
     header = f"# Written by `fleetops adopt` from {source}.\n"
-    return {"fleet/fleet.yaml": _yaml_text([fleet], header), "fleet/wallets.yaml": _yaml_text(wallets, header),
+    wallet_note = ("# Each balance is the sum of its bots' dry_run_wallet, so the plan rates the wallet 100 % allocated (high risk):\n"
+                   "# set the capital the wallet really has (and a reserve).\n")
+    return {"fleet/fleet.yaml": _yaml_text([fleet], header), "fleet/wallets.yaml": _yaml_text(wallets, header + wallet_note),
             "fleet/pools.yaml": _yaml_text([pool], header), "fleet/bots.yaml": _yaml_text(bots, header)}
 
 

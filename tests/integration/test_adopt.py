@@ -4,7 +4,8 @@ market) with open trades are adopted, and the first apply takes them over with t
 The setup is FreqTrade's documented one (one service per bot, ``./<bot>/user_data`` mounted,
 ``trade --db-url … --config … --strategy Scalp``), run by the real ``docker-compose``. After adopt
 and apply: the same trades (ids and pairs) are open in the bots fleetops runs, the old containers
-exist and are stopped, and a second apply finds nothing to take over.
+exist and are stopped (restart policy ``no``), and a second plan finds nothing to take over. A trade
+is compared by id, pair, opening time and rate: a new database would reuse the ids and pairs.
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ def until(predicate, what: str, timeout: float = 180):  # type: ignore[no-untype
         time.sleep(2)
 
 
-def open_trades(url: str, auth: tuple[str, str]) -> set[tuple[int, str]]:
-    return {(t["trade_id"], t["pair"]) for t in httpx.get(f"{url}/api/v1/status", auth=auth, timeout=10).json()}
+def open_trades(url: str, auth: tuple[str, str]) -> set[tuple[int, str, int, float]]:
+    """Each open trade as (id, pair, when it opened in ms, its open rate): a trade opened anew after
+    the takeover would have the same id and pair, never the same opening."""
+    return {(t["trade_id"], t["pair"], t["open_timestamp"], t["open_rate"])
+            for t in httpx.get(f"{url}/api/v1/status", auth=auth, timeout=10).json()}
 
 
 def container(name_or_id: str) -> dict[str, Any]:
@@ -119,7 +123,7 @@ def test_adopt_takes_over_running_bots_with_their_open_trades(lab: tuple[Path, P
     for bot in BOTS:
         assert f"takes over container {PROJECT}-{bot}-1 ({PROJECT}/{bot}, running: stopped first" in plan.stdout, plan.stdout
 
-    started = time.monotonic()
+    started, applied_at = time.monotonic(), time.time()
     applied = fleetops("apply", "--repo", str(tmp / "fleet"), "--yes")
     apply_seconds = time.monotonic() - started
     assert applied.returncode == 0, applied.stdout + applied.stderr[-4000:]
@@ -139,6 +143,7 @@ def test_adopt_takes_over_running_bots_with_their_open_trades(lab: tuple[Path, P
         url = f"http://{unit['ip']}:{port}"
         after = until(lambda url=url, creds=creds: open_trades(url, (creds["username"], creds["password"])), f"{bot}'s trades under fleetops")
         assert before[bot] <= after, f"{bot}: open before {sorted(before[bot])}, under fleetops {sorted(after)}"
+        assert all(opened < applied_at * 1000 for _, _, opened, _ in before[bot])
 
     print(f"adopt: {adopt_seconds:.1f} s; first apply (takeover of {len(BOTS)} bots, health gate): {apply_seconds:.1f} s")
     print(plan.stdout)
