@@ -35,6 +35,11 @@ from engine.plan.model import Action, Change, Risk, RiskNote
 __all__ = ["Takeover", "pending", "record_takeovers", "take_over", "takeover_notes"]
 
 FORMAT = 1
+COMPANIONS = ("-wal", "-journal")
+"""Files SQLite keeps beside a database that hold part of it: FreqTrade's database runs in WAL mode,
+and its latest trades were found only in ``tradesv3.sqlite-wal`` (131 KB beside a 94 KB file) after
+the bot stopped; a hot ``-journal`` is what a crash mid-transaction leaves. Both travel with it,
+under the new name, and SQLite replays them when the bot opens it (``-shm`` it rebuilds itself)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,9 @@ def take_over(state_dir: Path, fleet: str, takeovers: Mapping[str, Takeover], po
             if takeover.database:
                 unit, uid = placed(bot)
                 size = port.carry_in(takeover.container_id, takeover.database, unit, bot, takeover.database_file, uid)
+                for suffix in COMPANIONS if size >= 0 else ():
+                    extra = port.carry_in(takeover.container_id, takeover.database + suffix, unit, bot, takeover.database_file + suffix, uid)
+                    size += max(extra, 0)
                 if size < 0:
                     progress(f"{takeover.container_name} has no {takeover.database}: {bot} starts with an empty trade database")
                 else:

@@ -36,7 +36,7 @@ class Containers:
     def carry_in(self, ref: str, path: str, unit: str, bot: str, name: str, uid: int | None) -> int:
         assert not self.running, "copied while the old bot still ran"
         self.calls.append(f"carry {path} -> {unit}/{bot}/{name} as {uid}")
-        return 4096 if self.has_database else -1
+        return {"": 4096, "-wal": 1024}.get(path.partition(".sqlite")[2], -1) if self.has_database else -1
 
 
 @pytest.mark.parametrize(("port", "note"), [
@@ -62,8 +62,10 @@ def test_take_over_stops_then_carries_and_is_done_once(tmp_path: Path) -> None:
     assert pending(tmp_path, "lab") == {"alpha": OLD}
     port, progress = Containers(), []
     take_over(tmp_path, "lab", pending(tmp_path, "lab"), port, lambda bot: ("lab-adopted-1", 1000), progress.append)
-    assert port.calls == ["stop", "carry /freqtrade/user_data/tradesv3.sqlite -> lab-adopted-1/alpha/tradesv3.dryrun.sqlite as 1000"]
-    assert progress == ["stopping lab-alpha-1 (lab/alpha): alpha takes over", "carried alpha's trade database from lab-alpha-1 (4096 bytes)"]
+    assert port.calls == ["stop", "carry /freqtrade/user_data/tradesv3.sqlite -> lab-adopted-1/alpha/tradesv3.dryrun.sqlite as 1000",
+                          "carry /freqtrade/user_data/tradesv3.sqlite-wal -> lab-adopted-1/alpha/tradesv3.dryrun.sqlite-wal as 1000",
+                          "carry /freqtrade/user_data/tradesv3.sqlite-journal -> lab-adopted-1/alpha/tradesv3.dryrun.sqlite-journal as 1000"]
+    assert progress == ["stopping lab-alpha-1 (lab/alpha): alpha takes over", "carried alpha's trade database from lab-alpha-1 (5120 bytes)"]
     assert pending(tmp_path, "lab") == {}  # done: no later apply stops or copies again
     assert "c0ffee" in (tmp_path / "takeovers/lab.json").read_text()
 
@@ -85,7 +87,8 @@ def adopting(base_repo, tmp_path: Path):  # type: ignore[no-untyped-def]
     harness = Harness(base_repo, tmp_path / "state")
     harness.fast_health()
     harness.backend.add_unmanaged("lab-beta-1", {"com.docker.compose.project": "lab", "com.docker.compose.service": "beta"})
-    harness.backend.foreign_files[("lab-beta-1", "/freqtrade/user_data/tradesv3.sqlite")] = b"beta's open trades"
+    harness.backend.foreign_files[("lab-beta-1", "/freqtrade/user_data/tradesv3.sqlite")] = b"beta's trades"
+    harness.backend.foreign_files[("lab-beta-1", "/freqtrade/user_data/tradesv3.sqlite-wal")] = b"beta's latest trades"
     old = harness.backend.units["lab-beta-1"]
     record_takeovers(harness.state, "testfleet", [Takeover("beta-1", old.id, "lab-beta-1", "lab/beta",
                                                            "/freqtrade/user_data/tradesv3.sqlite", "tradesv3.dryrun.sqlite")])
@@ -103,10 +106,11 @@ def test_apply_stops_the_old_container_before_any_bot_starts_and_carries_its_dat
     outcome = h.apply()
     assert outcome.status is RevisionStatus.APPLIED, outcome.message
     log = h.backend.log
-    assert log[:2] == ["stop lab-beta-1", "copy-out lab-beta-1:/freqtrade/user_data/tradesv3.sqlite"], log  # before anything starts
+    assert log[:4] == ["stop lab-beta-1", *(f"copy-out lab-beta-1:/freqtrade/user_data/tradesv3.sqlite{s}" for s in ("", "-wal", "-journal"))], \
+        log  # before anything starts
     placed = next(unit for (unit, bot) in h.backend.bot_files if bot == "beta-1")
     assert placed.startswith("testfleet-")
-    assert h.backend.data[(placed, "beta-1")] == {"tradesv3.dryrun.sqlite": b"beta's open trades"}
+    assert h.backend.data[(placed, "beta-1")] == {"tradesv3.dryrun.sqlite": b"beta's trades", "tradesv3.dryrun.sqlite-wal": b"beta's latest trades"}
     assert h.backend.units["lab-beta-1"].state == "exited"  # kept, stopped: the manual rollback
     assert pending(h.state, "testfleet") == {}
     h.backend.log.clear()
