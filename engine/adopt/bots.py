@@ -1,9 +1,7 @@
 """One compose service's FreqTrade bot → a fleetops Bot document, its strategy and its secrets.
 
-Called by ``engine.adopt.setup`` for each service that runs ``freqtrade trade``. The service's
-config files are merged as FreqTrade merges repeated ``--config`` (later files win, mappings
-merged key by key), then its ``FREQTRADE__SECTION__KEY`` variables and its command-line options
-are laid over them, as FreqTrade does (``freqtrade.configuration.Configuration``, 2026.9).
+Called by ``engine.adopt.setup`` for each service that runs ``freqtrade trade``, on its config as
+FreqTrade would hold it (``engine.adopt.sources``: files, FREQTRADE__ variables, command line).
 
 Every key of the merged config ends in exactly one place, so nothing is dropped silently:
 - a Bot spec key (``SET_BY_SPEC`` of ``engine.spec.managed``: pairs, stake, stoploss, ROI, trailing
@@ -30,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.adopt.compose import FREQTRADE_WORKDIR, VARIABLE, Service
-from engine.adopt.jsonc import JsonDocument, JsonSyntaxError, parse_jsonc
+from engine.adopt.sources import ConfigSources, load_configs, shown_path
 from engine.compile.strategy_settings import NotLiteral, declared_attributes
 from engine.errors import Problem
 from engine.spec.exchanges import SUPPORTED
@@ -40,7 +38,6 @@ from engine.spec.models import Bot, EntryPricing, ExitPricing, OrderTypes
 
 __all__ = ["AdoptedBot", "SecretNeed", "adopt_service", "bot_name"]
 
-MAX_CONFIG_BYTES = 4 << 20
 _SECRET_AT = {where: name for name, where in SECRET_TARGETS.items()} | {("exchange", "api_key"): "exchange_key"}
 _REPORTED_OWN = {**FLEETOPS_OWN, "bot_name": "the bot is named by its spec (the compose service's name)",
                  "initial_state": "fleetops starts every enabled bot running (enabled: false stops it)",
@@ -83,105 +80,6 @@ def bot_name(service: str) -> str | None:
     return name if re.fullmatch(r"[a-z][a-z0-9-]{0,39}", name) else None
 
 
-class _Sources:
-    """The merged config and, for every location, who set it last (a config file, a variable, the command)."""
-
-    def __init__(self, service: Service, compose_path: str) -> None:
-        self.service, self.compose_path = service, compose_path
-        self.documents: list[JsonDocument] = []
-        self.data: dict[str, Any] = {}
-        self.overrides: dict[tuple[str | int, ...], tuple[int, int]] = {}
-
-    def problem(self, loc: tuple[str | int, ...], message: str, severity: str = "error") -> Problem:
-        for cut in range(len(loc), 0, -1):
-            if loc[:cut] in self.overrides:
-                line, col = self.overrides[loc[:cut]]
-                return Problem(self.compose_path, line, col, message, "warning" if severity == "warning" else "error")
-        for document in reversed(self.documents):
-            if loc[:1] in document.positions:
-                return document.problem(loc, message, severity)
-        if self.documents:  # a key no file sets: where it would be written
-            return self.documents[-1].problem((), message, severity)
-        line, col = self.service.command_position
-        return Problem(self.compose_path, line, col, message, "warning" if severity == "warning" else "error")
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-    return merged
-
-
-def _env_value(text: str) -> Any:
-    """A FREQTRADE__ variable's value as FreqTrade reads it (``environment_vars._get_var_typed``: booleans, numbers, text)."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _load(service: Service, compose_path: str, shown_root: Path) -> tuple[_Sources, list[Problem]]:
-    sources = _Sources(service, compose_path)
-    assert service.command is not None
-    problems: list[Problem] = []
-    for config in service.command.options.get("config", ["config.json"]):
-        host = service.host_path(config)
-        line, col = service.command_position
-        if host is None:
-            problems.append(Problem(compose_path, line, col, f"service '{service.name}' reads its config {config} from outside every bind "
-                                    "mount, so adopt cannot read it; mount its directory (./user_data:/freqtrade/user_data)"))
-            continue
-        shown = _shown(host, shown_root)
-        try:
-            data = host.read_bytes()[:MAX_CONFIG_BYTES + 1]
-        except OSError as exc:
-            problems.append(Problem(compose_path, line, col, f"service '{service.name}': cannot read its config {shown}: {exc.strerror or exc}"))
-            continue
-        if len(data) > MAX_CONFIG_BYTES:
-            problems.append(Problem(shown, 1, 1, f"is larger than {MAX_CONFIG_BYTES} bytes; is it a FreqTrade config?"))
-            continue
-        try:
-            document = parse_jsonc(shown, data)
-        except JsonSyntaxError as exc:
-            problems.append(exc.problem)
-            continue
-        if not isinstance(document.data, dict):
-            problems.append(document.problem((), "a FreqTrade config must be a JSON object"))
-            continue
-        sources.documents.append(document)
-        sources.data = _merge(sources.data, document.data)
-    for variable, (text, position) in sorted(service.environment.items()):
-        path = tuple(part.lower() for part in variable.split("__")[1:])
-        if not path or not all(path):
-            continue
-        target: dict[str, Any] = sources.data
-        for part in path[:-1]:
-            target = target.setdefault(part, {}) if isinstance(target.get(part, {}), dict) else {}
-        target[path[-1]] = text if VARIABLE.fullmatch(text) else _env_value(text)
-        sources.overrides[path] = position
-    options, position = service.command.options, service.command_position
-    for option in ("strategy", "db_url", "user_data_dir", "strategy_path", "datadir", "logfile", "dry_run_wallet"):
-        if option in options:
-            sources.data[option] = _env_value(options[option][-1]) if option == "dry_run_wallet" else options[option][-1]
-            sources.overrides[(option,)] = position
-    if "dry_run" in service.command.flags:
-        sources.data["dry_run"] = True
-        sources.overrides[("dry_run",)] = position
-    return sources, problems
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 def adopt_service(service: Service, compose_path: str, shown_root: Path) -> tuple[AdoptedBot | None, list[Problem]]:
     """The bot ``service`` runs as a Bot document with its strategy and needs, or None and its problems."""
     name = bot_name(service.name)
@@ -189,14 +87,14 @@ def adopt_service(service: Service, compose_path: str, shown_root: Path) -> tupl
         line, col = service.position
         return None, [Problem(compose_path, line, col, f"service '{service.name}' cannot be made a bot name (lowercase letters, digits "
                               "and '-', starting with a letter); rename the service")]
-    sources, problems = _load(service, compose_path, shown_root)
+    sources, problems = load_configs(service, compose_path, shown_root)
     if problems:
         return None, problems
     return _Converter(name, service, sources, shown_root).run()
 
 
 class _Converter:
-    def __init__(self, name: str, service: Service, sources: _Sources, shown_root: Path) -> None:
+    def __init__(self, name: str, service: Service, sources: ConfigSources, shown_root: Path) -> None:
         self.name, self.service, self.sources, self.root = name, service, sources, shown_root
         self.rest = copy.deepcopy(sources.data)
         self.problems: list[Problem] = []
@@ -289,7 +187,7 @@ class _Converter:
                 except OSError:
                     continue
                 if f"class {cls}(".encode() in text:  # FreqTrade's resolver looks for exactly this text
-                    return cls, text, _shown(file, self.root)
+                    return cls, text, shown_path(file, self.root)
         self.error(("strategy",), f"strategy {cls} is in no file adopt can read (searched {', '.join(searched)} "
                    f"through the service's bind mounts)")
         return None
