@@ -296,6 +296,8 @@ def converge(ctx: Context, number: int, live_plan: LivePlan, *, rollback: bool =
     if announce is not None:
         announce(plan)
     try:
+        if live_plan.takeovers:
+            _take_over(ctx, live_plan)
         with stage("execute plan"):
             result = Executor(ctx.ports, _site_for(ctx, live_plan), ctx.materials(target.name, writable=True), target, live_plan.live,
                               number, ctx.progress).run(plan) if plan.changes else ExecutionResult()
@@ -314,6 +316,20 @@ def converge(ctx: Context, number: int, live_plan: LivePlan, *, rollback: bool =
         store.finish(number, RevisionStatus.APPLIED, message)
     waits = f"; postponed until their trades close: {', '.join(sorted(postponed))}" if postponed else ""
     return ApplyOutcome(number, RevisionStatus.APPLIED, health, f"revision {number} applied{waits}", postponed, plan.changes)
+
+
+def _take_over(ctx: Context, live_plan: LivePlan) -> None:
+    """Stop the old containers of adopted bots and carry their trade databases in (``engine.live.takeover``),
+    before any bot starts: never two copies of a bot trading at once."""
+    from engine.backend.port import Takeovers
+    from engine.live.takeover import take_over
+
+    site, bots = ctx.site(live_plan.target.name), live_plan.target.bots
+    if not isinstance(site, Takeovers):
+        raise ApplyError("this backend cannot take over the containers fleetops adopt recorded; apply on the Docker engine they run on")
+    with stage("takeover"):
+        take_over(ctx.state_dir, live_plan.target.name, live_plan.takeovers, site,
+                  lambda bot: (bots[bot].container, bots[bot].essence.uid), ctx.progress)
 
 
 def _site_for(ctx: Context, live_plan: LivePlan) -> Site:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine.backend.values import (
     DEFAULT_BACKEND,
@@ -64,6 +64,7 @@ __all__ = [
     "BotFiles",
     "Bots",
     "Files",
+    "ForeignContainer",
     "ImageFacts",
     "ListedUnit",
     "LogMark",
@@ -72,6 +73,7 @@ __all__ = [
     "Records",
     "SettingsDrift",
     "Site",
+    "Takeovers",
     "UnitEvent",
     "UnitFiles",
     "UnitInspect",
@@ -313,6 +315,35 @@ class Site(Units, Bots, Files, Records, Protocol):
     def noop_facts(self, seen: Mapping[str, UnitSeen]) -> dict[str, Any]:
         """JSON data fingerprinting the fleet's units as a no-changes plan saw them, for the no-op
         proof; the backend's ``noop`` module checks them again (``holds``) without this object."""
+        ...
+
+
+@dataclass(frozen=True)
+class ForeignContainer:
+    """A container no fleet labelled (an adopted bot's old compose container), as the engine sees it."""
+
+    id: str
+    name: str
+    running: bool
+
+
+@runtime_checkable
+class Takeovers(Protocol):
+    """What a site offers to take over bots that ran outside fleetops (``engine.live.takeover``): the
+    Docker site; a backend without it refuses takeovers. Touches only the container it is given."""
+
+    def compose_container(self, project: str, service: str) -> ForeignContainer | None:
+        """The container Docker Compose runs for ``project``'s ``service`` (running or not), or None."""
+        ...
+    def foreign_container(self, ref: str) -> ForeignContainer | None:
+        """The container ``ref`` (an ID), or None when it no longer exists."""
+        ...
+    def stop_foreign(self, ref: str, timeout: int) -> None:
+        """Stop it (SIGTERM, then SIGKILL after ``timeout`` s); never remove it."""
+        ...
+    def carry_in(self, ref: str, path: str, unit: str, bot: str, name: str, uid: int | None) -> int:
+        """Copy the regular file ``path`` of container ``ref`` into ``bot``'s data directory in ``unit``
+        as ``name``; its size in bytes, -1 when the container has no such file."""
         ...
 
 

@@ -356,6 +356,21 @@ def _register_tools() -> None:
 _register_tools()
 
 
+@cli.command()
+@click.argument("compose_file", type=click.Path(dir_okay=False))
+@click.option("--into", required=True, type=click.Path(file_okay=False), help="The new fleet repository to write.")
+@click.option("--name", default=None, help="Fleet name (default: the compose project's name).")
+@click.option("--image", default=None, help="Image of the fleet's pool container (default: fleetops/freqtrade:2026.9).")
+@click.option("--no-takeover", is_flag=True, help="Write the specs only; the first apply leaves the compose containers alone.")
+def adopt(compose_file: str, into: str, name: str | None, image: str | None, no_takeover: bool) -> None:
+    """Write fleet specs from an existing FreqTrade compose setup; the first apply takes its bots over with their trades."""
+    from engine.adopt.command import adopt as adopt_setup
+    from engine.adopt.setup import DEFAULT_IMAGE
+
+    adopt_setup(command_context(), compose_file, into, name=name, image=image or DEFAULT_IMAGE, takeover=not no_takeover,
+                echo=click.echo, warn=warn)
+
+
 def main() -> None:
     """Console entry point: run the CLI, turning engine errors into messages and exit codes."""
     from engine.timing import report

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from engine.backend.port import Backend, Site, UnitSeen
+from engine.backend.port import Backend, Site, Takeovers, UnitSeen
 from engine.compile.assign import Placement
 from engine.compile.desired import DesiredFleet
 from engine.live import policy
@@ -48,6 +48,7 @@ from engine.live.rename import find_rename, merged, placements_as
 from engine.live.secret_values import UNRESOLVED, load_key
 from engine.live.settings_drift import settings_repairs
 from engine.live.store import Revision, RevisionStore
+from engine.live.takeover import Takeover, pending, takeover_notes
 from engine.naming import Labels
 from engine.plan.diff import plan_fleets
 from engine.plan.model import Change, Plan, RiskNote, Snapshot
@@ -104,6 +105,8 @@ class LivePlan:
     """User names' uids in the target's images, as stamped onto the target."""
     keyed: bool = True
     """False when the state dir had no key yet (nothing applied): apply stamps secret digests then."""
+    takeovers: Mapping[str, Takeover] = field(default_factory=dict)
+    """Bots this plan creates that take over a container ``fleetops adopt`` found (``engine.live.takeover``)."""
 
 
 def compose(diffed: Plan, repairs: tuple[Repairs, ...] = (), notes: tuple[Mapping[str, RiskNote], ...] = ()) -> Plan:
@@ -157,11 +160,14 @@ def plan_live(ctx: PlanContext, fleet: str, target_of: Callable[[dict[str, Place
     with stage("accounts"):
         ignore = frozenset({rename.old}) if rename else frozenset()
         conflicts = account_conflicts(ctx.backend, target, starting_bots(repaired, target), ignore=ignore)
-    plan = _with_nodes(compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts))), site)
+    with stage("takeovers"):
+        recorded_takeovers = pending(ctx.state_dir, fleet)
+        taking = takeover_notes(recorded_takeovers, repaired, site if isinstance(site, Takeovers) else None) if recorded_takeovers else {}
+    plan = _with_nodes(compose(diffed, (drifted, by_hand), (trades, conflict_notes(repaired, target, conflicts), taking)), site)
     drift = {c.address for c in drifted.changes + by_hand.changes}
     return LivePlan(plan, target, live, source, diffed.changes, tuple(c for c in repaired if c.address in drift), counts,
                     origin=origin, renamed_from=rename.old if rename else None, conflicts=tuple(c.sentence() for c in conflicts),
-                    uids=uids, keyed=keyed)
+                    uids=uids, keyed=keyed, takeovers={a.split("/", 1)[1]: recorded_takeovers[a.split("/", 1)[1]] for a in taking})
 
 
 def _with_host_facts(ctx: PlanContext, target: DesiredFleet, live: LiveFleet, site: Site,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -248,6 +248,23 @@ class Runtime:
         except UnsafePath as exc:
             skipped.append(str(exc))
         return skipped
+
+    def import_bot_file(self, container: str, bot: str, name: str, chunks: Iterator[bytes], uid: int | None) -> int:
+        """Write ``chunks`` as ``name`` in a bot's data directory (a trade database a takeover
+        carries in): replaced atomically, never through a link; returns its size."""
+        owner = _owner(uid)
+        size = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                size += len(chunk)
+                yield chunk
+
+        with self._open(container) as root, root.walk(HOST_DATA, create=True), root.walk(HOST_DATA, BOTS, create=True), \
+                root.walk(HOST_DATA, BOTS, bot, create=True, owner=owner) as data:
+            data.write_chunks(name, counted(), mode=0o644, owner=owner)
+        return size
 
     def archive_bot(self, container: str, bot: str) -> Path | None:
         """Move one bot's files (etc, data, record) out of its container's directory."""

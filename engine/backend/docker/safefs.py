@@ -162,6 +162,10 @@ class SafeDir:
         """
         self._write_chunks(name, iter((data,)), mode=mode, owner=owner)
 
+    def write_chunks(self, name: str, chunks: Iterator[bytes], *, mode: int = 0o644, owner: int | None = None) -> None:
+        """``write`` for data that arrives in pieces (a trade database copied out of a container)."""
+        self._write_chunks(name, chunks, mode=mode, owner=owner)
+
     def _write_chunks(self, name: str, chunks: Iterator[bytes], *, mode: int, owner: int | None) -> None:
         _check_name(name)
         tmp = f".{name}.fleetops-tmp"

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.backend.docker import noop
+from engine.backend.docker import foreign, noop
+from engine.backend.docker.api import DockerEngine
 from engine.backend.docker.cgroup import container_cpu_seconds, container_memory
 from engine.backend.docker.inspect import ContainerSettings
 from engine.backend.docker.protocols import BulkStates, DockerApi, SupervisorFactory, SupervisorPort
@@ -33,6 +34,7 @@ from engine.backend.port import (
     Address,
     BackendRef,
     BotFiles,
+    ForeignContainer,
     ImageFacts,
     ListedUnit,
     LogMark,
@@ -252,6 +254,26 @@ class DockerSite:
 
     def carry_bot_data(self, bot: str, from_unit: str, to_unit: str, uid: int | None) -> list[str]:
         return self.runtime.carry_bot_data(bot, from_unit, to_unit, uid)
+
+    # -- takeovers (engine.backend.port.Takeovers) ---------------------------------------------
+
+    def _engine(self) -> DockerEngine:
+        if not isinstance(self.api, DockerEngine):
+            raise DockerError("taking over a container needs a Docker engine connection")
+        return self.api
+
+    def compose_container(self, project: str, service: str) -> ForeignContainer | None:
+        return foreign.find_compose_container(self._engine(), project, service)
+
+    def foreign_container(self, ref: str) -> ForeignContainer | None:
+        return foreign.inspect_foreign(self._engine(), ref)
+
+    def stop_foreign(self, ref: str, timeout: int) -> None:
+        foreign.stop_foreign(self._engine(), ref, timeout)
+
+    def carry_in(self, ref: str, path: str, unit: str, bot: str, name: str, uid: int | None) -> int:
+        chunks = foreign.copy_out(self._engine(), ref, path)
+        return -1 if chunks is None else self.runtime.import_bot_file(unit, bot, name, chunks, uid)
 
     def archive_bot(self, unit: str, bot: str) -> None:
         self.runtime.archive_bot(unit, bot)

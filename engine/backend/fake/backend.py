@@ -116,6 +116,8 @@ class FakeBackend:
         """(unit, bot) → its log lines, kept across runs as a bot.log is; (unit, "") → supervisord's."""
         self.data: dict[tuple[str, str], dict[str, bytes]] = {}
         """(unit, bot) → what the bot wrote (its trade database…): carried when it moves, archived when it goes."""
+        self.foreign_files: dict[tuple[str, str], bytes] = {}
+        """(unmanaged unit, path) → a file in it (an adopted bot's old trade database, for takeovers)."""
         self.archived: dict[str, dict[str, bytes]] = {}
         """What was archived, by label (``bot-<bot>-from-<unit>``, ``container-<unit>/<bot>``) → the bot's data."""
         self.calls = 0

@@ -17,6 +17,7 @@ from engine.backend.fake.files import MemoryFiles
 from engine.backend.port import (
     PROCESS_TIMEOUT,
     Address,
+    ForeignContainer,
     ListedUnit,
     ProcessInfo,
     ProcessTables,
@@ -102,6 +103,36 @@ class FakeSite(MemoryFiles):
 
     def restart(self, name: str) -> None:
         self.backend.restart(name)
+
+    # -- takeovers (the port's ``Takeovers``): units added with ``add_unmanaged``, files in ``foreign_files``
+
+    def compose_container(self, project: str, service: str) -> ForeignContainer | None:
+        for name, unit in sorted(self.backend.units.items()):
+            if unit.labels.get("com.docker.compose.project") == project and unit.labels.get("com.docker.compose.service") == service:
+                return ForeignContainer(unit.id, name, unit.state == "running")
+        return None
+
+    def _foreign(self, ref: str) -> str | None:
+        return next((name for name, unit in self.backend.units.items() if unit.id == ref), None)
+
+    def foreign_container(self, ref: str) -> ForeignContainer | None:
+        self.backend._count("inspect")
+        name = self._foreign(ref)
+        return ForeignContainer(ref, name, self.backend.units[name].state == "running") if name is not None else None
+
+    def stop_foreign(self, ref: str, timeout: int) -> None:
+        name = self._foreign(ref)
+        assert name is not None
+        self.backend.stop(name)
+
+    def carry_in(self, ref: str, path: str, unit: str, bot: str, name: str, uid: int | None) -> int:
+        old = self._foreign(ref)
+        self.backend._count("copy-out", f"{old}:{path}", mutates=True)
+        content = self.backend.foreign_files.get((old or "", path))
+        if content is None:
+            return -1
+        self.backend.data.setdefault((unit, bot), {})[name] = content
+        return len(content)
 
     def remove(self, name: str) -> None:
         self.backend._count("remove", name, mutates=True, event="destroy")
