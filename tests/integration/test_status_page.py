@@ -18,22 +18,16 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.integration.conftest import FLEET, LiveFleetHelper
+from tests.support.browser import chromium
 from tests.support.repos import commit, edit
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    subprocess.run([str(ROOT / "scripts" / "setup-browser")], check=True)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

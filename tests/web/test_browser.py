@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,14 +25,13 @@ from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
 from tests.conftest import ROOT
 from tests.live.harness import STANDARD, Harness
+from tests.support.browser import chromium
 from tests.support.repos import commit
 from tests.web.test_pages import free_port
 
 pytestmark = pytest.mark.slow
 
 SHOTS = Path(os.environ.get("FLEETOPS_SHOTS_DIR") or ROOT / "test-artifacts")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 FREQTRADE_START = [
     "2026-12-01 02:10:00,101 - freqtrade.loggers - INFO - Verbosity set to 0",
     "2026-12-01 02:10:00,102 - freqtrade.configuration.configuration - INFO - Runmode set to dry_run.",
@@ -52,13 +50,8 @@ FREQTRADE_START = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    subprocess.run([str(ROOT / "scripts" / "setup-browser")], check=True)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
