@@ -34,11 +34,13 @@ PACKAGED = Path(__file__).resolve().parent / SCHEMA_FILE
 """The copy shipped in the package (``fleetops schema`` prints the same, generated)."""
 HINT_PREFIX = "# yaml-language-server: $schema="
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_DOCUMENT: Any = Annotated[Fleet | Wallet | Pool | Bot, Field(discriminator="kind")]
+"""One spec document: the four kinds, told apart by ``kind`` (a value, not an annotation: typed Any for mypy)."""
 
 
 def spec_schema() -> dict[str, Any]:
     """The schema, as a dict: ``$defs`` of every model, ``oneOf`` the four kinds by ``kind``."""
-    document: TypeAdapter[Any] = TypeAdapter(Annotated[Fleet | Wallet | Pool | Bot, Field(discriminator="kind")])  # type: ignore[arg-type]
+    document: TypeAdapter[Any] = TypeAdapter(_DOCUMENT)
     schema = document.json_schema(mode="validation")
     bot = schema["$defs"]["Bot"]["properties"]["freqtrade"]
     bot["description"] = (f"Extra FreqTrade config keys, merged last (FreqTrade {FREQTRADE_VERSION}'s config schema; "
