@@ -425,3 +425,44 @@ def test_freqtrade_trades_offline_and_stalls_when_the_market_hangs(tmp_path: Pat
             f"\nfreqtrade: ping {t_ping:.1f} s, first trade open {t_open:.1f} s, first trade closed {t_closed:.1f} s "
             f"after start; loop stalled {t_stalled:.1f} s after the market went down"
         )
+
+
+@pytest.mark.freqtrade
+@pytest.mark.slow
+def test_a_live_freqtrade_bot_trades_on_the_paper_account(tmp_path: Path) -> None:
+    """``freqtrade trade`` with dry_run false and the paper keys: its orders are real orders of the paper account."""
+    assert FREQTRADE.exists(), f"FreqTrade is needed for this test: run the README's test command (missing {FREQTRADE})"
+    pairs = ["BTC/USDT", "ETH/USDT"]
+    port = _free_port()
+    with ThreadedMarket(seed=7, pairs=pairs) as market:
+        config = write_bot(tmp_path / "bot", hold_seconds=10, bot_name="live-paper", market_url=market.url, api_port=port, pairs=pairs,
+                           live_keys=(DEFAULT_KEY, DEFAULT_SECRET))
+        log = config.parent / "freqtrade.log"
+        api = FtApi(port)
+        proc = start_freqtrade(config, log=log)
+        try:
+            _wait("API ping", api.ping, 60, proc, log)
+            assert api.get("show_config")["dry_run"] is False
+            closed = _wait("closed trade", lambda: [t for t in api.get("trades")["trades"] if not t["is_open"]], 90, proc, log)
+        finally:
+            stop_freqtrade(proc)
+        trade = closed[0]
+        symbol = trade["pair"].replace("/", "")
+        fills = _call(market.url, "GET", "/api/v3/myTrades", symbol=symbol).json()
+        buys = [f for f in fills if f["isBuyer"]]
+        sells = [f for f in fills if not f["isBuyer"]]
+        assert buys and sells, fills
+        # FreqTrade's trade is the paper account's fills: its entry and exit rates, and the amount bought less the fee in BTC.
+        assert trade["open_rate"] == pytest.approx(float(buys[0]["price"]))
+        assert trade["close_rate"] == pytest.approx(float(sells[0]["price"]))
+        bought = float(buys[0]["qty"]) - float(buys[0]["commission"])
+        assert bought * 0.999 <= trade["amount"] <= bought
+        # USDT held (free or locked by an open order) is the start less every buy plus every sell less its fee, on all pairs.
+        every = [f for p in pairs for f in _call(market.url, "GET", "/api/v3/myTrades", symbol=p.replace("/", "")).json()]
+        paid = sum(float(f["quoteQty"]) for f in every if f["isBuyer"]) - sum(float(f["quoteQty"]) - float(f["commission"]) for f in every if not f["isBuyer"])
+        usdt = next(b for b in _call(market.url, "GET", "/api/v3/account").json()["balances"] if b["asset"] == "USDT")
+        assert float(usdt["free"]) + float(usdt["locked"]) == pytest.approx(10000 - paid) and paid > 0
+        stats = httpx.get(f"{market.url}/_market/stats").json()
+        assert stats["unknown"] == {}  # every private call FreqTrade made is served
+        assert stats["by_endpoint"]["POST /api/v3/order"] >= 2 and stats["by_endpoint"]["GET /api/v3/account"] >= 1
+    assert "binance.com" not in log.read_text()

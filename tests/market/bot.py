@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from engine.spec.exchanges import ccxt_overrides as exchange_url_overrides
 from tests.market import ccxt_overrides
 
 STRATEGY_NAME = "MarketScalp"
@@ -73,11 +74,21 @@ def dry_run_config(
     password: str = "market-test-password",
     jwt_secret_key: str = "market-test-jwt-secret-key-0123456789abcdef",
     throttle_secs: int = 2,
+    live_keys: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ``freqtrade trade`` config for one dry-run bot on the market at ``market_url``."""
+    """The ``freqtrade trade`` config for one dry-run bot on the market at ``market_url``.
+
+    With ``live_keys`` (key, secret) the bot runs live (``dry_run: false``) on the paper
+    exchange's account of that key, its ccxt URLs rendered as fleetops renders a bot's
+    ``exchange_url`` (``engine.spec.exchanges.ccxt_overrides``), so every private call goes there too.
+    """
+    exchange: dict[str, Any] = {"name": "binance", "key": "", "secret": "", "pair_whitelist": pairs, "enable_ws": False,
+                                "ccxt_config": ccxt_overrides(market_url)}
+    if live_keys is not None:
+        exchange.update({"key": live_keys[0], "secret": live_keys[1], **exchange_url_overrides("binance", market_url)})
     return {
         "bot_name": bot_name,
-        "dry_run": True,
+        "dry_run": live_keys is None,
         "dry_run_wallet": 1000,
         "stake_currency": "USDT",
         "stake_amount": 50,
@@ -94,14 +105,7 @@ def dry_run_config(
         "exit_pricing": {"price_side": "other", "use_order_book": False},
         "order_types": {"entry": "limit", "exit": "limit", "stoploss": "market", "stoploss_on_exchange": False},
         "unfilledtimeout": {"entry": 1, "exit": 1, "unit": "minutes"},
-        "exchange": {
-            "name": "binance",
-            "key": "",
-            "secret": "",
-            "pair_whitelist": pairs,
-            "enable_ws": False,
-            "ccxt_config": ccxt_overrides(market_url),
-        },
+        "exchange": exchange,
         "pairlists": [{"method": "StaticPairList"}],
         "api_server": {
             "enabled": True,
