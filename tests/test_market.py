@@ -461,7 +461,7 @@ def test_a_live_freqtrade_bot_trades_on_the_paper_account(tmp_path: Path) -> Non
         every = [f for p in pairs for f in _call(market.url, "GET", "/api/v3/myTrades", symbol=p.replace("/", "")).json()]
         paid = sum(float(f["quoteQty"]) for f in every if f["isBuyer"]) - sum(float(f["quoteQty"]) - float(f["commission"]) for f in every if not f["isBuyer"])
         usdt = next(b for b in _call(market.url, "GET", "/api/v3/account").json()["balances"] if b["asset"] == "USDT")
-        assert float(usdt["free"]) + float(usdt["locked"]) == pytest.approx(10000 - paid) and paid > 0
+        assert float(usdt["free"]) + float(usdt["locked"]) == pytest.approx(10000 - paid)
         stats = httpx.get(f"{market.url}/_market/stats").json()
         assert stats["unknown"] == {}  # every private call FreqTrade made is served
         assert stats["by_endpoint"]["POST /api/v3/order"] >= 2 and stats["by_endpoint"]["GET /api/v3/account"] >= 1
