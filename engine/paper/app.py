@@ -38,7 +38,7 @@ from starlette.routing import Route
 from engine.market import walk as prices
 from engine.market.listing import DEFAULT_PAIRS, Listing, make_listing, symbol_info
 from engine.paper import control
-from engine.paper.accounts import Accounts, default_accounts
+from engine.paper.accounts import Account, Accounts, default_accounts
 from engine.paper.control import switchboard
 from engine.paper.errors import BinanceError
 from engine.paper.orders import Book, top_of_book
@@ -276,7 +276,7 @@ async def depth(request: Request) -> Response:
 # --- signed endpoints (Binance's USER_DATA / TRADE) ----------------------------------------------
 
 
-SignedCall = Callable[[Book, Any, dict[str, str]], Any]
+SignedCall = Callable[[Book, Account, dict[str, str]], Any]
 
 
 def _signed(call: SignedCall) -> Callable[[Request], Awaitable[Response]]:

@@ -1,4 +1,5 @@
-"""A FreqTrade dry-run bot directory that trades against the local market within a minute.
+"""A FreqTrade dry-run bot directory that trades against the local market within a minute
+(or a live one on the paper account: ``dry_run_config(live_keys=…)``).
 
 Why here and not in a test: the same config shape is what fleet bots in Docker will use
 (only the market URL changes to the bridge gateway), so it lives next to the market. Nothing
