@@ -8,6 +8,7 @@ as a subprocess; the real test fails, naming the README's test command, when tha
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import socket
 import statistics
@@ -20,7 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.market import ccxt_overrides
+from engine.market.listing import make_listing
+from engine.paper.accounts import DEFAULT_KEY, DEFAULT_SECRET
+from engine.paper.orders import top_of_book
+from tests.market import ccxt_overrides, signed_query
 from tests.market.bot import (
     FREQTRADE,
     FtApi,
@@ -165,11 +169,11 @@ def test_errors_look_like_binance_and_unknown_calls_are_logged(client: httpx.Cli
     bad = client.get("/api/v3/klines", params={"symbol": "NOPEUSDT", "interval": "1m"})
     assert (bad.status_code, bad.json()["code"]) == (400, -1121)
     assert client.get("/api/v3/klines", params={"symbol": "BTCUSDT", "interval": "7m"}).json()["code"] == -1120
-    assert client.get("/sapi/v1/capital/config/getall").status_code == 404
+    assert client.get("/sapi/v1/asset/tradeFee").status_code == 404
     stats = client.get("/_market/stats").json()
-    assert stats["unknown"] == {"GET /sapi/v1/capital/config/getall": 1}
+    assert stats["unknown"] == {"GET /sapi/v1/asset/tradeFee": 1}
     assert stats["by_endpoint"]["GET /api/v3/klines"] == 2 and stats["total"] == 3
-    assert stats["recent"][-1]["path"] == "/sapi/v1/capital/config/getall"
+    assert stats["recent"][-1]["path"] == "/sapi/v1/asset/tradeFee"
 
 
 def test_down_switch_fails_every_exchange_call_but_not_the_control_api(client: httpx.Client) -> None:
@@ -194,11 +198,17 @@ def test_hang_mode_holds_calls_until_the_market_is_back() -> None:
 
 
 def test_module_runs_as_a_process_on_any_address() -> None:
-    with SubprocessMarket(seed=3, pairs=["SOL/USDT"], host="0.0.0.0", port=0) as market:
+    extra = ["--key", "k1", "--secret", "s1", "--balances", "USDT=250,SOL=2"]
+    with SubprocessMarket(seed=3, pairs=["SOL/USDT"], host="0.0.0.0", port=0, extra_args=extra) as market:
         assert market.port != 0
         info = httpx.get(f"{market.url}/api/v3/exchangeInfo").json()
         assert [s["symbol"] for s in info["symbols"]] == ["SOLUSDT"]
         assert httpx.get(f"{market.url}/_market/stats").json()["seed"] == 3
+        account = httpx.get(f"{market.url}/api/v3/account?{signed_query('s1')}", headers={"X-MBX-APIKEY": "k1"}).json()
+        assert account["balances"] == [{"asset": "SOL", "free": "2.00000000", "locked": "0.00000000"},
+                                       {"asset": "USDT", "free": "250.00000000", "locked": "0.00000000"}]
+        default = httpx.get(f"{market.url}/api/v3/account?{signed_query(DEFAULT_SECRET)}", headers={"X-MBX-APIKEY": DEFAULT_KEY})
+        assert default.json()["code"] == -2015  # the command's keys replace the default pair
 
 
 def test_ccxt_overrides_point_only_the_spot_api_here() -> None:
@@ -206,6 +216,132 @@ def test_ccxt_overrides_point_only_the_spot_api_here() -> None:
         "urls": {"api": {"public": "http://172.17.0.1:9100/api/v3", "private": "http://172.17.0.1:9100/api/v3"}},
         "options": {"fetchMarkets": {"types": ["spot"]}},
     }
+
+
+# --- the private (signed) endpoints ------------------------------------------------------------
+
+
+class Clock:
+    """A market clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _call(url: str, method: str, path: str, *, key: str = DEFAULT_KEY, secret: str = DEFAULT_SECRET, **params: Any) -> httpx.Response:
+    query = signed_query(secret, **params)
+    if method == "POST":  # ccxt sends POST parameters as a form body, GET/DELETE in the query
+        return httpx.post(f"{url}{path}", content=query, headers={"X-MBX-APIKEY": key, "Content-Type": "application/x-www-form-urlencoded"})
+    return httpx.request(method, f"{url}{path}?{query}", headers={"X-MBX-APIKEY": key})
+
+
+LIMIT = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01000", "price": "50000.00"}
+REFUSED = [  # (what is wrong, request changes, HTTP status, Binance code, message)
+    ("no key", {"key": ""}, 401, -2014, "API-key format invalid."),
+    ("unknown key", {"key": "nobody"}, 401, -2015, "Invalid API-key, IP, or permissions for action."),
+    ("wrong secret", {"secret": "guess"}, 400, -1022, "Signature for this request is not valid."),
+    ("stale timestamp", {"timestamp": 1_000_000}, 400, -1021, "Timestamp for this request is outside of the recvWindow."),
+    ("price off the tick grid", {"price": "50000.001"}, 400, -1013, "Filter failure: PRICE_FILTER"),
+    ("quantity off the step grid", {"quantity": "0.0100001"}, 400, -1013, "Filter failure: LOT_SIZE"),
+    ("below the minimum notional", {"quantity": "0.00001"}, 400, -1013, "Filter failure: NOTIONAL"),
+    ("more than the balance", {"quantity": "1"}, 400, -2010, "Account has insufficient balance for requested action."),
+    ("unknown symbol", {"symbol": "NOPEUSDT"}, 400, -1121, "Invalid symbol."),
+    ("no timeInForce on a limit order", {"timeInForce": ""}, 400, -1102,
+     "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."),
+]
+
+
+@pytest.mark.parametrize(("wrong", "change", "status", "code", "msg"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_signed_requests_are_refused_as_binance_refuses_them(market: ThreadedMarket, wrong: str, change: dict[str, Any], status: int,
+                                                             code: int, msg: str) -> None:
+    httpx.post(f"{market.url}/_market/accounts", json={"key": DEFAULT_KEY, "secret": DEFAULT_SECRET})  # afresh: 10,000 USDT, no orders
+    response = _call(market.url, "POST", "/api/v3/order", **{**LIMIT, **change})
+    assert (response.status_code, response.json()) == (status, {"code": code, "msg": msg})
+    balances = _call(market.url, "GET", "/api/v3/account").json()["balances"]
+    assert {b["asset"]: b["locked"] for b in balances}.get("USDT") == "0.00000000"  # nothing was locked by the refused order
+
+
+def test_unknown_orders_and_the_account_listing(market: ThreadedMarket) -> None:
+    assert _call(market.url, "GET", "/api/v3/order", symbol="BTCUSDT", orderId=424242).json()["code"] == -2013
+    assert _call(market.url, "DELETE", "/api/v3/order", symbol="BTCUSDT", origClientOrderId="nope").json()["code"] == -2011
+    listed = httpx.get(f"{market.url}/_market/accounts").json()
+    assert [a["key"] for a in listed] == [DEFAULT_KEY] and "secret" not in json.dumps(listed)
+    opened = httpx.post(f"{market.url}/_market/accounts", json={"key": "k2", "secret": "s2", "balances": {"ETH": "3"}})
+    assert [a["balances"] for a in opened.json() if a["key"] == "k2"] == [[{"asset": "ETH", "free": "3.00000000", "locked": "0.00000000"}]]
+    assert _call(market.url, "GET", "/api/v3/account", key="k2", secret="s2").json()["balances"][0]["free"] == "3.00000000"
+    assert httpx.post(f"{market.url}/_market/accounts", json={"key": "k3"}).status_code == 400
+
+
+def _resting_buy_then_walk(poll_every: int) -> dict[str, Any]:
+    """A GTC buy one 0.1 % under the ask at T0+3600, the clock moved on in ``poll_every``-second steps until it fills."""
+    clock = Clock(T0 + 3600 + 0.25)
+    with ThreadedMarket(seed=7, pairs=["BTC/USDT"], start=T0, clock=clock) as running:
+        _, ask, _ = top_of_book(running.app.state.market.listings["BTCUSDT"], clock.now)
+        price = f"{math.floor(ask * 0.999 * 100) / 100:.2f}"
+        placed = _call(running.url, "POST", "/api/v3/order", **{**LIMIT, "price": price, "newOrderRespType": "RESULT"}).json()
+        assert placed["status"] == "NEW" and "fills" not in placed
+        locked = {b["asset"]: b["locked"] for b in _call(running.url, "GET", "/api/v3/account").json()["balances"]}
+        assert float(locked["USDT"]) == pytest.approx(0.01 * float(price))
+        for _ in range(20000 // poll_every):
+            clock.now += poll_every
+            order = _call(running.url, "GET", "/api/v3/order", symbol="BTCUSDT", orderId=placed["orderId"]).json()
+            if order["status"] == "FILLED":
+                break
+        trades = _call(running.url, "GET", "/api/v3/myTrades", symbol="BTCUSDT").json()
+        balances = _call(running.url, "GET", "/api/v3/account", omitZeroBalances="true").json()["balances"]
+        return {"price": price, "order": order, "trades": trades, "balances": balances}
+
+
+def test_a_resting_limit_order_fills_when_the_walk_reaches_it_the_same_however_often_it_is_polled() -> None:
+    often, rarely = _resting_buy_then_walk(1), _resting_buy_then_walk(997)
+    order, trade = often["order"], often["trades"][0]
+    assert order["status"] == "FILLED" and order["executedQty"] == "0.01000000"
+    # The fill is at the first whole second whose ask is at or under the limit, at the limit price, as maker.
+    listing = make_listing("BTC/USDT", seed=7, anchor=T0, sigma=WALK.sigma)
+    first = next(t for t in range(T0 + 3601, T0 + 3601 + 20000) if top_of_book(listing, t)[1] <= float(often["price"]) + 1e-9)
+    assert trade["time"] == first * 1000 and trade["price"] == often["price"] + "000000" and trade["isMaker"] and trade["isBuyer"]
+    assert (trade["commission"], trade["commissionAsset"]) == ("0.00001000", "BTC")  # 0.1 % of what was bought
+    spent = 0.01 * float(often["price"])
+    assert {b["asset"]: float(b["free"]) for b in often["balances"]} == pytest.approx({"BTC": 0.00999, "USDT": 10000 - spent})
+    # Polled every second or every 997 seconds: the same fill, at the same second.
+    assert (rarely["order"], rarely["trades"], rarely["balances"]) == (often["order"], often["trades"], often["balances"])
+
+
+FT_PYTHON = FREQTRADE.parent / "python"
+
+
+def test_ccxt_trades_on_the_paper_account(tmp_path: Path) -> None:
+    """ccxt's own binance class (FreqTrade's client), keys set: load_markets, balance, orders, trades and its exceptions."""
+    assert FT_PYTHON.exists(), f"ccxt comes with FreqTrade: run the README's test command (missing {FT_PYTHON})"
+    probe = Path(__file__).parent / "market" / "ccxt_probe.py"
+    with ThreadedMarket(seed=7, pairs=["BTC/USDT", "ETH/USDT"], start=T0, clock=lambda: T0 + 3600 + 12.5) as running:
+        done = subprocess.run([str(FT_PYTHON), str(probe), running.url, DEFAULT_KEY, DEFAULT_SECRET], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        unknown = httpx.get(f"{running.url}/_market/stats").json()["unknown"]
+    out = json.loads(done.stdout)
+    assert unknown == {}  # every call ccxt made with keys set is served
+    assert out["balance0"] == {"USDT": 10000.0}
+    bid, ask = out["bid"], out["ask"]
+    buy = out["market_buy"]
+    assert (buy["status"], buy["filled"], buy["average"], buy["fee"]) == ("closed", 0.01, ask, {"currency": "BTC", "cost": 1e-05})
+    assert out["balance1"]["free"] == pytest.approx({"BTC": 0.00999, "USDT": 10000 - 0.01 * ask})
+    assert out["limit_open"]["status"] == "open" and out["limit_open"]["clientOrderId"] == "my-low-bid"
+    assert out["fetched"] == "open" and out["open_orders"] == ["2"]
+    assert out["used_while_open"] == pytest.approx(0.01 * out["limit_open"]["price"])
+    assert (out["canceled"], out["used_after_cancel"]) == ("canceled", 0.0)
+    assert out["ioc"] == "expired"
+    sell = out["limit_sell_through_book"]  # priced under the bid: fills at once, at the bid
+    assert (sell["status"], sell["filled"], sell["average"]) == ("closed", 0.005, bid)
+    assert sell["fee"] == {"currency": "USDT", "cost": pytest.approx(0.005 * bid * 0.001)}
+    assert [(t["side"], t["amount"], t["price"], t["order"]) for t in out["my_trades"]] == [("buy", 0.01, ask, "1"), ("sell", 0.005, bid, "4")]
+    assert out["all_orders"] == ["closed", "canceled", "expired", "closed"]
+    raised = {name: out[name]["raised"] for name in ("insufficient", "unknown_order", "cancel_unknown", "too_small", "bad_secret", "bad_key")}
+    assert raised == {"insufficient": "InsufficientFunds", "unknown_order": "OrderNotFound", "cancel_unknown": "OrderNotFound",
+                      "too_small": "BadRequest", "bad_secret": "AuthenticationError", "bad_key": "AuthenticationError"}
+    assert out["balance_end"] == pytest.approx({"BTC": 0.00499, "USDT": 10000 - 0.01 * ask + 0.005 * bid * 0.999})
 
 
 # --- the real thing -----------------------------------------------------------------------------
@@ -289,3 +425,44 @@ def test_freqtrade_trades_offline_and_stalls_when_the_market_hangs(tmp_path: Pat
             f"\nfreqtrade: ping {t_ping:.1f} s, first trade open {t_open:.1f} s, first trade closed {t_closed:.1f} s "
             f"after start; loop stalled {t_stalled:.1f} s after the market went down"
         )
+
+
+@pytest.mark.freqtrade
+@pytest.mark.slow
+def test_a_live_freqtrade_bot_trades_on_the_paper_account(tmp_path: Path) -> None:
+    """``freqtrade trade`` with dry_run false and the paper keys: its orders are real orders of the paper account."""
+    assert FREQTRADE.exists(), f"FreqTrade is needed for this test: run the README's test command (missing {FREQTRADE})"
+    pairs = ["BTC/USDT", "ETH/USDT"]
+    port = _free_port()
+    with ThreadedMarket(seed=7, pairs=pairs) as market:
+        config = write_bot(tmp_path / "bot", hold_seconds=10, bot_name="live-paper", market_url=market.url, api_port=port, pairs=pairs,
+                           live_keys=(DEFAULT_KEY, DEFAULT_SECRET))
+        log = config.parent / "freqtrade.log"
+        api = FtApi(port)
+        proc = start_freqtrade(config, log=log)
+        try:
+            _wait("API ping", api.ping, 60, proc, log)
+            assert api.get("show_config")["dry_run"] is False
+            closed = _wait("closed trade", lambda: [t for t in api.get("trades")["trades"] if not t["is_open"]], 90, proc, log)
+        finally:
+            stop_freqtrade(proc)
+        trade = closed[0]
+        symbol = trade["pair"].replace("/", "")
+        fills = _call(market.url, "GET", "/api/v3/myTrades", symbol=symbol).json()
+        buys = [f for f in fills if f["isBuyer"]]
+        sells = [f for f in fills if not f["isBuyer"]]
+        assert buys and sells, fills
+        # FreqTrade's trade is the paper account's fills: its entry and exit rates, and the amount bought less the fee in BTC.
+        assert trade["open_rate"] == pytest.approx(float(buys[0]["price"]))
+        assert trade["close_rate"] == pytest.approx(float(sells[0]["price"]))
+        bought = float(buys[0]["qty"]) - float(buys[0]["commission"])
+        assert bought * 0.999 <= trade["amount"] <= bought
+        # USDT held (free or locked by an open order) is the start less every buy plus every sell less its fee, on all pairs.
+        every = [f for p in pairs for f in _call(market.url, "GET", "/api/v3/myTrades", symbol=p.replace("/", "")).json()]
+        paid = sum(float(f["quoteQty"]) for f in every if f["isBuyer"]) - sum(float(f["quoteQty"]) - float(f["commission"]) for f in every if not f["isBuyer"])
+        usdt = next(b for b in _call(market.url, "GET", "/api/v3/account").json()["balances"] if b["asset"] == "USDT")
+        assert float(usdt["free"]) + float(usdt["locked"]) == pytest.approx(10000 - paid)
+        stats = httpx.get(f"{market.url}/_market/stats").json()
+        assert stats["unknown"] == {}  # every private call FreqTrade made is served
+        assert stats["by_endpoint"]["POST /api/v3/order"] >= 2 and stats["by_endpoint"]["GET /api/v3/account"] >= 1
+    assert "binance.com" not in log.read_text()

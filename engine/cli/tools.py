@@ -28,20 +28,29 @@ def _say(message: str) -> None:
 @click.option("--start", default=None, type=float, help="Anchor of the price paths, epoch seconds (default: now, floored to the minute).")
 @click.option("--volatility", default=0.002, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Standard deviation of the one-minute price change (0.002 = 0.2 %).")
+@click.option("--key", default="fleetops-paper-key", show_default=True, help="API key of the paper account (a live-mode bot's exchange.key).")
+@click.option("--secret", default="fleetops-paper-secret", show_default=True, help="Its API secret (exchange.secret); requests are signed with it.")
+@click.option("--balances", default="USDT=10000", show_default=True, help="The account's starting balances, ASSET=AMOUNT comma-separated.")
 @click.option("--detach", is_flag=True, help="Run it as a Docker container instead (host network, restarted with Docker).")
 @click.option("--image", default=None, help="Image for --detach (default: the pool image, which has what it needs).")
 @click.option("--stop", is_flag=True, help="Remove the container --detach started.")
-def paper_exchange(host: str, port: int, seed: int, pairs: str | None, start: float | None, volatility: float, detach: bool,
-                   image: str | None, stop: bool) -> None:
+def paper_exchange(host: str, port: int, seed: int, pairs: str | None, start: float | None, volatility: float, key: str, secret: str,
+                   balances: str, detach: bool, image: str | None, stop: bool) -> None:
     """Serve a paper exchange: Binance spot's REST API over seeded prices, for offline dry-run bots.
 
     In the foreground, or as a container with --detach. Point bots at it with
     `exchange_url: http://172.17.0.1:9100` (a bot's or the fleet's default); status and a down
-    switch are under /_market/.
+    switch are under /_market/. A live-mode bot (dry_run: false) trades on the paper account
+    with --key/--secret as its exchange key and secret.
     """
     from engine.paper import PAPER_PAIRS
+    from engine.paper.accounts import parse_balances
 
     listed = [p.strip() for p in pairs.split(",") if p.strip()] if pairs is not None else list(PAPER_PAIRS)
+    try:
+        parse_balances(balances)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--balances") from None
     if stop or detach:
         from engine.paper.container import CONTAINER, start_container, stop_container
 
@@ -50,7 +59,8 @@ def paper_exchange(host: str, port: int, seed: int, pairs: str | None, start: fl
             return
         from engine.images import POOL_IMAGE
 
-        options = ["--host", host, "--port", str(port), "--seed", str(seed), "--pairs", ",".join(listed), "--volatility", str(volatility)]
+        options = ["--host", host, "--port", str(port), "--seed", str(seed), "--pairs", ",".join(listed), "--volatility", str(volatility),
+                   "--key", key, "--secret", secret, "--balances", balances]
         ident = start_container(image or POOL_IMAGE, options + (["--start", str(start)] if start is not None else []))
         click.echo(f"started {CONTAINER} ({ident[:12]}) on the host's port {port}; bots in containers: exchange_url: "
                    f"http://172.17.0.1:{port}; `docker logs {CONTAINER}`, `fleetops paper-exchange --stop`")
@@ -64,7 +74,7 @@ def paper_exchange(host: str, port: int, seed: int, pairs: str | None, start: fl
         sys.stdout.flush()
 
     try:
-        serve(host, port, seed=seed, pairs=listed, start=start, volatility=volatility, ready=ready)
+        serve(host, port, seed=seed, pairs=listed, start=start, volatility=volatility, ready=ready, key=key, secret=secret, balances=balances)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pairs") from None
     except OSError as exc:

@@ -1,8 +1,9 @@
 """The paper exchange: Binance spot's REST API over the local market's seeded walk, for offline dry runs.
 
 ``fleetops paper-exchange`` serves it (``serve``); ``app`` answers Binance's public endpoints
-(markets, klines, tickers, order book, server time) and ``control`` its own switchboard under
-``/_market/`` (request log, down switch). Bots reach it through ``exchange_url`` (fleetops renders
+(markets, klines, tickers, order book, server time) and its signed ones (account, orders, trades:
+``accounts`` checks signatures and keeps balances, ``orders`` fills from the walk), and ``control``
+its own switchboard under ``/_market/`` (request log, down switch, accounts). Bots reach it through ``exchange_url`` (fleetops renders
 ccxt's URL overrides from it, ``engine.spec.exchanges``), so an unmodified ``freqtrade trade`` in
 dry-run opens and closes trades with no network: the example fleet, ``scripts/demo``, CI.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from engine.paper import DEFAULT_PORT, PAPER_PAIRS
+from engine.paper.accounts import DEFAULT_KEY, DEFAULT_SECRET
 from engine.paper.serve import serve
 
 
@@ -22,10 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", default=",".join(PAPER_PAIRS))
     parser.add_argument("--start", type=float, default=None)
     parser.add_argument("--volatility", type=float, default=0.002)
+    parser.add_argument("--key", default=DEFAULT_KEY)
+    parser.add_argument("--secret", default=DEFAULT_SECRET)
+    parser.add_argument("--balances", default=None)
     args = parser.parse_args(argv)
     pairs = [p.strip() for p in args.pairs.split(",") if p.strip()]
     serve(args.host, args.port, seed=args.seed, pairs=pairs, start=args.start, volatility=args.volatility,
-          ready=lambda line: print(line, flush=True))
+          ready=lambda line: print(line, flush=True), key=args.key, secret=args.secret, balances=args.balances)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ a dry-run limit order once the book crosses its price, so fills follow the walk)
 Besides Binance's endpoints the app serves its own under ``/_market/`` (see ``control``): a
 request log and counters, and a switch that takes the exchange down.
 
+The signed endpoints (account, orders, trades) check Binance's HMAC signature (``accounts``) and
+hand over to the order book (``orders``), which fills from the same walk. ``/sapi/v1/capital/config/getall``
+answers with the listed assets: ccxt's ``load_markets`` asks it whenever keys are set.
+
 Every request the app does not know is logged (``unknown`` in the stats) and answered with
 Binance's error shape, so a new ccxt/FreqTrade call shows up instead of failing silently.
 Nothing returned contains the server's own address, so it can sit behind any host name or IP.
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,18 +38,13 @@ from starlette.routing import Route
 from engine.market import walk as prices
 from engine.market.listing import DEFAULT_PAIRS, Listing, make_listing, symbol_info
 from engine.paper import control
+from engine.paper.accounts import Account, Accounts, default_accounts
 from engine.paper.control import switchboard
+from engine.paper.errors import BinanceError
+from engine.paper.orders import Book, top_of_book
 
 BOOK_MAX = 1000  # order-book levels served at most (Binance allows 5000)
 BOOK_DEPTH_QUOTE = 2000.0  # quote value per book level, so 50-USDT dry-run orders fill at the top
-
-
-class BinanceError(Exception):
-    """An error answered in Binance's shape: ``{"code": -1121, "msg": "Invalid symbol."}``."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
 
 
 @dataclass(frozen=True)
@@ -166,15 +165,6 @@ async def klines(request: Request) -> Response:
     )
 
 
-def _top(listing: Listing, now: float) -> tuple[float, float, float]:
-    """(bid, ask, last): a spread of one tick or 0.01 %, whichever is wider, around the walk."""
-    last = listing.walk.price(now)
-    half = max(listing.tick, last * 0.0001) / 2
-    bid = math.floor((last - half) / listing.tick) * listing.tick
-    ask = math.ceil((last + half) / listing.tick) * listing.tick
-    return bid, ask, last
-
-
 def _book_qty(listing: Listing, side: str, level: int, now: float) -> float:
     u = prices.uniform(listing.walk.seed, listing.pair, "book", side, level, math.floor(now))
     return (0.2 + u) * BOOK_DEPTH_QUOTE / listing.walk.start_price
@@ -189,7 +179,7 @@ def _ticker_24h(listing: Listing, now: float, mini: bool) -> dict[str, Any]:
     low = min([open_, *(c.low for c in hours)])
     volume = sum(c.volume for c in hours)
     count = sum(c.trades for c in hours)
-    bid, ask, last = _top(listing, now)
+    bid, ask, last = top_of_book(listing, now)
     p = listing.fmt_price
     first_id = int(prices.uniform(listing.walk.seed, listing.pair, "ids") * 1e9)
     row: dict[str, Any] = {
@@ -241,7 +231,7 @@ async def ticker_book(request: Request) -> Response:
     now = market.clock()
     rows = []
     for listing in listings:
-        bid, ask, _ = _top(listing, now)
+        bid, ask, _ = top_of_book(listing, now)
         rows.append(
             {
                 "symbol": listing.symbol,
@@ -274,13 +264,52 @@ async def depth(request: Request) -> Response:
     listing = market.listing(request.query_params.get("symbol"))
     limit = _int_param(request, "limit", 100, 1, BOOK_MAX) or 100
     now = market.clock()
-    bid, ask, last = _top(listing, now)
+    bid, ask, last = top_of_book(listing, now)
     gap = max(listing.tick, last * 0.00005)
     bids, asks = [], []
     for i in range(limit):
         bids.append([listing.fmt_price(bid - i * gap), listing.fmt_qty(_book_qty(listing, "bids", i, now))])
         asks.append([listing.fmt_price(ask + i * gap), listing.fmt_qty(_book_qty(listing, "asks", i, now))])
     return JSONResponse({"lastUpdateId": int(now * 1000), "bids": bids, "asks": asks})
+
+
+# --- signed endpoints (Binance's USER_DATA / TRADE) ----------------------------------------------
+
+
+SignedCall = Callable[[Book, Account, dict[str, str]], Any]
+
+
+def _signed(call: SignedCall) -> Callable[[Request], Awaitable[Response]]:
+    """A route that authenticates (``accounts``) and answers what ``call(book, account, params)`` returns."""
+
+    async def endpoint(request: Request) -> Response:
+        book: Book = request.app.state.book
+        body = (await request.body()).decode("utf-8", "replace")
+        account, params = book.accounts.authenticate(request.headers.get("X-MBX-APIKEY"), request.url.query, body)
+        return JSONResponse(call(book, account, params))
+
+    return endpoint
+
+
+async def margin_pairs(request: Request) -> Response:
+    """``GET /sapi/v1/margin/allPairs`` and ``…/margin/isolated/allPairs`` (signed): none, a paper account trades
+    spot only (ccxt's load_markets asks both when keys are set)."""
+    book: Book = request.app.state.book
+    body = (await request.body()).decode("utf-8", "replace")
+    book.accounts.authenticate(request.headers.get("X-MBX-APIKEY"), request.url.query, body)
+    return JSONResponse([])
+
+
+async def coins(request: Request) -> Response:
+    """``GET /sapi/v1/capital/config/getall`` (signed): the listed assets, so ccxt's fetchCurrencies has its answer."""
+    book: Book = request.app.state.book
+    body = (await request.body()).decode("utf-8", "replace")
+    account, _ = book.accounts.authenticate(request.headers.get("X-MBX-APIKEY"), request.url.query, body)
+    assets = sorted({a for listing in book.listings.values() for a in (listing.base, listing.quote)})
+    free = {row["asset"]: row for row in account.balances()}
+    return JSONResponse([{"coin": a, "name": a, "depositAllEnable": False, "withdrawAllEnable": False, "trading": True,
+                          "free": free.get(a, {}).get("free", "0"), "locked": free.get(a, {}).get("locked", "0"),
+                          "networkList": []} for a in assets])
 
 
 async def unknown(request: Request) -> Response:
@@ -304,6 +333,7 @@ def create_app(
     start: float | None = None,
     volatility: float = 0.002,
     clock: Callable[[], float] = time.time,
+    accounts: Accounts | None = None,
 ) -> Starlette:
     """The market app for ``pairs`` (ccxt form, "BTC/USDT"; a default set if None).
 
@@ -311,6 +341,8 @@ def create_app(
     minute, so each run sees the same path relative to its own start). ``volatility`` is the
     standard deviation of the price change over one minute (0.002 = 0.2 %), high enough that a
     scalping strategy sees its ROI targets hit within minutes. ``clock`` lets tests freeze time.
+    ``accounts`` are the signed endpoints' keys and balances (default: ``DEFAULT_KEY`` /
+    ``DEFAULT_SECRET`` holding ``DEFAULT_BALANCES``, see ``engine.paper.accounts``).
     """
     anchor = math.floor(clock() / 60) * 60 if start is None else math.floor(start)
     sigma = volatility / math.sqrt(60)
@@ -330,6 +362,16 @@ def create_app(
         Route(f"{v3}/ticker/price", ticker_price),
         Route(f"{v3}/avgPrice", avg_price),
         Route(f"{v3}/depth", depth),
+        Route(f"{v3}/account", _signed(Book.account_info)),
+        Route(f"{v3}/order", _signed(Book.query_order), methods=["GET"]),
+        Route(f"{v3}/order", _signed(Book.new_order), methods=["POST"]),
+        Route(f"{v3}/order", _signed(Book.cancel_order), methods=["DELETE"]),
+        Route(f"{v3}/openOrders", _signed(Book.open_orders)),
+        Route(f"{v3}/allOrders", _signed(Book.all_orders)),
+        Route(f"{v3}/myTrades", _signed(Book.my_trades)),
+        Route("/sapi/v1/capital/config/getall", coins),
+        Route("/sapi/v1/margin/allPairs", margin_pairs),
+        Route("/sapi/v1/margin/isolated/allPairs", margin_pairs),
         *control.ROUTES,
         Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]),
     ]
@@ -339,6 +381,7 @@ def create_app(
         exception_handlers={BinanceError: _binance_error},
     )
     app.state.market = Market(listings=listings, clock=clock)
+    app.state.book = Book(listings=listings, clock=clock, accounts=accounts if accounts is not None else default_accounts())
     info = {"seed": seed, "anchor": anchor, "pairs": [listing.pair for listing in listings.values()]}
-    app.state.switchboard = control.Switchboard(clock=clock, info=info)
+    app.state.switchboard = control.Switchboard(clock=clock, info=info, book=app.state.book)
     return app

@@ -11,6 +11,9 @@ are never logged or switched off themselves:
   body (``error``), or is held open until the market is up again (``hang``: a dead upstream
   as a client sees it, the only failure that stalls FreqTrade's loop — see tests/test_market.py).
 * ``POST /_market/up``, ``POST /_market/reset`` (clears the counters and the log).
+* ``GET  /_market/accounts`` — every account's key (never its secret), balances and orders.
+* ``POST /_market/accounts`` with ``{"key": …, "secret": …, "balances": {"USDT": "10000"}}`` —
+  opens an account, or starts an existing key afresh (its orders dropped), for the signed endpoints.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import InvalidOperation
 from typing import Any
 
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from engine.paper.accounts import parse_balances
+from engine.paper.orders import Book
 
 PREFIX = "/_market/"
 RECENT = 500  # requests kept in the log
@@ -38,6 +45,7 @@ class Switchboard:
 
     clock: Callable[[], float]
     info: dict[str, Any]  # shown in the stats as is
+    book: Book | None = None  # the accounts and orders, for /_market/accounts
     down: bool = False
     down_mode: str = "error"
     total: int = 0
@@ -133,9 +141,32 @@ async def _reset(request: Request) -> Response:
     return JSONResponse({"reset": True})
 
 
+async def _accounts(request: Request) -> Response:
+    book = switchboard(request).book
+    if book is None:
+        return JSONResponse({"error": "this market has no accounts"}, 404)
+    if request.method == "POST":
+        try:
+            body = await request.json()
+            key, secret, raw = str(body["key"]), str(body["secret"]), body.get("balances")
+            balances = None if raw is None else parse_balances(",".join(f"{a}={v}" for a, v in dict(raw).items()))
+        except (ValueError, KeyError, TypeError, InvalidOperation) as e:
+            return JSONResponse({"error": f"want {{\"key\": …, \"secret\": …, \"balances\": {{\"USDT\": \"10000\"}}}}: {e}"}, 400)
+        if not key or not secret:
+            return JSONResponse({"error": "key and secret must not be empty"}, 400)
+        book.orders = [o for o in book.orders if o.account != key]
+        book.accounts.open(key, secret, balances)
+    book.sweep()
+    rows = book.accounts.listing()
+    for row in rows:
+        row["orders"] = [o.row() for o in book.orders if o.account == row["key"]]
+    return JSONResponse(rows)
+
+
 ROUTES = [
     Route(f"{PREFIX}stats", _stats),
     Route(f"{PREFIX}down", _down, methods=["POST"]),
     Route(f"{PREFIX}up", _up, methods=["POST"]),
     Route(f"{PREFIX}reset", _reset, methods=["POST"]),
+    Route(f"{PREFIX}accounts", _accounts, methods=["GET", "POST"]),
 ]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 import uvicorn
 
+from engine.paper.accounts import DEFAULT_KEY, DEFAULT_SECRET, default_accounts, parse_balances
 from engine.paper.app import create_app
 
 __all__ = ["READY", "bind", "serve", "uvicorn_server"]
@@ -38,12 +39,16 @@ def uvicorn_server(app: object) -> uvicorn.Server:
 
 
 def serve(host: str, port: int, *, seed: int, pairs: Iterable[str] | None, start: float | None, volatility: float,
-          ready: Callable[[str], None]) -> None:
+          ready: Callable[[str], None], key: str = DEFAULT_KEY, secret: str = DEFAULT_SECRET, balances: str | None = None) -> None:
     """Serve the paper exchange on ``host:port`` in the foreground; ``ready`` gets the ready line.
 
-    Raises OSError when the address cannot be bound, ValueError on a pair not written BASE/QUOTE.
+    ``key``/``secret`` open the one account the signed endpoints know, holding ``balances``
+    (``"USDT=10000,BTC=0.5"``; default ``accounts.DEFAULT_BALANCES``); more come through
+    ``POST /_market/accounts``. Raises OSError when the address cannot be bound, ValueError on a
+    pair not written BASE/QUOTE or a balance not written ASSET=AMOUNT.
     """
-    app = create_app(seed, pairs, start=start, volatility=volatility)
+    accounts = default_accounts([(key, secret)], None if balances is None else parse_balances(balances))
+    app = create_app(seed, pairs, start=start, volatility=volatility, accounts=accounts)
     sock = bind(host, port)
     ready(READY.format(host=host, port=sock.getsockname()[1]))
     uvicorn_server(app).run(sockets=[sock])

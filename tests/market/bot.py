@@ -1,4 +1,5 @@
-"""A FreqTrade dry-run bot directory that trades against the local market within a minute.
+"""A FreqTrade dry-run bot directory that trades against the local market within a minute
+(or a live one on the paper account: ``dry_run_config(live_keys=…)``).
 
 Why here and not in a test: the same config shape is what fleet bots in Docker will use
 (only the market URL changes to the bridge gateway), so it lives next to the market. Nothing
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from engine.spec.exchanges import ccxt_overrides as exchange_url_overrides
 from tests.market import ccxt_overrides
 
 STRATEGY_NAME = "MarketScalp"
@@ -73,11 +75,21 @@ def dry_run_config(
     password: str = "market-test-password",
     jwt_secret_key: str = "market-test-jwt-secret-key-0123456789abcdef",
     throttle_secs: int = 2,
+    live_keys: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ``freqtrade trade`` config for one dry-run bot on the market at ``market_url``."""
+    """The ``freqtrade trade`` config for one dry-run bot on the market at ``market_url``.
+
+    With ``live_keys`` (key, secret) the bot runs live (``dry_run: false``) on the paper
+    exchange's account of that key, its ccxt URLs rendered as fleetops renders a bot's
+    ``exchange_url`` (``engine.spec.exchanges.ccxt_overrides``), so every private call goes there too.
+    """
+    exchange: dict[str, Any] = {"name": "binance", "key": "", "secret": "", "pair_whitelist": pairs, "enable_ws": False,
+                                "ccxt_config": ccxt_overrides(market_url)}
+    if live_keys is not None:
+        exchange.update({"key": live_keys[0], "secret": live_keys[1], **exchange_url_overrides("binance", market_url)})
     return {
         "bot_name": bot_name,
-        "dry_run": True,
+        "dry_run": live_keys is None,
         "dry_run_wallet": 1000,
         "stake_currency": "USDT",
         "stake_amount": 50,
@@ -94,14 +106,7 @@ def dry_run_config(
         "exit_pricing": {"price_side": "other", "use_order_book": False},
         "order_types": {"entry": "limit", "exit": "limit", "stoploss": "market", "stoploss_on_exchange": False},
         "unfilledtimeout": {"entry": 1, "exit": 1, "unit": "minutes"},
-        "exchange": {
-            "name": "binance",
-            "key": "",
-            "secret": "",
-            "pair_whitelist": pairs,
-            "enable_ws": False,
-            "ccxt_config": ccxt_overrides(market_url),
-        },
+        "exchange": exchange,
         "pairlists": [{"method": "StaticPairList"}],
         "api_server": {
             "enabled": True,
