@@ -41,7 +41,7 @@ from engine.paper import control
 from engine.paper.accounts import Account, Accounts, default_accounts
 from engine.paper.control import switchboard
 from engine.paper.errors import BinanceError
-from engine.paper.orders import Book, top_of_book
+from engine.paper.orders import Book, listed, top_of_book
 
 BOOK_MAX = 1000  # order-book levels served at most (Binance allows 5000)
 BOOK_DEPTH_QUOTE = 2000.0  # quote value per book level, so 50-USDT dry-run orders fill at the top
@@ -55,12 +55,7 @@ class Market:
     clock: Callable[[], float]
 
     def listing(self, symbol: str | None) -> Listing:
-        if not symbol:
-            raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
-        found = self.listings.get(symbol.upper())
-        if found is None:
-            raise BinanceError(400, -1121, "Invalid symbol.")
-        return found
+        return listed(self.listings, symbol)
 
     def selected(self, request: Request) -> tuple[list[Listing], bool]:
         """The listings a ``symbol`` / ``symbols`` query names (all if neither), and whether one was named."""

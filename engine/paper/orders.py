@@ -33,7 +33,7 @@ from engine.market.listing import MIN_NOTIONAL, Listing
 from engine.paper.accounts import Account, Accounts, fmt
 from engine.paper.errors import BinanceError
 
-__all__ = ["FEE", "Book", "Order", "top_of_book"]
+__all__ = ["FEE", "Book", "Order", "listed", "top_of_book"]
 
 FEE = Decimal("0.001")  # Binance spot's default taker and maker fee, 0.1 %
 MAX_SWEEP_SECONDS = 7 * 86400  # an order left alone longer is checked over its last week only
@@ -109,6 +109,17 @@ class Order:
     def fills(self) -> list[dict[str, Any]]:
         return [{"price": fmt(t.price), "qty": fmt(t.qty), "commission": fmt(t.commission), "commissionAsset": t.commission_asset,
                  "tradeId": t.id} for t in self.trades]
+
+
+def listed(listings: dict[str, Listing], symbol: str | None) -> Listing:
+    """The listing of a Binance ``symbol`` parameter (any case). Raises BinanceError as Binance
+    answers: -1102 when it is missing, -1121 when nothing is listed under it."""
+    if not symbol:
+        raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+    found = listings.get(symbol.upper())
+    if found is None:
+        raise BinanceError(400, -1121, "Invalid symbol.")
+    return found
 
 
 @dataclass
@@ -282,12 +293,7 @@ class Book:
         return {**result, "fills": order.fills()} if kind == "FULL" else result
 
     def _listing(self, symbol: str | None) -> Listing:
-        if not symbol:
-            raise BinanceError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
-        found = self.listings.get(symbol.upper())
-        if found is None:
-            raise BinanceError(400, -1121, "Invalid symbol.")
-        return found
+        return listed(self.listings, symbol)
 
     def _mine(self, account: Account, listing: Listing | None) -> list[Order]:
         return [o for o in self.orders if o.account == account.key and (listing is None or o.listing is listing)]
