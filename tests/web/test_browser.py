@@ -20,14 +20,13 @@ import pytest
 
 from engine.backend.fake import Exits, Runs
 from engine.live.store import RevisionStatus, RevisionStore
-from engine.watch.server import HttpServer, create_app
 from engine.web.figures import FigureCache
 from engine.web.refresher import Refresher
 from tests.conftest import ROOT
 from tests.live.harness import STANDARD, Harness
 from tests.support.browser import chromium
 from tests.support.repos import commit
-from tests.web.test_pages import free_port
+from tests.web.test_pages import serving
 
 pytestmark = pytest.mark.slow
 
@@ -93,11 +92,8 @@ def served(base_repo: git.Repo, tmp_path: Path) -> Iterator[str]:
         h.bots.realised["alpha-1"] = 20 * math.sin(len(points) / 5)  # equity moves: the sparkline has a shape
         time.sleep(0.02)
     assert len(refresher.figures.history("alpha-1")) > 20
-    port = free_port()
-    server = HttpServer(create_app(None, secret=None, branch="", web=refresher, token=None), "127.0.0.1", port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with serving(refresher) as url:
+        yield url
     refresher.stop()
     refresher.figures.close()
 

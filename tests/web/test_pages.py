@@ -6,6 +6,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import git
@@ -27,6 +28,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def serving(refresher: Refresher) -> Iterator[str]:
+    """The status page of ``refresher`` on a free loopback port (no token, no webhook); its URL."""
+    port = free_port()
+    server = HttpServer(create_app(None, secret=None, branch="", web=refresher, token=None), "127.0.0.1", port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
 class Page:
     def __init__(self, harness: Harness, url: str, refresher: Refresher) -> None:
         self.h, self.url, self.refresher = harness, url, refresher
@@ -45,11 +58,8 @@ def page(base_repo: git.Repo, tmp_path: Path) -> Iterator[Page]:
     refresher = Refresher(h.context(), FigureCache(None), every=0.2,
                           sync=lambda: sync_from_state(h.state, h.context().read_store(), None).to_json())
     refresher.start()
-    port = free_port()
-    server = HttpServer(create_app(None, secret=None, branch="", web=refresher, token=None), "127.0.0.1", port)
-    server.start()
-    yield Page(h, f"http://127.0.0.1:{port}", refresher)
-    server.stop()
+    with serving(refresher) as url:
+        yield Page(h, url, refresher)
     refresher.stop()
 
 
@@ -215,11 +225,8 @@ def trading(base_repo: git.Repo, tmp_path: Path) -> Iterator[Page]:
                        "revision": 1, "commit": "a" * 40, "branch": "main", "branch_head": "b" * 40, "drift": []}}
     refresher = Refresher(h.context(), FigureCache(h.bots, ttl=0.05), watcher=lambda: status, every=0.1)
     refresher.start()
-    port = free_port()
-    server = HttpServer(create_app(None, secret=None, branch="", web=refresher, token=None), "127.0.0.1", port)
-    server.start()
-    yield Page(h, f"http://127.0.0.1:{port}", refresher)
-    server.stop()
+    with serving(refresher) as url:
+        yield Page(h, url, refresher)
     refresher.stop()
     refresher.figures.close()
 
