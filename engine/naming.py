@@ -97,7 +97,7 @@ PRELOAD_PROGRAM = "_preload"
 
 def preload_launcher(bot: str) -> tuple[str, ...]:
     """The words put before a bot's command in a preloaded pool: ask the preloader for a fork."""
-    return ("python3", f"{PRELOAD_ETC}/preload.py", "launch", "--socket", PRELOAD_SOCKET, "--name", bot, "--")
+    return ("python3", "-I", "-S", f"{PRELOAD_ETC}/preload.py", "launch", "--socket", PRELOAD_SOCKET, "--name", bot, "--")
 
 
 def bot_etc_dir(bot: str) -> str:

@@ -193,6 +193,6 @@ def test_a_preloaded_pool_renders_its_preloader_and_a_launcher_per_bot(base_repo
     assert preloader.priority < min(p.priority for n, p in programs.items() if n != "_preload")  # started first
     assert preloader.uid == 1000 and shlex.split(preloader.command)[2] == "serve"
     launcher = shlex.split(programs["alpha-1"].command)
-    assert launcher[:8] == ["python3", f"{root}/fleet/etc/preload/preload.py", "launch", "--socket", f"{root}/fleet/data/preload/preload.sock",
-                            "--name", "alpha-1", "--"]
-    assert launcher[8] == "standin-bot" and programs["alpha-1"].uid == 1000
+    assert launcher[:10] == ["python3", "-I", "-S", f"{root}/fleet/etc/preload/preload.py", "launch", "--socket",
+                             f"{root}/fleet/data/preload/preload.sock", "--name", "alpha-1", "--"]
+    assert launcher[10] == "standin-bot" and programs["alpha-1"].uid == 1000

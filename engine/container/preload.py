@@ -37,21 +37,21 @@ Fork safety (what FreqTrade 2026.9's imports would break after fork, and what is
 
 from __future__ import annotations
 
-import argparse
-import atexit
-import gc
-import importlib
-import json
+import _socket
+import marshal
 import os
-import runpy
-import selectors
-import shutil
-import signal
-import socket
 import sys
-import threading
 import time
-import traceback
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (1 MB more): mypy reads any name so spelled as True
+if TYPE_CHECKING:
+    import signal
+    import socket
+else:  # the C modules: ``signal`` and ``socket`` import ``enum`` (0.6 MB more in every launcher)
+    import _signal as signal
+
+# The launcher is one more process per bot, so it imports next to nothing (and runs with
+# ``python3 -I -S``); the preloader imports what it needs inside ``serve``, its children have it.
 
 SINGLE_THREADED = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -62,15 +62,39 @@ SINGLE_THREADED = {
 }
 RELAYED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 MAX_REQUEST = 1 << 20
+"""Bytes of one framed message at most."""
 
 
 def say(message: str) -> None:
     print(f"fleetops-preload[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
 
 
-def send(conn: socket.socket, message: dict[str, object]) -> None:
+def frame(message: dict[str, object]) -> bytes:
+    """One message on the wire: its length (4 bytes, big-endian), then ``marshal`` of a dict of
+    str, int and lists or dicts of str (both ends are this file, same Python, behind a 0600 socket)."""
+    body = marshal.dumps(message)
+    return len(body).to_bytes(4, "big") + body
+
+
+def read_frame(conn: _socket.socket, first: bytes = b"") -> dict[str, object] | None:
+    """The next message, or None at end of file."""
+    data = first
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+        if len(data) >= 4 and int.from_bytes(data[:4], "big") > MAX_REQUEST:
+            raise ValueError("message too large")
+        more = conn.recv(65536)
+        if not more:
+            return None
+        data += more
+    message = marshal.loads(data[4:4 + int.from_bytes(data[:4], "big")])
+    if not isinstance(message, dict):
+        raise ValueError("not a message")
+    return message
+
+
+def send(conn: _socket.socket, message: dict[str, object]) -> None:
     try:
-        conn.sendall(json.dumps(message).encode() + b"\n")
+        conn.sendall(frame(message))
     except OSError:
         pass  # the other side is gone; it learns nothing more from us
 
@@ -94,6 +118,8 @@ def set_title(title: str) -> None:
 
 def warm(module_list: str) -> tuple[int, int]:
     """Import every module named in the list; (imported, failed)."""
+    import importlib
+
     names = []
     with open(module_list) as listing:
         for line in listing:
@@ -114,6 +140,16 @@ def threads_alive() -> int:
 
 
 def serve(socket_path: str, module_list: str | None) -> None:
+    global socket  # the full module from here on (recv_fds, accept's socket objects): the launcher never loads it
+    import atexit  # noqa: F401 - the children run the bot's exit handlers
+    import gc
+    import runpy  # noqa: F401 - imported once here, so no child pays for it
+    import selectors
+    import shutil  # noqa: F401
+    import socket
+    import threading  # noqa: F401
+    import traceback  # noqa: F401
+
     for variable, value in SINGLE_THREADED.items():
         os.environ.setdefault(variable, value)
     started = time.monotonic()
@@ -175,12 +211,7 @@ def reap(children: dict[int, socket.socket]) -> None:
 def handle(conn: socket.socket, listener: socket.socket, children: dict[int, socket.socket], private: tuple[object, int, int]) -> None:
     conn.settimeout(10)
     data, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
-    while not data.endswith(b"\n"):
-        more = conn.recv(MAX_REQUEST)
-        if not more:
-            break
-        data += more
-    request = json.loads(data)
+    request = read_frame(conn, data) or {}
     if len(fds) != 3:
         raise ValueError(f"expected 3 file descriptors (stdin, stdout, stderr), got {len(fds)}")
     threads = threads_alive()
@@ -204,6 +235,12 @@ def handle(conn: socket.socket, listener: socket.socket, children: dict[int, soc
 
 def become_bot(conn: socket.socket, listener: socket.socket, fds: list[int], request: dict[str, object], private: tuple[object, int, int]) -> None:
     """The child: its own stdio, process group, seeds and title, then the command as ``__main__``."""
+    import atexit
+    import runpy
+    import shutil
+    import threading
+    import traceback
+
     code: int = 1
     try:
         selector, wake_read, wake_write = private
@@ -294,14 +331,14 @@ def launch(socket_path: str, name: str, argv: list[str], wait: float) -> None:
     if conn is None:
         say(f"{name}: no preloader answered on {socket_path} within {wait:.0f} s; starting without it")
         os.execvp(argv[0], argv)
-    request = {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "name": name}
-    socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
-    reader = conn.makefile("rb")
-    first = json.loads(reader.readline() or b"{}")
+    request: dict[str, object] = {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "name": name}
+    stdio = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))  # socket.send_fds, without the module
+    conn.sendmsg([frame(request)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, stdio)])
+    first = read_frame(conn) or {}
     if "pid" not in first:
         say(f"{name}: the preloader refused ({first.get('error', 'it closed the connection')}); starting without it")
         os.execvp(argv[0], argv)
-    pid = int(first["pid"])
+    pid = int(first["pid"])  # type: ignore[call-overload]
 
     def relay(number: int, _frame: object) -> None:
         try:
@@ -313,27 +350,26 @@ def launch(socket_path: str, name: str, argv: list[str], wait: float) -> None:
         signal.signal(number, relay)
     while True:
         try:
-            line = reader.readline()
+            message = read_frame(conn)
         except InterruptedError:
             continue
-        if not line:
+        if message is None:
             say(f"{name}: lost the preloader and the bot (pid {pid}) without an exit status")
             sys.exit(1)
-        message = json.loads(line)
         if "signal" in message:
-            signum = int(message["signal"])
+            signum = int(message["signal"])  # type: ignore[call-overload]
             if signum not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be caught, nor reset
                 signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             sys.exit(128 + signum)
         if "exit" in message:
-            sys.exit(int(message["exit"]))
+            sys.exit(int(message["exit"]))  # type: ignore[call-overload]
 
 
-def connect(socket_path: str, wait: float) -> socket.socket | None:
+def connect(socket_path: str, wait: float) -> _socket.socket | None:
     deadline = time.monotonic() + wait
     while True:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             conn.connect(socket_path)
             return conn
@@ -344,25 +380,43 @@ def connect(socket_path: str, wait: float) -> socket.socket | None:
             time.sleep(0.1)
 
 
+def launch_options(words: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``--socket S --name N [--wait SECONDS] -- COMMAND...`` → (options, command), by hand: argparse
+    would be most of the launcher's memory. Raises ValueError naming what is wrong."""
+    options: dict[str, str] = {}
+    rest = list(words)
+    while rest and rest[0] != "--":
+        flag = rest.pop(0)
+        if flag not in ("--socket", "--name", "--wait") or not rest:
+            raise ValueError(f"unexpected {flag!r}" if flag not in ("--socket", "--name", "--wait") else f"{flag} needs a value")
+        options[flag[2:]] = rest.pop(0)
+    missing = [flag for flag in ("socket", "name") if flag not in options]
+    if missing:
+        raise ValueError("launch needs " + " and ".join(f"--{flag}" for flag in missing))
+    if not rest[1:]:
+        raise ValueError("launch needs a command after --")
+    return options, rest[1:]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="preload.py")
+    if sys.argv[1:2] == ["launch"]:
+        try:
+            options, command = launch_options(sys.argv[2:])
+            wait = float(options.get("wait", "120"))
+        except ValueError as exc:
+            sys.exit(f"preload.py launch: {exc}")
+        launch(options["socket"], options["name"], command, wait)
+        return
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="preload.py", usage="preload.py serve --socket PATH [--modules LIST] | "
+                                     "launch --socket PATH --name BOT [--wait SECONDS] -- COMMAND...")
     commands = parser.add_subparsers(dest="what", required=True)
     serving = commands.add_parser("serve")
     serving.add_argument("--socket", required=True)
     serving.add_argument("--modules")
-    launching = commands.add_parser("launch")
-    launching.add_argument("--socket", required=True)
-    launching.add_argument("--name", required=True)
-    launching.add_argument("--wait", type=float, default=120.0)
-    launching.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
-    if args.what == "serve":
-        serve(args.socket, args.modules)
-    else:
-        command = args.command[1:] if args.command[:1] == ["--"] else args.command
-        if not command:
-            parser.error("launch needs a command after --")
-        launch(args.socket, args.name, command, args.wait)
+    serve(args.socket, args.modules)
 
 
 if __name__ == "__main__":
