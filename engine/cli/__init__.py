@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import traceback
-from pathlib import Path
 
 import click
 
@@ -316,59 +315,14 @@ def serve(listen: str, repo_url: str | None) -> None:
     sys.exit(run_server(command_context(), listen=listen, repo_url=repo_url))
 
 
-@cli.command()
-@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write it to this file instead of stdout.")
-def schema(out: str | None) -> None:
-    """Print the JSON Schema of the spec documents (every kind), for editors (yaml-language-server)."""
-    from engine.spec.schema import HINT_PREFIX, schema_text
-
-    if out is None:
-        click.echo(schema_text(), nl=False)
-        return
-    Path(out).write_text(schema_text(), encoding="utf-8")
-    click.echo(f"wrote {out}; point each spec file at it with a first line such as: {HINT_PREFIX}../{Path(out).name}")
-
-
-@cli.command()
-@click.argument("directory", type=click.Path(file_okay=False))
-def init(directory: str) -> None:
-    """Create a fleet repository from the example fleet, with tagged strategy versions."""
-    from engine.demo_repo import build_demo_repo
-
-    path = build_demo_repo(Path(directory))
-    click.echo(f"created fleet repository {path} (tags v1.0.0, v1.1.0); next steps:\n"
-               "  fleetops image build              # once per Docker engine: the pool image its specs name (FreqTrade + supervisord)\n"
-               "  fleetops paper-exchange --detach  # the example's bots trade on it, offline (fleet/fleet.yaml: exchange_url)\n"
-               f"  cd {path}\n"
-               "  fleetops validate                 # specs, pins and FreqTrade's own checks\n"
-               "  fleetops plan                     # what apply would do\n"
-               "  fleetops apply --yes              # converge Docker, check every bot's trading loop, roll back if broken\n"
-               "  fleetops status; fleetops wallets; fleetops watch --repo . --listen 127.0.0.1:9400")
-
-
 def _register_tools() -> None:
-    from engine.cli.tools import image, paper_exchange
+    from engine.cli.tools import adopt, image, init, paper_exchange, schema
 
-    cli.add_command(paper_exchange)
-    cli.add_command(image)
+    for command in (schema, init, paper_exchange, image, adopt):
+        cli.add_command(command)
 
 
 _register_tools()
-
-
-@cli.command()
-@click.argument("compose_file", type=click.Path(dir_okay=False))
-@click.option("--into", required=True, type=click.Path(file_okay=False), help="The new fleet repository to write.")
-@click.option("--name", default=None, help="Fleet name (default: the compose project's name).")
-@click.option("--image", default=None, help="Image of the fleet's pool container (default: fleetops/freqtrade:2026.9).")
-@click.option("--no-takeover", is_flag=True, help="Write the specs only; the first apply leaves the compose containers alone.")
-def adopt(compose_file: str, into: str, name: str | None, image: str | None, no_takeover: bool) -> None:
-    """Write fleet specs from an existing FreqTrade compose setup; the first apply takes its bots over with their trades."""
-    from engine.adopt.command import adopt as adopt_setup
-    from engine.adopt.setup import DEFAULT_IMAGE
-
-    adopt_setup(command_context(), compose_file, into, name=name, image=image or DEFAULT_IMAGE, takeover=not no_takeover,
-                echo=click.echo, warn=warn)
 
 
 def main() -> None:
