@@ -154,13 +154,13 @@ def ports_of(render_dir: Path) -> dict[str, int]:
     return {bot: info["port"] for bot, info in manifest["bots"].items()}
 
 
-def materialise_secrets(render_dir: Path, key: bytes) -> None:
-    """Write what fleetops' runtime would add to a render: each bot's secrets.json and its owned data directory."""
+def materialise_secrets(render_dir: Path, key: bytes, fleet: str = FLEET) -> None:
+    """Write what fleetops' runtime would add to a render of ``fleet``: each bot's secrets.json and its owned data directory."""
     from engine.live.secrets import secrets_document
 
     for config in render_dir.glob("containers/*/etc/bots/*/config.json"):
         bot = config.parent.name
-        (config.parent / "secrets.json").write_text(json.dumps(secrets_document(key, FLEET, bot, {}, {})))
+        (config.parent / "secrets.json").write_text(json.dumps(secrets_document(key, fleet, bot, {}, {})))
         data = config.parents[3] / "data" / "bots" / bot  # what fleetops' runtime creates: the bot's own directory
         (data / "user_data").mkdir(parents=True, exist_ok=True)
         for path in (data.parent.parent, data.parent, data, data / "user_data"):

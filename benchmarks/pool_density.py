@@ -45,7 +45,7 @@ import fleetbench as fb
 import memory as mem
 
 from engine.live.secret_values import load_key
-from engine.live.secrets import api_credentials, secrets_document
+from engine.live.secrets import api_credentials
 from tests.market.runner import SubprocessMarket
 
 COMPOSE_FLEET, PRELOAD_FLEET = "densc", "densp"
@@ -220,13 +220,7 @@ def compose_side(tmp: Path, bots: int, market: str, minutes: float, kills: int) 
     if proc.returncode != 0:
         sys.exit(f"render failed:\n{proc.stdout}\n{proc.stderr}")
     key = b"k" * 32
-    for config in render.glob("containers/*/etc/bots/*/config.json"):
-        bot = config.parent.name
-        (config.parent / "secrets.json").write_text(json.dumps(secrets_document(key, COMPOSE_FLEET, bot, {}, {})))
-        data = config.parents[3] / "data" / "bots" / bot
-        (data / "user_data").mkdir(parents=True, exist_ok=True)
-        for path in (data, data / "user_data"):
-            os.chown(path, 1000, 1000)
+    fb.materialise_secrets(render, key, COMPOSE_FLEET)
     ports = fb.ports_of(render)
     began, since = time.monotonic(), time.time()
     subprocess.run([fb.COMPOSE, "up", "-d"], cwd=render, check=True, capture_output=True)

@@ -77,16 +77,22 @@ def frame(message: dict[str, object]) -> bytes:
 
 
 def read_frame(conn: _socket.socket, first: bytes = b"") -> dict[str, object] | None:
-    """The next message, or None at end of file."""
+    """The next message, or None at end of file. Raises ValueError for one over ``MAX_REQUEST``."""
     data = first
-    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
-        if len(data) >= 4 and int.from_bytes(data[:4], "big") > MAX_REQUEST:
-            raise ValueError("message too large")
+    while len(data) < 4:
         more = conn.recv(65536)
         if not more:
             return None
         data += more
-    message = marshal.loads(data[4:4 + int.from_bytes(data[:4], "big")])
+    size = int.from_bytes(data[:4], "big")
+    if size > MAX_REQUEST:
+        raise ValueError("message too large")
+    while len(data) < 4 + size:
+        more = conn.recv(65536)
+        if not more:
+            return None
+        data += more
+    message = marshal.loads(data[4:4 + size])
     if not isinstance(message, dict):
         raise ValueError("not a message")
     return message
@@ -387,8 +393,10 @@ def launch_options(words: list[str]) -> tuple[dict[str, str], list[str]]:
     rest = list(words)
     while rest and rest[0] != "--":
         flag = rest.pop(0)
-        if flag not in ("--socket", "--name", "--wait") or not rest:
-            raise ValueError(f"unexpected {flag!r}" if flag not in ("--socket", "--name", "--wait") else f"{flag} needs a value")
+        if flag not in ("--socket", "--name", "--wait"):
+            raise ValueError(f"unexpected {flag!r}")
+        if not rest:
+            raise ValueError(f"{flag} needs a value")
         options[flag[2:]] = rest.pop(0)
     missing = [flag for flag in ("socket", "name") if flag not in options]
     if missing:
