@@ -30,6 +30,9 @@ import docker.errors
 import git
 import pytest
 
+from engine.backend.swarm.api import PLAIN_TCP_VARIABLE, SwarmManager
+from engine.backend.swarm.images import RegistryImages
+from engine.backend.swarm.units import SwarmUnits
 from tests.support.process_sampler import ProcessSampler
 from tests.support.repos import commit, edit
 from tests.support.running_lab import host_client, log, wait_until
@@ -331,6 +334,18 @@ def test_a_partitioned_node_keeps_its_units_and_nothing_starts_them_elsewhere(la
         assert {b for b, where in _now(sampler).items() if node in where} >= set(UNITS[unit])  # still running there, cut off
     finally:
         lab.heal(node)
+    # Swarm replaced the task while the node was down; on rejoin it starts the replacement beside the old task, which
+    # the node has not stopped yet, and the replacement fails (its supervisord finds the old one's socket in use).
+    # A start in that window returns once the old task stopped and a task runs that stays (engine.backend.swarm.tasks).
+    manager = SwarmManager(lab.manager_url, environ={PLAIN_TCP_VARIABLE: "1"})
+    units = SwarmUnits(manager, FLEET, RegistryImages(manager, lab.registry))
+    wait_until(lambda: f"Swarm starting a replacement of {unit}'s task on {node}", lambda: _replacing(fleet, unit), 60)
+    units.start(unit)
+    started = fleet.tasks()[unit]
+    for _ in range(10):
+        inspected = units.inspect([unit])[unit]
+        assert (inspected.state, inspected.restart_count, fleet.tasks()[unit]) == ("running", 0, started)
+        time.sleep(0.5)
     wait_until(lambda: f"the manager sees {node} ready", lambda: lab.client().nodes.get(node).attrs["Status"]["State"] == "ready", 60)
     result = fleet.apply()
     assert result.code == 0, result.out + result.err
@@ -338,6 +353,13 @@ def test_a_partitioned_node_keeps_its_units_and_nothing_starts_them_elsewhere(la
     assert fleet.services()[unit] == services[unit]
     running_everywhere(fleet, within=60)
     assert sampler.doubled == []
+
+
+def _replacing(fleet: SwarmFleet, unit: str) -> bool:
+    """Whether a task Swarm wants stopped still runs while a newer one waits or starts, none of them failed yet."""
+    tasks = fleet.manager.api.tasks(filters={"service": unit})
+    old = [t for t in tasks if t["DesiredState"] == "shutdown" and t["Status"]["State"] == "running"]
+    return bool(old) and not any(t["Status"]["State"] == "failed" and t["CreatedAt"][:19] > old[0]["CreatedAt"][:19] for t in tasks)
 
 
 def _now(sampler: ProcessSampler) -> dict[str, set[str]]:

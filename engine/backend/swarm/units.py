@@ -38,7 +38,7 @@ from engine.backend.swarm.service import (
     service_spec,
     settings_drift,
 )
-from engine.backend.swarm.tasks import LIVE, TaskView, task_view
+from engine.backend.swarm.tasks import LIVE, TaskView, settled, task_view
 from engine.errors import DockerError
 from engine.naming import Labels, network_name
 from engine.textsafe import one_line
@@ -360,12 +360,14 @@ class SwarmUnits:
 
     def _wait_running(self, service_id: str, name: str, what: str, stale: frozenset[str] = frozenset(), update: bool = False) -> None:
         """Return once the service has a running task other than ``stale`` (the tasks before an update that replaces
-        its task): what Docker's create and start promise, so that the health gate judges a running unit. An
-        update Swarm rolled back or paused raises at once."""
+        its task) and no task Swarm replaced still runs on its node (``tasks.settled``): what Docker's create and
+        start promise, so that the health gate judges a running unit. An update Swarm rolled back or paused raises
+        at once."""
         deadline = self._clock() + RUN_WAIT
         while True:
             tasks = [t for t in self.api.tasks([service_id]) if str(t.get("ID")) not in stale]
-            if any((t.get("Status") or {}).get("State") == "running" and t.get("DesiredState") == "running" for t in tasks):
+            running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running" and t.get("DesiredState") == "running"]
+            if running and settled(tasks, str(running[0].get("NodeID") or "")):  # not while a replaced task still runs there
                 return
             state = ((self.api.service(name) or {}).get("UpdateStatus") or {}) if update else {}
             update_state = str(state.get("State", ""))
