@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from engine.backend.swarm.units import STOP_WAIT, SwarmUnits
+from engine.backend.swarm.units import SwarmUnits
+from engine.backend.swarm.waits import STOP_WAIT
 from engine.errors import DockerError
 from engine.naming import Labels
 from tests.swarm_unit.conftest import FLEET, IMAGE, IMAGE_ID, REGISTRY, Clock, definition

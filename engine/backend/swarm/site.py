@@ -93,7 +93,7 @@ class SwarmSite(SwarmUnits):
         for service in self.api.services(label):
             name = str(service["Spec"]["Name"])
             self.api.remove_service(str(service["ID"]))
-            self._wait_ended(str(service["ID"]), name, "remove")
+            self.waits.ended(str(service["ID"]), name, "remove")
             node = str((service["Spec"].get("Labels") or {}).get(Labels.PREFIX + "node", ""))
             if node:
                 self.channel.credentials.forget(node)

@@ -38,10 +38,10 @@ from engine.backend.swarm.service import (
     service_spec,
     settings_drift,
 )
-from engine.backend.swarm.tasks import LIVE, TaskView, settled, task_view
+from engine.backend.swarm.tasks import TaskView, task_view
+from engine.backend.swarm.waits import TaskWaits
 from engine.errors import DockerError
 from engine.naming import Labels, network_name
-from engine.textsafe import one_line
 
 if TYPE_CHECKING:
     from engine.backend.swarm.api import SwarmManager
@@ -51,10 +51,6 @@ __all__ = ["ImagePins", "SwarmUnits"]
 
 ACTIONS = {"create": "create", "update": "update", "remove": "destroy"}
 """Swarm's service event actions → the port's (``destroy``: the watcher repairs a removed unit)."""
-STOP_WAIT = 60.0
-"""Seconds ``stop`` and ``remove`` wait for the task to end (its grace period is 20 s)."""
-RUN_WAIT = 180.0
-"""Seconds ``create``, ``start`` and ``update`` wait for the task to run (its node pulls the image first)."""
 
 
 class ImagePins(Protocol):
@@ -80,7 +76,7 @@ class SwarmUnits:
         self.api = api
         self.fleet = fleet
         self.images = images
-        self._sleep, self._clock = sleep, clock
+        self.waits = TaskWaits(api, sleep, clock)
         self._pins: dict[str, str] = {}
         self._constraints: dict[str, tuple[str, ...]] = {}
         self._nodes: dict[str, Node] = {}
@@ -194,7 +190,7 @@ class SwarmUnits:
         self._where[definition.name] = node
         self._known.add(definition.name)
         if definition.running:
-            self._wait_running(service_id, definition.name, "create")
+            self.waits.running(service_id, definition.name, "create")
         return service_id
 
     def update(self, definition: ContainerDefinition, revision: int) -> None:
@@ -218,7 +214,7 @@ class SwarmUnits:
             old, new = (copy.deepcopy(s.get("TaskTemplate") or {}) for s in (stored.get("PreviousSpec") or {}, stored["Spec"]))
             for template in (old, new):
                 (template.get("Placement") or {}).pop("Constraints", None)  # a constraint its node still meets keeps the task
-            self._wait_running(service_id, definition.name, "update", stale=before if old != new else frozenset(), update=True)
+            self.waits.running(service_id, definition.name, "update", stale=before if old != new else frozenset(), update=True)
 
     def replace(self, definition: ContainerDefinition, revision: int, put_files: Callable[[], None]) -> str:
         """A pool-wide change: the unit's files put, then its service updated in place (``update``: its ID
@@ -232,7 +228,7 @@ class SwarmUnits:
     def start(self, name: str) -> None:
         """Scale to 1 and return once its task runs (DockerError after ``RUN_WAIT`` seconds, with Swarm's reason)."""
         service = self._scale(name, 1)
-        self._wait_running(str(service["ID"]), name, "start")
+        self.waits.running(str(service["ID"]), name, "start")
 
     def unpause(self, name: str) -> None:
         """The Swarm API has no pause: a task paused by hand on its node is that node's affair. Starts the unit."""
@@ -241,7 +237,7 @@ class SwarmUnits:
     def stop(self, name: str) -> None:
         """Scale to 0 and return once its task no longer runs (DockerError after ``STOP_WAIT`` seconds)."""
         service = self._scale(name, 0)
-        self._wait_ended(str(service["ID"]), name, "stop")
+        self.waits.ended(str(service["ID"]), name, "stop")
 
     def restart(self, name: str) -> None:
         """Stop, then start: a new task on the same node (its bots' processes restart)."""
@@ -254,7 +250,7 @@ class SwarmUnits:
         if service is None:
             return
         self.api.remove_service(str(service["ID"]))
-        self._wait_ended(str(service["ID"]), name, "remove")
+        self.waits.ended(str(service["ID"]), name, "remove")
 
     def rename(self, name: str, new_name: str) -> None:
         raise DockerError(f"cannot rename service {name} to {new_name}: Docker Swarm does not rename services; remove it "
@@ -357,40 +353,6 @@ class SwarmUnits:
                 if attempt == 2 or "out of sequence" not in str(exc):
                     raise
         raise AssertionError("unreachable")
-
-    def _wait_running(self, service_id: str, name: str, what: str, stale: frozenset[str] = frozenset(), update: bool = False) -> None:
-        """Return once the service has a running task other than ``stale`` (the tasks before an update that replaces
-        its task) and no task Swarm replaced still runs on its node (``tasks.settled``): what Docker's create and
-        start promise, so that the health gate judges a running unit. An update Swarm rolled back or paused raises
-        at once."""
-        deadline = self._clock() + RUN_WAIT
-        while True:
-            tasks = [t for t in self.api.tasks([service_id]) if str(t.get("ID")) not in stale]
-            running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running" and t.get("DesiredState") == "running"]
-            if running and settled(tasks, str(running[0].get("NodeID") or "")):  # not while a replaced task still runs there
-                return
-            state = ((self.api.service(name) or {}).get("UpdateStatus") or {}) if update else {}
-            update_state = str(state.get("State", ""))
-            if update_state.startswith("rollback") or update_state == "paused":
-                raise DockerError(f"Swarm rolled back the update of service {name} ({update_state}: "
-                                  f"{one_line(str(state.get('Message', '')))}): the new task did not run; this apply failed")
-            if self._clock() > deadline:
-                why = next((str((t.get("Status") or {}).get("Err")) for t in sorted(tasks, key=lambda t: str(t.get("CreatedAt", "")), reverse=True)
-                            if (t.get("Status") or {}).get("Err")), "no task ran")
-                raise DockerError(f"service {name}'s task does not run {RUN_WAIT:.0f} s after fleetops asked Swarm to {what} it ({why}); "
-                                  f"`docker service ps --no-trunc {name}` shows why")
-            self._sleep(0.25)
-
-    def _wait_ended(self, service_id: str, name: str, what: str) -> None:
-        deadline = self._clock() + STOP_WAIT
-        while True:
-            live = [t for t in self.api.tasks([service_id]) if (t.get("Status") or {}).get("State") in LIVE]
-            if not live:
-                return
-            if self._clock() > deadline:
-                raise DockerError(f"service {name}'s task still runs {STOP_WAIT:.0f} s after fleetops asked Swarm to {what} it; "
-                                  f"is its node ({live[0].get('NodeID')}) answering? `docker service ps {name}` shows it")
-            self._sleep(0.2)
 
 
 def _constraints_of(service: Mapping[str, Any]) -> tuple[str, ...]:
