@@ -15,11 +15,9 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backend.unit_events import EXIT
 from engine.context import Context
 from engine.errors import FleetopsError, SourceError, SpecError, StateError
 from engine.fleetview import FleetView, fleet_view
@@ -29,24 +27,21 @@ from engine.live import policy
 from engine.live.health import look_at
 from engine.live.identity import origin_of_remote
 from engine.live.store import Revision, RevisionStatus, apply_lock, latest_status
-from engine.naming import dedicated_container_name
 from engine.plan.model import PlanRisk
 from engine.resume import Finished, finish_interrupted
 from engine.status import other_fleets
 from engine.watch.guard import FlapGuard
-from engine.watch.heal import DriftConfirmer, Exit, heal
+from engine.watch.heal import DriftConfirmer, heal
 from engine.watch.journal import Journal
 from engine.watch.logs import WatchLog
 from engine.watch.metrics import WatchMetrics
 from engine.watch.mirror import GitMirror
 from engine.watch.queue import CommitQueue
 from engine.watch.sync import SyncInfo, head_unchanged_at, sync_info
+from engine.watch.wakeups import Wakeups
 
-__all__ = ["DEBOUNCE", "WatchOptions", "Watcher"]
+__all__ = ["WatchOptions", "Watcher"]
 
-DEBOUNCE = 0.3
-"""Seconds from a death or exit event to the heal pass that answers it: Docker sends ``kill``, ``die``
-and ``stop`` of one ``docker stop`` within this, and a pool's bots' exits come in one look."""
 _UNSEEN = object()
 
 
@@ -74,16 +69,9 @@ class Watcher:
         self.confirmer = DriftConfirmer(min(2.0, options.resync))
         self.stopping = threading.Event()
         self._fetch_now = threading.Event()
-        self._deaths: deque[tuple[float, str]] = deque(maxlen=1000)
-        self._exits: deque[tuple[float, Exit, str]] = deque(maxlen=1000)
-        self._heal_at: float | None = None
-        """When (monotonic) the loop should run a heal pass before the resync is due (events, drift in its grace)."""
-        self._heal_lock = threading.Lock()
         self._touched: frozenset[str] | None = None
         """What the last heal pass repaired (``Repair.touched``); None: nothing."""
         self._newest: object = _UNSEEN
-        self._busy: deque[tuple[float, float, frozenset[str] | None]] = deque(maxlen=20)
-        """(start, end, what it touched: None for everything) of each step that changed the fleet."""
         self.fetches = 0
         """Fetch attempts so far (tests and benchmarks count them)."""
         self.last_fetch: float | None = None
@@ -101,6 +89,7 @@ class Watcher:
         self.live: Revision | None = policy.current_revision(latest, self.fleet) if self.fleet else None
         """The fleet's live revision as the loop last read it (after each apply and heal pass)."""
         self.queue = CommitQueue(applied=self._applied_commit(), quarantined=self.journal.quarantined())
+        self.wakeups = Wakeups(self.queue.wake)
         self.metrics.quarantined.set(len(self.queue.quarantined))
 
     def _applied_commit(self) -> str | None:
@@ -158,49 +147,8 @@ class Watcher:
             self._fetch_now.clear()
 
     def _follow_events(self) -> None:
-        """Follow the fleet's unit events and its pool bots' process exits (``Units.events``); a death or
-        exit asks for a heal pass ``DEBOUNCE`` seconds later (the events of one stop or one restart come
-        together: one pass answers them all). A stream that ends or fails is followed again after a
-        backoff (1 s doubling to 5 s), and a pass then looks at what happened meanwhile."""
-        backoff = 1.0
-        while not self.stopping.is_set():
-            fleet = self.fleet
-            if fleet is None:
-                self.stopping.wait(1.0)
-                continue
-            try:
-                for event in self.ctx.site(fleet).events():
-                    backoff = 1.0
-                    if event.action == EXIT and event.bot is not None and event.pid:
-                        self._exits.append((time.monotonic(), Exit(event.bot, event.pid), event.name))
-                        self._heal_soon(DEBOUNCE)
-                    elif event.action in ("die", "stop", "destroy", "oom"):
-                        self._deaths.append((time.monotonic(), event.name))
-                        self._heal_soon(DEBOUNCE)
-                    if self.stopping.is_set() or self.fleet != fleet:
-                        break
-                else:
-                    self.log(f"the Docker event stream ended; following again in {backoff:g} s", event="events", level="warn")
-            except Exception as exc:  # noqa: BLE001 - the stream is followed again whatever broke it; said in the log
-                self.log(f"Docker events: {exc}; following again in {backoff:g} s", event="events", level="warn")
-            self.stopping.wait(backoff)
-            backoff = min(backoff * 2, 5.0)
-            self._heal_soon(0.0)  # what died while nobody listened
-
-    def _heal_soon(self, delay: float) -> None:
-        """Ask the loop for a heal pass within ``delay`` seconds (an earlier request stands)."""
-        at = time.monotonic() + delay
-        with self._heal_lock:
-            if self._heal_at is None or at < self._heal_at:
-                self._heal_at = at
-        self.queue.wake()
-
-    def _heal_due(self) -> bool:
-        with self._heal_lock:
-            if self._heal_at is None or time.monotonic() < self._heal_at:
-                return False
-            self._heal_at = None
-            return True
+        self.wakeups.follow(lambda: self.fleet, lambda fleet: self.ctx.site(fleet).events(), self.stopping,
+                            lambda message: self.log(message, event="events", level="warn"))
 
     def run(self) -> int:
         """The main loop; returns once a stop was requested and the apply in progress ended."""
@@ -213,15 +161,14 @@ class Watcher:
             if sha is not None:
                 self._guarded(self._apply, sha)
                 continue
-            if time.monotonic() >= next_heal or self._heal_due() or self._store_changed():
+            if time.monotonic() >= next_heal or self.wakeups.heal_due() or self._store_changed():
                 self._guarded(self._heal, busy=False)
                 next_heal = time.monotonic() + self.options.resync
                 due = self.confirmer.due()
                 if due is not None:  # drift within its grace: look again the moment it is confirmed, not at the resync
-                    self._heal_soon(max(0.0, due - time.monotonic()) + 0.05)
+                    self.wakeups.heal_soon(max(0.0, due - time.monotonic()) + 0.05)
                 continue
-            with self._heal_lock:
-                wake = min(next_heal, self._heal_at or next_heal)
+            wake = self.wakeups.next_look(next_heal)
             self.queue.wait(max(0.05, min(1.0, wake - time.monotonic())))
         self.log("stopped", event="stop")
         return 0
@@ -249,7 +196,7 @@ class Watcher:
             self.log(f"internal error: {type(exc).__name__}: {exc}", event="error", level="error", traceback=traceback.format_exc())
         finally:
             if busy or self._touched:
-                self._busy.append((began, time.monotonic(), None if busy else self._touched))
+                self.wakeups.busy(began, time.monotonic(), None if busy else self._touched)
             self._touched = None
 
     # -- one commit ----------------------------------------------------------------------------
@@ -339,14 +286,14 @@ class Watcher:
     def _heal(self) -> None:
         if self.fleet is None:
             return
-        deaths, exits = self._own_deaths_removed(), self._own_exits_removed()
+        deaths, exits = self.wakeups.foreign_deaths(self.fleet), self.wakeups.foreign_exits()
         try:
             with apply_lock(self.ctx.state_dir):
                 self._finish_interrupted()
                 repair, live = heal(self.ctx, self.fleet, self.guard, self.journal, deaths, lambda m: self.log(m, event="repair"),
                                     self.confirmer, exits)
         except StateError:
-            self._heal_soon(2.0)  # an apply elsewhere holds the lock (by hand?): look again once it may be done
+            self.wakeups.heal_soon(2.0)  # an apply elsewhere holds the lock (by hand?): look again once it may be done
             return
         finally:
             self._read_live()
@@ -403,32 +350,6 @@ class Watcher:
                  f"to bring it back to the head of {self.options.branch}", event="out_of_sync", level="warn",
                  revision=info.revision, commit=info.commit, branch_head=head)
         self.queue.redo(head)
-
-    def _own_exits_removed(self) -> list[Exit]:
-        """Pool bots' process exits not caused by one of our applies or repairs."""
-        exits = []
-        while self._exits:
-            at, gone, _unit = self._exits.popleft()
-            if not self._ours(at, gone.bot):
-                exits.append(gone)
-        return exits
-
-    def _ours(self, at: float, name: str) -> bool:
-        """Whether what happened to ``name`` (a bot or container) at ``at`` (monotonic) is one of our own
-        steps': during (or just after) an apply, or a repair that touched it."""
-        return any(start - 0.5 <= at <= end + 1.0 and (touched is None or name in touched) for start, end, touched in self._busy)
-
-    def _own_deaths_removed(self) -> list[str]:
-        """Dedicated bots whose container died on its own (not during one of our applies or heals)."""
-        prefix = dedicated_container_name(self.fleet or "", "")
-        deaths = []
-        while self._deaths:
-            at, container = self._deaths.popleft()
-            if self._ours(at, container):
-                continue
-            if container.startswith(prefix):
-                deaths.append(container.removeprefix(prefix))
-        return deaths
 
     def exposition(self) -> bytes:
         return self.metrics.exposition()
