@@ -10,7 +10,8 @@ There is one way to plan a commit (``plan_commit``: the CLI's ``plan`` and ``app
 watcher), one way to change a fleet (``converge``: apply, ``rollback``, the rollback a failed
 gate begins, the watcher's self-heal) and one verdict on its health (``gate``: the killed-apply
 finisher, ``engine.resume``, too). Apply executes exactly the plan that was printed. The
-decisions (what failed, what to roll back to) are ``engine.live.policy``'s; the outside world is
+decisions (what failed, what to roll back to) are ``engine.live.policy``'s, what must not be applied
+``LivePlan.refusal``'s; the outside world is
 reached only through the context's ports (``engine.backend.port``, the bots' APIs).
 
 Cheap to import: the stages are imported where they run, so an unchanged working tree is
@@ -31,7 +32,6 @@ from engine.context import Context
 from engine.errors import ApplyError, FleetopsError, HealthError, Problem, SpecError
 from engine.live.noop_proof import ProofHeader, proven_unchanged
 from engine.live.store import HEALTH_WAIT, ROLLING_BACK, Revision, RevisionStatus
-from engine.naming import BackendRef
 from engine.textsafe import one_line
 from engine.timing import stage
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from engine.plan.model import Change, Plan
 
 __all__ = [
-    "ApplyOutcome", "apply_plan", "check_health", "converge", "gate", "plan_commit", "plan_revision", "refusal", "remember_origin",
+    "ApplyOutcome", "apply_plan", "check_health", "converge", "gate", "plan_commit", "plan_revision", "remember_origin",
     "roll_back", "settled",
 ]
 
@@ -147,25 +147,6 @@ def plan_revision(ctx: Context, revision: Revision) -> LivePlan:
     return plan_live(ctx, stored.name, lambda _prior: stored, source)
 
 
-def refusal(live_plan: LivePlan, allow: frozenset[str], backend: BackendRef | None = None) -> str | None:
-    """Why this plan must not be applied, in one sentence; None when it may be. A plan made for
-    another backend or target than ``backend`` (where it would be applied) is never applied; a
-    plan-wide risk (``engine.plan.risk``: most of the fleet deleted, the fleet renamed) needs its
-    kind in ``allow``; a bot whose exchange account another fleet trades on this engine is never started."""
-    made_for = live_plan.plan.backend
-    if backend is not None and made_for is not None and made_for != backend:
-        return (f"refusing to apply: this plan was made for {made_for}, and this run would apply it to {backend}; "
-                "plan again against the backend you mean to change")
-    risks = [r for r in live_plan.plan.plan_risks if r.kind not in allow]
-    if risks:
-        return (f"refusing to apply: this plan {' and '.join(r.reason for r in risks)}; "
-                f"if that is intended, run it again with {' '.join(r.flag for r in risks)}")
-    if live_plan.conflicts:
-        return (f"refusing to apply: {'; '.join(live_plan.conflicts)}; stop that fleet first (if it is this repository under "
-                "an earlier name, apply the rename from the same repository with --allow-rename)")
-    return None
-
-
 def remember_origin(ctx: Context, live_plan: LivePlan) -> None:
     """Record which fleet the planned source is applied as (``engine.live.identity``)."""
     from engine.live.identity import remember_fleet
@@ -202,14 +183,14 @@ def apply_plan(ctx: Context, live_plan: LivePlan, *, rollback: bool = True, mess
     stops the apply marks the revision failed before it propagates. An interrupt (Ctrl-C, a
     second SIGTERM) leaves it pending, as SIGKILL does: bots it already changed run unchecked,
     and the next run finishes it (``engine.resume``). The fleet's notify hooks hear about every
-    revision once it is final, and can never change it. A plan ``refusal`` names raises
+    revision once it is final, and can never change it. A plan ``LivePlan.refusal`` names raises
     ApplyError before anything is recorded or touched. ``drain=False`` disrupts bots holding open
     trades without waiting for them (``destroy --force-open-trades``).
     """
     from engine.compile.payload import fleet_to_payload
     from engine.plan.jsonfmt import plan_as_dict
 
-    refused = refusal(live_plan, allow, ctx.backend_ref())
+    refused = live_plan.refusal(allow, ctx.backend_ref())
     if refused is not None:
         raise ApplyError(refused)
     live_plan = _keyed(ctx, live_plan)

@@ -143,7 +143,7 @@ def execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, mes
     """Show the plan, refuse it or ask, apply it: the shared tail of apply and rollback. A plan with
     nothing to do is settled (``flow.settled``: the source remembered, the no-op proof written)."""
     from engine.errors import ApplyError, HealthError
-    from engine.flow import apply_plan, refusal, settled
+    from engine.flow import apply_plan, settled
     from engine.live.store import RevisionStatus
     from engine.plan.text import plan_to_text
 
@@ -151,7 +151,7 @@ def execute(ctx: Context, live_plan: LivePlan, *, yes: bool, rollback: bool, mes
     if not live_plan.plan.has_changes:
         settled(ctx, live_plan)
         return
-    refused = refusal(live_plan, allow, ctx.backend_ref())
+    refused = live_plan.refusal(allow, ctx.backend_ref())
     if refused is not None:  # before the question: nothing to confirm
         raise ApplyError(refused)
     if not yes:

@@ -49,7 +49,7 @@ from engine.live.secret_values import UNRESOLVED, load_key
 from engine.live.settings_drift import settings_repairs
 from engine.live.store import Revision, RevisionStore
 from engine.live.takeover import Takeover, pending, takeover_notes
-from engine.naming import Labels
+from engine.naming import BackendRef, Labels
 from engine.plan.diff import plan_fleets
 from engine.plan.model import Change, Plan, RiskNote, Snapshot
 from engine.timing import stage
@@ -107,6 +107,24 @@ class LivePlan:
     """False when the state dir had no key yet (nothing applied): apply stamps secret digests then."""
     takeovers: Mapping[str, Takeover] = field(default_factory=dict)
     """Bots this plan creates that take over a container ``fleetops adopt`` found (``engine.live.takeover``)."""
+
+    def refusal(self, allow: frozenset[str], backend: BackendRef | None = None) -> str | None:
+        """Why this plan must not be applied, in one sentence; None when it may be. A plan made for
+        another backend or target than ``backend`` (where it would be applied) is never applied; a
+        plan-wide risk (``engine.plan.risk``: most of the fleet deleted, the fleet renamed) needs its
+        kind in ``allow``; a bot whose exchange account another fleet trades on this engine is never started."""
+        made_for = self.plan.backend
+        if backend is not None and made_for is not None and made_for != backend:
+            return (f"refusing to apply: this plan was made for {made_for}, and this run would apply it to {backend}; "
+                    "plan again against the backend you mean to change")
+        risks = [r for r in self.plan.plan_risks if r.kind not in allow]
+        if risks:
+            return (f"refusing to apply: this plan {' and '.join(r.reason for r in risks)}; "
+                    f"if that is intended, run it again with {' '.join(r.flag for r in risks)}")
+        if self.conflicts:
+            return (f"refusing to apply: {'; '.join(self.conflicts)}; stop that fleet first (if it is this repository under "
+                    "an earlier name, apply the rename from the same repository with --allow-rename)")
+        return None
 
 
 def compose(diffed: Plan, repairs: tuple[Repairs, ...] = (), notes: tuple[Mapping[str, RiskNote], ...] = ()) -> Plan:
