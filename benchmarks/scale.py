@@ -2,9 +2,10 @@
 
 Why: one figure at one size says little about how either tool grows; this measures both at each
 size on the same machine in the same run and draws the curves. What: for each size (stand-in bots
-in pools of 10), both tools converge the same fleet — fleetops from its specs, Compose v2 (PyPI
-``docker-compose`` in the venv) from fleetops' own rendered compose file, so containers,
-supervisord confs and bots are identical:
+in pools of 10), both tools converge the same fleet — fleetops from its specs, run as a user runs
+it (the built wheel installed in a venv, ``fleetbench.use_installed_wheel``, not the checkout's
+editable install), Compose v2 (PyPI ``docker-compose`` in the venv) from fleetops' own rendered
+compose file, so containers, supervisord confs and bots are identical:
 
   cold     fleetops ``apply --yes`` (returns once every bot answers and runs its loop) vs
            ``compose up -d`` + until every bot answers its ping
@@ -187,6 +188,8 @@ def run(sizes: list[int], offline: list[int], json_path: Path) -> dict[str, Any]
         json_path.write_text(json.dumps(results, indent=2) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="fleetops-scale-") as tmp_name:
+        print(f"fleetops as a user installs it: {fb.use_installed_wheel(Path(tmp_name) / 'installed')}", flush=True)
+        results["cli"] = "the built wheel, installed in a venv (bytecode compiled)"
         try:
             for bots in sizes:
                 fb.teardown()

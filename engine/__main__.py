@@ -1,5 +1,5 @@
-"""``python -m engine`` runs the fleetops CLI (used by tests to run it as a whole process)."""
+"""``python -m engine`` runs the fleetops CLI as the ``fleetops`` command does (``engine.entry``; tests run it as a whole process)."""
 
-from engine.cli import main
+from engine.entry import main
 
 main()

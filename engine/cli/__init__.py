@@ -30,6 +30,7 @@ from engine.cli.support import (
     waiting_for,
     warn,
 )
+from engine.entry import proof_checked
 from engine.errors import FleetopsError, Problem, SpecError
 from engine.textsafe import one_line
 
@@ -122,7 +123,8 @@ def plan(repo: str, ref: str | None, against: str | None, fmt: str, detailed_exi
         from engine.live.noop_proof import ProofHeader, no_changes_text
 
         ctx = command_context()
-        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn, proof=fmt == "text", backtest=backtesting)
+        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn, proof=fmt == "text" and not proof_checked(ctx.state_dir),
+                              backtest=backtesting)
         if isinstance(planned, ProofHeader):
             click.echo(no_changes_text(planned), nl=False)
             return
@@ -158,7 +160,7 @@ def apply(repo: str, ref: str | None, yes: bool, no_rollback: bool, rebalance: b
 
         ctx = command_context()
         finish_interrupted(ctx, rollback=not no_rollback)
-        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn)
+        planned = plan_commit(ctx, repo, ref, rebalance=rebalance, warn=warn, proof=not proof_checked(ctx.state_dir))
         if isinstance(planned, ProofHeader):
             click.echo(no_changes_text(planned), nl=False)
             return

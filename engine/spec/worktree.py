@@ -50,8 +50,8 @@ from engine.spec.snapshot import (
 )
 
 __all__ = [
-    "MAX_FILES", "MAX_FILE_BYTES", "SPEC_DIR", "SPEC_SUFFIXES", "STRATEGY_DIR", "Blob", "dubious_ownership", "git_blob_sha",
-    "list_worktree",
+    "MAX_FILES", "MAX_FILE_BYTES", "SPEC_DIR", "SPEC_SUFFIXES", "STRATEGY_DIR", "Blob", "dubious_ownership", "fleet_repository_above",
+    "git_blob_sha", "list_worktree",
 ]
 
 _TOPS = (SPEC_DIR, STRATEGY_DIR)
@@ -74,6 +74,17 @@ def list_worktree(repo_dir: Path) -> Listing:
         raise SourceError(f"no '{SPEC_DIR}/' directory in {repo_dir}")
     entries = _as_git_sees_them(repo_dir, entries, view)
     return select(entries, lambda entry: _read(repo_dir / entry.path), roots)
+
+
+def fleet_repository_above(here: Path) -> Path | None:
+    """The fleet repository ``here`` is a subdirectory of (``fleet/``, ``strategies/bands``): the nearest
+    directory above with ``.git``, when it has the fleet's specs — as git finds its repository from
+    anywhere inside it. None when ``here`` is the top of a repository, or is in none, or the one it is
+    in has no ``fleet/`` (the commands then say there is no ``fleet/`` here)."""
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory if directory != here and (directory / SPEC_DIR).is_dir() else None
+    return None
 
 
 def dubious_ownership(repo_dir: Path, stderr: str) -> SourceError | None:
