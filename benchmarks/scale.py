@@ -159,6 +159,26 @@ def compose_side(tmp: Path, bots: int) -> dict[str, Any]:
     return out
 
 
+def compose_per_bot_side(tmp: Path, bots: int) -> dict[str, Any]:
+    """What users run today, the FreqTrade docs' setup: Compose with one service per bot. The same bots, rendered by
+    fleetops with no pool (each alone in its container, no supervisord), brought up and left unchanged as above."""
+    repo_dir, render = tmp / f"repo-{bots}-per-bot", tmp / f"render-{bots}-per-bot"
+    fb.teardown()
+    fb.make_repo(repo_dir, bots=bots, per_pool=10, dedicated=True, image=fb.STANDIN_IMAGE, command=fb.STANDIN_COMMAND)
+    _cli(tmp / "render-state", "render", "--repo", str(repo_dir), "--out", str(render))
+    fb.materialise_secrets(render, b"k" * 32)
+    try:
+        up = fb.compose(render, "up", "-d")
+        out: dict[str, Any] = {"cold_up_returns": up, "cold": up + fb.wait_all_pings(fb.ports_of(render)), "containers": fb.containers()}
+        out["noop_runs"] = [fb.compose(render, "up", "-d") for _ in range(NOOP_RUNS)]
+        out["noop"] = statistics.median(out["noop_runs"])
+    finally:
+        subprocess.run([fb.COMPOSE, "down"], cwd=render, check=False, capture_output=True)
+        fb.teardown()
+    print(f"compose, one service per bot: cold {out['cold']:.2f} s ({out['containers']} containers), no-op up -d {out['noop']:.3f} s", flush=True)
+    return out
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
@@ -167,12 +187,14 @@ def run_size(tmp: Path, bots: int) -> dict[str, Any]:
     fb.section(f"{bots} stand-in bots in pools of 10 ({bots // 10} containers)")
     f = fleetops_side(tmp, bots)
     c = compose_side(tmp, bots)
+    p = compose_per_bot_side(tmp, bots)
     print(f"cold:    fleetops {f['cold']:.2f} s | compose {c['cold']:.2f} s (up -d returns at {c['cold_up_returns']:.2f} s) | {_ratio(f['cold'], c['cold'])}")
     print(f"no-op:   fleetops apply {f['noop_apply']:.3f} s, plan {f['noop_plan']:.3f} s, in-process {f['inprocess_plan'] * 1000:.0f} ms "
           f"| compose up -d {c['noop']:.3f} s | {_ratio(f['noop_apply'], c['noop'])} (CLI apply), {_ratio(f['inprocess_plan'], c['noop'])} (in-process)")
     print(f"one bot: fleetops {f['one_bot']:.2f} s, {f['one_bot_restarts']} restarted | compose {c['one_bot']:.2f} s, "
           f"{c['one_bot_restarts']} restarted | {_ratio(f['one_bot'], c['one_bot'])}", flush=True)
-    return {"fleetops": f, "compose": c}
+    print(f"vs compose with one service per bot: cold {_ratio(f['cold'], p['cold'])}, no-op {_ratio(f['noop_apply'], p['noop'])}", flush=True)
+    return {"fleetops": f, "compose": c, "compose_per_bot": p}
 
 
 def machine() -> str:
@@ -241,12 +263,19 @@ def tables(results: dict[str, Any]) -> str:
         resync = f"{f['inprocess_resync'] * 1000:.0f} ms" if "inprocess_resync" in f else "n/a"
         mem = f"{f['mem_used_mb']:.0f} MB" if "mem_used_mb" in f else "n/a"
         detail.append(f"| {bots} | {f['noop_first']:.3f} s | {f['noop_full']:.3f} s | {resync} | {f.get('docker_calls_per_resync', 'n/a')} | {mem} |")
+    per_bot = ["| bots | fleetops cold (pools of 10) | compose cold, one service per bot | ratio | fleetops no-op CLI apply "
+               "| compose no-op, one service per bot | ratio |", "|---|---|---|---|---|---|---|"]
+    for bots, r in results["live"].items():
+        if "compose_per_bot" in r:
+            f, p = r["fleetops"], r["compose_per_bot"]
+            per_bot.append(f"| {bots} | {f['cold']:.2f} s | {p['cold']:.2f} s ({p['containers']} containers) | {_ratio(f['cold'], p['cold'])} "
+                           f"| {f['noop_apply']:.3f} s | {p['noop']:.3f} s | {_ratio(f['noop_apply'], p['noop'])} |")
     offline = ["| bots | offline plan --against (whole process, median of 3) | target | met |", "|---|---|---|---|"]
     for bots, value in results["offline"].items():
         t = _offline_median(value)
         target = 0.5 if int(bots) <= 1000 else 4.0 if int(bots) <= 10000 else None
         offline.append(f"| {int(bots):,} | {t:.3f} s | {f'< {target} s' if target else '-'} | {('yes' if t < target else 'NO') if target else '-'} |")
-    return "\n".join([*rows, "", *detail, "", *offline])
+    return "\n".join([*rows, "", *detail, "", *([*per_bot, ""] if len(per_bot) > 2 else []), *offline])
 
 
 def draw(results: dict[str, Any], png: Path) -> None:
@@ -284,7 +313,7 @@ def draw(results: dict[str, Any], png: Path) -> None:
             ax.legend(fontsize=8)
 
     def line(ax: Any, side: str, key: str, label: str, scale: float = 1.0, **style: Any) -> None:
-        values = [live[b][side][key] * scale for b in sizes if key in live[b][side]]
+        values = [live[b][side][key] * scale for b in sizes if key in live[b].get(side, {})]
         if len(values) == len(sizes) and sizes:
             ax.plot(sizes, values, marker="o", label=label, **style)
 
@@ -292,6 +321,7 @@ def draw(results: dict[str, Any], png: Path) -> None:
     line(axes[0][0], "fleetops", "cold", "fleetops apply (returns when every bot runs its loop)", **fo)
     line(axes[0][0], "compose", "cold", "compose up -d + until every bot answers", **co)
     line(axes[0][0], "compose", "cold_up_returns", "(compose up -d returns)", color="C1", linestyle=":", alpha=0.6)
+    line(axes[0][0], "compose_per_bot", "cold", "compose, one service per bot, + until every bot answers", color="C3", linestyle="--")
     frame(axes[0][0], "Cold apply", "wall time (s, log scale)", sizes, logy=True)
     ax = axes[0][1]
     line(ax, "fleetops", "noop_apply", "fleetops apply --yes (CLI)", 1000, **fo)
@@ -300,6 +330,7 @@ def draw(results: dict[str, Any], png: Path) -> None:
     line(ax, "fleetops", "inprocess_resync", "watcher resync (in-process)", 1000, color="C2", linestyle="--")
     line(ax, "fleetops", "noop_full", "fleetops plan, full plan forced", 1000, color="gray", linestyle=":")
     line(ax, "compose", "noop", "compose up -d", 1000, **co)
+    line(ax, "compose_per_bot", "noop", "compose up -d, one service per bot", 1000, color="C3", linestyle="--")
     frame(ax, "No-op (nothing changed), median", "wall time (ms, log scale)", sizes, logy=True)
     line(axes[1][0], "fleetops", "one_bot", "fleetops apply (reloads b007 only)", **fo)
     line(axes[1][0], "compose", "one_bot", "compose up -d --force-recreate (its container)", **co)
